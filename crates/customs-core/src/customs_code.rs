@@ -1,0 +1,235 @@
+//! Customs office codes.
+//!
+//! No provider publishes one authoritative list, so [`CustomsCode`] is open:
+//! the known codes are constants, and any other upper-case code
+//! (`[A-Z0-9_]`, 1–32 characters) is accepted as such.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::ids::{CUSTOMS_CODE_CHARS, check_id, customs_code_char};
+use crate::validation::ValidationError;
+
+/// Which provider documents a known customs code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CodeSource {
+    /// WeChat Pay (spec `wechat.md` §4).
+    WeChat,
+    /// Alipay, reached through QFPay (spec `qfpay.md` §5.4).
+    Alipay,
+    /// Both providers use this code.
+    Both,
+}
+
+/// A customs office code (`customs` at WeChat and QFPay, `customs_place` at Alipay).
+///
+/// ```
+/// use customs_core::CustomsCode;
+/// let c: CustomsCode = "SHANGHAI_ZS".parse().unwrap();
+/// assert_eq!(c, CustomsCode::SHANGHAI_ZS);
+/// assert!(c.is_known());
+/// let other: CustomsCode = "NEW_PORT_9".parse().unwrap();
+/// assert!(!other.is_known());
+/// assert!("shanghai_zs".parse::<CustomsCode>().is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CustomsCode(std::borrow::Cow<'static, str>);
+
+macro_rules! known_codes {
+    ($( $(#[$m:meta])* $name:ident = $src:ident ),* $(,)?) => {
+        impl CustomsCode {
+            $(
+                $(#[$m])*
+                pub const $name: CustomsCode = CustomsCode(std::borrow::Cow::Borrowed(stringify!($name)));
+            )*
+
+            /// Every known code with the provider that documents it.
+            pub const KNOWN: &'static [(CustomsCode, CodeSource)] = &[
+                $( (Self::$name, CodeSource::$src), )*
+            ];
+        }
+    };
+}
+
+known_codes! {
+    /// Guangzhou (General Administration version); WeChat's fallback for unlisted offices.
+    GUANGZHOU_ZS = WeChat,
+    /// Hangzhou (General Administration version).
+    HANGZHOU_ZS = WeChat,
+    /// Ningbo.
+    NINGBO = Both,
+    /// Zhengzhou bonded.
+    ZHENGZHOU_BS = WeChat,
+    /// Chongqing.
+    CHONGQING = Both,
+    /// Shanghai (General Administration version).
+    SHANGHAI_ZS = WeChat,
+    /// Shenzhen.
+    SHENZHEN = WeChat,
+    /// Zhengzhou comprehensive zone (General Administration version).
+    ZHENGZHOU_ZH_ZS = WeChat,
+    /// Tianjin (register customs and inspection, push once; WeChat FAQ 3.3#3).
+    TIANJIN = Both,
+    /// General Administration of Customs (总署).
+    ZONGSHU = Both,
+    /// Guangzhou Huangpu (inspection).
+    GUANGZHOU_HP_GJ = WeChat,
+    /// Guangzhou Nansha (inspection).
+    GUANGZHOU_NS_GJ = WeChat,
+    /// Xi'an.
+    XIAN = WeChat,
+    /// Beijing.
+    BEIJING = WeChat,
+    /// No push to customs.
+    NO = WeChat,
+    /// Legacy Guangzhou code.
+    GUANGZHOU = WeChat,
+    /// Legacy Hangzhou code (also an Alipay code).
+    HANGZHOU = Both,
+    /// Legacy Shanghai code.
+    SHANGHAI = WeChat,
+    /// Legacy Zhengzhou comprehensive-zone code.
+    ZHENGZHOU_ZH = WeChat,
+    /// Zhengzhou (Alipay).
+    ZHENGZHOU = Alipay,
+    /// Henan (Alipay).
+    HENAN = Alipay,
+    /// Shanghai cross-border trade (Alipay).
+    SHANGHAI_CBT = Alipay,
+    /// Nansha inspection (Alipay, third-party list).
+    NANSHAGJ = Alipay,
+    /// Guangzhou airport (Alipay, third-party list).
+    GUANGZHOU_AIRPORT = Alipay,
+    /// Guangzhou Nansha (Alipay, third-party list).
+    GUANGZHOU_NANSHA = Alipay,
+    /// Guangzhou Huangpu (Alipay, third-party list).
+    GUANGZHOU_HUANGPU = Alipay,
+    /// Guangzhou Shatian (Alipay, third-party list).
+    GUANGZHOU_SHATIAN = Alipay,
+    /// Hangzhou via the General Administration (Alipay, third-party list).
+    HANGZHOU_ZONGSHU = Alipay,
+}
+
+impl CustomsCode {
+    /// The wire name of this field.
+    pub const FIELD: &'static str = "customs";
+
+    /// Validates `code` (`[A-Z0-9_]`, 1–32 characters).
+    pub fn new(code: impl Into<String>) -> Result<Self, ValidationError> {
+        let code: String = code.into();
+        if let Some((known, _)) = Self::KNOWN.iter().find(|(k, _)| k.as_str() == code) {
+            return Ok(known.clone());
+        }
+        check_id(Self::FIELD, &code, 1, 32, CUSTOMS_CODE_CHARS, customs_code_char)?;
+        Ok(Self(std::borrow::Cow::Owned(code)))
+    }
+
+    /// The code as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the code is one of the documented [`KNOWN`](Self::KNOWN) codes.
+    pub fn is_known(&self) -> bool {
+        self.source().is_some()
+    }
+
+    /// Which provider documents this code, if any.
+    pub fn source(&self) -> Option<CodeSource> {
+        Self::KNOWN.iter().find(|(k, _)| k == self).map(|(_, s)| *s)
+    }
+}
+
+impl FromStr for CustomsCode {
+    type Err = ValidationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
+    }
+}
+
+impl TryFrom<&str> for CustomsCode {
+    type Error = ValidationError;
+    fn try_from(s: &str) -> Result<Self, Self::Error> {
+        Self::new(s)
+    }
+}
+
+impl AsRef<str> for CustomsCode {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for CustomsCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for CustomsCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CustomsCode({:?})", self.as_str())
+    }
+}
+
+impl Serialize for CustomsCode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for CustomsCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::new(s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validation::Rule;
+
+    #[test]
+    fn every_known_code_parses_to_itself() {
+        for (code, _) in CustomsCode::KNOWN {
+            let parsed: CustomsCode = code.as_str().parse().unwrap();
+            assert_eq!(&parsed, code);
+            assert!(parsed.is_known());
+        }
+        assert_eq!(CustomsCode::ZONGSHU.source(), Some(CodeSource::Both));
+        assert_eq!(CustomsCode::SHANGHAI_CBT.source(), Some(CodeSource::Alipay));
+    }
+
+    #[test]
+    fn unknown_upper_case_codes_are_accepted() {
+        let c = CustomsCode::new("HAIKOU_ZS").unwrap();
+        assert!(!c.is_known());
+        assert_eq!(c.as_str(), "HAIKOU_ZS");
+    }
+
+    #[test]
+    fn lower_case_empty_and_long_codes_are_rejected_with_rule() {
+        let e = CustomsCode::new("shanghai_zs").unwrap_err();
+        let v = &e.violations()[0];
+        assert_eq!(v.field, "customs");
+        assert!(matches!(v.rule, Rule::Charset { .. }));
+        assert!(v.rule.to_string().contains("upper-case"));
+        assert_eq!(CustomsCode::new("").unwrap_err().violations()[0].rule, Rule::Required);
+        assert!(matches!(
+            CustomsCode::new("A".repeat(33)).unwrap_err().violations()[0].rule,
+            Rule::Length { max: 32, .. }
+        ));
+    }
+
+    #[test]
+    fn serde_round_trip_validates() {
+        let c: CustomsCode = serde_json::from_str("\"NINGBO\"").unwrap();
+        assert_eq!(c, CustomsCode::NINGBO);
+        assert_eq!(serde_json::to_string(&c).unwrap(), "\"NINGBO\"");
+        assert!(serde_json::from_str::<CustomsCode>("\"ningbo\"").is_err());
+    }
+}

@@ -1,0 +1,388 @@
+//! Layered errors.
+//!
+//! * [`BuildError`]: the request was never sent (invalid input, bad
+//!   configuration, signing failure).
+//! * the transport's own error: never sent or *maybe* sent, see
+//!   [`TransportError::delivery`].
+//! * [`ResponseError`]: a response was received but could not be decoded,
+//!   failed verification, or carried a provider error.
+//!
+//! [`Error`] joins them, generic over the transport error.
+
+use std::fmt;
+
+use crate::transport::{Delivery, TransportError};
+use crate::validation::ValidationError;
+
+/// Which payment provider an error or call concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Provider {
+    /// QFPay (`/custom/v1/*`).
+    QfPay,
+    /// WeChat Pay Global (`/v3/global/customs/*`).
+    WeChat,
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Provider::QfPay => "QFPay",
+            Provider::WeChat => "WeChat Pay",
+        })
+    }
+}
+
+/// A request that could not be built. Nothing was sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The input breaks provider rules; every violation is listed.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The configuration is unusable.
+    #[error("configuration `{key}` is invalid: {reason}; fix the configuration, nothing was sent")]
+    Config {
+        /// The configuration key (never its secret value).
+        key: &'static str,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// Signing or encryption failed (e.g. a KMS signer was unavailable).
+    #[error("could not sign or encrypt the request: {reason}; nothing was sent")]
+    Crypto {
+        /// What failed.
+        reason: String,
+    },
+}
+
+/// Why a response failed verification.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// A required signature header is missing (proxies sometimes strip them).
+    #[error(
+        "response header `{name}` is missing; the response cannot be trusted (check for a proxy stripping headers)"
+    )]
+    MissingHeader {
+        /// Header name.
+        name: &'static str,
+    },
+    /// A signature header could not be parsed.
+    #[error("response header `{name}` is malformed: {reason}")]
+    MalformedHeader {
+        /// Header name.
+        name: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No key is known for the serial that signed the response.
+    #[error("response signed by unknown key serial `{serial}`; refresh the platform certificates and verify again")]
+    UnknownSerial {
+        /// The `Wechatpay-Serial` value.
+        serial: String,
+    },
+    /// The signature does not match the body.
+    #[error(
+        "response signature does not verify with key `{serial}`; the response was altered or not from the provider"
+    )]
+    BadSignature {
+        /// The key serial used.
+        serial: String,
+    },
+    /// The response timestamp is outside the allowed window.
+    #[error(
+        "response timestamp {timestamp} is {skew_secs} s from now ({now}), more than the allowed {max_skew_secs} s; check the system clock"
+    )]
+    StaleTimestamp {
+        /// Timestamp in the response (Unix seconds).
+        timestamp: i64,
+        /// The `now` passed in (Unix seconds).
+        now: i64,
+        /// `|now - timestamp|`.
+        skew_secs: u64,
+        /// The allowed window.
+        max_skew_secs: u64,
+    },
+}
+
+/// Whether a provider error may succeed when retried unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Retryability {
+    /// The provider failed transiently (5xx, `SYSTEMERROR`): retry the identical request.
+    Retryable,
+    /// Too many requests: retry the identical request after a pause.
+    RateLimited,
+    /// Retrying unchanged will fail again: fix the request or configuration.
+    Final,
+}
+
+/// An error answer from the provider, with everything it said.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServiceError {
+    /// The provider.
+    pub provider: Provider,
+    /// HTTP status.
+    pub http_status: u16,
+    /// Provider error code (`PARAM_ERROR`, QFPay `respcd` …).
+    pub code: String,
+    /// Provider message (`message`, QFPay `resperr`).
+    pub message: String,
+    /// Extra detail (WeChat `detail` JSON, QFPay `respmsg`).
+    pub detail: Option<String>,
+    /// The field the provider blames, if it says.
+    pub field: Option<String>,
+    /// `Request-ID` response header, for provider support.
+    pub request_id: Option<String>,
+    /// Whether an identical retry may succeed.
+    pub retryability: Retryability,
+    /// The raw response body.
+    pub raw: Vec<u8>,
+}
+
+impl fmt::Debug for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceError")
+            .field("provider", &self.provider)
+            .field("http_status", &self.http_status)
+            .field("code", &self.code)
+            .field("message", &self.message)
+            .field("detail", &self.detail)
+            .field("field", &self.field)
+            .field("request_id", &self.request_id)
+            .field("retryability", &self.retryability)
+            .field("raw", &String::from_utf8_lossy(&self.raw))
+            .finish()
+    }
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} refused the request (HTTP {}, {}): {}",
+            self.provider, self.http_status, self.code, self.message
+        )?;
+        if let Some(field) = &self.field {
+            write!(f, " [field `{field}`]")?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " [request id {id}]")?;
+        }
+        f.write_str(match self.retryability {
+            Retryability::Retryable => "; transient, retry the identical request",
+            Retryability::RateLimited => "; rate limited, retry the identical request after a pause",
+            Retryability::Final => "; fix the request or configuration before trying again",
+        })
+    }
+}
+
+impl std::error::Error for ServiceError {}
+
+/// A response body that could not be decoded. The raw body is kept.
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "could not decode the {provider} response (HTTP {http_status}): {reason}; the request was received, query before retrying"
+)]
+pub struct DecodeError {
+    /// The provider.
+    pub provider: Provider,
+    /// HTTP status.
+    pub http_status: u16,
+    /// What was wrong (with the JSON path where known).
+    pub reason: String,
+    /// The raw response body.
+    pub raw: Vec<u8>,
+}
+
+impl fmt::Debug for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DecodeError")
+            .field("provider", &self.provider)
+            .field("http_status", &self.http_status)
+            .field("reason", &self.reason)
+            .field("raw", &String::from_utf8_lossy(&self.raw))
+            .finish()
+    }
+}
+
+/// A response was received but is not a usable success.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResponseError {
+    /// The body could not be decoded.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The response failed signature verification.
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    /// The provider answered with an error.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+/// Any failure of one call, generic over the transport error `TE`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error<TE> {
+    /// Not built, never sent.
+    Build(BuildError),
+    /// The transport failed; see [`TransportError::delivery`].
+    Transport(TE),
+    /// A response was received but is not a usable success.
+    Response(ResponseError),
+}
+
+impl<TE> From<BuildError> for Error<TE> {
+    fn from(e: BuildError) -> Self {
+        Error::Build(e)
+    }
+}
+
+impl<TE> From<ResponseError> for Error<TE> {
+    fn from(e: ResponseError) -> Self {
+        Error::Response(e)
+    }
+}
+
+impl<TE> From<ValidationError> for Error<TE> {
+    fn from(e: ValidationError) -> Self {
+        Error::Build(BuildError::Invalid(e))
+    }
+}
+
+impl<TE: TransportError> fmt::Display for Error<TE> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Build(e) => fmt::Display::fmt(e, f),
+            Error::Transport(e) => {
+                let hint = match e.delivery() {
+                    Delivery::NotSent => "not sent; safe to retry",
+                    _ => "the request may have been sent; query its state before resubmitting",
+                };
+                write!(f, "transport failed ({hint}): {e}")
+            }
+            Error::Response(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl<TE: TransportError> std::error::Error for Error<TE> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Build(e) => e.source(),
+            Error::Transport(e) => Some(e),
+            Error::Response(e) => e.source(),
+        }
+    }
+}
+
+impl<TE: TransportError> Error<TE> {
+    /// Whether the request could have reached the provider.
+    pub fn delivery(&self) -> Delivery {
+        match self {
+            Error::Build(_) => Delivery::NotSent,
+            Error::Transport(e) => e.delivery(),
+            Error::Response(_) => Delivery::Received,
+        }
+    }
+
+    /// The provider's error answer, if that is what this is.
+    pub fn service(&self) -> Option<&ServiceError> {
+        match self {
+            Error::Response(ResponseError::Service(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The validation error, if the input was invalid.
+    pub fn validation(&self) -> Option<&ValidationError> {
+        match self {
+            Error::Build(BuildError::Invalid(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The verification failure, if the response failed verification.
+    pub fn verify(&self) -> Option<&VerifyError> {
+        match self {
+            Error::Response(ResponseError::Verify(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The raw response body, where one was received.
+    pub fn raw_body(&self) -> Option<&[u8]> {
+        match self {
+            Error::Response(ResponseError::Service(s)) => Some(&s.raw),
+            Error::Response(ResponseError::Decode(d)) => Some(&d.raw),
+            _ => None,
+        }
+    }
+
+    /// Wraps a transport error.
+    pub fn transport(e: TE) -> Self {
+        Error::Transport(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::TransportFailure;
+    use crate::validation::{Rule, Violation};
+
+    fn service(retry: Retryability) -> ServiceError {
+        ServiceError {
+            provider: Provider::WeChat,
+            http_status: 400,
+            code: "PARAM_ERROR".into(),
+            message: "bad".into(),
+            detail: None,
+            field: Some("out_trade_no".into()),
+            request_id: Some("req-1".into()),
+            retryability: retry,
+            raw: b"{\"code\":\"PARAM_ERROR\"}".to_vec(),
+        }
+    }
+
+    #[test]
+    fn delivery_classes() {
+        let e: Error<TransportFailure> = BuildError::Crypto { reason: "kms down".into() }.into();
+        assert_eq!(e.delivery(), Delivery::NotSent);
+        let e: Error<TransportFailure> = Error::Transport(TransportFailure::timeout("t"));
+        assert_eq!(e.delivery(), Delivery::MaybeSent);
+        assert!(e.to_string().contains("may have been sent; query its state"), "{e}");
+        let e: Error<TransportFailure> = Error::Transport(TransportFailure::not_sent("refused"));
+        assert!(e.to_string().contains("not sent; safe to retry"), "{e}");
+        let e: Error<TransportFailure> = ResponseError::Service(service(Retryability::Final)).into();
+        assert_eq!(e.delivery(), Delivery::Received);
+        assert_eq!(e.service().unwrap().code, "PARAM_ERROR");
+        assert_eq!(e.raw_body().unwrap(), b"{\"code\":\"PARAM_ERROR\"}");
+    }
+
+    #[test]
+    fn messages_say_what_to_do() {
+        let s = service(Retryability::Final).to_string();
+        assert!(s.contains("HTTP 400, PARAM_ERROR"), "{s}");
+        assert!(s.contains("[field `out_trade_no`]"), "{s}");
+        assert!(s.contains("[request id req-1]"), "{s}");
+        assert!(s.contains("fix the request"), "{s}");
+        assert!(service(Retryability::RateLimited).to_string().contains("after a pause"));
+        let v = VerifyError::UnknownSerial { serial: "ABC".into() }.to_string();
+        assert!(v.contains("refresh the platform certificates"), "{v}");
+        let d =
+            DecodeError { provider: Provider::QfPay, http_status: 200, reason: "x".into(), raw: b"<html>".to_vec() };
+        assert!(d.to_string().contains("query before retrying"));
+        assert!(format!("{d:?}").contains("<html>"));
+    }
+
+    #[test]
+    fn validation_accessor() {
+        let v = ValidationError::single(Violation::new("customs", Rule::Required, None));
+        let e: Error<TransportFailure> = BuildError::from(v).into();
+        assert_eq!(e.validation().unwrap().fields(), ["customs"]);
+        assert!(e.to_string().contains("`customs` is required"));
+    }
+}

@@ -1,0 +1,278 @@
+//! Validated identifiers.
+//!
+//! Each identifier is a newtype that can only hold a valid value: it is
+//! checked by `FromStr`, `TryFrom<&str>`, `TryFrom<String>` and on serde
+//! deserialization. Errors name the wire field (e.g. `out_trade_no`) and the
+//! rule; callers re-path them with [`Violations::take`](crate::validation::Violations::take).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::validation::{Rule, ValidationError, Violation, check_length};
+
+/// Characters allowed in a WeChat `out_trade_no`.
+pub(crate) const OUT_TRADE_NO_CHARS: &str = "digits, ASCII letters and _-|*@";
+/// Characters allowed in an Alipay `out_request_no`.
+pub(crate) const OUT_REQUEST_NO_CHARS: &str = "digits, ASCII letters, _ and -";
+/// Printable ASCII without spaces.
+pub(crate) const VISIBLE_ASCII: &str = "printable ASCII characters without spaces";
+/// Customs codes.
+pub(crate) const CUSTOMS_CODE_CHARS: &str =
+    "upper-case ASCII letters, digits and _ (customs codes are upper-case, e.g. SHANGHAI_ZS)";
+
+fn out_trade_no_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '|' | '*' | '@')
+}
+fn out_request_no_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '-')
+}
+fn visible_ascii(c: char) -> bool {
+    c.is_ascii_graphic()
+}
+pub(crate) fn customs_code_char(c: char) -> bool {
+    c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'
+}
+
+/// Validates length and charset of an identifier.
+pub(crate) fn check_id(
+    field: &'static str,
+    value: &str,
+    min: usize,
+    max: usize,
+    allowed: &'static str,
+    ok: fn(char) -> bool,
+) -> Result<(), ValidationError> {
+    check_length(field, value, min, max)?;
+    if !value.chars().all(ok) {
+        return Err(Violation::new(field, Rule::Charset { allowed }, Some(value.to_owned())).into());
+    }
+    Ok(())
+}
+
+macro_rules! identifier {
+    (
+        $(#[$meta:meta])*
+        $name:ident, field = $field:literal, len = $min:literal..=$max:literal,
+        chars = ($allowed:expr, $ok:expr) $(, trim = $trim:literal)?
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The wire name of this field in provider requests.
+            pub const FIELD: &'static str = $field;
+            /// Smallest accepted length, in characters.
+            pub const MIN_LEN: usize = $min;
+            /// Largest accepted length, in characters.
+            pub const MAX_LEN: usize = $max;
+
+            /// Validates and wraps `value`.
+            pub fn new(value: impl Into<String>) -> Result<Self, ValidationError> {
+                #[allow(unused_mut)]
+                let mut value: String = value.into();
+                $(
+                    if $trim {
+                        let trimmed = value.trim();
+                        if trimmed.len() != value.len() {
+                            value = trimmed.to_owned();
+                        }
+                    }
+                )?
+                check_id($field, &value, $min, $max, $allowed, $ok)?;
+                Ok(Self(value))
+            }
+
+            /// The identifier as sent on the wire.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// Consumes the identifier, returning the string.
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ValidationError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::new(s)
+            }
+        }
+
+        impl TryFrom<&str> for $name {
+            type Error = ValidationError;
+            fn try_from(s: &str) -> Result<Self, Self::Error> {
+                Self::new(s)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = ValidationError;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                Self::new(s)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::new(s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+identifier! {
+    /// A merchant order number, `out_trade_no`: 1–32 characters of
+    /// `[0-9A-Za-z_-|*@]`, unique per merchant id.
+    ///
+    /// WeChat Pay Global, Customs Declaration (seed 002), request field `out_trade_no`.
+    OutTradeNo, field = "out_trade_no", len = 1..=32, chars = (OUT_TRADE_NO_CHARS, out_trade_no_char)
+}
+
+identifier! {
+    /// A WeChat Pay order number, `transaction_id`: 1–32 printable ASCII
+    /// characters (WeChat issues 28 digits; only the schema's `string[1,32]` is enforced).
+    ///
+    /// WeChat Pay Global, Customs Declaration (seed 002), request field `transaction_id`.
+    TransactionId, field = "transaction_id", len = 1..=32, chars = (VISIBLE_ASCII, visible_ascii)
+}
+
+identifier! {
+    /// A QFPay payment serial number, `syssn`: 1–32 printable ASCII characters.
+    ///
+    /// QFPay Customs Declaration (seed 000), request field `syssn` (String(32)).
+    Syssn, field = "syssn", len = 1..=32, chars = (VISIBLE_ASCII, visible_ascii)
+}
+
+identifier! {
+    /// A merchant sub-order number for split declarations, `sub_order_no`:
+    /// 1–32 printable ASCII characters.
+    ///
+    /// WeChat caps it at `string[1,32]` (seed 002) and Alipay's `sub_out_biz_no`
+    /// at 32, so the QFPay `String(64)` of seed 000 is capped at 32 too.
+    SubOrderNo, field = "sub_order_no", len = 1..=32, chars = (VISIBLE_ASCII, visible_ascii)
+}
+
+identifier! {
+    /// A merchant's customs registration number (`merchant_customs_no` at
+    /// WeChat, `mch_customs_no` at QFPay): 1–32 printable ASCII characters,
+    /// surrounding whitespace trimmed (a common cause of rejections, WeChat FAQ 3.2#7).
+    MerchantCustomsNo, field = "merchant_customs_no", len = 1..=32,
+        chars = (VISIBLE_ASCII, visible_ascii), trim = true
+}
+
+identifier! {
+    /// An Alipay declaration request number, `out_request_no`: 6–32 characters
+    /// of `[0-9A-Za-z_-]`.
+    ///
+    /// Alipay `alipay.acquire.customs` (spec `qfpay.md` §5.1), passed through
+    /// QFPay's `out_request_no`.
+    OutRequestNo, field = "out_request_no", len = 6..=32, chars = (OUT_REQUEST_NO_CHARS, out_request_no_char)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule_of(e: &ValidationError) -> (&str, &Rule) {
+        let v = &e.violations()[0];
+        (v.field.as_str(), &v.rule)
+    }
+
+    #[test]
+    fn out_trade_no_accepts_documented_charset() {
+        for ok in ["a", "A-b_c|d*e@f", "20150806125346", &"x".repeat(32)] {
+            assert_eq!(OutTradeNo::new(ok).unwrap().as_str(), ok);
+        }
+    }
+
+    #[test]
+    fn out_trade_no_rejects_length_and_charset() {
+        let e = OutTradeNo::new("").unwrap_err();
+        assert_eq!(rule_of(&e), ("out_trade_no", &Rule::Required));
+        let e = OutTradeNo::new("x".repeat(33)).unwrap_err();
+        assert_eq!(rule_of(&e), ("out_trade_no", &Rule::Length { min: 1, max: 32, actual: 33 }));
+        let e = OutTradeNo::new("has space").unwrap_err();
+        assert_eq!(rule_of(&e), ("out_trade_no", &Rule::Charset { allowed: OUT_TRADE_NO_CHARS }));
+        assert_eq!(e.violations()[0].value.as_deref(), Some("has space"));
+        assert!(OutTradeNo::new("订单1").is_err());
+    }
+
+    #[test]
+    fn transaction_id_and_syssn_and_sub_order_no_limits() {
+        assert!(TransactionId::new("4200000459201911265585026208").is_ok());
+        let e = TransactionId::new("1".repeat(33)).unwrap_err();
+        assert_eq!(rule_of(&e).0, "transaction_id");
+        assert!(Syssn::new("20191227000200020061752831").is_ok());
+        let e = Syssn::new("a b").unwrap_err();
+        assert_eq!(rule_of(&e), ("syssn", &Rule::Charset { allowed: VISIBLE_ASCII }));
+        let e = SubOrderNo::new("s".repeat(40)).unwrap_err();
+        assert_eq!(rule_of(&e), ("sub_order_no", &Rule::Length { min: 1, max: 32, actual: 40 }));
+    }
+
+    #[test]
+    fn merchant_customs_no_is_trimmed() {
+        let n = MerchantCustomsNo::new("  4403169D3W \t").unwrap();
+        assert_eq!(n.as_str(), "4403169D3W");
+        let e = MerchantCustomsNo::new("   ").unwrap_err();
+        assert_eq!(rule_of(&e), ("merchant_customs_no", &Rule::Required));
+        assert!(MerchantCustomsNo::new("4403 169").is_err());
+    }
+
+    #[test]
+    fn out_request_no_is_6_to_32() {
+        assert!(OutRequestNo::new("202401010001").is_ok());
+        let e = OutRequestNo::new("12345").unwrap_err();
+        assert_eq!(rule_of(&e), ("out_request_no", &Rule::Length { min: 6, max: 32, actual: 5 }));
+        let e = OutRequestNo::new("123456|").unwrap_err();
+        assert_eq!(rule_of(&e).0, "out_request_no");
+    }
+
+    #[test]
+    fn serde_validates_on_deserialize() {
+        let ok: OutTradeNo = serde_json::from_str("\"abc\"").unwrap();
+        assert_eq!(serde_json::to_string(&ok).unwrap(), "\"abc\"");
+        let err = serde_json::from_str::<OutTradeNo>("\"a b\"").unwrap_err().to_string();
+        assert!(err.contains("out_trade_no"), "{err}");
+    }
+
+    #[test]
+    fn conversions_agree() {
+        let a: Syssn = "abc".parse().unwrap();
+        let b = Syssn::try_from("abc").unwrap();
+        let c = Syssn::try_from(String::from("abc")).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(b, c);
+        assert_eq!(format!("{a:?}"), "Syssn(\"abc\")");
+        assert_eq!(a.to_string(), "abc");
+    }
+}

@@ -1,0 +1,40 @@
+//! Project automation, run as `cargo xtask <command>`.
+//!
+//! * `check-deps [--manifest-path PATH]`: fails when a sans-IO crate
+//!   (`customs-core`, `customs-qfpay`, `customs-wechat`) depends, through
+//!   normal edges and transitively, on an I/O crate (tokio, reqwest, ureq,
+//!   hyper, mio).
+
+use std::process::{Command, ExitCode};
+
+mod deps;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((cmd, rest)) = args.split_first() else {
+        eprintln!("usage: cargo xtask <check-deps> [options]");
+        return ExitCode::from(2);
+    };
+    let cmd = cmd.as_str();
+    let result = match cmd {
+        "check-deps" => deps::run(rest),
+        other => Err(format!("unknown command `{other}`; expected check-deps")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask {cmd}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `cargo` with `args`, returning stdout.
+pub(crate) fn cargo_stdout(args: &[&str]) -> Result<String, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(&cargo).args(args).output().map_err(|e| format!("could not run {cargo}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("`cargo {}` failed:\n{}", args.join(" "), String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
