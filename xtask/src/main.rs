@@ -4,21 +4,26 @@
 //!   (`customs-core`, `customs-qfpay`, `customs-wechat`) depends, through
 //!   normal edges and transitively, on an I/O crate (tokio, reqwest, ureq,
 //!   hyper, mio).
+//! * `bench [--quick] [--no-run] [--report-only]`: runs every benchmark of
+//!   `customs-bench` and prints one summary table with the performance
+//!   budgets as ratios to baselines measured in the same run.
 
 use std::process::{Command, ExitCode};
 
+mod bench;
 mod deps;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((cmd, rest)) = args.split_first() else {
-        eprintln!("usage: cargo xtask <check-deps> [options]");
+        eprintln!("usage: cargo xtask <check-deps|bench> [options]");
         return ExitCode::from(2);
     };
     let cmd = cmd.as_str();
     let result = match cmd {
         "check-deps" => deps::run(rest),
-        other => Err(format!("unknown command `{other}`; expected check-deps")),
+        "bench" => bench::run(rest),
+        other => Err(format!("unknown command `{other}`; expected check-deps or bench")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -37,4 +42,11 @@ pub(crate) fn cargo_stdout(args: &[&str]) -> Result<String, String> {
         return Err(format!("`cargo {}` failed:\n{}", args.join(" "), String::from_utf8_lossy(&out.stderr)));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs `cargo` with `args`, streaming its output; fails on a non-zero exit.
+pub(crate) fn cargo_run(args: &[&str]) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(&cargo).args(args).status().map_err(|e| format!("could not run {cargo}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("`cargo {}` failed ({status})", args.join(" "))) }
 }
