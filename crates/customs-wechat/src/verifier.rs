@@ -1,0 +1,556 @@
+//! Response verification over raw bytes (spec `wechat.md` §6.2, §6.3).
+//!
+//! A response is trusted only when `Wechatpay-Signature` is a SHA256withRSA
+//! signature of `TIMESTAMP\nNONCE\nBODY\n` by the key named in
+//! `Wechatpay-Serial`, and `Wechatpay-Timestamp` is within the allowed window
+//! (300 s by default, as wechatpay-go) of the `now` passed in.
+//!
+//! Keys come from a [`Verifier`]:
+//! * [`PlatformCertificates`]: platform certificates keyed by serial (refresh
+//!   them from `GET /v3/global/certificates`);
+//! * [`PublicKeyVerifier`]: one "WeChat Pay public key" and its `PUB_KEY_ID_…`;
+//! * [`CombinedVerifier`]: both, for merchants migrating between the two.
+//!
+//! An unknown serial is [`VerifyError::UnknownSerial`], so that a client can
+//! refresh its certificates once and verify again.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use customs_core::VerifyError;
+use http::HeaderMap;
+
+use crate::auth;
+use crate::certificate::Certificate;
+use crate::keys::{KeyError, PublicKey};
+
+/// Largest accepted distance between a response timestamp and `now`, in
+/// seconds (wechatpay-go `FiveMinute`, spec §6.2).
+pub const DEFAULT_MAX_SKEW_SECS: u64 = 300;
+
+/// Response header: Unix seconds when the response was signed.
+pub const HEADER_TIMESTAMP: &str = "Wechatpay-Timestamp";
+/// Response header: the signer's random string.
+pub const HEADER_NONCE: &str = "Wechatpay-Nonce";
+/// Response header: base64 SHA256withRSA signature.
+pub const HEADER_SIGNATURE: &str = "Wechatpay-Signature";
+/// Response (and verify-certificate request) header: platform certificate serial or `PUB_KEY_ID_…`.
+pub const HEADER_SERIAL: &str = "Wechatpay-Serial";
+
+/// The prefix of WeChat Pay public-key ids (spec §6.3).
+pub const PUBLIC_KEY_ID_PREFIX: &str = "PUB_KEY_ID_";
+
+/// Checks a signature made by the key named `serial`.
+pub trait Verifier: Send + Sync {
+    /// `Ok(())` when `signature` is a SHA256withRSA signature of `message` by
+    /// the key named `serial`; [`VerifyError::UnknownSerial`] when no key has
+    /// that name; [`VerifyError::BadSignature`] otherwise.
+    fn verify(&self, serial: &str, message: &[u8], signature: &[u8]) -> Result<(), VerifyError>;
+}
+
+impl<T: Verifier + ?Sized> Verifier for Arc<T> {
+    fn verify(&self, serial: &str, message: &[u8], signature: &[u8]) -> Result<(), VerifyError> {
+        (**self).verify(serial, message, signature)
+    }
+}
+
+impl<T: Verifier + ?Sized> Verifier for Box<T> {
+    fn verify(&self, serial: &str, message: &[u8], signature: &[u8]) -> Result<(), VerifyError> {
+        (**self).verify(serial, message, signature)
+    }
+}
+
+impl<T: Verifier + ?Sized> Verifier for &T {
+    fn verify(&self, serial: &str, message: &[u8], signature: &[u8]) -> Result<(), VerifyError> {
+        (**self).verify(serial, message, signature)
+    }
+}
+
+fn check(key: &PublicKey, serial: &str, message: &[u8], signature: &[u8]) -> Result<(), VerifyError> {
+    if key.verify_sha256_rsa(message, signature) {
+        Ok(())
+    } else {
+        Err(VerifyError::BadSignature { serial: serial.to_owned() })
+    }
+}
+
+/// The canonical form of a key name: trimmed, upper case, and for hex
+/// certificate serials without leading zeros (so `0A1B` and `a1b` name the
+/// same certificate; SDKs differ on leading zeros, spec anchors B2#4).
+pub fn normalize_serial(serial: &str) -> String {
+    let s = serial.trim().to_ascii_uppercase();
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let t = s.trim_start_matches('0');
+        if t.is_empty() { "0".to_owned() } else { t.to_owned() }
+    } else {
+        s
+    }
+}
+
+/// A key together with the name WeChat Pay knows it by: what
+/// `verify-certificate` needs to encrypt and to set `Wechatpay-Serial`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformPublicKey {
+    /// Platform certificate serial or `PUB_KEY_ID_…`.
+    pub serial: String,
+    /// The key.
+    pub key: PublicKey,
+}
+
+impl PlatformPublicKey {
+    /// Pairs a key with its name.
+    pub fn new(serial: impl Into<String>, key: PublicKey) -> Self {
+        Self { serial: serial.into(), key }
+    }
+}
+
+#[derive(Clone)]
+struct Entry {
+    serial: String,
+    key: PublicKey,
+    not_before: Option<i64>,
+    not_after: Option<i64>,
+}
+
+/// Platform certificate keys by serial (spec §6.3).
+///
+/// Shared and refreshed in place: every method takes `&self`, so one
+/// `Arc<PlatformCertificates>` can serve many verifiers while a refresh task
+/// inserts new certificates. Serials are compared after [`normalize_serial`].
+///
+/// ```
+/// use customs_wechat::certificate::Certificate;
+/// use customs_wechat::verifier::PlatformCertificates;
+/// let certs = PlatformCertificates::new();
+/// certs.insert_certificate(&Certificate::from_pem(include_str!("../testdata/platform_cert.pem"))?);
+/// assert!(certs.contains("6b1e3a0f9c2d4e5f708192a3b4c5d6e7f8091a2b"));
+/// # Ok::<(), customs_wechat::keys::KeyError>(())
+/// ```
+#[derive(Default)]
+pub struct PlatformCertificates {
+    entries: RwLock<BTreeMap<String, Entry>>,
+}
+
+impl PlatformCertificates {
+    /// No certificates.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Holding these certificates.
+    pub fn from_certificates<'a>(certs: impl IntoIterator<Item = &'a Certificate>) -> Self {
+        let this = Self::new();
+        for c in certs {
+            this.insert_certificate(c);
+        }
+        this
+    }
+
+    /// Adds or replaces the key for `serial`; `true` when one was replaced.
+    pub fn insert(&self, serial: impl Into<String>, key: PublicKey) -> bool {
+        let serial = serial.into();
+        self.put(Entry { serial, key, not_before: None, not_after: None })
+    }
+
+    /// Adds or replaces a certificate under its own serial; `true` when one was replaced.
+    pub fn insert_certificate(&self, cert: &Certificate) -> bool {
+        self.put(Entry {
+            serial: cert.serial_no().to_owned(),
+            key: cert.public_key().clone(),
+            not_before: Some(cert.not_before()),
+            not_after: Some(cert.not_after()),
+        })
+    }
+
+    fn put(&self, entry: Entry) -> bool {
+        let mut map = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        map.insert(normalize_serial(&entry.serial), entry).is_some()
+    }
+
+    /// Removes `serial`; `true` when it was present.
+    pub fn remove(&self, serial: &str) -> bool {
+        self.entries.write().unwrap_or_else(PoisonError::into_inner).remove(&normalize_serial(serial)).is_some()
+    }
+
+    /// Removes certificates that expired before `now` (keys inserted without
+    /// validity are kept); returns how many were removed.
+    pub fn remove_expired(&self, now: i64) -> usize {
+        let mut map = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        let before = map.len();
+        map.retain(|_, e| e.not_after.is_none_or(|t| t >= now));
+        before - map.len()
+    }
+
+    /// The key for `serial`.
+    pub fn get(&self, serial: &str) -> Option<PublicKey> {
+        self.entries.read().unwrap_or_else(PoisonError::into_inner).get(&normalize_serial(serial)).map(|e| e.key.clone())
+    }
+
+    /// Whether a key for `serial` is known.
+    pub fn contains(&self, serial: &str) -> bool {
+        self.entries.read().unwrap_or_else(PoisonError::into_inner).contains_key(&normalize_serial(serial))
+    }
+
+    /// The serials held, as inserted.
+    pub fn serials(&self) -> Vec<String> {
+        self.entries.read().unwrap_or_else(PoisonError::into_inner).values().map(|e| e.serial.clone()).collect()
+    }
+
+    /// How many keys are held.
+    pub fn len(&self) -> usize {
+        self.entries.read().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The key to encrypt with at `now`: of the certificates valid at `now`,
+    /// the one that became valid last ("encrypt with the newest", spec §6.3).
+    /// Keys inserted without validity count as valid since forever.
+    pub fn newest(&self, now: i64) -> Option<PlatformPublicKey> {
+        let map = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        map.values()
+            .filter(|e| e.not_before.is_none_or(|t| t <= now) && e.not_after.is_none_or(|t| now <= t))
+            .max_by_key(|e| (e.not_before.unwrap_or(i64::MIN), e.serial.clone()))
+            .map(|e| PlatformPublicKey::new(e.serial.clone(), e.key.clone()))
+    }
+}
+
+impl fmt::Debug for PlatformCertificates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlatformCertificates").field("serials", &self.serials()).finish()
+    }
+}
+
+impl Verifier for PlatformCertificates {
+    fn verify(&self, serial: &str, message: &[u8], signature: &[u8]) -> Result<(), VerifyError> {
+        let key = self.get(serial).ok_or_else(|| VerifyError::UnknownSerial { serial: serial.to_owned() })?;
+        check(&key, serial, message, signature)
+    }
+}
+
+/// The "WeChat Pay public key" mode: one key named `PUB_KEY_ID_…` (spec §6.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKeyVerifier {
+    key_id: String,
+    key: PublicKey,
+}
+
+impl PublicKeyVerifier {
+    /// The key `key` named `key_id`, which must start with `PUB_KEY_ID_`.
+    ///
+    /// ```
+    /// use customs_wechat::keys::PublicKey;
+    /// use customs_wechat::verifier::PublicKeyVerifier;
+    /// let key = PublicKey::from_pem(include_str!("../testdata/wechatpay_public_key.pem"))?;
+    /// let v = PublicKeyVerifier::new("PUB_KEY_ID_01142321012025010100000000000001", key)?;
+    /// assert!(PublicKeyVerifier::new("6B1E3A0F", v.key().clone()).is_err());
+    /// # Ok::<(), customs_wechat::keys::KeyError>(())
+    /// ```
+    pub fn new(key_id: impl Into<String>, key: PublicKey) -> Result<Self, KeyError> {
+        let key_id = key_id.into().trim().to_owned();
+        if !key_id.starts_with(PUBLIC_KEY_ID_PREFIX) || key_id.len() == PUBLIC_KEY_ID_PREFIX.len() {
+            return Err(KeyError::InvalidKeyId { id: key_id });
+        }
+        Ok(Self { key_id, key })
+    }
+
+    /// Reads the key from PEM (`BEGIN PUBLIC KEY`, as downloaded from the merchant platform).
+    pub fn from_pem(key_id: impl Into<String>, pem: impl AsRef<[u8]>) -> Result<Self, KeyError> {
+        Self::new(key_id, PublicKey::from_pem(pem)?)
+    }
+
+    /// The `PUB_KEY_ID_…`.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// The key.
+    pub fn key(&self) -> &PublicKey {
+        &self.key
+    }
+
+    /// The key with its id, to encrypt sensitive fields.
+    pub fn encryption_key(&self) -> PlatformPublicKey {
+        PlatformPublicKey::new(self.key_id.clone(), self.key.clone())
+    }
+}
+
+impl Verifier for PublicKeyVerifier {
+    fn verify(&self, serial: &str, message: &[u8], signature: &[u8]) -> Result<(), VerifyError> {
+        if serial.trim() != self.key_id {
+            return Err(VerifyError::UnknownSerial { serial: serial.to_owned() });
+        }
+        check(&self.key, serial, message, signature)
+    }
+}
+
+/// Public-key mode and platform certificates together (wechatpay-go's
+/// combined verifier): a `PUB_KEY_ID_…` serial goes to the public key, any
+/// other serial to the certificates. During a migration WeChat Pay may sign
+/// with either (spec §6.3).
+#[derive(Debug, Clone)]
+pub struct CombinedVerifier {
+    public_key: PublicKeyVerifier,
+    certificates: Arc<PlatformCertificates>,
+}
+
+impl CombinedVerifier {
+    /// Combines a public key with (shared, refreshable) certificates.
+    pub fn new(public_key: PublicKeyVerifier, certificates: Arc<PlatformCertificates>) -> Self {
+        Self { public_key, certificates }
+    }
+
+    /// The public-key half.
+    pub fn public_key(&self) -> &PublicKeyVerifier {
+        &self.public_key
+    }
+
+    /// The certificate half (insert refreshed certificates here).
+    pub fn certificates(&self) -> &Arc<PlatformCertificates> {
+        &self.certificates
+    }
+}
+
+impl Verifier for CombinedVerifier {
+    fn verify(&self, serial: &str, message: &[u8], signature: &[u8]) -> Result<(), VerifyError> {
+        if serial.trim().starts_with(PUBLIC_KEY_ID_PREFIX) {
+            self.public_key.verify(serial, message, signature)
+        } else {
+            self.certificates.verify(serial, message, signature)
+        }
+    }
+}
+
+/// Reads a required header as text.
+fn header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str, VerifyError> {
+    let value = headers.get(name).ok_or(VerifyError::MissingHeader { name })?;
+    let s = value
+        .to_str()
+        .map_err(|_| VerifyError::MalformedHeader { name, reason: "not visible ASCII text".into() })?
+        .trim();
+    if s.is_empty() {
+        return Err(VerifyError::MissingHeader { name });
+    }
+    Ok(s)
+}
+
+/// Whether any `Wechatpay-*` signature header is present (error responses to
+/// unauthenticated requests carry none, spec §6.2).
+pub fn has_signature_headers(headers: &HeaderMap) -> bool {
+    [HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE, HEADER_SERIAL].iter().any(|h| headers.contains_key(*h))
+}
+
+/// Checks a timestamp against `now`: [`VerifyError::StaleTimestamp`] when
+/// `|now - timestamp| > max_skew_secs`.
+pub fn check_timestamp(timestamp: i64, now: i64, max_skew_secs: u64) -> Result<(), VerifyError> {
+    let skew_secs = (i128::from(now) - i128::from(timestamp)).unsigned_abs();
+    if skew_secs > u128::from(max_skew_secs) {
+        return Err(VerifyError::StaleTimestamp {
+            timestamp,
+            now,
+            skew_secs: u64::try_from(skew_secs).unwrap_or(u64::MAX),
+            max_skew_secs,
+        });
+    }
+    Ok(())
+}
+
+/// Parses a Unix-seconds header value.
+pub(crate) fn parse_timestamp(name: &'static str, value: &str) -> Result<i64, VerifyError> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(VerifyError::MalformedHeader { name, reason: format!("`{value}` is not Unix seconds") });
+    }
+    value.parse().map_err(|_| VerifyError::MalformedHeader { name, reason: format!("`{value}` is out of range") })
+}
+
+/// Verifies a response over its raw bytes (spec §6.2).
+///
+/// In order: the four `Wechatpay-*` headers must be present
+/// ([`VerifyError::MissingHeader`], never a pass); the timestamp within
+/// `max_skew_secs` of `now_unix` ([`VerifyError::StaleTimestamp`]); the
+/// signature a SHA256withRSA signature of `TIMESTAMP\nNONCE\nBODY\n` by the
+/// key `verifier` knows under `Wechatpay-Serial`
+/// ([`VerifyError::UnknownSerial`], [`VerifyError::BadSignature`]).
+///
+/// `body` must be the bytes received, not re-serialized JSON.
+pub fn verify_response(
+    headers: &HeaderMap,
+    body: &[u8],
+    now_unix: i64,
+    max_skew_secs: u64,
+    verifier: &dyn Verifier,
+) -> Result<(), VerifyError> {
+    let timestamp_text = header(headers, HEADER_TIMESTAMP)?;
+    let nonce = header(headers, HEADER_NONCE)?;
+    let signature_b64 = header(headers, HEADER_SIGNATURE)?;
+    let serial = header(headers, HEADER_SERIAL)?;
+
+    let timestamp = parse_timestamp(HEADER_TIMESTAMP, timestamp_text)?;
+    check_timestamp(timestamp, now_unix, max_skew_secs)?;
+    let signature = STANDARD
+        .decode(signature_b64)
+        .map_err(|e| VerifyError::MalformedHeader { name: HEADER_SIGNATURE, reason: format!("not base64: {e}") })?;
+    let message = auth::response_message(timestamp_text, nonce, body);
+    verifier.verify(serial, &message, &signature)
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+    use crate::signer::{RsaSigner, Signer};
+    use customs_core::Secret;
+
+    pub(crate) const PLATFORM_SERIAL: &str = "6B1E3A0F9C2D4E5F708192A3B4C5D6E7F8091A2B";
+    const PUB_KEY_ID: &str = "PUB_KEY_ID_01142321012025010100000000000001";
+    const NOW: i64 = 1_750_000_000;
+
+    fn platform_signer() -> RsaSigner {
+        RsaSigner::from_pem(&Secret::new(include_str!("../testdata/platform_key.pem"))).unwrap()
+    }
+
+    fn pubkey_signer() -> RsaSigner {
+        RsaSigner::from_pem(&Secret::new(include_str!("../testdata/wechatpay_public_key_private.pem"))).unwrap()
+    }
+
+    fn platform_cert() -> Certificate {
+        Certificate::from_pem(include_str!("../testdata/platform_cert.pem")).unwrap()
+    }
+
+    fn signed_headers(signer: &dyn Signer, serial: &str, ts: i64, nonce: &str, body: &[u8]) -> HeaderMap {
+        let msg = auth::response_message(&ts.to_string(), nonce, body);
+        let sig = STANDARD.encode(signer.sign(&msg).unwrap());
+        let mut h = HeaderMap::new();
+        h.insert(HEADER_TIMESTAMP, HeaderValue::from_str(&ts.to_string()).unwrap());
+        h.insert(HEADER_NONCE, HeaderValue::from_str(nonce).unwrap());
+        h.insert(HEADER_SIGNATURE, HeaderValue::from_str(&sig).unwrap());
+        h.insert(HEADER_SERIAL, HeaderValue::from_str(serial).unwrap());
+        h
+    }
+
+    #[test]
+    fn round_trip_with_platform_certificates() {
+        let certs = PlatformCertificates::from_certificates([&platform_cert()]);
+        let body = br#"{"state":"UNDECLARED"}"#;
+        let h = signed_headers(&platform_signer(), PLATFORM_SERIAL, NOW, "n0nce", body);
+        verify_response(&h, body, NOW, DEFAULT_MAX_SKEW_SECS, &certs).unwrap();
+        // Empty body (204): message ends `NONCE\n\n`.
+        let h = signed_headers(&platform_signer(), PLATFORM_SERIAL, NOW, "n0nce", b"");
+        verify_response(&h, b"", NOW + 300, DEFAULT_MAX_SKEW_SECS, &certs).unwrap();
+    }
+
+    #[test]
+    fn each_failure_has_its_own_error() {
+        let certs = PlatformCertificates::from_certificates([&platform_cert()]);
+        let body = br#"{"state":"UNDECLARED"}"#;
+        let h = signed_headers(&platform_signer(), PLATFORM_SERIAL, NOW, "n0nce", body);
+
+        // Tampered body.
+        let e = verify_response(&h, br#"{"state":"SUCCESS"}"#, NOW, 300, &certs).unwrap_err();
+        assert_eq!(e, VerifyError::BadSignature { serial: PLATFORM_SERIAL.into() });
+
+        // Wrong (unknown) serial.
+        let mut wrong = h.clone();
+        wrong.insert(HEADER_SERIAL, HeaderValue::from_static("0000DEADBEEF"));
+        let e = verify_response(&wrong, body, NOW, 300, &certs).unwrap_err();
+        assert_eq!(e, VerifyError::UnknownSerial { serial: "0000DEADBEEF".into() });
+
+        // Known serial, but signed by another key.
+        let other = signed_headers(&pubkey_signer(), PLATFORM_SERIAL, NOW, "n0nce", body);
+        assert!(matches!(verify_response(&other, body, NOW, 300, &certs), Err(VerifyError::BadSignature { .. })));
+
+        // Stale timestamp, both directions.
+        let e = verify_response(&h, body, NOW + 301, 300, &certs).unwrap_err();
+        assert_eq!(e, VerifyError::StaleTimestamp { timestamp: NOW, now: NOW + 301, skew_secs: 301, max_skew_secs: 300 });
+        assert!(matches!(verify_response(&h, body, NOW - 301, 300, &certs), Err(VerifyError::StaleTimestamp { .. })));
+
+        // Every missing header, and an empty one.
+        for name in [HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE, HEADER_SERIAL] {
+            let mut m = h.clone();
+            m.remove(name);
+            assert_eq!(verify_response(&m, body, NOW, 300, &certs), Err(VerifyError::MissingHeader { name }));
+            m.insert(name, HeaderValue::from_static(""));
+            assert_eq!(verify_response(&m, body, NOW, 300, &certs), Err(VerifyError::MissingHeader { name }));
+        }
+
+        // Malformed timestamp and signature.
+        let mut m = h.clone();
+        m.insert(HEADER_TIMESTAMP, HeaderValue::from_static("-5"));
+        assert!(matches!(
+            verify_response(&m, body, NOW, 300, &certs),
+            Err(VerifyError::MalformedHeader { name: HEADER_TIMESTAMP, .. })
+        ));
+        let mut m = h.clone();
+        m.insert(HEADER_SIGNATURE, HeaderValue::from_static("***"));
+        assert!(matches!(
+            verify_response(&m, body, NOW, 300, &certs),
+            Err(VerifyError::MalformedHeader { name: HEADER_SIGNATURE, .. })
+        ));
+    }
+
+    #[test]
+    fn public_key_and_combined_modes() {
+        let pk = PublicKeyVerifier::from_pem(PUB_KEY_ID, include_str!("../testdata/wechatpay_public_key.pem")).unwrap();
+        let body = b"{}";
+        let by_pk = signed_headers(&pubkey_signer(), PUB_KEY_ID, NOW, "abc", body);
+        let by_cert = signed_headers(&platform_signer(), PLATFORM_SERIAL, NOW, "abc", body);
+        verify_response(&by_pk, body, NOW, 300, &pk).unwrap();
+        assert_eq!(
+            verify_response(&by_cert, body, NOW, 300, &pk),
+            Err(VerifyError::UnknownSerial { serial: PLATFORM_SERIAL.into() })
+        );
+
+        let certs = Arc::new(PlatformCertificates::new());
+        let combined = CombinedVerifier::new(pk.clone(), Arc::clone(&certs));
+        verify_response(&by_pk, body, NOW, 300, &combined).unwrap();
+        // Unknown until the certificates are refreshed, then accepted.
+        assert!(matches!(verify_response(&by_cert, body, NOW, 300, &combined), Err(VerifyError::UnknownSerial { .. })));
+        combined.certificates().insert_certificate(&platform_cert());
+        verify_response(&by_cert, body, NOW, 300, &combined).unwrap();
+        assert_eq!(pk.encryption_key().serial, PUB_KEY_ID);
+        assert!(PublicKeyVerifier::new("PUB_KEY_ID_", pk.key().clone()).is_err());
+    }
+
+    #[test]
+    fn serials_are_normalized_and_certificates_replaced() {
+        let certs = PlatformCertificates::new();
+        let cert = platform_cert();
+        assert!(!certs.insert_certificate(&cert));
+        assert!(certs.insert_certificate(&cert));
+        assert!(certs.contains(&format!("00{}", PLATFORM_SERIAL.to_lowercase())));
+        assert_eq!(certs.serials(), [PLATFORM_SERIAL]);
+        assert_eq!(normalize_serial(" 0a1B "), "A1B");
+        assert_eq!(normalize_serial("000"), "0");
+        assert_eq!(normalize_serial("pub_key_id_0001"), "PUB_KEY_ID_0001");
+        assert!(certs.remove(PLATFORM_SERIAL));
+        assert!(certs.is_empty());
+        assert!(format!("{certs:?}").contains("serials"));
+    }
+
+    #[test]
+    fn newest_valid_certificate_is_chosen_and_expired_removed() {
+        let old = platform_cert(); // 2025..2045
+        let new = Certificate::from_pem(include_str!("../testdata/platform2_cert.pem")).unwrap(); // 2026..2046
+        let certs = PlatformCertificates::from_certificates([&old, &new]);
+        assert_eq!(certs.newest(1_750_000_000).unwrap().serial, old.serial_no()); // 2025: only old valid
+        assert_eq!(certs.newest(1_800_000_000).unwrap().serial, new.serial_no()); // 2027: both, new is newer
+        assert_eq!(certs.newest(2_380_000_000).unwrap().serial, new.serial_no()); // mid-2045: old expired
+        assert!(certs.newest(1_000_000_000).is_none());
+        assert_eq!(certs.remove_expired(2_380_000_000), 1);
+        assert_eq!(certs.len(), 1);
+    }
+
+    #[test]
+    fn timestamp_window_is_inclusive_and_overflow_safe() {
+        assert!(check_timestamp(0, 300, 300).is_ok());
+        assert!(check_timestamp(i64::MIN, i64::MAX, 300).is_err());
+        assert!(parse_timestamp(HEADER_TIMESTAMP, "99999999999999999999").is_err());
+    }
+}
