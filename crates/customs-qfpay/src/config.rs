@@ -1,0 +1,374 @@
+//! Credentials, sign type and environment (spec `qfpay.md` §1, §2).
+
+use std::fmt;
+use std::str::FromStr;
+
+use customs_core::{BuildError, Secret};
+
+use crate::sign::SignType;
+
+/// Where requests go: a QFPay host or any base URL (spec `qfpay.md` §2).
+///
+/// Credentials are issued per environment and region; mixing them gives
+/// signature errors (respcd `1108`). The regional hosts come from a 2024
+/// version of QFPay's docs that has since been removed, so they are
+/// **UNCONFIRMED for today**, as is which regions offer customs declaration.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Environment {
+    /// Production, Hong Kong: `https://openapi-hk.qfapi.com`.
+    #[default]
+    Production,
+    /// Live testing, Hong Kong (real flow, not settled): `https://test-openapi-hk.qfapi.com`.
+    LiveTest,
+    /// Sandbox (card simulation only): `https://openapi-int.qfapi.com`.
+    Sandbox,
+    /// China Mainland production: `https://openapi.qfpay.com` (UNCONFIRMED).
+    ChinaMainland,
+    /// China Mainland test: `https://openapi-test.qfpay.com` (UNCONFIRMED).
+    ChinaMainlandTest,
+    /// Japan production: `https://openapi-jp.qfapi.com` (UNCONFIRMED; no test host listed).
+    Japan,
+    /// Thailand production: `https://openapi-th.qfapi.com` (UNCONFIRMED).
+    Thailand,
+    /// Thailand test: `https://test-openapi-th.qfapi.com` (UNCONFIRMED).
+    ThailandTest,
+    /// Dubai production: `https://openapi-db.qfapi.com` (UNCONFIRMED).
+    Dubai,
+    /// Dubai test: `https://test-openapi-db.qfapi.com` (UNCONFIRMED).
+    DubaiTest,
+    /// Singapore, Malaysia, Canada and the Philippines, production:
+    /// `https://openapi-sg.qfapi.com` (UNCONFIRMED).
+    Singapore,
+    /// Singapore, Malaysia, Canada and the Philippines, test:
+    /// `https://test-openapi-sg.qfapi.com` (UNCONFIRMED).
+    SingaporeTest,
+    /// Indonesia production: `https://openapi-id.qfapi.com` (UNCONFIRMED).
+    Indonesia,
+    /// Indonesia test: `https://test-openapi-id.qfapi.com` (UNCONFIRMED).
+    IndonesiaTest,
+    /// Europe production: `https://openapi-eur.qfapi.com` (UNCONFIRMED).
+    Europe,
+    /// Europe test: `https://test-openapi-eur.qfapi.com` (UNCONFIRMED).
+    EuropeTest,
+    /// Any base URL, e.g. the local sandbox `http://127.0.0.1:8080`. It may
+    /// carry a path prefix (`http://host/qfpay`); a trailing `/` is ignored.
+    Custom(String),
+}
+
+impl Environment {
+    /// Every named environment with its short name (see [`FromStr`]).
+    pub const NAMED: &'static [(&'static str, Environment)] = &[
+        ("production", Environment::Production),
+        ("live-test", Environment::LiveTest),
+        ("sandbox", Environment::Sandbox),
+        ("cn", Environment::ChinaMainland),
+        ("cn-test", Environment::ChinaMainlandTest),
+        ("jp", Environment::Japan),
+        ("th", Environment::Thailand),
+        ("th-test", Environment::ThailandTest),
+        ("db", Environment::Dubai),
+        ("db-test", Environment::DubaiTest),
+        ("sg", Environment::Singapore),
+        ("sg-test", Environment::SingaporeTest),
+        ("id", Environment::Indonesia),
+        ("id-test", Environment::IndonesiaTest),
+        ("eur", Environment::Europe),
+        ("eur-test", Environment::EuropeTest),
+    ];
+
+    /// The base URL, without a trailing `/`.
+    pub fn base_url(&self) -> &str {
+        match self {
+            Environment::Production => "https://openapi-hk.qfapi.com",
+            Environment::LiveTest => "https://test-openapi-hk.qfapi.com",
+            Environment::Sandbox => "https://openapi-int.qfapi.com",
+            Environment::ChinaMainland => "https://openapi.qfpay.com",
+            Environment::ChinaMainlandTest => "https://openapi-test.qfpay.com",
+            Environment::Japan => "https://openapi-jp.qfapi.com",
+            Environment::Thailand => "https://openapi-th.qfapi.com",
+            Environment::ThailandTest => "https://test-openapi-th.qfapi.com",
+            Environment::Dubai => "https://openapi-db.qfapi.com",
+            Environment::DubaiTest => "https://test-openapi-db.qfapi.com",
+            Environment::Singapore => "https://openapi-sg.qfapi.com",
+            Environment::SingaporeTest => "https://test-openapi-sg.qfapi.com",
+            Environment::Indonesia => "https://openapi-id.qfapi.com",
+            Environment::IndonesiaTest => "https://test-openapi-id.qfapi.com",
+            Environment::Europe => "https://openapi-eur.qfapi.com",
+            Environment::EuropeTest => "https://test-openapi-eur.qfapi.com",
+            Environment::Custom(url) => url.trim_end_matches('/'),
+        }
+    }
+
+    /// Whether the host is one of the regional hosts whose current validity
+    /// is UNCONFIRMED (spec §2).
+    pub fn is_unconfirmed(&self) -> bool {
+        !matches!(self, Environment::Production | Environment::LiveTest | Environment::Sandbox | Environment::Custom(_))
+    }
+
+    /// Checks a [`Custom`](Self::Custom) base URL: `http` or `https`, with a
+    /// host, without query or fragment.
+    fn check(&self) -> Result<(), String> {
+        let Environment::Custom(raw) = self else { return Ok(()) };
+        let url = raw.trim_end_matches('/');
+        if url.contains(['?', '#']) {
+            return Err(format!("base URL {raw:?} may not carry a query or fragment"));
+        }
+        let uri: http::Uri = url.parse().map_err(|e| format!("base URL {raw:?} is not a URL: {e}"))?;
+        match uri.scheme_str() {
+            Some("http" | "https") => {}
+            _ => return Err(format!("base URL {raw:?} must start with http:// or https://")),
+        }
+        if uri.host().is_none_or(str::is_empty) {
+            return Err(format!("base URL {raw:?} has no host"));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.base_url())
+    }
+}
+
+impl FromStr for Environment {
+    type Err = String;
+
+    /// Parses a short name of [`NAMED`](Self::NAMED) (`production`,
+    /// `live-test`, `sandbox`, `sg-test`, …) or an `http(s)://` base URL
+    /// ([`Custom`](Self::Custom), checked).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some((_, env)) = Self::NAMED.iter().find(|(n, _)| n.eq_ignore_ascii_case(s)) {
+            return Ok(env.clone());
+        }
+        if s.contains("://") {
+            let env = Environment::Custom(s.to_owned());
+            env.check()?;
+            return Ok(env);
+        }
+        let names: Vec<&str> = Self::NAMED.iter().map(|(n, _)| *n).collect();
+        Err(format!("unknown QFPay environment {s:?}; use one of {} or an http(s):// base URL", names.join(", ")))
+    }
+}
+
+/// QFPay credentials and options (spec `qfpay.md` §1).
+///
+/// Built with [`QfPayConfig::builder`] (or [`QfPayConfig::new`]), which
+/// checks every value; an existing config can only be changed through the
+/// builder again, so a `QfPayConfig` is always usable.
+///
+/// ```
+/// use customs_core::Secret;
+/// use customs_qfpay::{Environment, QfPayConfig, SignType};
+///
+/// let config = QfPayConfig::builder("A1B2C3D4E5F6", Secret::new("client-key"))
+///     .environment(Environment::Custom("http://127.0.0.1:8080".into()))
+///     .mchid("ZaMVg12345")
+///     .sign_type(SignType::Sha256)
+///     .build()?;
+/// assert_eq!(config.base_url(), "http://127.0.0.1:8080");
+/// assert!(!format!("{config:?}").contains("client-key"));
+/// # Ok::<(), customs_core::BuildError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QfPayConfig {
+    app_code: String,
+    client_key: Secret,
+    mchid: Option<String>,
+    sign_type: SignType,
+    environment: Environment,
+}
+
+impl QfPayConfig {
+    /// A checked config for `environment`, MD5 signing and no `mchid`.
+    pub fn new(app_code: impl Into<String>, client_key: Secret, environment: Environment) -> Result<Self, BuildError> {
+        Self::builder(app_code, client_key).environment(environment).build()
+    }
+
+    /// A builder with the defaults: [`Environment::Production`],
+    /// [`SignType::Md5`], no `mchid`.
+    pub fn builder(app_code: impl Into<String>, client_key: Secret) -> QfPayConfigBuilder {
+        QfPayConfigBuilder {
+            config: QfPayConfig {
+                app_code: app_code.into(),
+                client_key,
+                mchid: None,
+                sign_type: SignType::default(),
+                environment: Environment::default(),
+            },
+        }
+    }
+
+    /// A builder starting from this config.
+    pub fn to_builder(&self) -> QfPayConfigBuilder {
+        QfPayConfigBuilder { config: self.clone() }
+    }
+
+    /// `X-QF-APPCODE`.
+    pub fn app_code(&self) -> &str {
+        &self.app_code
+    }
+
+    /// The client key (secret).
+    pub fn client_key(&self) -> &Secret {
+        &self.client_key
+    }
+
+    /// The merchant id, sent and signed as `mchid` when set.
+    pub fn mchid(&self) -> Option<&str> {
+        self.mchid.as_deref()
+    }
+
+    /// The hash used to sign.
+    pub fn sign_type(&self) -> SignType {
+        self.sign_type
+    }
+
+    /// The environment.
+    pub fn environment(&self) -> &Environment {
+        &self.environment
+    }
+
+    /// The base URL requests go to, without a trailing `/`.
+    pub fn base_url(&self) -> &str {
+        self.environment.base_url()
+    }
+
+    fn check(&self) -> Result<(), BuildError> {
+        let config = |key: &'static str, reason: String| Err(BuildError::Config { key, reason });
+        if self.app_code.trim().is_empty() {
+            return config("app_code", "is empty; use the app code QFPay issued for this environment".into());
+        }
+        if !self.app_code.bytes().all(|b| b.is_ascii_graphic()) {
+            return config("app_code", "must be printable ASCII without spaces (it is sent as X-QF-APPCODE)".into());
+        }
+        if self.client_key.is_empty() {
+            return config("client_key", "is empty; use the client key QFPay issued with the app code".into());
+        }
+        if let Some(m) = &self.mchid {
+            if m.is_empty() || !m.bytes().all(|b| b.is_ascii_graphic()) {
+                return config(
+                    "mchid",
+                    "must be printable ASCII without spaces; leave it unset if QFPay issued none".into(),
+                );
+            }
+        }
+        if let Err(reason) = self.environment.check() {
+            return config("environment", reason);
+        }
+        Ok(())
+    }
+}
+
+/// Builds a checked [`QfPayConfig`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct QfPayConfigBuilder {
+    config: QfPayConfig,
+}
+
+impl QfPayConfigBuilder {
+    /// Where requests go (default [`Environment::Production`]).
+    pub fn environment(mut self, environment: Environment) -> Self {
+        self.config.environment = environment;
+        self
+    }
+
+    /// The merchant id: only if QFPay issued one, then it is mandatory and
+    /// signed like any parameter (spec §1).
+    pub fn mchid(mut self, mchid: impl Into<String>) -> Self {
+        self.config.mchid = Some(mchid.into());
+        self
+    }
+
+    /// No merchant id.
+    pub fn no_mchid(mut self) -> Self {
+        self.config.mchid = None;
+        self
+    }
+
+    /// The hash (default [`SignType::Md5`]).
+    pub fn sign_type(mut self, sign_type: SignType) -> Self {
+        self.config.sign_type = sign_type;
+        self
+    }
+
+    /// Checks every value and returns the config, or
+    /// [`BuildError::Config`] naming the first unusable key (never its
+    /// secret value).
+    pub fn build(self) -> Result<QfPayConfig, BuildError> {
+        self.config.check()?;
+        Ok(self.config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_of(r: Result<QfPayConfig, BuildError>) -> &'static str {
+        match r {
+            Err(BuildError::Config { key, .. }) => key,
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn documented_hosts() {
+        assert_eq!(Environment::Production.base_url(), "https://openapi-hk.qfapi.com");
+        assert_eq!(Environment::LiveTest.base_url(), "https://test-openapi-hk.qfapi.com");
+        assert_eq!(Environment::Sandbox.base_url(), "https://openapi-int.qfapi.com");
+        assert_eq!(Environment::ChinaMainlandTest.base_url(), "https://openapi-test.qfpay.com");
+        assert_eq!(Environment::EuropeTest.base_url(), "https://test-openapi-eur.qfapi.com");
+        assert!(Environment::Japan.is_unconfirmed());
+        assert!(!Environment::Sandbox.is_unconfirmed());
+        assert_eq!(Environment::Custom("http://127.0.0.1:9/x/".into()).base_url(), "http://127.0.0.1:9/x");
+        for (name, env) in Environment::NAMED {
+            assert_eq!(&name.parse::<Environment>().unwrap(), env);
+            assert!(env.base_url().starts_with("https://"));
+            assert!(env.check().is_ok());
+        }
+    }
+
+    #[test]
+    fn environment_from_str() {
+        assert_eq!("LIVE-TEST".parse::<Environment>().unwrap(), Environment::LiveTest);
+        assert_eq!(
+            "http://127.0.0.1:8080".parse::<Environment>().unwrap(),
+            Environment::Custom("http://127.0.0.1:8080".into())
+        );
+        let e = "staging".parse::<Environment>().unwrap_err();
+        assert!(e.contains("production, live-test, sandbox"), "{e}");
+        assert!("ftp://host".parse::<Environment>().unwrap_err().contains("http:// or https://"));
+        assert!("http://host/?a=1".parse::<Environment>().unwrap_err().contains("query or fragment"));
+    }
+
+    #[test]
+    fn config_checks_each_key() {
+        let k = || Secret::new("key");
+        assert_eq!(key_of(QfPayConfig::builder("", k()).build()), "app_code");
+        assert_eq!(key_of(QfPayConfig::builder("A B", k()).build()), "app_code");
+        assert_eq!(key_of(QfPayConfig::builder("A", Secret::new("")).build()), "client_key");
+        assert_eq!(key_of(QfPayConfig::builder("A", k()).mchid("").build()), "mchid");
+        assert_eq!(key_of(QfPayConfig::new("A", k(), Environment::Custom("127.0.0.1:80".into()))), "environment");
+        assert_eq!(key_of(QfPayConfig::new("A", k(), Environment::Custom("http://".into()))), "environment");
+        let c = QfPayConfig::builder("A", k()).mchid("M").build().unwrap();
+        assert_eq!(c.mchid(), Some("M"));
+        assert_eq!(c.sign_type(), SignType::Md5);
+        assert_eq!(c.environment(), &Environment::Production);
+        let c = c.to_builder().no_mchid().sign_type(SignType::Sha256).build().unwrap();
+        assert_eq!(c.mchid(), None);
+        assert_eq!(c.sign_type(), SignType::Sha256);
+    }
+
+    #[test]
+    fn errors_and_debug_never_show_the_key() {
+        let e = QfPayConfig::builder("", Secret::new("topsecret")).build().unwrap_err();
+        assert!(!e.to_string().contains("topsecret"));
+        let c = QfPayConfig::new("A", Secret::new("topsecret"), Environment::Sandbox).unwrap();
+        assert!(!format!("{c:?}").contains("topsecret"));
+        assert!(!format!("{:?}", c.to_builder()).contains("topsecret"));
+    }
+}
