@@ -1,7 +1,14 @@
 //! QFPay customs declaration (`/custom/v1/declare|query|redeclare`).
 
 pub mod config;
+pub mod input;
+pub mod request;
 pub mod sign;
 
 pub use config::{Environment, QfPayConfig, QfPayConfigBuilder};
+pub use input::{DeclareInput, QueryInput, RedeclareInput};
+pub use request::{
+    ActionType, AlipayDeclaration, DeclareRequest, HttpMethod, MchCustomsName, Operation, QueryRequest,
+    RedeclareRequest, TradeType, WeChatDeclaration,
+};
 pub use sign::SignType;

@@ -1,0 +1,708 @@
+//! Typed requests for `/custom/v1/declare`, `/query` and `/redeclare`
+//! (seed 000 §1–§3; spec `qfpay.md` §3).
+//!
+//! A declaration is either an [`AlipayDeclaration`] or a
+//! [`WeChatDeclaration`], so Alipay-only fields cannot be sent with
+//! `trade_type=weixin` and vice versa. Field values are the validated types
+//! of `customs-core`; the limits QFPay adds on top (seed 000's `String(n)`
+//! lengths) are checked by each request's `validate`, which the builders of
+//! [`QfPay`](crate::QfPay) call before signing.
+
+use std::fmt;
+use std::str::FromStr;
+
+use customs_core::validation::{Violations, check_length};
+use customs_core::{
+    CustomsCode, Fen, Idempotency, MerchantCustomsNo, OutRequestNo, Rule, SubOrder, SubOrderNo, Syssn, ValidationError,
+    Violation, Yuan,
+};
+
+use crate::sign::Params;
+
+/// Seed 000 `String(n)` limits, in characters. `sub_order_no` is `String(64)`
+/// in declare and `String(40)` in query/redeclare, but capped at 32 because
+/// both WeChat (`string[1,32]`, seed 002) and Alipay (`sub_out_biz_no`
+/// `String(32)`) allow only 32 (spec §3.1); [`SubOrderNo`] enforces that.
+pub mod limits {
+    /// `customs`: String(20).
+    pub const CUSTOMS: usize = 20;
+    /// `mch_customs_no`: String(20).
+    pub const MCH_CUSTOMS_NO: usize = 20;
+    /// `mch_customs_name`: String(256).
+    pub const MCH_CUSTOMS_NAME: usize = 256;
+    /// `amount`: String(20).
+    pub const AMOUNT: usize = 20;
+    /// `order_fee`, `product_fee`, `transport_fee`: String(8), i.e. at most
+    /// 8 digits of fen.
+    pub const FEE_DIGITS: usize = 8;
+    /// Largest fee that fits in String(8): 99 999 999 fen.
+    pub const MAX_FEE: u64 = 99_999_999;
+}
+
+/// Wire name of the merchant customs number at QFPay (seed 000).
+pub const MCH_CUSTOMS_NO: &str = "mch_customs_no";
+
+/// The payment platform, `trade_type` (seed 000: `weixin` or `alipay`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TradeType {
+    /// WeChat Pay, wire value `weixin`.
+    Weixin,
+    /// Alipay, wire value `alipay`.
+    Alipay,
+}
+
+impl TradeType {
+    /// The wire value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TradeType::Weixin => "weixin",
+            TradeType::Alipay => "alipay",
+        }
+    }
+}
+
+impl fmt::Display for TradeType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TradeType {
+    type Err = ValidationError;
+
+    /// `weixin` or `alipay`. `wechat` (the spelling of QFPay's prose, spec
+    /// §3.1) is accepted as an alias and sent as `weixin`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "weixin" | "wechat" => Ok(TradeType::Weixin),
+            "alipay" => Ok(TradeType::Alipay),
+            "" => Err(Violation::new("trade_type", Rule::Required, None).into()),
+            _ => {
+                Err(Violation::new("trade_type", Rule::OneOf { allowed: &["weixin", "alipay"] }, Some(s.into())).into())
+            }
+        }
+    }
+}
+
+/// A WeChat declaration's `action_type` (seed 000, WeChat only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum ActionType {
+    /// `ADD`: a new declaration.
+    #[default]
+    Add,
+    /// `MODIFY`: change an earlier declaration.
+    Modify,
+}
+
+impl ActionType {
+    /// The wire value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ActionType::Add => "ADD",
+            ActionType::Modify => "MODIFY",
+        }
+    }
+}
+
+impl fmt::Display for ActionType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ActionType {
+    type Err = ValidationError;
+
+    /// `ADD` or `MODIFY`, ignoring ASCII case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("ADD") {
+            Ok(ActionType::Add)
+        } else if s.eq_ignore_ascii_case("MODIFY") {
+            Ok(ActionType::Modify)
+        } else if s.is_empty() {
+            Err(Violation::new("action_type", Rule::Required, None).into())
+        } else {
+            Err(Violation::new("action_type", Rule::OneOf { allowed: &["ADD", "MODIFY"] }, Some(s.into())).into())
+        }
+    }
+}
+
+/// The merchant's name in its Alipay customs record, `mch_customs_name`
+/// (seed 000: String(256), e.g. `jwyhanguo_card`): 1–256 characters, no
+/// control characters, surrounding whitespace trimmed. It must match the
+/// customs record exactly (seed 001, integration notes).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct MchCustomsName(String);
+
+impl MchCustomsName {
+    /// The wire name.
+    pub const FIELD: &'static str = "mch_customs_name";
+
+    /// Validates and wraps `name`.
+    pub fn new(name: impl Into<String>) -> Result<Self, ValidationError> {
+        let name: String = name.into();
+        let name = name.trim().to_owned();
+        check_length(Self::FIELD, &name, 1, limits::MCH_CUSTOMS_NAME)?;
+        if name.chars().any(char::is_control) {
+            return Err(Violation::new(
+                Self::FIELD,
+                Rule::Charset { allowed: "characters other than control characters" },
+                Some(name),
+            )
+            .into());
+        }
+        Ok(Self(name))
+    }
+
+    /// The name as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for MchCustomsName {
+    type Err = ValidationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
+    }
+}
+
+impl fmt::Display for MchCustomsName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for MchCustomsName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MchCustomsName({:?})", self.0)
+    }
+}
+
+/// The three customs operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Operation {
+    /// `POST /custom/v1/declare`.
+    Declare,
+    /// `POST|GET /custom/v1/query`.
+    Query,
+    /// `POST /custom/v1/redeclare`.
+    Redeclare,
+}
+
+impl Operation {
+    /// The path, relative to the environment's base URL.
+    pub const fn path(self) -> &'static str {
+        match self {
+            Operation::Declare => "/custom/v1/declare",
+            Operation::Query => "/custom/v1/query",
+            Operation::Redeclare => "/custom/v1/redeclare",
+        }
+    }
+
+    /// Whether repeating the operation is harmless: only the query is.
+    /// A declaration or redeclaration that *may* have been sent must be
+    /// queried, not resubmitted.
+    pub const fn idempotency(self) -> Idempotency {
+        match self {
+            Operation::Query => Idempotency::Idempotent,
+            Operation::Declare | Operation::Redeclare => Idempotency::NonIdempotent,
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Operation::Declare => "declare",
+            Operation::Query => "query",
+            Operation::Redeclare => "redeclare",
+        })
+    }
+}
+
+/// How the signed parameters travel: a form body (POST) or the query string
+/// (GET). Declare and redeclare are POST only; query accepts both (seed 000 §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum HttpMethod {
+    /// Form body (default).
+    #[default]
+    Post,
+    /// The same signed parameters in the query string.
+    Get,
+}
+
+// ---- QFPay limits on core types -------------------------------------------
+
+pub(crate) fn check_customs(v: &mut Violations, c: &CustomsCode) {
+    if let Err(e) = check_length(CustomsCode::FIELD, c.as_str(), 1, limits::CUSTOMS) {
+        v.push(e);
+    }
+}
+
+pub(crate) fn check_mch_customs_no(v: &mut Violations, n: &MerchantCustomsNo) {
+    if let Err(e) = check_length(MCH_CUSTOMS_NO, n.as_str(), 1, limits::MCH_CUSTOMS_NO) {
+        v.push(e);
+    }
+}
+
+pub(crate) fn check_amount(v: &mut Violations, a: Yuan) {
+    let s = a.to_string();
+    if a.to_fen() == Fen::ZERO {
+        v.push(Violation::new("amount", Rule::Amount { reason: "must be more than 0.00 yuan".into() }, Some(s)));
+    } else if let Err(e) = check_length("amount", &s, 1, limits::AMOUNT) {
+        v.push(e);
+    }
+}
+
+pub(crate) fn check_fee(v: &mut Violations, field: &str, fee: Fen) {
+    if fee.get() > limits::MAX_FEE {
+        v.push(Violation::new(
+            field,
+            Rule::Amount {
+                reason: format!(
+                    "QFPay accepts at most {} digits of fen (String(8), seed 000), i.e. {} fen",
+                    limits::FEE_DIGITS,
+                    limits::MAX_FEE
+                ),
+            },
+            Some(fee.to_string()),
+        ));
+    }
+}
+
+pub(crate) fn check_sub_order(v: &mut Violations, s: &SubOrder) {
+    check_fee(v, "order_fee", s.order_fee());
+    check_fee(v, "product_fee", s.product_fee());
+    check_fee(v, "transport_fee", s.transport_fee());
+}
+
+// ---- declare ----------------------------------------------------------------
+
+/// An Alipay declaration (`trade_type=alipay`, seed 000 §1).
+///
+/// Seed 000 marks `mch_customs_name`, `out_request_no` and `amount` optional,
+/// but QFPay's docs say each "must be passed when trade_type is alipay" and
+/// Alipay requires all three (spec §3.1), so they are required here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AlipayDeclaration {
+    /// QFPay payment id (not a refund id), `syssn`.
+    pub syssn: Syssn,
+    /// Customs office, `customs` (String(20)); Alipay codes such as `ZONGSHU`.
+    pub customs: CustomsCode,
+    /// Merchant customs registration number, `mch_customs_no` (String(20)).
+    pub mch_customs_no: MerchantCustomsNo,
+    /// Name in the Alipay customs record, `mch_customs_name`.
+    pub mch_customs_name: MchCustomsName,
+    /// Alipay declaration request number, `out_request_no` (6–32 characters).
+    pub out_request_no: OutRequestNo,
+    /// Declared amount in yuan, `amount`, sent with two decimals (`2.00`).
+    pub amount: Yuan,
+    /// Sub-order number of a split declaration, `sub_order_no`. Its mapping to
+    /// Alipay's `sub_out_biz_no` is inferred, not documented (spec §5.5).
+    pub sub_order_no: Option<SubOrderNo>,
+}
+
+impl AlipayDeclaration {
+    /// An Alipay declaration without a sub-order.
+    pub fn new(
+        syssn: Syssn,
+        customs: CustomsCode,
+        mch_customs_no: MerchantCustomsNo,
+        mch_customs_name: MchCustomsName,
+        out_request_no: OutRequestNo,
+        amount: Yuan,
+    ) -> Self {
+        Self { syssn, customs, mch_customs_no, mch_customs_name, out_request_no, amount, sub_order_no: None }
+    }
+
+    /// Declares one sub-order of a split payment.
+    #[must_use]
+    pub fn with_sub_order_no(mut self, sub_order_no: SubOrderNo) -> Self {
+        self.sub_order_no = Some(sub_order_no);
+        self
+    }
+}
+
+/// A WeChat declaration (`trade_type=weixin`, seed 000 §1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WeChatDeclaration {
+    /// QFPay payment id (not a refund id), `syssn`.
+    pub syssn: Syssn,
+    /// Customs office, `customs` (String(20)), e.g. `SHANGHAI_ZS`.
+    pub customs: CustomsCode,
+    /// Merchant customs registration number, `mch_customs_no` (String(20)).
+    pub mch_customs_no: MerchantCustomsNo,
+    /// `ADD` (default) or `MODIFY`; always sent.
+    pub action_type: ActionType,
+    /// One sub-order of a split payment: `sub_order_no`, `fee_type=CNY`,
+    /// `order_fee` (derived: `product_fee + transport_fee`), `product_fee`,
+    /// `transport_fee`, all in fen.
+    pub sub_order: Option<SubOrder>,
+}
+
+impl WeChatDeclaration {
+    /// An `ADD` declaration of the whole payment.
+    pub fn new(syssn: Syssn, customs: CustomsCode, mch_customs_no: MerchantCustomsNo) -> Self {
+        Self { syssn, customs, mch_customs_no, action_type: ActionType::Add, sub_order: None }
+    }
+
+    /// Sets `action_type`.
+    #[must_use]
+    pub fn with_action_type(mut self, action_type: ActionType) -> Self {
+        self.action_type = action_type;
+        self
+    }
+
+    /// Declares one sub-order of a split payment.
+    #[must_use]
+    pub fn with_sub_order(mut self, sub_order: SubOrder) -> Self {
+        self.sub_order = Some(sub_order);
+        self
+    }
+}
+
+/// A `POST /custom/v1/declare` request (seed 000 §1).
+///
+/// Build one from typed values, or from raw strings with
+/// [`DeclareInput::validate`](crate::DeclareInput::validate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeclareRequest {
+    /// `trade_type=alipay`.
+    Alipay(AlipayDeclaration),
+    /// `trade_type=weixin`.
+    WeChat(WeChatDeclaration),
+}
+
+impl From<AlipayDeclaration> for DeclareRequest {
+    fn from(d: AlipayDeclaration) -> Self {
+        DeclareRequest::Alipay(d)
+    }
+}
+
+impl From<WeChatDeclaration> for DeclareRequest {
+    fn from(d: WeChatDeclaration) -> Self {
+        DeclareRequest::WeChat(d)
+    }
+}
+
+impl DeclareRequest {
+    /// The operation.
+    pub const OPERATION: Operation = Operation::Declare;
+    /// Not idempotent: after a maybe-sent failure, query instead of resubmitting.
+    pub const IDEMPOTENCY: Idempotency = Operation::Declare.idempotency();
+
+    /// `trade_type`.
+    pub fn trade_type(&self) -> TradeType {
+        match self {
+            DeclareRequest::Alipay(_) => TradeType::Alipay,
+            DeclareRequest::WeChat(_) => TradeType::Weixin,
+        }
+    }
+
+    /// `syssn`.
+    pub fn syssn(&self) -> &Syssn {
+        match self {
+            DeclareRequest::Alipay(d) => &d.syssn,
+            DeclareRequest::WeChat(d) => &d.syssn,
+        }
+    }
+
+    /// `customs`.
+    pub fn customs(&self) -> &CustomsCode {
+        match self {
+            DeclareRequest::Alipay(d) => &d.customs,
+            DeclareRequest::WeChat(d) => &d.customs,
+        }
+    }
+
+    /// `mch_customs_no`.
+    pub fn mch_customs_no(&self) -> &MerchantCustomsNo {
+        match self {
+            DeclareRequest::Alipay(d) => &d.mch_customs_no,
+            DeclareRequest::WeChat(d) => &d.mch_customs_no,
+        }
+    }
+
+    /// `sub_order_no`, if this declares a sub-order.
+    pub fn sub_order_no(&self) -> Option<&SubOrderNo> {
+        match self {
+            DeclareRequest::Alipay(d) => d.sub_order_no.as_ref(),
+            DeclareRequest::WeChat(d) => d.sub_order.as_ref().map(SubOrder::sub_order_no),
+        }
+    }
+
+    /// Checks QFPay's seed-000 limits that the core types do not already
+    /// enforce (`customs` and `mch_customs_no` at most 20 characters,
+    /// `amount` above zero and at most 20 characters, fees at most 8 digits),
+    /// reporting every violation.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let mut v = Violations::new();
+        check_customs(&mut v, self.customs());
+        check_mch_customs_no(&mut v, self.mch_customs_no());
+        match self {
+            DeclareRequest::Alipay(d) => check_amount(&mut v, d.amount),
+            DeclareRequest::WeChat(d) => {
+                if let Some(s) = &d.sub_order {
+                    check_sub_order(&mut v, s);
+                }
+            }
+        }
+        v.finish()
+    }
+
+    /// The request parameters (without `mchid`), exactly as signed and sent.
+    pub fn params(&self) -> Params {
+        let mut p = Params::new();
+        p.insert("trade_type", self.trade_type().as_str())
+            .insert("syssn", self.syssn().as_str())
+            .insert("customs", self.customs().as_str())
+            .insert(MCH_CUSTOMS_NO, self.mch_customs_no().as_str());
+        match self {
+            DeclareRequest::Alipay(d) => {
+                p.insert("mch_customs_name", d.mch_customs_name.as_str())
+                    .insert("out_request_no", d.out_request_no.as_str())
+                    .insert("amount", d.amount.to_string())
+                    .insert_opt("sub_order_no", d.sub_order_no.as_ref().map(SubOrderNo::as_str));
+            }
+            DeclareRequest::WeChat(d) => {
+                p.insert("action_type", d.action_type.as_str());
+                if let Some(s) = &d.sub_order {
+                    p.insert("sub_order_no", s.sub_order_no().as_str())
+                        .insert("fee_type", s.fee_type().as_str())
+                        .insert("order_fee", s.order_fee().to_string())
+                        .insert("product_fee", s.product_fee().to_string())
+                        .insert("transport_fee", s.transport_fee().to_string());
+                }
+            }
+        }
+        p
+    }
+}
+
+// ---- query ----------------------------------------------------------------
+
+/// A `POST|GET /custom/v1/query` request (seed 000 §2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QueryRequest {
+    /// `trade_type`.
+    pub trade_type: TradeType,
+    /// `customs` (String(20)).
+    pub customs: CustomsCode,
+    /// `syssn`.
+    pub syssn: Syssn,
+    /// `sub_order_no`: required for split declarations.
+    pub sub_order_no: Option<SubOrderNo>,
+    /// POST (default) or GET.
+    pub method: HttpMethod,
+}
+
+impl QueryRequest {
+    /// The operation.
+    pub const OPERATION: Operation = Operation::Query;
+    /// Idempotent: safe to repeat.
+    pub const IDEMPOTENCY: Idempotency = Operation::Query.idempotency();
+
+    /// A POST query of a whole (unsplit) declaration.
+    pub fn new(trade_type: TradeType, customs: CustomsCode, syssn: Syssn) -> Self {
+        Self { trade_type, customs, syssn, sub_order_no: None, method: HttpMethod::Post }
+    }
+
+    /// Queries one sub-order.
+    #[must_use]
+    pub fn with_sub_order_no(mut self, sub_order_no: SubOrderNo) -> Self {
+        self.sub_order_no = Some(sub_order_no);
+        self
+    }
+
+    /// Sends the query with `method`.
+    #[must_use]
+    pub fn with_method(mut self, method: HttpMethod) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// Checks QFPay's limits (`customs` at most 20 characters).
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let mut v = Violations::new();
+        check_customs(&mut v, &self.customs);
+        v.finish()
+    }
+
+    /// The request parameters (without `mchid`), exactly as signed and sent.
+    pub fn params(&self) -> Params {
+        let mut p = Params::new();
+        p.insert("trade_type", self.trade_type.as_str())
+            .insert("customs", self.customs.as_str())
+            .insert("syssn", self.syssn.as_str())
+            .insert_opt("sub_order_no", self.sub_order_no.as_ref().map(SubOrderNo::as_str));
+        p
+    }
+}
+
+// ---- redeclare --------------------------------------------------------------
+
+/// A `POST /custom/v1/redeclare` request (seed 000 §3): push a declaration
+/// again when it "is lost in the electronic port".
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedeclareRequest {
+    /// `trade_type`.
+    pub trade_type: TradeType,
+    /// `customs` (String(20)).
+    pub customs: CustomsCode,
+    /// `syssn`.
+    pub syssn: Syssn,
+    /// `mch_customs_no` (String(20)).
+    pub mch_customs_no: MerchantCustomsNo,
+    /// `sub_order_no`: required for split declarations.
+    pub sub_order_no: Option<SubOrderNo>,
+}
+
+impl RedeclareRequest {
+    /// The operation.
+    pub const OPERATION: Operation = Operation::Redeclare;
+    /// Not idempotent: after a maybe-sent failure, query instead of resubmitting.
+    pub const IDEMPOTENCY: Idempotency = Operation::Redeclare.idempotency();
+
+    /// A redeclaration of a whole (unsplit) declaration.
+    pub fn new(trade_type: TradeType, customs: CustomsCode, syssn: Syssn, mch_customs_no: MerchantCustomsNo) -> Self {
+        Self { trade_type, customs, syssn, mch_customs_no, sub_order_no: None }
+    }
+
+    /// Redeclares one sub-order.
+    #[must_use]
+    pub fn with_sub_order_no(mut self, sub_order_no: SubOrderNo) -> Self {
+        self.sub_order_no = Some(sub_order_no);
+        self
+    }
+
+    /// Checks QFPay's limits (`customs`, `mch_customs_no` at most 20 characters).
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let mut v = Violations::new();
+        check_customs(&mut v, &self.customs);
+        check_mch_customs_no(&mut v, &self.mch_customs_no);
+        v.finish()
+    }
+
+    /// The request parameters (without `mchid`), exactly as signed and sent.
+    pub fn params(&self) -> Params {
+        let mut p = Params::new();
+        p.insert("trade_type", self.trade_type.as_str())
+            .insert("customs", self.customs.as_str())
+            .insert("syssn", self.syssn.as_str())
+            .insert(MCH_CUSTOMS_NO, self.mch_customs_no.as_str())
+            .insert_opt("sub_order_no", self.sub_order_no.as_ref().map(SubOrderNo::as_str));
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wechat() -> WeChatDeclaration {
+        WeChatDeclaration::new(
+            "20191227000200020061752831".parse().unwrap(),
+            CustomsCode::SHANGHAI_ZS,
+            "110084111".parse().unwrap(),
+        )
+    }
+
+    fn alipay() -> AlipayDeclaration {
+        AlipayDeclaration::new(
+            "20191227000200020061752832".parse().unwrap(),
+            CustomsCode::ZONGSHU,
+            "110084111".parse().unwrap(),
+            "jwyhanguo_card".parse().unwrap(),
+            "202401010001".parse().unwrap(),
+            "2.00".parse().unwrap(),
+        )
+    }
+
+    #[test]
+    fn wechat_params_with_derived_order_fee() {
+        let sub = SubOrder::new("sub-1".parse().unwrap(), Fen::new(900), Fen::new(0)).unwrap();
+        let d = DeclareRequest::from(wechat().with_action_type(ActionType::Modify).with_sub_order(sub));
+        d.validate().unwrap();
+        assert_eq!(
+            d.params().canonical(),
+            "action_type=MODIFY&customs=SHANGHAI_ZS&fee_type=CNY&mch_customs_no=110084111&order_fee=900\
+             &product_fee=900&sub_order_no=sub-1&syssn=20191227000200020061752831&trade_type=weixin&transport_fee=0"
+        );
+        assert_eq!(d.trade_type(), TradeType::Weixin);
+        assert_eq!(d.sub_order_no().unwrap().as_str(), "sub-1");
+    }
+
+    #[test]
+    fn alipay_params() {
+        let d = DeclareRequest::from(alipay().with_sub_order_no("s1".parse().unwrap()));
+        d.validate().unwrap();
+        assert_eq!(
+            d.params().canonical(),
+            "amount=2.00&customs=ZONGSHU&mch_customs_name=jwyhanguo_card&mch_customs_no=110084111\
+             &out_request_no=202401010001&sub_order_no=s1&syssn=20191227000200020061752832&trade_type=alipay"
+        );
+    }
+
+    #[test]
+    fn seed_limits_are_enforced_on_typed_values() {
+        // The core types allow 32 characters; QFPay allows 20.
+        let mut wx = wechat();
+        wx.customs = CustomsCode::new("A".repeat(21)).unwrap();
+        wx.mch_customs_no = "1".repeat(21).parse().unwrap();
+        wx.sub_order = Some(SubOrder::new("s".parse().unwrap(), Fen::new(100_000_000), Fen::new(1)).unwrap());
+        let e = DeclareRequest::from(wx).validate().unwrap_err();
+        assert_eq!(e.fields(), ["customs", "mch_customs_no", "order_fee", "product_fee"]);
+        assert!(matches!(e.violations()[0].rule, Rule::Length { max: 20, actual: 21, .. }));
+        assert!(e.to_string().contains("99999999 fen"), "{e}");
+
+        let mut a = alipay();
+        a.amount = "0".parse().unwrap();
+        assert_eq!(DeclareRequest::from(a.clone()).validate().unwrap_err().fields(), ["amount"]);
+        a.amount = Yuan::from_fen(Fen::new(u64::MAX));
+        let e = DeclareRequest::from(a).validate().unwrap_err();
+        assert!(matches!(e.violations()[0].rule, Rule::Length { max: 20, actual: 21, .. }), "{e}");
+
+        let q = QueryRequest::new(TradeType::Alipay, CustomsCode::new("B".repeat(21)).unwrap(), "1".parse().unwrap());
+        assert_eq!(q.validate().unwrap_err().fields(), ["customs"]);
+        let r = RedeclareRequest::new(
+            TradeType::Weixin,
+            CustomsCode::NINGBO,
+            "1".parse().unwrap(),
+            "9".repeat(25).parse().unwrap(),
+        );
+        assert_eq!(r.validate().unwrap_err().fields(), ["mch_customs_no"]);
+    }
+
+    #[test]
+    fn mch_customs_name_rules() {
+        assert_eq!(MchCustomsName::new(" 韩国 card ").unwrap().as_str(), "韩国 card");
+        assert!(MchCustomsName::new("名".repeat(256)).is_ok());
+        let e = MchCustomsName::new("名".repeat(257)).unwrap_err();
+        assert_eq!(e.violations()[0].rule, Rule::Length { min: 1, max: 256, actual: 257 });
+        assert_eq!(MchCustomsName::new("  ").unwrap_err().violations()[0].rule, Rule::Required);
+        assert_eq!(MchCustomsName::new("a\nb").unwrap_err().fields(), ["mch_customs_name"]);
+    }
+
+    #[test]
+    fn enums_parse_and_idempotency() {
+        assert_eq!("wechat".parse::<TradeType>().unwrap(), TradeType::Weixin);
+        assert_eq!("alipay".parse::<TradeType>().unwrap().to_string(), "alipay");
+        assert!("Alipay".parse::<TradeType>().is_err());
+        assert_eq!("modify".parse::<ActionType>().unwrap(), ActionType::Modify);
+        assert!("DELETE".parse::<ActionType>().unwrap_err().to_string().contains("ADD, MODIFY"));
+        assert_eq!(DeclareRequest::IDEMPOTENCY, Idempotency::NonIdempotent);
+        assert_eq!(RedeclareRequest::IDEMPOTENCY, Idempotency::NonIdempotent);
+        assert_eq!(QueryRequest::IDEMPOTENCY, Idempotency::Idempotent);
+        assert_eq!(Operation::Redeclare.path(), "/custom/v1/redeclare");
+    }
+}
