@@ -1,5 +1,87 @@
-//! QFPay customs declaration (`/custom/v1/declare|query|redeclare`).
+//! QFPay customs declaration (`/custom/v1/declare`, `/query`, `/redeclare`):
+//! signed request builders and response decoders on `customs-core`, without
+//! I/O.
+//!
+//! # Example: build and sign a declaration
+//!
+//! ```
+//! use customs_core::{CustomsCode, Fen, Secret, SubOrder};
+//! use customs_qfpay::{DeclareRequest, Environment, QfPay, QfPayConfig, SignType, WeChatDeclaration};
+//! use customs_qfpay::sign::{self, Params};
+//!
+//! let config = QfPayConfig::builder("A1B2C3D4E5F6", Secret::new("client-key"))
+//!     .environment(Environment::LiveTest)
+//!     .sign_type(SignType::Sha256)
+//!     .build()?;
+//! let qfpay = QfPay::new(config);
+//!
+//! // A WeChat declaration of one sub-order; order_fee is derived (900 + 100).
+//! let sub_order = SubOrder::new("sub-1".parse()?, Fen::new(900), Fen::new(100))?;
+//! let declaration: DeclareRequest =
+//!     WeChatDeclaration::new("20191227000200020061752831".parse()?, CustomsCode::SHANGHAI_ZS, "110084111".parse()?)
+//!         .with_sub_order(sub_order)
+//!         .into();
+//!
+//! let request = qfpay.build_declare(&declaration)?;
+//! assert_eq!(request.uri(), "https://test-openapi-hk.qfapi.com/custom/v1/declare");
+//! assert_eq!(request.headers()["X-QF-APPCODE"], "A1B2C3D4E5F6");
+//! assert_eq!(request.headers()["X-QF-SIGNTYPE"], "SHA256");
+//! let body = std::str::from_utf8(request.body())?;
+//! assert!(body.contains("order_fee=1000&product_fee=900"));
+//!
+//! // The signature covers exactly the body that is sent.
+//! let params = Params::from_form(request.body())?;
+//! let expected = sign::sign(&params, &Secret::new("client-key"), SignType::Sha256);
+//! assert_eq!(request.headers()["X-QF-SIGN"], expected.as_str());
+//!
+//! // Send `request` with any transport, then decode the answer.
+//! let answer = http::Response::builder()
+//!     .status(200)
+//!     .body(br#"{"respcd":"1145","resperr":"processing","syssn":"20191227000200020061752831"}"#.to_vec())?;
+//! let decoded = qfpay.decode_declare(&answer)?;
+//! assert_eq!(decoded.outcome(), customs_core::Outcome::Pending); // query later, never resubmit
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # What is where
+//!
+//! * [`QfPayConfig`], [`Environment`]: credentials, sign type and host (spec
+//!   `qfpay.md` §1, §2).
+//! * [`QfPay`]: `build_declare` / `build_query` / `build_redeclare` return a
+//!   signed [`customs_core::Request`]; `decode_*` turn a
+//!   [`customs_core::Response`] into a typed answer or a
+//!   [`customs_core::ResponseError`].
+//! * [`request`]: typed requests ([`DeclareRequest`] is either an
+//!   [`AlipayDeclaration`] or a [`WeChatDeclaration`]); [`input`]: the same
+//!   from raw strings, reporting every violation by wire field name.
+//! * [`sign`]: the signing algorithm, also used by the sandbox to verify
+//!   incoming requests ([`sign::ReceivedRequest`]).
+//! * [`response`], [`code`]: decoding and the `respcd` classes.
+//!
+//! # Choices where QFPay's documentation is silent (UNCONFIRMED)
+//!
+//! * **Empty values are omitted** from both the body and the signature
+//!   (spec §1, "Empty values"); optional fields left unset are never sent.
+//! * The signature is **upper-case hex**, as in QFPay's Python/Java/PHP
+//!   samples; [`sign::verify`] compares case-insensitively.
+//! * `X-QF-SIGNTYPE` is sent only for SHA-256 (absent means MD5).
+//! * The POST `Content-Type` is `application/x-www-form-urlencoded` without a
+//!   `charset` parameter (the body is UTF-8, as the spec requires).
+//! * **Response signatures are not verified**: QFPay documents them as
+//!   optional and does not say how customs answers (with an array `data`)
+//!   would be signed.
+//! * Seed 000 marks the Alipay fields optional, but QFPay's docs and Alipay
+//!   require them, so an [`AlipayDeclaration`] always carries
+//!   `mch_customs_name`, `out_request_no` and `amount`.
+//! * `sub_order_no` is capped at 32 characters (WeChat's and Alipay's limit),
+//!   not seed 000's 64/40; its Alipay mapping (`sub_out_biz_no`) is inferred.
+//! * `trade_type=wechat` is accepted as input and sent as `weixin`.
+//! * `respcd` `1295`–`1298` and `1100` are treated as transient (retryable);
+//!   no customs-specific codes are documented, so `resperr`/`respmsg` are
+//!   surfaced verbatim.
+//! * The regional hosts of spec §2 come from docs since removed.
 
+pub mod client;
 pub mod code;
 pub mod config;
 pub mod input;
@@ -7,6 +89,7 @@ pub mod request;
 pub mod response;
 pub mod sign;
 
+pub use client::QfPay;
 pub use code::RespCode;
 pub use config::{Environment, QfPayConfig, QfPayConfigBuilder};
 pub use input::{DeclareInput, QueryInput, RedeclareInput};
