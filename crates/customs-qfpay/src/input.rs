@@ -549,4 +549,58 @@ mod tests {
         let q: QueryInput = serde_json::from_str("{}").unwrap();
         assert_eq!(q, QueryInput::default());
     }
+
+    fn field() -> impl proptest::strategy::Strategy<Value = Option<String>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(None),
+            Just(Some(String::new())),
+            prop_oneof![
+                Just("weixin"),
+                Just("alipay"),
+                Just("ADD"),
+                Just("CNY"),
+                Just("SHANGHAI_ZS"),
+                Just("2.00"),
+                Just("0"),
+                Just("900"),
+                Just("99999999"),
+                Just("100000000"),
+                Just("202401010001"),
+                Just("-1"),
+            ]
+            .prop_map(|v| Some(v.to_owned())),
+            "[ -~]{0,40}".prop_map(Some),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever the raw input, validation returns a request or violations:
+        /// it never panics, and a request it returns passes the builder's checks.
+        #[test]
+        fn raw_validation_never_panics(
+            f in proptest::collection::vec(field(), 13),
+        ) {
+            let i = DeclareInput {
+                trade_type: f[0].clone(), syssn: f[1].clone(), customs: f[2].clone(), mch_customs_no: f[3].clone(),
+                action_type: f[4].clone(), mch_customs_name: f[5].clone(), out_request_no: f[6].clone(),
+                amount: f[7].clone(), sub_order_no: f[8].clone(), fee_type: f[9].clone(), order_fee: f[10].clone(),
+                product_fee: f[11].clone(), transport_fee: f[12].clone(),
+            };
+            if let Ok(d) = i.validate() {
+                proptest::prop_assert!(d.validate().is_ok());
+            }
+            let q = QueryInput { trade_type: f[0].clone(), customs: f[2].clone(), syssn: f[1].clone(), sub_order_no: f[8].clone() };
+            if let Ok(q) = q.validate() {
+                proptest::prop_assert!(q.validate().is_ok());
+            }
+            let r = RedeclareInput {
+                trade_type: f[0].clone(), customs: f[2].clone(), syssn: f[1].clone(),
+                mch_customs_no: f[3].clone(), sub_order_no: f[8].clone(),
+            };
+            if let Ok(r) = r.validate() {
+                proptest::prop_assert!(r.validate().is_ok());
+            }
+        }
+    }
 }

@@ -53,14 +53,26 @@ fn kind(v: &Value) -> &'static str {
 }
 
 /// The fields every answer carries.
-#[derive(Deserialize)]
 struct Envelope {
-    #[serde(default)]
     respcd: Option<Value>,
-    #[serde(default, deserialize_with = "lenient_string")]
     resperr: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
     respmsg: Option<String>,
+}
+
+impl Envelope {
+    /// Reads the envelope fields without copying the rest of the object.
+    fn from_map(map: &Map<String, Value>) -> Result<Self, serde_json::Error> {
+        let field = |name: &str| map.get(name).unwrap_or(&Value::Null);
+        Ok(Self {
+            respcd: map.get("respcd").cloned(),
+            resperr: lenient_string(field("resperr")).map_err(|e| field_error("resperr", &e))?,
+            respmsg: lenient_string(field("respmsg")).map_err(|e| field_error("respmsg", &e))?,
+        })
+    }
+}
+
+fn field_error(name: &str, e: &serde_json::Error) -> serde_json::Error {
+    serde_json::Error::custom(format!("`{name}`: {e}"))
 }
 
 fn decode_error(resp: &Response, reason: impl Into<String>) -> ResponseError {
@@ -84,7 +96,7 @@ fn classify(resp: &Response) -> Result<Map<String, Value>, ResponseError> {
         Ok(Value::Object(m)) => Some(m),
         _ => None,
     };
-    let envelope = json.as_ref().and_then(|m| Envelope::deserialize(Value::Object(m.clone())).ok());
+    let envelope = json.as_ref().and_then(|m| Envelope::from_map(m).ok());
     let respcd: Option<String> = envelope.as_ref().and_then(|e| match &e.respcd {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         _ => None,
@@ -118,7 +130,7 @@ fn classify(resp: &Response) -> Result<Map<String, Value>, ResponseError> {
         };
         return Err(decode_error(resp, reason));
     };
-    let envelope = Envelope::deserialize(Value::Object(map.clone())).map_err(|e| decode_error(resp, e.to_string()))?;
+    let envelope = Envelope::from_map(&map).map_err(|e| decode_error(resp, e.to_string()))?;
     let respcd = match &envelope.respcd {
         None | Some(Value::Null) => return Err(decode_error(resp, "`respcd` is missing")),
         Some(Value::String(s)) if s.is_empty() => return Err(decode_error(resp, "`respcd` is empty")),

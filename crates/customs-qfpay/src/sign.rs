@@ -391,7 +391,8 @@ pub struct ReceivedRequest {
     pub sign_type: SignType,
     /// `X-QF-SIGN` as received.
     pub signature: String,
-    /// The parameters: the form body of a POST, the query string otherwise.
+    /// The parameters: the form body of a POST, the query string otherwise
+    /// (or when a POST has an empty body).
     pub params: Params,
 }
 
@@ -409,11 +410,11 @@ impl ReceivedRequest {
         let app_code = header(HEADER_APPCODE)?;
         let signature = header(HEADER_SIGN)?;
         let sign_type = SignType::from_headers(request.headers()).map_err(ReceiveError::SignType)?;
-        let raw: &[u8] = if request.method() == http::Method::POST {
-            request.body()
-        } else {
-            request.uri().query().unwrap_or("").as_bytes()
-        };
+        let query = request.uri().query().unwrap_or("").as_bytes();
+        // A POST carries its parameters in the body; leniently, a POST with
+        // an empty body is read from its query string.
+        let raw: &[u8] =
+            if request.method() == http::Method::POST && !request.body().is_empty() { request.body() } else { query };
         let params = Params::from_form(raw).map_err(ReceiveError::Body)?;
         Ok(Self { app_code, sign_type, signature, params })
     }
@@ -573,6 +574,12 @@ mod tests {
         let r = ReceivedRequest::parse(&req).unwrap();
         assert_eq!(r.sign_type, SignType::Sha256);
         assert!(r.verify(&key));
+
+        // A POST without a body is read from its query string (lenient).
+        let (mut parts, body) = req.into_parts();
+        parts.method = http::Method::POST;
+        let post = http::Request::from_parts(parts, body);
+        assert!(ReceivedRequest::parse(&post).unwrap().verify(&key));
 
         let no_sign = http::Request::post("http://h/").header(HEADER_APPCODE, "A").body(Vec::new()).unwrap();
         assert_eq!(ReceivedRequest::parse(&no_sign), Err(ReceiveError::MissingHeader(HEADER_SIGN)));
