@@ -108,6 +108,24 @@ async fn a_get_carries_no_body_and_gets_the_default_user_agent() {
 }
 
 #[tokio::test]
+async fn a_patch_carries_its_json_body() {
+    // WeChat's modify operation (seed 004) is a PATCH with a JSON body.
+    let peer = Peer::spawn(Mode::Respond(response("200 OK", &[], b"{}")));
+    let body = br#"{"mchid":"1900000001","out_trade_no":"A1","customs":"SHANGHAI_ZS"}"#.to_vec();
+    let request = http::Request::patch(peer.url("/v3/global/customs/orders"))
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .unwrap();
+
+    quick().send(request).await.unwrap();
+
+    let r = &peer.requests()[0];
+    assert_eq!(r.request_line(), "PATCH /v3/global/customs/orders HTTP/1.1");
+    assert_eq!(r.header("content-length"), [body.len().to_string()]);
+    assert_eq!(r.body, body);
+}
+
+#[tokio::test]
 async fn connection_refused_is_not_sent() {
     let url = format!("http://{}/custom/v1/declare", closed_port());
 
