@@ -26,7 +26,7 @@ use customs_core::{
     DeclarationState, DecodeError, Outcome, Provider, Response, ResponseError, Retryability, ServiceError, StateReport,
 };
 use serde::de::{DeserializeOwned, Error as _};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::code::RespCode;
@@ -183,7 +183,7 @@ fn respcd_state(respcd: &str) -> StateReport {
 ///
 /// Only `0000` and the pending codes `1143`/`1145` decode to this; any other
 /// code is a [`ServiceError`].
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct DeclareResponse {
     /// `respcd`: `0000`, `1143` or `1145`.
@@ -246,7 +246,7 @@ impl DeclareResponse {
 /// per-record state; if a record carries WeChat's `state` or Alipay's
 /// `status` (**UNCONFIRMED** whether QFPay passes them through) it is kept in
 /// [`extra`](Self::extra) and read by [`state`](Self::state).
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct QueryRecord {
     /// `sub_order_no`.
@@ -292,7 +292,7 @@ impl QueryRecord {
 }
 
 /// The answer to `query` (seed 000 §2).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct QueryResponse {
     /// `respcd`: `0000`, `1143` or `1145`.
