@@ -25,8 +25,8 @@ pub const GCM_NONCE_LEN: usize = NONCE_LEN;
 /// ```
 /// use customs_core::Secret;
 /// use customs_wechat::aes_gcm::ApiV3Key;
-/// assert!(ApiV3Key::new(Secret::new("a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb")).is_ok());
-/// let err = ApiV3Key::new(Secret::new("testAPIv3Key0000")).unwrap_err();
+/// assert!(ApiV3Key::new(&Secret::new("a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb")).is_ok());
+/// let err = ApiV3Key::new(&Secret::new("testAPIv3Key0000")).unwrap_err();
 /// assert_eq!(err.actual, 16);
 /// ```
 #[derive(Clone)]
@@ -48,12 +48,12 @@ pub struct ApiV3KeyError {
 
 impl ApiV3Key {
     /// Checks and wraps the key.
-    pub fn new(secret: Secret) -> Result<Self, ApiV3KeyError> {
+    pub fn new(secret: &Secret) -> Result<Self, ApiV3KeyError> {
         if secret.len() != API_V3_KEY_LEN {
             return Err(ApiV3KeyError { actual: secret.len() });
         }
-        let unbound = UnboundKey::new(&AES_256_GCM, secret.expose_bytes())
-            .map_err(|_| ApiV3KeyError { actual: secret.len() })?;
+        let unbound =
+            UnboundKey::new(&AES_256_GCM, secret.expose_bytes()).map_err(|_| ApiV3KeyError { actual: secret.len() })?;
         Ok(Self { key: Arc::new(LessSafeKey::new(unbound)) })
     }
 
@@ -91,9 +91,7 @@ pub enum AeadError {
         actual: usize,
     },
     /// The tag does not match: wrong APIv3 key, nonce or associated data, or altered data.
-    #[error(
-        "AES-GCM authentication failed: the APIv3 key, nonce or associated data is wrong, or the data was altered"
-    )]
+    #[error("AES-GCM authentication failed: the APIv3 key, nonce or associated data is wrong, or the data was altered")]
     Authentication,
 }
 
@@ -138,7 +136,7 @@ mod tests {
     use super::*;
 
     fn java_key() -> ApiV3Key {
-        ApiV3Key::new(Secret::new("a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb")).unwrap()
+        ApiV3Key::new(&Secret::new("a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb")).unwrap()
     }
 
     /// wechatpay-java `AeadAesCipherTest.java`.
@@ -147,18 +145,21 @@ mod tests {
         let key = java_key();
         let plain = decrypt(&key, b"uluk4a9R25RW", b"associatedData", "ulwSiIajGClcvcOYvOQ7+l+0PAbzzwI=").unwrap();
         assert_eq!(plain, b"message");
-        assert_eq!(encrypt(&key, b"uluk4a9R25RW", b"associatedData", b"message").unwrap(), "ulwSiIajGClcvcOYvOQ7+l+0PAbzzwI=");
+        assert_eq!(
+            encrypt(&key, b"uluk4a9R25RW", b"associatedData", b"message").unwrap(),
+            "ulwSiIajGClcvcOYvOQ7+l+0PAbzzwI="
+        );
     }
 
     /// wechatpay-go `utils/aes_test.go` uses a 16-byte key (really AES-128): a
     /// 32-byte-key SDK must reject it.
     #[test]
     fn sixteen_byte_key_is_rejected_with_its_length() {
-        let e = ApiV3Key::new(Secret::new("testAPIv3Key0000")).unwrap_err();
+        let e = ApiV3Key::new(&Secret::new("testAPIv3Key0000")).unwrap_err();
         assert_eq!(e, ApiV3KeyError { actual: 16 });
         assert!(e.to_string().contains("exactly 32 bytes but is 16 bytes"), "{e}");
         // 32 characters but not 32 bytes.
-        assert_eq!(ApiV3Key::new(Secret::new("密".repeat(32))).unwrap_err().actual, 96);
+        assert_eq!(ApiV3Key::new(&Secret::new("密".repeat(32))).unwrap_err().actual, 96);
     }
 
     #[test]
@@ -169,7 +170,7 @@ mod tests {
         assert!(matches!(decrypt(&key, b"uluk4a9R25RW", b"associatedData", "!!"), Err(AeadError::Base64 { .. })));
         assert_eq!(decrypt(&key, b"uluk4a9R25RW", b"", "AAAA"), Err(AeadError::TooShort { actual: 3 }));
         assert_eq!(decrypt(&key, b"uluk4a9R25RW", b"other", ct), Err(AeadError::Authentication));
-        let other = ApiV3Key::new(Secret::new("b".repeat(32))).unwrap();
+        let other = ApiV3Key::new(&Secret::new("b".repeat(32))).unwrap();
         assert_eq!(decrypt(&other, b"uluk4a9R25RW", b"associatedData", ct), Err(AeadError::Authentication));
     }
 

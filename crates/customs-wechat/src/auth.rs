@@ -22,8 +22,7 @@ pub const NONCE_CHARS: &str = "ASCII letters, digits, _ and -";
 /// `METHOD\nCANONICAL_URL\nTIMESTAMP\nNONCE\nBODY\n` (spec §6.1). The URL is
 /// the path and query exactly as sent; `body` is empty for GET.
 pub fn request_message(method: &str, canonical_url: &str, timestamp: &str, nonce: &str, body: &[u8]) -> Vec<u8> {
-    let mut m =
-        Vec::with_capacity(method.len() + canonical_url.len() + timestamp.len() + nonce.len() + body.len() + 5);
+    let mut m = Vec::with_capacity(method.len() + canonical_url.len() + timestamp.len() + nonce.len() + body.len() + 5);
     for part in [method.as_bytes(), canonical_url.as_bytes(), timestamp.as_bytes(), nonce.as_bytes(), body] {
         m.extend_from_slice(part);
         m.push(b'\n');
@@ -91,21 +90,26 @@ impl Authorization {
     /// Parses a header value. Items may come in any order; each of the five
     /// must appear exactly once, quoted.
     pub fn parse(value: &str) -> Result<Self, AuthorizationError> {
+        const NAMES: [&str; 5] = ["mchid", "nonce_str", "timestamp", "serial_no", "signature"];
         let value = value.trim();
         let rest = value
             .strip_prefix(SCHEME)
             .filter(|r| r.starts_with(' '))
             .ok_or_else(|| AuthorizationError::Scheme { found: value.split(' ').next().unwrap_or("").to_owned() })?;
         let mut items: [Option<String>; 5] = Default::default();
-        const NAMES: [&str; 5] = ["mchid", "nonce_str", "timestamp", "serial_no", "signature"];
         let mut rest = rest.trim_start();
         while !rest.is_empty() {
-            let (name, after) = rest.split_once('=').ok_or(AuthorizationError::Malformed { reason: "expected name=\"value\"" })?;
+            let (name, after) =
+                rest.split_once('=').ok_or(AuthorizationError::Malformed { reason: "expected name=\"value\"" })?;
             let name = name.trim();
-            let after = after.strip_prefix('"').ok_or(AuthorizationError::Malformed { reason: "values must be quoted" })?;
+            let after =
+                after.strip_prefix('"').ok_or(AuthorizationError::Malformed { reason: "values must be quoted" })?;
             let (val, after) =
                 after.split_once('"').ok_or(AuthorizationError::Malformed { reason: "unterminated quoted value" })?;
-            let idx = NAMES.iter().position(|n| *n == name).ok_or_else(|| AuthorizationError::UnknownItem { name: name.to_owned() })?;
+            let idx = NAMES
+                .iter()
+                .position(|n| *n == name)
+                .ok_or_else(|| AuthorizationError::UnknownItem { name: name.to_owned() })?;
             if items[idx].replace(val.to_owned()).is_some() {
                 return Err(AuthorizationError::Duplicate { name: NAMES[idx] });
             }
@@ -189,7 +193,8 @@ mod tests {
     #[test]
     fn messages_end_every_line_with_newline() {
         // The global worked example (SIG 4_0), a GET: the body line is empty.
-        let m = request_message("GET", "/v3/global/certificates", "1554208460", "593BEC0C930BF1AFEB40B4A08C8FB242", b"");
+        let m =
+            request_message("GET", "/v3/global/certificates", "1554208460", "593BEC0C930BF1AFEB40B4A08C8FB242", b"");
         assert_eq!(m, b"GET\n/v3/global/certificates\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n\n");
         assert_eq!(response_message("1", "n", b"{}"), b"1\nn\n{}\n");
         assert_eq!(response_message("1", "n", b""), b"1\nn\n\n");

@@ -39,7 +39,9 @@ pub enum KeyError {
         hint: &'static str,
     },
     /// The block has the right label but its content was rejected.
-    #[error("the {what} could not be read: {reason}; check that the file is complete and is an RSA key of 2048 to 8192 bits")]
+    #[error(
+        "the {what} could not be read: {reason}; check that the file is complete and is an RSA key of 2048 to 8192 bits"
+    )]
     Invalid {
         /// What was being read, e.g. `PKCS#1 RSA private key`.
         what: &'static str,

@@ -146,7 +146,11 @@ impl RsaDecryptor {
     }
 
     /// Decrypts base64 ciphertext (a `certificate_id` / `certificate_name` value).
-    pub fn decrypt_base64(&self, padding: RsaPadding, ciphertext_b64: &str) -> Result<Zeroizing<Vec<u8>>, RsaCryptError> {
+    pub fn decrypt_base64(
+        &self,
+        padding: RsaPadding,
+        ciphertext_b64: &str,
+    ) -> Result<Zeroizing<Vec<u8>>, RsaCryptError> {
         let ct = STANDARD.decode(ciphertext_b64.trim()).map_err(|e| RsaCryptError::Base64 { reason: e.to_string() })?;
         self.decrypt(padding, &ct)
     }
@@ -184,8 +188,10 @@ mod tests {
     fn wrong_padding_or_key_fails() {
         let (key, dec) = platform();
         let oaep = encrypt(&key, RsaPadding::OaepSha1, b"330821198809085211").unwrap();
-        assert!(matches!(dec.decrypt(RsaPadding::Pkcs1v15, &oaep), Err(RsaCryptError::Failed { .. }))
-            || dec.decrypt(RsaPadding::Pkcs1v15, &oaep).unwrap().as_slice() != b"330821198809085211");
+        assert!(
+            matches!(dec.decrypt(RsaPadding::Pkcs1v15, &oaep), Err(RsaCryptError::Failed { .. }))
+                || dec.decrypt(RsaPadding::Pkcs1v15, &oaep).unwrap().as_slice() != b"330821198809085211"
+        );
         let other = RsaDecryptor::from_pem(&Secret::new(include_str!("../testdata/merchant_key.pkcs1.pem"))).unwrap();
         assert!(other.decrypt(RsaPadding::OaepSha1, &oaep).is_err());
         assert!(matches!(dec.decrypt_base64(RsaPadding::OaepSha1, "%%"), Err(RsaCryptError::Base64 { .. })));

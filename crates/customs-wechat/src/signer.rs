@@ -155,7 +155,7 @@ impl fmt::Debug for RsaSigner {
             .field("format", &self.format)
             .field("public_key", &self.public_key)
             .field("private_key", &"[redacted]")
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

@@ -186,7 +186,11 @@ impl PlatformCertificates {
 
     /// The key for `serial`.
     pub fn get(&self, serial: &str) -> Option<PublicKey> {
-        self.entries.read().unwrap_or_else(PoisonError::into_inner).get(&normalize_serial(serial)).map(|e| e.key.clone())
+        self.entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&normalize_serial(serial))
+            .map(|e| e.key.clone())
     }
 
     /// Whether a key for `serial` is known.
@@ -468,7 +472,10 @@ mod tests {
 
         // Stale timestamp, both directions.
         let e = verify_response(&h, body, NOW + 301, 300, &certs).unwrap_err();
-        assert_eq!(e, VerifyError::StaleTimestamp { timestamp: NOW, now: NOW + 301, skew_secs: 301, max_skew_secs: 300 });
+        assert_eq!(
+            e,
+            VerifyError::StaleTimestamp { timestamp: NOW, now: NOW + 301, skew_secs: 301, max_skew_secs: 300 }
+        );
         assert!(matches!(verify_response(&h, body, NOW - 301, 300, &certs), Err(VerifyError::StaleTimestamp { .. })));
 
         // Every missing header, and an empty one.

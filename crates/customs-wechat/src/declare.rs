@@ -1,0 +1,362 @@
+//! Declare: `POST /v3/global/customs/orders` (seed 002, spec `wechat.md` §2.1).
+
+use customs_core::validation::{ValidationError, Violations};
+use customs_core::{CustomsCode, Fen, MerchantCustomsNo, OutTradeNo, StateReport, SubOrder, SubOrderNo, TransactionId};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{RawFees, VerifyDepartment};
+use crate::operation::Operation;
+
+/// A declaration of a paid order, or of one sub-order of a split order.
+///
+/// `appid` and `mchid` come from the configuration. Passing a
+/// [`SubOrder`] is what makes the declaration split: its `fee_type` (`CNY`),
+/// `order_fee` (= `product_fee + transport_fee`), `transport_fee` and
+/// `product_fee` are then sent too (seed 002).
+///
+/// ```
+/// use customs_core::{CustomsCode, Fen, SubOrder};
+/// use customs_wechat::DeclareRequest;
+/// let req = DeclareRequest::new(
+///     "20150806125346".parse()?,
+///     "1000320306201511078440737890".parse()?,
+///     CustomsCode::SHANGHAI_ZS,
+///     "123456".parse()?,
+/// )
+/// .with_sub_order(SubOrder::new("sub-1".parse()?, Fen::new(800), Fen::new(88))?);
+/// assert_eq!(req.sub_order.unwrap().order_fee(), Fen::new(888));
+/// # Ok::<(), customs_core::ValidationError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeclareRequest {
+    /// Merchant order number.
+    pub out_trade_no: OutTradeNo,
+    /// WeChat Pay order number.
+    pub transaction_id: TransactionId,
+    /// Customs office.
+    pub customs: CustomsCode,
+    /// Merchant's customs registration number.
+    pub merchant_customs_no: MerchantCustomsNo,
+    /// Tariff in fen; not sent to customs (seed 002).
+    pub duty: Option<Fen>,
+    /// The sub-order, for split declarations.
+    pub sub_order: Option<SubOrder>,
+}
+
+impl DeclareRequest {
+    /// The operation.
+    pub const OPERATION: Operation = Operation::Declare;
+
+    /// An unsplit declaration without duty.
+    pub fn new(
+        out_trade_no: OutTradeNo,
+        transaction_id: TransactionId,
+        customs: CustomsCode,
+        merchant_customs_no: MerchantCustomsNo,
+    ) -> Self {
+        Self { out_trade_no, transaction_id, customs, merchant_customs_no, duty: None, sub_order: None }
+    }
+
+    /// Sets the tariff.
+    #[must_use]
+    pub fn with_duty(mut self, duty: Fen) -> Self {
+        self.duty = Some(duty);
+        self
+    }
+
+    /// Makes it a split declaration of `sub_order`.
+    #[must_use]
+    pub fn with_sub_order(mut self, sub_order: SubOrder) -> Self {
+        self.sub_order = Some(sub_order);
+        self
+    }
+
+    pub(crate) fn body(&self, appid: &str, mchid: &str) -> Vec<u8> {
+        let sub = self.sub_order.as_ref();
+        let body = DeclareBody {
+            appid,
+            mchid,
+            out_trade_no: &self.out_trade_no,
+            transaction_id: &self.transaction_id,
+            customs: &self.customs,
+            merchant_customs_no: &self.merchant_customs_no,
+            duty: self.duty,
+            sub_order_no: sub.map(SubOrder::sub_order_no),
+            fee_type: sub.map(|s| s.fee_type().as_str()),
+            order_fee: sub.map(SubOrder::order_fee),
+            transport_fee: sub.map(SubOrder::transport_fee),
+            product_fee: sub.map(SubOrder::product_fee),
+        };
+        serde_json::to_vec(&body).expect("plain structs serialize")
+    }
+}
+
+#[derive(Serialize)]
+struct DeclareBody<'a> {
+    appid: &'a str,
+    mchid: &'a str,
+    out_trade_no: &'a OutTradeNo,
+    transaction_id: &'a TransactionId,
+    customs: &'a CustomsCode,
+    merchant_customs_no: &'a MerchantCustomsNo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duty: Option<Fen>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_order_no: Option<&'a SubOrderNo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fee_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    order_fee: Option<Fen>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transport_fee: Option<Fen>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    product_fee: Option<Fen>,
+}
+
+/// Unvalidated declaration fields, named as on the wire (from a form, a CLI
+/// or JSON; missing JSON fields read as empty).
+///
+/// [`validate`](Self::validate) mirrors the PARAM_ERROR cases of seed 002 and
+/// reports every violation at once: missing fields, lengths and charsets,
+/// `fee_type` CNY only, split fields required together with `sub_order_no`,
+/// `order_fee = transport_fee + product_fee`.
+///
+/// ```
+/// use customs_wechat::DeclareInput;
+/// let input = DeclareInput {
+///     out_trade_no: "has space".into(),
+///     customs: "SHANGHAI_ZS".into(),
+///     sub_order_no: Some("sub-1".into()),
+///     fee_type: Some("USD".into()),
+///     order_fee: Some(1000),
+///     ..Default::default()
+/// };
+/// let err = input.validate().unwrap_err();
+/// assert_eq!(
+///     err.fields(),
+///     ["out_trade_no", "transaction_id", "merchant_customs_no", "fee_type", "transport_fee", "product_fee"]
+/// );
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeclareInput {
+    /// `out_trade_no`.
+    pub out_trade_no: String,
+    /// `transaction_id`.
+    pub transaction_id: String,
+    /// `customs`.
+    pub customs: String,
+    /// `merchant_customs_no`.
+    pub merchant_customs_no: String,
+    /// `duty`, fen.
+    pub duty: Option<u64>,
+    /// `sub_order_no` (split declarations).
+    pub sub_order_no: Option<String>,
+    /// `fee_type` (split; `CNY`).
+    pub fee_type: Option<String>,
+    /// `order_fee`, fen (split).
+    pub order_fee: Option<u64>,
+    /// `transport_fee`, fen (split).
+    pub transport_fee: Option<u64>,
+    /// `product_fee`, fen (split).
+    pub product_fee: Option<u64>,
+}
+
+impl DeclareInput {
+    /// Validates into a [`DeclareRequest`], reporting every violation.
+    pub fn validate(&self) -> Result<DeclareRequest, ValidationError> {
+        let mut v = Violations::new();
+        let out_trade_no: Option<OutTradeNo> = v.parse("out_trade_no", &self.out_trade_no);
+        let transaction_id: Option<TransactionId> = v.parse("transaction_id", &self.transaction_id);
+        let customs: Option<CustomsCode> = v.parse("customs", &self.customs);
+        let merchant_customs_no: Option<MerchantCustomsNo> = v.parse("merchant_customs_no", &self.merchant_customs_no);
+        let fees = RawFees {
+            fee_type: self.fee_type.as_deref(),
+            order_fee: self.order_fee,
+            transport_fee: self.transport_fee,
+            product_fee: self.product_fee,
+        };
+        let sub_order = match self.sub_order_no.as_deref().filter(|s| !s.is_empty()) {
+            None => {
+                fees.reject_present(&mut v);
+                None
+            }
+            Some(no) => {
+                let no: Option<SubOrderNo> = v.parse("sub_order_no", no);
+                let amounts = fees.check(&mut v, true);
+                match (no, amounts) {
+                    (Some(no), Some((product, transport))) => {
+                        v.take("order_fee", SubOrder::new(no, product, transport))
+                    }
+                    _ => None,
+                }
+            }
+        };
+        v.finish_with(|| DeclareRequest {
+            out_trade_no: out_trade_no.expect("checked"),
+            transaction_id: transaction_id.expect("checked"),
+            customs: customs.expect("checked"),
+            merchant_customs_no: merchant_customs_no.expect("checked"),
+            duty: self.duty.map(Fen::new),
+            sub_order,
+        })
+    }
+}
+
+impl TryFrom<&DeclareInput> for DeclareRequest {
+    type Error = ValidationError;
+    fn try_from(input: &DeclareInput) -> Result<Self, Self::Error> {
+        input.validate()
+    }
+}
+
+/// The answer to a declaration (seed 002 "Response Parameters"). Unknown
+/// fields are ignored; identifiers are kept as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeclareResponse {
+    /// `appid`.
+    pub appid: String,
+    /// `mchid`.
+    pub mchid: String,
+    /// Declaration state; usually `UNDECLARED` at first (spec §4): poll with query.
+    #[serde(with = "crate::model::state_serde")]
+    pub state: StateReport,
+    /// `out_trade_no`.
+    pub out_trade_no: String,
+    /// `transaction_id`.
+    pub transaction_id: String,
+    /// `sub_order_no` (split orders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_order_no: Option<String>,
+    /// WeChat's `sub_order_id` (split orders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_order_id: Option<String>,
+    /// Verifying institution (seed 002 says required; tolerated when missing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_department: Option<VerifyDepartment>,
+    /// Its transaction id (seed 002 prints `Verify_department_trade_id`, a typo; both read).
+    #[serde(default, alias = "Verify_department_trade_id", skip_serializing_if = "Option::is_none")]
+    pub verify_department_trade_id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use customs_core::validation::Rule;
+    use customs_core::{DeclarationState, Outcome};
+
+    use super::*;
+
+    fn valid() -> DeclareInput {
+        DeclareInput {
+            out_trade_no: "20150806125346".into(),
+            transaction_id: "1000320306201511078440737890".into(),
+            customs: "SHANGHAI_ZS".into(),
+            merchant_customs_no: "123456".into(),
+            ..DeclareInput::default()
+        }
+    }
+
+    #[test]
+    fn unsplit_body_has_no_split_fields() {
+        let req = valid().validate().unwrap().with_duty(Fen::new(888));
+        let body = String::from_utf8(req.body("wxd678efh567hg6787", "1230000109")).unwrap();
+        assert_eq!(
+            body,
+            r#"{"appid":"wxd678efh567hg6787","mchid":"1230000109","out_trade_no":"20150806125346","transaction_id":"1000320306201511078440737890","customs":"SHANGHAI_ZS","merchant_customs_no":"123456","duty":888}"#
+        );
+    }
+
+    #[test]
+    fn split_body_carries_all_four_fields() {
+        let input = DeclareInput {
+            sub_order_no: Some("sub-1".into()),
+            fee_type: Some("CNY".into()),
+            order_fee: Some(888),
+            transport_fee: Some(88),
+            product_fee: Some(800),
+            ..valid()
+        };
+        let body = String::from_utf8(input.validate().unwrap().body("a", "m")).unwrap();
+        assert!(
+            body.ends_with(
+                r#""sub_order_no":"sub-1","fee_type":"CNY","order_fee":888,"transport_fee":88,"product_fee":800}"#
+            ),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn seed_002_param_errors_fail_before_signing() {
+        // Missing everything: each required field is named.
+        let e = DeclareInput::default().validate().unwrap_err();
+        assert_eq!(e.fields(), ["out_trade_no", "transaction_id", "customs", "merchant_customs_no"]);
+        assert!(e.violations().iter().all(|v| v.rule == Rule::Required));
+
+        // Lengths and charsets.
+        let input = DeclareInput {
+            out_trade_no: "x".repeat(33),
+            transaction_id: "1".repeat(33),
+            customs: "shanghai".into(),
+            merchant_customs_no: "4403 169".into(),
+            sub_order_no: Some("s".repeat(33)),
+            fee_type: Some("CNY".into()),
+            order_fee: Some(1),
+            transport_fee: Some(0),
+            product_fee: Some(1),
+            ..DeclareInput::default()
+        };
+        let e = input.validate().unwrap_err();
+        assert_eq!(e.fields(), ["out_trade_no", "transaction_id", "customs", "merchant_customs_no", "sub_order_no"]);
+
+        // Split: missing parameters, wrong currency, sum.
+        let input = DeclareInput { sub_order_no: Some("s1".into()), ..valid() };
+        assert_eq!(input.validate().unwrap_err().fields(), ["fee_type", "order_fee", "transport_fee", "product_fee"]);
+        let input = DeclareInput {
+            sub_order_no: Some("s1".into()),
+            fee_type: Some("HKD".into()),
+            order_fee: Some(900),
+            transport_fee: Some(88),
+            product_fee: Some(800),
+            ..valid()
+        };
+        let e = input.validate().unwrap_err();
+        assert_eq!(e.fields(), ["fee_type", "order_fee"]);
+        assert_eq!(e.violations()[0].rule, Rule::OneOf { allowed: &["CNY"] });
+
+        // Zero sub-order.
+        let input = DeclareInput {
+            sub_order_no: Some("s1".into()),
+            fee_type: Some("CNY".into()),
+            order_fee: Some(0),
+            transport_fee: Some(0),
+            product_fee: Some(0),
+            ..valid()
+        };
+        assert_eq!(input.validate().unwrap_err().fields(), ["order_fee"]);
+
+        // Split fields without sub_order_no.
+        let input = DeclareInput { order_fee: Some(1), fee_type: Some("CNY".into()), ..valid() };
+        let e = input.validate().unwrap_err();
+        assert_eq!(e.fields(), ["fee_type", "order_fee"]);
+        assert!(e.to_string().contains("only sent with `sub_order_no`"), "{e}");
+    }
+
+    #[test]
+    fn input_reads_json_with_missing_fields() {
+        let input: DeclareInput = serde_json::from_str(r#"{"out_trade_no":"a","duty":5,"extra":1}"#).unwrap();
+        assert_eq!(input.duty, Some(5));
+        assert_eq!(input.validate().unwrap_err().fields(), ["transaction_id", "customs", "merchant_customs_no"]);
+    }
+
+    #[test]
+    fn response_decodes_both_trade_id_spellings_and_unknown_fields() {
+        let body = r#"{"appid":"wx","mchid":"1","state":"UNDECLARED","out_trade_no":"o","transaction_id":"t","verify_department":"UNIONPAY","Verify_department_trade_id":"2018","new_field":true}"#;
+        let r: DeclareResponse = serde_json::from_str(body).unwrap();
+        assert_eq!(r.state.state, DeclarationState::Undeclared);
+        assert_eq!(r.state.outcome(), Outcome::Pending);
+        assert_eq!(r.verify_department, Some(VerifyDepartment::UnionPay));
+        assert_eq!(r.verify_department_trade_id.as_deref(), Some("2018"));
+        assert_eq!(r.sub_order_no, None);
+    }
+}

@@ -1,0 +1,338 @@
+//! Modify: `PATCH /v3/global/customs/orders` (seed 004, spec `wechat.md` §2.3).
+//!
+//! Only `merchant_customs_no`, `duty`, `order_fee`, `transport_fee` and
+//! `product_fee` can change (seed 004); the identifying fields name the
+//! record. Modify voids the old record and creates a new pending one; no
+//! redeclare is needed afterwards.
+//!
+//! `fee_type` is not in the modify request (S004, OA) although its error
+//! table mentions it (UNCONFIRMED): it is not sent unless
+//! [`ModifyRequest::with_fee_type`] asks for it.
+
+use customs_core::validation::{ValidationError, Violations};
+use customs_core::{CustomsCode, Fen, MerchantCustomsNo, OutTradeNo, StateReport, SubOrder, SubOrderNo, TransactionId};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Fees, RawFees, VerifyDepartment};
+use crate::operation::Operation;
+
+/// What a modification does to the amounts.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ModifyAmounts {
+    /// Amounts unchanged (e.g. only `merchant_customs_no` or `duty` changes).
+    #[default]
+    Unchanged,
+    /// New amounts of a whole order (e.g. after a partial refund, spec §7).
+    Order(Fees),
+    /// A split order's sub-order, with its amounts (required when split, seed 004).
+    SubOrder(SubOrder),
+}
+
+/// A modification of a declared order (seed 004).
+///
+/// ```
+/// use customs_core::{CustomsCode, Fen};
+/// use customs_wechat::{Fees, ModifyRequest};
+/// let req = ModifyRequest::new(
+///     "20150806125346".parse()?,
+///     "1000320306201511078440737890".parse()?,
+///     CustomsCode::SHANGHAI_ZS,
+///     "123456".parse()?,
+/// )
+/// .with_fees(Fees::new(Fen::new(800), Fen::new(88))?);
+/// # Ok::<(), customs_core::ValidationError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ModifyRequest {
+    /// Merchant order number (identifies the record).
+    pub out_trade_no: OutTradeNo,
+    /// WeChat Pay order number (identifies the record).
+    pub transaction_id: TransactionId,
+    /// Customs office (identifies the record).
+    pub customs: CustomsCode,
+    /// Merchant's customs registration number; a new one makes WeChat
+    /// re-read the registration and declare again.
+    pub merchant_customs_no: MerchantCustomsNo,
+    /// New tariff in fen.
+    pub duty: Option<Fen>,
+    /// New amounts.
+    pub amounts: ModifyAmounts,
+    /// Also send `fee_type: "CNY"` with amounts (UNCONFIRMED whether WeChat wants it).
+    pub send_fee_type: bool,
+}
+
+impl ModifyRequest {
+    /// The operation.
+    pub const OPERATION: Operation = Operation::Modify;
+
+    /// A modification of the record named by these fields, setting
+    /// `merchant_customs_no` and leaving the amounts unchanged.
+    pub fn new(
+        out_trade_no: OutTradeNo,
+        transaction_id: TransactionId,
+        customs: CustomsCode,
+        merchant_customs_no: MerchantCustomsNo,
+    ) -> Self {
+        Self {
+            out_trade_no,
+            transaction_id,
+            customs,
+            merchant_customs_no,
+            duty: None,
+            amounts: ModifyAmounts::Unchanged,
+            send_fee_type: false,
+        }
+    }
+
+    /// Sets a new tariff.
+    #[must_use]
+    pub fn with_duty(mut self, duty: Fen) -> Self {
+        self.duty = Some(duty);
+        self
+    }
+
+    /// Sets new amounts for a whole order.
+    #[must_use]
+    pub fn with_fees(mut self, fees: Fees) -> Self {
+        self.amounts = ModifyAmounts::Order(fees);
+        self
+    }
+
+    /// Targets a sub-order of a split order, with its amounts.
+    #[must_use]
+    pub fn with_sub_order(mut self, sub_order: SubOrder) -> Self {
+        self.amounts = ModifyAmounts::SubOrder(sub_order);
+        self
+    }
+
+    /// Sends `fee_type: "CNY"` along with amounts.
+    #[must_use]
+    pub fn with_fee_type(mut self) -> Self {
+        self.send_fee_type = true;
+        self
+    }
+
+    pub(crate) fn body(&self, appid: &str, mchid: &str) -> Vec<u8> {
+        let (sub_order_no, fees) = match &self.amounts {
+            ModifyAmounts::Unchanged => (None, None),
+            ModifyAmounts::Order(f) => (None, Some((f.order_fee(), f.transport_fee(), f.product_fee()))),
+            ModifyAmounts::SubOrder(s) => {
+                (Some(s.sub_order_no()), Some((s.order_fee(), s.transport_fee(), s.product_fee())))
+            }
+        };
+        let body = ModifyBody {
+            appid,
+            mchid,
+            out_trade_no: &self.out_trade_no,
+            transaction_id: &self.transaction_id,
+            sub_order_no,
+            customs: &self.customs,
+            merchant_customs_no: &self.merchant_customs_no,
+            duty: self.duty,
+            fee_type: fees.filter(|_| self.send_fee_type).map(|_| "CNY"),
+            order_fee: fees.map(|f| f.0),
+            transport_fee: fees.map(|f| f.1),
+            product_fee: fees.map(|f| f.2),
+        };
+        serde_json::to_vec(&body).expect("plain structs serialize")
+    }
+}
+
+/// Field order follows the seed 004 request example.
+#[derive(Serialize)]
+struct ModifyBody<'a> {
+    appid: &'a str,
+    mchid: &'a str,
+    out_trade_no: &'a OutTradeNo,
+    transaction_id: &'a TransactionId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_order_no: Option<&'a SubOrderNo>,
+    customs: &'a CustomsCode,
+    merchant_customs_no: &'a MerchantCustomsNo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duty: Option<Fen>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fee_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    order_fee: Option<Fen>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transport_fee: Option<Fen>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    product_fee: Option<Fen>,
+}
+
+/// Unvalidated modify fields, named as on the wire. Amounts go together:
+/// any of `order_fee`, `transport_fee`, `product_fee` requires all three, and
+/// `sub_order_no` requires them (seed 004); `fee_type`, if given, must be `CNY`
+/// and is then sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ModifyInput {
+    /// `out_trade_no`.
+    pub out_trade_no: String,
+    /// `transaction_id`.
+    pub transaction_id: String,
+    /// `customs`.
+    pub customs: String,
+    /// `merchant_customs_no`.
+    pub merchant_customs_no: String,
+    /// `sub_order_no` (split orders).
+    pub sub_order_no: Option<String>,
+    /// `duty`, fen.
+    pub duty: Option<u64>,
+    /// `fee_type` (`CNY`; optional).
+    pub fee_type: Option<String>,
+    /// `order_fee`, fen.
+    pub order_fee: Option<u64>,
+    /// `transport_fee`, fen.
+    pub transport_fee: Option<u64>,
+    /// `product_fee`, fen.
+    pub product_fee: Option<u64>,
+}
+
+impl ModifyInput {
+    /// Validates into a [`ModifyRequest`], reporting every violation.
+    pub fn validate(&self) -> Result<ModifyRequest, ValidationError> {
+        let mut v = Violations::new();
+        let out_trade_no: Option<OutTradeNo> = v.parse("out_trade_no", &self.out_trade_no);
+        let transaction_id: Option<TransactionId> = v.parse("transaction_id", &self.transaction_id);
+        let customs: Option<CustomsCode> = v.parse("customs", &self.customs);
+        let merchant_customs_no: Option<MerchantCustomsNo> = v.parse("merchant_customs_no", &self.merchant_customs_no);
+        let fees = RawFees {
+            fee_type: self.fee_type.as_deref(),
+            order_fee: self.order_fee,
+            transport_fee: self.transport_fee,
+            product_fee: self.product_fee,
+        };
+        let sub_order_no: Option<SubOrderNo> = v.parse_opt("sub_order_no", self.sub_order_no.as_deref());
+        let split = self.sub_order_no.as_deref().is_some_and(|s| !s.is_empty());
+        let amounts = if split || fees.any() { fees.check(&mut v, false) } else { None };
+        let amounts = match (split, sub_order_no, amounts) {
+            (true, Some(no), Some((p, t))) => v.take("order_fee", SubOrder::new(no, p, t)).map(ModifyAmounts::SubOrder),
+            (false, _, Some((p, t))) => v.take("order_fee", Fees::new(p, t)).map(ModifyAmounts::Order),
+            _ => Some(ModifyAmounts::Unchanged),
+        };
+        v.finish_with(|| ModifyRequest {
+            out_trade_no: out_trade_no.expect("checked"),
+            transaction_id: transaction_id.expect("checked"),
+            customs: customs.expect("checked"),
+            merchant_customs_no: merchant_customs_no.expect("checked"),
+            duty: self.duty.map(Fen::new),
+            amounts: amounts.expect("checked"),
+            send_fee_type: self.fee_type.is_some(),
+        })
+    }
+}
+
+impl TryFrom<&ModifyInput> for ModifyRequest {
+    type Error = ValidationError;
+    fn try_from(input: &ModifyInput) -> Result<Self, Self::Error> {
+        input.validate()
+    }
+}
+
+/// The answer to a modification (seed 004 "正常返回").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModifyResponse {
+    /// `appid`.
+    pub appid: String,
+    /// `mchid`.
+    pub mchid: String,
+    /// Declaration state (example `SUBMITTED`).
+    #[serde(with = "crate::model::state_serde")]
+    pub state: StateReport,
+    /// `out_trade_no`.
+    pub out_trade_no: String,
+    /// `transaction_id`.
+    pub transaction_id: String,
+    /// `sub_order_no` (split orders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_order_no: Option<String>,
+    /// `sub_order_id` (split orders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_order_id: Option<String>,
+    /// Last update, RFC 3339 (`2015-09-01T10:00:00+08:00`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modify_time: Option<String>,
+    /// Verifying institution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_department: Option<VerifyDepartment>,
+    /// Its transaction id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_department_trade_id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use customs_core::DeclarationState;
+
+    use super::*;
+
+    fn valid() -> ModifyInput {
+        ModifyInput {
+            out_trade_no: "20150806125346".into(),
+            transaction_id: "1000320306201511078440737890".into(),
+            customs: "SHANGHAI_ZS".into(),
+            merchant_customs_no: "123456".into(),
+            ..ModifyInput::default()
+        }
+    }
+
+    fn body(r: &ModifyRequest) -> String {
+        String::from_utf8(r.body("wxd678efh567hg6787", "1230000109")).unwrap()
+    }
+
+    #[test]
+    fn seed_004_example_body() {
+        let input = ModifyInput {
+            sub_order_no: Some("20150806125346".into()),
+            duty: Some(888),
+            order_fee: Some(1776),
+            transport_fee: Some(888),
+            product_fee: Some(888),
+            ..valid()
+        };
+        assert_eq!(
+            body(&input.validate().unwrap()),
+            r#"{"appid":"wxd678efh567hg6787","mchid":"1230000109","out_trade_no":"20150806125346","transaction_id":"1000320306201511078440737890","sub_order_no":"20150806125346","customs":"SHANGHAI_ZS","merchant_customs_no":"123456","duty":888,"order_fee":1776,"transport_fee":888,"product_fee":888}"#
+        );
+    }
+
+    #[test]
+    fn only_allowed_fields_and_optional_fee_type() {
+        let only_no = valid().validate().unwrap();
+        assert_eq!(only_no.amounts, ModifyAmounts::Unchanged);
+        assert!(!body(&only_no).contains("fee"), "{}", body(&only_no));
+        let whole = ModifyInput {
+            fee_type: Some("CNY".into()),
+            order_fee: Some(10),
+            transport_fee: Some(0),
+            product_fee: Some(10),
+            ..valid()
+        };
+        let r = whole.validate().unwrap();
+        assert!(matches!(r.amounts, ModifyAmounts::Order(_)));
+        assert!(body(&r).contains(r#""fee_type":"CNY","order_fee":10"#), "{}", body(&r));
+    }
+
+    #[test]
+    fn every_violation_is_reported() {
+        let e = ModifyInput { sub_order_no: Some("s1".into()), ..valid() }.validate().unwrap_err();
+        assert_eq!(e.fields(), ["order_fee", "transport_fee", "product_fee"]);
+        let e = ModifyInput { product_fee: Some(5), fee_type: Some("USD".into()), ..valid() }.validate().unwrap_err();
+        assert_eq!(e.fields(), ["fee_type", "order_fee", "transport_fee"]);
+        let e = ModifyInput::default().validate().unwrap_err();
+        assert_eq!(e.fields(), ["out_trade_no", "transaction_id", "customs", "merchant_customs_no"]);
+    }
+
+    #[test]
+    fn response_example_decodes() {
+        let body = r#"{"appid":"wxd678efh567hg6787","mchid":"1230000109","state":"SUBMITTED","out_trade_no":"20150806125346","transaction_id":"1000320306201511078440737890","sub_order_no":"20150806125346","sub_order_id":"20150806125346","modify_time":"2015-09-01T10:00:00+08:00","verify_department":"UNIONPAY","verify_department_trade_id":"2018112288340107038204310100000"}"#;
+        let r: ModifyResponse = serde_json::from_str(body).unwrap();
+        assert_eq!(r.state.state, DeclarationState::Submitted);
+        assert_eq!(r.modify_time.as_deref(), Some("2015-09-01T10:00:00+08:00"));
+        assert_eq!(serde_json::to_string(&r).unwrap(), body);
+    }
+}

@@ -1,0 +1,369 @@
+//! [`WeChatPay`]: signed request builders and verifying decoders, one pair
+//! per operation. Sans-IO: time and nonce are arguments, and the caller moves
+//! the bytes.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use customs_core::validation::{ValidationError, Violations};
+use customs_core::{BuildError, DecodeError, Provider, Request, Response, ResponseError, Retryability};
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use http::{HeaderValue, Method};
+use serde::de::DeserializeOwned;
+
+use crate::auth::{self, Authorization};
+use crate::certificates::{CertificatesBody, CertificatesRequest, CertificatesResponse};
+use crate::config::WeChatConfig;
+use crate::declare::{DeclareRequest, DeclareResponse};
+use crate::modify::{ModifyRequest, ModifyResponse};
+use crate::operation::Operation;
+use crate::query::{QueryRequest, QueryResponse};
+use crate::redeclare::{RedeclareRequest, RedeclareResponse};
+use crate::rsa_crypt::{RsaCryptError, RsaPadding};
+use crate::service;
+use crate::verifier::{self, HEADER_SERIAL, PlatformCertificates, PlatformPublicKey, Verifier};
+use crate::verify_certificate::{VerifyCertificateRequest, VerifyCertificateResponse};
+
+/// The JSON media type.
+const JSON: &str = "application/json";
+
+/// A configured WeChat Pay Global customs client core: builds signed
+/// [`Request`]s and verifies and decodes [`Response`]s.
+///
+/// Cheap to clone and shareable across threads. Every `build_*` takes the
+/// signing `timestamp` (Unix seconds) and a `nonce` (1–64 of
+/// `[A-Za-z0-9_-]`, e.g. 32 random alphanumerics); every `decode_*` takes
+/// `now` (Unix seconds) and a [`Verifier`], checks the response signature
+/// first, then decodes.
+///
+/// Responses are verified as follows (spec §6.2):
+/// * 2xx: the `Wechatpay-*` headers must be present and verify; missing
+///   headers are an error, never a pass.
+/// * other statuses: verified when any `Wechatpay-*` header is present. WeChat
+///   Pay signs only answers to requests it authenticated, so e.g. a
+///   `401 SIGN_ERROR` comes unsigned; such an answer is reported as the
+///   [`ServiceError`](customs_core::ServiceError) it is (it can only ever be
+///   an error, never a success).
+#[derive(Clone, Debug)]
+pub struct WeChatPay {
+    config: Arc<WeChatConfig>,
+}
+
+impl WeChatPay {
+    /// A client core for `config`.
+    pub fn new(config: WeChatConfig) -> Self {
+        Self { config: Arc::new(config) }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &WeChatConfig {
+        &self.config
+    }
+
+    // ---- declare -------------------------------------------------------
+
+    /// Builds the signed `POST /v3/global/customs/orders`.
+    pub fn build_declare(&self, request: &DeclareRequest, timestamp: i64, nonce: &str) -> Result<Request, BuildError> {
+        let body = request.body(self.config.appid(), self.config.mchid());
+        self.build_signed(Operation::Declare, None, body, None, timestamp, nonce)
+    }
+
+    /// Verifies and decodes the answer to a declaration.
+    pub fn decode_declare(
+        &self,
+        response: &Response,
+        now: i64,
+        verifier: &dyn Verifier,
+    ) -> Result<DeclareResponse, ResponseError> {
+        self.decode_json(response, now, verifier)
+    }
+
+    // ---- query ---------------------------------------------------------
+
+    /// Builds the signed `GET /v3/global/customs/orders?…`.
+    pub fn build_query(&self, request: &QueryRequest, timestamp: i64, nonce: &str) -> Result<Request, BuildError> {
+        request.validate()?;
+        let query = request.query_string(self.config.appid(), self.config.mchid());
+        self.build_signed(Operation::Query, Some(&query), Vec::new(), None, timestamp, nonce)
+    }
+
+    /// Verifies and decodes a page of declaration records.
+    pub fn decode_query(
+        &self,
+        response: &Response,
+        now: i64,
+        verifier: &dyn Verifier,
+    ) -> Result<QueryResponse, ResponseError> {
+        self.decode_json(response, now, verifier)
+    }
+
+    // ---- modify --------------------------------------------------------
+
+    /// Builds the signed `PATCH /v3/global/customs/orders`.
+    pub fn build_modify(&self, request: &ModifyRequest, timestamp: i64, nonce: &str) -> Result<Request, BuildError> {
+        let body = request.body(self.config.appid(), self.config.mchid());
+        self.build_signed(Operation::Modify, None, body, None, timestamp, nonce)
+    }
+
+    /// Verifies and decodes the answer to a modification.
+    pub fn decode_modify(
+        &self,
+        response: &Response,
+        now: i64,
+        verifier: &dyn Verifier,
+    ) -> Result<ModifyResponse, ResponseError> {
+        self.decode_json(response, now, verifier)
+    }
+
+    // ---- redeclare -----------------------------------------------------
+
+    /// Builds the signed `POST /v3/global/customs/redeclare`.
+    pub fn build_redeclare(
+        &self,
+        request: &RedeclareRequest,
+        timestamp: i64,
+        nonce: &str,
+    ) -> Result<Request, BuildError> {
+        let body = request.body(self.config.appid(), self.config.mchid());
+        self.build_signed(Operation::Redeclare, None, body, None, timestamp, nonce)
+    }
+
+    /// Verifies and decodes the answer to a re-push.
+    pub fn decode_redeclare(
+        &self,
+        response: &Response,
+        now: i64,
+        verifier: &dyn Verifier,
+    ) -> Result<RedeclareResponse, ResponseError> {
+        self.decode_json(response, now, verifier)
+    }
+
+    // ---- verify-certificate --------------------------------------------
+
+    /// Builds the signed `POST /v3/global/customs/verify-certificate`:
+    /// encrypts `certificate_id` and `certificate_name` with `platform_key`
+    /// using `padding` (use [`RsaPadding::default()`], PKCS#1 v1.5, unless
+    /// told otherwise, spec §6.4) and sets `Wechatpay-Serial` to
+    /// `platform_key.serial` in the same step.
+    ///
+    /// Get the key from [`PlatformCertificates::newest`] or
+    /// [`PublicKeyVerifier::encryption_key`](crate::verifier::PublicKeyVerifier::encryption_key).
+    /// Encryption is randomized, so the body differs on every call.
+    pub fn build_verify_certificate(
+        &self,
+        request: &VerifyCertificateRequest,
+        platform_key: &PlatformPublicKey,
+        padding: RsaPadding,
+        timestamp: i64,
+        nonce: &str,
+    ) -> Result<Request, BuildError> {
+        let serial = platform_key.serial.trim();
+        if serial.is_empty() || HeaderValue::from_str(serial).is_err() {
+            return Err(BuildError::Config {
+                key: "platform_key.serial",
+                reason: "the platform certificate serial or PUB_KEY_ID_ must be non-empty visible text".into(),
+            });
+        }
+        let body = request
+            .body(self.config.appid(), self.config.mchid(), platform_key, padding)
+            .map_err(|e: RsaCryptError| BuildError::Crypto { reason: e.to_string() })?;
+        self.build_signed(Operation::VerifyCertificate, None, body, Some(serial), timestamp, nonce)
+    }
+
+    /// Verifies and decodes the identity-verification result.
+    pub fn decode_verify_certificate(
+        &self,
+        response: &Response,
+        now: i64,
+        verifier: &dyn Verifier,
+    ) -> Result<VerifyCertificateResponse, ResponseError> {
+        self.decode_json(response, now, verifier)
+    }
+
+    // ---- certificates --------------------------------------------------
+
+    /// Builds the signed `GET /v3/global/certificates`.
+    pub fn build_certificates(
+        &self,
+        _request: &CertificatesRequest,
+        timestamp: i64,
+        nonce: &str,
+    ) -> Result<Request, BuildError> {
+        self.build_signed(Operation::Certificates, None, Vec::new(), None, timestamp, nonce)
+    }
+
+    /// Verifies the download with `verifier` (certificates already known),
+    /// then decrypts every certificate with the APIv3 key and parses it.
+    /// See [the bootstrap problem](crate::certificates#the-bootstrap-problem).
+    pub fn decode_certificates(
+        &self,
+        response: &Response,
+        now: i64,
+        verifier: &dyn Verifier,
+    ) -> Result<CertificatesResponse, ResponseError> {
+        let body: CertificatesBody = self.decode_json(response, now, verifier)?;
+        self.open_certificates(response, &body)
+    }
+
+    /// The first download, when no platform certificate is known yet: decrypts
+    /// and parses the certificates (which authenticates them through the
+    /// APIv3 key's GCM tag), then verifies the response signature with the
+    /// certificates it contains, as the official SDKs do. See
+    /// [the bootstrap problem](crate::certificates#the-bootstrap-problem).
+    ///
+    /// Error answers are returned as [`ServiceError`](customs_core::ServiceError)s
+    /// without signature verification (there is no key to check them with yet).
+    pub fn decode_certificates_self_verified(
+        &self,
+        response: &Response,
+        now: i64,
+    ) -> Result<CertificatesResponse, ResponseError> {
+        let status = response.status();
+        if !status.is_success() {
+            return Err(service::service_error(status.as_u16(), response.headers(), response.body()).into());
+        }
+        let body: CertificatesBody = Self::parse_json(response)?;
+        let decoded = self.open_certificates(response, &body)?;
+        let certs = PlatformCertificates::from_certificates(decoded.iter());
+        self.verify(response, now, &certs)?;
+        if status == http::StatusCode::ACCEPTED {
+            return Err(accepted(response).into());
+        }
+        Ok(decoded)
+    }
+
+    fn open_certificates(
+        &self,
+        response: &Response,
+        body: &CertificatesBody,
+    ) -> Result<CertificatesResponse, ResponseError> {
+        let mut certificates = Vec::with_capacity(body.data.len());
+        for (i, listing) in body.data.iter().enumerate() {
+            let cert = listing.open(self.config.apiv3_key()).map_err(|e| DecodeError {
+                provider: Provider::WeChat,
+                http_status: response.status().as_u16(),
+                reason: format!("data[{i}] (serial_no {}): {e}", listing.serial_no),
+                raw: response.body().clone(),
+            })?;
+            certificates.push(cert);
+        }
+        Ok(CertificatesResponse { certificates })
+    }
+
+    // ---- shared ----------------------------------------------------------
+
+    /// Verifies a response's signature with this configuration's clock window.
+    pub fn verify(
+        &self,
+        response: &Response,
+        now: i64,
+        verifier: &dyn Verifier,
+    ) -> Result<(), customs_core::VerifyError> {
+        verifier::verify_response(response.headers(), response.body(), now, self.config.max_skew_secs(), verifier)
+    }
+
+    /// Verifies (see the type docs for which statuses) and decodes a JSON answer.
+    pub fn decode_json<T: DeserializeOwned>(
+        &self,
+        response: &Response,
+        now: i64,
+        verifier: &dyn Verifier,
+    ) -> Result<T, ResponseError> {
+        let status = response.status();
+        if status.is_success() || verifier::has_signature_headers(response.headers()) {
+            self.verify(response, now, verifier)?;
+        }
+        if !status.is_success() {
+            return Err(service::service_error(status.as_u16(), response.headers(), response.body()).into());
+        }
+        if status == http::StatusCode::ACCEPTED {
+            return Err(accepted(response).into());
+        }
+        Self::parse_json(response)
+    }
+
+    fn parse_json<T: DeserializeOwned>(response: &Response) -> Result<T, ResponseError> {
+        let decode_error = |reason: String| DecodeError {
+            provider: Provider::WeChat,
+            http_status: response.status().as_u16(),
+            reason,
+            raw: response.body().clone(),
+        };
+        if response.body().iter().all(u8::is_ascii_whitespace) {
+            return Err(decode_error("the body is empty, a JSON object was expected".into()).into());
+        }
+        serde_json::from_slice(response.body()).map_err(|e| decode_error(format!("invalid JSON answer: {e}")).into())
+    }
+
+    /// Signs and assembles a request: the exact `body` bytes are signed and sent.
+    ///
+    /// `path_and_query` pieces: the operation's path below the base URL and an
+    /// already-encoded query string. `wechatpay_serial` overrides the
+    /// configured pin. Public so that callers can reach endpoints this crate
+    /// does not type yet.
+    pub fn build_signed(
+        &self,
+        operation: Operation,
+        query: Option<&str>,
+        body: Vec<u8>,
+        wechatpay_serial: Option<&str>,
+        timestamp: i64,
+        nonce: &str,
+    ) -> Result<Request, BuildError> {
+        check_signing_inputs(timestamp, nonce)?;
+        let mut canonical = format!("{}{}", self.config.path_prefix(), operation.path());
+        if let Some(q) = query.filter(|q| !q.is_empty()) {
+            canonical.push('?');
+            canonical.push_str(q);
+        }
+        let method: Method = operation.method();
+        let ts = timestamp.to_string();
+        let message = auth::request_message(method.as_str(), &canonical, &ts, nonce, &body);
+        let signature = STANDARD.encode(self.config.signer().sign(&message)?);
+        let authorization = Authorization {
+            mchid: self.config.mchid().to_owned(),
+            nonce_str: nonce.to_owned(),
+            timestamp: ts,
+            serial_no: self.config.merchant_serial().to_owned(),
+            signature,
+        };
+        let uri = format!("{}{canonical}", self.config.origin());
+
+        let mut builder = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(AUTHORIZATION, authorization.to_header_value())
+            .header(ACCEPT, JSON)
+            .header(USER_AGENT, self.config.user_agent());
+        if !body.is_empty() {
+            builder = builder.header(CONTENT_TYPE, JSON);
+        }
+        if let Some(serial) = wechatpay_serial.or(self.config.wechatpay_serial()) {
+            builder = builder.header(HEADER_SERIAL, serial);
+        }
+        builder.body(body).map_err(|e| BuildError::Config { key: "base_url", reason: e.to_string() })
+    }
+}
+
+fn check_signing_inputs(timestamp: i64, nonce: &str) -> Result<(), ValidationError> {
+    let mut v = Violations::new();
+    if let Err(e) = auth::check_timestamp(timestamp) {
+        v.push(e);
+    }
+    if let Err(e) = auth::check_nonce(nonce) {
+        v.push(e);
+    }
+    v.finish()
+}
+
+/// A verified 202: accepted, not processed; repeat the identical request (spec §5.2).
+fn accepted(response: &Response) -> customs_core::ServiceError {
+    let mut e = service::service_error(202, response.headers(), response.body());
+    if e.code.starts_with("HTTP_") {
+        "ACCEPTED".clone_into(&mut e.code);
+        "accepted but not processed yet; repeat the identical request (spec wechat.md §5.2)".clone_into(&mut e.message);
+    }
+    e.retryability = Retryability::Retryable;
+    e
+}

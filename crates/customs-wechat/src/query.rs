@@ -1,0 +1,459 @@
+//! Query: `GET /v3/global/customs/orders` (seed 003, spec `wechat.md` §2.2).
+//!
+//! Query parameters, in the official example's order: `appid`, `mchid`,
+//! `order_type`, `order_no`, `customs`, `offset`, `limit`. `offset` counts
+//! from 0 and `limit` must be at least 1 (default 20, the suggested value;
+//! the maximum is UNCONFIRMED, so none is enforced). Page through results
+//! with [`QueryResponse::next_page`].
+
+use std::fmt::Write as _;
+
+use customs_core::validation::{Rule, ValidationError, Violation, Violations};
+use customs_core::{CustomsCode, Fen, OutTradeNo, StateReport, SubOrderNo, TransactionId};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{SubOrderId, VerifyDepartment};
+use crate::operation::Operation;
+
+/// Default page size (seed 003: "默认值建议为20").
+pub const DEFAULT_LIMIT: u32 = 20;
+
+/// The order number to query by, with its `order_type`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum QueryOrder {
+    /// `order_type=out_trade_no`.
+    OutTradeNo(OutTradeNo),
+    /// `order_type=transaction_id`.
+    TransactionId(TransactionId),
+    /// `order_type=sub_order_no`.
+    SubOrderNo(SubOrderNo),
+    /// `order_type=sub_order_id`.
+    SubOrderId(SubOrderId),
+}
+
+impl QueryOrder {
+    /// The accepted `order_type` values.
+    pub const ORDER_TYPES: &'static [&'static str] =
+        &["out_trade_no", "transaction_id", "sub_order_no", "sub_order_id"];
+
+    /// The `order_type` value.
+    pub fn order_type(&self) -> &'static str {
+        match self {
+            QueryOrder::OutTradeNo(_) => "out_trade_no",
+            QueryOrder::TransactionId(_) => "transaction_id",
+            QueryOrder::SubOrderNo(_) => "sub_order_no",
+            QueryOrder::SubOrderId(_) => "sub_order_id",
+        }
+    }
+
+    /// The `order_no` value.
+    pub fn order_no(&self) -> &str {
+        match self {
+            QueryOrder::OutTradeNo(v) => v.as_str(),
+            QueryOrder::TransactionId(v) => v.as_str(),
+            QueryOrder::SubOrderNo(v) => v.as_str(),
+            QueryOrder::SubOrderId(v) => v.as_str(),
+        }
+    }
+}
+
+/// A query of declaration records.
+///
+/// ```
+/// use customs_core::CustomsCode;
+/// use customs_wechat::{QueryOrder, QueryRequest};
+/// let req = QueryRequest::new(QueryOrder::TransactionId("20150806125346".parse()?), CustomsCode::SHANGHAI_ZS)
+///     .with_page(1, 20);
+/// assert_eq!(req.query_string("wxd678efh567hg6787", "1230000109"),
+///     "appid=wxd678efh567hg6787&mchid=1230000109&order_type=transaction_id&order_no=20150806125346&customs=SHANGHAI_ZS&offset=1&limit=20");
+/// # Ok::<(), customs_core::ValidationError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QueryRequest {
+    /// The order number and its type.
+    pub order: QueryOrder,
+    /// Customs office.
+    pub customs: CustomsCode,
+    /// First record, from 0.
+    pub offset: u32,
+    /// Most records returned (at least 1).
+    pub limit: u32,
+}
+
+impl QueryRequest {
+    /// The operation.
+    pub const OPERATION: Operation = Operation::Query;
+
+    /// The first page ([`DEFAULT_LIMIT`] records).
+    pub fn new(order: QueryOrder, customs: CustomsCode) -> Self {
+        Self { order, customs, offset: 0, limit: DEFAULT_LIMIT }
+    }
+
+    /// Sets the page: `offset` from 0, `limit` at least 1 (checked when built).
+    #[must_use]
+    pub fn with_page(mut self, offset: u32, limit: u32) -> Self {
+        self.offset = offset;
+        self.limit = limit;
+        self
+    }
+
+    /// Checks the page (`limit` at least 1).
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.limit == 0 {
+            return Err(Violation::new(
+                "limit",
+                Rule::Other { rule: "must be at least 1 (seed 003: 非0非负)".into() },
+                Some("0".into()),
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// The query string (values percent-encoded), as sent and signed.
+    pub fn query_string(&self, appid: &str, mchid: &str) -> String {
+        let mut q = String::new();
+        let offset = self.offset.to_string();
+        let limit = self.limit.to_string();
+        for (i, (k, v)) in [
+            ("appid", appid),
+            ("mchid", mchid),
+            ("order_type", self.order.order_type()),
+            ("order_no", self.order.order_no()),
+            ("customs", self.customs.as_str()),
+            ("offset", offset.as_str()),
+            ("limit", limit.as_str()),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if i > 0 {
+                q.push('&');
+            }
+            q.push_str(k);
+            q.push('=');
+            percent_encode(&mut q, v);
+        }
+        q
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn percent_encode(out: &mut String, value: &str) {
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+}
+
+/// Unvalidated query fields, named as on the wire.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QueryInput {
+    /// `order_type`: `out_trade_no`, `transaction_id`, `sub_order_no` or `sub_order_id`.
+    pub order_type: String,
+    /// `order_no`.
+    pub order_no: String,
+    /// `customs`.
+    pub customs: String,
+    /// `offset` (default 0).
+    pub offset: Option<u32>,
+    /// `limit` (default 20, at least 1).
+    pub limit: Option<u32>,
+}
+
+impl QueryInput {
+    /// Validates into a [`QueryRequest`], reporting every violation
+    /// (`order_no` is checked by the rules of its `order_type`).
+    pub fn validate(&self) -> Result<QueryRequest, ValidationError> {
+        let mut v = Violations::new();
+        let order = match self.order_type.as_str() {
+            "out_trade_no" => v.parse("order_no", &self.order_no).map(QueryOrder::OutTradeNo),
+            "transaction_id" => v.parse("order_no", &self.order_no).map(QueryOrder::TransactionId),
+            "sub_order_no" => v.parse("order_no", &self.order_no).map(QueryOrder::SubOrderNo),
+            "sub_order_id" => v.parse("order_no", &self.order_no).map(QueryOrder::SubOrderId),
+            other => {
+                v.push(if other.is_empty() {
+                    Violation::new("order_type", Rule::Required, None)
+                } else {
+                    Violation::new("order_type", Rule::OneOf { allowed: QueryOrder::ORDER_TYPES }, Some(other.into()))
+                });
+                if self.order_no.is_empty() {
+                    v.push(Violation::new("order_no", Rule::Required, None));
+                }
+                None
+            }
+        };
+        let customs: Option<CustomsCode> = v.parse("customs", &self.customs);
+        let req = order.zip(customs).map(|(order, customs)| {
+            QueryRequest::new(order, customs).with_page(self.offset.unwrap_or(0), self.limit.unwrap_or(DEFAULT_LIMIT))
+        });
+        if let Some(r) = &req {
+            if let Err(e) = r.validate() {
+                v.extend(e);
+            }
+        } else if self.limit == Some(0) {
+            v.push(Violation::new("limit", Rule::Other { rule: "must be at least 1".into() }, Some("0".into())));
+        }
+        v.finish_with(|| req.expect("checked"))
+    }
+}
+
+impl TryFrom<&QueryInput> for QueryRequest {
+    type Error = ValidationError;
+    fn try_from(input: &QueryInput) -> Result<Self, Self::Error> {
+        input.validate()
+    }
+}
+
+/// One declaration record of a query answer (seed 003 `data[]`). Only
+/// `customs` and `state` are required; every other field is optional.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryRecord {
+    /// `sub_order_no`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_order_no: Option<String>,
+    /// `sub_order_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_order_id: Option<String>,
+    /// The merchant customs registration number. The query answer calls it
+    /// `mch_customs_no` although every request says `merchant_customs_no`
+    /// (spec §2.2); both are read, `mch_customs_no` is written.
+    #[serde(
+        default,
+        rename = "mch_customs_no",
+        alias = "merchant_customs_no",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub merchant_customs_no: Option<String>,
+    /// Customs office.
+    pub customs: String,
+    /// `fee_type` (`CNY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee_type: Option<String>,
+    /// `order_fee`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_fee: Option<Fen>,
+    /// `duty`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duty: Option<Fen>,
+    /// `transport_fee`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport_fee: Option<Fen>,
+    /// `product_fee`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_fee: Option<Fen>,
+    /// Declaration state.
+    #[serde(with = "crate::model::state_serde")]
+    pub state: StateReport,
+    /// Why the declaration failed (`FAIL`, `EXCEPT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
+    /// Last update, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modify_time: Option<String>,
+}
+
+/// A page of declaration records (seed 003 "返回参数").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryResponse {
+    /// `appid`.
+    #[serde(default)]
+    pub appid: String,
+    /// `mchid`.
+    #[serde(default)]
+    pub mchid: String,
+    /// `transaction_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<String>,
+    /// Verifying institution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_department: Option<VerifyDepartment>,
+    /// Its transaction id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_department_trade_id: Option<String>,
+    /// Offset of this page.
+    #[serde(default)]
+    pub offset: u32,
+    /// Page size asked for.
+    #[serde(default)]
+    pub limit: u32,
+    /// Records matching, over all pages.
+    #[serde(default)]
+    pub total_count: u32,
+    /// The records of this page.
+    #[serde(default)]
+    pub data: Vec<QueryRecord>,
+}
+
+impl QueryResponse {
+    /// Whether records remain after this page of `request`.
+    pub fn has_more(&self, request: &QueryRequest) -> bool {
+        let seen = u64::from(request.offset) + self.data.len() as u64;
+        !self.data.is_empty() && seen < u64::from(self.total_count)
+    }
+
+    /// The request for the next page, if records remain.
+    ///
+    /// ```
+    /// use customs_core::CustomsCode;
+    /// use customs_wechat::{QueryOrder, QueryRequest, QueryResponse};
+    /// let first = QueryRequest::new(QueryOrder::OutTradeNo("o1".parse()?), CustomsCode::NINGBO).with_page(0, 1);
+    /// let page: QueryResponse = serde_json::from_str(
+    ///     r#"{"total_count":2,"data":[{"customs":"NINGBO","state":"SUCCESS"}]}"#).unwrap();
+    /// let second = page.next_page(&first).unwrap();
+    /// assert_eq!((second.offset, second.limit), (1, 1));
+    /// # Ok::<(), customs_core::ValidationError>(())
+    /// ```
+    pub fn next_page(&self, request: &QueryRequest) -> Option<QueryRequest> {
+        if !self.has_more(request) {
+            return None;
+        }
+        let next = u32::try_from(u64::from(request.offset) + self.data.len() as u64).ok()?;
+        Some(request.clone().with_page(next, request.limit))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use customs_core::DeclarationState;
+
+    use super::*;
+
+    const SEED_003_EXAMPLE: &str = r#"{
+  "appid": "wxd678efh567hg6787",
+  "mchid": "1230000109",
+  "transaction_id": "1000320306201511078440737890",
+  "verify_department": "UNIONPAY",
+  "verify_department_trade_id": "2018112288340107038204310100000",
+  "offset": 0,
+  "limit": 20,
+  "total_count": 1,
+  "data": [
+    {
+      "sub_order_no": "20150806125346",
+      "sub_order_id": "20150806125346",
+      "mch_customs_no": "1234567",
+      "customs": "SHANGHAI_ZS",
+      "fee_type": "CNY",
+      "order_fee": 888,
+      "duty": 888,
+      "transport_fee": 888,
+      "product_fee": 888,
+      "state": "PROCESSING",
+      "explanation": "支付单已存在并且为非退单状态",
+      "modify_time": "2015-09-01T10:00:00+08:00"
+    }
+  ]
+}"#;
+
+    #[test]
+    fn seed_003_example_decodes() {
+        let r: QueryResponse = serde_json::from_str(SEED_003_EXAMPLE).unwrap();
+        assert_eq!(r.total_count, 1);
+        let rec = &r.data[0];
+        assert_eq!(rec.merchant_customs_no.as_deref(), Some("1234567"));
+        assert_eq!(rec.state.state, DeclarationState::Processing);
+        assert_eq!(rec.order_fee, Some(Fen::new(888)));
+        assert_eq!(rec.explanation.as_deref(), Some("支付单已存在并且为非退单状态"));
+        let again: QueryResponse = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(again, r);
+        assert!(serde_json::to_string(&r).unwrap().contains("\"mch_customs_no\""));
+    }
+
+    #[test]
+    fn minimal_records_decode() {
+        let r: QueryResponse =
+            serde_json::from_str(r#"{"data":[{"customs":"NINGBO","state":"WEIRD","merchant_customs_no":"x"}]}"#)
+                .unwrap();
+        assert_eq!(r.data[0].state.state, DeclarationState::Unknown);
+        assert_eq!(r.data[0].merchant_customs_no.as_deref(), Some("x"));
+        assert!(serde_json::from_str::<QueryResponse>(r#"{"data":[{"customs":"NINGBO"}]}"#).is_err());
+    }
+
+    #[test]
+    fn query_string_encodes_reserved_characters() {
+        let req = QueryRequest::new(QueryOrder::OutTradeNo("a|b*c@d".parse().unwrap()), CustomsCode::NINGBO);
+        assert_eq!(
+            req.query_string("wx", "1"),
+            "appid=wx&mchid=1&order_type=out_trade_no&order_no=a%7Cb%2Ac%40d&customs=NINGBO&offset=0&limit=20"
+        );
+    }
+
+    #[test]
+    fn input_validation() {
+        let e = QueryInput::default().validate().unwrap_err();
+        assert_eq!(e.fields(), ["order_type", "order_no", "customs"]);
+        let e = QueryInput {
+            order_type: "sub_order_no".into(),
+            order_no: "x".repeat(33),
+            customs: "SHENZHEN".into(),
+            limit: Some(0),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.fields(), ["order_no", "limit"]);
+        let e = QueryInput {
+            order_type: "order_id".into(),
+            order_no: "1".into(),
+            customs: "X".into(),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(matches!(e.violations()[0].rule, Rule::OneOf { .. }));
+        let r = QueryInput {
+            order_type: "sub_order_id".into(),
+            order_no: "1000320306201511078440737891".into(),
+            customs: "SHENZHEN".into(),
+            offset: Some(40),
+            limit: Some(20),
+        }
+        .validate()
+        .unwrap();
+        assert_eq!((r.order.order_type(), r.offset, r.limit), ("sub_order_id", 40, 20));
+        assert!(QueryRequest::new(r.order.clone(), r.customs.clone()).with_page(0, 0).validate().is_err());
+    }
+
+    #[test]
+    fn paging() {
+        let req = QueryRequest::new(QueryOrder::OutTradeNo("o".parse().unwrap()), CustomsCode::NINGBO).with_page(0, 2);
+        let rec = QueryRecord {
+            sub_order_no: None,
+            sub_order_id: None,
+            merchant_customs_no: None,
+            customs: "NINGBO".into(),
+            fee_type: None,
+            order_fee: None,
+            duty: None,
+            transport_fee: None,
+            product_fee: None,
+            state: StateReport::wechat("SUCCESS"),
+            explanation: None,
+            modify_time: None,
+        };
+        let page = |n: usize, total: u32| QueryResponse {
+            appid: String::new(),
+            mchid: String::new(),
+            transaction_id: None,
+            verify_department: None,
+            verify_department_trade_id: None,
+            offset: 0,
+            limit: 2,
+            total_count: total,
+            data: vec![rec.clone(); n],
+        };
+        let next = page(2, 5).next_page(&req).unwrap();
+        assert_eq!(next.offset, 2);
+        let last = page(1, 5).next_page(&next.clone().with_page(4, 2));
+        assert!(last.is_none());
+        assert!(page(0, 5).next_page(&req).is_none(), "an empty page ends paging");
+        assert!(page(2, 2).next_page(&req).is_none());
+    }
+}

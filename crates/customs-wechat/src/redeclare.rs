@@ -1,0 +1,283 @@
+//! Re-push: `POST /v3/global/customs/redeclare` (spec `wechat.md` §2.4).
+//!
+//! Re-sends a declaration the e-port lost; only allowed when the record's
+//! state is `SUCCESS` or `EXCEPT` (W4). One of `out_trade_no` /
+//! `transaction_id` names the order (ZH: 二选一; both may be sent), and for
+//! split orders one of `sub_order_no` / `sub_order_id` the sub-order.
+
+use customs_core::validation::{Rule, ValidationError, Violation, Violations};
+use customs_core::{CustomsCode, MerchantCustomsNo, OutTradeNo, StateReport, SubOrderNo, TransactionId};
+use serde::{Deserialize, Serialize};
+
+use crate::model::SubOrderId;
+use crate::operation::Operation;
+
+/// Which order a re-push names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OrderRef {
+    /// By merchant order number.
+    OutTradeNo(OutTradeNo),
+    /// By WeChat Pay order number.
+    TransactionId(TransactionId),
+    /// By both.
+    Both(OutTradeNo, TransactionId),
+}
+
+impl OrderRef {
+    fn parts(&self) -> (Option<&OutTradeNo>, Option<&TransactionId>) {
+        match self {
+            OrderRef::OutTradeNo(o) => (Some(o), None),
+            OrderRef::TransactionId(t) => (None, Some(t)),
+            OrderRef::Both(o, t) => (Some(o), Some(t)),
+        }
+    }
+}
+
+/// Which sub-order of a split order a re-push names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SubOrderRef {
+    /// The merchant's sub-order number.
+    SubOrderNo(SubOrderNo),
+    /// WeChat's sub-order id (official example `1000320306201511078440737891`).
+    SubOrderId(SubOrderId),
+}
+
+/// A re-push of a declaration.
+///
+/// ```
+/// use customs_core::CustomsCode;
+/// use customs_wechat::{OrderRef, RedeclareRequest};
+/// let req = RedeclareRequest::new(
+///     OrderRef::TransactionId("1000320306201511078440737890".parse()?),
+///     CustomsCode::SHANGHAI_ZS,
+///     "123456".parse()?,
+/// );
+/// # Ok::<(), customs_core::ValidationError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedeclareRequest {
+    /// The order.
+    pub order: OrderRef,
+    /// The sub-order, for split orders.
+    pub sub_order: Option<SubOrderRef>,
+    /// Customs office.
+    pub customs: CustomsCode,
+    /// Merchant's customs registration number.
+    pub merchant_customs_no: MerchantCustomsNo,
+}
+
+impl RedeclareRequest {
+    /// The operation.
+    pub const OPERATION: Operation = Operation::Redeclare;
+
+    /// A re-push of an unsplit order.
+    pub fn new(order: OrderRef, customs: CustomsCode, merchant_customs_no: MerchantCustomsNo) -> Self {
+        Self { order, sub_order: None, customs, merchant_customs_no }
+    }
+
+    /// Names a sub-order.
+    #[must_use]
+    pub fn with_sub_order(mut self, sub_order: SubOrderRef) -> Self {
+        self.sub_order = Some(sub_order);
+        self
+    }
+
+    pub(crate) fn body(&self, appid: &str, mchid: &str) -> Vec<u8> {
+        let (out_trade_no, transaction_id) = self.order.parts();
+        let (sub_order_no, sub_order_id) = match &self.sub_order {
+            None => (None, None),
+            Some(SubOrderRef::SubOrderNo(n)) => (Some(n), None),
+            Some(SubOrderRef::SubOrderId(i)) => (None, Some(i)),
+        };
+        let body = RedeclareBody {
+            appid,
+            mchid,
+            out_trade_no,
+            transaction_id,
+            sub_order_no,
+            sub_order_id,
+            customs: &self.customs,
+            merchant_customs_no: &self.merchant_customs_no,
+        };
+        serde_json::to_vec(&body).expect("plain structs serialize")
+    }
+}
+
+#[derive(Serialize)]
+struct RedeclareBody<'a> {
+    appid: &'a str,
+    mchid: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    out_trade_no: Option<&'a OutTradeNo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transaction_id: Option<&'a TransactionId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_order_no: Option<&'a SubOrderNo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_order_id: Option<&'a SubOrderId>,
+    customs: &'a CustomsCode,
+    merchant_customs_no: &'a MerchantCustomsNo,
+}
+
+/// Unvalidated re-push fields, named as on the wire.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RedeclareInput {
+    /// `out_trade_no` (this or `transaction_id`).
+    pub out_trade_no: Option<String>,
+    /// `transaction_id` (this or `out_trade_no`).
+    pub transaction_id: Option<String>,
+    /// `sub_order_no` (split; this or `sub_order_id`).
+    pub sub_order_no: Option<String>,
+    /// `sub_order_id` (split; this or `sub_order_no`).
+    pub sub_order_id: Option<String>,
+    /// `customs`.
+    pub customs: String,
+    /// `merchant_customs_no`.
+    pub merchant_customs_no: String,
+}
+
+impl RedeclareInput {
+    /// Validates into a [`RedeclareRequest`], reporting every violation.
+    pub fn validate(&self) -> Result<RedeclareRequest, ValidationError> {
+        let mut v = Violations::new();
+        let out_trade_no: Option<OutTradeNo> = v.parse_opt("out_trade_no", self.out_trade_no.as_deref());
+        let transaction_id: Option<TransactionId> = v.parse_opt("transaction_id", self.transaction_id.as_deref());
+        let given = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
+        if !given(&self.out_trade_no) && !given(&self.transaction_id) {
+            v.push(Violation::new(
+                "out_trade_no",
+                Rule::Other { rule: "or `transaction_id` is required (give one of them, spec §2.4)".into() },
+                None,
+            ));
+        }
+        let sub_order_no: Option<SubOrderNo> = v.parse_opt("sub_order_no", self.sub_order_no.as_deref());
+        let sub_order_id: Option<SubOrderId> = v.parse_opt("sub_order_id", self.sub_order_id.as_deref());
+        if given(&self.sub_order_no) && given(&self.sub_order_id) {
+            v.push(Violation::new(
+                "sub_order_id",
+                Rule::Other { rule: "must not be given together with `sub_order_no` (give one of them)".into() },
+                self.sub_order_id.clone(),
+            ));
+        }
+        let customs: Option<CustomsCode> = v.parse("customs", &self.customs);
+        let merchant_customs_no: Option<MerchantCustomsNo> = v.parse("merchant_customs_no", &self.merchant_customs_no);
+        v.finish_with(|| {
+            let order = match (out_trade_no, transaction_id) {
+                (Some(o), Some(t)) => OrderRef::Both(o, t),
+                (Some(o), None) => OrderRef::OutTradeNo(o),
+                (None, Some(t)) => OrderRef::TransactionId(t),
+                (None, None) => unreachable!("checked"),
+            };
+            let sub_order = match (sub_order_no, sub_order_id) {
+                (Some(n), _) => Some(SubOrderRef::SubOrderNo(n)),
+                (None, Some(i)) => Some(SubOrderRef::SubOrderId(i)),
+                (None, None) => None,
+            };
+            RedeclareRequest {
+                order,
+                sub_order,
+                customs: customs.expect("checked"),
+                merchant_customs_no: merchant_customs_no.expect("checked"),
+            }
+        })
+    }
+}
+
+impl TryFrom<&RedeclareInput> for RedeclareRequest {
+    type Error = ValidationError;
+    fn try_from(input: &RedeclareInput) -> Result<Self, Self::Error> {
+        input.validate()
+    }
+}
+
+/// The answer to a re-push (OA, IM). It has no `verify_department` fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedeclareResponse {
+    /// `appid`.
+    pub appid: String,
+    /// `mchid`.
+    pub mchid: String,
+    /// Declaration state.
+    #[serde(with = "crate::model::state_serde")]
+    pub state: StateReport,
+    /// `out_trade_no`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_trade_no: Option<String>,
+    /// `transaction_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<String>,
+    /// `sub_order_no`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_order_no: Option<String>,
+    /// `sub_order_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_order_id: Option<String>,
+    /// Last update, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modify_time: Option<String>,
+    /// Result explanation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> RedeclareInput {
+        RedeclareInput { customs: "SHANGHAI_ZS".into(), merchant_customs_no: "123456".into(), ..Default::default() }
+    }
+
+    #[test]
+    fn one_of_the_order_ids_is_required() {
+        let e = base().validate().unwrap_err();
+        assert_eq!(e.fields(), ["out_trade_no"]);
+        assert!(e.to_string().contains("or `transaction_id` is required"), "{e}");
+        let r = RedeclareInput { transaction_id: Some("4200".into()), ..base() }.validate().unwrap();
+        assert_eq!(r.order, OrderRef::TransactionId("4200".parse().unwrap()));
+        let r = RedeclareInput { out_trade_no: Some("o".into()), transaction_id: Some("t".into()), ..base() }
+            .validate()
+            .unwrap();
+        assert!(matches!(r.order, OrderRef::Both(..)));
+    }
+
+    #[test]
+    fn sub_order_by_number_or_id_not_both() {
+        let r = RedeclareInput {
+            out_trade_no: Some("o".into()),
+            sub_order_id: Some("1000320306201511078440737891".into()),
+            ..base()
+        }
+        .validate()
+        .unwrap();
+        let body = String::from_utf8(r.body("wx", "1230000109")).unwrap();
+        assert_eq!(
+            body,
+            r#"{"appid":"wx","mchid":"1230000109","out_trade_no":"o","sub_order_id":"1000320306201511078440737891","customs":"SHANGHAI_ZS","merchant_customs_no":"123456"}"#
+        );
+        let e = RedeclareInput {
+            out_trade_no: Some("bad space".into()),
+            sub_order_no: Some("a".into()),
+            sub_order_id: Some("b".into()),
+            customs: String::new(),
+            ..base()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.fields(), ["out_trade_no", "sub_order_id", "customs"]);
+    }
+
+    #[test]
+    fn response_has_optional_explanation() {
+        let r: RedeclareResponse = serde_json::from_str(
+            r#"{"appid":"wx","mchid":"1","state":"PROCESSING","out_trade_no":"o","transaction_id":"t","modify_time":"2015-09-01T10:00:00+08:00"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.explanation, None);
+        assert_eq!(r.state.raw, "PROCESSING");
+    }
+}
