@@ -4,14 +4,60 @@
 //! drivers differ only in how they wait: for the transport, for the backoff
 //! delay, and (async only) for signing and verification, which run on
 //! tokio's blocking pool so that RSA work does not stall the runtime.
+//!
+//! Each call runs in a `customs.call` tracing span (`provider`, `operation`);
+//! each attempt ends with one event carrying `attempt`, `status`,
+//! `request_id` and `latency_ms` — never a secret, a body or a signature.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use customs_core::{AsyncTransport, Error, RetryDecision, Transport, TransportError};
+use customs_core::{AsyncTransport, Error, ResponseError, RetryDecision, Transport, TransportError};
+use tracing::Instrument as _;
 
 use crate::call::{Call, CallInfo};
 use crate::env::ClientOptions;
+
+/// What a repair hook did with a failed `finish`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Repair {
+    /// The error is not one this hook repairs.
+    NotApplicable,
+    /// The hook tried and could not repair it; the error stands.
+    #[allow(dead_code)] // until the WeChat client lands
+    Failed,
+    /// Repaired: finish the same response again.
+    Repaired,
+}
+
+/// A one-time repair, blocking flavour: when finishing a received response
+/// fails (WeChat: unknown signing serial), fix what the client holds
+/// (refresh the platform certificates) so that the *same* response can be
+/// finished again. The request is never re-sent for this.
+pub(crate) trait BlockingRepair {
+    fn repair(&self, error: &ResponseError) -> Repair;
+}
+
+/// A one-time repair, async flavour (see [`BlockingRepair`]).
+pub(crate) trait AsyncRepair: Sync {
+    fn repair(&self, error: &ResponseError) -> impl Future<Output = Repair> + Send;
+}
+
+/// No repair: every error stands.
+pub(crate) struct NoRepair;
+
+impl BlockingRepair for NoRepair {
+    fn repair(&self, _error: &ResponseError) -> Repair {
+        Repair::NotApplicable
+    }
+}
+
+impl AsyncRepair for NoRepair {
+    fn repair(&self, _error: &ResponseError) -> impl Future<Output = Repair> + Send {
+        std::future::ready(Repair::NotApplicable)
+    }
+}
 
 /// The attempt loop's state and decisions, shared by both drivers.
 pub(crate) struct Attempts<'a> {
@@ -19,6 +65,7 @@ pub(crate) struct Attempts<'a> {
     opts: &'a ClientOptions,
     attempt: u32,
     sent_at: Option<Instant>,
+    repaired: bool,
 }
 
 /// What to do after an attempt.
@@ -29,7 +76,12 @@ pub(crate) enum Next<O, E> {
 
 impl<'a> Attempts<'a> {
     pub(crate) fn new(info: CallInfo, opts: &'a ClientOptions) -> Self {
-        Self { info, opts, attempt: 0, sent_at: None }
+        Self { info, opts, attempt: 0, sent_at: None, repaired: false }
+    }
+
+    /// The tracing span of the whole call.
+    pub(crate) fn span(&self) -> tracing::Span {
+        tracing::info_span!("customs.call", provider = %self.info.provider, operation = self.info.operation)
     }
 
     /// Starts an attempt: returns the time and nonce to sign with.
@@ -46,6 +98,23 @@ impl<'a> Attempts<'a> {
     /// The time at which a response is being finished.
     pub(crate) fn now(&self) -> i64 {
         self.opts.now()
+    }
+
+    /// The error a repair hook should look at: `Some` for a failed finish,
+    /// as long as no repair was made in this call yet (one per call).
+    pub(crate) fn repairable<'r, O>(&self, result: &'r Result<O, ResponseError>) -> Option<&'r ResponseError> {
+        match result {
+            Err(e) if !self.repaired => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Records what the repair hook did; `true` when the response should be finished again.
+    pub(crate) fn repaired(&mut self, outcome: Repair) -> bool {
+        if outcome != Repair::NotApplicable {
+            self.repaired = true;
+        }
+        outcome == Repair::Repaired
     }
 
     /// Decides after an attempt ended with `result`.
@@ -82,12 +151,28 @@ fn response_meta(r: &customs_core::Response) -> (u16, Option<String>) {
 }
 
 /// Runs `call` to completion over a blocking transport.
+///
+/// Retries follow [`ClientOptions::retry`]: never-sent failures and
+/// transient provider answers are retried with a fresh timestamp and nonce;
+/// a declaration that may have been sent is not (query it instead).
 pub fn run_blocking<C: Call, T: Transport>(
     transport: &T,
     call: &C,
     opts: &ClientOptions,
 ) -> Result<C::Output, Error<T::Error>> {
+    run_blocking_with(transport, call, opts, &NoRepair)
+}
+
+/// [`run_blocking`] with a repair hook for failed finishes.
+pub(crate) fn run_blocking_with<C: Call, T: Transport, R: BlockingRepair>(
+    transport: &T,
+    call: &C,
+    opts: &ClientOptions,
+    repair: &R,
+) -> Result<C::Output, Error<T::Error>> {
     let mut attempts = Attempts::new(call.info(), opts);
+    let span = attempts.span();
+    let _entered = span.enter();
     loop {
         let (now, nonce) = attempts.begin();
         let request = call.prepare(now, &nonce)?;
@@ -95,7 +180,13 @@ pub fn run_blocking<C: Call, T: Transport>(
         let (result, status, id) = match transport.send(request) {
             Ok(response) => {
                 let (status, id) = response_meta(&response);
-                (call.finish(response, attempts.now()).map_err(Error::from), Some(status), id)
+                let mut result = call.finish(&response, attempts.now());
+                if let Some(e) = attempts.repairable(&result) {
+                    if attempts.repaired(repair.repair(e)) {
+                        result = call.finish(&response, attempts.now());
+                    }
+                }
+                (result.map_err(Error::from), Some(status), id)
             }
             Err(e) => (Err(Error::Transport(e)), None, None),
         };
@@ -106,9 +197,10 @@ pub fn run_blocking<C: Call, T: Transport>(
     }
 }
 
-/// Runs `f` on tokio's blocking pool when inside a tokio runtime, else inline.
-pub(crate) async fn offload<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    if tokio::runtime::Handle::try_current().is_err() {
+/// Runs `f` on tokio's blocking pool when `heavy` and inside a tokio
+/// runtime, else inline.
+pub(crate) async fn offload<R: Send + 'static>(heavy: bool, f: impl FnOnce() -> R + Send + 'static) -> R {
+    if !heavy || tokio::runtime::Handle::try_current().is_err() {
         return f();
     }
     match tokio::task::spawn_blocking(f).await {
@@ -118,37 +210,75 @@ pub(crate) async fn offload<R: Send + 'static>(f: impl FnOnce() -> R + Send + 's
     }
 }
 
+/// Finishes `response` off the runtime's worker threads; hands the response back.
+async fn finish_offloaded<C: Call>(
+    call: &Arc<C>,
+    response: customs_core::Response,
+    now: i64,
+) -> (customs_core::Response, Result<C::Output, ResponseError>) {
+    let c = Arc::clone(call);
+    offload(call.is_cpu_heavy(), move || {
+        let result = c.finish(&response, now);
+        (response, result)
+    })
+    .await
+}
+
 /// Runs `call` to completion over an async transport.
 ///
-/// Dropping the future cancels the call cleanly: no state is held across
-/// an `.await` that could be left inconsistent.
+/// The same attempt loop as [`run_blocking`]; signing and verification run
+/// on tokio's blocking pool. Dropping the future cancels the call cleanly:
+/// no state is held across an `.await` that could be left inconsistent.
 pub async fn run_async<C: Call, T: AsyncTransport>(
     transport: &T,
     call: Arc<C>,
     opts: &ClientOptions,
 ) -> Result<C::Output, Error<T::Error>> {
-    let mut attempts = Attempts::new(call.info(), opts);
-    loop {
-        let (now, nonce) = attempts.begin();
-        let c = Arc::clone(&call);
-        let request = offload(move || c.prepare(now, &nonce)).await?;
-        attempts.sending();
-        let (result, status, id) = match transport.send(request).await {
-            Ok(response) => {
-                let (status, id) = response_meta(&response);
-                let (c, now) = (Arc::clone(&call), attempts.now());
-                (offload(move || c.finish(response, now)).await.map_err(Error::from), Some(status), id)
-            }
-            Err(e) => (Err(Error::Transport(e)), None, None),
-        };
-        match attempts.end(result, status, id.as_deref()) {
-            Next::Return(r) => return r,
-            Next::Sleep(d) => sleep(d).await,
-        }
-    }
+    run_async_with(transport, call, opts, &NoRepair).await
 }
 
-async fn sleep(d: Duration) {
+/// [`run_async`] with a repair hook for failed finishes.
+pub(crate) async fn run_async_with<C: Call, T: AsyncTransport, R: AsyncRepair>(
+    transport: &T,
+    call: Arc<C>,
+    opts: &ClientOptions,
+    repair: &R,
+) -> Result<C::Output, Error<T::Error>> {
+    let mut attempts = Attempts::new(call.info(), opts);
+    let span = attempts.span();
+    async move {
+        loop {
+            let (now, nonce) = attempts.begin();
+            let c = Arc::clone(&call);
+            let request = offload(call.is_cpu_heavy(), move || c.prepare(now, &nonce)).await?;
+            attempts.sending();
+            let (result, status, id) = match transport.send(request).await {
+                Ok(response) => {
+                    let (status, id) = response_meta(&response);
+                    let (response, mut result) = finish_offloaded(&call, response, attempts.now()).await;
+                    let outcome = match attempts.repairable(&result) {
+                        Some(e) => repair.repair(e).await,
+                        None => Repair::NotApplicable,
+                    };
+                    if attempts.repaired(outcome) {
+                        result = finish_offloaded(&call, response, attempts.now()).await.1;
+                    }
+                    (result.map_err(Error::from), Some(status), id)
+                }
+                Err(e) => (Err(Error::Transport(e)), None, None),
+            };
+            match attempts.end(result, status, id.as_deref()) {
+                Next::Return(r) => return r,
+                Next::Sleep(d) => sleep(d).await,
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Waits `d`: on tokio's timer inside a runtime, else by blocking the thread.
+pub(crate) async fn sleep(d: Duration) {
     if tokio::runtime::Handle::try_current().is_ok() {
         tokio::time::sleep(d).await;
     } else {
@@ -162,20 +292,23 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use customs_core::{
-        BuildError, DecodeError, Idempotency, Provider, Request, Response, ResponseError, RetryPolicy, TransportFailure,
+        BuildError, DecodeError, Idempotency, Provider, Request, Response, ResponseError, RetryPolicy,
+        TransportFailure, VerifyError,
     };
 
     use super::*;
 
-    /// A call that echoes the nonce and fails to decode non-2xx.
+    /// A call that echoes the nonce, fails to decode non-2xx and refuses
+    /// bodies it has no key for (`key:` prefix) until `keys` holds it.
     struct Echo {
         idempotency: Idempotency,
         nonces: Mutex<Vec<String>>,
+        keys: Mutex<Vec<String>>,
     }
 
     impl Echo {
         fn new(idempotency: Idempotency) -> Arc<Self> {
-            Arc::new(Self { idempotency, nonces: Mutex::new(Vec::new()) })
+            Arc::new(Self { idempotency, nonces: Mutex::new(Vec::new()), keys: Mutex::new(Vec::new()) })
         }
     }
 
@@ -188,18 +321,56 @@ mod tests {
             self.nonces.lock().unwrap().push(nonce.to_owned());
             Ok(http::Request::post("http://sandbox/echo").body(nonce.as_bytes().to_vec()).unwrap())
         }
-        fn finish(&self, response: Response, _now: i64) -> Result<String, ResponseError> {
-            if response.status().is_success() {
-                Ok(String::from_utf8(response.into_body()).unwrap())
-            } else {
-                Err(DecodeError {
+        fn finish(&self, response: &Response, _now: i64) -> Result<String, ResponseError> {
+            if !response.status().is_success() {
+                return Err(DecodeError {
                     provider: Provider::WeChat,
                     http_status: response.status().as_u16(),
                     reason: "not 2xx".into(),
-                    raw: response.into_body(),
+                    raw: response.body().clone(),
                 }
-                .into())
+                .into());
             }
+            let body = String::from_utf8(response.body().clone()).unwrap();
+            if let Some(key) = body.strip_prefix("key:") {
+                if !self.keys.lock().unwrap().iter().any(|k| k == key) {
+                    return Err(VerifyError::UnknownSerial { serial: key.to_owned() }.into());
+                }
+            }
+            Ok(body)
+        }
+    }
+
+    /// Adds the unknown key to the call's keys (or fails to, when `works` is false).
+    struct AddKey {
+        call: Arc<Echo>,
+        works: bool,
+        runs: AtomicU32,
+    }
+
+    impl AddKey {
+        fn run(&self, error: &ResponseError) -> Repair {
+            let ResponseError::Verify(VerifyError::UnknownSerial { serial }) = error else {
+                return Repair::NotApplicable;
+            };
+            self.runs.fetch_add(1, Ordering::SeqCst);
+            if !self.works {
+                return Repair::Failed;
+            }
+            self.call.keys.lock().unwrap().push(serial.clone());
+            Repair::Repaired
+        }
+    }
+
+    impl BlockingRepair for AddKey {
+        fn repair(&self, error: &ResponseError) -> Repair {
+            self.run(error)
+        }
+    }
+
+    impl AsyncRepair for AddKey {
+        async fn repair(&self, error: &ResponseError) -> Repair {
+            self.run(error)
         }
     }
 
@@ -254,9 +425,47 @@ mod tests {
     }
 
     #[test]
+    fn blocking_repair_finishes_the_same_response_again_without_resending() {
+        let sent = AtomicU32::new(0);
+        let transport = |_req: Request| -> Result<Response, TransportFailure> {
+            sent.fetch_add(1, Ordering::SeqCst);
+            Ok(http::Response::new(b"key:K2".to_vec()))
+        };
+        let call = Echo::new(Idempotency::NonIdempotent);
+        let repair = AddKey { call: Arc::clone(&call), works: true, runs: AtomicU32::new(0) };
+        let out = run_blocking_with(&transport, &*call, &fast(), &repair).unwrap();
+        assert_eq!(out, "key:K2");
+        assert_eq!(sent.load(Ordering::SeqCst), 1, "the request is not re-sent");
+        assert_eq!(repair.runs.load(Ordering::SeqCst), 1);
+
+        // A failed repair leaves the verification error, tried once only.
+        let call = Echo::new(Idempotency::Idempotent);
+        let repair = AddKey { call: Arc::clone(&call), works: false, runs: AtomicU32::new(0) };
+        let err = run_blocking_with(&transport, &*call, &fast(), &repair).unwrap_err();
+        assert_eq!(err.verify(), Some(&VerifyError::UnknownSerial { serial: "K2".into() }));
+        assert_eq!(repair.runs.load(Ordering::SeqCst), 1);
+        assert_eq!(sent.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn repair_is_not_offered_for_other_errors() {
+        let transport = |_req: Request| -> Result<Response, TransportFailure> {
+            Ok(http::Response::builder().status(400).body(b"bad".to_vec()).unwrap())
+        };
+        let call = Echo::new(Idempotency::Idempotent);
+        let repair = AddKey { call: Arc::clone(&call), works: true, runs: AtomicU32::new(0) };
+        let err = run_blocking_with(&transport, &*call, &fast(), &repair).unwrap_err();
+        assert!(matches!(err, Error::Response(ResponseError::Decode(_))));
+        assert_eq!(repair.runs.load(Ordering::SeqCst), 0);
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap()
+    }
+
+    #[test]
     fn async_driver_offloads_and_retries() {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        rt.block_on(async {
+        runtime().block_on(async {
             let calls = Arc::new(AtomicU32::new(0));
             let c2 = Arc::clone(&calls);
             let transport = move |req: Request| {
@@ -274,5 +483,38 @@ mod tests {
             assert_eq!(calls.load(Ordering::SeqCst), 2);
             assert_eq!(out, call.nonces.lock().unwrap()[1]);
         });
+    }
+
+    #[test]
+    fn async_repair_finishes_the_same_response_again() {
+        runtime().block_on(async {
+            let sent = Arc::new(AtomicU32::new(0));
+            let s2 = Arc::clone(&sent);
+            let transport = move |_req: Request| {
+                s2.fetch_add(1, Ordering::SeqCst);
+                async { Ok::<_, TransportFailure>(http::Response::new(b"key:K9".to_vec())) }
+            };
+            let call = Echo::new(Idempotency::NonIdempotent);
+            let repair = AddKey { call: Arc::clone(&call), works: true, runs: AtomicU32::new(0) };
+            let out = run_async_with(&transport, Arc::clone(&call), &fast(), &repair).await.unwrap();
+            assert_eq!(out, "key:K9");
+            assert_eq!(sent.load(Ordering::SeqCst), 1);
+            assert_eq!(repair.runs.load(Ordering::SeqCst), 1);
+        });
+    }
+
+    #[test]
+    fn async_driver_runs_without_a_tokio_runtime() {
+        // Any executor works: prepare/finish then run inline.
+        let transport = |req: Request| async move { Ok::<_, TransportFailure>(http::Response::new(req.into_body())) };
+        let call = Echo::new(Idempotency::Idempotent);
+        let opts = fast();
+        let fut = run_async(&transport, Arc::clone(&call), &opts);
+        let mut fut = std::pin::pin!(fut);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match fut.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(r) => assert_eq!(r.unwrap(), call.nonces.lock().unwrap()[0]),
+            std::task::Poll::Pending => panic!("a ready transport should complete at once"),
+        }
     }
 }

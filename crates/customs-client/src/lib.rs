@@ -23,7 +23,10 @@
 pub mod call;
 pub mod driver;
 pub mod env;
+pub mod qfpay;
+pub mod settle;
 
 pub use call::{Call, CallInfo};
 pub use driver::{run_async, run_blocking};
 pub use env::{ClientOptions, Clock, OsRandom, Randomness, SystemClock};
+pub use settle::{Settles, WaitError};

@@ -1,0 +1,469 @@
+//! QFPay customs clients (`/custom/v1/declare`, `/query`, `/redeclare`):
+//! [`Client`] over an [`AsyncTransport`], [`BlockingClient`] over a blocking
+//! [`Transport`].
+//!
+//! Both run the same three [`Call`]s (build with
+//! [`customs_qfpay::QfPay`], send, decode) through the shared attempt loop;
+//! they differ only in how they wait. QFPay signing needs neither a
+//! timestamp nor a nonce (spec `qfpay.md` §1) and is cheap (MD5/SHA-256 over
+//! a short form), so it runs inline even in the async client.
+//!
+//! Results follow the decoder (seed 000; spec `qfpay.md` §3.2, §4): `respcd`
+//! `0000` is `Ok` and settled, `1143`/`1145` are `Ok` and
+//! [`Outcome::Pending`](customs_core::Outcome::Pending) — query later with
+//! [`Client::wait_until_settled`], never resubmit — and every other answer
+//! is an [`Error::Response`].
+//!
+//! Both clients are `Send + Sync` (for a `Send + Sync` transport), cheap to
+//! clone (one `Arc`), and hold nothing global: clients of several merchants
+//! live side by side, each with its own credentials.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use customs_core::{AsyncTransport, BuildError, Error, Provider, Request, Response, ResponseError, Transport};
+use customs_qfpay::{
+    DeclareRequest, DeclareResponse, QfPay, QfPayConfig, QueryRequest, QueryResponse, RedeclareRequest,
+    RedeclareResponse,
+};
+
+use crate::call::{Call, CallInfo};
+use crate::driver::{Next, run_async, run_blocking, sleep};
+use crate::env::ClientOptions;
+use crate::settle::{Poller, WaitError};
+
+macro_rules! qfpay_call {
+    ($(#[$doc:meta])* $name:ident, $req:ty, $out:ty, $op:literal, $idem:expr, $build:ident, $decode:ident) => {
+        $(#[$doc])*
+        struct $name {
+            qfpay: Arc<QfPay>,
+            request: $req,
+        }
+
+        impl Call for $name {
+            type Output = $out;
+
+            fn info(&self) -> CallInfo {
+                CallInfo { provider: Provider::QfPay, operation: $op, idempotency: $idem }
+            }
+
+            fn prepare(&self, _now: i64, _nonce: &str) -> Result<Request, BuildError> {
+                self.qfpay.$build(&self.request)
+            }
+
+            fn finish(&self, response: &Response, _now: i64) -> Result<$out, ResponseError> {
+                self.qfpay.$decode(response)
+            }
+
+            fn is_cpu_heavy(&self) -> bool {
+                false
+            }
+        }
+    };
+}
+
+qfpay_call!(
+    /// `POST /custom/v1/declare` (seed 000 §1): not idempotent.
+    Declare, DeclareRequest, DeclareResponse, "declare", QfPay::DECLARE_IDEMPOTENCY, build_declare, decode_declare
+);
+qfpay_call!(
+    /// `POST|GET /custom/v1/query` (seed 000 §2): idempotent.
+    Query, QueryRequest, QueryResponse, "query", QfPay::QUERY_IDEMPOTENCY, build_query, decode_query
+);
+qfpay_call!(
+    /// `POST /custom/v1/redeclare` (seed 000 §3): not idempotent.
+    Redeclare, RedeclareRequest, RedeclareResponse, "redeclare", QfPay::REDECLARE_IDEMPOTENCY, build_redeclare,
+    decode_redeclare
+);
+
+/// What both flavours hold.
+struct Shared<T> {
+    qfpay: Arc<QfPay>,
+    transport: T,
+    opts: ClientOptions,
+}
+
+impl<T> Shared<T> {
+    fn new(config: QfPayConfig, transport: T, opts: ClientOptions) -> Arc<Self> {
+        Arc::new(Self { qfpay: Arc::new(QfPay::new(config)), transport, opts })
+    }
+
+    fn declare(&self, request: &DeclareRequest) -> Declare {
+        Declare { qfpay: Arc::clone(&self.qfpay), request: request.clone() }
+    }
+
+    fn query(&self, request: &QueryRequest) -> Query {
+        Query { qfpay: Arc::clone(&self.qfpay), request: request.clone() }
+    }
+
+    fn redeclare(&self, request: &RedeclareRequest) -> Redeclare {
+        Redeclare { qfpay: Arc::clone(&self.qfpay), request: request.clone() }
+    }
+
+    fn debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The config's Debug redacts the client key.
+        f.debug_struct(name).field("qfpay", &self.qfpay).field("options", &self.opts).finish_non_exhaustive()
+    }
+}
+
+/// The async QFPay client, generic over an [`AsyncTransport`] (e.g.
+/// `customs_http_reqwest::ReqwestTransport`).
+///
+/// Futures are `Send` and cancellation-safe: dropping one abandons the call
+/// without leaving the client in an inconsistent state (a declaration whose
+/// request was already written may still have reached QFPay — query it).
+pub struct Client<T> {
+    inner: Arc<Shared<T>>,
+}
+
+impl<T> Clone for Client<T> {
+    fn clone(&self) -> Self {
+        Self { inner: Arc::clone(&self.inner) }
+    }
+}
+
+impl<T> fmt::Debug for Client<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.debug("qfpay::Client", f)
+    }
+}
+
+impl<T: AsyncTransport> Client<T> {
+    /// A client for one merchant's `config`, with the default
+    /// [`ClientOptions`] (system clock, OS randomness, default retry policy).
+    pub fn new(config: QfPayConfig, transport: T) -> Self {
+        Self::with_options(config, transport, ClientOptions::default())
+    }
+
+    /// A client with explicit options.
+    pub fn with_options(config: QfPayConfig, transport: T, options: ClientOptions) -> Self {
+        Self { inner: Shared::new(config, transport, options) }
+    }
+
+    /// The sans-IO provider (its configuration, builders and decoders).
+    pub fn qfpay(&self) -> &QfPay {
+        &self.inner.qfpay
+    }
+
+    /// The options every call uses.
+    pub fn options(&self) -> &ClientOptions {
+        &self.inner.opts
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &T {
+        &self.inner.transport
+    }
+
+    /// Declares a paid order (`POST /custom/v1/declare`, seed 000 §1).
+    ///
+    /// Invalid input fails before anything is sent. A pending answer
+    /// (`1143`/`1145`) is `Ok`: poll it with
+    /// [`wait_until_settled`](Self::wait_until_settled), never resubmit.
+    /// A maybe-sent failure is not retried unless the retry policy opts in.
+    pub async fn declare(&self, request: &DeclareRequest) -> Result<DeclareResponse, Error<T::Error>> {
+        run_async(&self.inner.transport, Arc::new(self.inner.declare(request)), &self.inner.opts).await
+    }
+
+    /// Queries a declaration (`/custom/v1/query`, seed 000 §2). Idempotent:
+    /// retried per the policy, whatever the delivery.
+    pub async fn query(&self, request: &QueryRequest) -> Result<QueryResponse, Error<T::Error>> {
+        run_async(&self.inner.transport, Arc::new(self.inner.query(request)), &self.inner.opts).await
+    }
+
+    /// Pushes a declaration to customs again (`POST /custom/v1/redeclare`,
+    /// seed 000 §3), when it was lost in the electronic port.
+    pub async fn redeclare(&self, request: &RedeclareRequest) -> Result<RedeclareResponse, Error<T::Error>> {
+        run_async(&self.inner.transport, Arc::new(self.inner.redeclare(request)), &self.inner.opts).await
+    }
+
+    /// Queries every `poll_interval` until the declaration settles
+    /// ([`Outcome::is_settled`](customs_core::Outcome::is_settled)) and
+    /// returns that answer.
+    ///
+    /// When `deadline` passes first, returns [`WaitError::StillPending`]
+    /// with the last answer; a failed query (after retries) returns
+    /// [`WaitError::Query`]. Nothing is ever resubmitted. The deadline is
+    /// checked between queries; a query in flight is bounded by the
+    /// transport's own timeout.
+    pub async fn wait_until_settled(
+        &self,
+        query: &QueryRequest,
+        poll_interval: Duration,
+        deadline: Instant,
+    ) -> Result<QueryResponse, WaitError<QueryResponse, T::Error>> {
+        let call = Arc::new(self.inner.query(query));
+        let mut poller = Poller::new(poll_interval, deadline);
+        loop {
+            let result = run_async(&self.inner.transport, Arc::clone(&call), &self.inner.opts).await;
+            match poller.after(result) {
+                Next::Return(r) => return r,
+                Next::Sleep(d) => sleep(d).await,
+            }
+        }
+    }
+}
+
+/// The blocking QFPay client, generic over a blocking [`Transport`] (e.g.
+/// `customs_http_ureq::UreqTransport`). No async runtime is involved.
+pub struct BlockingClient<T> {
+    inner: Arc<Shared<T>>,
+}
+
+impl<T> Clone for BlockingClient<T> {
+    fn clone(&self) -> Self {
+        Self { inner: Arc::clone(&self.inner) }
+    }
+}
+
+impl<T> fmt::Debug for BlockingClient<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.debug("qfpay::BlockingClient", f)
+    }
+}
+
+impl<T: Transport> BlockingClient<T> {
+    /// A client for one merchant's `config`, with the default [`ClientOptions`].
+    pub fn new(config: QfPayConfig, transport: T) -> Self {
+        Self::with_options(config, transport, ClientOptions::default())
+    }
+
+    /// A client with explicit options.
+    pub fn with_options(config: QfPayConfig, transport: T, options: ClientOptions) -> Self {
+        Self { inner: Shared::new(config, transport, options) }
+    }
+
+    /// The sans-IO provider (its configuration, builders and decoders).
+    pub fn qfpay(&self) -> &QfPay {
+        &self.inner.qfpay
+    }
+
+    /// The options every call uses.
+    pub fn options(&self) -> &ClientOptions {
+        &self.inner.opts
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &T {
+        &self.inner.transport
+    }
+
+    /// Declares a paid order; see [`Client::declare`].
+    pub fn declare(&self, request: &DeclareRequest) -> Result<DeclareResponse, Error<T::Error>> {
+        run_blocking(&self.inner.transport, &self.inner.declare(request), &self.inner.opts)
+    }
+
+    /// Queries a declaration; see [`Client::query`].
+    pub fn query(&self, request: &QueryRequest) -> Result<QueryResponse, Error<T::Error>> {
+        run_blocking(&self.inner.transport, &self.inner.query(request), &self.inner.opts)
+    }
+
+    /// Pushes a declaration again; see [`Client::redeclare`].
+    pub fn redeclare(&self, request: &RedeclareRequest) -> Result<RedeclareResponse, Error<T::Error>> {
+        run_blocking(&self.inner.transport, &self.inner.redeclare(request), &self.inner.opts)
+    }
+
+    /// Polls until settled or `deadline`; see [`Client::wait_until_settled`].
+    pub fn wait_until_settled(
+        &self,
+        query: &QueryRequest,
+        poll_interval: Duration,
+        deadline: Instant,
+    ) -> Result<QueryResponse, WaitError<QueryResponse, T::Error>> {
+        let call = self.inner.query(query);
+        let mut poller = Poller::new(poll_interval, deadline);
+        loop {
+            let result = run_blocking(&self.inner.transport, &call, &self.inner.opts);
+            match poller.after(result) {
+                Next::Return(r) => return r,
+                Next::Sleep(d) => std::thread::sleep(d),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use customs_core::{CustomsCode, Delivery, Outcome, RetryPolicy, Secret, TransportFailure};
+    use customs_qfpay::sign::ReceivedRequest;
+    use customs_qfpay::{Environment, TradeType, WeChatDeclaration};
+
+    use super::*;
+
+    const KEY: &str = "0123456789ABCDEF0123456789ABCDEF";
+    const SYSSN: &str = "20191227000200020061752831";
+
+    fn config() -> QfPayConfig {
+        QfPayConfig::builder("A1B2C3D4E5F6", Secret::new(KEY))
+            .environment(Environment::Custom("http://127.0.0.1:9".into()))
+            .build()
+            .unwrap()
+    }
+
+    fn fast() -> ClientOptions {
+        ClientOptions::default().with_retry(RetryPolicy::default().with_delays(Duration::ZERO, Duration::ZERO))
+    }
+
+    fn declaration() -> DeclareRequest {
+        WeChatDeclaration::new(SYSSN.parse().unwrap(), CustomsCode::SHANGHAI_ZS, "110084111".parse().unwrap()).into()
+    }
+
+    fn query() -> QueryRequest {
+        QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, SYSSN.parse().unwrap())
+    }
+
+    fn json(status: u16, body: &str) -> Response {
+        http::Response::builder().status(status).body(body.as_bytes().to_vec()).unwrap()
+    }
+
+    /// A stand-in QFPay: checks the signature, answers from a script.
+    fn scripted(
+        answers: Vec<Result<Response, TransportFailure>>,
+    ) -> impl Fn(Request) -> Result<Response, TransportFailure> {
+        let answers = std::sync::Mutex::new(answers.into_iter());
+        move |req: Request| {
+            let received = ReceivedRequest::parse(&req).unwrap();
+            assert!(received.verify(&Secret::new(KEY)), "the request is signed with the client key");
+            answers.lock().unwrap().next().expect("no more scripted answers")
+        }
+    }
+
+    #[test]
+    fn clients_are_send_sync_clone_and_redact_the_key() {
+        fn assert_traits<T: Send + Sync + Clone>() {}
+        type Blocking = fn(Request) -> Result<Response, TransportFailure>;
+        assert_traits::<BlockingClient<Blocking>>();
+        let client = BlockingClient::new(config(), scripted(vec![]));
+        let debug = format!("{client:?}");
+        assert!(!debug.contains(KEY), "{debug}");
+        assert!(debug.contains("A1B2C3D4E5F6"), "{debug}");
+    }
+
+    #[test]
+    fn blocking_declare_pending_then_query_settles() {
+        let client = BlockingClient::with_options(
+            config(),
+            scripted(vec![
+                Ok(json(200, r#"{"respcd":"1145","resperr":"processing","syssn":"20191227000200020061752831"}"#)),
+                Ok(json(200, r#"{"respcd":"1143","resperr":"processing"}"#)),
+                Ok(json(200, r#"{"respcd":"0000","data":[{"sub_order_no":null,"verify_department":"OTHERS"}]}"#)),
+            ]),
+            fast(),
+        );
+        let declared = client.declare(&declaration()).unwrap();
+        assert_eq!(declared.outcome(), Outcome::Pending);
+        let settled = client
+            .wait_until_settled(&query(), Duration::from_millis(1), Instant::now() + Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(settled.outcome(), Outcome::SettledSuccess);
+        assert_eq!(settled.data[0].verify_department.as_deref(), Some("OTHERS"));
+    }
+
+    #[test]
+    fn blocking_wait_reports_still_pending_at_the_deadline() {
+        let polls = AtomicU32::new(0);
+        let transport = |_req: Request| -> Result<Response, TransportFailure> {
+            polls.fetch_add(1, Ordering::SeqCst);
+            Ok(json(200, r#"{"respcd":"1143","resperr":"processing"}"#))
+        };
+        let client = BlockingClient::with_options(config(), transport, fast());
+        let started = Instant::now();
+        let err = client
+            .wait_until_settled(&query(), Duration::from_millis(20), started + Duration::from_millis(100))
+            .unwrap_err();
+        assert!(err.is_still_pending(), "{err}");
+        let WaitError::StillPending { last, polls: n, .. } = &err else { unreachable!() };
+        assert_eq!(last.respcd, "1143");
+        assert_eq!(*n, polls.load(Ordering::SeqCst));
+        assert!((4..=8).contains(n), "about one query per 20 ms over 100 ms, got {n}");
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn blocking_declare_is_not_retried_after_a_timeout_but_queries_are() {
+        let sent = AtomicU32::new(0);
+        let transport = |_req: Request| -> Result<Response, TransportFailure> {
+            sent.fetch_add(1, Ordering::SeqCst);
+            Err(TransportFailure::timeout("read timed out"))
+        };
+        let client = BlockingClient::with_options(config(), transport, fast());
+        let err = client.declare(&declaration()).unwrap_err();
+        assert_eq!(err.delivery(), Delivery::MaybeSent);
+        assert_eq!(sent.load(Ordering::SeqCst), 1);
+        let _ = client.query(&query()).unwrap_err();
+        assert_eq!(sent.load(Ordering::SeqCst), 1 + 3);
+    }
+
+    #[test]
+    fn invalid_input_is_refused_before_sending() {
+        let client = BlockingClient::new(config(), scripted(vec![]));
+        let mut q = query();
+        q.customs = CustomsCode::new("X".repeat(21)).unwrap();
+        let err = client.query(&q).unwrap_err();
+        assert_eq!(err.validation().unwrap().fields(), ["customs"]);
+        assert_eq!(err.delivery(), Delivery::NotSent);
+    }
+
+    fn assert_send<F: std::future::Future + Send>(f: F) -> F {
+        f
+    }
+
+    #[test]
+    fn async_client_declares_redeclares_and_waits() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let sent = Arc::new(AtomicU32::new(0));
+            let s2 = Arc::clone(&sent);
+            let transport = move |req: Request| {
+                let n = s2.fetch_add(1, Ordering::SeqCst);
+                let path = req.uri().path().to_owned();
+                async move {
+                    let body = match (n, path.as_str()) {
+                        (0, "/custom/v1/declare") => r#"{"respcd":"1145"}"#,
+                        (1, "/custom/v1/redeclare") => r#"{"respcd":"0000"}"#,
+                        (2, "/custom/v1/query") => r#"{"respcd":"1143"}"#,
+                        (3, "/custom/v1/query") => r#"{"respcd":"0000","data":[]}"#,
+                        other => panic!("unexpected request {other:?}"),
+                    };
+                    Ok::<_, TransportFailure>(json(200, body))
+                }
+            };
+            let client = Client::with_options(config(), transport, fast());
+            let c2 = client.clone();
+            let declared = assert_send(c2.declare(&declaration())).await.unwrap();
+            assert!(declared.is_pending());
+            let redeclare = RedeclareRequest::new(
+                TradeType::Weixin,
+                CustomsCode::SHANGHAI_ZS,
+                SYSSN.parse().unwrap(),
+                "110084111".parse().unwrap(),
+            );
+            assert_eq!(client.redeclare(&redeclare).await.unwrap().outcome(), Outcome::SettledSuccess);
+            let settled = assert_send(client.wait_until_settled(
+                &query(),
+                Duration::from_millis(1),
+                Instant::now() + Duration::from_secs(5),
+            ))
+            .await
+            .unwrap();
+            assert_eq!(settled.outcome(), Outcome::SettledSuccess);
+            assert_eq!(sent.load(Ordering::SeqCst), 4);
+        });
+    }
+
+    #[test]
+    fn service_errors_keep_what_qfpay_said() {
+        let client = BlockingClient::with_options(
+            config(),
+            scripted(vec![Ok(json(200, r#"{"respcd":"1108","resperr":"signature error","respmsg":"check key"}"#))]),
+            fast(),
+        );
+        let err = client.declare(&declaration()).unwrap_err();
+        let s = err.service().unwrap();
+        assert_eq!((s.code.as_str(), s.message.as_str()), ("1108", "signature error"));
+        assert_eq!(s.detail.as_deref(), Some("check key"));
+    }
+}
