@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::fmt::Write as _;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::*;
@@ -25,7 +27,7 @@ fn render(req: &Request) -> String {
     headers.sort();
     let mut out = format!("{} {}\n", req.method(), req.uri());
     for (k, v) in headers {
-        out.push_str(&format!("{k}: {v}\n"));
+        let _ = writeln!(out, "{k}: {v}");
     }
     out.push('\n');
     out.push_str(std::str::from_utf8(req.body()).unwrap());
@@ -302,6 +304,7 @@ fn a_failing_kms_signer_is_a_crypto_error() {
 
 #[test]
 fn pinned_wechatpay_serial_is_sent_and_operations_expose_idempotency() {
+    use customs_core::Idempotency::{Idempotent, NonIdempotent};
     let config = WeChatConfig::builder()
         .mchid(MCHID)
         .appid(APPID)
@@ -315,7 +318,6 @@ fn pinned_wechatpay_serial_is_sent_and_operations_expose_idempotency() {
     assert_eq!(req.headers()["Wechatpay-Serial"], PUB_KEY_ID);
     assert!(req.headers()["user-agent"].to_str().unwrap().starts_with("customs-wechat/"));
 
-    use customs_core::Idempotency::{Idempotent, NonIdempotent};
     assert_eq!(DeclareRequest::OPERATION.idempotency(), NonIdempotent);
     assert_eq!(QueryRequest::OPERATION.idempotency(), Idempotent);
     assert_eq!(ModifyRequest::OPERATION.idempotency(), NonIdempotent);
