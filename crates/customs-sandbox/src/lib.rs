@@ -1,3 +1,476 @@
 //! A local emulator of the QFPay and WeChat Pay Global customs APIs.
 //!
-//! Work in progress: see the sandbox issue.
+//! Neither provider offers a customs sandbox. This crate is one: a hyper
+//! server that checks signatures, keeps declarations in a state machine,
+//! applies the providers' rules and answers in their wire formats, with
+//! injectable faults. Start it in-process on an ephemeral port (for tests)
+//! or run the `customs-sandbox` binary.
+//!
+//! ```
+//! use customs_sandbox::{Sandbox, demo};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sandbox = Sandbox::builder().start().await?;
+//! println!("QFPay and WeChat at {}", sandbox.base_url());
+//!
+//! // Talk to it with any HTTP client; here, the admin endpoint over raw HTTP.
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//! let mut s = tokio::net::TcpStream::connect(sandbox.addr()).await?;
+//! s.write_all(b"GET /__admin/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await?;
+//! let mut answer = String::new();
+//! s.read_to_string(&mut answer).await?;
+//! assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with(r#"{"status":"ok"}"#));
+//!
+//! // Seeded paid transactions are known; declarations advance as configured.
+//! assert_eq!(sandbox.declaration_state(
+//!     customs_core::Provider::WeChat, demo::WECHAT_MCHID, demo::WECHAT_TXN_PAID, "SHANGHAI_ZS", None), None);
+//! sandbox.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! From synchronous code (e.g. tests of a blocking client), use
+//! [`Sandbox::start_blocking`], which runs the server on its own thread.
+//!
+//! # Credentials
+//!
+//! The [`demo`] module holds the well-known sandbox credentials (QFPay app
+//! code and client key; WeChat mchid, appid, merchant key and serial, APIv3
+//! key, platform certificate and `PUB_KEY_ID_…` key) and the seeded paid
+//! transactions. They are loaded unless [`SandboxBuilder::demo`] turns them off.
+//!
+//! # Emulated provider rules
+//!
+//! Sources: seeds 000 (QFPay zh), 001 (QFPay en), 002 (WeChat declare), 003
+//! (WeChat query), 004 (WeChat modify); `spec/qfpay.md`, `spec/wechat.md`.
+//! **Guess** marks behaviour the sources leave open (the spec's UNCONFIRMED
+//! items); each is the lenient choice and most are configurable.
+//!
+//! | Rule | Source | Status |
+//! |---|---|---|
+//! | QFPay: `X-QF-APPCODE` + `X-QF-SIGN` over sorted raw `k=v&…` + client key, MD5 by default, SHA-256 with `X-QF-SIGNTYPE: SHA256` | qfpay.md §1 | documented |
+//! | QFPay: bad signature → `respcd` `1108` | qfpay.md §4 | documented |
+//! | QFPay: signature hex compared case-insensitively; empty parameters may be signed or not | qfpay.md §1 | **guess** (via `customs_qfpay::sign::verify`) |
+//! | QFPay: unknown app code or missing sign headers → `1108` | qfpay.md §4 | **guess** |
+//! | QFPay: `declare`/`redeclare` POST only, `query` POST or GET; form bodies | seeds 000/001 | documented |
+//! | QFPay: answers HTTP 200 JSON `{syssn, respcd, resperr, respmsg, …}`; query adds `data[]` | seeds 000/001, qfpay.md §3.2–3.3 | documented |
+//! | QFPay: query `data[]` records also carry `state` and `customs`; `errmsg`/`resperr` hold the failure explanation | qfpay.md §3.3 | **guess** |
+//! | QFPay: repeat declare or re-push while pending, and query while pending → `1145` | qfpay.md §3.2, §4 | documented code, **guess** trigger |
+//! | QFPay: declaring a payment not yet finished → `1143` | qfpay.md §4 | documented code, **guess** trigger |
+//! | QFPay: unknown `syssn` → `1136`, refunded → `1125`, parameter errors → `1104` naming the field, state conflicts → `1260` | qfpay.md §4 | **guess** (no customs codes documented) |
+//! | QFPay: Alipay needs `mch_customs_name`, `out_request_no`, `amount` (yuan) | qfpay.md §3.1 | documented |
+//! | QFPay: `trade_type` `weixin` or `alipay` (`wechat` accepted too) | qfpay.md §3.1 | **guess** for `wechat` |
+//! | QFPay: `action_type=MODIFY` modifies a WeChat-channel declaration | qfpay.md §3.1, §5.5 | documented field, **guess** semantics |
+//! | QFPay: 100 requests/s and 400/min per merchant → HTTP 429 | qfpay.md §2 | documented limit, **guess** body |
+//! | WeChat: `Authorization` SHA256withRSA over `METHOD\nURL\nTS\nNONCE\nBODY\n`, merchant key and serial, ±5 min → 401 `SIGN_ERROR` | wechat.md §6.1 | documented |
+//! | WeChat: responses signed over `TS\nNONCE\nBODY\n`, `Wechatpay-*` headers + `Request-ID`; 401 answers unsigned | wechat.md §6.2, §5.1 | documented (unsigned 401: **guess**) |
+//! | WeChat: `Wechatpay-Serial: PUB_KEY_ID_…` in a request pins the response key; [`SigningMode::PublicKey`](config::SigningMode) signs every response with it | wechat.md §6.3 | documented for domestic APIs; global **guess** |
+//! | WeChat: `/v3/global/certificates` returns the platform certificate, AEAD_AES_256_GCM with the APIv3 key, `associated_data` `certificate`, 12-char nonce | wechat.md §6.3 | documented |
+//! | WeChat: `verify-certificate` decrypts `certificate_id`/`certificate_name` (PKCS#1 v1.5 or OAEP-SHA1), answers `SAME`/`DIFFERENT` | wechat.md §2.5, §6.4 | documented; padding accepted either way is a **guess** |
+//! | WeChat: `verify-certificate` only for declared orders; lower-case check letter `x` refused | wechat.md §2.5 | documented / **guess** |
+//! | WeChat: errors `{code, message, detail?}`; `PARAM_ERROR` `detail {field, value, issue, location}`, `field` `#/properties/<name>` in the body | wechat.md §5.1, seed 004 | documented |
+//! | WeChat: statuses 400 `PARAM_ERROR`/`INVALID_REQUEST`, 401 `SIGN_ERROR`, 403 `NOAUTH`, 429 `RATELIMIT_EXCEEDED`, 500 `SYSTEMERROR` | wechat.md §5.2–5.3 | documented table; per-code status **guess** |
+//! | WeChat: customs not registered for the merchant → 403 `NOAUTH` | seed 002 | documented |
+//! | WeChat: unknown `transaction_id` (or not this mchid's) → `PARAM_ERROR` | seed 002, FAQ | documented |
+//! | Both: refunded payments refused (`INVALID_REQUEST` / `1125`) | seed 002 | documented |
+//! | Both: unsplit declared amount (`order_fee`, Alipay `amount`) must equal the payment → `INVALID_REQUEST` | seed 002, wechat.md §7 | documented |
+//! | Both: split needs `fee_type` (`CNY`), `order_fee`, `transport_fee`, `product_fee`; `order_fee = product_fee + transport_fee`; each ≤ payment | seeds 000/002 | documented |
+//! | Both: at most 50 sub-orders; sub-orders add up to ≤ payment | wechat.md §7 (FAQ 3.1#5) | 50: documented; total: **guess**, `enforce_split_total` |
+//! | Both: identical re-declare accepted (current state), different one → `INVALID_REQUEST` | wechat.md §7, seed 002 | inference in the spec |
+//! | Both: modify (PATCH) replaces and voids the record, state `SUBMITTED`; `fee_type` not required | seed 004 | documented |
+//! | Both: modify refused while `PROCESSING` → `INVALID_REQUEST` | seed 004 | documented; all customs offices: **guess**, `refuse_modify_while_processing` |
+//! | Both: re-push only from `SUCCESS` or `EXCEPT`, restarts at `UNDECLARED` | wechat.md §2.4 (W4) | documented rule, **guess** restart state |
+//! | Both: `UNDECLARED` → `PROCESSING` → `SUCCESS`/`FAIL`/`EXCEPT`; `FAIL`/`EXCEPT` by the transaction's [`Settlement`](config::Settlement) | wechat.md §4 | documented states, **guess** timing ([`AdvanceRule`](config::AdvanceRule)) |
+//! | WeChat: query by `out_trade_no`/`transaction_id`/`sub_order_no`/`sub_order_id`, `offset`/`limit` (default 20), nothing found → `INVALID_REQUEST` "查询指定记录不存在" | wechat.md §2.2, §5.3 | documented; not-found code from practice |
+//! | WeChat: rate limit per mchid off by default | wechat.md §7 | UNCONFIRMED, configurable |
+//!
+//! # Faults
+//!
+//! See [`fault`]: latency, 500, 429, connection dropped before or after the
+//! state change, truncated body, wrong response signature, stale response
+//! timestamp; per route or global; always, `n` times, on chosen requests or
+//! at a seeded rate. Configure them with [`SandboxBuilder::fault`], in the
+//! config file (`[[faults]]`) or with `POST /__admin/faults` ([`admin`]).
+
+pub mod admin;
+pub mod config;
+pub mod demo;
+pub mod fault;
+
+mod crypto;
+mod qfpay;
+mod ratelimit;
+mod server;
+mod state;
+mod wechat;
+mod wire;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use customs_core::{DeclarationState, Provider};
+use tokio::sync::watch;
+
+pub use config::{
+    AdvanceRule, PlatformKeys, QfpayMerchant, QfpayTransaction, RateLimit, SandboxConfig, Settlement, SigningMode,
+    TradeType, WechatMerchant, WechatTransaction,
+};
+pub use fault::{FaultKind, FaultRule, Route, RouteMatch, Trigger};
+pub use qfpay::codes as qfpay_respcd;
+
+/// Why the sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is invalid (unreadable file, unknown key, bad key PEM…).
+    #[error("invalid sandbox configuration: {0}")]
+    Config(String),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}; choose another address, or port 0 for any free port")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The background runtime of [`Sandbox::start_blocking`] could not start.
+    #[error("cannot start the sandbox's runtime thread: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// A configured, not yet started, sandbox.
+#[derive(Debug, Clone, Default)]
+pub struct Sandbox {
+    config: SandboxConfig,
+}
+
+impl Sandbox {
+    /// A builder with the default configuration (demo credentials, ephemeral
+    /// loopback port, one state step per query).
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder::default()
+    }
+
+    /// A sandbox with this configuration.
+    pub fn new(config: SandboxConfig) -> Self {
+        Self { config }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SandboxConfig {
+        &self.config
+    }
+
+    /// Binds the listen address and serves on the caller's tokio runtime
+    /// until [`SandboxHandle::shutdown`] (or until that runtime stops).
+    pub async fn start(self) -> Result<SandboxHandle, Error> {
+        let addr = self.config.listen;
+        let shared = Arc::new(server::Shared::new(self.config)?);
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
+        let local = listener.local_addr().map_err(|source| Error::Bind { addr, source })?;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (done_tx, done_rx) = watch::channel(false);
+        tokio::spawn({
+            let shared = shared.clone();
+            async move {
+                server::run(listener, shared, stop_rx).await;
+                let _ = done_tx.send(true);
+            }
+        });
+        tracing::info!(addr = %local, "customs-sandbox listening");
+        Ok(SandboxHandle { inner: Arc::new(HandleInner { addr: local, shared, stop: stop_tx, done: done_rx }) })
+    }
+
+    /// Starts the sandbox on its own thread and runtime, for synchronous
+    /// code. It stops when the returned [`BlockingSandbox`] is dropped or
+    /// [shut down](BlockingSandbox::shutdown).
+    pub fn start_blocking(self) -> Result<BlockingSandbox, Error> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("customs-sandbox".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = tx.send(Err(Error::Runtime(e)));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    match self.start().await {
+                        Ok(handle) => {
+                            let mut done = handle.inner.done.clone();
+                            let _ = tx.send(Ok(handle));
+                            let _ = done.wait_for(|d| *d).await;
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                        }
+                    }
+                });
+            })
+            .map_err(Error::Runtime)?;
+        let handle = rx
+            .recv()
+            .map_err(|_| Error::Runtime(std::io::Error::other("the sandbox thread exited before starting")))??;
+        Ok(BlockingSandbox { handle, thread: Some(thread) })
+    }
+}
+
+/// Builds a [`Sandbox`]. Every setting has a default; see [`SandboxConfig`].
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct SandboxBuilder {
+    config: SandboxConfig,
+}
+
+impl SandboxBuilder {
+    /// Starts from `config` (e.g. read with [`SandboxConfig::from_file`]).
+    pub fn from_config(config: SandboxConfig) -> Self {
+        Self { config }
+    }
+
+    /// Listen address (default `127.0.0.1:0`).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.config.listen = addr;
+        self
+    }
+
+    /// Whether the [`demo`] merchants and transactions are loaded (default on).
+    pub fn demo(mut self, on: bool) -> Self {
+        self.config.demo = on;
+        self
+    }
+
+    /// How declarations advance (default: one step per query).
+    pub fn advance(mut self, rule: AdvanceRule) -> Self {
+        self.config.advance = rule;
+        self
+    }
+
+    /// Adds a QFPay merchant.
+    pub fn qfpay_merchant(mut self, m: QfpayMerchant) -> Self {
+        self.config.qfpay.merchants.push(m);
+        self
+    }
+
+    /// Adds a WeChat merchant.
+    pub fn wechat_merchant(mut self, m: WechatMerchant) -> Self {
+        self.config.wechat.merchants.push(m);
+        self
+    }
+
+    /// Adds a known paid QFPay transaction.
+    pub fn qfpay_transaction(mut self, t: QfpayTransaction) -> Self {
+        self.config.qfpay.transactions.push(t);
+        self
+    }
+
+    /// Adds a known paid WeChat transaction.
+    pub fn wechat_transaction(mut self, t: WechatTransaction) -> Self {
+        self.config.wechat.transactions.push(t);
+        self
+    }
+
+    /// Adds a fault rule.
+    pub fn fault(mut self, rule: FaultRule) -> Self {
+        self.config.faults.push(rule);
+        self
+    }
+
+    /// QFPay rate limit per app code (default 100/s, 400/min).
+    pub fn qfpay_rate_limit(mut self, limit: RateLimit) -> Self {
+        self.config.qfpay.rate_limit = limit;
+        self
+    }
+
+    /// WeChat rate limit per mchid (default none).
+    pub fn wechat_rate_limit(mut self, limit: RateLimit) -> Self {
+        self.config.wechat.rate_limit = limit;
+        self
+    }
+
+    /// Which key signs WeChat responses (default the platform certificate's).
+    pub fn signing(mut self, mode: SigningMode) -> Self {
+        self.config.wechat.signing = mode;
+        self
+    }
+
+    /// Largest accepted WeChat request clock skew (default 5 minutes).
+    pub fn max_clock_skew(mut self, skew: Duration) -> Self {
+        self.config.wechat.max_clock_skew_secs = skew.as_secs();
+        self
+    }
+
+    /// Replaces the sandbox's own WeChat keys.
+    pub fn platform_keys(mut self, keys: PlatformKeys) -> Self {
+        self.config.platform = keys;
+        self
+    }
+
+    /// Whether modify is refused while `PROCESSING` (default yes).
+    pub fn refuse_modify_while_processing(mut self, on: bool) -> Self {
+        self.config.wechat.refuse_modify_while_processing = on;
+        self
+    }
+
+    /// Whether split sub-orders may not add up to more than the payment (default yes).
+    pub fn enforce_split_total(mut self, on: bool) -> Self {
+        self.config.wechat.enforce_split_total = on;
+        self
+    }
+
+    /// The configured sandbox.
+    pub fn build(self) -> Sandbox {
+        Sandbox::new(self.config)
+    }
+
+    /// Builds and [starts](Sandbox::start) it.
+    pub async fn start(self) -> Result<SandboxHandle, Error> {
+        self.build().start().await
+    }
+
+    /// Builds and [starts it on its own thread](Sandbox::start_blocking).
+    pub fn start_blocking(self) -> Result<BlockingSandbox, Error> {
+        self.build().start_blocking()
+    }
+}
+
+#[derive(Debug)]
+struct HandleInner {
+    addr: SocketAddr,
+    shared: Arc<server::Shared>,
+    stop: watch::Sender<bool>,
+    done: watch::Receiver<bool>,
+}
+
+/// A running sandbox. Cheap to clone; every clone controls the same server.
+#[derive(Debug, Clone)]
+pub struct SandboxHandle {
+    inner: Arc<HandleInner>,
+}
+
+impl SandboxHandle {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.inner.addr
+    }
+
+    /// `http://IP:PORT`, the base URL for both providers' paths.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.inner.addr)
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish (at most
+    /// 5 s), and returns when the server has stopped. Idempotent.
+    pub async fn shutdown(&self) {
+        self.inner.stop.send_replace(true);
+        let mut done = self.inner.done.clone();
+        let _ = done.wait_for(|d| *d).await;
+    }
+
+    /// Adds (or replaces) a known paid QFPay transaction.
+    pub fn add_qfpay_transaction(&self, t: QfpayTransaction) {
+        admin::AdminTransaction::Qfpay(t).apply(&self.inner.shared);
+    }
+
+    /// Adds (or replaces) a known paid WeChat transaction.
+    pub fn add_wechat_transaction(&self, t: WechatTransaction) {
+        admin::AdminTransaction::Wechat(t).apply(&self.inner.shared);
+    }
+
+    /// Adds a fault rule.
+    pub fn add_fault(&self, rule: FaultRule) {
+        self.inner.shared.lock().faults.add(rule);
+    }
+
+    /// Removes every fault rule.
+    pub fn clear_faults(&self) {
+        self.inner.shared.lock().faults.clear();
+    }
+
+    /// Moves every pending declaration `steps` steps; returns how many moved.
+    pub fn advance(&self, steps: u32) -> usize {
+        self.inner.shared.lock().store.advance_all(steps, state::Now::system())
+    }
+
+    /// Back to the configured state: no declarations, configured
+    /// transactions and faults only, empty rate-limit windows.
+    pub fn reset(&self) {
+        self.inner.shared.reset();
+    }
+
+    /// The state of one declaration, keyed as the provider keys it
+    /// (`merchant` = QFPay app code or WeChat mchid; `payment_id` = `syssn`
+    /// or `transaction_id`). Does not count as a query.
+    pub fn declaration_state(
+        &self,
+        provider: Provider,
+        merchant: &str,
+        payment_id: &str,
+        customs: &str,
+        sub_order_no: Option<&str>,
+    ) -> Option<DeclarationState> {
+        let which = match provider {
+            Provider::QfPay => state::Which::QfPay,
+            _ => state::Which::WeChat,
+        };
+        let key = state::Key {
+            merchant: merchant.into(),
+            txn: payment_id.into(),
+            customs: customs.into(),
+            sub_order_no: sub_order_no.unwrap_or_default().into(),
+        };
+        let mut live = self.inner.shared.lock();
+        live.store.catch_up(state::Now::system());
+        live.store.book(which).get(&key).map(|d| d.state)
+    }
+
+    /// Everything the sandbox holds, as `GET /__admin/state` returns it.
+    pub fn snapshot(&self) -> serde_json::Value {
+        admin::snapshot(&self.inner.shared)
+    }
+}
+
+/// A sandbox running on its own thread (see [`Sandbox::start_blocking`]).
+/// Dereferences to its [`SandboxHandle`]; stops when dropped.
+#[derive(Debug)]
+pub struct BlockingSandbox {
+    handle: SandboxHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BlockingSandbox {
+    /// The handle (clone it to share).
+    pub fn handle(&self) -> &SandboxHandle {
+        &self.handle
+    }
+
+    /// Stops the server and waits for its thread.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.handle.inner.stop.send_replace(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl std::ops::Deref for BlockingSandbox {
+    type Target = SandboxHandle;
+
+    fn deref(&self) -> &SandboxHandle {
+        &self.handle
+    }
+}
+
+impl Drop for BlockingSandbox {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

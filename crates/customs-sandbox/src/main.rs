@@ -1,6 +1,99 @@
-//! The `customs-sandbox` binary.
+//! The `customs-sandbox` binary: a local emulator of the QFPay and WeChat Pay
+//! Global customs APIs.
+//!
+//! ```text
+//! customs-sandbox --listen 127.0.0.1:8080 [--config sandbox.toml]
+//! ```
+//!
+//! It prints the base URL and where it wrote the demo credentials, then serves
+//! until Ctrl-C.
 
-fn main() {
-    eprintln!("customs-sandbox: not implemented yet");
-    std::process::exit(2);
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use customs_sandbox::config::AdvanceRule;
+use customs_sandbox::{Sandbox, SandboxConfig, demo};
+
+/// A local emulator of the QFPay and WeChat Pay Global customs APIs
+/// (signatures, declaration states, provider errors and injected faults).
+#[derive(Debug, Parser)]
+#[command(name = "customs-sandbox", version)]
+struct Args {
+    /// Address to listen on (overrides the config file); port 0 picks a free port.
+    #[arg(long, env = "CUSTOMS_SANDBOX_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// TOML configuration (merchants, transactions, advance rule, faults, limits).
+    #[arg(long, env = "CUSTOMS_SANDBOX_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where to write the demo credentials (PEM files and credentials.toml).
+    #[arg(long, default_value_os_t = std::env::temp_dir().join("customs-sandbox-demo"))]
+    demo_dir: PathBuf,
+    /// Advance declarations one step every this many milliseconds instead of
+    /// per query (overrides the config file).
+    #[arg(long)]
+    step_ms: Option<u64>,
+    /// Do not load the demo merchants and transactions.
+    #[arg(long)]
+    no_demo: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("customs_sandbox=info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("customs-sandbox: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let mut config = match &args.config {
+        Some(path) => SandboxConfig::from_file(path)?,
+        None => SandboxConfig::default(),
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(ms) = args.step_ms {
+        config.advance = AdvanceRule::Clock { step_ms: ms };
+    }
+    if args.no_demo {
+        config.demo = false;
+    }
+    let demo_on = config.demo;
+    let handle = Sandbox::new(config).start().await?;
+    println!("customs-sandbox listening on {}", handle.base_url());
+    println!("  QFPay:  {}/custom/v1/declare|query|redeclare", handle.base_url());
+    println!(
+        "  WeChat: {}/v3/global/customs/orders (POST/GET/PATCH), /redeclare, /verify-certificate,",
+        handle.base_url()
+    );
+    println!("          {}/v3/global/certificates", handle.base_url());
+    println!("  admin:  {}/__admin/state|transactions|advance|reset|faults", handle.base_url());
+    if demo_on {
+        demo::write_files(&args.demo_dir)?;
+        println!("demo credentials (SANDBOX ONLY): {}", args.demo_dir.join("credentials.toml").display());
+        println!(
+            "  QFPay app_code {}  |  WeChat mchid {} appid {}",
+            demo::QFPAY_APP_CODE,
+            demo::WECHAT_MCHID,
+            demo::WECHAT_APPID
+        );
+    }
+    tokio::signal::ctrl_c().await?;
+    eprintln!("customs-sandbox: shutting down");
+    handle.shutdown().await;
+    Ok(())
 }

@@ -1,0 +1,190 @@
+//! Admin endpoints (`/__admin/*`), for tests and demos. Never faulted, never
+//! rate-limited, not authenticated (the sandbox listens on loopback by default).
+//!
+//! | Method + path | Body | Effect |
+//! |---|---|---|
+//! | `GET /__admin/health` | | `{"status":"ok"}` |
+//! | `GET /__admin/state` | | transactions and declarations of both providers |
+//! | `POST /__admin/transactions` | a transaction or an array, each with `"provider": "qfpay"` or `"wechat"` | adds (or replaces) known paid transactions |
+//! | `POST /__admin/advance` | optional `{"steps": n}` (default 1) | moves every pending declaration `n` steps; answers `{"advanced": count}` |
+//! | `POST /__admin/reset` | | forgets declarations, runtime transactions and faults: back to the configuration |
+//! | `GET /__admin/faults` | | the fault rules |
+//! | `POST /__admin/faults` | a rule or an array (see [`fault`](crate::fault)) | adds fault rules |
+//! | `DELETE /__admin/faults` | | removes every fault rule |
+
+use http::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::config::{QfpayTransaction, WechatTransaction};
+use crate::fault::FaultRule;
+use crate::server::Shared;
+use crate::state::{Book, Now, Which};
+use crate::wire::Reply;
+
+/// A transaction posted to `/__admin/transactions`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "provider", rename_all = "lowercase")]
+pub(crate) enum AdminTransaction {
+    /// A QFPay payment.
+    Qfpay(QfpayTransaction),
+    /// A WeChat payment.
+    Wechat(WechatTransaction),
+}
+
+impl AdminTransaction {
+    pub(crate) fn apply(self, shared: &Shared) {
+        let mut live = shared.lock();
+        match self {
+            AdminTransaction::Qfpay(t) => live.store.add_txn(Which::QfPay, t.into()),
+            AdminTransaction::Wechat(t) => live.store.add_txn(Which::WeChat, t.into()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Advance {
+    #[serde(default = "one")]
+    steps: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn ok(v: &Value) -> Reply {
+    Reply::json(StatusCode::OK, v)
+}
+
+fn bad(message: &str) -> Reply {
+    Reply::json(StatusCode::BAD_REQUEST, &json!({ "error": message }))
+}
+
+/// Parses a body holding one `T` or an array of them.
+fn one_or_many<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Vec<T>, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))?;
+    let items = match v {
+        Value::Array(items) => items,
+        other => vec![other],
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| serde_json::from_value(item).map_err(|e| format!("item {i}: {e}")))
+        .collect()
+}
+
+/// Handles one admin request.
+pub(crate) fn handle(shared: &Shared, req: &customs_core::Request) -> Reply {
+    let path = req.uri().path();
+    match (req.method(), path) {
+        (&Method::GET, "/__admin/health") => ok(&json!({"status": "ok"})),
+        (&Method::GET, "/__admin/state") => ok(&snapshot(shared)),
+        (&Method::POST, "/__admin/transactions") => match one_or_many::<AdminTransaction>(req.body()) {
+            Ok(items) => {
+                let n = items.len();
+                for t in items {
+                    t.apply(shared);
+                }
+                ok(&json!({ "added": n }))
+            }
+            Err(e) => bad(&e),
+        },
+        (&Method::POST, "/__admin/advance") => {
+            let a = if req.body().iter().all(u8::is_ascii_whitespace) {
+                Ok(Advance::default_one())
+            } else {
+                serde_json::from_slice::<Advance>(req.body()).map_err(|e| e.to_string())
+            };
+            match a {
+                Ok(a) => ok(&json!({ "advanced": shared.lock().store.advance_all(a.steps, Now::system()) })),
+                Err(e) => bad(&e),
+            }
+        }
+        (&Method::POST, "/__admin/reset") => {
+            shared.reset();
+            ok(&json!({"reset": true}))
+        }
+        (&Method::GET, "/__admin/faults") => {
+            ok(&serde_json::to_value(shared.lock().faults.rules()).unwrap_or_default())
+        }
+        (&Method::POST, "/__admin/faults") => match one_or_many::<FaultRule>(req.body()) {
+            Ok(rules) => {
+                let n = rules.len();
+                let mut live = shared.lock();
+                for r in rules {
+                    live.faults.add(r);
+                }
+                ok(&json!({ "added": n }))
+            }
+            Err(e) => bad(&e),
+        },
+        (&Method::DELETE, "/__admin/faults") => {
+            shared.lock().faults.clear();
+            ok(&json!({"cleared": true}))
+        }
+        _ => Reply::json(
+            StatusCode::NOT_FOUND,
+            &json!({"error": format!("{} {path} is not an admin endpoint; see the customs_sandbox::admin docs", req.method())}),
+        ),
+    }
+}
+
+impl Advance {
+    fn default_one() -> Self {
+        Self { steps: 1 }
+    }
+}
+
+fn book_json(book: &Book) -> Value {
+    let txns: Vec<Value> = book
+        .transactions()
+        .map(|t| {
+            json!({
+                "id": t.id,
+                "merchant": t.merchant,
+                "out_trade_no": t.out_trade_no,
+                "trade_type": t.trade_type.map(crate::config::TradeType::as_str),
+                "amount_fen": t.amount_fen,
+                "refunded": t.refunded,
+                "payment_pending": t.payment_pending,
+                "settlement": t.settlement,
+            })
+        })
+        .collect();
+    let decls: Vec<Value> = book.declarations().map(|d| serde_json::to_value(d).unwrap_or_default()).collect();
+    json!({ "transactions": txns, "declarations": decls, "voided": book.voided() })
+}
+
+/// Both providers' transactions and declarations (after applying the clock rule).
+pub(crate) fn snapshot(shared: &Shared) -> Value {
+    let mut live = shared.lock();
+    live.store.catch_up(Now::system());
+    json!({
+        "qfpay": book_json(live.store.book(Which::QfPay)),
+        "wechat": book_json(live.store.book(Which::WeChat)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transactions_parse_by_provider_and_refuse_unknown_fields() {
+        let items: Vec<AdminTransaction> = one_or_many(
+            br#"[{"provider":"qfpay","syssn":"S","app_code":"A","amount_fen":1,"payer_name":"n","payer_id_no":"i"},
+                 {"provider":"wechat","transaction_id":"T","out_trade_no":"O","mchid":"M","amount_fen":2,
+                  "payer_name":"n","payer_id_no":"i","refunded":true}]"#,
+        )
+        .unwrap();
+        assert!(matches!(&items[0], AdminTransaction::Qfpay(t) if t.syssn == "S"));
+        assert!(matches!(&items[1], AdminTransaction::Wechat(t) if t.refunded));
+        let e =
+            one_or_many::<AdminTransaction>(br#"{"provider":"wechat","transaction_id":"T","amount":1}"#).unwrap_err();
+        assert!(e.starts_with("item 0"), "{e}");
+        let e = one_or_many::<AdminTransaction>(br#"{"provider":"alipay"}"#).unwrap_err();
+        assert!(e.contains("alipay"), "{e}");
+    }
+}

@@ -1,0 +1,643 @@
+//! Sandbox configuration: merchants, paid transactions, the state-advance
+//! rule, faults, rate limits and the WeChat response-signing mode.
+//!
+//! Everything here can be set from Rust (through [`SandboxBuilder`](crate::SandboxBuilder)),
+//! from a TOML file ([`SandboxConfig::from_toml`]) and, for transactions and
+//! faults, at run time through the admin endpoints.
+//!
+//! ```
+//! use customs_sandbox::config::{AdvanceRule, SandboxConfig};
+//!
+//! let cfg = SandboxConfig::from_toml(r#"
+//!     listen = "127.0.0.1:0"
+//!     [advance]
+//!     mode = "polls"
+//!     per_step = 2
+//!
+//!     [[qfpay.transactions]]
+//!     syssn = "20260101000199990001"
+//!     app_code = "SANDBOXQFPAYAPPCODE000000000001"
+//!     amount_fen = 1500
+//!     payer_name = "李四"
+//!     payer_id_no = "110105194912310021"
+//!
+//!     [[faults]]
+//!     route = "wechat.declare"
+//!     kind = "system_error"
+//!     times = 1
+//! "#)?;
+//! assert_eq!(cfg.advance, AdvanceRule::Polls { per_step: 2 });
+//! assert_eq!(cfg.qfpay.transactions[0].amount_fen, 1500);
+//! # Ok::<(), customs_sandbox::Error>(())
+//! ```
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use customs_core::Secret;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::demo;
+use crate::fault::FaultRule;
+
+fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+    String::deserialize(d).map(Secret::new)
+}
+
+/// The whole configuration of one sandbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SandboxConfig {
+    /// Address to listen on; `127.0.0.1:0` (an ephemeral port) by default.
+    pub listen: SocketAddr,
+    /// Whether the well-known [`demo`] merchants and transactions are loaded
+    /// (on by default). Merchants and transactions given here are added to them.
+    pub demo: bool,
+    /// How declarations move from `UNDECLARED` to a final state.
+    pub advance: AdvanceRule,
+    /// QFPay settings.
+    pub qfpay: QfpayConfig,
+    /// WeChat Pay Global settings.
+    pub wechat: WechatConfig,
+    /// Injected faults, evaluated on every provider request.
+    pub faults: Vec<FaultRule>,
+    /// The sandbox's own WeChat Pay keys (the [`demo`] ones unless replaced
+    /// from Rust; not read from TOML).
+    #[serde(skip)]
+    pub platform: PlatformKeys,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            demo: true,
+            advance: AdvanceRule::default(),
+            qfpay: QfpayConfig::default(),
+            wechat: WechatConfig::default(),
+            faults: Vec::new(),
+            platform: demo::platform_keys(),
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// Parses a TOML configuration (see the module example). Unknown keys are
+    /// refused so that a typo does not silently change the behaviour.
+    pub fn from_toml(text: &str) -> Result<Self, crate::Error> {
+        toml::from_str(text).map_err(|e| crate::Error::Config(e.to_string()))
+    }
+
+    /// Reads and parses a TOML configuration file.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, crate::Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| crate::Error::Config(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_toml(&text).map_err(|e| match e {
+            crate::Error::Config(m) => crate::Error::Config(format!("{}: {m}", path.display())),
+            other => other,
+        })
+    }
+
+    /// The QFPay merchants in effect (demo ones first, when enabled).
+    pub(crate) fn qfpay_merchants(&self) -> Vec<QfpayMerchant> {
+        let mut v = if self.demo { vec![demo::qfpay_merchant()] } else { Vec::new() };
+        v.extend(self.qfpay.merchants.iter().cloned());
+        v
+    }
+
+    /// The WeChat merchants in effect (demo ones first, when enabled).
+    pub(crate) fn wechat_merchants(&self) -> Vec<WechatMerchant> {
+        let mut v = if self.demo { vec![demo::wechat_merchant()] } else { Vec::new() };
+        v.extend(self.wechat.merchants.iter().cloned());
+        v
+    }
+
+    /// The QFPay transactions in effect.
+    pub(crate) fn qfpay_transactions(&self) -> Vec<QfpayTransaction> {
+        let mut v = if self.demo { demo::qfpay_transactions() } else { Vec::new() };
+        v.extend(self.qfpay.transactions.iter().cloned());
+        v
+    }
+
+    /// The WeChat transactions in effect.
+    pub(crate) fn wechat_transactions(&self) -> Vec<WechatTransaction> {
+        let mut v = if self.demo { demo::wechat_transactions() } else { Vec::new() };
+        v.extend(self.wechat.transactions.iter().cloned());
+        v
+    }
+}
+
+/// How a declaration advances `UNDECLARED`/`SUBMITTED` → `PROCESSING` → final.
+///
+/// The final state is the transaction's [`Settlement`]. Any rule can also be
+/// driven by hand with `POST /__admin/advance` or
+/// [`SandboxHandle::advance`](crate::SandboxHandle::advance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum AdvanceRule {
+    /// One step every `per_step` queries of the declaration (deterministic;
+    /// the default, with `per_step = 1`: declare → `UNDECLARED`, first query
+    /// → `PROCESSING`, second query → final).
+    Polls {
+        /// Queries per step (at least 1).
+        per_step: u32,
+    },
+    /// One step every `step_ms` milliseconds of wall-clock time since the
+    /// last change (WeChat submits "within a few minutes", spec wechat.md §4).
+    Clock {
+        /// Milliseconds per step.
+        step_ms: u64,
+    },
+    /// Only `POST /__admin/advance` moves declarations.
+    Manual,
+}
+
+impl Default for AdvanceRule {
+    fn default() -> Self {
+        AdvanceRule::Polls { per_step: 1 }
+    }
+}
+
+impl AdvanceRule {
+    /// A clock rule with one step every `step`.
+    pub fn clock(step: Duration) -> Self {
+        AdvanceRule::Clock { step_ms: u64::try_from(step.as_millis()).unwrap_or(u64::MAX) }
+    }
+}
+
+/// A provider-like rate limit: at most `per_second` requests in any sliding
+/// second and `per_minute` in any sliding minute, per merchant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RateLimit {
+    /// Requests per sliding second (`None`: unlimited).
+    pub per_second: Option<u32>,
+    /// Requests per sliding minute (`None`: unlimited).
+    pub per_minute: Option<u32>,
+}
+
+impl RateLimit {
+    /// A limit of `per_second` and `per_minute` requests.
+    pub fn new(per_second: Option<u32>, per_minute: Option<u32>) -> Self {
+        Self { per_second, per_minute }
+    }
+
+    /// QFPay's documented limit: 100 requests/s and 400 requests/min per
+    /// merchant (spec qfpay.md §2, QFPay/docs `03-api-limitation.md`).
+    pub fn qfpay() -> Self {
+        Self::new(Some(100), Some(400))
+    }
+
+    /// No limit.
+    pub fn unlimited() -> Self {
+        Self::default()
+    }
+}
+
+/// QFPay settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct QfpayConfig {
+    /// Merchants (app code + client key) whose requests are accepted.
+    pub merchants: Vec<QfpayMerchant>,
+    /// Known paid transactions.
+    pub transactions: Vec<QfpayTransaction>,
+    /// Rate limit per app code; QFPay's 100/s and 400/min by default.
+    pub rate_limit: RateLimit,
+}
+
+impl Default for QfpayConfig {
+    fn default() -> Self {
+        Self { merchants: Vec::new(), transactions: Vec::new(), rate_limit: RateLimit::qfpay() }
+    }
+}
+
+/// A QFPay merchant: requests with its `X-QF-APPCODE` are verified with its key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct QfpayMerchant {
+    /// `X-QF-APPCODE`.
+    pub app_code: String,
+    /// The `client_key` appended to the signed string (spec qfpay.md §1).
+    #[serde(deserialize_with = "secret")]
+    pub client_key: Secret,
+}
+
+impl QfpayMerchant {
+    /// A merchant with this app code and client key.
+    pub fn new(app_code: impl Into<String>, client_key: Secret) -> Self {
+        Self { app_code: app_code.into(), client_key }
+    }
+}
+
+/// `trade_type` of a QFPay payment (seed 000, `weixin` | `alipay`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum TradeType {
+    /// Paid with WeChat Pay (`weixin`).
+    #[default]
+    Weixin,
+    /// Paid with Alipay (`alipay`).
+    Alipay,
+}
+
+impl TradeType {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TradeType::Weixin => "weixin",
+            TradeType::Alipay => "alipay",
+        }
+    }
+}
+
+/// How customs finally answers a declaration of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum Settlement {
+    /// Customs accepts it: `SUCCESS`.
+    #[default]
+    Success,
+    /// Customs refuses it: `FAIL`, with this `explanation`.
+    Fail(String),
+    /// The customs interface fails: `EXCEPT`, with this `explanation`.
+    Except(String),
+}
+
+fn default_verify_department() -> String {
+    "UNIONPAY".into()
+}
+
+/// A paid QFPay transaction the sandbox knows (a payment `syssn`, seed 001).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct QfpayTransaction {
+    /// The payment id (`syssn`).
+    pub syssn: String,
+    /// The app code of the merchant that took the payment.
+    pub app_code: String,
+    /// `weixin` (default) or `alipay`.
+    #[serde(default)]
+    pub trade_type: TradeType,
+    /// Amount paid, in fen.
+    pub amount_fen: u64,
+    /// The payer's real name.
+    pub payer_name: String,
+    /// The payer's ID-card number.
+    pub payer_id_no: String,
+    /// Refunded: declarations are refused.
+    #[serde(default)]
+    pub refunded: bool,
+    /// Payment not finished yet (user entering the password): declarations
+    /// are answered `1143` (spec qfpay.md §4).
+    #[serde(default)]
+    pub payment_pending: bool,
+    /// How customs finally answers.
+    #[serde(default)]
+    pub settlement: Settlement,
+    /// `verify_department` reported for it (`UNIONPAY` by default).
+    #[serde(default = "default_verify_department")]
+    pub verify_department: String,
+}
+
+impl QfpayTransaction {
+    /// A paid, unrefunded WeChat-channel (`weixin`) transaction that customs accepts.
+    pub fn new(
+        syssn: impl Into<String>,
+        app_code: impl Into<String>,
+        amount_fen: u64,
+        payer_name: impl Into<String>,
+        payer_id_no: impl Into<String>,
+    ) -> Self {
+        Self {
+            syssn: syssn.into(),
+            app_code: app_code.into(),
+            trade_type: TradeType::Weixin,
+            amount_fen,
+            payer_name: payer_name.into(),
+            payer_id_no: payer_id_no.into(),
+            refunded: false,
+            payment_pending: false,
+            settlement: Settlement::Success,
+            verify_department: default_verify_department(),
+        }
+    }
+
+    /// The same transaction paid with `trade_type`.
+    #[must_use]
+    pub fn with_trade_type(mut self, trade_type: TradeType) -> Self {
+        self.trade_type = trade_type;
+        self
+    }
+
+    /// The same transaction, refunded.
+    #[must_use]
+    pub fn refunded(mut self) -> Self {
+        self.refunded = true;
+        self
+    }
+
+    /// The same transaction with its payment still pending.
+    #[must_use]
+    pub fn payment_pending(mut self) -> Self {
+        self.payment_pending = true;
+        self
+    }
+
+    /// The same transaction, settled by customs as `settlement`.
+    #[must_use]
+    pub fn settles(mut self, settlement: Settlement) -> Self {
+        self.settlement = settlement;
+        self
+    }
+}
+
+/// A paid WeChat Pay transaction the sandbox knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct WechatTransaction {
+    /// WeChat's order number (`transaction_id`).
+    pub transaction_id: String,
+    /// The merchant's order number (`out_trade_no`).
+    pub out_trade_no: String,
+    /// The merchant that took the payment (`mchid`).
+    pub mchid: String,
+    /// Amount paid, in fen (CNY).
+    pub amount_fen: u64,
+    /// The payer's real name (checked by `verify-certificate`).
+    pub payer_name: String,
+    /// The payer's ID-card number (checked by `verify-certificate`).
+    pub payer_id_no: String,
+    /// Refunded: declarations are refused (seed 002, `INVALID_REQUEST`).
+    #[serde(default)]
+    pub refunded: bool,
+    /// How customs finally answers.
+    #[serde(default)]
+    pub settlement: Settlement,
+    /// `verify_department` reported for it (`UNIONPAY` by default).
+    #[serde(default = "default_verify_department")]
+    pub verify_department: String,
+}
+
+impl WechatTransaction {
+    /// A paid, unrefunded transaction that customs accepts.
+    pub fn new(
+        transaction_id: impl Into<String>,
+        out_trade_no: impl Into<String>,
+        mchid: impl Into<String>,
+        amount_fen: u64,
+        payer_name: impl Into<String>,
+        payer_id_no: impl Into<String>,
+    ) -> Self {
+        Self {
+            transaction_id: transaction_id.into(),
+            out_trade_no: out_trade_no.into(),
+            mchid: mchid.into(),
+            amount_fen,
+            payer_name: payer_name.into(),
+            payer_id_no: payer_id_no.into(),
+            refunded: false,
+            settlement: Settlement::Success,
+            verify_department: default_verify_department(),
+        }
+    }
+
+    /// The same transaction, refunded.
+    #[must_use]
+    pub fn refunded(mut self) -> Self {
+        self.refunded = true;
+        self
+    }
+
+    /// The same transaction, settled by customs as `settlement`.
+    #[must_use]
+    pub fn settles(mut self, settlement: Settlement) -> Self {
+        self.settlement = settlement;
+        self
+    }
+}
+
+/// Which key signs WeChat responses (spec wechat.md §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SigningMode {
+    /// The platform certificate's key; `Wechatpay-Serial` is the certificate
+    /// serial. A request that sends `Wechatpay-Serial: PUB_KEY_ID_…` still
+    /// pins its response to the public key (spec §6.3).
+    #[default]
+    Certificate,
+    /// The "WeChat Pay public key"; `Wechatpay-Serial` is `PUB_KEY_ID_…`.
+    PublicKey,
+}
+
+/// WeChat Pay Global settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct WechatConfig {
+    /// Merchants whose signed requests are accepted.
+    pub merchants: Vec<WechatMerchant>,
+    /// Known paid transactions.
+    pub transactions: Vec<WechatTransaction>,
+    /// Which key signs responses.
+    pub signing: SigningMode,
+    /// Largest accepted difference between a request's timestamp and the
+    /// sandbox clock, in seconds (5 minutes, spec wechat.md §6.1).
+    pub max_clock_skew_secs: u64,
+    /// Rate limit per `mchid` (none by default: UNCONFIRMED for customs, §7).
+    pub rate_limit: RateLimit,
+    /// Refuse `PATCH` while the declaration is `PROCESSING` (seed 004; which
+    /// customs offices do this is UNCONFIRMED, so it applies to all by default).
+    pub refuse_modify_while_processing: bool,
+    /// Refuse a split whose sub-orders add up to more than the payment (the
+    /// seed 002 error "split amount greater than original"; UNCONFIRMED).
+    pub enforce_split_total: bool,
+}
+
+impl Default for WechatConfig {
+    fn default() -> Self {
+        Self {
+            merchants: Vec::new(),
+            transactions: Vec::new(),
+            signing: SigningMode::Certificate,
+            max_clock_skew_secs: 300,
+            rate_limit: RateLimit::unlimited(),
+            refuse_modify_while_processing: true,
+            enforce_split_total: true,
+        }
+    }
+}
+
+/// The sandbox's own WeChat Pay keys: the platform certificate (signs
+/// responses, decrypts identity fields, is served encrypted by
+/// `/v3/global/certificates`) and the "WeChat Pay public key" (`PUB_KEY_ID_…`).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PlatformKeys {
+    /// The platform private key, PKCS#8 PEM.
+    pub private_key_pem: Secret,
+    /// The platform certificate, PEM; its serial is `Wechatpay-Serial` in
+    /// certificate mode, its validity the `effective_time`/`expire_time` listed
+    /// by `/v3/global/certificates`.
+    pub certificate_pem: String,
+    /// The public-key id, `PUB_KEY_ID_` + 32 digits (spec wechat.md §6.3).
+    pub public_key_id: String,
+    /// The private half of the public-key-mode key, PKCS#8 PEM.
+    pub public_key_private_pem: Secret,
+    /// The public-key-mode public key, SPKI PEM (what merchants download).
+    pub public_key_pem: String,
+}
+
+impl Default for PlatformKeys {
+    fn default() -> Self {
+        demo::platform_keys()
+    }
+}
+
+/// A WeChat merchant: requests naming its `mchid` are verified with its key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct WechatMerchant {
+    /// Merchant id (`mchid`).
+    pub mchid: String,
+    /// App ids bound to the merchant (`appid` must be one of them).
+    pub appids: Vec<String>,
+    /// Serial of the merchant API certificate (`serial_no` in `Authorization`).
+    pub serial_no: String,
+    /// The merchant's public key or API certificate, PEM.
+    pub public_key_pem: String,
+    /// The 32-byte APIv3 key (encrypts `/v3/global/certificates`).
+    #[serde(deserialize_with = "secret")]
+    pub apiv3_key: Secret,
+    /// Customs offices the merchant registered with; others answer `NOAUTH`
+    /// (seed 002). Empty: every office.
+    #[serde(default)]
+    pub customs: Vec<String>,
+}
+
+impl WechatMerchant {
+    /// A merchant registered with every customs office.
+    pub fn new(
+        mchid: impl Into<String>,
+        appid: impl Into<String>,
+        serial_no: impl Into<String>,
+        public_key_pem: impl Into<String>,
+        apiv3_key: Secret,
+    ) -> Self {
+        Self {
+            mchid: mchid.into(),
+            appids: vec![appid.into()],
+            serial_no: serial_no.into(),
+            public_key_pem: public_key_pem.into(),
+            apiv3_key,
+            customs: Vec::new(),
+        }
+    }
+
+    /// The same merchant, registered only with `customs`.
+    #[must_use]
+    pub fn with_customs<I: IntoIterator<Item = S>, S: Into<String>>(mut self, customs: I) -> Self {
+        self.customs = customs.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_deterministic_and_provider_like() {
+        let c = SandboxConfig::default();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:0");
+        assert!(c.demo);
+        assert_eq!(c.advance, AdvanceRule::Polls { per_step: 1 });
+        assert_eq!(c.qfpay.rate_limit, RateLimit::new(Some(100), Some(400)));
+        assert_eq!(c.wechat.max_clock_skew_secs, 300);
+        assert_eq!(c.wechat.signing, SigningMode::Certificate);
+        assert!(c.qfpay_merchants().iter().any(|m| m.app_code == demo::QFPAY_APP_CODE));
+        assert!(!c.wechat_transactions().is_empty());
+    }
+
+    #[test]
+    fn full_toml_parses() {
+        let c = SandboxConfig::from_toml(
+            r#"
+            listen = "127.0.0.1:18080"
+            demo = false
+            advance = { mode = "clock", step_ms = 250 }
+
+            [qfpay]
+            rate_limit = { per_second = 5 }
+            [[qfpay.merchants]]
+            app_code = "APP"
+            client_key = "key"
+            [[qfpay.transactions]]
+            syssn = "S1"
+            app_code = "APP"
+            trade_type = "alipay"
+            amount_fen = 200
+            payer_name = "n"
+            payer_id_no = "i"
+            settlement = { fail = "bad goods" }
+
+            [wechat]
+            signing = "public_key"
+            max_clock_skew_secs = 60
+            [[wechat.merchants]]
+            mchid = "1"
+            appids = ["wx1"]
+            serial_no = "AB"
+            public_key_pem = "PEM"
+            apiv3_key = "0123456789abcdef0123456789abcdef"
+            customs = ["SHANGHAI_ZS"]
+            [[wechat.transactions]]
+            transaction_id = "T"
+            out_trade_no = "O"
+            mchid = "1"
+            amount_fen = 1
+            payer_name = "n"
+            payer_id_no = "i"
+            refunded = true
+
+            [[faults]]
+            route = "qfpay.*"
+            kind = "latency"
+            latency_ms = 5
+            rate = 0.5
+            seed = 7
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 18080);
+        assert_eq!(c.advance, AdvanceRule::Clock { step_ms: 250 });
+        assert_eq!(c.qfpay.rate_limit, RateLimit::new(Some(5), None));
+        assert_eq!(c.qfpay_merchants().len(), 1);
+        assert_eq!(c.qfpay.transactions[0].trade_type, TradeType::Alipay);
+        assert_eq!(c.qfpay.transactions[0].settlement, Settlement::Fail("bad goods".into()));
+        assert_eq!(c.wechat.signing, SigningMode::PublicKey);
+        assert!(c.wechat.transactions[0].refunded);
+        assert_eq!(c.wechat.merchants[0].apiv3_key.len(), 32);
+        assert!(!format!("{c:?}").contains("0123456789abcdef"), "secrets must not leak into Debug");
+        assert_eq!(c.faults.len(), 1);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_name() {
+        let e = SandboxConfig::from_toml("listn = \"127.0.0.1:1\"").unwrap_err();
+        assert!(e.to_string().contains("listn"), "{e}");
+        let e = SandboxConfig::from_toml("[advance]\nmode = \"sometimes\"").unwrap_err();
+        assert!(e.to_string().contains("sometimes"), "{e}");
+    }
+}

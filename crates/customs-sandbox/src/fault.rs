@@ -1,0 +1,538 @@
+//! Fault injection: latency, server errors, throttling, dropped connections,
+//! truncated bodies and bad WeChat response signatures.
+//!
+//! A [`FaultRule`] names the routes it applies to ([`RouteMatch`]), what goes
+//! wrong ([`FaultKind`]) and when ([`Trigger`]): always, on the first `n`
+//! matching requests, on chosen request numbers, or at a rate drawn from a
+//! seeded generator (so a run can be replayed exactly).
+//!
+//! Rules are evaluated independently on every provider request (admin
+//! endpoints are never faulted). Latencies of all firing rules add up; of
+//! the other kinds, the first firing rule (in the order the rules were
+//! added) wins.
+//!
+//! In TOML and in the admin API a rule is a flat table:
+//!
+//! ```
+//! use customs_sandbox::fault::{FaultKind, FaultRule, RouteMatch, Trigger};
+//!
+//! let rule: FaultRule = serde_json::from_str(
+//!     r#"{"route": "wechat.*", "kind": "drop_after", "nth": [2, 5]}"#,
+//! )?;
+//! assert_eq!(rule, FaultRule::new(RouteMatch::WeChat, FaultKind::DropAfterState).on_requests([2, 5]));
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// One emulated endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Route {
+    /// `POST /custom/v1/declare` (QFPay).
+    QfpayDeclare,
+    /// `POST|GET /custom/v1/query` (QFPay).
+    QfpayQuery,
+    /// `POST /custom/v1/redeclare` (QFPay).
+    QfpayRedeclare,
+    /// `POST /v3/global/customs/orders` (WeChat declare).
+    WechatDeclare,
+    /// `GET /v3/global/customs/orders` (WeChat query).
+    WechatQuery,
+    /// `PATCH /v3/global/customs/orders` (WeChat modify).
+    WechatModify,
+    /// `POST /v3/global/customs/redeclare` (WeChat re-push).
+    WechatRedeclare,
+    /// `POST /v3/global/customs/verify-certificate` (WeChat identity check).
+    WechatVerifyCertificate,
+    /// `GET /v3/global/certificates` (WeChat platform certificates).
+    WechatCertificates,
+}
+
+impl Route {
+    /// Every route.
+    pub const ALL: [Route; 9] = [
+        Route::QfpayDeclare,
+        Route::QfpayQuery,
+        Route::QfpayRedeclare,
+        Route::WechatDeclare,
+        Route::WechatQuery,
+        Route::WechatModify,
+        Route::WechatRedeclare,
+        Route::WechatVerifyCertificate,
+        Route::WechatCertificates,
+    ];
+
+    /// The route's name in configuration: `qfpay.declare`, `wechat.modify`, …
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::QfpayDeclare => "qfpay.declare",
+            Route::QfpayQuery => "qfpay.query",
+            Route::QfpayRedeclare => "qfpay.redeclare",
+            Route::WechatDeclare => "wechat.declare",
+            Route::WechatQuery => "wechat.query",
+            Route::WechatModify => "wechat.modify",
+            Route::WechatRedeclare => "wechat.redeclare",
+            Route::WechatVerifyCertificate => "wechat.verify_certificate",
+            Route::WechatCertificates => "wechat.certificates",
+        }
+    }
+
+    /// Whether this is a WeChat route.
+    pub fn is_wechat(self) -> bool {
+        self.name().starts_with("wechat.")
+    }
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The routes a fault applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum RouteMatch {
+    /// Every provider route (`*`).
+    #[default]
+    All,
+    /// Every QFPay route (`qfpay.*`).
+    QfPay,
+    /// Every WeChat route (`wechat.*`).
+    WeChat,
+    /// One route (`wechat.declare`, …).
+    Route(Route),
+}
+
+impl RouteMatch {
+    /// Whether `route` is matched.
+    pub fn matches(self, route: Route) -> bool {
+        match self {
+            RouteMatch::All => true,
+            RouteMatch::QfPay => !route.is_wechat(),
+            RouteMatch::WeChat => route.is_wechat(),
+            RouteMatch::Route(r) => r == route,
+        }
+    }
+}
+
+impl fmt::Display for RouteMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteMatch::All => f.write_str("*"),
+            RouteMatch::QfPay => f.write_str("qfpay.*"),
+            RouteMatch::WeChat => f.write_str("wechat.*"),
+            RouteMatch::Route(r) => f.write_str(r.name()),
+        }
+    }
+}
+
+impl FromStr for RouteMatch {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "*" => Ok(RouteMatch::All),
+            "qfpay.*" => Ok(RouteMatch::QfPay),
+            "wechat.*" => Ok(RouteMatch::WeChat),
+            other => Route::ALL.into_iter().find(|r| r.name() == other).map(RouteMatch::Route).ok_or_else(|| {
+                let names: Vec<&str> = Route::ALL.iter().map(|r| r.name()).collect();
+                format!("unknown route `{other}`; use *, qfpay.*, wechat.* or one of {}", names.join(", "))
+            }),
+        }
+    }
+}
+
+/// What goes wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FaultKind {
+    /// Wait this long before handling the request (`latency`, with `latency_ms`).
+    Latency(Duration),
+    /// HTTP 500 without touching state (`system_error`): WeChat
+    /// `{"code":"SYSTEMERROR",…}` (seed 002), QFPay `respcd` `1254`.
+    SystemError,
+    /// HTTP 429 without touching state (`rate_limited`).
+    RateLimited,
+    /// Close the connection before the request changes any state, without
+    /// answering (`drop_before`).
+    DropBeforeState,
+    /// Apply the request, then close the connection without answering
+    /// (`drop_after`): the caller cannot know it succeeded.
+    DropAfterState,
+    /// Apply the request, then send the headers and only half the body
+    /// before closing (`truncated_body`).
+    TruncatedBody,
+    /// WeChat only: sign the response with a key that is not the platform key
+    /// (`bad_signature`). Ignored on QFPay routes.
+    BadSignature,
+    /// WeChat only: a correctly signed response whose `Wechatpay-Timestamp`
+    /// is 10 minutes old (`stale_timestamp`). Ignored on QFPay routes.
+    StaleTimestamp,
+}
+
+impl FaultKind {
+    fn name(self) -> &'static str {
+        match self {
+            FaultKind::Latency(_) => "latency",
+            FaultKind::SystemError => "system_error",
+            FaultKind::RateLimited => "rate_limited",
+            FaultKind::DropBeforeState => "drop_before",
+            FaultKind::DropAfterState => "drop_after",
+            FaultKind::TruncatedBody => "truncated_body",
+            FaultKind::BadSignature => "bad_signature",
+            FaultKind::StaleTimestamp => "stale_timestamp",
+        }
+    }
+}
+
+/// When a rule fires, counting only requests to the routes it matches.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Trigger {
+    /// On every matching request.
+    Always,
+    /// On the first `n` matching requests, then never.
+    Times(u32),
+    /// On these matching requests, numbered from 1.
+    Nth(Vec<u64>),
+    /// On each matching request with probability `rate` (0.0–1.0), drawn
+    /// from a generator seeded with `seed`: the same seed gives the same
+    /// sequence of faults.
+    Rate {
+        /// Probability per request.
+        rate: f64,
+        /// Generator seed.
+        seed: u64,
+    },
+}
+
+/// One fault-injection rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "FaultSpec", into = "FaultSpec")]
+#[non_exhaustive]
+pub struct FaultRule {
+    /// Routes it applies to.
+    pub routes: RouteMatch,
+    /// What goes wrong.
+    pub kind: FaultKind,
+    /// When.
+    pub trigger: Trigger,
+}
+
+impl FaultRule {
+    /// A rule that fires on every request to `routes`.
+    pub fn new(routes: RouteMatch, kind: FaultKind) -> Self {
+        Self { routes, kind, trigger: Trigger::Always }
+    }
+
+    /// A rule for one route.
+    pub fn on(route: Route, kind: FaultKind) -> Self {
+        Self::new(RouteMatch::Route(route), kind)
+    }
+
+    /// Fires only on the first `n` matching requests.
+    #[must_use]
+    pub fn times(mut self, n: u32) -> Self {
+        self.trigger = Trigger::Times(n);
+        self
+    }
+
+    /// Fires only on these matching requests (numbered from 1).
+    #[must_use]
+    pub fn on_requests<I: IntoIterator<Item = u64>>(mut self, numbers: I) -> Self {
+        self.trigger = Trigger::Nth(numbers.into_iter().collect());
+        self
+    }
+
+    /// Fires with probability `rate`, deterministically for a given `seed`.
+    #[must_use]
+    pub fn at_rate(mut self, rate: f64, seed: u64) -> Self {
+        self.trigger = Trigger::Rate { rate, seed };
+        self
+    }
+}
+
+/// The flat table form of a [`FaultRule`] (TOML, admin JSON).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultSpec {
+    #[serde(default = "star")]
+    route: String,
+    kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    latency_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    times: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nth: Option<Vec<u64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+}
+
+fn star() -> String {
+    "*".into()
+}
+
+impl TryFrom<FaultSpec> for FaultRule {
+    type Error = String;
+
+    fn try_from(s: FaultSpec) -> Result<Self, Self::Error> {
+        let routes: RouteMatch = s.route.parse()?;
+        let kind = match (s.kind.as_str(), s.latency_ms) {
+            ("latency", Some(ms)) => FaultKind::Latency(Duration::from_millis(ms)),
+            ("latency", None) => return Err("fault kind `latency` needs `latency_ms`".into()),
+            (_, Some(_)) => return Err(format!("`latency_ms` applies only to kind `latency`, not `{}`", s.kind)),
+            ("system_error", None) => FaultKind::SystemError,
+            ("rate_limited", None) => FaultKind::RateLimited,
+            ("drop_before", None) => FaultKind::DropBeforeState,
+            ("drop_after", None) => FaultKind::DropAfterState,
+            ("truncated_body", None) => FaultKind::TruncatedBody,
+            ("bad_signature", None) => FaultKind::BadSignature,
+            ("stale_timestamp", None) => FaultKind::StaleTimestamp,
+            (other, None) => {
+                return Err(format!(
+                    "unknown fault kind `{other}`; use latency, system_error, rate_limited, drop_before, \
+                     drop_after, truncated_body, bad_signature or stale_timestamp"
+                ));
+            }
+        };
+        let trigger = match (s.times, s.nth, s.rate, s.seed) {
+            (None, None, None, None) => Trigger::Always,
+            (Some(n), None, None, None) => Trigger::Times(n),
+            (None, Some(v), None, None) => Trigger::Nth(v),
+            (None, None, Some(rate), seed) => {
+                if !(0.0..=1.0).contains(&rate) {
+                    return Err(format!("`rate` must be between 0.0 and 1.0 (got {rate})"));
+                }
+                Trigger::Rate { rate, seed: seed.unwrap_or_else(random_seed) }
+            }
+            (None, None, None, Some(_)) => return Err("`seed` applies only with `rate`".into()),
+            _ => return Err("give at most one of `times`, `nth` and `rate` (none: always)".into()),
+        };
+        Ok(FaultRule { routes, kind, trigger })
+    }
+}
+
+impl From<FaultRule> for FaultSpec {
+    fn from(r: FaultRule) -> Self {
+        let mut s = FaultSpec {
+            route: r.routes.to_string(),
+            kind: r.kind.name().into(),
+            latency_ms: None,
+            times: None,
+            nth: None,
+            rate: None,
+            seed: None,
+        };
+        if let FaultKind::Latency(d) = r.kind {
+            s.latency_ms = Some(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        }
+        match r.trigger {
+            Trigger::Always => {}
+            Trigger::Times(n) => s.times = Some(n),
+            Trigger::Nth(v) => s.nth = Some(v),
+            Trigger::Rate { rate, seed } => {
+                s.rate = Some(rate);
+                s.seed = Some(seed);
+            }
+        }
+        s
+    }
+}
+
+fn random_seed() -> u64 {
+    let mut b = [0u8; 8];
+    // Without OS randomness fall back to a fixed seed: still a valid generator.
+    let _ = getrandom::fill(&mut b);
+    u64::from_le_bytes(b)
+}
+
+/// SplitMix64: small, fast, good enough to decide faults reproducibly.
+#[derive(Debug, Clone)]
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A uniform draw in `[0, 1)`.
+    fn next_unit(&mut self) -> f64 {
+        let hi = u32::try_from(self.next_u64() >> 32).expect("32 bits");
+        f64::from(hi) / 4_294_967_296.0
+    }
+}
+
+/// What the faults decided for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Decision {
+    /// Total added latency.
+    pub(crate) latency: Duration,
+    /// The fault to apply, if any (never `Latency`).
+    pub(crate) action: Option<FaultKind>,
+}
+
+#[derive(Debug, Clone)]
+struct Armed {
+    rule: FaultRule,
+    matched: u64,
+    rng: SplitMix,
+}
+
+/// The live fault rules with their counters.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Faults {
+    rules: Vec<Armed>,
+}
+
+impl Faults {
+    pub(crate) fn new(rules: impl IntoIterator<Item = FaultRule>) -> Self {
+        let mut f = Self::default();
+        for r in rules {
+            f.add(r);
+        }
+        f
+    }
+
+    pub(crate) fn add(&mut self, rule: FaultRule) {
+        let seed = match rule.trigger {
+            Trigger::Rate { seed, .. } => seed,
+            _ => 0,
+        };
+        self.rules.push(Armed { rule, matched: 0, rng: SplitMix(seed) });
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.rules.clear();
+    }
+
+    pub(crate) fn rules(&self) -> Vec<FaultRule> {
+        self.rules.iter().map(|a| a.rule.clone()).collect()
+    }
+
+    /// Counts the request against every matching rule and decides.
+    pub(crate) fn decide(&mut self, route: Route) -> Decision {
+        let mut d = Decision::default();
+        for a in &mut self.rules {
+            if !a.rule.routes.matches(route) {
+                continue;
+            }
+            a.matched += 1;
+            let fires = match &a.rule.trigger {
+                Trigger::Always => true,
+                Trigger::Times(n) => a.matched <= u64::from(*n),
+                Trigger::Nth(v) => v.contains(&a.matched),
+                Trigger::Rate { rate, .. } => a.rng.next_unit() < *rate,
+            };
+            if !fires {
+                continue;
+            }
+            match a.rule.kind {
+                FaultKind::Latency(l) => d.latency += l,
+                FaultKind::BadSignature | FaultKind::StaleTimestamp if !route.is_wechat() => {}
+                kind => {
+                    if d.action.is_none() {
+                        d.action = Some(kind);
+                    }
+                }
+            }
+        }
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_names_round_trip() {
+        for r in Route::ALL {
+            assert_eq!(r.name().parse::<RouteMatch>(), Ok(RouteMatch::Route(r)));
+        }
+        assert_eq!("*".parse::<RouteMatch>(), Ok(RouteMatch::All));
+        let e = "wechat.dclare".parse::<RouteMatch>().unwrap_err();
+        assert!(e.contains("wechat.declare"), "{e}");
+        assert!(RouteMatch::QfPay.matches(Route::QfpayQuery));
+        assert!(!RouteMatch::QfPay.matches(Route::WechatQuery));
+    }
+
+    #[test]
+    fn times_and_nth_count_only_matching_requests() {
+        let mut f = Faults::new([
+            FaultRule::on(Route::WechatDeclare, FaultKind::SystemError).times(2),
+            FaultRule::new(RouteMatch::QfPay, FaultKind::DropAfterState).on_requests([2]),
+        ]);
+        let mut got = Vec::new();
+        for r in
+            [Route::QfpayDeclare, Route::WechatDeclare, Route::QfpayQuery, Route::WechatDeclare, Route::WechatDeclare]
+        {
+            got.push(f.decide(r).action);
+        }
+        assert_eq!(
+            got,
+            [None, Some(FaultKind::SystemError), Some(FaultKind::DropAfterState), Some(FaultKind::SystemError), None]
+        );
+    }
+
+    #[test]
+    fn latency_adds_up_and_first_action_wins() {
+        let mut f = Faults::new([
+            FaultRule::new(RouteMatch::All, FaultKind::Latency(Duration::from_millis(5))),
+            FaultRule::new(RouteMatch::All, FaultKind::RateLimited),
+            FaultRule::new(RouteMatch::All, FaultKind::Latency(Duration::from_millis(7))),
+            FaultRule::new(RouteMatch::All, FaultKind::SystemError),
+        ]);
+        assert_eq!(
+            f.decide(Route::WechatQuery),
+            Decision { latency: Duration::from_millis(12), action: Some(FaultKind::RateLimited) }
+        );
+    }
+
+    #[test]
+    fn signature_faults_do_not_apply_to_qfpay() {
+        let mut f = Faults::new([FaultRule::new(RouteMatch::All, FaultKind::BadSignature)]);
+        assert_eq!(f.decide(Route::QfpayDeclare).action, None);
+        assert_eq!(f.decide(Route::WechatDeclare).action, Some(FaultKind::BadSignature));
+    }
+
+    #[test]
+    fn seeded_rate_is_reproducible_and_close_to_the_rate() {
+        let run = |seed| {
+            let mut f = Faults::new([FaultRule::new(RouteMatch::All, FaultKind::SystemError).at_rate(0.3, seed)]);
+            (0..1000).map(|_| f.decide(Route::QfpayQuery).action.is_some()).collect::<Vec<_>>()
+        };
+        let a = run(42);
+        assert_eq!(a, run(42));
+        assert_ne!(a, run(43));
+        let hits = a.iter().filter(|h| **h).count();
+        assert!((250..350).contains(&hits), "{hits}");
+    }
+
+    #[test]
+    fn spec_parsing_errors_name_the_problem() {
+        let parse = |s: &str| serde_json::from_str::<FaultRule>(s).map_err(|e| e.to_string());
+        assert!(parse(r#"{"kind":"latency"}"#).unwrap_err().contains("latency_ms"));
+        assert!(parse(r#"{"kind":"explode"}"#).unwrap_err().contains("explode"));
+        assert!(parse(r#"{"kind":"drop_before","times":1,"nth":[1]}"#).unwrap_err().contains("at most one"));
+        assert!(parse(r#"{"kind":"drop_before","rate":1.5}"#).unwrap_err().contains("between"));
+        assert!(parse(r#"{"kind":"drop_before","route":"nope"}"#).unwrap_err().contains("unknown route"));
+        let r = parse(r#"{"kind":"latency","latency_ms":30,"rate":0.5,"seed":9}"#).unwrap();
+        assert_eq!(r, FaultRule::new(RouteMatch::All, FaultKind::Latency(Duration::from_millis(30))).at_rate(0.5, 9));
+        // Round trip through the flat form.
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<FaultRule>(&json).unwrap(), r);
+    }
+}

@@ -1,0 +1,445 @@
+//! QFPay routes: `/custom/v1/declare|query|redeclare` (seeds 000/001, spec
+//! qfpay.md §1, §3, §4).
+//!
+//! Requests are form-encoded (the query also as a GET query string), signed
+//! with `X-QF-SIGN` over the sorted raw parameters plus the client key, MD5
+//! or SHA-256 per `X-QF-SIGNTYPE` (checked with `customs_qfpay::sign`).
+//! Answers are HTTP 200 JSON with a 4-digit `respcd`; see [`codes`].
+
+use std::collections::BTreeMap;
+
+use customs_core::DeclarationState;
+use customs_qfpay::sign::{Params, ReceiveError, ReceivedRequest};
+use http::{Method, StatusCode};
+use serde_json::{Map, Value, json};
+
+use crate::config::TradeType;
+use crate::fault::{FaultKind, Route};
+use crate::server::Shared;
+use crate::state::{Content, Declaration, Declared, Fees, Key, Now, Refusal, Which};
+use crate::wire::Reply;
+
+/// The `respcd` values the sandbox answers with (spec qfpay.md §4). No
+/// customs-specific codes are documented (UNCONFIRMED), so the general
+/// table's closest codes are used.
+pub mod codes {
+    /// Success (the request was processed).
+    pub const OK: &str = "0000";
+    /// Request format error (malformed form encoding, wrong HTTP method).
+    pub const FORMAT: &str = "1103";
+    /// Parameter error (missing, too long or inconsistent parameter).
+    pub const PARAM: &str = "1104";
+    /// Signature error (also: unknown app code, missing signature headers).
+    pub const SIGN: &str = "1108";
+    /// The payment was refunded.
+    pub const REFUNDED: &str = "1125";
+    /// No such payment (`syssn`) for this merchant.
+    pub const NO_TXN: &str = "1136";
+    /// The payment is not finished (user entering the password).
+    pub const NOT_PAID: &str = "1143";
+    /// Processing, please wait: query instead of retrying.
+    pub const PROCESSING: &str = "1145";
+    /// System error.
+    pub const SYSTEM: &str = "1254";
+    /// Declaration state conflict (no such declaration, different repeat,
+    /// re-push not allowed); guess from the 1260–1268 "order state" range.
+    pub const CONFLICT: &str = "1260";
+}
+
+type Answer = Result<Reply, Reply>;
+
+fn answer(syssn: &str, respcd: &str, resperr: &str, respmsg: &str) -> Reply {
+    Reply::json(StatusCode::OK, &json!({ "syssn": syssn, "respcd": respcd, "resperr": resperr, "respmsg": respmsg }))
+}
+
+/// Handles one QFPay request.
+pub(crate) fn handle(
+    shared: &Shared,
+    route: Route,
+    req: &customs_core::Request,
+    fault: Option<FaultKind>,
+    now: Now,
+) -> Reply {
+    match fault {
+        Some(FaultKind::SystemError) => {
+            return Reply::json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({"respcd": codes::SYSTEM, "resperr": "system error (fault injection)", "respmsg": "retry the identical request"}),
+            );
+        }
+        Some(FaultKind::RateLimited) => return too_many("fault injection"),
+        _ => {}
+    }
+    let post_only = matches!(route, Route::QfpayDeclare | Route::QfpayRedeclare);
+    if req.method() != Method::POST && (post_only || req.method() != Method::GET) {
+        let mut r = answer("", codes::FORMAT, "use POST (the query also accepts GET)", "");
+        r.status = StatusCode::METHOD_NOT_ALLOWED;
+        return r;
+    }
+    let received = match ReceivedRequest::parse(req) {
+        Ok(r) => r,
+        Err(e @ ReceiveError::Body(_)) => return answer("", codes::FORMAT, &e.to_string(), ""),
+        Err(e) => return answer("", codes::SIGN, &e.to_string(), ""),
+    };
+    let syssn = received.params.get("syssn").unwrap_or("").to_owned();
+    let admitted = shared.lock().limiter.admit(shared.config.qfpay.rate_limit, &received.app_code, now.instant);
+    if !admitted {
+        return too_many("100 requests/s and 400 requests/min per merchant");
+    }
+    let Some(merchant) = shared.qfpay_merchants.get(&received.app_code) else {
+        return answer(&syssn, codes::SIGN, "unknown X-QF-APPCODE", "use the app code issued for this environment");
+    };
+    if !received.verify(&merchant.client_key) {
+        return answer(
+            &syssn,
+            codes::SIGN,
+            "signature error",
+            "X-QF-SIGN must be the hex MD5 (or SHA-256 with X-QF-SIGNTYPE: SHA256) of the parameters sorted by \
+             name, joined as k=v with &, followed by the client key",
+        );
+    }
+    let f = Form { params: &received.params, syssn: &syssn };
+    let app_code = received.app_code.as_str();
+    let result = match route {
+        Route::QfpayDeclare => declare(shared, app_code, &f, now),
+        Route::QfpayQuery => query(shared, app_code, &f, now),
+        Route::QfpayRedeclare => redeclare(shared, app_code, &f, now),
+        _ => Err(answer(&syssn, codes::FORMAT, "no such QFPay route", "")),
+    };
+    result.unwrap_or_else(|e| e)
+}
+
+fn too_many(why: &str) -> Reply {
+    Reply::json(
+        StatusCode::TOO_MANY_REQUESTS,
+        &json!({"resperr": "too many requests", "respmsg": format!("rate limit: {why}; back off and retry")}),
+    )
+}
+
+/// The verified parameters, with checks that answer `1104` naming the field.
+struct Form<'a> {
+    params: &'a Params,
+    syssn: &'a str,
+}
+
+impl Form<'_> {
+    fn err(&self, field: &str, issue: &str) -> Reply {
+        answer(self.syssn, codes::PARAM, &format!("parameter error: {field} {issue}"), "")
+    }
+
+    fn opt(&self, name: &str, max: usize) -> Result<Option<String>, Reply> {
+        match self.params.get(name).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => {
+                let n = v.chars().count();
+                if n > max {
+                    return Err(self.err(name, &format!("is at most {max} characters (got {n})")));
+                }
+                Ok(Some(v.to_owned()))
+            }
+        }
+    }
+
+    fn req(&self, name: &str, max: usize) -> Result<String, Reply> {
+        self.opt(name, max)?.ok_or_else(|| self.err(name, "is required"))
+    }
+
+    /// An integer amount in fen, String(8) (seed 000).
+    fn fen(&self, name: &str) -> Result<Option<u64>, Reply> {
+        let Some(v) = self.opt(name, 8)? else { return Ok(None) };
+        if !v.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(self.err(name, "must be an integer amount in fen (e.g. 1000 for 10.00 CNY)"));
+        }
+        v.parse().map(Some).map_err(|_| self.err(name, "is out of range"))
+    }
+
+    /// `amount` in yuan with at most two decimals (Alipay, seed 000: `2.00`).
+    fn yuan(&self, name: &str) -> Result<Option<u64>, Reply> {
+        let Some(v) = self.opt(name, 20)? else { return Ok(None) };
+        let bad = || self.err(name, "must be an amount in yuan with at most 2 decimals (e.g. 2.00)");
+        let (int, frac) = v.split_once('.').unwrap_or((&v, ""));
+        if int.is_empty() || frac.len() > 2 || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let int: u64 = int.parse().map_err(|_| bad())?;
+        let frac: u64 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
+        int.checked_mul(100).and_then(|f| f.checked_add(frac)).map(Some).ok_or_else(bad)
+    }
+
+    fn trade_type(&self) -> Result<TradeType, Reply> {
+        match self.req("trade_type", 8)?.as_str() {
+            // `wechat` appears in QFPay's prose ([GH-CD]); accepted (UNCONFIRMED).
+            "weixin" | "wechat" => Ok(TradeType::Weixin),
+            "alipay" => Ok(TradeType::Alipay),
+            _ => Err(self.err("trade_type", "must be weixin or alipay")),
+        }
+    }
+}
+
+fn is_pending(s: DeclarationState) -> bool {
+    matches!(s, DeclarationState::Undeclared | DeclarationState::Submitted | DeclarationState::Processing)
+}
+
+/// The state rules' refusals as QFPay answers.
+fn refusal(f: &Form<'_>, r: &Refusal) -> Reply {
+    let s = f.syssn;
+    match r {
+        Refusal::UnknownTransaction | Refusal::OutTradeNoMismatch => {
+            answer(s, codes::NO_TXN, "transaction does not exist", "declare the payment syssn of this merchant")
+        }
+        Refusal::Refunded => answer(s, codes::REFUNDED, "the payment was refunded and cannot be declared", ""),
+        Refusal::PaymentPending => answer(
+            s,
+            codes::NOT_PAID,
+            "the payment is not finished (user entering password)",
+            "declare only successful payments (respcd 0000)",
+        ),
+        Refusal::FeeSum { product_fee, transport_fee, .. } => {
+            f.err("order_fee", &format!("must equal product_fee + transport_fee ({product_fee} + {transport_fee})"))
+        }
+        Refusal::AmountMismatch { declared, paid } => {
+            f.err("amount", &format!("({declared} fen) must equal the payment amount ({paid} fen)"))
+        }
+        Refusal::SplitExceedsPayment { total, paid } => {
+            f.err("order_fee", &format!("split orders add up to {total} fen, more than the payment ({paid} fen)"))
+        }
+        Refusal::TooManySubOrders => {
+            f.err("sub_order_no", &format!("a payment splits into at most {} sub-orders", customs_core::MAX_SUB_ORDERS))
+        }
+        Refusal::SplitMix { existing_split } => answer(
+            s,
+            codes::CONFLICT,
+            if *existing_split {
+                "the payment was declared as split orders: give sub_order_no"
+            } else {
+                "the payment was declared without splitting"
+            },
+            "",
+        ),
+        Refusal::DiffersFromOriginal { field } => answer(
+            s,
+            codes::CONFLICT,
+            &format!("declaration differs from the original ({field})"),
+            "use action_type=MODIFY to change it, or /custom/v1/redeclare to push it again",
+        ),
+        Refusal::NotFound => {
+            answer(s, codes::CONFLICT, "no declaration of this syssn at this customs", "declare it first")
+        }
+        Refusal::ModifyWhileProcessing => answer(
+            s,
+            codes::PROCESSING,
+            "declaration processing: it cannot be modified now",
+            "query /custom/v1/query until it finishes, then modify",
+        ),
+        Refusal::RedeclareState(st) if is_pending(*st) => answer(
+            s,
+            codes::PROCESSING,
+            "declaration processing, please wait",
+            "query /custom/v1/query instead of re-pushing",
+        ),
+        Refusal::RedeclareState(st) => answer(
+            s,
+            codes::CONFLICT,
+            &format!("re-push is allowed only after SUCCESS or EXCEPT (state {st})"),
+            "use action_type=MODIFY to fix a failed declaration",
+        ),
+        Refusal::CustomsNoMismatch => {
+            f.err("mch_customs_no", "differs from the declaration's; use action_type=MODIFY to change it")
+        }
+    }
+}
+
+fn success(d: &Declaration) -> Reply {
+    Reply::json(
+        StatusCode::OK,
+        &json!({
+            "syssn": d.key.txn,
+            "respcd": codes::OK,
+            "resperr": "",
+            "respmsg": "",
+            "verify_department": d.verify_department,
+            "verify_department_trade_id": d.verify_department_trade_id,
+        }),
+    )
+}
+
+/// `POST /custom/v1/declare` (seed 000 §1; `action_type=MODIFY` modifies).
+fn declare(shared: &Shared, app_code: &str, f: &Form<'_>, now: Now) -> Answer {
+    let trade_type = f.trade_type()?;
+    let syssn = f.req("syssn", 32)?;
+    let customs = f.req("customs", 20)?;
+    let mch_customs_no = f.req("mch_customs_no", 20)?;
+    let action_type = f.opt("action_type", 256)?;
+    let mch_customs_name = f.opt("mch_customs_name", 256)?;
+    let out_request_no = f.opt("out_request_no", 32)?;
+    let amount = f.yuan("amount")?;
+    let sub_order_no = f.opt("sub_order_no", 64)?;
+    let fee_type = f.opt("fee_type", 8)?;
+    let order_fee = f.fen("order_fee")?;
+    let product_fee = f.fen("product_fee")?;
+    let transport_fee = f.fen("transport_fee")?;
+    let modify = match action_type.as_deref() {
+        None | Some("ADD") => false,
+        Some("MODIFY") if trade_type == TradeType::Weixin => true,
+        Some("MODIFY") => return Err(f.err("action_type", "MODIFY applies to weixin payments only")),
+        Some(_) => return Err(f.err("action_type", "must be ADD or MODIFY")),
+    };
+    if fee_type.as_deref().is_some_and(|t| t != "CNY") {
+        return Err(f.err("fee_type", "must be CNY"));
+    }
+    let declared_fen = match trade_type {
+        TradeType::Alipay => {
+            // Marked optional, but "must be passed when trade_type is alipay" ([GH-CD]).
+            for (name, present) in [
+                ("mch_customs_name", mch_customs_name.is_some()),
+                ("out_request_no", out_request_no.is_some()),
+                ("amount", amount.is_some()),
+            ] {
+                if !present {
+                    return Err(f.err(name, "is required when trade_type is alipay"));
+                }
+            }
+            amount
+        }
+        TradeType::Weixin => {
+            if sub_order_no.is_some() {
+                for (name, present) in [
+                    ("fee_type", fee_type.is_some()),
+                    ("order_fee", order_fee.is_some()),
+                    ("product_fee", product_fee.is_some()),
+                    ("transport_fee", transport_fee.is_some()),
+                ] {
+                    if !present {
+                        return Err(f.err(name, "is required for a split (sub_order_no) declaration"));
+                    }
+                }
+            }
+            order_fee
+        }
+    };
+    {
+        let live = shared.lock();
+        let t = live
+            .store
+            .book(Which::QfPay)
+            .txn(app_code, &syssn)
+            .ok_or_else(|| refusal(f, &Refusal::UnknownTransaction))?;
+        if t.trade_type != Some(trade_type) {
+            let paid_with = t.trade_type.unwrap_or_default().as_str();
+            return Err(f.err("trade_type", &format!("does not match the payment (paid with {paid_with})")));
+        }
+    }
+    let mut extra = BTreeMap::from([("trade_type".to_owned(), trade_type.as_str().to_owned())]);
+    for (k, v) in [("mch_customs_name", &mch_customs_name), ("out_request_no", &out_request_no)] {
+        if let Some(v) = v {
+            extra.insert(k.to_owned(), v.clone());
+        }
+    }
+    let key =
+        Key { merchant: app_code.to_owned(), txn: syssn, customs, sub_order_no: sub_order_no.unwrap_or_default() };
+    let content = Content {
+        merchant_customs_no: mch_customs_no,
+        duty: None,
+        fees: order_fee.map(|order_fee| Fees { order_fee, product_fee, transport_fee }),
+        declared_fen,
+        extra,
+    };
+    let mut live = shared.lock();
+    if modify {
+        return live.store.modify(Which::QfPay, &key, content, now).map(|d| success(&d)).map_err(|r| refusal(f, &r));
+    }
+    match live.store.declare(Which::QfPay, key, content, now) {
+        Ok(Declared::Repeat(d)) if is_pending(d.state) => Err(answer(
+            f.syssn,
+            codes::PROCESSING,
+            "declaration processing, please wait",
+            "query /custom/v1/query instead of retrying",
+        )),
+        Ok(Declared::New(d) | Declared::Repeat(d)) => Ok(success(&d)),
+        Err(r) => Err(refusal(f, &r)),
+    }
+}
+
+/// `POST|GET /custom/v1/query` (seed 000 §2, [GH-CD] example).
+fn query(shared: &Shared, app_code: &str, f: &Form<'_>, now: Now) -> Answer {
+    f.trade_type()?;
+    let customs = f.req("customs", 20)?;
+    let syssn = f.req("syssn", 32)?;
+    let sub_order_no = f.opt("sub_order_no", 40)?;
+    let mut live = shared.lock();
+    let book = live.store.book(Which::QfPay);
+    if book.txn(app_code, &syssn).is_none() {
+        return Err(refusal(f, &Refusal::UnknownTransaction));
+    }
+    let keys = book.find(app_code, &customs, |d| {
+        d.key.txn == syssn && sub_order_no.as_ref().is_none_or(|s| d.key.sub_order_no == *s)
+    });
+    if keys.is_empty() {
+        return Err(refusal(f, &Refusal::NotFound));
+    }
+    let records = live.store.poll(Which::QfPay, &keys, now);
+    let pending = records.iter().any(|d| is_pending(d.state));
+    let data: Vec<Value> = records.iter().map(query_item).collect();
+    let (respcd, resperr, respmsg) = if pending {
+        (codes::PROCESSING, "declaration processing, please wait", "query again later")
+    } else {
+        (codes::OK, "", "")
+    };
+    Ok(Reply::json(
+        StatusCode::OK,
+        &json!({ "syssn": syssn, "respcd": respcd, "resperr": resperr, "respmsg": respmsg, "data": data }),
+    ))
+}
+
+/// One `data` record: the documented fields plus `state` and `customs`
+/// (passing WeChat's state through is a guess, spec §3.3: UNCONFIRMED).
+fn query_item(d: &Declaration) -> Value {
+    let mut v = Map::new();
+    v.insert("sub_order_no".into(), if d.key.is_split() { d.key.sub_order_no.clone().into() } else { Value::Null });
+    v.insert("verify_department".into(), d.verify_department.clone().into());
+    v.insert("verify_department_trade_id".into(), d.verify_department_trade_id.clone().into());
+    let failed = matches!(d.state, DeclarationState::Fail | DeclarationState::Exception);
+    let explanation = d.explanation.clone().filter(|_| failed);
+    v.insert("resperr".into(), explanation.clone().unwrap_or_default().into());
+    v.insert("errmsg".into(), explanation.map_or(Value::Null, Value::from));
+    v.insert("customs".into(), d.key.customs.clone().into());
+    v.insert("state".into(), d.state.as_wechat().unwrap_or("UNDECLARED").into());
+    Value::Object(v)
+}
+
+/// `POST /custom/v1/redeclare` (seed 000 §3): only after SUCCESS or EXCEPT.
+fn redeclare(shared: &Shared, app_code: &str, f: &Form<'_>, now: Now) -> Answer {
+    f.trade_type()?;
+    let customs = f.req("customs", 20)?;
+    let syssn = f.req("syssn", 32)?;
+    let mch_customs_no = f.req("mch_customs_no", 20)?;
+    let sub_order_no = f.opt("sub_order_no", 40)?;
+    let mut live = shared.lock();
+    let book = live.store.book(Which::QfPay);
+    if book.txn(app_code, &syssn).is_none() {
+        return Err(refusal(f, &Refusal::UnknownTransaction));
+    }
+    let key = Key {
+        merchant: app_code.to_owned(),
+        txn: syssn.clone(),
+        customs: customs.clone(),
+        sub_order_no: sub_order_no.clone().unwrap_or_default(),
+    };
+    if sub_order_no.is_none()
+        && book.get(&key).is_none()
+        && !book.find(app_code, &customs, |d| d.key.txn == syssn).is_empty()
+    {
+        return Err(f.err("sub_order_no", "is required: the payment was declared as split orders"));
+    }
+    live.store.redeclare(Which::QfPay, &key, &mch_customs_no, now).map(|d| success(&d)).map_err(|r| refusal(f, &r))
+}
+
+/// The route of a QFPay path, if emulated.
+pub(crate) fn route_of(path: &str) -> Option<Route> {
+    match path {
+        "/custom/v1/declare" => Some(Route::QfpayDeclare),
+        "/custom/v1/query" => Some(Route::QfpayQuery),
+        "/custom/v1/redeclare" => Some(Route::QfpayRedeclare),
+        _ => None,
+    }
+}

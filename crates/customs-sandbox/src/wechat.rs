@@ -1,0 +1,709 @@
+//! WeChat Pay Global routes (spec wechat.md §1–§7, seeds 002–004).
+//!
+//! Every request is authenticated (`Authorization`, 5-minute window; failures
+//! answer 401 `SIGN_ERROR`, unsigned); every other response is signed with
+//! the platform key (or the `PUB_KEY_ID_…` key) and carries
+//! `Wechatpay-Timestamp/Nonce/Signature/Serial` and `Request-ID`.
+
+use std::collections::BTreeMap;
+
+use customs_core::DeclarationState;
+use http::{Method, StatusCode};
+use serde_json::{Map, Value, json};
+
+use crate::config::SigningMode;
+use crate::crypto::{KeyChoice, MerchantKeys};
+use crate::fault::{FaultKind, Route};
+use crate::server::Shared;
+use crate::state::{Content, Declaration, Declared, Fees, Key, Now, Refusal, Which};
+use crate::wire::{Reply, random_alnum, random_hex};
+use customs_wechat::server::rfc3339_beijing as rfc3339_cst;
+
+/// How old a `stale_timestamp` fault makes `Wechatpay-Timestamp` (beyond the
+/// 5-minute window of spec §6.2).
+const STALE_SECS: i64 = 600;
+
+type Answer = Result<Reply, Reply>;
+
+/// Handles one WeChat request.
+pub(crate) fn handle(
+    shared: &Shared,
+    route: Route,
+    req: &customs_core::Request,
+    fault: Option<FaultKind>,
+    now: Now,
+) -> Reply {
+    let keys = &shared.wechat;
+    let pinned =
+        header(req, "wechatpay-serial").filter(|s| s.starts_with(customs_wechat::verifier::PUBLIC_KEY_ID_PREFIX));
+    let key = match (pinned, shared.config.wechat.signing) {
+        (Some(_), _) | (None, SigningMode::PublicKey) => KeyChoice::PublicKey,
+        (None, _) => KeyChoice::Certificate,
+    };
+    let request_id = format!("SANDBOX-{}", random_hex(16));
+    let mut reply = match fault {
+        Some(FaultKind::SystemError) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "SYSTEMERROR",
+            "System error (fault injection); retry the identical request",
+        ),
+        Some(FaultKind::RateLimited) => error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATELIMIT_EXCEEDED",
+            "Too many requests (fault injection); back off and retry with the same parameters",
+        ),
+        _ => {
+            match keys.verify_request(req, now.unix, shared.config.wechat.max_clock_skew_secs) {
+                Err(f) => {
+                    // Requests that fail authentication get an unsigned answer.
+                    let mut r = error(
+                        StatusCode::UNAUTHORIZED,
+                        "SIGN_ERROR",
+                        &format!("Signature verification failed: {}", f.0),
+                    );
+                    r.header("request-id", &request_id);
+                    return r;
+                }
+                Ok(m) => {
+                    let admitted = {
+                        let mut live = shared.lock();
+                        live.limiter.admit(shared.config.wechat.rate_limit, &m.merchant.mchid, now.instant)
+                    };
+                    if admitted {
+                        dispatch(shared, route, m, req, now).unwrap_or_else(|e| e)
+                    } else {
+                        error(
+                            StatusCode::TOO_MANY_REQUESTS,
+                            "RATELIMIT_EXCEEDED",
+                            "Too many requests for this mchid; back off and retry with the same parameters",
+                        )
+                    }
+                }
+            }
+        }
+    };
+    sign(shared, &mut reply, key, fault, now);
+    reply.header("request-id", &request_id);
+    reply
+}
+
+fn header<'a>(req: &'a customs_core::Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Adds the `Wechatpay-*` headers (spec §6.2), honouring signature faults.
+fn sign(shared: &Shared, reply: &mut Reply, key: KeyChoice, fault: Option<FaultKind>, now: Now) {
+    let ts = match fault {
+        Some(FaultKind::StaleTimestamp) => now.unix - STALE_SECS,
+        _ => now.unix,
+    };
+    let signed_by = match (fault, key) {
+        // The other key: a well-formed signature that does not verify with
+        // the key named by Wechatpay-Serial.
+        (Some(FaultKind::BadSignature), KeyChoice::Certificate) => KeyChoice::PublicKey,
+        (Some(FaultKind::BadSignature), KeyChoice::PublicKey) => KeyChoice::Certificate,
+        _ => key,
+    };
+    if let Some(sig) = shared.wechat.sign_response(key, signed_by, ts, &random_hex(16), &reply.body) {
+        sig.apply(&mut reply.headers);
+    }
+}
+
+/// A `{code, message}` error (spec §5.1).
+fn error(status: StatusCode, code: &str, message: &str) -> Reply {
+    Reply::json(status, &json!({ "code": code, "message": message }))
+}
+
+/// A `PARAM_ERROR` naming the field (spec §5.1: `field` is a JSON Pointer in
+/// the body, as in seed 004's `#/properties/payer`, else the parameter name).
+fn param_error(field: &str, value: &str, issue: &str, location: &str) -> Reply {
+    let pointer = if location == "body" { format!("#/properties/{field}") } else { field.to_owned() };
+    Reply::json(
+        StatusCode::BAD_REQUEST,
+        &json!({
+            "code": "PARAM_ERROR",
+            "message": format!("{field} {issue}"),
+            "detail": { "field": pointer, "value": value, "issue": issue, "location": location },
+        }),
+    )
+}
+
+fn invalid_request(message: &str) -> Reply {
+    error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message)
+}
+
+/// Request parameters, from the JSON body or the query string.
+struct Params {
+    values: Map<String, Value>,
+    location: &'static str,
+}
+
+impl Params {
+    fn body(req: &customs_core::Request) -> Result<Self, Reply> {
+        match serde_json::from_slice::<Value>(req.body()) {
+            Ok(Value::Object(values)) => Ok(Self { values, location: "body" }),
+            _ => Err(param_error("#", "", "the request body must be a JSON object", "body")),
+        }
+    }
+
+    fn query(req: &customs_core::Request) -> Result<Self, Reply> {
+        let q = req.uri().query().unwrap_or("");
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(q)
+            .map_err(|_| param_error("query", q, "is not a valid query string", "query"))?;
+        let values = pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+        Ok(Self { values, location: "query" })
+    }
+
+    fn err(&self, field: &str, value: &str, issue: &str) -> Reply {
+        param_error(field, value, issue, self.location)
+    }
+
+    fn str_opt(&self, name: &str, max: usize) -> Result<Option<String>, Reply> {
+        match self.values.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => {
+                let n = s.chars().count();
+                if n == 0 || n > max {
+                    return Err(self.err(name, s, &format!("must be 1 to {max} characters (got {n})")));
+                }
+                Ok(Some(s.clone()))
+            }
+            Some(other) => Err(self.err(name, &other.to_string(), "must be a string")),
+        }
+    }
+
+    fn str_req(&self, name: &str, max: usize) -> Result<String, Reply> {
+        self.str_opt(name, max)?.ok_or_else(|| self.err(name, "", "is required"))
+    }
+
+    fn int_opt(&self, name: &str) -> Result<Option<u64>, Reply> {
+        let issue = "must be a non-negative integer (fen)";
+        match self.values.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| self.err(name, &n.to_string(), issue)),
+            Some(Value::String(s)) if self.location == "query" => {
+                s.parse().map(Some).map_err(|_| self.err(name, s, "must be a non-negative integer"))
+            }
+            Some(other) => Err(self.err(name, &other.to_string(), issue)),
+        }
+    }
+}
+
+fn dispatch(shared: &Shared, route: Route, m: &MerchantKeys, req: &customs_core::Request, now: Now) -> Answer {
+    match route {
+        Route::WechatDeclare => declare(shared, m, req, now),
+        Route::WechatQuery => query(shared, m, req, now),
+        Route::WechatModify => modify(shared, m, req, now),
+        Route::WechatRedeclare => redeclare(shared, m, req, now),
+        Route::WechatVerifyCertificate => verify_certificate(shared, m, req),
+        Route::WechatCertificates => certificates(shared, m),
+        _ => Err(error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such WeChat route")),
+    }
+}
+
+/// Checks that the body's `mchid`/`appid` belong to the authenticated
+/// merchant and, when `customs` is given, that it is registered there.
+fn check_merchant(p: &Params, m: &MerchantKeys, mchid: &str, appid: &str, customs: Option<&str>) -> Result<(), Reply> {
+    if mchid != m.merchant.mchid {
+        return Err(p.err("mchid", mchid, "must be the mchid of the Authorization header"));
+    }
+    if !m.merchant.appids.iter().any(|a| a == appid) {
+        return Err(p.err("appid", appid, "is not bound to this mchid"));
+    }
+    if let Some(c) = customs {
+        if !m.merchant.customs.is_empty() && !m.merchant.customs.iter().any(|x| x == c) {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                "NOAUTH",
+                &format!("The merchant has not registered with the current customs ({c}); register, then try again"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_out_trade_no(p: &Params, v: &str) -> Result<(), Reply> {
+    if v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '|' | '*' | '@')) {
+        Ok(())
+    } else {
+        Err(p.err("out_trade_no", v, "may contain only digits, letters and _-|*@"))
+    }
+}
+
+/// The refusals of the state rules as WeChat errors (seeds 002, 004; spec §5).
+fn refusal(r: &Refusal, location: &str) -> Reply {
+    match r {
+        Refusal::UnknownTransaction | Refusal::PaymentPending => param_error(
+            "transaction_id",
+            "",
+            "Incorrect transaction order information: no paid transaction with this transaction_id for this mchid",
+            location,
+        ),
+        Refusal::OutTradeNoMismatch => param_error(
+            "out_trade_no",
+            "",
+            "Incorrect transaction order information: out_trade_no does not belong to transaction_id",
+            location,
+        ),
+        Refusal::Refunded => invalid_request("Declaration is not allowed for refunded orders."),
+        Refusal::FeeSum { order_fee, product_fee, transport_fee } => param_error(
+            "order_fee",
+            &order_fee.to_string(),
+            &format!("must equal transport_fee + product_fee ({transport_fee} + {product_fee})"),
+            location,
+        ),
+        Refusal::AmountMismatch { declared, paid } => invalid_request(&format!(
+            "Order amount does not match: the order amount for declaration ({declared}) must be the same as the \
+             payment amount ({paid})"
+        )),
+        Refusal::SplitExceedsPayment { total, paid } => param_error(
+            "order_fee",
+            &total.to_string(),
+            &format!(
+                "Merchant's split declaration amount is incorrect: the split orders add up to {total}, more than \
+                 the original payment ({paid})"
+            ),
+            location,
+        ),
+        Refusal::TooManySubOrders => param_error(
+            "sub_order_no",
+            "",
+            &format!("an order can be split into at most {} sub-orders", customs_core::MAX_SUB_ORDERS),
+            location,
+        ),
+        Refusal::SplitMix { existing_split } => invalid_request(&format!(
+            "The information re-entered by merchant for customs declaration is different from the original one: \
+             the order was declared {}",
+            if *existing_split { "as split orders (give sub_order_no)" } else { "without splitting" }
+        )),
+        Refusal::DiffersFromOriginal { field } => invalid_request(&format!(
+            "The information re-entered by merchant for customs declaration is different from the original one \
+             ({field}); use the modification API (PATCH) or the re-push API"
+        )),
+        Refusal::NotFound => invalid_request("海关申报记录不存在 (the customs declaration record does not exist)"),
+        Refusal::ModifyWhileProcessing => invalid_request(
+            "支付单申报中，不能修改申报信息 (the payment is being declared; modify it after the declaration finishes)",
+        ),
+        Refusal::RedeclareState(s) => {
+            invalid_request(&format!("A declaration can be re-pushed only in state SUCCESS or EXCEPT; it is {s}"))
+        }
+        Refusal::CustomsNoMismatch => {
+            invalid_request("merchant_customs_no differs from the declaration's; use the modification API to change it")
+        }
+    }
+}
+
+/// The common fields of a declare or modify body.
+struct Order {
+    appid: String,
+    mchid: String,
+    out_trade_no: String,
+    transaction_id: String,
+    customs: String,
+    merchant_customs_no: String,
+    duty: Option<u64>,
+    sub_order_no: Option<String>,
+    order_fee: Option<u64>,
+    transport_fee: Option<u64>,
+    product_fee: Option<u64>,
+}
+
+impl Order {
+    /// Reads and checks the fields; `split_needs_fee_type` is true for declare
+    /// (seed 002) and false for modify (seed 004 has no `fee_type`).
+    fn read(p: &Params, m: &MerchantKeys, split_needs_fee_type: bool) -> Result<Self, Reply> {
+        let o = Order {
+            appid: p.str_req("appid", 32)?,
+            mchid: p.str_req("mchid", 32)?,
+            out_trade_no: p.str_req("out_trade_no", 32)?,
+            transaction_id: p.str_req("transaction_id", 32)?,
+            customs: p.str_req("customs", 32)?,
+            merchant_customs_no: p.str_req("merchant_customs_no", 32)?,
+            duty: p.int_opt("duty")?,
+            sub_order_no: p.str_opt("sub_order_no", 32)?,
+            order_fee: p.int_opt("order_fee")?,
+            transport_fee: p.int_opt("transport_fee")?,
+            product_fee: p.int_opt("product_fee")?,
+        };
+        let fee_type = p.str_opt("fee_type", 32)?;
+        check_out_trade_no(p, &o.out_trade_no)?;
+        check_merchant(p, m, &o.mchid, &o.appid, Some(&o.customs))?;
+        if let Some(ft) = &fee_type {
+            if ft != "CNY" {
+                return Err(p.err("fee_type", ft, "must be CNY (the only supported currency)"));
+            }
+        }
+        if o.sub_order_no.is_some() {
+            let missing = [
+                ("fee_type", fee_type.is_some() || !split_needs_fee_type),
+                ("order_fee", o.order_fee.is_some()),
+                ("transport_fee", o.transport_fee.is_some()),
+                ("product_fee", o.product_fee.is_some()),
+            ];
+            if let Some((name, _)) = missing.iter().find(|(_, present)| !present) {
+                return Err(p.err(
+                    name,
+                    "",
+                    "is required for a split declaration (fee_type, order_fee, transport_fee and product_fee)",
+                ));
+            }
+        }
+        Ok(o)
+    }
+
+    fn key(&self) -> Key {
+        Key {
+            merchant: self.mchid.clone(),
+            txn: self.transaction_id.clone(),
+            customs: self.customs.clone(),
+            sub_order_no: self.sub_order_no.clone().unwrap_or_default(),
+        }
+    }
+
+    fn content(&self) -> Content {
+        Content {
+            merchant_customs_no: self.merchant_customs_no.clone(),
+            duty: self.duty,
+            fees: self.order_fee.map(|order_fee| Fees {
+                order_fee,
+                product_fee: self.product_fee,
+                transport_fee: self.transport_fee,
+            }),
+            declared_fen: self.order_fee,
+            extra: BTreeMap::from([
+                ("appid".to_owned(), self.appid.clone()),
+                ("out_trade_no".to_owned(), self.out_trade_no.clone()),
+            ]),
+        }
+    }
+}
+
+/// Checks the payment exists for the merchant and `out_trade_no` is its own.
+fn check_txn(shared: &Shared, mchid: &str, transaction_id: &str, out_trade_no: &str) -> Result<(), Reply> {
+    let live = shared.lock();
+    let book = live.store.book(Which::WeChat);
+    let Some(t) = book.txn(mchid, transaction_id) else {
+        return Err(refusal(&Refusal::UnknownTransaction, "body"));
+    };
+    if t.out_trade_no.as_deref() != Some(out_trade_no) {
+        return Err(refusal(&Refusal::OutTradeNoMismatch, "body"));
+    }
+    Ok(())
+}
+
+fn out_trade_no_of(d: &Declaration) -> &str {
+    d.content.extra.get("out_trade_no").map_or("", String::as_str)
+}
+
+fn appid_of(d: &Declaration) -> &str {
+    d.content.extra.get("appid").map_or("", String::as_str)
+}
+
+fn state_str(s: DeclarationState) -> &'static str {
+    s.as_wechat().unwrap_or("UNDECLARED")
+}
+
+fn add_split_ids(v: &mut Map<String, Value>, d: &Declaration) {
+    if d.key.is_split() {
+        v.insert("sub_order_no".into(), d.key.sub_order_no.clone().into());
+        if let Some(id) = &d.sub_order_id {
+            v.insert("sub_order_id".into(), id.clone().into());
+        }
+    }
+}
+
+/// `POST /v3/global/customs/orders` (seed 002).
+fn declare(shared: &Shared, merchant: &MerchantKeys, req: &customs_core::Request, now: Now) -> Answer {
+    let o = Order::read(&Params::body(req)?, merchant, true)?;
+    check_txn(shared, &o.mchid, &o.transaction_id, &o.out_trade_no)?;
+    let result = shared.lock().store.declare(Which::WeChat, o.key(), o.content(), now);
+    let d = match result {
+        Ok(Declared::New(d) | Declared::Repeat(d)) => d,
+        Err(r) => return Err(refusal(&r, "body")),
+    };
+    let mut v = Map::new();
+    v.insert("appid".into(), appid_of(&d).into());
+    v.insert("mchid".into(), d.key.merchant.clone().into());
+    v.insert("state".into(), state_str(d.state).into());
+    v.insert("out_trade_no".into(), out_trade_no_of(&d).into());
+    v.insert("transaction_id".into(), d.key.txn.clone().into());
+    add_split_ids(&mut v, &d);
+    v.insert("verify_department".into(), d.verify_department.clone().into());
+    v.insert("verify_department_trade_id".into(), d.verify_department_trade_id.clone().into());
+    Ok(Reply::json(StatusCode::OK, &Value::Object(v)))
+}
+
+/// `PATCH /v3/global/customs/orders` (seed 004).
+fn modify(shared: &Shared, merchant: &MerchantKeys, req: &customs_core::Request, now: Now) -> Answer {
+    let o = Order::read(&Params::body(req)?, merchant, false)?;
+    check_txn(shared, &o.mchid, &o.transaction_id, &o.out_trade_no)?;
+    let result = shared.lock().store.modify(Which::WeChat, &o.key(), o.content(), now);
+    let d = result.map_err(|r| refusal(&r, "body"))?;
+    let mut v = Map::new();
+    v.insert("appid".into(), appid_of(&d).into());
+    v.insert("mchid".into(), d.key.merchant.clone().into());
+    v.insert("state".into(), state_str(d.state).into());
+    v.insert("out_trade_no".into(), out_trade_no_of(&d).into());
+    v.insert("transaction_id".into(), d.key.txn.clone().into());
+    add_split_ids(&mut v, &d);
+    v.insert("modify_time".into(), rfc3339_cst(d.modify_time).into());
+    v.insert("verify_department".into(), d.verify_department.clone().into());
+    v.insert("verify_department_trade_id".into(), d.verify_department_trade_id.clone().into());
+    Ok(Reply::json(StatusCode::OK, &Value::Object(v)))
+}
+
+/// Finds the record a redeclare / verify-certificate names.
+fn locate(
+    shared: &Shared,
+    p: &Params,
+    mchid: &str,
+    customs: &str,
+    transaction_id: &str,
+    sub_order_no: Option<&str>,
+    sub_order_id: Option<&str>,
+) -> Result<Key, Reply> {
+    let live = shared.lock();
+    let book = live.store.book(Which::WeChat);
+    let of_txn = book.find(mchid, customs, |d| d.key.txn == transaction_id);
+    if let Some(no) = sub_order_no {
+        return of_txn.into_iter().find(|k| k.sub_order_no == no).ok_or_else(|| refusal(&Refusal::NotFound, "body"));
+    }
+    if let Some(id) = sub_order_id {
+        return of_txn
+            .into_iter()
+            .find(|k| book.get(k).and_then(|d| d.sub_order_id.as_deref()) == Some(id))
+            .ok_or_else(|| refusal(&Refusal::NotFound, "body"));
+    }
+    match of_txn.iter().find(|k| !k.is_split()) {
+        Some(k) => Ok(k.clone()),
+        None if of_txn.is_empty() => Err(refusal(&Refusal::NotFound, "body")),
+        None => Err(p.err("sub_order_no", "", "is required: this order was declared as split orders")),
+    }
+}
+
+/// Resolves the payment from `transaction_id` and/or `out_trade_no` (W4:
+/// one of the two).
+fn resolve_txn(
+    shared: &Shared,
+    p: &Params,
+    mchid: &str,
+    transaction_id: Option<&str>,
+    out_trade_no: Option<&str>,
+) -> Result<(String, String), Reply> {
+    let live = shared.lock();
+    let book = live.store.book(Which::WeChat);
+    let t = match (transaction_id, out_trade_no) {
+        (None, None) => return Err(p.err("transaction_id", "", "is required (or out_trade_no)")),
+        (Some(id), _) => book.txn(mchid, id),
+        (None, Some(out)) => book.txn_by_out_trade_no(mchid, out),
+    };
+    let Some(t) = t else { return Err(refusal(&Refusal::UnknownTransaction, "body")) };
+    let own_out = t.out_trade_no.clone().unwrap_or_default();
+    if out_trade_no.is_some_and(|o| o != own_out) {
+        return Err(refusal(&Refusal::OutTradeNoMismatch, "body"));
+    }
+    Ok((t.id.clone(), own_out))
+}
+
+/// `POST /v3/global/customs/redeclare` (W4, spec §2.4).
+fn redeclare(shared: &Shared, m: &MerchantKeys, req: &customs_core::Request, now: Now) -> Answer {
+    let p = Params::body(req)?;
+    let appid = p.str_req("appid", 32)?;
+    let mchid = p.str_req("mchid", 32)?;
+    let customs = p.str_req("customs", 32)?;
+    let merchant_customs_no = p.str_req("merchant_customs_no", 32)?;
+    let out_trade_no = p.str_opt("out_trade_no", 32)?;
+    let transaction_id = p.str_opt("transaction_id", 32)?;
+    let sub_order_no = p.str_opt("sub_order_no", 32)?;
+    let sub_order_id = p.str_opt("sub_order_id", 32)?;
+    check_merchant(&p, m, &mchid, &appid, Some(&customs))?;
+    let (txn, out) = resolve_txn(shared, &p, &mchid, transaction_id.as_deref(), out_trade_no.as_deref())?;
+    let key = locate(shared, &p, &mchid, &customs, &txn, sub_order_no.as_deref(), sub_order_id.as_deref())?;
+    let result = shared.lock().store.redeclare(Which::WeChat, &key, &merchant_customs_no, now);
+    let d = result.map_err(|r| refusal(&r, "body"))?;
+    let mut v = Map::new();
+    v.insert("appid".into(), appid.into());
+    v.insert("mchid".into(), mchid.into());
+    v.insert("state".into(), state_str(d.state).into());
+    v.insert("out_trade_no".into(), out.into());
+    v.insert("transaction_id".into(), txn.into());
+    add_split_ids(&mut v, &d);
+    v.insert("modify_time".into(), rfc3339_cst(d.modify_time).into());
+    Ok(Reply::json(StatusCode::OK, &Value::Object(v)))
+}
+
+/// `GET /v3/global/customs/orders` (seed 003, spec §2.2).
+fn query(shared: &Shared, m: &MerchantKeys, req: &customs_core::Request, now: Now) -> Answer {
+    let p = Params::query(req)?;
+    let appid = p.str_req("appid", 32)?;
+    let mchid = p.str_req("mchid", 32)?;
+    let order_type = p.str_req("order_type", 16)?;
+    let order_no = p.str_req("order_no", 32)?;
+    let customs = p.str_req("customs", 32)?;
+    let offset = p.int_opt("offset")?.unwrap_or(0);
+    let limit = p.int_opt("limit")?.unwrap_or(20);
+    if limit == 0 {
+        return Err(p.err("limit", "0", "must be a positive integer"));
+    }
+    check_merchant(&p, m, &mchid, &appid, None)?;
+    let mut live = shared.lock();
+    let book = live.store.book(Which::WeChat);
+    let keys = match order_type.as_str() {
+        "transaction_id" => book.find(&mchid, &customs, |d| d.key.txn == order_no),
+        "out_trade_no" => book.find(&mchid, &customs, |d| out_trade_no_of(d) == order_no),
+        "sub_order_no" => book.find(&mchid, &customs, |d| d.key.sub_order_no == order_no),
+        "sub_order_id" => book.find(&mchid, &customs, |d| d.sub_order_id.as_deref() == Some(order_no.as_str())),
+        other => {
+            return Err(p.err(
+                "order_type",
+                other,
+                "must be one of out_trade_no, transaction_id, sub_order_no, sub_order_id",
+            ));
+        }
+    };
+    let Some(first_key) = keys.first().cloned() else {
+        return Err(invalid_request(
+            "查询指定记录不存在,请重新选择条件查询 (no declaration matches order_type/order_no at this customs)",
+        ));
+    };
+    let page: Vec<Key> = keys
+        .iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .cloned()
+        .collect();
+    let records = live.store.poll(Which::WeChat, &page, now);
+    let first = live.store.book(Which::WeChat).get(&first_key).cloned().expect("found above");
+    let data: Vec<Value> = records.iter().map(query_item).collect();
+    Ok(Reply::json(
+        StatusCode::OK,
+        &json!({
+            "appid": appid,
+            "mchid": mchid,
+            "transaction_id": first.key.txn,
+            "verify_department": first.verify_department,
+            "verify_department_trade_id": first.verify_department_trade_id,
+            "offset": offset,
+            "limit": limit,
+            "total_count": keys.len(),
+            "data": data,
+        }),
+    ))
+}
+
+fn query_item(d: &Declaration) -> Value {
+    let mut v = Map::new();
+    add_split_ids(&mut v, d);
+    v.insert("mch_customs_no".into(), d.content.merchant_customs_no.clone().into());
+    v.insert("customs".into(), d.key.customs.clone().into());
+    if let Some(f) = &d.content.fees {
+        v.insert("fee_type".into(), "CNY".into());
+        v.insert("order_fee".into(), f.order_fee.into());
+        if let Some(t) = f.transport_fee {
+            v.insert("transport_fee".into(), t.into());
+        }
+        if let Some(p) = f.product_fee {
+            v.insert("product_fee".into(), p.into());
+        }
+    }
+    if let Some(duty) = d.content.duty {
+        v.insert("duty".into(), duty.into());
+    }
+    v.insert("state".into(), state_str(d.state).into());
+    if let Some(e) = &d.explanation {
+        v.insert("explanation".into(), e.clone().into());
+    }
+    v.insert("modify_time".into(), rfc3339_cst(d.modify_time).into());
+    Value::Object(v)
+}
+
+/// `POST /v3/global/customs/verify-certificate` (W2, spec §2.5, §6.4).
+fn verify_certificate(shared: &Shared, m: &MerchantKeys, req: &customs_core::Request) -> Answer {
+    let p = Params::body(req)?;
+    let appid = p.str_req("appid", 32)?;
+    let mchid = p.str_req("mchid", 32)?;
+    let out_trade_no = p.str_req("out_trade_no", 32)?;
+    let transaction_id = p.str_req("transaction_id", 32)?;
+    let customs = p.str_req("customs", 32)?;
+    let _merchant_customs_no = p.str_req("merchant_customs_no", 32)?;
+    let sub_order_no = p.str_opt("sub_order_no", 32)?;
+    let certificate_type = p.str_req("certificate_type", 16)?;
+    let certificate_id = p.str_req("certificate_id", 2048)?;
+    let certificate_name = p.str_req("certificate_name", 2048)?;
+    check_merchant(&p, m, &mchid, &appid, Some(&customs))?;
+    if certificate_type != "IDCARD" {
+        return Err(p.err("certificate_type", &certificate_type, "must be IDCARD (mainland ID card)"));
+    }
+    let serial = header(req, "wechatpay-serial").unwrap_or("");
+    let Some(key) = shared.wechat.key_named(serial) else {
+        return Err(param_error(
+            "Wechatpay-Serial",
+            serial,
+            "must name the platform certificate serial or the PUB_KEY_ID_ key the identity fields were encrypted with",
+            "header",
+        ));
+    };
+    check_txn(shared, &mchid, &transaction_id, &out_trade_no)?;
+    locate(shared, &p, &mchid, &customs, &transaction_id, sub_order_no.as_deref(), None)?;
+    let decrypt = |field: &str, value: &str| {
+        shared.wechat.decrypt_field(key, value).ok_or_else(|| {
+            p.err(field, "", "cannot be decrypted: encrypt it with the key named by Wechatpay-Serial (RSA, base64)")
+        })
+    };
+    let id = decrypt("certificate_id", &certificate_id)?;
+    let name = decrypt("certificate_name", &certificate_name)?;
+    if id.ends_with('x') {
+        return Err(p.err("certificate_id", "", "the check character X must be upper case"));
+    }
+    let live = shared.lock();
+    let t = live.store.book(Which::WeChat).txn(&mchid, &transaction_id).expect("checked above");
+    let same = t.payer_id_no == id && t.payer_name == name;
+    Ok(Reply::json(
+        StatusCode::OK,
+        &json!({
+            "appid": appid,
+            "mchid": mchid,
+            "out_trade_no": out_trade_no,
+            "transaction_id": transaction_id,
+            "certificate_check_result": if same { "SAME" } else { "DIFFERENT" },
+        }),
+    ))
+}
+
+/// `GET /v3/global/certificates` (spec §6.3): the platform certificate,
+/// encrypted with the caller's APIv3 key.
+fn certificates(shared: &Shared, m: &MerchantKeys) -> Answer {
+    let body = shared
+        .wechat
+        .certificates_body(&m.merchant.mchid, &random_alnum(12))
+        .ok_or_else(|| error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "cannot encrypt the certificate"))?;
+    let mut r = Reply::json(StatusCode::OK, &Value::Null);
+    r.body = body;
+    Ok(r)
+}
+
+/// The route of a WeChat path and method, if emulated.
+pub(crate) fn route_of(method: &Method, path: &str) -> Option<Result<Route, ()>> {
+    let r = match (path, method) {
+        ("/v3/global/customs/orders", &Method::POST) => Route::WechatDeclare,
+        ("/v3/global/customs/orders", &Method::GET) => Route::WechatQuery,
+        ("/v3/global/customs/orders", &Method::PATCH) => Route::WechatModify,
+        ("/v3/global/customs/redeclare", &Method::POST) => Route::WechatRedeclare,
+        ("/v3/global/customs/verify-certificate", &Method::POST) => Route::WechatVerifyCertificate,
+        ("/v3/global/certificates", &Method::GET) => Route::WechatCertificates,
+        (
+            "/v3/global/customs/orders"
+            | "/v3/global/customs/redeclare"
+            | "/v3/global/customs/verify-certificate"
+            | "/v3/global/certificates",
+            _,
+        ) => return Some(Err(())),
+        _ => return None,
+    };
+    Some(Ok(r))
+}
+
+/// 405 for a known WeChat path with another method.
+pub(crate) fn method_not_allowed() -> Reply {
+    error(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "this path does not accept this HTTP method")
+}
