@@ -54,6 +54,14 @@ pub enum BuildError {
         /// What failed.
         reason: String,
     },
+    /// Provider keys the call needs could not be obtained, e.g. WeChat Pay
+    /// platform certificates (to verify the answer or encrypt fields) could
+    /// not be downloaded. The request was not sent.
+    #[error("the provider keys this call needs are unavailable: {reason}; nothing was sent, try again later")]
+    KeysUnavailable {
+        /// Why, including the underlying error.
+        reason: String,
+    },
 }
 
 /// Why a response failed verification.
@@ -370,6 +378,10 @@ mod tests {
         assert!(s.contains("[request id req-1]"), "{s}");
         assert!(s.contains("fix the request"), "{s}");
         assert!(service(Retryability::RateLimited).to_string().contains("after a pause"));
+        let k = BuildError::KeysUnavailable { reason: "certificate download timed out".into() }.to_string();
+        assert!(k.contains("certificate download timed out; nothing was sent"), "{k}");
+        let e: Error<TransportFailure> = BuildError::KeysUnavailable { reason: String::new() }.into();
+        assert_eq!(e.delivery(), Delivery::NotSent);
         let v = VerifyError::UnknownSerial { serial: "ABC".into() }.to_string();
         assert!(v.contains("refresh the platform certificates"), "{v}");
         let d =
