@@ -367,3 +367,36 @@ fn accepted(response: &Response) -> customs_core::ServiceError {
     e.retryability = Retryability::Retryable;
     e
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shareable<T: Clone + Send + Sync + 'static>() {}
+    fn thread_safe<T: Send + Sync + 'static>() {}
+
+    #[test]
+    fn client_and_verifiers_are_shareable_across_threads() {
+        shareable::<WeChatPay>();
+        shareable::<WeChatConfig>();
+        shareable::<crate::verifier::CombinedVerifier>();
+        shareable::<crate::verifier::PublicKeyVerifier>();
+        thread_safe::<PlatformCertificates>();
+        thread_safe::<crate::signer::RsaSigner>();
+        thread_safe::<crate::rsa_crypt::RsaDecryptor>();
+    }
+
+    #[test]
+    fn debug_output_has_no_secrets() {
+        let config = WeChatConfig::builder()
+            .mchid("1900000109")
+            .appid("wx")
+            .merchant_serial("2F5E")
+            .private_key_pem(&customs_core::Secret::new(include_str!("../testdata/merchant_key.pkcs8.pem")))
+            .apiv3_key(customs_core::Secret::new("0123456789abcdef0123456789abcdef"))
+            .build()
+            .unwrap();
+        let dbg = format!("{:?}", WeChatPay::new(config));
+        assert!(!dbg.contains("0123456789abcdef") && !dbg.contains("MII"), "{dbg}");
+    }
+}
