@@ -14,14 +14,23 @@
 use std::hint::black_box;
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{self, KeyPair, RsaKeyPair, UnparsedPublicKey};
+use aws_lc_rs::signature::{self, KeyPair, ParsedPublicKey, RsaKeyPair};
 use criterion::{Criterion, criterion_group, criterion_main};
 use customs_core::{CustomsCode, Fen, Secret, SubOrder};
 use customs_qfpay::sign::Params;
 use customs_qfpay::{DeclareRequest, Environment, QfPay, QfPayConfig, SignType, WeChatDeclaration};
+use customs_wechat::aes_gcm::ApiV3Key;
+use customs_wechat::certificate::Certificate;
+use customs_wechat::signer::RsaSigner;
+use customs_wechat::verifier::PlatformCertificates;
+use customs_wechat::{DeclareInput as WeChatDeclareInput, WeChatConfig, WeChatPay, server};
 use md5::Digest as _;
 
-const MERCHANT_KEY_PEM: &str = include_str!("../../customs-sandbox/keys/merchant_key.pem");
+const MERCHANT_KEY_PEM: &str = include_str!("../../customs-wechat/testdata/merchant_key.pkcs8.pem");
+const PLATFORM_KEY_PEM: &str = include_str!("../../customs-wechat/testdata/platform_key.pem");
+const PLATFORM_CERT_PEM: &str = include_str!("../../customs-wechat/testdata/platform_cert.pem");
+const APIV3_KEY: &str = "0123456789abcdef0123456789abcdef";
+const NOW: i64 = 1_750_000_000;
 
 /// A WeChat-declare-sized signing message (~420 bytes).
 fn wechat_message() -> Vec<u8> {
@@ -69,9 +78,11 @@ fn baseline(c: &mut Criterion) {
     g.bench_function("rsa2048_sign", |b| {
         b.iter(|| key.sign(&signature::RSA_PKCS1_SHA256, &rng, black_box(&msg), &mut sig).unwrap());
     });
-    let public = UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, key.public_key().as_ref().to_vec());
+    // Parsed once, as our verifiers hold their keys.
+    let public = ParsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, key.public_key().as_ref().to_vec())
+        .expect("valid public key");
     key.sign(&signature::RSA_PKCS1_SHA256, &rng, &msg, &mut sig).unwrap();
-    g.bench_function("rsa2048_verify", |b| b.iter(|| public.verify(black_box(&msg), black_box(&sig)).unwrap()));
+    g.bench_function("rsa2048_verify", |b| b.iter(|| public.verify_sig(black_box(&msg), black_box(&sig)).unwrap()));
 
     // The QFPay signing string of the benchmarked declaration, key appended.
     let qf = qfpay(SignType::Md5);
@@ -107,5 +118,82 @@ fn qfpay_benches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, baseline, qfpay_benches);
+fn wechat_pay() -> WeChatPay {
+    let config = WeChatConfig::builder()
+        .mchid("1230000109")
+        .appid("wxd678efh567hg6787")
+        .merchant_serial("5F1C72E2A8931B72A2E13AF8DEE92471EB397115")
+        .private_key_pem(&Secret::new(MERCHANT_KEY_PEM))
+        .apiv3_key(Secret::new(APIV3_KEY))
+        .build()
+        .expect("valid config");
+    WeChatPay::new(config)
+}
+
+/// A response signed by the platform key, as WeChat would send it.
+fn signed_response(status: u16, body: &[u8]) -> http::Response<Vec<u8>> {
+    let platform = RsaSigner::from_pem(&Secret::new(PLATFORM_KEY_PEM)).unwrap();
+    let cert = Certificate::from_pem(PLATFORM_CERT_PEM).unwrap();
+    let sig =
+        server::sign_response(&platform, cert.serial_no(), NOW, "5K8264ILTKCH16CQ2502SI8ZNMTM67VS", body).unwrap();
+    let mut resp = http::Response::builder().status(status).body(body.to_vec()).unwrap();
+    sig.apply(resp.headers_mut());
+    resp
+}
+
+fn wechat_benches(c: &mut Criterion) {
+    let mut g = c.benchmark_group("wechat");
+    let pay = wechat_pay();
+    let decl = WeChatDeclareInput {
+        out_trade_no: "20150806125346".into(),
+        transaction_id: "1000320306201511078440737890".into(),
+        customs: "SHANGHAI_ZS".into(),
+        merchant_customs_no: "123456".into(),
+        sub_order_no: Some("20150806125346-1".into()),
+        fee_type: Some("CNY".into()),
+        order_fee: Some(1776),
+        product_fee: Some(888),
+        transport_fee: Some(888),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    g.bench_function("declare_build_sign", |b| {
+        b.iter(|| pay.build_declare(black_box(&decl), NOW, "593BEC0C930BF1AFEB40B4A08C8FB242").unwrap());
+    });
+
+    let cert = Certificate::from_pem(PLATFORM_CERT_PEM).unwrap();
+    let certs = PlatformCertificates::from_certificates([&cert]);
+    let body = br#"{"appid":"wxd678efh567hg6787","mchid":"1230000109","out_trade_no":"20150806125346","transaction_id":"1000320306201511078440737890","state":"UNDECLARED","sub_order_no":"20150806125346-1","sub_order_id":"1000320306201511078440737891","verify_department":"UNIONPAY","verify_department_trade_id":"2345678901234567890"}"#;
+    let resp = signed_response(200, body);
+    g.bench_function("response_decode_verify", |b| {
+        b.iter(|| pay.decode_declare(black_box(&resp), NOW, &certs).unwrap());
+    });
+
+    let records: Vec<String> = (0..50)
+        .map(|i| {
+            format!(
+                r#"{{"sub_order_no":"20150806125346-{i}","sub_order_id":"10003203062015110784407378{i:02}","mch_customs_no":"123456","customs":"SHANGHAI_ZS","fee_type":"CNY","order_fee":888,"duty":0,"transport_fee":0,"product_fee":888,"state":"SUCCESS","explanation":"","modify_time":"2015-09-01T10:00:00+08:00"}}"#
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"{{"appid":"wxd678efh567hg6787","mchid":"1230000109","transaction_id":"1000320306201511078440737890","verify_department":"UNIONPAY","verify_department_trade_id":"2345678901234567890","offset":0,"limit":50,"total_count":50,"data":[{}]}}"#,
+        records.join(",")
+    );
+    let resp = signed_response(200, body.as_bytes());
+    g.bench_function("query_50_records_decode_verify", |b| {
+        b.iter(|| pay.decode_query(black_box(&resp), NOW, &certs).unwrap());
+    });
+
+    let key = ApiV3Key::new(&Secret::new(APIV3_KEY)).unwrap();
+    let body = server::certificates_body(&key, &[(&cert, "uluk4a9R25RW")]).unwrap();
+    let resp = signed_response(200, &body);
+    g.bench_function("certificates_decrypt_parse", |b| {
+        b.iter(|| pay.decode_certificates(black_box(&resp), NOW, &certs).unwrap());
+    });
+    g.finish();
+}
+
+criterion_group!(benches, baseline, qfpay_benches, wechat_benches);
 criterion_main!(benches);
