@@ -25,7 +25,6 @@ pub(crate) enum Repair {
     /// The error is not one this hook repairs.
     NotApplicable,
     /// The hook tried and could not repair it; the error stands.
-    #[allow(dead_code)] // until the WeChat client lands
     Failed,
     /// Repaired: finish the same response again.
     Repaired,

@@ -25,6 +25,7 @@ pub mod driver;
 pub mod env;
 pub mod qfpay;
 pub mod settle;
+pub mod wechat;
 
 pub use call::{Call, CallInfo};
 pub use driver::{run_async, run_blocking};
