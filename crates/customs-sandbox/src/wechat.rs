@@ -117,7 +117,7 @@ fn error(status: StatusCode, code: &str, message: &str) -> Reply {
 /// A `PARAM_ERROR` naming the field (spec §5.1: `field` is a JSON Pointer in
 /// the body, as in seed 004's `#/properties/payer`, else the parameter name).
 fn param_error(field: &str, value: &str, issue: &str, location: &str) -> Reply {
-    let pointer = if location == "body" { format!("#/properties/{field}") } else { field.to_owned() };
+    let pointer = if location == "body" && field != "#" { format!("#/properties/{field}") } else { field.to_owned() };
     Reply::json(
         StatusCode::BAD_REQUEST,
         &json!({

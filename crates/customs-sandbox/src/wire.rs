@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by the routes: replies, the response body (which can
 //! be cut short on purpose), dropped connections and random ids.
 
+use std::future::Future as _;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -36,9 +37,12 @@ impl Reply {
         let len = self.body.len();
         let body = if truncate {
             let half = len / 2;
-            Body { data: Some(Bytes::from(self.body).slice(..half)), cut: true }
+            Body {
+                data: Some(Bytes::from(self.body).slice(..half)),
+                cut: Some(Box::pin(tokio::time::sleep(CUT_DELAY))),
+            }
         } else {
-            Body { data: Some(Bytes::from(self.body)), cut: false }
+            Body { data: Some(Bytes::from(self.body)), cut: None }
         };
         let mut resp = http::Response::new(body);
         *resp.status_mut() = self.status;
@@ -50,12 +54,16 @@ impl Reply {
     }
 }
 
-/// The response body: the bytes, then, if `cut`, an error that makes hyper
-/// abort the connection mid-body.
+/// How long a cut body waits after its partial data before failing, so that
+/// hyper flushes the headers and the partial data to the socket first.
+const CUT_DELAY: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// The response body: the bytes, then, if `cut`, (after a short wait) an
+/// error that makes hyper abort the connection mid-body.
 #[derive(Debug)]
 pub(crate) struct Body {
     data: Option<Bytes>,
-    cut: bool,
+    cut: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 /// The error a cut body ends with.
@@ -69,28 +77,31 @@ impl hyper::body::Body for Body {
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         if let Some(d) = self.data.take() {
             if !d.is_empty() {
                 return Poll::Ready(Some(Ok(Frame::data(d))));
             }
         }
-        if self.cut {
-            self.cut = false;
-            return Poll::Ready(Some(Err(BodyCut)));
+        match self.cut.as_mut().map(|s| s.as_mut().poll(cx)) {
+            None => Poll::Ready(None),
+            Some(Poll::Pending) => Poll::Pending,
+            Some(Poll::Ready(())) => {
+                self.cut = None;
+                Poll::Ready(Some(Err(BodyCut)))
+            }
         }
-        Poll::Ready(None)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.data.as_ref().is_none_or(Bytes::is_empty) && !self.cut
+        self.data.as_ref().is_none_or(Bytes::is_empty) && self.cut.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {
-        match (&self.data, self.cut) {
-            (Some(d), false) => SizeHint::with_exact(d.len() as u64),
-            (None, false) => SizeHint::with_exact(0),
+        match (&self.data, &self.cut) {
+            (Some(d), None) => SizeHint::with_exact(d.len() as u64),
+            (None, None) => SizeHint::with_exact(0),
             _ => SizeHint::default(),
         }
     }

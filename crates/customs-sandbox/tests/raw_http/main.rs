@@ -1,0 +1,10 @@
+//! The sandbox's own tests. They speak raw HTTP/1.1 over a `TcpStream` and
+//! sign requests by hand (with the provider crates' low-level signers only),
+//! so that a misunderstanding shared by the clients and the sandbox is less
+//! likely to pass unnoticed.
+
+mod common;
+mod faults;
+mod lifecycle;
+mod qfpay;
+mod wechat;
