@@ -63,7 +63,7 @@
 //! | QFPay: `action_type=MODIFY` modifies a WeChat-channel declaration | qfpay.md §3.1, §5.5 | documented field, **guess** semantics |
 //! | QFPay: 100 requests/s and 400/min per merchant → HTTP 429 | qfpay.md §2 | documented limit, **guess** body |
 //! | WeChat: `Authorization` SHA256withRSA over `METHOD\nURL\nTS\nNONCE\nBODY\n`, merchant key and serial, ±5 min → 401 `SIGN_ERROR` | wechat.md §6.1 | documented |
-//! | WeChat: responses signed over `TS\nNONCE\nBODY\n`, `Wechatpay-*` headers + `Request-ID`; 401 answers unsigned | wechat.md §6.2, §5.1 | documented (unsigned 401: **guess**) |
+//! | WeChat: responses signed over `TS\nNONCE\nBODY\n`, `Wechatpay-*` headers + `Request-ID`; a request whose own signature failed gets an unsigned 401 (as WeChat's APIv3 docs describe, and as `customs-wechat`'s decoder expects) | wechat.md §6.2, §5.1 | documented (unsigned 401: **guess**, not in the spec) |
 //! | WeChat: `Wechatpay-Serial: PUB_KEY_ID_…` in a request pins the response key; [`SigningMode::PublicKey`](config::SigningMode) signs every response with it | wechat.md §6.3 | documented for domestic APIs; global **guess** |
 //! | WeChat: `/v3/global/certificates` returns the platform certificate, AEAD_AES_256_GCM with the APIv3 key, `associated_data` `certificate`, 12-char nonce | wechat.md §6.3 | documented |
 //! | WeChat: `verify-certificate` decrypts `certificate_id`/`certificate_name` (PKCS#1 v1.5 or OAEP-SHA1), answers `SAME`/`DIFFERENT` | wechat.md §2.5, §6.4 | documented; padding accepted either way is a **guess** |
@@ -80,7 +80,7 @@
 //! | Both: modify (PATCH) replaces and voids the record, state `SUBMITTED`; `fee_type` not required | seed 004 | documented |
 //! | Both: modify refused while `PROCESSING` → `INVALID_REQUEST` | seed 004 | documented; all customs offices: **guess**, `refuse_modify_while_processing` |
 //! | Both: re-push only from `SUCCESS` or `EXCEPT`, restarts at `UNDECLARED` | wechat.md §2.4 (W4) | documented rule, **guess** restart state |
-//! | Both: `UNDECLARED` → `PROCESSING` → `SUCCESS`/`FAIL`/`EXCEPT`; `FAIL`/`EXCEPT` by the transaction's [`Settlement`](config::Settlement) | wechat.md §4 | documented states, **guess** timing ([`AdvanceRule`](config::AdvanceRule)) |
+//! | Both: `UNDECLARED` → `PROCESSING` → `SUCCESS`/`FAIL`/`EXCEPT`; `FAIL`/`EXCEPT` by the transaction's [`Settlement`] | wechat.md §4 | documented states, **guess** timing ([`AdvanceRule`]) |
 //! | WeChat: query by `out_trade_no`/`transaction_id`/`sub_order_no`/`sub_order_id`, `offset`/`limit` (default 20), nothing found → `INVALID_REQUEST` "查询指定记录不存在" | wechat.md §2.2, §5.3 | documented; not-found code from practice |
 //! | WeChat: rate limit per mchid off by default | wechat.md §7 | UNCONFIRMED, configurable |
 //!

@@ -383,10 +383,20 @@ fn check_txn(shared: &Shared, mchid: &str, transaction_id: &str, out_trade_no: &
     let live = shared.lock();
     let book = live.store.book(Which::WeChat);
     let Some(t) = book.txn(mchid, transaction_id) else {
-        return Err(refusal(&Refusal::UnknownTransaction, "body"));
+        return Err(param_error(
+            "transaction_id",
+            transaction_id,
+            "Incorrect transaction order information: no paid transaction with this transaction_id for this mchid",
+            "body",
+        ));
     };
     if t.out_trade_no.as_deref() != Some(out_trade_no) {
-        return Err(refusal(&Refusal::OutTradeNoMismatch, "body"));
+        return Err(param_error(
+            "out_trade_no",
+            out_trade_no,
+            "Incorrect transaction order information: out_trade_no does not belong to transaction_id",
+            "body",
+        ));
     }
     Ok(())
 }
@@ -656,7 +666,10 @@ fn verify_certificate(shared: &Shared, m: &MerchantKeys, req: &customs_core::Req
         return Err(p.err("certificate_id", "", "the check character X must be upper case"));
     }
     let live = shared.lock();
-    let t = live.store.book(Which::WeChat).txn(&mchid, &transaction_id).expect("checked above");
+    let Some(t) = live.store.book(Which::WeChat).txn(&mchid, &transaction_id) else {
+        // Removed by a concurrent admin reset.
+        return Err(refusal(&Refusal::UnknownTransaction, "body"));
+    };
     let same = t.payer_id_no == id && t.payer_name == name;
     Ok(Reply::json(
         StatusCode::OK,
