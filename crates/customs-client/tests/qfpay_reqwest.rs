@@ -1,0 +1,196 @@
+//! The async QFPay client over `reqwest`, against the in-process sandbox over real HTTP.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Log, QF_DECLARE, QF_QUERY, QF_REDECLARE, fast, no_retry, qf};
+use customs_client::WaitError;
+use customs_client::qfpay::Client;
+use customs_core::{AsyncTransport, Delivery, Error, Outcome, Request, Retryability, TransportError};
+use customs_http_reqwest::{ReqwestError, ReqwestTransport, TransportConfig};
+use customs_sandbox::{AdvanceRule, FaultKind, FaultRule, Route, Sandbox, SandboxHandle, demo};
+
+fn logged(transport: ReqwestTransport, log: &Log) -> impl AsyncTransport<Error = ReqwestError> + use<> {
+    let log = log.clone();
+    let transport = Arc::new(transport);
+    move |req: Request| {
+        log.record(&req);
+        let transport = Arc::clone(&transport);
+        async move { transport.send(req).await }
+    }
+}
+
+fn client(sandbox: &SandboxHandle, log: &Log) -> Client<impl AsyncTransport<Error = ReqwestError> + use<>> {
+    Client::with_options(qf::config(&sandbox.base_url()), logged(ReqwestTransport::new().unwrap(), log), fast())
+}
+
+fn deadline() -> Instant {
+    Instant::now() + Duration::from_secs(10)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declare_wait_until_settled_redeclare_and_query() {
+    let sandbox = Sandbox::builder().start().await.unwrap();
+    let log = Log::default();
+    let client = client(&sandbox, &log);
+
+    let declared = client.declare(&qf::declaration(demo::QFPAY_SYSSN_PAID)).await.unwrap();
+    assert_eq!(declared.respcd, "0000");
+
+    let settled = client
+        .wait_until_settled(&qf::query(demo::QFPAY_SYSSN_PAID), Duration::from_millis(10), deadline())
+        .await
+        .unwrap();
+    assert_eq!(settled.outcome(), Outcome::SettledSuccess);
+    assert_eq!(log.count(QF_QUERY), 2);
+
+    client.redeclare(&qf::redeclaration(demo::QFPAY_SYSSN_PAID)).await.unwrap();
+    let again = client.query(&qf::query(demo::QFPAY_SYSSN_PAID)).await.unwrap();
+    assert_eq!(again.outcome(), Outcome::Pending);
+    assert_eq!((log.count(QF_DECLARE), log.count(QF_REDECLARE)), (1, 1));
+    sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_declaration_settles_as_a_failure() {
+    let sandbox = Sandbox::builder().start().await.unwrap();
+    let client = client(&sandbox, &Log::default());
+    client.declare(&qf::declaration(demo::QFPAY_SYSSN_FAILS)).await.unwrap();
+    let settled = client
+        .wait_until_settled(&qf::query(demo::QFPAY_SYSSN_FAILS), Duration::from_millis(5), deadline())
+        .await
+        .unwrap();
+    assert_eq!(settled.outcome(), Outcome::SettledFailure);
+    assert_eq!(settled.data[0].errmsg.as_deref(), Some(demo::FAIL_EXPLANATION));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deadline_passing_reports_still_pending_and_never_resubmits() {
+    let sandbox = Sandbox::builder().advance(AdvanceRule::Manual).start().await.unwrap();
+    let log = Log::default();
+    let client = client(&sandbox, &log);
+    client.declare(&qf::declaration(demo::QFPAY_SYSSN_PAID)).await.unwrap();
+    let started = Instant::now();
+    let err = client
+        .wait_until_settled(
+            &qf::query(demo::QFPAY_SYSSN_PAID),
+            Duration::from_millis(20),
+            started + Duration::from_millis(150),
+        )
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let WaitError::StillPending { last, polls, .. } = &err else { panic!("{err}") };
+    assert!(last.is_pending());
+    assert_eq!(log.count(QF_DECLARE), 1);
+    assert_eq!(log.count(QF_QUERY), *polls as usize);
+
+    // Moved on by hand, the next wait settles.
+    sandbox.advance(2);
+    let settled = client
+        .wait_until_settled(&qf::query(demo::QFPAY_SYSSN_PAID), Duration::from_millis(20), deadline())
+        .await
+        .unwrap();
+    assert_eq!(settled.outcome(), Outcome::SettledSuccess);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_refused_is_never_sent_and_is_retried() {
+    let log = Log::default();
+    let config = qf::config(&common::refused_url());
+    let client = Client::with_options(config, logged(ReqwestTransport::new().unwrap(), &log), fast());
+    let err = client.declare(&qf::declaration(demo::QFPAY_SYSSN_PAID)).await.unwrap_err();
+    let Error::Transport(e) = &err else { panic!("{err}") };
+    assert_eq!(e.delivery(), Delivery::NotSent);
+    assert_eq!(log.count(QF_DECLARE), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_is_maybe_sent_declarations_are_not_retried_queries_are() {
+    let sandbox = Sandbox::builder()
+        .fault(FaultRule::on(Route::QfpayDeclare, FaultKind::Latency(Duration::from_millis(600))).times(1))
+        .start()
+        .await
+        .unwrap();
+    let log = Log::default();
+    let transport =
+        ReqwestTransport::with_config(&TransportConfig::default().with_timeout(Duration::from_millis(250))).unwrap();
+    let client = Client::with_options(qf::config(&sandbox.base_url()), logged(transport, &log), fast());
+
+    let err = client.declare(&qf::declaration(demo::QFPAY_SYSSN_PAID)).await.unwrap_err();
+    let Error::Transport(e) = &err else { panic!("{err}") };
+    assert!(e.is_timeout());
+    assert_eq!(err.delivery(), Delivery::MaybeSent);
+    assert_eq!(log.count(QF_DECLARE), 1);
+
+    client.declare(&qf::declaration(demo::QFPAY_SYSSN_PAID)).await.unwrap();
+    sandbox.add_fault(FaultRule::on(Route::QfpayQuery, FaultKind::Latency(Duration::from_millis(600))).times(1));
+    let found = client.query(&qf::query(demo::QFPAY_SYSSN_PAID)).await.unwrap();
+    assert_eq!(found.data.len(), 1);
+    assert_eq!(log.count(QF_QUERY), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_500_is_retried_and_reported_once_attempts_run_out() {
+    let sandbox = Sandbox::builder()
+        .fault(FaultRule::on(Route::QfpayDeclare, FaultKind::SystemError).times(1))
+        .fault(FaultRule::on(Route::QfpayQuery, FaultKind::SystemError))
+        .start()
+        .await
+        .unwrap();
+    let log = Log::default();
+    let client = client(&sandbox, &log);
+    client.declare(&qf::declaration(demo::QFPAY_SYSSN_PAID)).await.unwrap();
+    assert_eq!(log.count(QF_DECLARE), 2);
+    let err = client.query(&qf::query(demo::QFPAY_SYSSN_PAID)).await.unwrap_err();
+    let s = err.service().unwrap();
+    assert_eq!((s.http_status, s.retryability), (500, Retryability::Retryable));
+    assert_eq!(log.count(QF_QUERY), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_429_waits_at_least_a_second_before_retrying() {
+    let sandbox = Sandbox::builder()
+        .fault(FaultRule::on(Route::QfpayDeclare, FaultKind::RateLimited).times(1))
+        .start()
+        .await
+        .unwrap();
+    let log = Log::default();
+    let client = client(&sandbox, &log);
+    let started = Instant::now();
+    client.declare(&qf::declaration(demo::QFPAY_SYSSN_PAID)).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(log.count(QF_DECLARE), 2);
+
+    sandbox.add_fault(FaultRule::on(Route::QfpayQuery, FaultKind::RateLimited).times(1));
+    let once = Client::with_options(qf::config(&sandbox.base_url()), ReqwestTransport::new().unwrap(), no_retry());
+    let err = once.query(&qf::query(demo::QFPAY_SYSSN_PAID)).await.unwrap_err();
+    let s = err.service().unwrap();
+    assert_eq!((s.http_status, s.retryability), (429, Retryability::RateLimited));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_call_leaves_the_client_usable() {
+    let sandbox = Sandbox::builder()
+        .fault(FaultRule::on(Route::QfpayQuery, FaultKind::Latency(Duration::from_millis(500))).times(1))
+        .start()
+        .await
+        .unwrap();
+    let client = client(&sandbox, &Log::default());
+    client.declare(&qf::declaration(demo::QFPAY_SYSSN_PAID)).await.unwrap();
+    let cancelled =
+        tokio::time::timeout(Duration::from_millis(100), client.query(&qf::query(demo::QFPAY_SYSSN_PAID))).await;
+    assert!(cancelled.is_err(), "the slow query is cancelled by dropping its future");
+    // Clones share nothing that the cancelled call could have left behind.
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let c = client.clone();
+            tokio::spawn(async move { c.query(&qf::query(demo::QFPAY_SYSSN_PAID)).await })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap().data.len(), 1);
+    }
+}
