@@ -741,4 +741,74 @@ mod tests {
         let v = verify_trade_id("4200000001202601010000000002");
         assert!(v.starts_with("2018") && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_digit()));
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Declare { sub: u8, fee: u64 },
+            Modify { sub: u8, fee: u64 },
+            Redeclare { sub: u8 },
+            Poll { sub: u8 },
+            Advance,
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            let sub = 0u8..6;
+            let fee = 1u64..40_000;
+            prop_oneof![
+                (sub.clone(), fee.clone()).prop_map(|(sub, fee)| Op::Declare { sub, fee }),
+                (sub.clone(), fee).prop_map(|(sub, fee)| Op::Modify { sub, fee }),
+                sub.clone().prop_map(|sub| Op::Redeclare { sub }),
+                sub.prop_map(|sub| Op::Poll { sub }),
+                Just(Op::Advance),
+            ]
+        }
+
+        /// Whether `from → to` is an edge of the state machine.
+        fn allowed(from: DeclarationState, to: DeclarationState) -> bool {
+            use DeclarationState as S;
+            from == to
+                || matches!(
+                    (from, to),
+                    (S::Undeclared | S::Submitted, S::Processing)
+                        | (S::Processing, S::Success | S::Fail | S::Exception)
+                        | (S::Undeclared | S::Submitted | S::Success | S::Fail | S::Exception, S::Submitted)
+                        | (S::Success | S::Exception, S::Undeclared)
+                )
+        }
+
+        proptest! {
+            #[test]
+            fn states_follow_the_machine_and_splits_never_exceed_the_payment(ops in prop::collection::vec(op(), 1..60)) {
+                let mut s = store(AdvanceRule::Polls { per_step: 1 });
+                let paid = 88_800;
+                let mut seen: BTreeMap<Key, DeclarationState> = BTreeMap::new();
+                for op in ops {
+                    let k = |sub: u8| key(demo::WECHAT_TXN_SPLIT, &format!("s{sub}"));
+                    match op {
+                        Op::Declare { sub, fee } => { let _ = s.declare(Which::WeChat, k(sub), content(Some(fee + 100)), now()); }
+                        Op::Modify { sub, fee } => { let _ = s.modify(Which::WeChat, &k(sub), content(Some(fee + 100)), now()); }
+                        Op::Redeclare { sub } => { let _ = s.redeclare(Which::WeChat, &k(sub), "110084111", now()); }
+                        Op::Poll { sub } => { s.poll(Which::WeChat, &[k(sub)], now()); }
+                        Op::Advance => { s.advance_all(1, now()); }
+                    }
+                    let mut total = 0;
+                    for d in s.wechat.declarations() {
+                        total += d.content.declared_fen.unwrap_or(0);
+                        if let Some(before) = seen.insert(d.key.clone(), d.state) {
+                            prop_assert!(allowed(before, d.state), "{:?} -> {:?}", before, d.state);
+                        } else {
+                            prop_assert_eq!(d.state, DeclarationState::Undeclared);
+                        }
+                    }
+                    prop_assert!(total <= paid, "split total {} > paid {}", total, paid);
+                    prop_assert!(s.wechat.declarations().count() <= MAX_SUB_ORDERS);
+                }
+            }
+        }
+    }
 }
