@@ -1,0 +1,211 @@
+//! What the CLI prints, and its exit codes.
+
+use std::process::ExitCode;
+
+use customs_core::{Delivery, Error, Outcome, ResponseError, TransportError};
+use serde_json::{Value, json};
+
+use crate::cli::OutputFormat;
+
+/// The documented exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// Done.
+    Ok = 0,
+    /// Invalid input or configuration: nothing was sent.
+    Invalid = 2,
+    /// The provider refused the request, or the declaration settled as failed.
+    Refused = 3,
+    /// The transport failed, or the response could not be trusted or read.
+    Transport = 4,
+    /// Accepted but still pending: query again later, do not resubmit.
+    Pending = 5,
+}
+
+impl Exit {
+    pub(crate) fn code(self) -> ExitCode {
+        ExitCode::from(self as u8)
+    }
+
+    /// The exit code for a declaration outcome.
+    pub(crate) fn of_outcome(o: Outcome) -> Self {
+        match o {
+            Outcome::SettledSuccess => Exit::Ok,
+            Outcome::Pending => Exit::Pending,
+            _ => Exit::Refused,
+        }
+    }
+}
+
+/// A failed command: one line for people, structured fields for scripts.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) exit: Exit,
+    pub(crate) kind: &'static str,
+    pub(crate) message: String,
+    pub(crate) details: Value,
+}
+
+impl Failure {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self { exit: Exit::Invalid, kind: "invalid", message: message.into(), details: Value::Null }
+    }
+
+    /// Classifies any SDK error.
+    pub(crate) fn from_error<TE: TransportError>(e: &Error<TE>) -> Self {
+        let message = e.to_string();
+        match e {
+            Error::Build(customs_core::BuildError::Invalid(v)) => {
+                let fields: Vec<Value> = v
+                    .violations()
+                    .iter()
+                    .map(|v| json!({"field": v.field, "rule": v.rule.to_string(), "value": v.value}))
+                    .collect();
+                Self { exit: Exit::Invalid, kind: "invalid", message, details: json!({ "violations": fields }) }
+            }
+            Error::Build(_) => Self { exit: Exit::Invalid, kind: "config", message, details: Value::Null },
+            Error::Transport(t) => Self {
+                exit: Exit::Transport,
+                kind: "transport",
+                message,
+                details: json!({
+                    "maybe_sent": t.delivery() != Delivery::NotSent,
+                    "timeout": t.is_timeout(),
+                }),
+            },
+            Error::Response(ResponseError::Service(s)) => Self {
+                exit: Exit::Refused,
+                kind: "refused",
+                message,
+                details: json!({
+                    "http_status": s.http_status,
+                    "code": s.code,
+                    "message": s.message,
+                    "field": s.field,
+                    "detail": s.detail,
+                    "request_id": s.request_id,
+                    "retryable": s.retryability != customs_core::Retryability::Final,
+                }),
+            },
+            Error::Response(ResponseError::Verify(_)) => {
+                Self { exit: Exit::Transport, kind: "verify", message, details: Value::Null }
+            }
+            Error::Response(_) => Self { exit: Exit::Transport, kind: "decode", message, details: Value::Null },
+            _ => Self { exit: Exit::Transport, kind: "other", message, details: Value::Null },
+        }
+    }
+
+    /// Prints the failure and returns its exit code.
+    pub(crate) fn report(&self, format: OutputFormat) -> ExitCode {
+        match format {
+            OutputFormat::Text => eprintln!("error: {}", self.message),
+            OutputFormat::Json => println!(
+                "{}",
+                json!({
+                    "ok": false,
+                    "exit_code": self.exit as u8,
+                    "error": { "kind": self.kind, "message": self.message, "details": self.details },
+                })
+            ),
+        }
+        self.exit.code()
+    }
+}
+
+/// A successful command's result.
+#[derive(Debug)]
+pub(crate) struct Report {
+    pub(crate) operation: String,
+    pub(crate) exit: Exit,
+    pub(crate) outcome: Option<Outcome>,
+    /// Readable lines (text mode).
+    pub(crate) lines: Vec<String>,
+    /// The decoded response (JSON mode).
+    pub(crate) response: Value,
+}
+
+impl Report {
+    pub(crate) fn print(&self, format: OutputFormat) -> ExitCode {
+        match format {
+            OutputFormat::Text => {
+                for l in &self.lines {
+                    println!("{l}");
+                }
+                if let Some(o) = self.outcome {
+                    println!("outcome: {o}");
+                }
+            }
+            OutputFormat::Json => println!(
+                "{}",
+                json!({
+                    "ok": true,
+                    "operation": self.operation,
+                    "exit_code": self.exit as u8,
+                    "outcome": self.outcome.map(outcome_name),
+                    "response": self.response,
+                })
+            ),
+        }
+        self.exit.code()
+    }
+}
+
+/// Stable machine names for outcomes.
+pub(crate) fn outcome_name(o: Outcome) -> &'static str {
+    match o {
+        Outcome::SettledSuccess => "settled_success",
+        Outcome::SettledFailure => "settled_failure",
+        Outcome::Pending => "pending",
+        Outcome::NeedsAction => "needs_action",
+        _ => "unknown",
+    }
+}
+
+/// The exact signed request, as `--dry-run` prints it.
+pub(crate) fn dry_run_json(req: &customs_core::Request) -> Value {
+    let mut headers = serde_json::Map::new();
+    for (name, value) in req.headers() {
+        headers.insert(name.as_str().to_owned(), Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()));
+    }
+    json!({
+        "method": req.method().as_str(),
+        "url": req.uri().to_string(),
+        "headers": headers,
+        "body": String::from_utf8_lossy(req.body()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use customs_core::{BuildError, Rule, TransportFailure, ValidationError, Violation};
+
+    #[test]
+    fn exit_codes_follow_the_error_class() {
+        let e: Error<TransportFailure> =
+            BuildError::from(ValidationError::single(Violation::new("syssn", Rule::Required, None))).into();
+        let f = Failure::from_error(&e);
+        assert_eq!(f.exit, Exit::Invalid);
+        assert_eq!(f.details["violations"][0]["field"], "syssn");
+        let e: Error<TransportFailure> = Error::Transport(TransportFailure::timeout("t"));
+        let f = Failure::from_error(&e);
+        assert_eq!(f.exit, Exit::Transport);
+        assert_eq!(f.details["maybe_sent"], true);
+        assert_eq!(Exit::of_outcome(Outcome::Pending), Exit::Pending);
+        assert_eq!(Exit::of_outcome(Outcome::SettledFailure), Exit::Refused);
+        assert_eq!(Exit::of_outcome(Outcome::SettledSuccess), Exit::Ok);
+    }
+
+    #[test]
+    fn dry_run_shape() {
+        let req = http::Request::post("http://127.0.0.1:1/custom/v1/declare")
+            .header("X-QF-SIGN", "ABC")
+            .body(b"a=1&b=2".to_vec())
+            .unwrap();
+        let v = dry_run_json(&req);
+        assert_eq!(v["method"], "POST");
+        assert_eq!(v["url"], "http://127.0.0.1:1/custom/v1/declare");
+        assert_eq!(v["headers"]["x-qf-sign"], "ABC");
+        assert_eq!(v["body"], "a=1&b=2");
+    }
+}
