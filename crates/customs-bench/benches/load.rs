@@ -1,4 +1,192 @@
-//! End-to-end load: declarations through the async client against the
-//! in-process sandbox. Written once the client and sandbox land.
+//! End-to-end load: `N` WeChat declarations through the async client
+//! (reqwest transport) against the in-process sandbox at concurrency `C`.
+//!
+//! Reports declarations/s, p50/p99 latency and process CPU time per
+//! declaration, and compares throughput with the CPU bound of the RSA work
+//! every round trip needs — two signatures (the client's request, the
+//! sandbox's answer) and two verifications — spread over the cores, with the
+//! per-operation costs measured in this same run.
+//!
+//! `cargo bench -p customs-bench --bench load [-- --quick] [-- -n N -c C]`;
+//! writes `target/customs-bench/load.json` for `cargo xtask bench`.
 
-fn main() {}
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{self, KeyPair, ParsedPublicKey, RsaKeyPair};
+use customs_client::wechat::{Client, WeChatOptions};
+use customs_http_reqwest::ReqwestTransport;
+use customs_sandbox::{Sandbox, WechatTransaction, demo};
+use customs_wechat::certificate::Certificate;
+use customs_wechat::verifier::PlatformCertificates;
+use customs_wechat::{DeclareInput, DeclareRequest, WeChatConfig};
+
+struct Args {
+    n: usize,
+    c: usize,
+}
+
+fn args() -> Args {
+    let argv: Vec<String> = std::env::args().collect();
+    let quick = argv.iter().any(|a| a == "--quick");
+    let value = |flag: &str| argv.iter().position(|a| a == flag).and_then(|i| argv.get(i + 1)?.parse().ok());
+    Args { n: value("-n").unwrap_or(if quick { 400 } else { 2_000 }), c: value("-c").unwrap_or(16) }
+}
+
+/// Process CPU time (user + system) from `/proc/self/stat`, if readable.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 of proc(5) (utime, stime), counted after the ')'; clock ticks of 1/100 s.
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let len = sorted.len() as f64;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let i = ((len * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+/// Mean time of `f` over `iters` runs.
+fn time_per_op(iters: u32, mut f: impl FnMut()) -> Duration {
+    let start = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    start.elapsed() / iters
+}
+
+/// Bare RSA-2048 sign and verify of a declaration-sized message.
+fn rsa_costs() -> (Duration, Duration) {
+    let pem = demo::wechat_merchant_private_key_pem();
+    let der = {
+        use base64::Engine as _;
+        let b64: String = pem.expose().lines().filter(|l| !l.starts_with("-----")).collect();
+        base64::engine::general_purpose::STANDARD.decode(b64).unwrap()
+    };
+    let key = RsaKeyPair::from_pkcs8(&der).unwrap();
+    let rng = SystemRandom::new();
+    let msg = [b'x'; 420];
+    let mut sig = vec![0; key.public_modulus_len()];
+    let sign = time_per_op(300, || key.sign(&signature::RSA_PKCS1_SHA256, &rng, &msg, &mut sig).unwrap());
+    let public = ParsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, key.public_key().as_ref()).unwrap();
+    let verify = time_per_op(3_000, || public.verify_sig(&msg, &sig).unwrap());
+    (sign, verify)
+}
+
+fn requests(n: usize) -> (Vec<WechatTransaction>, Vec<DeclareRequest>) {
+    (0..n)
+        .map(|i| {
+            let txn = format!("42000099992026010100{i:08}");
+            let order = format!("load-{i:08}");
+            let t =
+                WechatTransaction::new(&txn, &order, demo::WECHAT_MCHID, 10_000, demo::PAYER_NAME, demo::PAYER_ID_NO);
+            let r = DeclareInput {
+                out_trade_no: order,
+                transaction_id: txn,
+                customs: "SHANGHAI_ZS".into(),
+                merchant_customs_no: "4403169D3W".into(),
+                ..DeclareInput::default()
+            }
+            .validate()
+            .unwrap();
+            (t, r)
+        })
+        .unzip()
+}
+
+fn main() {
+    let Args { n, c } = args();
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let (sign, verify) = rsa_costs();
+    let (txns, reqs) = requests(n);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let report = rt.block_on(async move {
+        let mut builder = Sandbox::builder();
+        for t in txns {
+            builder = builder.wechat_transaction(t);
+        }
+        let sandbox = builder.start().await.expect("sandbox starts");
+        let config = WeChatConfig::builder()
+            .mchid(demo::WECHAT_MCHID)
+            .appid(demo::WECHAT_APPID)
+            .merchant_serial(demo::WECHAT_MERCHANT_SERIAL)
+            .private_key_pem(&demo::wechat_merchant_private_key_pem())
+            .apiv3_key(demo::wechat_apiv3_key())
+            .base_url(sandbox.base_url())
+            .build()
+            .unwrap();
+        let cert = Certificate::from_pem(demo::PLATFORM_CERT_PEM).unwrap();
+        let options =
+            WeChatOptions::default().with_certificates(Arc::new(PlatformCertificates::from_certificates([&cert])));
+        let client = Client::with_options(config, ReqwestTransport::new().unwrap(), options);
+        // Warm-up: connections, first-call paths.
+        for r in reqs.iter().take(c.min(n)) {
+            client.declare(r).await.expect("warm-up declaration");
+        }
+        let reqs = Arc::new(reqs);
+        let next = Arc::new(AtomicUsize::new(c.min(n)));
+        let cpu0 = cpu_time();
+        let start = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..c {
+            let (client, reqs, next) = (client.clone(), Arc::clone(&reqs), Arc::clone(&next));
+            tasks.spawn(async move {
+                let mut lat = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(r) = reqs.get(i) else { break };
+                    let t = Instant::now();
+                    client.declare(r).await.expect("declaration accepted");
+                    lat.push(t.elapsed());
+                }
+                lat
+            });
+        }
+        let mut lat = Vec::with_capacity(n);
+        while let Some(l) = tasks.join_next().await {
+            lat.extend(l.unwrap());
+        }
+        let wall = start.elapsed();
+        let cpu = match (cpu0, cpu_time()) {
+            (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+            _ => None,
+        };
+        sandbox.shutdown().await;
+        lat.sort();
+        (lat, wall, cpu)
+    });
+    let (lat, wall, cpu) = report;
+    let measured = lat.len();
+    let per_sec = measured as f64 / wall.as_secs_f64();
+    let rsa_per_trip = 2 * sign + 2 * verify;
+    let bound = cores as f64 / rsa_per_trip.as_secs_f64();
+    let cpu_per = cpu.map(|c| c / u32::try_from(measured.max(1)).unwrap_or(u32::MAX));
+    let summary = serde_json::json!({
+        "declarations": measured,
+        "concurrency": c,
+        "cores": cores,
+        "declarations_per_s": (per_sec * 10.0).round() / 10.0,
+        "p50_ms": percentile(&lat, 0.50).as_secs_f64() * 1e3,
+        "p99_ms": percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        "cpu_ms_per_declaration": cpu_per.map(|d| d.as_secs_f64() * 1e3),
+        "rsa_sign_ms": sign.as_secs_f64() * 1e3,
+        "rsa_verify_ms": verify.as_secs_f64() * 1e3,
+        "rsa_cpu_bound_declarations_per_s": (bound * 10.0).round() / 10.0,
+        "fraction_of_rsa_bound": (per_sec / bound * 1000.0).round() / 1000.0,
+        "rsa_share_of_cpu": cpu_per.map(|d| (rsa_per_trip.as_secs_f64() / d.as_secs_f64() * 1000.0).round() / 1000.0),
+    });
+    println!("load: {}", serde_json::to_string_pretty(&summary).unwrap());
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
+        std::path::PathBuf::from,
+    );
+    let dir = target.join("customs-bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("load.json"), summary.to_string()).unwrap();
+}
