@@ -10,6 +10,9 @@
 //! `cargo bench -p customs-bench --bench load [-- --quick] [-- -n N -c C]`;
 //! writes `target/customs-bench/load.json` for `cargo xtask bench`.
 
+// Counts here are small (thousands); converting them to f64 loses nothing.
+#![allow(clippy::cast_precision_loss)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
