@@ -1,6 +1,6 @@
 //! The two drivers, blocking and async, around one shared attempt loop.
 //!
-//! [`Attempts`] holds every decision (retry or stop, what to log); the
+//! `Attempts` holds every decision (retry or stop, what to log); the
 //! drivers differ only in how they wait: for the transport, for the backoff
 //! delay, and (async only) for signing and verification, which run on
 //! tokio's blocking pool so that RSA work does not stall the runtime.

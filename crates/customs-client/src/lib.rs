@@ -1,12 +1,128 @@
 //! Async and blocking clients for QFPay and WeChat Pay Global customs.
 //!
+//! # Example: blocking QFPay (no async runtime)
+//!
+//! Declare a paid order and wait until customs settles it. The sandbox (an
+//! in-process emulator of both providers, with demo credentials) stands in
+//! for QFPay here; in production use `Environment::Production` and your own
+//! app code and client key.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use customs_client::qfpay::BlockingClient;
+//! use customs_core::{CustomsCode, Outcome};
+//! use customs_http_ureq::UreqTransport;
+//! use customs_qfpay::{Environment, QfPayConfig, QueryRequest, TradeType, WeChatDeclaration};
+//! use customs_sandbox::{Sandbox, demo};
+//!
+//! let sandbox = Sandbox::builder().start_blocking()?;
+//! let config = QfPayConfig::builder(demo::QFPAY_APP_CODE, demo::qfpay_client_key())
+//!     .environment(Environment::Custom(sandbox.base_url()))
+//!     .build()?;
+//! let client = BlockingClient::new(config, UreqTransport::new());
+//!
+//! let syssn = demo::QFPAY_SYSSN_PAID.parse()?;
+//! let declaration = WeChatDeclaration::new(syssn, CustomsCode::SHANGHAI_ZS, "110084111".parse()?);
+//! client.declare(&declaration.into())?;
+//!
+//! // Pending answers are queried again, never resubmitted.
+//! let query = QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, demo::QFPAY_SYSSN_PAID.parse()?);
+//! let settled = client.wait_until_settled(&query, Duration::from_millis(50), Instant::now() + Duration::from_secs(10))?;
+//! assert_eq!(settled.outcome(), Outcome::SettledSuccess);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Example: async WeChat Pay
+//!
+//! The same with WeChat Pay Global on tokio. The client downloads the
+//! platform certificates on first need, signs each attempt with a fresh
+//! timestamp and nonce, verifies every answer, and does the RSA work on
+//! tokio's blocking pool.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use customs_client::wechat::Client;
+//! use customs_core::{CustomsCode, DeclarationState};
+//! use customs_http_reqwest::ReqwestTransport;
+//! use customs_sandbox::{Sandbox, demo};
+//! use customs_wechat::{DeclareRequest, QueryOrder, QueryRequest, WeChatConfig};
+//!
+//! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sandbox = Sandbox::builder().start().await?;
+//! let config = WeChatConfig::builder()
+//!     .mchid(demo::WECHAT_MCHID)
+//!     .appid(demo::WECHAT_APPID)
+//!     .merchant_serial(demo::WECHAT_MERCHANT_SERIAL)
+//!     .private_key_pem(&demo::wechat_merchant_private_key_pem())
+//!     .apiv3_key(demo::wechat_apiv3_key())
+//!     .base_url(sandbox.base_url())
+//!     .build()?;
+//! let client = Client::new(config, ReqwestTransport::new()?); // Send + Sync, cheap to clone
+//!
+//! let out_trade_no = demo::WECHAT_OUT_TRADE_NO_PAID.parse()?;
+//! let declaration = DeclareRequest::new(
+//!     out_trade_no,
+//!     demo::WECHAT_TXN_PAID.parse()?,
+//!     CustomsCode::SHANGHAI_ZS,
+//!     "4403169D3W".parse()?,
+//! );
+//! let declared = client.declare(&declaration).await?;
+//! assert_eq!(declared.state.state, DeclarationState::Undeclared);
+//!
+//! let query = QueryRequest::new(QueryOrder::OutTradeNo(declaration.out_trade_no.clone()), CustomsCode::SHANGHAI_ZS);
+//! let settled = client
+//!     .wait_until_settled(&query, Duration::from_millis(50), Instant::now() + Duration::from_secs(10))
+//!     .await?;
+//! assert_eq!(settled.data[0].state.state, DeclarationState::Success);
+//! sandbox.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! More in `examples/`: `wechat_declare_and_poll`, `qfpay_blocking` and
+//! `wechat_public_key` (`cargo run -p customs-client --example …`).
+//!
+//! # How it works
+//!
 //! The sans-IO crates build signed requests and decode responses; this crate
 //! supplies what they leave out — the real clock, random nonces, the retry
-//! loop and tracing — and drives any [`customs_core::Transport`] (blocking)
-//! or [`customs_core::AsyncTransport`] (async).
+//! loop, the WeChat platform-key store, polling and tracing — and drives any
+//! [`customs_core::Transport`] (blocking) or [`customs_core::AsyncTransport`]
+//! (async).
 //!
-//! Every call goes through one attempt loop; the blocking and async drivers
-//! differ only in how they wait.
+//! * Each operation is one [`Call`] (prepare a signed request, finish a
+//!   response), shared by both flavours. Every call goes through one attempt
+//!   loop ([`driver`]); the blocking and async drivers differ only in how they
+//!   wait.
+//! * Retries follow [`ClientOptions::retry`] (the core
+//!   [`RetryPolicy`](customs_core::RetryPolicy)): never-sent failures and
+//!   transient provider answers (5xx, `SYSTEMERROR`, 429 after at least a
+//!   second) are retried with a fresh timestamp and nonce; a declaration
+//!   that *may* have been sent (timeout, reset) is not, unless you opt in —
+//!   query it instead. Invalid input fails before anything is sent.
+//! * [`qfpay::Client`] / [`qfpay::BlockingClient`]: declare, query, redeclare.
+//! * [`wechat::Client`] / [`wechat::BlockingClient`]: declare, query, modify,
+//!   redeclare, verify-certificate, certificate download; platform
+//!   certificates fetched on first need, re-fetched once on an unknown
+//!   serial (re-verifying the same answer), refreshed per interval;
+//!   public-key and combined modes ([`wechat::Verification`]).
+//! * `wait_until_settled` on every client polls until
+//!   [`Outcome::is_settled`](customs_core::Outcome::is_settled), or returns
+//!   [`WaitError::StillPending`] at the deadline ([`settle`]).
+//! * Clients hold one `Arc`: `Send + Sync` for a `Send + Sync` transport,
+//!   cheap to clone, no global state — several merchants' clients can live
+//!   side by side. Async calls are cancellation-safe.
+//!
+//! # Tracing
+//!
+//! Each call runs in a `customs.call` span (`provider`, `operation`); each
+//! attempt ends with an event carrying `attempt`, `status`, `request_id`
+//! (WeChat's `Request-ID`) and `latency_ms`, at `INFO` on success and
+//! `WARN` on failure, with the retry delay when one follows. Certificate
+//! downloads and polling log their own events. No secret, signature or body
+//! is ever logged.
+//!
+//! # Options
 //!
 //! ```
 //! use customs_client::ClientOptions;

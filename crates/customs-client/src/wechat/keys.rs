@@ -1,7 +1,7 @@
 //! The WeChat client's platform keys: which key verifies answers, and when
 //! the platform certificates are downloaded (spec `wechat.md` §6.2, §6.3).
 //!
-//! One [`KeyStore`] per client (clones share it; nothing is global). Its
+//! One key store per client (clones share it; nothing is global). Its
 //! decisions are sans-IO and shared by both flavours; the flavours only
 //! differ in how they wait for the single-flight gate and the download.
 //!

@@ -12,7 +12,7 @@
 //! * **Fetched on first need**: in certificate mode, the first call
 //!   downloads the platform certificates before anything is sent; if that
 //!   fails, the call fails with
-//!   [`BuildError::KeysUnavailable`](customs_core::BuildError::KeysUnavailable)
+//!   [`BuildError::KeysUnavailable`]
 //!   and nothing was sent.
 //! * **Unknown serial**: when an answer is signed by a certificate the
 //!   client does not know (spec `wechat.md` §6.2: "if the serial is unknown,

@@ -1,0 +1,53 @@
+//! Blocking QFPay: declare a paid order and query it, from plain synchronous code.
+//!
+//! Runs against an in-process sandbox with its demo credentials (no async
+//! runtime in this program; the sandbox runs on its own thread):
+//!
+//! ```text
+//! cargo run -p customs-client --example qfpay_blocking
+//! ```
+
+use std::time::{Duration, Instant};
+
+use customs_client::qfpay::BlockingClient;
+use customs_core::CustomsCode;
+use customs_http_ureq::UreqTransport;
+use customs_qfpay::{DeclareRequest, Environment, QfPayConfig, QueryRequest, TradeType, WeChatDeclaration};
+use customs_sandbox::{Sandbox, demo};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "customs_client=info".into()),
+        )
+        .init();
+
+    let sandbox = Sandbox::builder().start_blocking()?;
+
+    // In production: `.environment(Environment::Production)` and your own app code and key.
+    let config = QfPayConfig::builder(demo::QFPAY_APP_CODE, demo::qfpay_client_key())
+        .environment(Environment::Custom(sandbox.base_url()))
+        .build()?;
+    let client = BlockingClient::new(config, UreqTransport::new());
+
+    let declaration: DeclareRequest =
+        WeChatDeclaration::new(demo::QFPAY_SYSSN_PAID.parse()?, CustomsCode::SHANGHAI_ZS, "110084111".parse()?).into();
+    let declared = client.declare(&declaration)?;
+    println!("declared: respcd {} {:?}", declared.respcd, declared.syssn);
+
+    let query = QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, demo::QFPAY_SYSSN_PAID.parse()?);
+    let first = client.query(&query)?;
+    println!("first query: respcd {} ({})", first.respcd, first.outcome());
+
+    let settled =
+        client.wait_until_settled(&query, Duration::from_millis(200), Instant::now() + Duration::from_secs(30))?;
+    for record in &settled.data {
+        println!(
+            "settled: {} — state {:?}, verify_department {:?}",
+            settled.outcome(),
+            record.state().map(|s| s.raw),
+            record.verify_department
+        );
+    }
+    Ok(())
+}
