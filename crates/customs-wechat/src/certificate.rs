@@ -55,7 +55,12 @@ impl Certificate {
             not_after: validity.not_after.timestamp(),
             subject: cert.subject().to_string(),
             public_key,
-            pem: pem::encode(&pem::Pem::new("CERTIFICATE", der.to_vec())),
+            // LF line endings, as WeChat Pay and openssl write PEM (the pem
+            // crate's default is CRLF).
+            pem: pem::encode_config(
+                &pem::Pem::new("CERTIFICATE", der.to_vec()),
+                pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+            ),
         })
     }
 
@@ -130,6 +135,7 @@ mod tests {
         assert!(!c.is_valid_at(1_735_689_599));
         assert!(c.is_valid_at(2_366_841_600));
         assert!(!c.is_valid_at(2_366_841_601));
+        assert!(!c.pem().contains('\r'), "PEM is written with LF line endings");
         let again = Certificate::from_pem(c.pem()).unwrap();
         assert_eq!(again, c);
     }
