@@ -110,13 +110,13 @@ async fn connection_refused_is_never_sent_and_is_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timeout_is_maybe_sent_declarations_are_not_retried_queries_are() {
     let sandbox = Sandbox::builder()
-        .fault(FaultRule::on(Route::QfpayDeclare, FaultKind::Latency(Duration::from_millis(600))).times(1))
+        .fault(FaultRule::on(Route::QfpayDeclare, FaultKind::Latency(Duration::from_millis(1500))).times(1))
         .start()
         .await
         .unwrap();
     let log = Log::default();
     let transport =
-        ReqwestTransport::with_config(&TransportConfig::default().with_timeout(Duration::from_millis(250))).unwrap();
+        ReqwestTransport::with_config(&TransportConfig::default().with_timeout(Duration::from_millis(400))).unwrap();
     let client = Client::with_options(qf::config(&sandbox.base_url()), logged(transport, &log), fast());
 
     let err = client.declare(&qf::declaration(demo::QFPAY_SYSSN_PAID)).await.unwrap_err();
@@ -126,7 +126,7 @@ async fn a_timeout_is_maybe_sent_declarations_are_not_retried_queries_are() {
     assert_eq!(log.count(QF_DECLARE), 1);
 
     client.declare(&qf::declaration(demo::QFPAY_SYSSN_PAID)).await.unwrap();
-    sandbox.add_fault(FaultRule::on(Route::QfpayQuery, FaultKind::Latency(Duration::from_millis(600))).times(1));
+    sandbox.add_fault(FaultRule::on(Route::QfpayQuery, FaultKind::Latency(Duration::from_millis(1500))).times(1));
     let found = client.query(&qf::query(demo::QFPAY_SYSSN_PAID)).await.unwrap();
     assert_eq!(found.data.len(), 1);
     assert_eq!(log.count(QF_QUERY), 2);

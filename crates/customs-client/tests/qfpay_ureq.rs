@@ -82,7 +82,7 @@ fn the_deadline_passing_reports_still_pending_and_never_resubmits() {
     assert!(started.elapsed() < Duration::from_secs(2));
     let WaitError::StillPending { last, polls, .. } = &err else { panic!("{err}") };
     assert!(last.is_pending());
-    assert!(*polls >= 3, "{polls}");
+    assert!(*polls >= 2, "{polls}");
     assert!(err.to_string().contains("do not resubmit"), "{err}");
     assert_eq!(log.count(QF_DECLARE), 1);
     assert_eq!(log.count(QF_QUERY), *polls as usize);
@@ -103,11 +103,11 @@ fn connection_refused_is_never_sent_and_is_retried() {
 #[test]
 fn a_timeout_is_maybe_sent_declarations_are_not_retried_queries_are() {
     let sandbox = Sandbox::builder()
-        .fault(FaultRule::on(Route::QfpayDeclare, FaultKind::Latency(Duration::from_millis(600))).times(1))
+        .fault(FaultRule::on(Route::QfpayDeclare, FaultKind::Latency(Duration::from_millis(1500))).times(1))
         .start_blocking()
         .unwrap();
     let log = Log::default();
-    let transport = UreqTransport::with_config(&TransportConfig::default().with_timeout(Duration::from_millis(250)));
+    let transport = UreqTransport::with_config(&TransportConfig::default().with_timeout(Duration::from_millis(400)));
     let client = BlockingClient::with_options(qf::config(&sandbox.base_url()), logged(transport, &log), fast());
 
     let err = client.declare(&qf::declaration(demo::QFPAY_SYSSN_PAID)).unwrap_err();
@@ -119,7 +119,7 @@ fn a_timeout_is_maybe_sent_declarations_are_not_retried_queries_are() {
 
     // Queries are idempotent: a timed-out one is retried.
     client.declare(&qf::declaration(demo::QFPAY_SYSSN_PAID)).unwrap();
-    sandbox.add_fault(FaultRule::on(Route::QfpayQuery, FaultKind::Latency(Duration::from_millis(600))).times(1));
+    sandbox.add_fault(FaultRule::on(Route::QfpayQuery, FaultKind::Latency(Duration::from_millis(1500))).times(1));
     let found = client.query(&qf::query(demo::QFPAY_SYSSN_PAID)).unwrap();
     assert_eq!(found.data.len(), 1);
     assert_eq!(log.count(QF_QUERY), 2);

@@ -113,9 +113,12 @@ async fn a_download_cancelled_midway_is_redone_by_the_next_call() {
     assert!(cancelled.is_err());
     assert_eq!(log.count(WX_DECLARE), 0, "cancelled while downloading: nothing was declared");
     assert!(client.certificates().is_empty());
+    // Under load the cancelled download may not even have been sent yet.
+    let before = log.count(WX_CERTIFICATES);
 
     client.declare(&wx::declaration(OUT, TXN)).await.unwrap();
-    assert_eq!((log.count(WX_CERTIFICATES), log.count(WX_DECLARE)), (2, 1));
+    assert_eq!((log.count(WX_CERTIFICATES), log.count(WX_DECLARE)), (before + 1, 1));
+    assert!(client.certificates().contains(demo::PLATFORM_SERIAL));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,14 +167,14 @@ async fn connection_refused_fails_before_sending() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timeout_is_maybe_sent_and_the_declaration_is_not_retried() {
     let sandbox = Sandbox::builder()
-        .fault(FaultRule::on(Route::WechatDeclare, FaultKind::Latency(Duration::from_millis(600))).times(1))
-        .fault(FaultRule::on(Route::WechatQuery, FaultKind::Latency(Duration::from_millis(600))).times(1))
+        .fault(FaultRule::on(Route::WechatDeclare, FaultKind::Latency(Duration::from_millis(1500))).times(1))
+        .fault(FaultRule::on(Route::WechatQuery, FaultKind::Latency(Duration::from_millis(1500))).times(1))
         .start()
         .await
         .unwrap();
     let log = Log::default();
     let transport =
-        ReqwestTransport::with_config(&TransportConfig::default().with_timeout(Duration::from_millis(250))).unwrap();
+        ReqwestTransport::with_config(&TransportConfig::default().with_timeout(Duration::from_millis(400))).unwrap();
     let client = Client::with_options(wx::config(&sandbox.base_url()), logged(transport, &log), wechat_options());
     let err = client.declare(&wx::declaration(OUT, TXN)).await.unwrap_err();
     let Error::Transport(e) = &err else { panic!("{err}") };

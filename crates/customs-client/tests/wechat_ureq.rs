@@ -136,12 +136,12 @@ fn connection_refused_fails_before_sending() {
 #[test]
 fn a_timeout_is_maybe_sent_and_the_declaration_is_not_retried() {
     let sandbox = Sandbox::builder()
-        .fault(FaultRule::on(Route::WechatDeclare, FaultKind::Latency(Duration::from_millis(600))).times(1))
-        .fault(FaultRule::on(Route::WechatQuery, FaultKind::Latency(Duration::from_millis(600))).times(1))
+        .fault(FaultRule::on(Route::WechatDeclare, FaultKind::Latency(Duration::from_millis(1500))).times(1))
+        .fault(FaultRule::on(Route::WechatQuery, FaultKind::Latency(Duration::from_millis(1500))).times(1))
         .start_blocking()
         .unwrap();
     let log = Log::default();
-    let transport = UreqTransport::with_config(&TransportConfig::default().with_timeout(Duration::from_millis(250)));
+    let transport = UreqTransport::with_config(&TransportConfig::default().with_timeout(Duration::from_millis(400)));
     let client =
         BlockingClient::with_options(wx::config(&sandbox.base_url()), logged(transport, &log), wechat_options());
     let err = client.declare(&wx::declaration(OUT, TXN)).unwrap_err();
