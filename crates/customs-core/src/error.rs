@@ -378,10 +378,18 @@ mod tests {
         assert!(s.contains("[request id req-1]"), "{s}");
         assert!(s.contains("fix the request"), "{s}");
         assert!(service(Retryability::RateLimited).to_string().contains("after a pause"));
-        let k = BuildError::KeysUnavailable { reason: "certificate download timed out".into() }.to_string();
-        assert!(k.contains("certificate download timed out; nothing was sent"), "{k}");
+    }
+
+    #[test]
+    fn keys_unavailable_is_never_sent() {
+        let msg = BuildError::KeysUnavailable { reason: "certificate download timed out".into() }.to_string();
+        assert!(msg.contains("certificate download timed out; nothing was sent"), "{msg}");
         let e: Error<TransportFailure> = BuildError::KeysUnavailable { reason: String::new() }.into();
         assert_eq!(e.delivery(), Delivery::NotSent);
+    }
+
+    #[test]
+    fn verify_and_decode_messages_say_what_to_do() {
         let v = VerifyError::UnknownSerial { serial: "ABC".into() }.to_string();
         assert!(v.contains("refresh the platform certificates"), "{v}");
         let d =
