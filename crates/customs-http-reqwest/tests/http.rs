@@ -1,6 +1,6 @@
-//! `ReqwestTransport` over real HTTP/1.1 on 127.0.0.1, against the tiny peers in `peer/`.
+//! `ReqwestTransport` over real HTTP/1.1 on 127.0.0.1, against the tiny peers of `customs_testkit::peer`.
 
-mod peer;
+use customs_testkit::peer;
 
 use std::time::{Duration, Instant};
 
@@ -140,7 +140,7 @@ async fn connection_refused_is_not_sent() {
 
 #[tokio::test]
 async fn a_connect_timeout_is_not_sent() {
-    let stalled = Stalled::new();
+    let stalled = Stalled::spawn();
     let started = Instant::now();
 
     let err = send_err(&quick(), get(&stalled.url("/custom/v1/declare"))).await;

@@ -1,8 +1,6 @@
 //! A tiny HTTP/1.1 peer on 127.0.0.1 for the transport tests: plain `std::net`
 //! sockets, one thread per connection, recording every request byte for byte.
-//! (The same file lives in both transport crates' tests.)
-
-#![allow(dead_code, unreachable_pub)]
+//! Test support: it panics on socket errors rather than reporting them.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -197,7 +195,7 @@ pub struct Stalled {
 
 impl Stalled {
     /// Fills the accept queue of a fresh listener that never accepts.
-    pub fn new() -> Stalled {
+    pub fn spawn() -> Stalled {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let mut held = Vec::new();
