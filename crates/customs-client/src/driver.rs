@@ -516,4 +516,58 @@ mod tests {
             std::task::Poll::Pending => panic!("a ready transport should complete at once"),
         }
     }
+
+    /// A call whose signing blocks its thread for 50 ms, like RSA under load.
+    struct SlowSign;
+
+    impl Call for SlowSign {
+        type Output = ();
+        fn info(&self) -> CallInfo {
+            CallInfo { provider: Provider::WeChat, operation: "slow", idempotency: Idempotency::Idempotent }
+        }
+        fn prepare(&self, _now: i64, _nonce: &str) -> Result<Request, BuildError> {
+            std::thread::sleep(Duration::from_millis(50));
+            Ok(http::Request::new(Vec::new()))
+        }
+        fn finish(&self, _response: &Response, _now: i64) -> Result<(), ResponseError> {
+            Ok(())
+        }
+    }
+
+    /// Heavy signing must not stall the runtime: on a runtime with a single
+    /// worker thread, a ticker keeps ticking while eight calls each block
+    /// 50 ms in `prepare`. Run inline on the worker, the ticker would stall
+    /// for at least 50 ms at a time.
+    #[test]
+    fn heavy_signing_does_not_stall_the_runtime() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let transport = |_req: Request| async { Ok::<_, TransportFailure>(http::Response::new(Vec::new())) };
+            let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let flag = Arc::clone(&done);
+            let ticker = tokio::spawn(async move {
+                let mut worst = Duration::ZERO;
+                let mut last = Instant::now();
+                while !flag.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    worst = worst.max(last.elapsed());
+                    last = Instant::now();
+                }
+                worst
+            });
+            let opts = ClientOptions::default();
+            let calls: Vec<_> = (0..8)
+                .map(|_| {
+                    let (t, o) = (transport, opts.clone());
+                    tokio::spawn(async move { run_async(&t, Arc::new(SlowSign), &o).await })
+                })
+                .collect();
+            for c in calls {
+                c.await.unwrap().unwrap();
+            }
+            done.store(true, Ordering::SeqCst);
+            let worst = ticker.await.unwrap();
+            assert!(worst < Duration::from_millis(45), "the runtime stalled for {worst:?}");
+        });
+    }
 }
