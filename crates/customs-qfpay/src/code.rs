@@ -3,11 +3,13 @@
 //!
 //! * `0000`: the request was processed (for customs: declaration accepted).
 //! * `1143`, `1145`: in progress. Query later; never resubmit (seed 001,
-//!   "Integration Notes").
+//!   "Integration Notes"). `1298` ("network slow; don't pay again") is
+//!   grouped with them as pending by QFPay's integration status-code page
+//!   (spec §4), so it is pending too: the request may have taken effect, and
+//!   resubmitting a declaration could duplicate it.
 //! * `1108`: signature error (wrong `client_key`, `app_code`, region or sign type).
-//! * `1100` (maintenance) and `1295`–`1298` (network slow / bank busy):
-//!   transient, retryable. QFPay's integration page groups `1298` ("don't
-//!   repay") with the pending codes; for customs it is treated as transient.
+//! * `1100` (maintenance) and `1295`–`1297` (network slow / bank busy):
+//!   transient, retryable.
 //! * anything else: a final failure. No customs-specific codes are
 //!   documented (**UNCONFIRMED**), so `resperr`/`respmsg` are surfaced verbatim.
 //!
@@ -41,8 +43,10 @@ pub enum RespCode {
     AwaitingPassword,
     /// `1145`: processing, please wait. Pending.
     Processing,
-    /// `1295`–`1298`: network slow or bank busy (transient).
+    /// `1295`–`1297`: network slow or bank busy (transient).
     NetworkBusy(String),
+    /// `1298`: network slow, do not pay again. Pending: query later, never resubmit.
+    NetworkSlowPending,
     /// Any other code, kept verbatim.
     Other(String),
 }
@@ -60,7 +64,8 @@ impl RespCode {
             "1136" => RespCode::TransactionNotFound,
             "1143" => RespCode::AwaitingPassword,
             "1145" => RespCode::Processing,
-            "1295" | "1296" | "1297" | "1298" => RespCode::NetworkBusy(raw.to_owned()),
+            "1295" | "1296" | "1297" => RespCode::NetworkBusy(raw.to_owned()),
+            "1298" => RespCode::NetworkSlowPending,
             _ => RespCode::Other(raw.to_owned()),
         }
     }
@@ -77,6 +82,7 @@ impl RespCode {
             RespCode::TransactionNotFound => "1136",
             RespCode::AwaitingPassword => "1143",
             RespCode::Processing => "1145",
+            RespCode::NetworkSlowPending => "1298",
             RespCode::NetworkBusy(c) | RespCode::Other(c) => c,
         }
     }
@@ -86,9 +92,9 @@ impl RespCode {
         matches!(self, RespCode::Success)
     }
 
-    /// `1143` or `1145`: query later, do not resubmit.
+    /// `1143`, `1145` or `1298`: query later, do not resubmit.
     pub fn is_pending(&self) -> bool {
-        matches!(self, RespCode::AwaitingPassword | RespCode::Processing)
+        matches!(self, RespCode::AwaitingPassword | RespCode::Processing | RespCode::NetworkSlowPending)
     }
 
     /// For an error code: whether an identical retry may succeed.
@@ -145,7 +151,7 @@ pub fn describe(code: &str) -> Option<&'static str> {
         1260..=1268 => "order state conflict, mismatch or missing order",
         1294 => "blocked by bank risk control; do not retry automatically",
         1295..=1297 => "network slow or bank busy; retry later",
-        1298 => "network slow; retry later (do not pay again)",
+        1298 => "network slow; query later, do not resubmit (do not pay again)",
         2005 => "pay code expired",
         2011 => "duplicate serial number",
         _ => return None,
@@ -159,7 +165,7 @@ mod tests {
     #[test]
     fn classes() {
         assert!(RespCode::parse("0000").is_success());
-        for c in ["1143", "1145"] {
+        for c in ["1143", "1145", "1298"] {
             let r = RespCode::parse(c);
             assert!(r.is_pending());
             assert!(!r.is_success());
@@ -167,7 +173,7 @@ mod tests {
         }
         assert_eq!(RespCode::parse("1108"), RespCode::SignatureError);
         assert_eq!(RespCode::parse("1108").retryability(), Retryability::Final);
-        for c in ["1100", "1295", "1296", "1297", "1298"] {
+        for c in ["1100", "1295", "1296", "1297"] {
             assert_eq!(RespCode::parse(c).retryability(), Retryability::Retryable, "{c}");
             assert_eq!(RespCode::parse(c).as_str(), c);
         }

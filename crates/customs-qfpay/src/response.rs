@@ -181,12 +181,12 @@ fn respcd_state(respcd: &str) -> StateReport {
 
 /// The answer to `declare` and `redeclare` (seed 000 §1 response table).
 ///
-/// Only `0000` and the pending codes `1143`/`1145` decode to this; any other
+/// Only `0000` and the pending codes `1143`/`1145`/`1298` decode to this; any other
 /// code is a [`ServiceError`].
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct DeclareResponse {
-    /// `respcd`: `0000`, `1143` or `1145`.
+    /// `respcd`: `0000` or a pending code (`1143`, `1145`, `1298`).
     pub respcd: String,
     /// `syssn`, the QFPay payment id.
     #[serde(default, deserialize_with = "lenient_string")]
@@ -223,7 +223,7 @@ impl DeclareResponse {
         RespCode::parse(&self.respcd)
     }
 
-    /// `1143`/`1145`: query later, do not resubmit.
+    /// `1143`/`1145`/`1298`: query later, do not resubmit.
     pub fn is_pending(&self) -> bool {
         self.code().is_pending()
     }
@@ -234,7 +234,7 @@ impl DeclareResponse {
         respcd_state(&self.respcd)
     }
 
-    /// [`Outcome::SettledSuccess`] for `0000`, [`Outcome::Pending`] for `1143`/`1145`.
+    /// [`Outcome::SettledSuccess`] for `0000`, [`Outcome::Pending`] for `1143`/`1145`/`1298`.
     pub fn outcome(&self) -> Outcome {
         self.state().outcome()
     }
@@ -295,7 +295,7 @@ impl QueryRecord {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct QueryResponse {
-    /// `respcd`: `0000`, `1143` or `1145`.
+    /// `respcd`: `0000` or a pending code (`1143`, `1145`, `1298`).
     pub respcd: String,
     /// `syssn`.
     #[serde(default, deserialize_with = "lenient_string")]
@@ -416,7 +416,7 @@ mod tests {
 
     #[test]
     fn pending_codes_are_ok_and_pending() {
-        for code in ["1143", "1145"] {
+        for code in ["1143", "1145", "1298"] {
             let body = format!(r#"{{"respcd":"{code}","resperr":"processing","respmsg":null}}"#);
             let r = DeclareResponse::decode(&resp(200, &body)).unwrap();
             assert!(r.is_pending());
@@ -451,7 +451,7 @@ mod tests {
             ("7777", Retryability::Final),
             ("1100", Retryability::Retryable),
             ("1295", Retryability::Retryable),
-            ("1298", Retryability::Retryable),
+            ("1297", Retryability::Retryable),
         ];
         for (code, retry) in table {
             let body = format!(r#"{{"respcd":"{code}","resperr":"","respmsg":""}}"#);
