@@ -63,6 +63,15 @@ impl Failure {
                     .collect();
                 Self { exit: Exit::Invalid, kind: "invalid", message, details: json!({ "violations": fields }) }
             }
+            // The platform keys could not be obtained (the certificate
+            // download failed or listed none valid): nothing was sent, but it
+            // is a transport/provider matter, not bad input.
+            Error::Build(customs_core::BuildError::KeysUnavailable { .. }) => Self {
+                exit: Exit::Transport,
+                kind: "keys_unavailable",
+                message,
+                details: json!({ "maybe_sent": false }),
+            },
             Error::Build(_) => Self { exit: Exit::Invalid, kind: "config", message, details: Value::Null },
             Error::Transport(t) => Self {
                 exit: Exit::Transport,

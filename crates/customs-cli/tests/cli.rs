@@ -335,3 +335,25 @@ fn demo_walks_through_both_providers() {
     }
     assert_no_secrets(&out);
 }
+
+#[test]
+fn a_failed_certificate_download_is_a_transport_failure_not_a_configuration_error() {
+    // Without configured platform certificates the first WeChat call downloads
+    // them; when that cannot connect, nothing was sent and the exit code is 4.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let w = Workdir::new("keys", &format!("http://127.0.0.1:{port}"));
+    let toml =
+        std::fs::read_to_string(w.config()).unwrap().replace("platform_certificates = [\"platform_cert.pem\"]\n", "");
+    std::fs::write(w.config(), toml).unwrap();
+    let mut args = vec!["--output", "json"];
+    args.extend(WX_DECLARE);
+    let o = w.run(&args);
+    assert_eq!(o.status.code(), Some(4), "{:?}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["error"]["details"]["maybe_sent"], false, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("platform certificates"), "{v}");
+
+    let o = w.run(WX_DECLARE);
+    assert_eq!(o.status.code(), Some(4), "{:?}", text(&o));
+    assert_eq!(text(&o).1.lines().count(), 1, "one line: {:?}", text(&o));
+}
