@@ -219,14 +219,14 @@ pub(crate) async fn wechat(
             let r = client.declare(&input.validate().map_err(wechat_cmd::invalid)?).await.map_err(|e| fail(&e))?;
             let lines = vec![format!("declared {} ({}): state {}", r.out_trade_no, r.transaction_id, r.state.raw)];
             let q = follow(&input.customs, &input.transaction_id, input.sub_order_no.as_ref());
-            wechat_after_write("declare", &client, lines, to_json(&r), &q, call).await
+            wechat_after_write("declare", &client, lines, r.state.outcome(), to_json(&r), &q, call).await
         }
         WeChatCommand::Modify { fields, call } => {
             let input = wechat_cmd::modify_input(fields, call)?;
             let r = client.modify(&input.validate().map_err(wechat_cmd::invalid)?).await.map_err(|e| fail(&e))?;
             let lines = vec![format!("modified {} ({}): state {}", r.out_trade_no, r.transaction_id, r.state.raw)];
             let q = follow(&input.customs, &input.transaction_id, input.sub_order_no.as_ref());
-            wechat_after_write("modify", &client, lines, to_json(&r), &q, call).await
+            wechat_after_write("modify", &client, lines, r.state.outcome(), to_json(&r), &q, call).await
         }
         WeChatCommand::Redeclare { fields, sub_order_id, call } => {
             let input = wechat_cmd::redeclare_input(fields, sub_order_id.as_ref(), call)?;
@@ -246,7 +246,7 @@ pub(crate) async fn wechat(
                     ..QueryInput::default()
                 },
             };
-            wechat_after_write("redeclare", &client, lines, to_json(&r), &q, call).await
+            wechat_after_write("redeclare", &client, lines, r.state.outcome(), to_json(&r), &q, call).await
         }
         WeChatCommand::Query { fields, call } => {
             let req = wechat_cmd::query_input(fields, call)?.validate().map_err(wechat_cmd::invalid)?;
@@ -308,6 +308,7 @@ async fn wechat_after_write(
     operation: &str,
     client: &wechat::Client<ReqwestTransport>,
     mut lines: Vec<String>,
+    outcome: Outcome,
     response: serde_json::Value,
     query: &QueryInput,
     call: &CallArgs,
@@ -318,6 +319,17 @@ async fn wechat_after_write(
         lines.append(&mut report.lines);
         report.lines = lines;
         return Ok(report);
+    }
+    if outcome != Outcome::Pending {
+        // The answer already names a settled state (e.g. a repeated
+        // declaration of a record that FAILed): report it as such.
+        return Ok(Report {
+            operation: operation.to_owned(),
+            exit: Exit::of_outcome(outcome),
+            outcome: Some(outcome),
+            lines,
+            response,
+        });
     }
     lines.push("accepted; customs declares in batches: query later (or pass --wait SECONDS)".into());
     Ok(Report { operation: operation.to_owned(), exit: Exit::Ok, outcome: None, lines, response })

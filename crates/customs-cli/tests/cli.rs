@@ -357,3 +357,51 @@ fn a_failed_certificate_download_is_a_transport_failure_not_a_configuration_erro
     assert_eq!(o.status.code(), Some(4), "{:?}", text(&o));
     assert_eq!(text(&o).1.lines().count(), 1, "one line: {:?}", text(&o));
 }
+
+#[test]
+fn a_write_answered_with_a_failed_state_exits_3_not_accepted() {
+    let sb = sandbox();
+    let w = Workdir::new("failed-state", &sb.base_url());
+    let declare = [
+        "wechat",
+        "declare",
+        "--out-trade-no",
+        demo::WECHAT_OUT_TRADE_NO_FAILS,
+        "--transaction-id",
+        demo::WECHAT_TXN_FAILS,
+        "--customs",
+        "SHANGHAI_ZS",
+        "--merchant-customs-no",
+        "4403169D3W",
+    ];
+    assert_eq!(w.run(&declare).status.code(), Some(0));
+    let o = w.run(&[
+        "wechat",
+        "query",
+        "--order-type",
+        "transaction_id",
+        "--order-no",
+        demo::WECHAT_TXN_FAILS,
+        "--customs",
+        "SHANGHAI_ZS",
+        "--wait",
+        "10",
+        "--poll-interval-ms",
+        "50",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{:?}", text(&o));
+
+    // Declaring the same order again answers with its current state, FAIL:
+    // that is not "accepted, query later".
+    let o = w.run(&declare);
+    let (out, _) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(out.contains("state FAIL"), "{out}");
+    assert!(!out.contains("accepted"), "{out}");
+    let mut json = vec!["--output", "json"];
+    json.extend(declare);
+    let o = w.run(&json);
+    assert_eq!(o.status.code(), Some(3));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["outcome"], "settled_failure", "{v}");
+}
