@@ -65,6 +65,9 @@ pub(crate) struct Attempts<'a> {
     attempt: u32,
     sent_at: Option<Instant>,
     repaired: bool,
+    /// No retry is started that would begin at or after this instant (the
+    /// deadline of a `wait_until_settled`).
+    deadline: Option<Instant>,
 }
 
 /// What to do after an attempt.
@@ -75,7 +78,13 @@ pub(crate) enum Next<O, E> {
 
 impl<'a> Attempts<'a> {
     pub(crate) fn new(info: CallInfo, opts: &'a ClientOptions) -> Self {
-        Self { info, opts, attempt: 0, sent_at: None, repaired: false }
+        Self { info, opts, attempt: 0, sent_at: None, repaired: false, deadline: None }
+    }
+
+    /// Retries only while they would start before `deadline`.
+    pub(crate) fn until(mut self, deadline: Option<Instant>) -> Self {
+        self.deadline = deadline;
+        self
     }
 
     /// The tracing span of the whole call.
@@ -131,7 +140,13 @@ impl<'a> Attempts<'a> {
                 Next::Return(Ok(o))
             }
             Err(e) => {
-                let decision = self.opts.retry().decide(self.info.idempotency, &e, attempt, self.opts.jitter());
+                let mut decision = self.opts.retry().decide(self.info.idempotency, &e, attempt, self.opts.jitter());
+                if let (RetryDecision::RetryAfter(d), Some(deadline)) = (decision, self.deadline) {
+                    if Instant::now() + d >= deadline {
+                        tracing::debug!(%provider, operation, attempt, "not retrying: the deadline has passed");
+                        decision = RetryDecision::Stop;
+                    }
+                }
                 if let RetryDecision::RetryAfter(d) = decision {
                     tracing::warn!(%provider, operation, attempt, status, request_id, latency_ms, retry_in_ms = d.as_millis(), error = %e, "call failed, retrying");
                     Next::Sleep(d)
@@ -169,7 +184,18 @@ pub(crate) fn run_blocking_with<C: Call, T: Transport, R: BlockingRepair>(
     opts: &ClientOptions,
     repair: &R,
 ) -> Result<C::Output, Error<T::Error>> {
-    let mut attempts = Attempts::new(call.info(), opts);
+    run_blocking_until(transport, call, opts, repair, None)
+}
+
+/// [`run_blocking_with`] that starts no retry at or after `deadline`.
+pub(crate) fn run_blocking_until<C: Call, T: Transport, R: BlockingRepair>(
+    transport: &T,
+    call: &C,
+    opts: &ClientOptions,
+    repair: &R,
+    deadline: Option<Instant>,
+) -> Result<C::Output, Error<T::Error>> {
+    let mut attempts = Attempts::new(call.info(), opts).until(deadline);
     let span = attempts.span();
     let _entered = span.enter();
     loop {
@@ -243,7 +269,18 @@ pub(crate) async fn run_async_with<C: Call, T: AsyncTransport, R: AsyncRepair>(
     opts: &ClientOptions,
     repair: &R,
 ) -> Result<C::Output, Error<T::Error>> {
-    let mut attempts = Attempts::new(call.info(), opts);
+    run_async_until(transport, call, opts, repair, None).await
+}
+
+/// [`run_async_with`] that starts no retry at or after `deadline`.
+pub(crate) async fn run_async_until<C: Call, T: AsyncTransport, R: AsyncRepair>(
+    transport: &T,
+    call: Arc<C>,
+    opts: &ClientOptions,
+    repair: &R,
+    deadline: Option<Instant>,
+) -> Result<C::Output, Error<T::Error>> {
+    let mut attempts = Attempts::new(call.info(), opts).until(deadline);
     let span = attempts.span();
     async move {
         loop {

@@ -29,7 +29,7 @@ use customs_qfpay::{
 };
 
 use crate::call::{Call, CallInfo};
-use crate::driver::{Next, run_async, run_blocking, sleep};
+use crate::driver::{Next, NoRepair, run_async, run_async_until, run_blocking, run_blocking_until, sleep};
 use crate::env::ClientOptions;
 use crate::settle::{Poller, WaitError};
 
@@ -185,7 +185,8 @@ impl<T: AsyncTransport> Client<T> {
     /// When `deadline` passes first, returns [`WaitError::StillPending`]
     /// with the last answer; a failed query (after retries) returns
     /// [`WaitError::Query`]. Nothing is ever resubmitted. The deadline is
-    /// checked between queries; a query in flight is bounded by the
+    /// checked between queries, and a failed query is retried only while the
+    /// retry would start before it; a query in flight is bounded by the
     /// transport's own timeout.
     pub async fn wait_until_settled(
         &self,
@@ -196,7 +197,9 @@ impl<T: AsyncTransport> Client<T> {
         let call = Arc::new(self.inner.query(query));
         let mut poller = Poller::new(poll_interval, deadline);
         loop {
-            let result = run_async(&self.inner.transport, Arc::clone(&call), &self.inner.opts).await;
+            let result =
+                run_async_until(&self.inner.transport, Arc::clone(&call), &self.inner.opts, &NoRepair, Some(deadline))
+                    .await;
             match poller.after(result) {
                 Next::Return(r) => return r,
                 Next::Sleep(d) => sleep(d).await,
@@ -274,7 +277,7 @@ impl<T: Transport> BlockingClient<T> {
         let call = self.inner.query(query);
         let mut poller = Poller::new(poll_interval, deadline);
         loop {
-            let result = run_blocking(&self.inner.transport, &call, &self.inner.opts);
+            let result = run_blocking_until(&self.inner.transport, &call, &self.inner.opts, &NoRepair, Some(deadline));
             match poller.after(result) {
                 Next::Return(r) => return r,
                 Next::Sleep(d) => std::thread::sleep(d),

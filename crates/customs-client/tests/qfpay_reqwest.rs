@@ -194,3 +194,31 @@ async fn a_cancelled_call_leaves_the_client_usable() {
         assert_eq!(t.await.unwrap().unwrap().data.len(), 1);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_that_times_out_at_the_deadline_is_not_retried_past_it() {
+    let sandbox = Sandbox::builder()
+        .fault(FaultRule::on(Route::QfpayQuery, FaultKind::Latency(Duration::from_millis(1500))))
+        .start()
+        .await
+        .unwrap();
+    let log = Log::default();
+    let transport =
+        ReqwestTransport::with_config(&TransportConfig::default().with_timeout(Duration::from_millis(300))).unwrap();
+    let client = Client::with_options(qf::config(&sandbox.base_url()), logged(transport, &log), fast());
+    let started = Instant::now();
+    let err = client
+        .wait_until_settled(
+            &qf::query(demo::QFPAY_SYSSN_PAID),
+            Duration::from_millis(20),
+            started + Duration::from_millis(100),
+        )
+        .await
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    let Some(Error::Transport(e)) = err.query_error() else { panic!("{err}") };
+    assert!(e.is_timeout(), "{err}");
+    assert_eq!(log.count(QF_QUERY), 1, "no retry once the deadline has passed");
+    assert!(elapsed < Duration::from_millis(800), "the wait overran its deadline by {elapsed:?}");
+    sandbox.shutdown().await;
+}

@@ -208,3 +208,30 @@ fn two_merchants_side_by_side_each_with_their_own_key() {
     let err = second.query(&qf::query(demo::QFPAY_SYSSN_PAID)).unwrap_err();
     assert_eq!(err.service().unwrap().code, "1136");
 }
+
+#[test]
+fn a_query_that_times_out_at_the_deadline_is_not_retried_past_it() {
+    // Every query hangs past the transport timeout. The retry policy allows
+    // three attempts, but once the deadline has passed the wait ends after
+    // the attempt in flight instead of retrying (3 x 300 ms here).
+    let sandbox = Sandbox::builder()
+        .fault(FaultRule::on(Route::QfpayQuery, FaultKind::Latency(Duration::from_millis(1500))))
+        .start_blocking()
+        .unwrap();
+    let log = Log::default();
+    let transport = UreqTransport::with_config(&TransportConfig::default().with_timeout(Duration::from_millis(300)));
+    let client = BlockingClient::with_options(qf::config(&sandbox.base_url()), logged(transport, &log), fast());
+    let started = Instant::now();
+    let err = client
+        .wait_until_settled(
+            &qf::query(demo::QFPAY_SYSSN_PAID),
+            Duration::from_millis(20),
+            started + Duration::from_millis(100),
+        )
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    let Some(Error::Transport(e)) = err.query_error() else { panic!("{err}") };
+    assert!(e.is_timeout(), "{err}");
+    assert_eq!(log.count(QF_QUERY), 1, "no retry once the deadline has passed");
+    assert!(elapsed < Duration::from_millis(800), "the wait overran its deadline by {elapsed:?}");
+}

@@ -51,7 +51,7 @@ pub use keys::Verification;
 use self::calls::{DownloadCertificates, Op, VerifyCertificate, WeChatCall};
 use self::keys::{Decision, KeyStore, Trigger};
 use crate::driver::{
-    AsyncRepair, BlockingRepair, Next, Repair, run_async, run_async_with, run_blocking, run_blocking_with, sleep,
+    AsyncRepair, BlockingRepair, Next, Repair, run_async, run_async_until, run_blocking, run_blocking_until, sleep,
 };
 use crate::env::ClientOptions;
 use crate::settle::{Poller, Settles, WaitError};
@@ -298,8 +298,13 @@ impl<T: Transport> Shared<T, BlockingGate> {
     }
 
     fn run<O: Op>(&self, op: O) -> Result<O::Output, Error<T::Error>> {
+        self.run_until(op, None)
+    }
+
+    /// [`run`](Self::run), starting no retry at or after `deadline`.
+    fn run_until<O: Op>(&self, op: O, deadline: Option<Instant>) -> Result<O::Output, Error<T::Error>> {
         self.prepare_keys()?;
-        run_blocking_with(&self.transport, &self.call(op), &self.opts, self)
+        run_blocking_until(&self.transport, &self.call(op), &self.opts, self, deadline)
     }
 }
 
@@ -338,8 +343,13 @@ impl<T: AsyncTransport> Shared<T, AsyncGate> {
     }
 
     async fn run<O: Op>(&self, op: O) -> Result<O::Output, Error<T::Error>> {
+        self.run_until(op, None).await
+    }
+
+    /// [`run`](Self::run), starting no retry at or after `deadline`.
+    async fn run_until<O: Op>(&self, op: O, deadline: Option<Instant>) -> Result<O::Output, Error<T::Error>> {
         self.prepare_keys().await?;
-        run_async_with(&self.transport, Arc::new(self.call(op)), &self.opts, self).await
+        run_async_until(&self.transport, Arc::new(self.call(op)), &self.opts, self, deadline).await
     }
 }
 
@@ -499,7 +509,9 @@ impl<T: AsyncTransport> Client<T> {
     /// When `deadline` passes first, returns [`WaitError::StillPending`]
     /// with the last answer; a failed query (after retries) returns
     /// [`WaitError::Query`]. Nothing is ever resubmitted. The deadline is
-    /// checked between queries.
+    /// checked between queries, and a failed query is retried only while the
+    /// retry would start before it; a query in flight is bounded by the
+    /// transport's own timeout.
     pub async fn wait_until_settled(
         &self,
         query: &QueryRequest,
@@ -508,7 +520,7 @@ impl<T: AsyncTransport> Client<T> {
     ) -> Result<QueryResponse, WaitError<QueryResponse, T::Error>> {
         let mut poller = Poller::new(poll_interval, deadline);
         loop {
-            let result = self.inner.run(query.clone()).await;
+            let result = self.inner.run_until(query.clone(), Some(deadline)).await;
             match poller.after(result) {
                 Next::Return(r) => return r,
                 Next::Sleep(d) => sleep(d).await,
@@ -582,7 +594,7 @@ impl<T: Transport> BlockingClient<T> {
     ) -> Result<QueryResponse, WaitError<QueryResponse, T::Error>> {
         let mut poller = Poller::new(poll_interval, deadline);
         loop {
-            let result = self.inner.run(query.clone());
+            let result = self.inner.run_until(query.clone(), Some(deadline));
             match poller.after(result) {
                 Next::Return(r) => return r,
                 Next::Sleep(d) => std::thread::sleep(d),
