@@ -80,15 +80,18 @@ impl fmt::Display for ErrorCode {
 
 /// Whether an identical retry may succeed: rate limits (429 or a rate-limit
 /// code) wait and retry; `SYSTEMERROR`, `SERVICE_UNAVAILABLE` and 5xx retry;
-/// everything else (`PARAM_ERROR`, `INVALID_REQUEST`, `NOAUTH`, `SIGN_ERROR`, other 4xx) is final.
+/// everything else (`PARAM_ERROR`, `INVALID_REQUEST`, `NOAUTH`, `SIGN_ERROR`,
+/// `ORDER_NOT_EXIST`, whatever their status, and other 4xx) is final.
 pub fn retryability(http_status: u16, code: &str) -> Retryability {
     match ErrorCode::from_wire(code) {
         ErrorCode::RateLimited => Retryability::RateLimited,
         _ if http_status == 429 => Retryability::RateLimited,
         ErrorCode::SystemError | ErrorCode::ServiceUnavailable => Retryability::Retryable,
-        ErrorCode::ParamError | ErrorCode::InvalidRequest | ErrorCode::NoAuth | ErrorCode::SignError => {
-            Retryability::Final
-        }
+        ErrorCode::ParamError
+        | ErrorCode::InvalidRequest
+        | ErrorCode::NoAuth
+        | ErrorCode::SignError
+        | ErrorCode::OrderNotExist => Retryability::Final,
         _ if (500..600).contains(&http_status) => Retryability::Retryable,
         _ => Retryability::Final,
     }
@@ -181,6 +184,8 @@ mod tests {
             (503, "SERVICE_UNAVAILABLE", ErrorCode::ServiceUnavailable, Retryability::Retryable),
             (502, "WHATEVER", ErrorCode::Other("WHATEVER".into()), Retryability::Retryable),
             (404, "ORDER_NOT_EXIST", ErrorCode::OrderNotExist, Retryability::Final),
+            // A named final code stays final whatever the status (ErrorCode docs).
+            (500, "ORDER_NOT_EXIST", ErrorCode::OrderNotExist, Retryability::Final),
         ];
         for (status, code, parsed, class) in cases {
             let body = format!(r#"{{"code":"{code}","message":"m"}}"#);
