@@ -40,12 +40,40 @@ impl ConfigError {
 }
 
 /// A secret as written in the file: inline, `{ file = … }` or `{ env = … }`.
-#[derive(Deserialize, Clone)]
-#[serde(untagged)]
+#[derive(Clone)]
 pub(crate) enum SecretSource {
     Inline(String),
     File { file: PathBuf },
     Env { env: String },
+}
+
+impl<'de> Deserialize<'de> for SecretSource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Inline(String),
+            Table(std::collections::BTreeMap<String, String>),
+        }
+        const HINT: &str = "a secret is a string, { file = \"path\" } or { env = \"VARIABLE\" }";
+        let raw = Raw::deserialize(d).map_err(|_| serde::de::Error::custom(HINT))?;
+        match raw {
+            Raw::Inline(v) => Ok(SecretSource::Inline(v)),
+            Raw::Table(t) if t.len() == 1 => {
+                let (k, v) = t.into_iter().next().expect("one entry");
+                match k.as_str() {
+                    "file" => Ok(SecretSource::File { file: v.into() }),
+                    "env" => Ok(SecretSource::Env { env: v }),
+                    _ => Err(serde::de::Error::custom(format!("unknown key `{k}`: {HINT}"))),
+                }
+            }
+            Raw::Table(t) => Err(serde::de::Error::custom(format!(
+                "{} keys ({}): {HINT}, exactly one of them",
+                t.len(),
+                t.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
 }
 
 impl std::fmt::Debug for SecretSource {
@@ -225,6 +253,16 @@ apiv3_key = "0123456789abcdef0123456789abcdef"
         let s = SecretSource::File { file: "k.txt".into() }.resolve("k", &dir).unwrap();
         assert_eq!(s.expose(), "secret-value");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_secret_names_exactly_one_source() {
+        let e = Config::parse("[qfpay]\napp_code='a'\nclient_key={ file = 'k', env = 'K' }\n").unwrap_err();
+        assert!(e.contains("client_key") && e.contains("exactly one"), "{e}");
+        let e = Config::parse("[qfpay]\napp_code='a'\nclient_key={ path = 'k' }\n").unwrap_err();
+        assert!(e.contains("unknown key `path`"), "{e}");
+        let e = Config::parse("[qfpay]\napp_code='a'\nclient_key=7\n").unwrap_err();
+        assert!(e.contains("{ file = "), "{e}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use customs_qfpay::{QfPayConfig, QueryInput as QfQueryInput};
 use customs_sandbox::{Sandbox, demo};
 use customs_wechat::{DeclareInput, ModifyInput, QueryInput, RedeclareInput, VerifyCertificateInput, WeChatConfig};
 
-use crate::output::Failure;
+use crate::output::{Failure, out};
 
 const POLL: Duration = Duration::from_millis(150);
 const MAX_POLLS: u32 = 20;
@@ -17,11 +17,11 @@ const CUSTOMS: &str = "SHANGHAI_ZS";
 const MCH_CUSTOMS_NO: &str = "4403169D3W";
 
 fn step(n: u32, text: &str) {
-    println!("\n[{n}] {text}");
+    out!("\n[{n}] {text}");
 }
 
 fn ok(text: impl AsRef<str>) {
-    println!("    ✓ {}", text.as_ref());
+    out!("    ✓ {}", text.as_ref());
 }
 
 fn unexpected(what: &str, e: impl std::fmt::Display) -> Failure {
@@ -37,7 +37,7 @@ fn unexpected(what: &str, e: impl std::fmt::Display) -> Failure {
 pub(crate) async fn run() -> Result<(), Failure> {
     let sandbox = Sandbox::builder().start().await.map_err(|e| unexpected("start the sandbox", e))?;
     let base = sandbox.base_url();
-    println!("customs demo: the sandbox is listening on {base} (sandbox credentials, never real)");
+    out!("customs demo: the sandbox is listening on {base} (sandbox credentials, never real)");
     let transport = ReqwestTransport::new().map_err(|e| unexpected("build the HTTP client", e))?;
     let result = async {
         wechat_flows(&base, transport.clone()).await?;
@@ -46,12 +46,12 @@ pub(crate) async fn run() -> Result<(), Failure> {
     .await;
     sandbox.shutdown().await;
     result?;
-    println!("\ndemo finished: every flow behaved as the providers document.");
+    out!("\ndemo finished: every flow behaved as the providers document.");
     Ok(())
 }
 
 async fn wechat_flows(base: &str, transport: ReqwestTransport) -> Result<(), Failure> {
-    println!("\n=== WeChat Pay Global (/v3/global/customs/*) ===");
+    out!("\n=== WeChat Pay Global (/v3/global/customs/*) ===");
     let config = WeChatConfig::builder()
         .mchid(demo::WECHAT_MCHID)
         .appid(demo::WECHAT_APPID)
@@ -230,7 +230,7 @@ async fn poll_wechat(
 }
 
 async fn qfpay_flows(base: &str, transport: ReqwestTransport) -> Result<(), Failure> {
-    println!("\n=== QFPay (/custom/v1/*) ===");
+    out!("\n=== QFPay (/custom/v1/*) ===");
     let config = QfPayConfig::builder(demo::QFPAY_APP_CODE, demo::qfpay_client_key())
         .environment(customs_qfpay::Environment::Custom(base.to_owned()))
         .build()

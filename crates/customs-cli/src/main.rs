@@ -19,7 +19,7 @@ mod wechat_cmd;
 
 use cli::{Cli, Command};
 use config::Config;
-use output::Failure;
+use output::{Failure, out};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -41,7 +41,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Failure> {
                 | cli::QfPayCommand::Redeclare { call, .. } => call,
             };
             if call.dry_run {
-                println!("{}", qfpay_cmd::dry_run(&qf, cmd)?);
+                out!("{}", qfpay_cmd::dry_run(&qf, cmd)?);
                 return Ok(ExitCode::SUCCESS);
             }
             let report = runtime()?.block_on(send::qfpay(&qf, cmd, customs_client::ClientOptions::default()))?;
@@ -55,7 +55,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Failure> {
                 use customs_client::{Clock, Randomness};
                 let now = call.timestamp.unwrap_or_else(|| customs_client::SystemClock.now_unix());
                 let nonce = call.nonce.clone().unwrap_or_else(|| customs_client::OsRandom.nonce());
-                println!("{}", wechat_cmd::dry_run(&pay, &keys, cmd, now, &nonce)?);
+                out!("{}", wechat_cmd::dry_run(&pay, &keys, cmd, now, &nonce)?);
                 return Ok(ExitCode::SUCCESS);
             }
             let report =

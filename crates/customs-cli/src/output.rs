@@ -7,6 +7,26 @@ use serde_json::{Value, json};
 
 use crate::cli::OutputFormat;
 
+/// Prints to stdout like `println!`, except that a closed pipe
+/// (`customs … | head`) ends the output quietly instead of panicking; the
+/// command's exit code is unaffected.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(::std::format_args!($($arg)*))
+    };
+}
+pub(crate) use out;
+
+/// Writes one line to stdout, ignoring a closed pipe.
+pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{args}") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("cannot write to stdout: {e}"),
+        _ => {}
+    }
+}
+
 /// The documented exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Exit {
@@ -107,8 +127,9 @@ impl Failure {
     /// Prints the failure and returns its exit code.
     pub(crate) fn report(&self, format: OutputFormat) -> ExitCode {
         match format {
-            OutputFormat::Text => eprintln!("error: {}", self.message),
-            OutputFormat::Json => println!(
+            // One line, whatever the provider's message holds.
+            OutputFormat::Text => eprintln!("error: {}", one_line(&self.message)),
+            OutputFormat::Json => out!(
                 "{}",
                 json!({
                     "ok": false,
@@ -119,6 +140,11 @@ impl Failure {
         }
         self.exit.code()
     }
+}
+
+/// `text` with line breaks folded into spaces.
+pub(crate) fn one_line(text: &str) -> String {
+    text.split(['\r', '\n']).filter(|l| !l.trim().is_empty()).map(str::trim).collect::<Vec<_>>().join(" ")
 }
 
 /// A successful command's result.
@@ -138,13 +164,13 @@ impl Report {
         match format {
             OutputFormat::Text => {
                 for l in &self.lines {
-                    println!("{l}");
+                    out!("{l}");
                 }
                 if let Some(o) = self.outcome {
-                    println!("outcome: {o}");
+                    out!("outcome: {o}");
                 }
             }
-            OutputFormat::Json => println!(
+            OutputFormat::Json => out!(
                 "{}",
                 json!({
                     "ok": true,
@@ -203,6 +229,12 @@ mod tests {
         assert_eq!(Exit::of_outcome(Outcome::Pending), Exit::Pending);
         assert_eq!(Exit::of_outcome(Outcome::SettledFailure), Exit::Refused);
         assert_eq!(Exit::of_outcome(Outcome::SettledSuccess), Exit::Ok);
+    }
+
+    #[test]
+    fn messages_are_folded_to_one_line() {
+        assert_eq!(one_line("provider said:\r\n  first\n\nsecond"), "provider said: first second");
+        assert_eq!(one_line("plain"), "plain");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use customs_sandbox::{Sandbox, SandboxConfig, demo};
 
 use crate::cli::SandboxArgs;
-use crate::output::Failure;
+use crate::output::{Failure, out};
 
 /// A `customs.toml` for the demo credentials, targeting `base_url`.
 pub(crate) fn demo_config_toml(base_url: &str) -> String {
@@ -56,12 +56,12 @@ pub(crate) async fn run(args: &SandboxArgs) -> Result<(), Failure> {
     let dir = std::env::temp_dir().join("customs-sandbox-demo");
     let written = write_demo_dir(&dir, &base)
         .map_err(|e| Failure::invalid(format!("could not write the demo credentials to {}: {e}", dir.display())))?;
-    println!("customs sandbox listening on {base}");
-    println!("  QFPay:  {base}/custom/v1/declare|query|redeclare");
-    println!("  WeChat: {base}/v3/global/customs/orders, /redeclare, /verify-certificate, /v3/global/certificates");
-    println!("  admin:  {base}/__admin/state|transactions|advance|reset|faults");
-    println!("sandbox credentials (never real): {}", written.display());
-    println!(
+    out!("customs sandbox listening on {base}");
+    out!("  QFPay:  {base}/custom/v1/declare|query|redeclare");
+    out!("  WeChat: {base}/v3/global/customs/orders, /redeclare, /verify-certificate, /v3/global/certificates");
+    out!("  admin:  {base}/__admin/state|transactions|advance|reset|faults");
+    out!("sandbox credentials (never real): {}", written.display());
+    out!(
         "try: customs --config {} wechat declare --out-trade-no {} --transaction-id {} --customs SHANGHAI_ZS --merchant-customs-no 4403169D3W",
         written.display(),
         demo::WECHAT_OUT_TRADE_NO_PAID,

@@ -405,3 +405,19 @@ fn a_write_answered_with_a_failed_state_exits_3_not_accepted() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["outcome"], "settled_failure", "{v}");
 }
+
+#[test]
+fn a_closed_stdout_ends_output_quietly_and_keeps_the_exit_code() {
+    // `customs demo | head -1`: the reader goes away before the writer is done.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("customs"))
+        .arg("demo")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
