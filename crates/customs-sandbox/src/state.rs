@@ -347,8 +347,13 @@ impl Store {
             for d in book.decls.values_mut() {
                 let Some(t) = txns.get(&(d.key.merchant.clone(), d.key.txn.clone())) else { continue };
                 let mut any = false;
+                // A final state does not move: stop there, so that a huge
+                // `steps` does not hold the state for billions of no-ops.
                 for _ in 0..steps {
-                    any |= d.step(&t.settlement, now);
+                    if !d.step(&t.settlement, now) {
+                        break;
+                    }
+                    any = true;
                 }
                 moved += usize::from(any);
             }

@@ -70,6 +70,23 @@ async fn admin_endpoints_seed_advance_show_and_reset() {
 }
 
 #[tokio::test]
+async fn admin_advance_with_a_huge_step_count_answers_at_once() {
+    // Final states do not move, so at most three steps matter; a huge count
+    // must not keep the state locked while it counts to u32::MAX.
+    let sb = Sandbox::builder().advance(AdvanceRule::Manual).start().await.unwrap();
+    let a = sb.addr();
+    let body = declare_body(demo::WECHAT_TXN_PAID, demo::WECHAT_OUT_TRADE_NO_PAID);
+    assert_eq!(wx(a, "POST", ORDERS, Some(&body)).await.status, 200);
+    let body = format!(r#"{{"steps": {}}}"#, u32::MAX);
+    let started = std::time::Instant::now();
+    let r = send(a, "POST", "/__admin/advance", &[], body.as_bytes()).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert_eq!(r.json(), json!({"advanced": 1}));
+    assert_eq!(state(&sb, demo::WECHAT_TXN_PAID), Some(DeclarationState::Success));
+    assert_eq!(sb.advance(u32::MAX), 0);
+}
+
+#[tokio::test]
 async fn clock_rule_advances_without_queries() {
     let sb = Sandbox::builder().advance(AdvanceRule::clock(Duration::from_millis(40))).start().await.unwrap();
     wx(sb.addr(), "POST", ORDERS, Some(&declare_body(demo::WECHAT_TXN_EXCEPT, demo::WECHAT_OUT_TRADE_NO_EXCEPT))).await;
