@@ -82,13 +82,15 @@ pub(crate) fn handle(
         Err(e) => return answer("", codes::SIGN, &e.to_string(), ""),
     };
     let syssn = received.params.get("syssn").unwrap_or("").to_owned();
+    let Some(merchant) = shared.qfpay_merchants.get(&received.app_code) else {
+        return answer(&syssn, codes::SIGN, "unknown X-QF-APPCODE", "use the app code issued for this environment");
+    };
+    // Limits are per merchant: only known app codes are counted, so that
+    // arbitrary ones neither get 429 nor grow the limiter's table.
     let admitted = shared.lock().limiter.admit(shared.config.qfpay.rate_limit, &received.app_code, now.instant);
     if !admitted {
         return too_many("100 requests/s and 400 requests/min per merchant");
     }
-    let Some(merchant) = shared.qfpay_merchants.get(&received.app_code) else {
-        return answer(&syssn, codes::SIGN, "unknown X-QF-APPCODE", "use the app code issued for this environment");
-    };
     if !received.verify(&merchant.client_key) {
         return answer(
             &syssn,

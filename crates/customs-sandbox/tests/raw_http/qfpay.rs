@@ -317,3 +317,22 @@ async fn rate_limit_per_merchant_answers_429() {
     let r = send(sb2.addr(), "POST", QUERY, &h, form(&p).as_bytes()).await.unwrap();
     assert_eq!(code(&r), respcd::NO_TXN, "admitted and verified; the demo payment is not OTHER-APP's");
 }
+
+#[tokio::test]
+async fn unknown_app_codes_get_1108_not_a_merchant_rate_limit() {
+    // The limit is per merchant (spec qfpay.md §2): an app code that is no
+    // merchant of the sandbox is a signature error however often it comes,
+    // and is not tracked by the limiter.
+    let sb = Sandbox::builder().qfpay_rate_limit(RateLimit::new(None, Some(1))).start().await.unwrap();
+    let p = query(demo::QFPAY_SYSSN_PAID);
+    let sig = qf_sign(&p, &demo::qfpay_client_key(), SignType::Md5);
+    for _ in 0..3 {
+        let h = [("X-QF-APPCODE", "NOT-AN-APP".to_owned()), ("X-QF-SIGN", sig.clone())];
+        let r = send(sb.addr(), "POST", QUERY, &h, form(&p).as_bytes()).await.unwrap();
+        assert_eq!(code(&r), respcd::SIGN, "{}", String::from_utf8_lossy(&r.body));
+    }
+    // The real merchant's quota is untouched by them.
+    // (Admitted: nothing is declared yet, so the answer is 1260, not a 429.)
+    assert_eq!(code(&qf(sb.addr(), QUERY, &p).await), respcd::CONFLICT);
+    assert_eq!(qf(sb.addr(), QUERY, &p).await.status, 429);
+}
