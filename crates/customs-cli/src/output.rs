@@ -113,7 +113,7 @@ impl Failure {
                     "field": s.field,
                     "detail": s.detail,
                     "request_id": s.request_id,
-                    "retryable": s.retryability != customs_core::Retryability::Final,
+                    "retryability": retryability_name(s.retryability),
                 }),
             },
             Error::Response(ResponseError::Verify(_)) => {
@@ -182,6 +182,16 @@ impl Report {
             ),
         }
         self.exit.code()
+    }
+}
+
+/// Stable machine names for retry classes.
+pub(crate) fn retryability_name(r: customs_core::Retryability) -> &'static str {
+    match r {
+        customs_core::Retryability::Retryable => "retryable",
+        customs_core::Retryability::RateLimited => "rate_limited",
+        customs_core::Retryability::Ambiguous => "ambiguous",
+        _ => "final",
     }
 }
 

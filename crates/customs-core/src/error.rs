@@ -122,6 +122,11 @@ pub enum Retryability {
     Retryable,
     /// Too many requests: retry the identical request after a pause.
     RateLimited,
+    /// The provider failed in a way that may or may not have taken effect
+    /// (e.g. a QFPay 5xx or "network slow", where QFPay does not say whether
+    /// the request was processed): repeating a read is safe; for a write,
+    /// query its state before repeating it.
+    Ambiguous,
     /// Retrying unchanged will fail again: fix the request or configuration.
     Final,
 }
@@ -181,6 +186,7 @@ impl fmt::Display for ServiceError {
         f.write_str(match self.retryability {
             Retryability::Retryable => "; transient, retry the identical request",
             Retryability::RateLimited => "; rate limited, retry the identical request after a pause",
+            Retryability::Ambiguous => "; it may have taken effect: query its state before repeating it",
             Retryability::Final => "; fix the request or configuration before trying again",
         })
     }
@@ -378,6 +384,7 @@ mod tests {
         assert!(s.contains("[request id req-1]"), "{s}");
         assert!(s.contains("fix the request"), "{s}");
         assert!(service(Retryability::RateLimited).to_string().contains("after a pause"));
+        assert!(service(Retryability::Ambiguous).to_string().contains("query its state before repeating it"));
     }
 
     #[test]

@@ -9,7 +9,10 @@
 //!   is idempotent (queries), unless
 //!   [`retry_maybe_sent_declarations`](RetryPolicy::retry_maybe_sent_declarations) is set;
 //! * provider answers marked transient or rate-limited are retried
-//!   (WeChat: "SYSTEMERROR: declare again", seed 002; HTTP 429);
+//!   (WeChat: "SYSTEMERROR: declare again", seed 002; HTTP 429); answers
+//!   marked [`Ambiguous`](crate::Retryability::Ambiguous) (the provider failed
+//!   but does not say whether the request took effect) are retried like a
+//!   maybe-sent transport failure: reads yes, writes only when opted in;
 //! * everything else stops. A pending result is not an error: query it, never resubmit it.
 
 use std::time::Duration;
@@ -113,7 +116,11 @@ impl RetryPolicy {
                 Delivery::NotSent => true,
                 _ => idempotency == Idempotency::Idempotent || self.retry_maybe_sent_declarations,
             },
-            Error::Response(ResponseError::Service(s)) => s.retryability != Retryability::Final,
+            Error::Response(ResponseError::Service(s)) => match s.retryability {
+                Retryability::Retryable | Retryability::RateLimited => true,
+                Retryability::Ambiguous => idempotency == Idempotency::Idempotent || self.retry_maybe_sent_declarations,
+                _ => false,
+            },
             Error::Build(_) | Error::Response(_) => false,
         }
     }
@@ -163,6 +170,8 @@ mod tests {
             (Idempotent, Error::Transport(TransportFailure::timeout("t")), true),
             (NonIdempotent, service(Retryability::Retryable), true),
             (NonIdempotent, service(Retryability::RateLimited), true),
+            (NonIdempotent, service(Retryability::Ambiguous), false),
+            (Idempotent, service(Retryability::Ambiguous), true),
             (Idempotent, service(Retryability::Final), false),
             (Idempotent, BuildError::Crypto { reason: String::new() }.into(), false),
             (
@@ -181,6 +190,8 @@ mod tests {
     fn maybe_sent_declarations_only_when_opted_in() {
         let p = RetryPolicy { retry_maybe_sent_declarations: true, ..RetryPolicy::default() };
         let e: E = Error::Transport(TransportFailure::timeout("t"));
+        assert!(matches!(p.decide(Idempotency::NonIdempotent, &e, 1, 0.0), RetryDecision::RetryAfter(_)));
+        let e = service(Retryability::Ambiguous);
         assert!(matches!(p.decide(Idempotency::NonIdempotent, &e, 1, 0.0), RetryDecision::RetryAfter(_)));
     }
 

@@ -8,8 +8,11 @@
 //!   (spec §4), so it is pending too: the request may have taken effect, and
 //!   resubmitting a declaration could duplicate it.
 //! * `1108`: signature error (wrong `client_key`, `app_code`, region or sign type).
-//! * `1100` (maintenance) and `1295`–`1297` (network slow / bank busy):
-//!   transient, retryable.
+//! * `1100` (maintenance): transient, retryable (nothing was processed).
+//! * `1295`–`1297` (network slow / bank busy): transient, but QFPay does not
+//!   say whether the request took effect, so they are
+//!   [`Ambiguous`](customs_core::Retryability::Ambiguous): queries are retried,
+//!   declarations are not (query their state first).
 //! * anything else: a final failure. No customs-specific codes are
 //!   documented (**UNCONFIRMED**), so `resperr`/`respmsg` are surfaced verbatim.
 //!
@@ -100,7 +103,8 @@ impl RespCode {
     /// For an error code: whether an identical retry may succeed.
     pub fn retryability(&self) -> Retryability {
         match self {
-            RespCode::SystemMaintenance | RespCode::NetworkBusy(_) => Retryability::Retryable,
+            RespCode::SystemMaintenance => Retryability::Retryable,
+            RespCode::NetworkBusy(_) => Retryability::Ambiguous,
             _ => Retryability::Final,
         }
     }
@@ -173,8 +177,9 @@ mod tests {
         }
         assert_eq!(RespCode::parse("1108"), RespCode::SignatureError);
         assert_eq!(RespCode::parse("1108").retryability(), Retryability::Final);
-        for c in ["1100", "1295", "1296", "1297"] {
-            assert_eq!(RespCode::parse(c).retryability(), Retryability::Retryable, "{c}");
+        assert_eq!(RespCode::parse("1100").retryability(), Retryability::Retryable);
+        for c in ["1295", "1296", "1297"] {
+            assert_eq!(RespCode::parse(c).retryability(), Retryability::Ambiguous, "{c}");
             assert_eq!(RespCode::parse(c).as_str(), c);
         }
         for c in ["1294", "1104", "9999", "", "abcd"] {

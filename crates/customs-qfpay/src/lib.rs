@@ -76,9 +76,12 @@
 //! * `sub_order_no` is capped at 32 characters (WeChat's and Alipay's limit),
 //!   not seed 000's 64/40; its Alipay mapping (`sub_out_biz_no`) is inferred.
 //! * `trade_type=wechat` is accepted as input and sent as `weixin`.
-//! * `respcd` `1295`–`1297` and `1100` are treated as transient (retryable);
-//!   `1298` ("network slow; don't pay again") as pending, like `1143`/`1145`,
-//!   as QFPay's integration status-code page groups it; no customs-specific
+//! * `respcd` `1100` (maintenance) is retried. `1295`–`1297` (network slow,
+//!   bank busy) and HTTP 5xx are [`Ambiguous`](customs_core::Retryability::Ambiguous):
+//!   QFPay does not say whether such a request took effect, so queries are
+//!   retried and declarations are not (query their state first). `1298`
+//!   ("network slow; don't pay again") is pending, like `1143`/`1145`, as
+//!   QFPay's integration status-code page groups it. No customs-specific
 //!   codes are documented, so `resperr`/`respmsg` are surfaced verbatim.
 //! * The regional hosts of spec §2 come from docs since removed.
 

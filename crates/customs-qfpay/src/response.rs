@@ -7,7 +7,7 @@
 //! | HTTP 2xx, `respcd` `1143`/`1145` | `Ok`, outcome [`Outcome::Pending`]: query later, never resubmit |
 //! | HTTP 2xx, any other `respcd` | [`ServiceError`] with `respcd`, `resperr`, `respmsg`, raw body; retryability per [`RespCode::retryability`] (`1108` signature error is final) |
 //! | HTTP 429 | [`ServiceError`], [`Retryability::RateLimited`] (limits: 100 requests/s, 400/min per merchant) |
-//! | HTTP 5xx | [`ServiceError`], [`Retryability::Retryable`] |
+//! | HTTP 5xx | [`ServiceError`], [`Retryability::Ambiguous`]: QFPay does not say whether a request answered with a server error was processed, so queries are retried and declarations are not (query first) |
 //! | other HTTP status | [`ServiceError`], final unless its `respcd` is transient |
 //! | 2xx body not JSON, truncated, wrong types, no `respcd` | [`DecodeError`] keeping the raw body |
 //!
@@ -107,7 +107,7 @@ fn classify(resp: &Response) -> Result<Map<String, Value>, ResponseError> {
         let retryability = if status == http::StatusCode::TOO_MANY_REQUESTS {
             Retryability::RateLimited
         } else if status.is_server_error() {
-            Retryability::Retryable
+            Retryability::Ambiguous
         } else {
             respcd.as_deref().map_or(Retryability::Final, |c| RespCode::parse(c).retryability())
         };
@@ -450,8 +450,8 @@ mod tests {
             ("1294", Retryability::Final),
             ("7777", Retryability::Final),
             ("1100", Retryability::Retryable),
-            ("1295", Retryability::Retryable),
-            ("1297", Retryability::Retryable),
+            ("1295", Retryability::Ambiguous),
+            ("1297", Retryability::Ambiguous),
         ];
         for (code, retry) in table {
             let body = format!(r#"{{"respcd":"{code}","resperr":"","respmsg":""}}"#);
@@ -479,7 +479,8 @@ mod tests {
         assert_eq!(s.retryability, Retryability::RateLimited);
         for status in [500, 502, 503] {
             let s = service(QueryResponse::decode(&resp(status, "<html>Bad gateway</html>")));
-            assert_eq!(s.retryability, Retryability::Retryable);
+            // Processed or not is unknown: queries are retried, declarations are not.
+            assert_eq!(s.retryability, Retryability::Ambiguous);
             assert_eq!(s.code, format!("HTTP_{status}"));
             assert_eq!(s.raw, b"<html>Bad gateway</html>");
         }
