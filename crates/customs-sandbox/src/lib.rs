@@ -78,7 +78,7 @@
 //! | Both: at most 50 sub-orders; sub-orders add up to ≤ payment | wechat.md §7 (FAQ 3.1#5) | 50: documented; total: **guess**, `enforce_split_total` |
 //! | Both: identical re-declare accepted (current state), different one → `INVALID_REQUEST` | wechat.md §7, seed 002 | inference in the spec |
 //! | Both: modify (PATCH) replaces and voids the record, state `SUBMITTED`; `fee_type` not required | seed 004 | documented |
-//! | Both: modify refused while `PROCESSING` → `INVALID_REQUEST` | seed 004 | documented; all customs offices: **guess**, `refuse_modify_while_processing` |
+//! | Both: modify refused while `PROCESSING` → `INVALID_REQUEST` (QFPay: `1260`, a refusal, not the pending `1145`) | seed 004 | documented; all customs offices: **guess**, `refuse_modify_while_processing` (set under `[wechat]` in the config file, applies to both providers) |
 //! | Both: re-push only from `SUCCESS` or `EXCEPT`, restarts at `UNDECLARED` | wechat.md §2.4 (W4) | documented rule, **guess** restart state |
 //! | Both: `UNDECLARED` → `PROCESSING` → `SUCCESS`/`FAIL`/`EXCEPT`; `FAIL`/`EXCEPT` by the transaction's [`Settlement`] | wechat.md §4 | documented states, **guess** timing ([`AdvanceRule`]) |
 //! | WeChat: query by `out_trade_no`/`transaction_id`/`sub_order_no`/`sub_order_id`, `offset`/`limit` (default 20), nothing found → `INVALID_REQUEST` "查询指定记录不存在" | wechat.md §2.2, §5.3 | documented; not-found code from practice |

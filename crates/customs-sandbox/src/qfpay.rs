@@ -227,9 +227,11 @@ fn refusal(f: &Form<'_>, r: &Refusal) -> Reply {
         Refusal::NotFound => {
             answer(s, codes::CONFLICT, "no declaration of this syssn at this customs", "declare it first")
         }
+        // A refusal, not a pending answer: 1145 would tell the client "query
+        // later" and it would never learn that the change was not made.
         Refusal::ModifyWhileProcessing => answer(
             s,
-            codes::PROCESSING,
+            codes::CONFLICT,
             "declaration processing: it cannot be modified now",
             "query /custom/v1/query until it finishes, then modify",
         ),

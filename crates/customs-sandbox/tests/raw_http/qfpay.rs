@@ -253,7 +253,8 @@ async fn modify_and_redeclare_rules() {
     let re = declare(demo::QFPAY_SYSSN_PAID);
     assert_eq!(code(&qf(a, REDECLARE, &re).await), respcd::PROCESSING, "re-push while pending");
     sb.advance(1);
-    assert_eq!(code(&qf(a, DECLARE, &modify).await), respcd::PROCESSING, "modify while PROCESSING");
+    // Refused (a state conflict), not "pending": the modification was not made.
+    assert_eq!(code(&qf(a, DECLARE, &modify).await), respcd::CONFLICT, "modify while PROCESSING");
     sb.advance(1);
     assert_eq!(code(&qf(a, REDECLARE, &re).await), respcd::OK);
     assert_eq!(
