@@ -18,6 +18,20 @@ use zeroize::Zeroizing;
 /// assert_eq!(format!("{key:?}"), "Secret([redacted])");
 /// assert_eq!(key.expose(), "abcd1234");
 /// ```
+///
+/// It cannot be serialized (this does not compile):
+///
+/// ```compile_fail
+/// fn to_json<T: serde::Serialize>(_: &T) {}
+/// to_json(&customs_core::Secret::new("abcd1234"));
+/// ```
+///
+/// while the same call with a plain string does:
+///
+/// ```
+/// fn to_json<T: serde::Serialize>(_: &T) {}
+/// to_json(&"abcd1234");
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(Zeroizing<String>);
 
