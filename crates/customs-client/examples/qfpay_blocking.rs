@@ -43,7 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         client.wait_until_settled(&query, Duration::from_millis(200), Instant::now() + Duration::from_secs(30))?;
     for record in &settled.data {
         println!(
-            "settled: {} — state {:?}, verify_department {:?}",
+            "outcome: {} — state {:?}, verify_department {:?}",
             settled.outcome(),
             record.state().map(|s| s.raw),
             record.verify_department
