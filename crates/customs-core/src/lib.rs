@@ -54,7 +54,9 @@ pub use retry::{Idempotency, RetryDecision, RetryPolicy};
 pub use secret::Secret;
 pub use split::{MAX_SUB_ORDERS, SplitPlan, SubOrder, SubOrderInput};
 pub use state::{DeclarationState, Outcome, StateReport};
-pub use transport::{AsyncTransport, Delivery, Request, Response, Transport, TransportError, TransportFailure};
+pub use transport::{
+    AsyncTransport, Delivery, FailureKind, Request, Response, Transport, TransportError, TransportFailure,
+};
 pub use validation::{Rule, ValidationError, Violation};
 
 /// Re-export of the `http` crate used in [`Request`] and [`Response`].

@@ -4,77 +4,27 @@ use std::fmt;
 
 use customs_core::{Delivery, TransportError};
 
-/// Where an exchange failed; decides [`Delivery`] and [`TransportError::is_timeout`].
+/// Where an exchange failed: [`customs_core::FailureKind`], shared by every
+/// transport (its table says which kinds may have been sent).
+pub use customs_core::FailureKind as ErrorKind;
+
+/// Classifies a `reqwest::Error`.
 ///
-/// | kind | delivery | timeout |
-/// |---|---|---|
-/// | [`InvalidRequest`](Self::InvalidRequest) | `NotSent` | no |
-/// | [`Connect`](Self::Connect) | `NotSent` | no |
-/// | [`ConnectTimeout`](Self::ConnectTimeout) | `NotSent` | yes |
-/// | [`Timeout`](Self::Timeout) | `MaybeSent` | yes |
-/// | [`Interrupted`](Self::Interrupted) | `MaybeSent` | no |
-/// | [`ResponseBody`](Self::ResponseBody) | `MaybeSent` | no |
-/// | [`ResponseTooLarge`](Self::ResponseTooLarge) | `MaybeSent` | no |
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// reqwest refused the request before connecting: a URL it cannot parse
-    /// (relative, or not `http`/`https`) or an unsupported request.
-    InvalidRequest,
-    /// Connecting failed: DNS, refused or unreachable, proxy, or TLS handshake.
-    /// Nothing of the request was written.
-    Connect,
-    /// Connecting (DNS, TCP, TLS) took longer than the connect timeout.
-    ConnectTimeout,
-    /// The connection was up but no complete response arrived in time
-    /// (the overall timeout, or a read timeout while waiting or reading the body).
-    Timeout,
-    /// The connection failed once it was up: reset, closed before a complete
-    /// response, or a malformed response.
-    Interrupted,
-    /// The status and headers arrived but reading the body failed.
-    ResponseBody,
-    /// The response body is larger than the transport accepts.
-    ResponseTooLarge {
-        /// The limit in bytes.
-        limit: usize,
-    },
-}
-
-impl ErrorKind {
-    /// Whether the request may have reached the provider.
-    pub fn delivery(self) -> Delivery {
-        match self {
-            Self::InvalidRequest | Self::Connect | Self::ConnectTimeout => Delivery::NotSent,
-            Self::Timeout | Self::Interrupted | Self::ResponseBody | Self::ResponseTooLarge { .. } => {
-                Delivery::MaybeSent
-            }
-        }
-    }
-
-    /// Whether this is a timeout.
-    pub fn is_timeout(self) -> bool {
-        matches!(self, Self::ConnectTimeout | Self::Timeout)
-    }
-
-    /// Classifies a `reqwest::Error`.
-    ///
-    /// `is_connect` is checked before `is_timeout`: reqwest marks a connect timeout as
-    /// both, and nothing is written before the connection (TLS included) is up. The
-    /// overall timeout does not say which phase it interrupted, so it counts as
-    /// maybe-sent (the safe side: the caller queries before declaring again).
-    pub(crate) fn of(error: &reqwest::Error) -> Self {
-        if error.is_builder() {
-            Self::InvalidRequest
-        } else if error.is_connect() {
-            if error.is_timeout() { Self::ConnectTimeout } else { Self::Connect }
-        } else if error.is_timeout() {
-            Self::Timeout
-        } else if error.is_body() || error.is_decode() {
-            Self::ResponseBody
-        } else {
-            Self::Interrupted
-        }
+/// `is_connect` is checked before `is_timeout`: reqwest marks a connect timeout as
+/// both, and nothing is written before the connection (TLS included) is up. The
+/// overall timeout does not say which phase it interrupted, so it counts as
+/// maybe-sent (the safe side: the caller queries before declaring again).
+fn kind_of(error: &reqwest::Error) -> ErrorKind {
+    if error.is_builder() {
+        ErrorKind::InvalidRequest
+    } else if error.is_connect() {
+        if error.is_timeout() { ErrorKind::ConnectTimeout } else { ErrorKind::Connect }
+    } else if error.is_timeout() {
+        ErrorKind::Timeout
+    } else if error.is_body() || error.is_decode() {
+        ErrorKind::ResponseBody
+    } else {
+        ErrorKind::Interrupted
     }
 }
 
@@ -93,7 +43,7 @@ pub struct ReqwestError {
 impl ReqwestError {
     /// Wraps a `reqwest::Error`, classifying it (see [`ErrorKind`]).
     pub fn from_reqwest(error: reqwest::Error) -> Self {
-        Self { kind: ErrorKind::of(&error), source: Some(error) }
+        Self { kind: kind_of(&error), source: Some(error) }
     }
 
     /// The response body went past `limit` bytes.
@@ -118,35 +68,9 @@ impl From<reqwest::Error> for ReqwestError {
     }
 }
 
-const QUERY_FIRST: &str =
-    "the provider may have processed it: check its state (e.g. query the declaration) before sending it again";
-
 impl fmt::Display for ReqwestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.kind {
-            ErrorKind::InvalidRequest => f.write_str(
-                "the HTTP client refused the request (invalid URL or unsupported request); \
-                 it was not sent: check the endpoint configuration",
-            ),
-            ErrorKind::Connect => f.write_str(
-                "could not connect to the provider (DNS, refused connection, proxy or TLS handshake); \
-                 the request was not sent and can be retried",
-            ),
-            ErrorKind::ConnectTimeout => f.write_str(
-                "connecting to the provider timed out; the request was not sent and can be retried \
-                 (or raise the connect timeout)",
-            ),
-            ErrorKind::Timeout => write!(f, "no complete response before the timeout; {QUERY_FIRST}"),
-            ErrorKind::Interrupted => {
-                write!(f, "the connection failed after the request may have been written; {QUERY_FIRST}")
-            }
-            ErrorKind::ResponseBody => write!(f, "reading the response body failed; {QUERY_FIRST}"),
-            ErrorKind::ResponseTooLarge { limit } => write!(
-                f,
-                "the response body is larger than the {limit}-byte limit (raise `max_response_body` if it is \
-                 expected); {QUERY_FIRST}"
-            ),
-        }
+        fmt::Display::fmt(&self.kind, f)
     }
 }
 
@@ -169,23 +93,6 @@ impl TransportError for ReqwestError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn kinds_classify_as_the_table_says() {
-        let table = [
-            (ErrorKind::InvalidRequest, Delivery::NotSent, false),
-            (ErrorKind::Connect, Delivery::NotSent, false),
-            (ErrorKind::ConnectTimeout, Delivery::NotSent, true),
-            (ErrorKind::Timeout, Delivery::MaybeSent, true),
-            (ErrorKind::Interrupted, Delivery::MaybeSent, false),
-            (ErrorKind::ResponseBody, Delivery::MaybeSent, false),
-            (ErrorKind::ResponseTooLarge { limit: 1 }, Delivery::MaybeSent, false),
-        ];
-        for (kind, delivery, timeout) in table {
-            assert_eq!(kind.delivery(), delivery, "{kind:?}");
-            assert_eq!(kind.is_timeout(), timeout, "{kind:?}");
-        }
-    }
 
     #[test]
     fn an_unparsable_url_is_an_invalid_request() {

@@ -7,104 +7,55 @@ use ureq::Timeout;
 
 use crate::connect;
 
-/// Where an exchange failed; decides [`Delivery`] and [`TransportError::is_timeout`].
-///
-/// | kind | delivery | timeout |
-/// |---|---|---|
-/// | [`InvalidRequest`](Self::InvalidRequest) | `NotSent` | no |
-/// | [`Connect`](Self::Connect) | `NotSent` | no |
-/// | [`ConnectTimeout`](Self::ConnectTimeout) | `NotSent` | yes |
-/// | [`Timeout`](Self::Timeout) | `MaybeSent` | yes |
-/// | [`Interrupted`](Self::Interrupted) | `MaybeSent` | no |
-/// | [`ResponseBody`](Self::ResponseBody) | `MaybeSent` | no |
-/// | [`ResponseTooLarge`](Self::ResponseTooLarge) | `MaybeSent` | no |
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// ureq refused the request before connecting: a URI without scheme or host, an
-    /// invalid header, plain `http` on an https-only agent, a bad proxy URL.
-    InvalidRequest,
-    /// Connecting failed: host not found, connection refused or unreachable, proxy,
-    /// or TLS handshake. Nothing of the request was written.
-    Connect,
-    /// Resolving the host or connecting (TCP, proxy, TLS) took too long.
-    ConnectTimeout,
-    /// The connection was up but no complete response arrived in time.
-    Timeout,
-    /// The connection failed once it was up: reset, closed before a complete
-    /// response, or a malformed response.
-    Interrupted,
-    /// The status and headers arrived but reading the body failed.
-    ResponseBody,
-    /// The response body is larger than the transport accepts.
-    ResponseTooLarge {
-        /// The limit in bytes.
-        limit: usize,
-    },
+/// Where an exchange failed: [`customs_core::FailureKind`], shared by every
+/// transport (its table says which kinds may have been sent).
+pub use customs_core::FailureKind as ErrorKind;
+
+/// Classifies a failure of the connector chain (nothing was written).
+fn kind_of_connect(error: &ureq::Error) -> ErrorKind {
+    if matches!(error, ureq::Error::Timeout(_)) || is_io(error, io::ErrorKind::TimedOut) {
+        ErrorKind::ConnectTimeout
+    } else {
+        ErrorKind::Connect
+    }
 }
 
-impl ErrorKind {
-    /// Whether the request may have reached the provider.
-    pub fn delivery(self) -> Delivery {
-        match self {
-            Self::InvalidRequest | Self::Connect | Self::ConnectTimeout => Delivery::NotSent,
-            Self::Timeout | Self::Interrupted | Self::ResponseBody | Self::ResponseTooLarge { .. } => {
-                Delivery::MaybeSent
-            }
-        }
+/// Classifies an error of `Agent::run` that did not come tagged from the
+/// connector chain: either ureq's own checks before connecting, or anything after.
+///
+/// Untagged errors only come from agents this crate did not build (their
+/// connector is not wrapped) or from outside the chain; the rules name what can
+/// only happen before the request is written and count everything else as
+/// maybe-sent, the safe side.
+fn kind_of_run(error: &ureq::Error) -> ErrorKind {
+    use ureq::Error as E;
+    match error {
+        E::Http(_) | E::BadUri(_) | E::RequireHttpsOnly(_) | E::InvalidProxyUrl => ErrorKind::InvalidRequest,
+        // Raised only by the resolver or the connector chain (ureq's docs and source).
+        E::HostNotFound
+        | E::ConnectionFailed
+        | E::ConnectProxyFailed(_)
+        | E::TlsRequired
+        | E::Tls(_)
+        | E::Pem(_)
+        | E::Rustls(_) => ErrorKind::Connect,
+        E::Timeout(Timeout::Resolve | Timeout::Connect) => ErrorKind::ConnectTimeout,
+        E::Timeout(_) => ErrorKind::Timeout,
+        E::Io(e) if e.kind() == io::ErrorKind::TimedOut => ErrorKind::Timeout,
+        // Only `connect(2)` fails with "refused"; an open connection is reset instead.
+        E::Io(e) if e.kind() == io::ErrorKind::ConnectionRefused => ErrorKind::Connect,
+        E::Io(e) if is_handshake_only(e) => ErrorKind::Connect,
+        _ => ErrorKind::Interrupted,
     }
+}
 
-    /// Whether this is a timeout.
-    pub fn is_timeout(self) -> bool {
-        matches!(self, Self::ConnectTimeout | Self::Timeout)
-    }
-
-    /// Classifies a failure of the connector chain (nothing was written).
-    fn of_connect(error: &ureq::Error) -> Self {
-        if matches!(error, ureq::Error::Timeout(_)) || is_io(error, io::ErrorKind::TimedOut) {
-            Self::ConnectTimeout
-        } else {
-            Self::Connect
-        }
-    }
-
-    /// Classifies an error of `Agent::run` that did not come tagged from the
-    /// connector chain: either ureq's own checks before connecting, or anything after.
-    ///
-    /// Untagged errors only come from agents this crate did not build (their
-    /// connector is not wrapped) or from outside the chain; the rules name what can
-    /// only happen before the request is written and count everything else as
-    /// maybe-sent, the safe side.
-    fn of_run(error: &ureq::Error) -> Self {
-        use ureq::Error as E;
-        match error {
-            E::Http(_) | E::BadUri(_) | E::RequireHttpsOnly(_) | E::InvalidProxyUrl => Self::InvalidRequest,
-            // Raised only by the resolver or the connector chain (ureq's docs and source).
-            E::HostNotFound
-            | E::ConnectionFailed
-            | E::ConnectProxyFailed(_)
-            | E::TlsRequired
-            | E::Tls(_)
-            | E::Pem(_)
-            | E::Rustls(_) => Self::Connect,
-            E::Timeout(Timeout::Resolve | Timeout::Connect) => Self::ConnectTimeout,
-            E::Timeout(_) => Self::Timeout,
-            E::Io(e) if e.kind() == io::ErrorKind::TimedOut => Self::Timeout,
-            // Only `connect(2)` fails with "refused"; an open connection is reset instead.
-            E::Io(e) if e.kind() == io::ErrorKind::ConnectionRefused => Self::Connect,
-            E::Io(e) if is_handshake_only(e) => Self::Connect,
-            _ => Self::Interrupted,
-        }
-    }
-
-    /// Classifies an error while reading the response body.
-    fn of_body(error: &ureq::Error, limit: usize) -> Self {
-        match error {
-            ureq::Error::BodyExceedsLimit(_) => Self::ResponseTooLarge { limit },
-            ureq::Error::Timeout(_) => Self::Timeout,
-            e if is_io(e, io::ErrorKind::TimedOut) => Self::Timeout,
-            _ => Self::ResponseBody,
-        }
+/// Classifies an error while reading the response body.
+fn kind_of_body(error: &ureq::Error, limit: usize) -> ErrorKind {
+    match error {
+        ureq::Error::BodyExceedsLimit(_) => ErrorKind::ResponseTooLarge { limit },
+        ureq::Error::Timeout(_) => ErrorKind::Timeout,
+        e if is_io(e, io::ErrorKind::TimedOut) => ErrorKind::Timeout,
+        _ => ErrorKind::ResponseBody,
     }
 }
 
@@ -142,13 +93,13 @@ impl UreqError {
     /// Wraps an error of `Agent::run` (connecting, sending, reading the response head).
     pub fn from_run(error: ureq::Error) -> Self {
         let (error, tagged) = connect::untag(error);
-        let kind = if tagged { ErrorKind::of_connect(&error) } else { ErrorKind::of_run(&error) };
+        let kind = if tagged { kind_of_connect(&error) } else { kind_of_run(&error) };
         Self { kind, source: error }
     }
 
     /// Wraps an error while reading a response body limited to `limit` bytes.
     pub fn from_body(error: ureq::Error, limit: usize) -> Self {
-        Self { kind: ErrorKind::of_body(&error, limit), source: error }
+        Self { kind: kind_of_body(&error, limit), source: error }
     }
 
     /// Where the exchange failed.
@@ -167,35 +118,9 @@ impl UreqError {
     }
 }
 
-const QUERY_FIRST: &str =
-    "the provider may have processed it: check its state (e.g. query the declaration) before sending it again";
-
 impl fmt::Display for UreqError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.kind {
-            ErrorKind::InvalidRequest => f.write_str(
-                "the HTTP client refused the request (invalid URL, header or scheme); \
-                 it was not sent: check the endpoint configuration",
-            ),
-            ErrorKind::Connect => f.write_str(
-                "could not connect to the provider (host not found, refused connection, proxy or TLS handshake); \
-                 the request was not sent and can be retried",
-            ),
-            ErrorKind::ConnectTimeout => f.write_str(
-                "resolving or connecting to the provider timed out; the request was not sent and can be retried \
-                 (or raise the connect timeout)",
-            ),
-            ErrorKind::Timeout => write!(f, "no complete response before the timeout; {QUERY_FIRST}"),
-            ErrorKind::Interrupted => {
-                write!(f, "the connection failed after the request may have been written; {QUERY_FIRST}")
-            }
-            ErrorKind::ResponseBody => write!(f, "reading the response body failed; {QUERY_FIRST}"),
-            ErrorKind::ResponseTooLarge { limit } => write!(
-                f,
-                "the response body is larger than the {limit}-byte limit (raise `max_response_body` if it is \
-                 expected); {QUERY_FIRST}"
-            ),
-        }
+        fmt::Display::fmt(&self.kind, f)
     }
 }
 
@@ -230,23 +155,6 @@ mod tests {
 
     fn io(kind: io::ErrorKind) -> ureq::Error {
         ureq::Error::Io(io::Error::from(kind))
-    }
-
-    #[test]
-    fn kinds_classify_as_the_table_says() {
-        let table = [
-            (ErrorKind::InvalidRequest, Delivery::NotSent, false),
-            (ErrorKind::Connect, Delivery::NotSent, false),
-            (ErrorKind::ConnectTimeout, Delivery::NotSent, true),
-            (ErrorKind::Timeout, Delivery::MaybeSent, true),
-            (ErrorKind::Interrupted, Delivery::MaybeSent, false),
-            (ErrorKind::ResponseBody, Delivery::MaybeSent, false),
-            (ErrorKind::ResponseTooLarge { limit: 1 }, Delivery::MaybeSent, false),
-        ];
-        for (kind, delivery, timeout) in table {
-            assert_eq!(kind.delivery(), delivery, "{kind:?}");
-            assert_eq!(kind.is_timeout(), timeout, "{kind:?}");
-        }
     }
 
     #[test]
