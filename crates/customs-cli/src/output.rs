@@ -147,6 +147,20 @@ pub(crate) fn one_line(text: &str) -> String {
     text.split(['\r', '\n']).filter(|l| !l.trim().is_empty()).map(str::trim).collect::<Vec<_>>().join(" ")
 }
 
+impl From<customs_core::ValidationError> for Failure {
+    /// Invalid input: nothing was sent.
+    fn from(e: customs_core::ValidationError) -> Self {
+        Self::from(customs_core::BuildError::from(e))
+    }
+}
+
+impl From<customs_core::BuildError> for Failure {
+    /// Not built: nothing was sent.
+    fn from(e: customs_core::BuildError) -> Self {
+        Self::from_error::<customs_core::TransportFailure>(&customs_core::Error::from(e))
+    }
+}
+
 /// A successful command's result.
 #[derive(Debug)]
 pub(crate) struct Report {

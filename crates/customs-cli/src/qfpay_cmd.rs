@@ -100,31 +100,23 @@ pub(crate) fn redeclare_input(f: &QfPayRedeclareFields, call: &CallArgs) -> Resu
     Ok(i)
 }
 
-fn invalid(e: customs_core::ValidationError) -> Failure {
-    Failure::from_error::<customs_core::TransportFailure>(&customs_core::Error::from(e))
-}
-
-fn build_failure(e: customs_core::BuildError) -> Failure {
-    Failure::from_error::<customs_core::TransportFailure>(&customs_core::Error::from(e))
-}
-
 /// The signed request a command would send.
 pub(crate) fn build(qf: &QfPay, cmd: &QfPayCommand) -> Result<customs_core::Request, Failure> {
     match cmd {
         QfPayCommand::Declare { fields, call } => {
-            let req = declare_input(fields, call)?.validate().map_err(invalid)?;
-            qf.build_declare(&req).map_err(build_failure)
+            let req = declare_input(fields, call)?.validate().map_err(Failure::from)?;
+            qf.build_declare(&req).map_err(Failure::from)
         }
         QfPayCommand::Query { fields, get, call } => {
-            let mut req = query_input(fields, call)?.validate().map_err(invalid)?;
+            let mut req = query_input(fields, call)?.validate().map_err(Failure::from)?;
             if *get {
                 req = req.with_method(HttpMethod::Get);
             }
-            qf.build_query(&req).map_err(build_failure)
+            qf.build_query(&req).map_err(Failure::from)
         }
         QfPayCommand::Redeclare { fields, call } => {
-            let req = redeclare_input(fields, call)?.validate().map_err(invalid)?;
-            qf.build_redeclare(&req).map_err(build_failure)
+            let req = redeclare_input(fields, call)?.validate().map_err(Failure::from)?;
+            qf.build_redeclare(&req).map_err(Failure::from)
         }
     }
 }

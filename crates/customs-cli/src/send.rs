@@ -94,36 +94,51 @@ fn qf_query_lines(r: &customs_qfpay::QueryResponse) -> Vec<String> {
     l
 }
 
+/// The query that follows a QFPay declare or redeclare (`--wait`).
+fn qf_follow_up(
+    trade_type: Option<&String>,
+    customs: Option<&String>,
+    syssn: Option<&String>,
+    sub_order_no: Option<&String>,
+) -> QfQueryInput {
+    QfQueryInput {
+        trade_type: trade_type.cloned(),
+        customs: customs.cloned(),
+        syssn: syssn.cloned(),
+        sub_order_no: sub_order_no.cloned(),
+    }
+}
+
 /// Sends a QFPay command.
 pub(crate) async fn qfpay(qf: &QfPay, cmd: &QfPayCommand, options: ClientOptions) -> Result<Report, Failure> {
     let client = qfpay::Client::with_options(qf.config().clone(), transport()?, options);
     match cmd {
         QfPayCommand::Declare { fields, call } => {
             let input = qfpay_cmd::declare_input(fields, call)?;
-            let req = input.validate().map_err(wechat_cmd::invalid)?;
+            let req = input.validate().map_err(Failure::from)?;
             let r = client.declare(&req).await.map_err(|e| fail(&e))?;
-            let query = QfQueryInput {
-                trade_type: input.trade_type.clone(),
-                customs: input.customs.clone(),
-                syssn: input.syssn.clone(),
-                sub_order_no: input.sub_order_no.clone(),
-            };
+            let query = qf_follow_up(
+                input.trade_type.as_ref(),
+                input.customs.as_ref(),
+                input.syssn.as_ref(),
+                input.sub_order_no.as_ref(),
+            );
             qfpay_after_write("declare", &client, r, &query, call).await
         }
         QfPayCommand::Redeclare { fields, call } => {
             let input = qfpay_cmd::redeclare_input(fields, call)?;
-            let req = input.validate().map_err(wechat_cmd::invalid)?;
+            let req = input.validate().map_err(Failure::from)?;
             let r = client.redeclare(&req).await.map_err(|e| fail(&e))?;
-            let query = QfQueryInput {
-                trade_type: input.trade_type.clone(),
-                customs: input.customs.clone(),
-                syssn: input.syssn.clone(),
-                sub_order_no: input.sub_order_no.clone(),
-            };
+            let query = qf_follow_up(
+                input.trade_type.as_ref(),
+                input.customs.as_ref(),
+                input.syssn.as_ref(),
+                input.sub_order_no.as_ref(),
+            );
             qfpay_after_write("redeclare", &client, r, &query, call).await
         }
         QfPayCommand::Query { fields, get, call } => {
-            let mut req = qfpay_cmd::query_input(fields, call)?.validate().map_err(wechat_cmd::invalid)?;
+            let mut req = qfpay_cmd::query_input(fields, call)?.validate().map_err(Failure::from)?;
             if *get {
                 req = req.with_method(HttpMethod::Get);
             }
@@ -155,7 +170,7 @@ async fn qfpay_after_write(
         lines.push(format!("verify_department: {} {v}", r.verify_department.as_deref().unwrap_or("")));
     }
     if let Some((interval, deadline)) = wait_args(call) {
-        let q = query.validate().map_err(wechat_cmd::invalid)?;
+        let q = query.validate().map_err(Failure::from)?;
         let mut report = settled(operation, client.wait_until_settled(&q, interval, deadline).await, qf_query_lines)?;
         lines.append(&mut report.lines);
         report.lines = lines;
@@ -216,21 +231,21 @@ pub(crate) async fn wechat(
     match cmd {
         WeChatCommand::Declare { fields, call } => {
             let input = wechat_cmd::declare_input(fields, call)?;
-            let r = client.declare(&input.validate().map_err(wechat_cmd::invalid)?).await.map_err(|e| fail(&e))?;
+            let r = client.declare(&input.validate().map_err(Failure::from)?).await.map_err(|e| fail(&e))?;
             let lines = vec![format!("declared {} ({}): state {}", r.out_trade_no, r.transaction_id, r.state.raw)];
             let q = follow(&input.customs, &input.transaction_id, input.sub_order_no.as_ref());
             wechat_after_write("declare", &client, lines, r.state.outcome(), to_json(&r), &q, call).await
         }
         WeChatCommand::Modify { fields, call } => {
             let input = wechat_cmd::modify_input(fields, call)?;
-            let r = client.modify(&input.validate().map_err(wechat_cmd::invalid)?).await.map_err(|e| fail(&e))?;
+            let r = client.modify(&input.validate().map_err(Failure::from)?).await.map_err(|e| fail(&e))?;
             let lines = vec![format!("modified {} ({}): state {}", r.out_trade_no, r.transaction_id, r.state.raw)];
             let q = follow(&input.customs, &input.transaction_id, input.sub_order_no.as_ref());
             wechat_after_write("modify", &client, lines, r.state.outcome(), to_json(&r), &q, call).await
         }
         WeChatCommand::Redeclare { fields, sub_order_id, call } => {
             let input = wechat_cmd::redeclare_input(fields, sub_order_id.as_ref(), call)?;
-            let r = client.redeclare(&input.validate().map_err(wechat_cmd::invalid)?).await.map_err(|e| fail(&e))?;
+            let r = client.redeclare(&input.validate().map_err(Failure::from)?).await.map_err(|e| fail(&e))?;
             let lines = vec![format!(
                 "pushed again {} ({}): state {}",
                 r.out_trade_no.as_deref().unwrap_or("-"),
@@ -249,7 +264,7 @@ pub(crate) async fn wechat(
             wechat_after_write("redeclare", &client, lines, r.state.outcome(), to_json(&r), &q, call).await
         }
         WeChatCommand::Query { fields, call } => {
-            let req = wechat_cmd::query_input(fields, call)?.validate().map_err(wechat_cmd::invalid)?;
+            let req = wechat_cmd::query_input(fields, call)?.validate().map_err(Failure::from)?;
             if let Some((interval, deadline)) = wait_args(call) {
                 return settled("query", client.wait_until_settled(&req, interval, deadline).await, wx_query_lines);
             }
@@ -266,7 +281,7 @@ pub(crate) async fn wechat(
         WeChatCommand::VerifyIdentity { fields, certificate_id, certificate_name, call } => {
             let req = wechat_cmd::verify_input(fields, certificate_id.as_ref(), certificate_name.as_ref(), call)?
                 .validate()
-                .map_err(wechat_cmd::invalid)?;
+                .map_err(Failure::from)?;
             let r = client.verify_certificate(&req).await.map_err(|e| fail(&e))?;
             let same = r.certificate_check_result == CertificateCheckResult::Same;
             Ok(Report {
@@ -314,7 +329,7 @@ async fn wechat_after_write(
     call: &CallArgs,
 ) -> Result<Report, Failure> {
     if let Some((interval, deadline)) = wait_args(call) {
-        let q = query.validate().map_err(wechat_cmd::invalid)?;
+        let q = query.validate().map_err(Failure::from)?;
         let mut report = settled(operation, client.wait_until_settled(&q, interval, deadline).await, wx_query_lines)?;
         lines.append(&mut report.lines);
         report.lines = lines;

@@ -161,14 +161,6 @@ pub(crate) fn query_input(f: &WeChatQueryFields, call: &CallArgs) -> Result<Quer
     Ok(i)
 }
 
-pub(crate) fn invalid(e: customs_core::ValidationError) -> Failure {
-    Failure::from_error::<customs_core::TransportFailure>(&customs_core::Error::from(e))
-}
-
-pub(crate) fn build_failure(e: customs_core::BuildError) -> Failure {
-    Failure::from_error::<customs_core::TransportFailure>(&customs_core::Error::from(e))
-}
-
 /// The call options of any WeChat command.
 pub(crate) fn call_args(cmd: &WeChatCommand) -> &CallArgs {
     match cmd {
@@ -191,25 +183,25 @@ pub(crate) fn dry_run(
 ) -> Result<serde_json::Value, Failure> {
     let req = match cmd {
         WeChatCommand::Declare { fields, call } => {
-            let r = declare_input(fields, call)?.validate().map_err(invalid)?;
+            let r = declare_input(fields, call)?.validate().map_err(Failure::from)?;
             pay.build_declare(&r, now, nonce)
         }
         WeChatCommand::Query { fields, call } => {
-            let r = query_input(fields, call)?.validate().map_err(invalid)?;
+            let r = query_input(fields, call)?.validate().map_err(Failure::from)?;
             pay.build_query(&r, now, nonce)
         }
         WeChatCommand::Modify { fields, call } => {
-            let r = modify_input(fields, call)?.validate().map_err(invalid)?;
+            let r = modify_input(fields, call)?.validate().map_err(Failure::from)?;
             pay.build_modify(&r, now, nonce)
         }
         WeChatCommand::Redeclare { fields, sub_order_id, call } => {
-            let r = redeclare_input(fields, sub_order_id.as_ref(), call)?.validate().map_err(invalid)?;
+            let r = redeclare_input(fields, sub_order_id.as_ref(), call)?.validate().map_err(Failure::from)?;
             pay.build_redeclare(&r, now, nonce)
         }
         WeChatCommand::VerifyIdentity { fields, certificate_id, certificate_name, call } => {
             let r = verify_input(fields, certificate_id.as_ref(), certificate_name.as_ref(), call)?
                 .validate()
-                .map_err(invalid)?;
+                .map_err(Failure::from)?;
             let key = keys.encryption_key(now).ok_or_else(|| {
                 Failure::invalid(
                     "configuration `wechat.platform_certificates`: a dry run of verify-identity encrypts with the \
@@ -220,5 +212,5 @@ pub(crate) fn dry_run(
         }
         WeChatCommand::Certificates { .. } => pay.build_certificates(&CertificatesRequest::default(), now, nonce),
     };
-    req.map(|r| dry_run_json(&r)).map_err(build_failure)
+    req.map(|r| dry_run_json(&r)).map_err(Failure::from)
 }
