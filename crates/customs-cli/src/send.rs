@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 use customs_client::settle::{Settles, WaitError};
 use customs_client::wechat::{Verification, WeChatOptions};
 use customs_client::{ClientOptions, qfpay, wechat};
-use customs_core::{Outcome, TransportError};
+use customs_core::{CustomsCode, Outcome, SubOrderNo, Syssn, TransportError};
 use customs_http_reqwest::ReqwestTransport;
 use customs_qfpay::request::HttpMethod;
-use customs_qfpay::{QfPay, QueryInput as QfQueryInput};
+use customs_qfpay::{QfPay, QueryRequest as QfQueryRequest, TradeType};
 use customs_wechat::verifier::PlatformCertificates;
 use customs_wechat::{CertificateCheckResult, QueryInput, WeChatPay};
 use serde::Serialize;
@@ -96,16 +96,15 @@ fn qf_query_lines(r: &customs_qfpay::QueryResponse) -> Vec<String> {
 
 /// The query that follows a QFPay declare or redeclare (`--wait`).
 fn qf_follow_up(
-    trade_type: Option<&String>,
-    customs: Option<&String>,
-    syssn: Option<&String>,
-    sub_order_no: Option<&String>,
-) -> QfQueryInput {
-    QfQueryInput {
-        trade_type: trade_type.cloned(),
-        customs: customs.cloned(),
-        syssn: syssn.cloned(),
-        sub_order_no: sub_order_no.cloned(),
+    trade_type: TradeType,
+    customs: &CustomsCode,
+    syssn: &Syssn,
+    sub_order_no: Option<&SubOrderNo>,
+) -> QfQueryRequest {
+    let q = QfQueryRequest::new(trade_type, customs.clone(), syssn.clone());
+    match sub_order_no {
+        Some(no) => q.with_sub_order_no(no.clone()),
+        None => q,
     }
 }
 
@@ -114,27 +113,15 @@ pub(crate) async fn qfpay(qf: &QfPay, cmd: &QfPayCommand, options: ClientOptions
     let client = qfpay::Client::with_options(qf.config().clone(), transport()?, options);
     match cmd {
         QfPayCommand::Declare { fields, call } => {
-            let input = qfpay_cmd::declare_input(fields, call)?;
-            let req = input.validate().map_err(Failure::from)?;
+            let req = qfpay_cmd::declare_input(fields, call)?.validate().map_err(Failure::from)?;
             let r = client.declare(&req).await.map_err(|e| fail(&e))?;
-            let query = qf_follow_up(
-                input.trade_type.as_ref(),
-                input.customs.as_ref(),
-                input.syssn.as_ref(),
-                input.sub_order_no.as_ref(),
-            );
+            let query = qf_follow_up(req.trade_type(), req.customs(), req.syssn(), req.sub_order_no());
             qfpay_after_write("declare", &client, r, &query, call).await
         }
         QfPayCommand::Redeclare { fields, call } => {
-            let input = qfpay_cmd::redeclare_input(fields, call)?;
-            let req = input.validate().map_err(Failure::from)?;
+            let req = qfpay_cmd::redeclare_input(fields, call)?.validate().map_err(Failure::from)?;
             let r = client.redeclare(&req).await.map_err(|e| fail(&e))?;
-            let query = qf_follow_up(
-                input.trade_type.as_ref(),
-                input.customs.as_ref(),
-                input.syssn.as_ref(),
-                input.sub_order_no.as_ref(),
-            );
+            let query = qf_follow_up(req.trade_type, &req.customs, &req.syssn, req.sub_order_no.as_ref());
             qfpay_after_write("redeclare", &client, r, &query, call).await
         }
         QfPayCommand::Query { fields, get, call } => {
@@ -162,7 +149,7 @@ async fn qfpay_after_write(
     operation: &str,
     client: &qfpay::Client<ReqwestTransport>,
     r: customs_qfpay::DeclareResponse,
-    query: &QfQueryInput,
+    query: &QfQueryRequest,
     call: &CallArgs,
 ) -> Result<Report, Failure> {
     let mut lines = qf_lines(&r.respcd, r.resperr.as_ref(), r.syssn.as_ref());
@@ -170,8 +157,8 @@ async fn qfpay_after_write(
         lines.push(format!("verify_department: {} {v}", r.verify_department.as_deref().unwrap_or("")));
     }
     if let Some((interval, deadline)) = wait_args(call) {
-        let q = query.validate().map_err(Failure::from)?;
-        let mut report = settled(operation, client.wait_until_settled(&q, interval, deadline).await, qf_query_lines)?;
+        let mut report =
+            settled(operation, client.wait_until_settled(query, interval, deadline).await, qf_query_lines)?;
         lines.append(&mut report.lines);
         report.lines = lines;
         return Ok(report);
