@@ -113,7 +113,7 @@ pub(crate) enum QfPayCommand {
     },
 }
 
-/// `qfpay declare` fields (seed 000), by wire name.
+/// `qfpay declare` fields (QFPay 報關 API 指南), by wire name.
 #[derive(Debug, Args, Clone, Default)]
 pub(crate) struct QfPayDeclareFields {
     /// `trade_type`: alipay or weixin.
@@ -247,7 +247,7 @@ pub(crate) enum WeChatCommand {
     },
 }
 
-/// WeChat order fields (seed 002), by wire name.
+/// WeChat order fields (WeChat Customs Declaration), by wire name.
 #[derive(Debug, Args, Clone, Default)]
 pub(crate) struct WeChatOrderFields {
     /// `out_trade_no`: merchant order number.

@@ -8,7 +8,7 @@
 //! timestamp nor a nonce (spec `qfpay.md` §1) and is cheap (MD5/SHA-256 over
 //! a short form), so it runs inline even in the async client.
 //!
-//! Results follow the decoder (seed 000; spec `qfpay.md` §3.2, §4): `respcd`
+//! Results follow the decoder (QFPay 報關 API 指南; spec `qfpay.md` §3.2, §4): `respcd`
 //! `0000` is `Ok` and settled, `1143`/`1145` are `Ok` and
 //! [`Outcome::Pending`](customs_core::Outcome::Pending) — query later with
 //! [`Client::wait_until_settled`], never resubmit — and every other answer
@@ -64,15 +64,15 @@ macro_rules! qfpay_call {
 }
 
 qfpay_call!(
-    /// `POST /custom/v1/declare` (seed 000 §1): not idempotent.
+    /// `POST /custom/v1/declare` (QFPay 報關 API 指南 §1): not idempotent.
     Declare, DeclareRequest, DeclareResponse, "declare", QfPay::DECLARE_IDEMPOTENCY, build_declare, decode_declare
 );
 qfpay_call!(
-    /// `POST|GET /custom/v1/query` (seed 000 §2): idempotent.
+    /// `POST|GET /custom/v1/query` (QFPay 報關 API 指南 §2): idempotent.
     Query, QueryRequest, QueryResponse, "query", QfPay::QUERY_IDEMPOTENCY, build_query, decode_query
 );
 qfpay_call!(
-    /// `POST /custom/v1/redeclare` (seed 000 §3): not idempotent.
+    /// `POST /custom/v1/redeclare` (QFPay 報關 API 指南 §3): not idempotent.
     Redeclare, RedeclareRequest, RedeclareResponse, "redeclare", QfPay::REDECLARE_IDEMPOTENCY, build_redeclare,
     decode_redeclare
 );
@@ -156,7 +156,7 @@ impl<T: AsyncTransport> Client<T> {
         &self.inner.transport
     }
 
-    /// Declares a paid order (`POST /custom/v1/declare`, seed 000 §1).
+    /// Declares a paid order (`POST /custom/v1/declare`, QFPay 報關 API 指南 §1).
     ///
     /// Invalid input fails before anything is sent. A pending answer
     /// (`1143`/`1145`) is `Ok`: poll it with
@@ -166,14 +166,14 @@ impl<T: AsyncTransport> Client<T> {
         run_async(&self.inner.transport, Arc::new(self.inner.declare(request)), &self.inner.opts).await
     }
 
-    /// Queries a declaration (`/custom/v1/query`, seed 000 §2). Idempotent:
+    /// Queries a declaration (`/custom/v1/query`, QFPay 報關 API 指南 §2). Idempotent:
     /// retried per the policy, whatever the delivery.
     pub async fn query(&self, request: &QueryRequest) -> Result<QueryResponse, Error<T::Error>> {
         run_async(&self.inner.transport, Arc::new(self.inner.query(request)), &self.inner.opts).await
     }
 
     /// Pushes a declaration to customs again (`POST /custom/v1/redeclare`,
-    /// seed 000 §3), when it was lost in the electronic port.
+    /// QFPay 報關 API 指南 §3), when it was lost in the electronic port.
     pub async fn redeclare(&self, request: &RedeclareRequest) -> Result<RedeclareResponse, Error<T::Error>> {
         run_async(&self.inner.transport, Arc::new(self.inner.redeclare(request)), &self.inner.opts).await
     }

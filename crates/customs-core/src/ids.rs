@@ -154,7 +154,7 @@ identifier! {
     /// A merchant order number, `out_trade_no`: 1–32 characters of
     /// `[0-9A-Za-z_-|*@]`, unique per merchant id.
     ///
-    /// WeChat Pay Global, Customs Declaration (seed 002), request field `out_trade_no`.
+    /// WeChat Pay Global, Customs Declaration (WeChat Customs Declaration), request field `out_trade_no`.
     OutTradeNo, field = "out_trade_no", len = 1..=32, chars = (OUT_TRADE_NO_CHARS, out_trade_no_char)
 }
 
@@ -162,14 +162,14 @@ identifier! {
     /// A WeChat Pay order number, `transaction_id`: 1–32 printable ASCII
     /// characters (WeChat issues 28 digits; only the schema's `string[1,32]` is enforced).
     ///
-    /// WeChat Pay Global, Customs Declaration (seed 002), request field `transaction_id`.
+    /// WeChat Pay Global, Customs Declaration (WeChat Customs Declaration), request field `transaction_id`.
     TransactionId, field = "transaction_id", len = 1..=32, chars = (VISIBLE_ASCII, visible_ascii)
 }
 
 identifier! {
     /// A QFPay payment serial number, `syssn`: 1–32 printable ASCII characters.
     ///
-    /// QFPay Customs Declaration (seed 000), request field `syssn` (String(32)).
+    /// QFPay Customs Declaration (QFPay 報關 API 指南), request field `syssn` (String(32)).
     Syssn, field = "syssn", len = 1..=32, chars = (VISIBLE_ASCII, visible_ascii)
 }
 
@@ -177,8 +177,8 @@ identifier! {
     /// A merchant sub-order number for split declarations, `sub_order_no`:
     /// 1–32 printable ASCII characters.
     ///
-    /// WeChat caps it at `string[1,32]` (seed 002) and Alipay's `sub_out_biz_no`
-    /// at 32, so the QFPay `String(64)` of seed 000 is capped at 32 too.
+    /// WeChat caps it at `string[1,32]` (WeChat Customs Declaration) and Alipay's `sub_out_biz_no`
+    /// at 32, so the QFPay `String(64)` of QFPay 報關 API 指南 is capped at 32 too.
     SubOrderNo, field = "sub_order_no", len = 1..=32, chars = (VISIBLE_ASCII, visible_ascii)
 }
 

@@ -139,7 +139,7 @@ impl<'de> Deserialize<'de> for Fen {
 /// An amount in yuan with at most two decimal places, backed by [`Decimal`].
 ///
 /// Displays and serializes with exactly two decimals (`"2.00"`), as QFPay's
-/// Alipay `amount` field expects (seed 000).
+/// Alipay `amount` field expects (QFPay 報關 API 指南).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Yuan(Decimal);
 
@@ -263,7 +263,7 @@ impl<'de> Deserialize<'de> for Yuan {
 }
 
 /// The currency of a declaration. Customs declarations are in CNY only
-/// (`fee_type` "only CNY", WeChat seed 002; QFPay seed 000).
+/// (`fee_type` "only CNY", WeChat Customs Declaration; QFPay 報關 API 指南).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Currency {

@@ -9,7 +9,7 @@
 //!   is idempotent (queries), unless
 //!   [`retry_maybe_sent_declarations`](RetryPolicy::retry_maybe_sent_declarations) is set;
 //! * provider answers marked transient or rate-limited are retried
-//!   (WeChat: "SYSTEMERROR: declare again", seed 002; HTTP 429); answers
+//!   (WeChat: "SYSTEMERROR: declare again", WeChat Customs Declaration; HTTP 429); answers
 //!   marked [`Ambiguous`](crate::Retryability::Ambiguous) (the provider failed
 //!   but does not say whether the request took effect) are retried like a
 //!   maybe-sent transport failure: reads yes, writes only when opted in;

@@ -1,6 +1,6 @@
 //! Split orders: one payment declared as several sub-orders.
 //!
-//! Rules (WeChat seed 002 and FAQ 3.1#5; QFPay seed 000):
+//! Rules (WeChat Customs Declaration and FAQ 3.1#5; QFPay 報關 API 指南):
 //! * a sub-order's `order_fee` equals `product_fee + transport_fee`; here it is
 //!   derived, so the invariant holds by construction;
 //! * `fee_type` is `CNY` only;

@@ -4,7 +4,7 @@ use std::fmt;
 
 /// Where a declaration stands, across providers.
 ///
-/// WeChat's `state` values (seeds 003, 004): `UNDECLARED`, `SUBMITTED`,
+/// WeChat's `state` values (WeChat's 报关查询API and 报关信息修改 documents): `UNDECLARED`, `SUBMITTED`,
 /// `PROCESSING`, `SUCCESS`, `FAIL`, `EXCEPT`. Other providers map onto these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

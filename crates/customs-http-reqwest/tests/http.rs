@@ -109,7 +109,7 @@ async fn a_get_carries_no_body_and_gets_the_default_user_agent() {
 
 #[tokio::test]
 async fn a_patch_carries_its_json_body() {
-    // WeChat's modify operation (seed 004) is a PATCH with a JSON body.
+    // WeChat's modify operation (WeChat 报关信息修改) is a PATCH with a JSON body.
     let peer = Peer::spawn(Mode::Respond(response("200 OK", &[], b"{}")));
     let body = br#"{"mchid":"1900000001","out_trade_no":"A1","customs":"SHANGHAI_ZS"}"#.to_vec();
     let request = http::Request::patch(peer.url("/v3/global/customs/orders"))

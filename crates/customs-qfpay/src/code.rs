@@ -2,7 +2,7 @@
 //! pages) and how each class is handled.
 //!
 //! * `0000`: the request was processed (for customs: declaration accepted).
-//! * `1143`, `1145`: in progress. Query later; never resubmit (seed 001,
+//! * `1143`, `1145`: in progress. Query later; never resubmit (QFPay Customs Declaration API,
 //!   "Integration Notes"). `1298` ("network slow; don't pay again") is
 //!   grouped with them as pending by QFPay's integration status-code page
 //!   (spec §4), so it is pending too: the request may have taken effect, and

@@ -1,6 +1,6 @@
 //! Unvalidated requests from raw strings (a CLI, a form, JSON), validated
 //! into typed requests with **every** violation reported at once, each named
-//! by its QFPay wire field (seed 000).
+//! by its QFPay wire field (QFPay 報關 API 指南).
 //!
 //! An absent field and an empty string are the same: missing.
 
@@ -69,7 +69,7 @@ fn not_for(v: &mut Violations, field: &str, raw: Option<&String>, only: TradeTyp
     }
 }
 
-/// Raw fields of a declaration (seed 000 §1), e.g. from CLI flags.
+/// Raw fields of a declaration (QFPay 報關 API 指南 §1), e.g. from CLI flags.
 ///
 /// ```
 /// use customs_qfpay::{DeclareInput, DeclareRequest};
@@ -240,7 +240,7 @@ impl DeclareInput {
     }
 }
 
-/// Raw fields of a query (seed 000 §2).
+/// Raw fields of a query (QFPay 報關 API 指南 §2).
 ///
 /// ```
 /// use customs_qfpay::QueryInput;
@@ -279,7 +279,7 @@ impl QueryInput {
     }
 }
 
-/// Raw fields of a redeclaration (seed 000 §3).
+/// Raw fields of a redeclaration (QFPay 報關 API 指南 §3).
 ///
 /// ```
 /// use customs_qfpay::RedeclareInput;

@@ -70,11 +70,11 @@
 //! * **Response signatures are not verified**: QFPay documents them as
 //!   optional and does not say how customs answers (with an array `data`)
 //!   would be signed.
-//! * Seed 000 marks the Alipay fields optional, but QFPay's docs and Alipay
+//! * QFPay's 報關 API 指南 marks the Alipay fields optional, but QFPay's docs and Alipay
 //!   require them, so an [`AlipayDeclaration`] always carries
 //!   `mch_customs_name`, `out_request_no` and `amount`.
 //! * `sub_order_no` is capped at 32 characters (WeChat's and Alipay's limit),
-//!   not seed 000's 64/40; its Alipay mapping (`sub_out_biz_no`) is inferred.
+//!   not QFPay's 報關 API 指南's 64/40; its Alipay mapping (`sub_out_biz_no`) is inferred.
 //! * `trade_type=wechat` is accepted as input and sent as `weixin`.
 //! * `respcd` `1100` (maintenance) is retried. `1295`–`1297` (network slow,
 //!   bank busy) and HTTP 5xx are [`Ambiguous`](customs_core::Retryability::Ambiguous):

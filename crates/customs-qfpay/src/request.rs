@@ -1,10 +1,10 @@
 //! Typed requests for `/custom/v1/declare`, `/query` and `/redeclare`
-//! (seed 000 §1–§3; spec `qfpay.md` §3).
+//! (QFPay 報關 API 指南 §1–§3; spec `qfpay.md` §3).
 //!
 //! A declaration is either an [`AlipayDeclaration`] or a
 //! [`WeChatDeclaration`], so Alipay-only fields cannot be sent with
 //! `trade_type=weixin` and vice versa. Field values are the validated types
-//! of `customs-core`; the limits QFPay adds on top (seed 000's `String(n)`
+//! of `customs-core`; the limits QFPay adds on top (QFPay's 報關 API 指南's `String(n)`
 //! lengths) are checked by each request's `validate`, which the builders of
 //! [`QfPay`](crate::QfPay) call before signing.
 
@@ -19,9 +19,9 @@ use customs_core::{
 
 use crate::sign::Params;
 
-/// Seed 000 `String(n)` limits, in characters. `sub_order_no` is `String(64)`
+/// QFPay 報關 API 指南 `String(n)` limits, in characters. `sub_order_no` is `String(64)`
 /// in declare and `String(40)` in query/redeclare, but capped at 32 because
-/// both WeChat (`string[1,32]`, seed 002) and Alipay (`sub_out_biz_no`
+/// both WeChat (`string[1,32]`, WeChat Customs Declaration) and Alipay (`sub_out_biz_no`
 /// `String(32)`) allow only 32 (spec §3.1); [`SubOrderNo`] enforces that.
 pub mod limits {
     /// `customs`: String(20).
@@ -39,10 +39,10 @@ pub mod limits {
     pub const MAX_FEE: u64 = 99_999_999;
 }
 
-/// Wire name of the merchant customs number at QFPay (seed 000).
+/// Wire name of the merchant customs number at QFPay (QFPay 報關 API 指南).
 pub const MCH_CUSTOMS_NO: &str = "mch_customs_no";
 
-/// The payment platform, `trade_type` (seed 000: `weixin` or `alipay`).
+/// The payment platform, `trade_type` (QFPay 報關 API 指南: `weixin` or `alipay`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TradeType {
@@ -85,7 +85,7 @@ impl FromStr for TradeType {
     }
 }
 
-/// A WeChat declaration's `action_type` (seed 000, WeChat only).
+/// A WeChat declaration's `action_type` (QFPay 報關 API 指南, WeChat only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum ActionType {
@@ -130,9 +130,9 @@ impl FromStr for ActionType {
 }
 
 /// The merchant's name in its Alipay customs record, `mch_customs_name`
-/// (seed 000: String(256), e.g. `jwyhanguo_card`): 1–256 characters, no
+/// (QFPay 報關 API 指南: String(256), e.g. `jwyhanguo_card`): 1–256 characters, no
 /// control characters, surrounding whitespace trimmed. It must match the
-/// customs record exactly (seed 001, integration notes).
+/// customs record exactly (QFPay Customs Declaration API, integration notes).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct MchCustomsName(String);
 
@@ -225,7 +225,7 @@ impl fmt::Display for Operation {
 }
 
 /// How the signed parameters travel: a form body (POST) or the query string
-/// (GET). Declare and redeclare are POST only; query accepts both (seed 000 §2).
+/// (GET). Declare and redeclare are POST only; query accepts both (QFPay 報關 API 指南 §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum HttpMethod {
@@ -265,7 +265,7 @@ pub(crate) fn check_fee(v: &mut Violations, field: &str, fee: Fen) {
             field,
             Rule::Amount {
                 reason: format!(
-                    "QFPay accepts at most {} digits of fen (String(8), seed 000), i.e. {} fen",
+                    "QFPay accepts at most {} digits of fen (String(8), QFPay 報關 API 指南), i.e. {} fen",
                     limits::FEE_DIGITS,
                     limits::MAX_FEE
                 ),
@@ -283,9 +283,9 @@ pub(crate) fn check_sub_order(v: &mut Violations, s: &SubOrder) {
 
 // ---- declare ----------------------------------------------------------------
 
-/// An Alipay declaration (`trade_type=alipay`, seed 000 §1).
+/// An Alipay declaration (`trade_type=alipay`, QFPay 報關 API 指南 §1).
 ///
-/// Seed 000 marks `mch_customs_name`, `out_request_no` and `amount` optional,
+/// QFPay's 報關 API 指南 marks `mch_customs_name`, `out_request_no` and `amount` optional,
 /// but QFPay's docs say each "must be passed when trade_type is alipay" and
 /// Alipay requires all three (spec §3.1), so they are required here.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -329,7 +329,7 @@ impl AlipayDeclaration {
     }
 }
 
-/// A WeChat declaration (`trade_type=weixin`, seed 000 §1).
+/// A WeChat declaration (`trade_type=weixin`, QFPay 報關 API 指南 §1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WeChatDeclaration {
@@ -368,7 +368,7 @@ impl WeChatDeclaration {
     }
 }
 
-/// A `POST /custom/v1/declare` request (seed 000 §1).
+/// A `POST /custom/v1/declare` request (QFPay 報關 API 指南 §1).
 ///
 /// Build one from typed values, or from raw strings with
 /// [`DeclareInput::validate`](crate::DeclareInput::validate).
@@ -439,7 +439,7 @@ impl DeclareRequest {
         }
     }
 
-    /// Checks QFPay's seed-000 limits that the core types do not already
+    /// Checks the limits of QFPay's 報關 API 指南 that the core types do not already
     /// enforce (`customs` and `mch_customs_no` at most 20 characters,
     /// `amount` above zero and at most 20 characters, fees at most 8 digits),
     /// reporting every violation.
@@ -489,7 +489,7 @@ impl DeclareRequest {
 
 // ---- query ----------------------------------------------------------------
 
-/// A `POST|GET /custom/v1/query` request (seed 000 §2).
+/// A `POST|GET /custom/v1/query` request (QFPay 報關 API 指南 §2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct QueryRequest {
@@ -550,7 +550,7 @@ impl QueryRequest {
 
 // ---- redeclare --------------------------------------------------------------
 
-/// A `POST /custom/v1/redeclare` request (seed 000 §3): push a declaration
+/// A `POST /custom/v1/redeclare` request (QFPay 報關 API 指南 §3): push a declaration
 /// again when it "is lost in the electronic port".
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

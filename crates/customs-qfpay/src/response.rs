@@ -1,4 +1,4 @@
-//! Decoding `/custom/v1/*` responses (seed 000 §1–§3; spec `qfpay.md` §3.2,
+//! Decoding `/custom/v1/*` responses (QFPay 報關 API 指南 §1–§3; spec `qfpay.md` §3.2,
 //! §3.3, §4).
 //!
 //! | Response | Result |
@@ -179,7 +179,7 @@ fn respcd_state(respcd: &str) -> StateReport {
     StateReport { state, raw: respcd.to_owned() }
 }
 
-/// The answer to `declare` and `redeclare` (seed 000 §1 response table).
+/// The answer to `declare` and `redeclare` (QFPay 報關 API 指南 §1 response table).
 ///
 /// Only `0000` and the pending codes `1143`/`1145`/`1298` decode to this; any other
 /// code is a [`ServiceError`].
@@ -200,7 +200,7 @@ pub struct DeclareResponse {
     /// `verify_department`, e.g. `UNIONPAY`, `NETSUNION`, `OTHERS`.
     #[serde(default, deserialize_with = "lenient_string")]
     pub verify_department: Option<String>,
-    /// `verify_department_trade_id`: keep it for reconciliation (seed 001).
+    /// `verify_department_trade_id`: keep it for reconciliation (QFPay Customs Declaration API).
     #[serde(default, deserialize_with = "lenient_string")]
     pub verify_department_trade_id: Option<String>,
     /// Fields this SDK does not know, as received.
@@ -208,7 +208,7 @@ pub struct DeclareResponse {
     pub extra: Map<String, Value>,
 }
 
-/// The answer to `redeclare`: the same as declare's (seed 000 §3).
+/// The answer to `redeclare`: the same as declare's (QFPay 報關 API 指南 §3).
 pub type RedeclareResponse = DeclareResponse;
 
 impl DeclareResponse {
@@ -228,7 +228,7 @@ impl DeclareResponse {
         self.code().is_pending()
     }
 
-    /// `0000` → [`DeclarationState::Success`] (declaration accepted, seed 001),
+    /// `0000` → [`DeclarationState::Success`] (declaration accepted, QFPay Customs Declaration API),
     /// pending → [`DeclarationState::Processing`]; the raw value is `respcd`.
     pub fn state(&self) -> StateReport {
         respcd_state(&self.respcd)
@@ -240,7 +240,7 @@ impl DeclareResponse {
     }
 }
 
-/// One record of a query's `data` array (seed 000 §2; spec §3.3).
+/// One record of a query's `data` array (QFPay 報關 API 指南 §2; spec §3.3).
 ///
 /// Every field is optional (QFPay sends JSON `null`). QFPay documents no
 /// per-record state; if a record carries WeChat's `state` or Alipay's
@@ -291,7 +291,7 @@ impl QueryRecord {
     }
 }
 
-/// The answer to `query` (seed 000 §2).
+/// The answer to `query` (QFPay 報關 API 指南 §2).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct QueryResponse {

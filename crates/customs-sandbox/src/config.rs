@@ -235,7 +235,7 @@ impl QfpayMerchant {
     }
 }
 
-/// `trade_type` of a QFPay payment (seed 000, `weixin` | `alipay`).
+/// `trade_type` of a QFPay payment (QFPay 報關 API 指南, `weixin` | `alipay`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
@@ -275,7 +275,7 @@ fn default_verify_department() -> String {
     "UNIONPAY".into()
 }
 
-/// A paid QFPay transaction the sandbox knows (a payment `syssn`, seed 001).
+/// A paid QFPay transaction the sandbox knows (a payment `syssn`, QFPay Customs Declaration API).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -377,7 +377,7 @@ pub struct WechatTransaction {
     pub payer_name: String,
     /// The payer's ID-card number (checked by `verify-certificate`).
     pub payer_id_no: String,
-    /// Refunded: declarations are refused (seed 002, `INVALID_REQUEST`).
+    /// Refunded: declarations are refused (WeChat Customs Declaration, `INVALID_REQUEST`).
     #[serde(default)]
     pub refunded: bool,
     /// How customs finally answers.
@@ -456,11 +456,11 @@ pub struct WechatConfig {
     pub max_clock_skew_secs: u64,
     /// Rate limit per `mchid` (none by default: UNCONFIRMED for customs, §7).
     pub rate_limit: RateLimit,
-    /// Refuse `PATCH` while the declaration is `PROCESSING` (seed 004; which
+    /// Refuse `PATCH` while the declaration is `PROCESSING` (WeChat 报关信息修改; which
     /// customs offices do this is UNCONFIRMED, so it applies to all by default).
     pub refuse_modify_while_processing: bool,
     /// Refuse a split whose sub-orders add up to more than the payment (the
-    /// seed 002 error "split amount greater than original"; UNCONFIRMED).
+    /// WeChat Customs Declaration error "split amount greater than original"; UNCONFIRMED).
     pub enforce_split_total: bool,
 }
 
@@ -521,7 +521,7 @@ pub struct WechatMerchant {
     #[serde(deserialize_with = "secret")]
     pub apiv3_key: Secret,
     /// Customs offices the merchant registered with; others answer `NOAUTH`
-    /// (seed 002). Empty: every office.
+    /// (WeChat Customs Declaration). Empty: every office.
     #[serde(default)]
     pub customs: Vec<String>,
 }

@@ -155,7 +155,7 @@ pub const QFPAY_SYSSN_FAILS: &str = "20260101000100010005";
 /// QFPay: payment not finished (user entering the password): `1143`.
 pub const QFPAY_SYSSN_PAYMENT_PENDING: &str = "20260101000100010006";
 
-/// The explanation customs gives for the failing demo transactions (seed 003's example).
+/// The explanation customs gives for the failing demo transactions (WeChat 报关查询API's example).
 pub const FAIL_EXPLANATION: &str = "支付单已存在并且为非退单状态";
 /// The explanation of the `EXCEPT` demo transaction.
 pub const EXCEPT_EXPLANATION: &str = "海关接口异常 (sandbox)";

@@ -155,7 +155,7 @@ pub enum FaultKind {
     /// Wait this long before handling the request (`latency`, with `latency_ms`).
     Latency(Duration),
     /// HTTP 500 without touching state (`system_error`): WeChat
-    /// `{"code":"SYSTEMERROR",…}` (seed 002), QFPay `respcd` `1254`.
+    /// `{"code":"SYSTEMERROR",…}` (WeChat Customs Declaration), QFPay `respcd` `1254`.
     SystemError,
     /// HTTP 429 without touching state (`rate_limited`).
     RateLimited,

@@ -41,8 +41,10 @@
 //!
 //! # Emulated provider rules
 //!
-//! Sources: seeds 000 (QFPay zh), 001 (QFPay en), 002 (WeChat declare), 003
-//! (WeChat query), 004 (WeChat modify); `spec/qfpay.md`, `spec/wechat.md`.
+//! Sources: QFPay's 報關 API 指南 (zh-HK) and Customs Declaration API (en);
+//! WeChat Pay Global's Customs Declaration (declare, 2025-01-07), 报关查询API
+//! (query, 2020-04-03) and 报关信息修改 (modify, 2025-01-07); the project's
+//! fact sheets on both providers.
 //! **Guess** marks behaviour the sources leave open (the spec's UNCONFIRMED
 //! items); each is the lenient choice and most are configurable.
 //!
@@ -52,8 +54,8 @@
 //! | QFPay: bad signature → `respcd` `1108` | qfpay.md §4 | documented |
 //! | QFPay: signature hex compared case-insensitively; empty parameters may be signed or not | qfpay.md §1 | **guess** (via `customs_qfpay::sign::verify`) |
 //! | QFPay: unknown app code or missing sign headers → `1108` | qfpay.md §4 | **guess** |
-//! | QFPay: `declare`/`redeclare` POST only, `query` POST or GET; form bodies | seeds 000/001 | documented |
-//! | QFPay: answers HTTP 200 JSON `{syssn, respcd, resperr, respmsg, …}`; query adds `data[]` | seeds 000/001, qfpay.md §3.2–3.3 | documented |
+//! | QFPay: `declare`/`redeclare` POST only, `query` POST or GET; form bodies | QFPay 報關 API 指南 / Customs Declaration API | documented |
+//! | QFPay: answers HTTP 200 JSON `{syssn, respcd, resperr, respmsg, …}`; query adds `data[]` | QFPay 報關 API 指南 / Customs Declaration API, qfpay.md §3.2–3.3 | documented |
 //! | QFPay: query `data[]` records also carry `state` and `customs`; `errmsg`/`resperr` hold the failure explanation | qfpay.md §3.3 | **guess** |
 //! | QFPay: repeat declare or re-push while pending, and query while pending → `1145` | qfpay.md §3.2, §4 | documented code, **guess** trigger |
 //! | QFPay: declaring a payment not yet finished → `1143` | qfpay.md §4 | documented code, **guess** trigger |
@@ -68,17 +70,17 @@
 //! | WeChat: `/v3/global/certificates` returns the platform certificate, AEAD_AES_256_GCM with the APIv3 key, `associated_data` `certificate`, 12-char nonce | wechat.md §6.3 | documented |
 //! | WeChat: `verify-certificate` decrypts `certificate_id`/`certificate_name` (PKCS#1 v1.5 or OAEP-SHA1), answers `SAME`/`DIFFERENT` | wechat.md §2.5, §6.4 | documented; padding accepted either way is a **guess** |
 //! | WeChat: `verify-certificate` only for declared orders; lower-case check letter `x` refused | wechat.md §2.5 | documented / **guess** |
-//! | WeChat: errors `{code, message, detail?}`; `PARAM_ERROR` `detail {field, value, issue, location}`, `field` `#/properties/<name>` in the body | wechat.md §5.1, seed 004 | documented |
+//! | WeChat: errors `{code, message, detail?}`; `PARAM_ERROR` `detail {field, value, issue, location}`, `field` `#/properties/<name>` in the body | wechat.md §5.1, WeChat 报关信息修改 | documented |
 //! | WeChat: statuses 400 `PARAM_ERROR`/`INVALID_REQUEST`, 401 `SIGN_ERROR`, 403 `NOAUTH`, 429 `RATELIMIT_EXCEEDED`, 500 `SYSTEMERROR` | wechat.md §5.2–5.3 | documented table; per-code status **guess** |
-//! | WeChat: customs not registered for the merchant → 403 `NOAUTH` | seed 002 | documented |
-//! | WeChat: unknown `transaction_id` (or not this mchid's) → `PARAM_ERROR` | seed 002, FAQ | documented |
-//! | Both: refunded payments refused (`INVALID_REQUEST` / `1125`) | seed 002 | documented |
-//! | Both: unsplit declared amount (`order_fee`, Alipay `amount`) must equal the payment → `INVALID_REQUEST` | seed 002, wechat.md §7 | documented |
-//! | Both: split needs `fee_type` (`CNY`), `order_fee`, `transport_fee`, `product_fee`; `order_fee = product_fee + transport_fee`; each ≤ payment | seeds 000/002 | documented |
+//! | WeChat: customs not registered for the merchant → 403 `NOAUTH` | WeChat Customs Declaration | documented |
+//! | WeChat: unknown `transaction_id` (or not this mchid's) → `PARAM_ERROR` | WeChat Customs Declaration, FAQ | documented |
+//! | Both: refunded payments refused (`INVALID_REQUEST` / `1125`) | WeChat Customs Declaration | documented |
+//! | Both: unsplit declared amount (`order_fee`, Alipay `amount`) must equal the payment → `INVALID_REQUEST` | WeChat Customs Declaration, wechat.md §7 | documented |
+//! | Both: split needs `fee_type` (`CNY`), `order_fee`, `transport_fee`, `product_fee`; `order_fee = product_fee + transport_fee`; each ≤ payment | QFPay 報關 API 指南 / WeChat Customs Declaration | documented |
 //! | Both: at most 50 sub-orders; sub-orders add up to ≤ payment | wechat.md §7 (FAQ 3.1#5) | 50: documented; total: **guess**, `enforce_split_total` |
-//! | Both: identical re-declare accepted (current state), different one → `INVALID_REQUEST` | wechat.md §7, seed 002 | inference in the spec |
-//! | Both: modify (PATCH) replaces and voids the record, state `SUBMITTED`; `fee_type` not required | seed 004 | documented |
-//! | Both: modify refused while `PROCESSING` → `INVALID_REQUEST` (QFPay: `1260`, a refusal, not the pending `1145`) | seed 004 | documented; all customs offices: **guess**, `refuse_modify_while_processing` (set under `[wechat]` in the config file, applies to both providers) |
+//! | Both: identical re-declare accepted (current state), different one → `INVALID_REQUEST` | wechat.md §7, WeChat Customs Declaration | inference in the spec |
+//! | Both: modify (PATCH) replaces and voids the record, state `SUBMITTED`; `fee_type` not required | WeChat 报关信息修改 | documented |
+//! | Both: modify refused while `PROCESSING` → `INVALID_REQUEST` (QFPay: `1260`, a refusal, not the pending `1145`) | WeChat 报关信息修改 | documented; all customs offices: **guess**, `refuse_modify_while_processing` (set under `[wechat]` in the config file, applies to both providers) |
 //! | Both: re-push only from `SUCCESS` or `EXCEPT`, restarts at `UNDECLARED` | wechat.md §2.4 (W4) | documented rule, **guess** restart state |
 //! | Both: `UNDECLARED` → `PROCESSING` → `SUCCESS`/`FAIL`/`EXCEPT`; `FAIL`/`EXCEPT` by the transaction's [`Settlement`] | wechat.md §4 | documented states, **guess** timing ([`AdvanceRule`]) |
 //! | WeChat: query by `out_trade_no`/`transaction_id`/`sub_order_no`/`sub_order_id`, `offset`/`limit` (default 20), nothing found → `INVALID_REQUEST` "查询指定记录不存在" | wechat.md §2.2, §5.3 | documented; not-found code from practice |

@@ -1,4 +1,4 @@
-//! QFPay routes: `/custom/v1/declare|query|redeclare` (seeds 000/001, spec
+//! QFPay routes: `/custom/v1/declare|query|redeclare` (QFPay 報關 API 指南 / Customs Declaration API, spec
 //! qfpay.md §1, §3, §4).
 //!
 //! Requests are form-encoded (the query also as a GET query string), signed
@@ -146,7 +146,7 @@ impl Form<'_> {
         self.opt(name, max)?.ok_or_else(|| self.err(name, "is required"))
     }
 
-    /// An integer amount in fen, String(8) (seed 000).
+    /// An integer amount in fen, String(8) (QFPay 報關 API 指南).
     fn fen(&self, name: &str) -> Result<Option<u64>, Reply> {
         let Some(v) = self.opt(name, 8)? else { return Ok(None) };
         if !v.bytes().all(|b| b.is_ascii_digit()) {
@@ -155,7 +155,7 @@ impl Form<'_> {
         v.parse().map(Some).map_err(|_| self.err(name, "is out of range"))
     }
 
-    /// `amount` in yuan with at most two decimals (Alipay, seed 000: `2.00`).
+    /// `amount` in yuan with at most two decimals (Alipay, QFPay 報關 API 指南: `2.00`).
     fn yuan(&self, name: &str) -> Result<Option<u64>, Reply> {
         let Some(v) = self.opt(name, 20)? else { return Ok(None) };
         let bad = || self.err(name, "must be an amount in yuan with at most 2 decimals (e.g. 2.00)");
@@ -267,7 +267,7 @@ fn success(d: &Declaration) -> Reply {
     )
 }
 
-/// `POST /custom/v1/declare` (seed 000 §1; `action_type=MODIFY` modifies).
+/// `POST /custom/v1/declare` (QFPay 報關 API 指南 §1; `action_type=MODIFY` modifies).
 fn declare(shared: &Shared, app_code: &str, f: &Form<'_>, now: Now) -> Answer {
     let trade_type = f.trade_type()?;
     let syssn = f.req("syssn", 32)?;
@@ -364,7 +364,7 @@ fn declare(shared: &Shared, app_code: &str, f: &Form<'_>, now: Now) -> Answer {
     }
 }
 
-/// `POST|GET /custom/v1/query` (seed 000 §2, [GH-CD] example).
+/// `POST|GET /custom/v1/query` (QFPay 報關 API 指南 §2, [GH-CD] example).
 fn query(shared: &Shared, app_code: &str, f: &Form<'_>, now: Now) -> Answer {
     f.trade_type()?;
     let customs = f.req("customs", 20)?;
@@ -411,7 +411,7 @@ fn query_item(d: &Declaration) -> Value {
     Value::Object(v)
 }
 
-/// `POST /custom/v1/redeclare` (seed 000 §3): only after SUCCESS or EXCEPT.
+/// `POST /custom/v1/redeclare` (QFPay 報關 API 指南 §3): only after SUCCESS or EXCEPT.
 fn redeclare(shared: &Shared, app_code: &str, f: &Form<'_>, now: Now) -> Answer {
     f.trade_type()?;
     let customs = f.req("customs", 20)?;

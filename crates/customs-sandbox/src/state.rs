@@ -99,7 +99,7 @@ impl Key {
     }
 }
 
-/// Split-order amounts, in fen (seed 002); `fee_type` is always `CNY`.
+/// Split-order amounts, in fen (WeChat Customs Declaration); `fee_type` is always `CNY`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct Fees {
     pub(crate) order_fee: u64,
@@ -206,7 +206,7 @@ pub(crate) enum Refusal {
     DiffersFromOriginal { field: String },
     /// No declaration record matches.
     NotFound,
-    /// Modify while `PROCESSING` (seed 004).
+    /// Modify while `PROCESSING` (WeChat 报关信息修改).
     ModifyWhileProcessing,
     /// Redeclare from a state other than SUCCESS / EXCEPT.
     RedeclareState(DeclarationState),
@@ -394,7 +394,7 @@ impl Store {
         Ok(t.clone())
     }
 
-    /// The amount rules (seed 002 / 004, spec wechat.md §7), for `content`
+    /// The amount rules (WeChat Customs Declaration / 报关信息修改, spec wechat.md §7), for `content`
     /// declared under `key`, ignoring the record `key` itself.
     fn check_amounts(&self, w: Which, key: &Key, content: &Content, paid: u64) -> Result<(), Refusal> {
         if let Some(f) = &content.fees {
@@ -464,7 +464,7 @@ impl Store {
 
     /// Modifies the record `key` (WeChat `PATCH /orders`, QFPay
     /// `action_type=MODIFY`): a new pending record (`SUBMITTED`) replaces and
-    /// voids the old one (seed 004).
+    /// voids the old one (WeChat 报关信息修改).
     pub(crate) fn modify(&mut self, w: Which, key: &Key, content: Content, now: Now) -> Result<Declaration, Refusal> {
         self.catch_up(now);
         let txn = self.checked_txn(w, key)?;

@@ -1,4 +1,4 @@
-//! WeChat Pay Global routes (spec wechat.md §1–§7, seeds 002–004).
+//! WeChat Pay Global routes (spec wechat.md §1–§7, WeChat Customs Declaration, 报关查询API, 报关信息修改).
 //!
 //! Every request is authenticated (`Authorization`, 5-minute window; failures
 //! answer 401 `SIGN_ERROR`, unsigned); every other response is signed with
@@ -115,7 +115,7 @@ fn error(status: StatusCode, code: &str, message: &str) -> Reply {
 }
 
 /// A `PARAM_ERROR` naming the field (spec §5.1: `field` is a JSON Pointer in
-/// the body, as in seed 004's `#/properties/payer`, else the parameter name).
+/// the body, as in WeChat 报关信息修改's `#/properties/payer`, else the parameter name).
 fn param_error(field: &str, value: &str, issue: &str, location: &str) -> Reply {
     let pointer = if location == "body" && field != "#" { format!("#/properties/{field}") } else { field.to_owned() };
     Reply::json(
@@ -230,7 +230,7 @@ fn check_out_trade_no(p: &Params, v: &str) -> Result<(), Reply> {
     }
 }
 
-/// The refusals of the state rules as WeChat errors (seeds 002, 004; spec §5).
+/// The refusals of the state rules as WeChat errors (WeChat Customs Declaration and 报关信息修改; spec §5).
 fn refusal(r: &Refusal, location: &str) -> Reply {
     match r {
         Refusal::UnknownTransaction | Refusal::PaymentPending => param_error(
@@ -310,7 +310,7 @@ struct Order {
 
 impl Order {
     /// Reads and checks the fields; `split_needs_fee_type` is true for declare
-    /// (seed 002) and false for modify (seed 004 has no `fee_type`).
+    /// (WeChat Customs Declaration) and false for modify (WeChat 报关信息修改 has no `fee_type`).
     fn read(p: &Params, m: &MerchantKeys, split_needs_fee_type: bool) -> Result<Self, Reply> {
         let o = Order {
             appid: p.str_req("appid", 32)?,
@@ -422,7 +422,7 @@ fn add_split_ids(v: &mut Map<String, Value>, d: &Declaration) {
     }
 }
 
-/// `POST /v3/global/customs/orders` (seed 002).
+/// `POST /v3/global/customs/orders` (WeChat Customs Declaration).
 fn declare(shared: &Shared, merchant: &MerchantKeys, req: &customs_core::Request, now: Now) -> Answer {
     let o = Order::read(&Params::body(req)?, merchant, true)?;
     check_txn(shared, &o.mchid, &o.transaction_id, &o.out_trade_no)?;
@@ -443,7 +443,7 @@ fn declare(shared: &Shared, merchant: &MerchantKeys, req: &customs_core::Request
     Ok(Reply::json(StatusCode::OK, &Value::Object(v)))
 }
 
-/// `PATCH /v3/global/customs/orders` (seed 004).
+/// `PATCH /v3/global/customs/orders` (WeChat 报关信息修改).
 fn modify(shared: &Shared, merchant: &MerchantKeys, req: &customs_core::Request, now: Now) -> Answer {
     let o = Order::read(&Params::body(req)?, merchant, false)?;
     check_txn(shared, &o.mchid, &o.transaction_id, &o.out_trade_no)?;
@@ -542,7 +542,7 @@ fn redeclare(shared: &Shared, m: &MerchantKeys, req: &customs_core::Request, now
     Ok(Reply::json(StatusCode::OK, &Value::Object(v)))
 }
 
-/// `GET /v3/global/customs/orders` (seed 003, spec §2.2).
+/// `GET /v3/global/customs/orders` (WeChat 报关查询API, spec §2.2).
 fn query(shared: &Shared, m: &MerchantKeys, req: &customs_core::Request, now: Now) -> Answer {
     let p = Params::query(req)?;
     let appid = p.str_req("appid", 32)?;

@@ -1,4 +1,4 @@
-//! Declare: `POST /v3/global/customs/orders` (seed 002, spec `wechat.md` §2.1).
+//! Declare: `POST /v3/global/customs/orders` (WeChat Customs Declaration, spec `wechat.md` §2.1).
 
 use customs_core::validation::{ValidationError, Violations};
 use customs_core::{CustomsCode, Fen, MerchantCustomsNo, OutTradeNo, StateReport, SubOrder, SubOrderNo, TransactionId};
@@ -12,7 +12,7 @@ use crate::operation::Operation;
 /// `appid` and `mchid` come from the configuration. Passing a
 /// [`SubOrder`] is what makes the declaration split: its `fee_type` (`CNY`),
 /// `order_fee` (= `product_fee + transport_fee`), `transport_fee` and
-/// `product_fee` are then sent too (seed 002).
+/// `product_fee` are then sent too (WeChat Customs Declaration).
 ///
 /// ```
 /// use customs_core::{CustomsCode, Fen, SubOrder};
@@ -38,7 +38,7 @@ pub struct DeclareRequest {
     pub customs: CustomsCode,
     /// Merchant's customs registration number.
     pub merchant_customs_no: MerchantCustomsNo,
-    /// Tariff in fen; not sent to customs (seed 002).
+    /// Tariff in fen; not sent to customs (WeChat Customs Declaration).
     pub duty: Option<Fen>,
     /// The sub-order, for split declarations.
     pub sub_order: Option<SubOrder>,
@@ -117,7 +117,7 @@ struct DeclareBody<'a> {
 /// Unvalidated declaration fields, named as on the wire (from a form, a CLI
 /// or JSON; missing JSON fields read as empty).
 ///
-/// [`validate`](Self::validate) mirrors the PARAM_ERROR cases of seed 002 and
+/// [`validate`](Self::validate) mirrors the PARAM_ERROR cases of WeChat Customs Declaration and
 /// reports every violation at once: missing fields, lengths and charsets,
 /// `fee_type` CNY only, split fields required together with `sub_order_no`,
 /// `order_fee = transport_fee + product_fee`.
@@ -211,7 +211,7 @@ impl TryFrom<&DeclareInput> for DeclareRequest {
     }
 }
 
-/// The answer to a declaration (seed 002 "Response Parameters"). Unknown
+/// The answer to a declaration (WeChat Customs Declaration "Response Parameters"). Unknown
 /// fields are ignored; identifiers are kept as sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeclareResponse {
@@ -232,10 +232,10 @@ pub struct DeclareResponse {
     /// WeChat's `sub_order_id` (split orders).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_order_id: Option<String>,
-    /// Verifying institution (seed 002 says required; tolerated when missing).
+    /// Verifying institution (WeChat Customs Declaration says required; tolerated when missing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify_department: Option<VerifyDepartment>,
-    /// Its transaction id (seed 002 prints `Verify_department_trade_id`, a typo; both read).
+    /// Its transaction id (WeChat Customs Declaration prints `Verify_department_trade_id`, a typo; both read).
     #[serde(default, alias = "Verify_department_trade_id", skip_serializing_if = "Option::is_none")]
     pub verify_department_trade_id: Option<String>,
 }

@@ -43,7 +43,7 @@
 //! * [`WeChatConfig`] (checked once: ids, merchant key PEM PKCS#1/PKCS#8, the
 //!   32-byte APIv3 key, base URL) and [`WeChatPay`], which has a
 //!   `build_*` / `decode_*` pair for every operation of [`Operation`]:
-//!   declare (seed 002), query (seed 003), modify (seed 004), redeclare,
+//!   declare (WeChat Customs Declaration), query (WeChat 报关查询API), modify (WeChat 报关信息修改), redeclare,
 //!   verify-certificate and the platform-certificate download.
 //! * Typed requests on `customs-core` ids and raw `*Input` forms whose
 //!   `validate` mirrors the provider's `PARAM_ERROR` cases, reporting every
@@ -57,7 +57,7 @@
 //! * [`service`]: error answers into [`ServiceError`](customs_core::ServiceError)s with retryability.
 //! * [`server`]: the provider's side, for emulators and tests.
 //!
-//! Sources: the fact sheet `wechat.md` (cited by section) and the seeds.
+//! Sources: the fact sheet `wechat.md` (cited by section) and the provider documents (WeChat Pay Global Customs Declaration, 报关查询API, 报关信息修改).
 //! Where the sources leave a point UNCONFIRMED the lenient choice is made and
 //! documented at the item concerned (e.g. the encryption padding, `fee_type`
 //! in modify, the query `limit` maximum).

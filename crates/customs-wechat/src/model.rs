@@ -64,7 +64,7 @@ impl Serialize for SubOrderId {
 }
 
 /// Amounts of a whole (unsplit) order, for modify: `order_fee` is derived as
-/// `product_fee + transport_fee` (seed 004), so it always adds up.
+/// `product_fee + transport_fee` (WeChat 报关信息修改), so it always adds up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fees {
     product_fee: Fen,
@@ -190,13 +190,13 @@ pub(crate) mod state_serde {
 /// The rule for fee fields sent without `sub_order_no`.
 pub(crate) fn only_when_split() -> Rule {
     Rule::Other {
-        rule: "is only sent with `sub_order_no` (split declarations, seed 002); remove it or add `sub_order_no`".into(),
+        rule: "is only sent with `sub_order_no` (split declarations, WeChat Customs Declaration); remove it or add `sub_order_no`".into(),
     }
 }
 
 /// Validates raw split fields: `fee_type` (when `fee_type_required`),
 /// `order_fee`, `transport_fee` and `product_fee` are required, `fee_type` is
-/// `CNY`, and `order_fee = transport_fee + product_fee` (seed 002 PARAM_ERROR
+/// `CNY`, and `order_fee = transport_fee + product_fee` (WeChat Customs Declaration PARAM_ERROR
 /// "Missing parameters in split declaration", spec §7).
 pub(crate) struct RawFees<'a> {
     pub(crate) fee_type: Option<&'a str>,
@@ -253,7 +253,7 @@ impl RawFees<'_> {
                     "order_fee",
                     Rule::Other {
                         rule: format!(
-                            "must equal transport_fee + product_fee ({transport} + {product} = {sum} fen, seed 002)"
+                            "must equal transport_fee + product_fee ({transport} + {product} = {sum} fen, WeChat Customs Declaration)"
                         ),
                     },
                     Some(order.to_string()),

@@ -1,7 +1,7 @@
-//! Modify: `PATCH /v3/global/customs/orders` (seed 004, spec `wechat.md` §2.3).
+//! Modify: `PATCH /v3/global/customs/orders` (WeChat 报关信息修改, spec `wechat.md` §2.3).
 //!
 //! Only `merchant_customs_no`, `duty`, `order_fee`, `transport_fee` and
-//! `product_fee` can change (seed 004); the identifying fields name the
+//! `product_fee` can change (WeChat 报关信息修改); the identifying fields name the
 //! record. Modify voids the old record and creates a new pending one; no
 //! redeclare is needed afterwards.
 //!
@@ -25,11 +25,11 @@ pub enum ModifyAmounts {
     Unchanged,
     /// New amounts of a whole order (e.g. after a partial refund, spec §7).
     Order(Fees),
-    /// A split order's sub-order, with its amounts (required when split, seed 004).
+    /// A split order's sub-order, with its amounts (required when split, WeChat 报关信息修改).
     SubOrder(SubOrder),
 }
 
-/// A modification of a declared order (seed 004).
+/// A modification of a declared order (WeChat 报关信息修改).
 ///
 /// ```
 /// use customs_core::{CustomsCode, Fen};
@@ -140,7 +140,7 @@ impl ModifyRequest {
     }
 }
 
-/// Field order follows the seed 004 request example.
+/// Field order follows the WeChat 报关信息修改 request example.
 #[derive(Serialize)]
 struct ModifyBody<'a> {
     appid: &'a str,
@@ -165,7 +165,7 @@ struct ModifyBody<'a> {
 
 /// Unvalidated modify fields, named as on the wire. Amounts go together:
 /// any of `order_fee`, `transport_fee`, `product_fee` requires all three, and
-/// `sub_order_no` requires them (seed 004); `fee_type`, if given, must be `CNY`
+/// `sub_order_no` requires them (WeChat 报关信息修改); `fee_type`, if given, must be `CNY`
 /// and is then sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -233,7 +233,7 @@ impl TryFrom<&ModifyInput> for ModifyRequest {
     }
 }
 
-/// The answer to a modification (seed 004 "正常返回").
+/// The answer to a modification (WeChat 报关信息修改 "正常返回").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModifyResponse {
     /// `appid`.

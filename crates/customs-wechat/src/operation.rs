@@ -9,11 +9,11 @@ use http::Method;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Operation {
-    /// `POST /v3/global/customs/orders` (seed 002).
+    /// `POST /v3/global/customs/orders` (WeChat Customs Declaration).
     Declare,
-    /// `GET /v3/global/customs/orders` (seed 003).
+    /// `GET /v3/global/customs/orders` (WeChat 报关查询API).
     Query,
-    /// `PATCH /v3/global/customs/orders` (seed 004).
+    /// `PATCH /v3/global/customs/orders` (WeChat 报关信息修改).
     Modify,
     /// `POST /v3/global/customs/redeclare` (spec §2.4).
     Redeclare,

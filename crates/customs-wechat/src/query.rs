@@ -1,4 +1,4 @@
-//! Query: `GET /v3/global/customs/orders` (seed 003, spec `wechat.md` §2.2).
+//! Query: `GET /v3/global/customs/orders` (WeChat 报关查询API, spec `wechat.md` §2.2).
 //!
 //! Query parameters, in the official example's order: `appid`, `mchid`,
 //! `order_type`, `order_no`, `customs`, `offset`, `limit`. `offset` counts
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{SubOrderId, VerifyDepartment};
 use crate::operation::Operation;
 
-/// Default page size (seed 003: "默认值建议为20").
+/// Default page size (WeChat 报关查询API: "默认值建议为20").
 pub const DEFAULT_LIMIT: u32 = 20;
 
 /// The order number to query by, with its `order_type`.
@@ -104,7 +104,7 @@ impl QueryRequest {
         if self.limit == 0 {
             return Err(Violation::new(
                 "limit",
-                Rule::Other { rule: "must be at least 1 (seed 003: 非0非负)".into() },
+                Rule::Other { rule: "must be at least 1 (WeChat 报关查询API: 非0非负)".into() },
                 Some("0".into()),
             )
             .into());
@@ -211,7 +211,7 @@ impl TryFrom<&QueryInput> for QueryRequest {
     }
 }
 
-/// One declaration record of a query answer (seed 003 `data[]`). Only
+/// One declaration record of a query answer (WeChat 报关查询API `data[]`). Only
 /// `customs` and `state` are required; every other field is optional.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueryRecord {
@@ -259,7 +259,7 @@ pub struct QueryRecord {
     pub modify_time: Option<String>,
 }
 
-/// A page of declaration records (seed 003 "返回参数").
+/// A page of declaration records (WeChat 报关查询API "返回参数").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueryResponse {
     /// `appid`.
@@ -325,7 +325,7 @@ mod tests {
 
     use super::*;
 
-    const SEED_003_EXAMPLE: &str = r#"{
+    const QUERY_DOCUMENT_EXAMPLE: &str = r#"{
   "appid": "wxd678efh567hg6787",
   "mchid": "1230000109",
   "transaction_id": "1000320306201511078440737890",
@@ -354,7 +354,7 @@ mod tests {
 
     #[test]
     fn seed_003_example_decodes() {
-        let r: QueryResponse = serde_json::from_str(SEED_003_EXAMPLE).unwrap();
+        let r: QueryResponse = serde_json::from_str(QUERY_DOCUMENT_EXAMPLE).unwrap();
         assert_eq!(r.total_count, 1);
         let rec = &r.data[0];
         assert_eq!(rec.merchant_customs_no.as_deref(), Some("1234567"));

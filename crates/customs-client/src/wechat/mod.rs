@@ -452,22 +452,22 @@ impl<T: AsyncTransport> Client<T> {
 
     accessors!();
 
-    /// Declares a paid order (`POST /v3/global/customs/orders`, seed 002).
+    /// Declares a paid order (`POST /v3/global/customs/orders`, WeChat Customs Declaration).
     ///
     /// The answer is usually `UNDECLARED` (pending): poll with
     /// [`wait_until_settled`](Self::wait_until_settled), never resubmit. A
     /// maybe-sent failure is not retried unless the retry policy opts in;
-    /// `SYSTEMERROR` ("declare again", seed 002) is.
+    /// `SYSTEMERROR` ("declare again", WeChat Customs Declaration) is.
     pub async fn declare(&self, request: &DeclareRequest) -> Result<DeclareResponse, Error<T::Error>> {
         self.inner.run(request.clone()).await
     }
 
-    /// Queries declaration records (`GET /v3/global/customs/orders`, seed 003). Idempotent.
+    /// Queries declaration records (`GET /v3/global/customs/orders`, WeChat 报关查询API). Idempotent.
     pub async fn query(&self, request: &QueryRequest) -> Result<QueryResponse, Error<T::Error>> {
         self.inner.run(request.clone()).await
     }
 
-    /// Modifies a declaration (`PATCH /v3/global/customs/orders`, seed 004).
+    /// Modifies a declaration (`PATCH /v3/global/customs/orders`, WeChat 报关信息修改).
     pub async fn modify(&self, request: &ModifyRequest) -> Result<ModifyResponse, Error<T::Error>> {
         self.inner.run(request.clone()).await
     }

@@ -307,7 +307,7 @@ async fn modify_voids_the_record_and_is_refused_while_processing() {
     let j = assert_error(&wx(a, "PATCH", ORDERS, Some(&paid())).await, 400, "INVALID_REQUEST");
     assert!(j["message"].as_str().unwrap().contains("申报中"), "{j}");
     wx(a, "GET", &query_target("transaction_id", demo::WECHAT_TXN_PAID), None).await;
-    // Modify needs no fee_type even for amounts (seed 004).
+    // Modify needs no fee_type even for amounts (WeChat 报关信息修改).
     let r = wx(a, "PATCH", ORDERS, Some(&with(paid(), "order_fee", json!(10_000)))).await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(sb.snapshot()["wechat"]["voided"], 2);
