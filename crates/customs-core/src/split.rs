@@ -116,6 +116,11 @@ impl SubOrder {
         &self.sub_order_no
     }
 
+    /// Consumes the sub-order, returning its number.
+    pub fn into_sub_order_no(self) -> SubOrderNo {
+        self.sub_order_no
+    }
+
     /// The sub-order's amounts.
     pub fn fees(&self) -> OrderFees {
         OrderFees {
