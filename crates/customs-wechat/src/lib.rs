@@ -85,14 +85,14 @@ pub mod verify_certificate;
 pub use certificates::{CertificatesRequest, CertificatesResponse, PlatformCertificate};
 pub use config::{ConfigError, DEFAULT_BASE_URL, WeChatConfig, WeChatConfigBuilder};
 pub use declare::{DeclareInput, DeclareRequest, DeclareResponse};
-pub use model::{CertificateCheckResult, Fees, SubOrderId, VerifyDepartment};
+pub use model::{CertificateCheckResult, Fees, OrderAmounts, SubOrderId, VerifyDepartment};
 pub use modify::{ModifyAmounts, ModifyInput, ModifyRequest, ModifyResponse};
 pub use operation::Operation;
 pub use pay::WeChatPay;
 pub use query::{QueryInput, QueryOrder, QueryRecord, QueryRequest, QueryResponse};
 pub use redeclare::{OrderRef, RedeclareInput, RedeclareRequest, RedeclareResponse, SubOrderRef};
 pub use rsa_crypt::RsaPadding;
-pub use service::ErrorCode;
+pub use service::{ErrorCode, Remedy};
 pub use verifier::{
     CombinedVerifier, PlatformCertificates, PlatformPublicKey, PublicKeyVerifier, Verifier, verify_response,
 };
