@@ -115,8 +115,8 @@ use customs_core::{DeclarationState, Provider};
 use tokio::sync::watch;
 
 pub use config::{
-    AdvanceRule, PlatformKeys, QfpayMerchant, QfpayTransaction, RateLimit, SandboxConfig, Settlement, SigningMode,
-    TradeType, WechatMerchant, WechatTransaction,
+    AdvanceRule, DocumentedLengths, PlatformKeys, QfpayMerchant, QfpayTransaction, RateLimit, SandboxConfig,
+    Settlement, SigningMode, TradeType, WechatMerchant, WechatTransaction,
 };
 pub use fault::{FaultKind, FaultRule, Route, RouteMatch, Trigger};
 pub use qfpay::codes as qfpay_respcd;
@@ -321,6 +321,20 @@ impl SandboxBuilder {
     /// Whether split sub-orders may not add up to more than the payment (default yes).
     pub fn enforce_split_total(mut self, on: bool) -> Self {
         self.config.wechat.enforce_split_total = on;
+        self
+    }
+
+    /// Whether a split WeChat modify needs `fee_type` (default yes, as WeChat
+    /// 报关信息修改's error table says; its request table has no `fee_type`).
+    pub fn modify_split_requires_fee_type(mut self, on: bool) -> Self {
+        self.config.wechat.modify_split_requires_fee_type = on;
+        self
+    }
+
+    /// Which of WeChat Customs Declaration's error-table length rules declare applies
+    /// (default none: they contradict its request table).
+    pub fn documented_lengths(mut self, rules: DocumentedLengths) -> Self {
+        self.config.wechat.documented_lengths = rules;
         self
     }
 
