@@ -699,7 +699,11 @@ mod tests {
         let refunded = demo::wechat_transactions().into_iter().find(|t| t.transaction_id == demo::WECHAT_TXN_PAID);
         s.add_txn(Which::WeChat, refunded.unwrap().with_refund(3_000).into());
         let mismatch = Refusal::AmountMismatch { declared: 10_000, paid: 7_000 };
-        assert_eq!(s.declare(Which::WeChat, k.clone(), content(None), now()).unwrap_err(), mismatch, "the record's amount");
+        assert_eq!(
+            s.declare(Which::WeChat, k.clone(), content(None), now()).unwrap_err(),
+            mismatch,
+            "the record's amount"
+        );
         assert_eq!(s.declare(Which::WeChat, k.clone(), content(Some(10_000)), now()).unwrap_err(), mismatch);
         assert_eq!(
             s.declare(Which::WeChat, k.clone(), content(Some(7_000)), now()).unwrap_err(),

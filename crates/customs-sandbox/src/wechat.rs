@@ -183,9 +183,10 @@ impl Row {
             Row::RegistrationLength => ("Invalid customs registration No. length", GENERIC_ZH),
             Row::SubOrderNoLength => ("Invalid sub-order No. length (sub_order_no)", GENERIC_ZH),
             Row::AppidNotSet => ("AppId is not set", GENERIC_ZH),
-            Row::CurrencyDiffers | Row::CurrencyDiffersAgain => {
-                ("Transaction currency is different from merchant's settlement currency", "交易币种与商户结算币种不一致")
-            }
+            Row::CurrencyDiffers | Row::CurrencyDiffersAgain => (
+                "Transaction currency is different from merchant's settlement currency",
+                "交易币种与商户结算币种不一致",
+            ),
             Row::IncorrectAmount => ("Incorrect order amount", "订单金额信息有误"),
             Row::IncorrectTransaction => ("Incorrect transaction order information", "交易单信息有误"),
             Row::SplitAmount => ("Merchant's split declaration amount is incorrect.", "商户拆单申报金额不正确"),
@@ -321,10 +322,9 @@ fn check_merchant(p: &Params, m: &MerchantKeys, mchid: &str, appid: &str, custom
     }
     if let Some(c) = customs {
         if !m.merchant.customs.is_empty() && !m.merchant.customs.iter().any(|x| x == c) {
-            let row = p.doc.pick(
-                "The merchant has not registered with the current customs",
-                "商户未在当前申报的海关进行备案",
-            );
+            let row = p
+                .doc
+                .pick("The merchant has not registered with the current customs", "商户未在当前申报的海关进行备案");
             return Err(error(
                 StatusCode::FORBIDDEN,
                 "NOAUTH",
@@ -374,7 +374,12 @@ fn check_documented_lengths(shared: &Shared, p: &Params, o: &Order) -> Result<()
         return Err(p.row_err(Row::MchidLength, "mchid", &o.mchid, "must be a 10-digit number"));
     }
     if on.transaction_id && !digits(&o.transaction_id, 28) {
-        return Err(p.row_err(Row::TransactionIdLength, "transaction_id", &o.transaction_id, "must be a 28-digit number"));
+        return Err(p.row_err(
+            Row::TransactionIdLength,
+            "transaction_id",
+            &o.transaction_id,
+            "must be a 28-digit number",
+        ));
     }
     if on.merchant_customs_no && o.merchant_customs_no.chars().count() != 6 {
         return Err(p.row_err(
@@ -390,16 +395,12 @@ fn check_documented_lengths(shared: &Shared, p: &Params, o: &Order) -> Result<()
 /// The refusals of the state rules as WeChat errors, worded as `doc` prints
 /// its rows (WeChat Customs Declaration and 报关信息修改, 错误码; spec §5).
 fn refusal(r: &Refusal, doc: Doc) -> Reply {
-    let param = |row: Row, field: &str, value: &str, issue: &str| {
-        param_error(field, value, issue, "body", Some((row, doc)))
-    };
+    let param =
+        |row: Row, field: &str, value: &str, issue: &str| param_error(field, value, issue, "body", Some((row, doc)));
     match r {
-        Refusal::UnknownTransaction | Refusal::PaymentPending => param(
-            Row::IncorrectTransaction,
-            "transaction_id",
-            "",
-            "names no paid transaction of this mchid",
-        ),
+        Refusal::UnknownTransaction | Refusal::PaymentPending => {
+            param(Row::IncorrectTransaction, "transaction_id", "", "names no paid transaction of this mchid")
+        }
         Refusal::OutTradeNoMismatch => {
             param(Row::IncorrectTransaction, "out_trade_no", "", "does not belong to transaction_id")
         }
@@ -555,7 +556,13 @@ impl Order {
 
 /// Checks the payment exists for the merchant, `out_trade_no` is its own
 /// and (declare and modify) its currency is the merchant's settlement currency.
-fn check_txn(shared: &Shared, m: &MerchantKeys, doc: Doc, transaction_id: &str, out_trade_no: &str) -> Result<(), Reply> {
+fn check_txn(
+    shared: &Shared,
+    m: &MerchantKeys,
+    doc: Doc,
+    transaction_id: &str,
+    out_trade_no: &str,
+) -> Result<(), Reply> {
     let live = shared.lock();
     let book = live.store.book(Which::WeChat);
     let Some(t) = book.txn(&m.merchant.mchid, transaction_id) else {
@@ -654,7 +661,10 @@ fn locate(
     let book = live.store.book(Which::WeChat);
     let of_txn = book.find(mchid, customs, |d| d.key.txn == transaction_id);
     if let Some(no) = sub_order_no {
-        return of_txn.into_iter().find(|k| k.sub_order_no == no).ok_or_else(|| refusal(&Refusal::NotFound, Doc::Other));
+        return of_txn
+            .into_iter()
+            .find(|k| k.sub_order_no == no)
+            .ok_or_else(|| refusal(&Refusal::NotFound, Doc::Other));
     }
     if let Some(id) = sub_order_id {
         return of_txn

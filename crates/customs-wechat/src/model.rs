@@ -323,7 +323,9 @@ impl RawFees<'_> {
             }
             (None, Some(source)) => v.push(Violation::new(
                 "fee_type",
-                Rule::Other { rule: format!("is required with `sub_order_no` (split orders) and must be CNY ({source})") },
+                Rule::Other {
+                    rule: format!("is required with `sub_order_no` (split orders) and must be CNY ({source})"),
+                },
                 None,
             )),
             (None, None) => {}
@@ -421,12 +423,17 @@ mod tests {
     #[test]
     fn unsplit_amounts_are_optional_and_follow_the_rules_where_given() {
         // Any subset is accepted: the documents require the fields only for split orders.
-        for (o, t, p) in [(Some(7_000), None, None), (None, Some(100), Some(6_900)), (Some(7_000), Some(100), Some(6_900))] {
+        for (o, t, p) in
+            [(Some(7_000), None, None), (None, Some(100), Some(6_900)), (Some(7_000), Some(100), Some(6_900))]
+        {
             let mut v = Violations::new();
             let r = RawFees { fee_type: None, order_fee: o, transport_fee: t, product_fee: p };
             let a = r.check_unsplit(&mut v).unwrap();
             assert!(v.is_empty());
-            assert_eq!((a.order_fee(), a.transport_fee(), a.product_fee()), (o.map(Fen::new), t.map(Fen::new), p.map(Fen::new)));
+            assert_eq!(
+                (a.order_fee(), a.transport_fee(), a.product_fee()),
+                (o.map(Fen::new), t.map(Fen::new), p.map(Fen::new))
+            );
             assert_eq!(a.fee_type(), None);
         }
         let mut v = Violations::new();

@@ -107,8 +107,7 @@ impl ModifyRequest {
     /// leave the amounts unchanged.
     #[must_use]
     pub fn with_amounts(mut self, amounts: OrderAmounts) -> Self {
-        self.amounts =
-            if amounts.is_empty() { ModifyAmounts::Unchanged } else { ModifyAmounts::Order(amounts) };
+        self.amounts = if amounts.is_empty() { ModifyAmounts::Unchanged } else { ModifyAmounts::Order(amounts) };
         self
     }
 
@@ -240,9 +239,8 @@ impl ModifyInput {
                 _ => None,
             }
         } else {
-            fees.check_unsplit(&mut v).map(|a| {
-                if a.is_empty() { ModifyAmounts::Unchanged } else { ModifyAmounts::Order(a) }
-            })
+            fees.check_unsplit(&mut v)
+                .map(|a| if a.is_empty() { ModifyAmounts::Unchanged } else { ModifyAmounts::Order(a) })
         };
         v.finish_with(|| ModifyRequest {
             out_trade_no: out_trade_no.expect("checked"),

@@ -401,7 +401,10 @@ mod tests {
     #[test]
     fn query_string_encodes_reserved_characters_and_omits_defaults() {
         let req = QueryRequest::new(QueryOrder::OutTradeNo("a|b*c@d".parse().unwrap()), CustomsCode::NINGBO);
-        assert_eq!(req.query_string("wx", "1"), "appid=wx&mchid=1&order_type=out_trade_no&order_no=a%7Cb%2Ac%40d&customs=NINGBO");
+        assert_eq!(
+            req.query_string("wx", "1"),
+            "appid=wx&mchid=1&order_type=out_trade_no&order_no=a%7Cb%2Ac%40d&customs=NINGBO"
+        );
         // A caller can still set them; offset 0 is the default and stays out.
         assert_eq!(req.clone().with_page(0, 20).query_string("wx", "1").rsplit_once('&').unwrap().1, "limit=20");
         assert!(req.clone().with_offset(40).query_string("wx", "1").ends_with("&customs=NINGBO&offset=40"));

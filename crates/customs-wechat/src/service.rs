@@ -153,17 +153,37 @@ const REMEDIES: &[(ErrorCode, &[&str], Remedy)] = &[
     (ErrorCode::InvalidRequest, &["different from the original"], Remedy::UseModifyOrRedeclare),
     (ErrorCode::InvalidRequest, &["支付单申报中", "不能修改申报信息"], Remedy::WaitUntilSettledThenModify),
     (ErrorCode::InvalidRequest, &["海关申报记录不存在", "查询指定记录不存在"], Remedy::DeclareFirst),
-    (ErrorCode::InvalidRequest, &["Customs information is not configured", "海关配置未设置"], Remedy::ConfigureCustomsInformation),
+    (
+        ErrorCode::InvalidRequest,
+        &["Customs information is not configured", "海关配置未设置"],
+        Remedy::ConfigureCustomsInformation,
+    ),
     (ErrorCode::InvalidRequest, &["Order amount does not match", "订单金额不匹配"], Remedy::DeclareThePaidAmount),
     (ErrorCode::InvalidRequest, &["not allowed for refunded orders"], Remedy::RefundedOrder),
-    (ErrorCode::NoAuth, &["not registered with the current customs", "未在当前申报的海关进行备案"], Remedy::RegisterWithTheCustoms),
+    (
+        ErrorCode::NoAuth,
+        &["not registered with the current customs", "未在当前申报的海关进行备案"],
+        Remedy::RegisterWithTheCustoms,
+    ),
     (ErrorCode::NoAuth, &["Self-Clearance is not enabled", "未开通自助清关功能"], Remedy::EnableSelfClearance),
     (ErrorCode::ParamError, &["Currency is not set", "币种类型未设置"], Remedy::SendFeeType),
-    (ErrorCode::ParamError, &["different from merchant's settlement currency", "交易币种与商户结算币种不一致"], Remedy::CheckCurrency),
+    (
+        ErrorCode::ParamError,
+        &["different from merchant's settlement currency", "交易币种与商户结算币种不一致"],
+        Remedy::CheckCurrency,
+    ),
     (ErrorCode::ParamError, &["Incorrect order amount", "订单金额信息有误"], Remedy::DeclareThePaidAmount),
     (ErrorCode::ParamError, &["Incorrect transaction order information", "交易单信息有误"], Remedy::CheckTransaction),
-    (ErrorCode::ParamError, &["split declaration amount is incorrect", "拆单申报金额不正确"], Remedy::ReduceSplitAmounts),
-    (ErrorCode::ParamError, &["Missing parameters in split declaration", "拆单申报时参数缺漏"], Remedy::CompleteSplitFields),
+    (
+        ErrorCode::ParamError,
+        &["split declaration amount is incorrect", "拆单申报金额不正确"],
+        Remedy::ReduceSplitAmounts,
+    ),
+    (
+        ErrorCode::ParamError,
+        &["Missing parameters in split declaration", "拆单申报时参数缺漏"],
+        Remedy::CompleteSplitFields,
+    ),
     (ErrorCode::ParamError, &["Invalid merchant ID length"], Remedy::CheckMchidLength),
     (ErrorCode::ParamError, &["Invalid WeChat order No. length"], Remedy::CheckTransactionIdLength),
     (ErrorCode::ParamError, &["Invalid customs registration No. length"], Remedy::CheckRegistrationNumberLength),
@@ -405,7 +425,11 @@ mod tests {
     #[test]
     fn documented_sub_cases_carry_their_remedy() {
         let rows = [
-            ("INVALID_REQUEST", "The information re-entered by merchant for customs declaration is different from the original one", Remedy::UseModifyOrRedeclare),
+            (
+                "INVALID_REQUEST",
+                "The information re-entered by merchant for customs declaration is different from the original one",
+                Remedy::UseModifyOrRedeclare,
+            ),
             ("INVALID_REQUEST", "Customs information is not configured", Remedy::ConfigureCustomsInformation),
             ("INVALID_REQUEST", "海关配置未设置", Remedy::ConfigureCustomsInformation),
             ("INVALID_REQUEST", "Order amount does not match", Remedy::DeclareThePaidAmount),
@@ -419,7 +443,11 @@ mod tests {
             ("NOAUTH", "未开通自助清关功能", Remedy::EnableSelfClearance),
             ("PARAM_ERROR", "Currency is not set", Remedy::SendFeeType),
             ("PARAM_ERROR", "币种类型未设置", Remedy::SendFeeType),
-            ("PARAM_ERROR", "Transaction currency is different from merchant's settlement currency", Remedy::CheckCurrency),
+            (
+                "PARAM_ERROR",
+                "Transaction currency is different from merchant's settlement currency",
+                Remedy::CheckCurrency,
+            ),
             ("PARAM_ERROR", "交易币种与商户结算币种不一致", Remedy::CheckCurrency),
             ("PARAM_ERROR", "Incorrect order amount", Remedy::DeclareThePaidAmount),
             ("PARAM_ERROR", "订单金额信息有误", Remedy::DeclareThePaidAmount),

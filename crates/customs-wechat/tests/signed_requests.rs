@@ -155,7 +155,11 @@ fn declare_and_modify_an_unsplit_amount() {
     .unwrap();
     let req = client().build_declare(&declare, TS, NONCE).unwrap();
     assert_verifies(&req);
-    assert!(std::str::from_utf8(req.body()).unwrap().ends_with(r#""merchant_customs_no":"123456","fee_type":"CNY","order_fee":7000}"#));
+    assert!(
+        std::str::from_utf8(req.body())
+            .unwrap()
+            .ends_with(r#""merchant_customs_no":"123456","fee_type":"CNY","order_fee":7000}"#)
+    );
     let modify = ModifyRequest::new(
         "20150806125346".parse().unwrap(),
         "1000320306201511078440737890".parse().unwrap(),
