@@ -1,7 +1,9 @@
 //! Declare: `POST /v3/global/customs/orders` (WeChat Customs Declaration, spec `wechat.md` §2.1).
 
 use customs_core::validation::{ValidationError, Violations};
-use customs_core::{CustomsCode, Fen, MerchantCustomsNo, OutTradeNo, StateReport, SubOrder, SubOrderNo, TransactionId};
+use customs_core::{
+    Currency, CustomsCode, Fen, MerchantCustomsNo, OutTradeNo, StateReport, SubOrder, SubOrderNo, TransactionId,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{OrderAmounts, RawFees, VerifyDepartment};
@@ -107,7 +109,7 @@ impl DeclareRequest {
             merchant_customs_no: &self.merchant_customs_no,
             duty: self.duty,
             sub_order_no: sub.map(SubOrder::sub_order_no),
-            fee_type: sub.map(|s| s.fee_type().as_str()).or_else(|| whole?.fee_type().map(|c| c.as_str())),
+            fee_type: sub.map(|s| s.fee_type().as_str()).or_else(|| whole?.fee_type().map(Currency::as_str)),
             order_fee: sub.map(SubOrder::order_fee).or_else(|| whole?.order_fee()),
             transport_fee: sub.map(SubOrder::transport_fee).or_else(|| whole?.transport_fee()),
             product_fee: sub.map(SubOrder::product_fee).or_else(|| whole?.product_fee()),
@@ -145,8 +147,8 @@ struct DeclareBody<'a> {
 /// PARAM_ERROR cases of WeChat Customs Declaration and reports every
 /// violation at once: missing fields, lengths and charsets, `fee_type` CNY
 /// only, `fee_type`, `order_fee`, `transport_fee` and `product_fee` required
-/// with `sub_order_no` (and optional without it), `order_fee = transport_fee
-/// + product_fee` where all three are given. The error table's stricter
+/// with `sub_order_no` (and optional without it), and
+/// `order_fee = transport_fee + product_fee` where all three are given. The error table's stricter
 /// length claims (`mchid` 10 digits, `transaction_id` 28 digits, registration
 /// number 6 characters) contradict the request table (`string[1,32]`) and are
 /// not enforced (see `docs/conformance-wechat.md`).

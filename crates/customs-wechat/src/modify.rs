@@ -13,7 +13,9 @@
 //! ([`ModifyRequest::with_fee_type`], [`OrderAmounts::with_fee_type`]).
 
 use customs_core::validation::{ValidationError, Violations};
-use customs_core::{CustomsCode, Fen, MerchantCustomsNo, OutTradeNo, StateReport, SubOrder, SubOrderNo, TransactionId};
+use customs_core::{
+    Currency, CustomsCode, Fen, MerchantCustomsNo, OutTradeNo, StateReport, SubOrder, SubOrderNo, TransactionId,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Fees, OrderAmounts, RawFees, VerifyDepartment};
@@ -134,7 +136,7 @@ impl ModifyRequest {
         let (sub_order_no, fee_type, fees) = match &self.amounts {
             ModifyAmounts::Unchanged => (None, None, (None, None, None)),
             ModifyAmounts::Order(a) => {
-                (None, a.fee_type().map(|c| c.as_str()), (a.order_fee(), a.transport_fee(), a.product_fee()))
+                (None, a.fee_type().map(Currency::as_str), (a.order_fee(), a.transport_fee(), a.product_fee()))
             }
             ModifyAmounts::SubOrder(s) => (
                 Some(s.sub_order_no()),

@@ -113,7 +113,6 @@ fn modify() {
         order_fee: Some(1776),
         transport_fee: Some(888),
         product_fee: Some(888),
-        ..Default::default()
     }
     .validate()
     .unwrap();
