@@ -103,7 +103,7 @@
 //! |---|---|---|---|
 //! | `INVALID_REQUEST` | information re-entered differs from the original (declare) | yes | declare an order again with another `merchant_customs_no`, `duty` or amount |
 //! | `INVALID_REQUEST` | Customs information is not configured / 海关配置未设置 | yes | a merchant with `customs_configured = false` ([`WechatMerchant::without_customs_configuration`]) |
-//! | `INVALID_REQUEST` | Order amount does not match / 订单金额不匹配 | yes | an unsplit `order_fee` other than the payment after refunds; or, after a partial refund (`refunded_fen`), a repeated declare, or a modify without the new amount |
+//! | `INVALID_REQUEST` | Order amount does not match / 订单金额不匹配 | yes | an unsplit `order_fee` other than the payment after refunds (e.g. 10000 for [`demo::WECHAT_TXN_PARTLY_REFUNDED`], 30.00 of 100.00 refunded); or, after a partial refund (`refunded_fen`), a repeated declare, or a modify without the new amount |
 //! | `INVALID_REQUEST` | Declaration is not allowed for refunded orders. (declare) | yes | a fully refunded payment: [`demo::WECHAT_TXN_REFUNDED`], `refunded = true` or `refunded_fen = amount_fen` |
 //! | `INVALID_REQUEST` | 海关申报记录不存在 (modify) | yes | modify an order never declared (also redeclare, verify-certificate) |
 //! | `INVALID_REQUEST` | 支付单申报中，不能修改申报信息 (modify) | yes | modify while `PROCESSING` (`refuse_modify_while_processing`, on) |

@@ -670,6 +670,18 @@ async fn a_partial_refund_refuses_the_full_amount_and_accepts_a_modify_to_the_re
 }
 
 #[tokio::test]
+async fn the_seeded_partly_refunded_payment_declares_what_is_still_paid() {
+    let sb = sandbox().await;
+    let a = sb.addr();
+    let body = declare_body(demo::WECHAT_TXN_PARTLY_REFUNDED, demo::WECHAT_OUT_TRADE_NO_PARTLY_REFUNDED);
+    let r = wx(a, "POST", ORDERS, Some(&with(body.clone(), "order_fee", json!(10_000)))).await;
+    assert_error(&r, 400, "INVALID_REQUEST");
+    assert!(message(&r).contains("(7000, after refunds)"), "{}", message(&r));
+    let r = wx(a, "POST", ORDERS, Some(&with(body, "order_fee", json!(7_000)))).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+}
+
+#[tokio::test]
 async fn customs_not_configured_and_self_clearance_off() {
     const NO_CUSTOMS: &str = "1900000011";
     const NO_SELF_CLEARANCE: &str = "1900000012";
