@@ -50,7 +50,8 @@ impl Exit {
     /// The exit code for a declaration outcome.
     pub(crate) fn of_outcome(o: Outcome) -> Self {
         match o {
-            Outcome::SettledSuccess => Exit::Ok,
+            // A write the provider accepted: done for now, query for the result.
+            Outcome::SettledSuccess | Outcome::Accepted => Exit::Ok,
             Outcome::Pending => Exit::Pending,
             _ => Exit::Refused,
         }
@@ -102,9 +103,11 @@ impl Failure {
                     "timeout": t.is_timeout(),
                 }),
             },
+            // An answer that may have taken effect is never "refused": the
+            // provider did not say no. Exit 4, check the state first.
             Error::Response(ResponseError::Service(s)) => Self {
-                exit: Exit::Refused,
-                kind: "refused",
+                exit: if e.may_have_taken_effect() { Exit::Transport } else { Exit::Refused },
+                kind: if e.may_have_taken_effect() { "ambiguous" } else { "refused" },
                 message,
                 details: json!({
                     "http_status": s.http_status,
@@ -116,12 +119,38 @@ impl Failure {
                     "retryability": retryability_name(s.retryability),
                 }),
             },
+            Error::Response(ResponseError::Unverified(u)) => Self {
+                exit: Exit::Transport,
+                kind: "unverified",
+                message,
+                details: json!({
+                    "http_status": u.http_status,
+                    "claimed_code": u.claimed_code,
+                    "claimed_message": u.claimed_message,
+                    "request_id": u.request_id,
+                    "retryability": retryability_name(u.retryability),
+                }),
+            },
             Error::Response(ResponseError::Verify(_)) => {
                 Self { exit: Exit::Transport, kind: "verify", message, details: Value::Null }
             }
             Error::Response(_) => Self { exit: Exit::Transport, kind: "decode", message, details: Value::Null },
             _ => Self { exit: Exit::Transport, kind: "other", message, details: Value::Null },
         }
+        .with_effect(e.may_have_taken_effect())
+    }
+
+    /// Records in the details whether the request may have taken effect
+    /// ([`Error::may_have_taken_effect`], the one predicate for it).
+    fn with_effect(mut self, may_have_taken_effect: bool) -> Self {
+        if may_have_taken_effect {
+            debug_assert_eq!(self.exit, Exit::Transport, "{}", self.message);
+        }
+        if !self.details.is_object() {
+            self.details = json!({});
+        }
+        self.details["may_have_taken_effect"] = Value::Bool(may_have_taken_effect);
+        self
     }
 
     /// Prints the failure and returns its exit code.
@@ -216,6 +245,7 @@ pub(crate) fn outcome_name(o: Outcome) -> &'static str {
         Outcome::SettledFailure => "settled_failure",
         Outcome::Pending => "pending",
         Outcome::NeedsAction => "needs_action",
+        Outcome::Accepted => "accepted",
         _ => "unknown",
     }
 }
@@ -253,6 +283,48 @@ mod tests {
         assert_eq!(Exit::of_outcome(Outcome::Pending), Exit::Pending);
         assert_eq!(Exit::of_outcome(Outcome::SettledFailure), Exit::Refused);
         assert_eq!(Exit::of_outcome(Outcome::SettledSuccess), Exit::Ok);
+        assert_eq!(Exit::of_outcome(Outcome::Accepted), Exit::Ok);
+    }
+
+    #[test]
+    fn answers_that_may_have_taken_effect_exit_4() {
+        use customs_core::{Provider, Retryability, ServiceError, UnverifiedAnswer, VerifyError};
+        let ambiguous = ServiceError {
+            provider: Provider::QfPay,
+            http_status: 503,
+            code: "HTTP_503".into(),
+            message: String::new(),
+            detail: None,
+            field: None,
+            request_id: None,
+            retryability: Retryability::Ambiguous,
+            raw: vec![],
+        };
+        let refused = ServiceError { retryability: Retryability::Final, ..ambiguous.clone() };
+        let cases: Vec<(Error<TransportFailure>, Exit, &str)> = vec![
+            (ResponseError::Service(ambiguous).into(), Exit::Transport, "ambiguous"),
+            (ResponseError::Service(refused).into(), Exit::Refused, "refused"),
+            (
+                ResponseError::Unverified(UnverifiedAnswer::new(Provider::WeChat, 502, b"<html>".to_vec())).into(),
+                Exit::Transport,
+                "unverified",
+            ),
+            (
+                ResponseError::Verify(VerifyError::NotThisRequest {
+                    field: "out_trade_no",
+                    asked: "B".into(),
+                    answered: "A".into(),
+                })
+                .into(),
+                Exit::Transport,
+                "verify",
+            ),
+        ];
+        for (e, exit, kind) in cases {
+            let f = Failure::from_error(&e);
+            assert_eq!((f.exit, f.kind), (exit, kind), "{e}");
+            assert_eq!(f.details["may_have_taken_effect"], exit == Exit::Transport, "{e}");
+        }
     }
 
     #[test]

@@ -98,6 +98,30 @@ pub enum VerifyError {
         /// The key serial used.
         serial: String,
     },
+    /// The answer is genuine but does not answer this request: it names
+    /// another merchant, app or order than the one asked about (a replayed
+    /// or misrouted answer; the signature covers only timestamp, nonce and
+    /// body, so it cannot catch this by itself).
+    #[error(
+        "the answer's `{field}` is `{answered}` but the request asked for `{asked}`: received, not trustworthy; query the declaration's state before acting"
+    )]
+    NotThisRequest {
+        /// The wire name of the field that differs.
+        field: &'static str,
+        /// What the request asked for.
+        asked: String,
+        /// What the answer carries.
+        answered: String,
+    },
+    /// The answer's nonce was already seen within the timestamp window: a
+    /// replayed answer.
+    #[error(
+        "the answer's nonce `{nonce}` was already seen within the timestamp window (a replayed answer): received, not trustworthy; query the declaration's state before acting"
+    )]
+    Replayed {
+        /// The repeated `Wechatpay-Nonce`.
+        nonce: String,
+    },
     /// The response timestamp is outside the allowed window.
     #[error(
         "response timestamp {timestamp} is {skew_secs} s from now ({now}), more than the allowed {max_skew_secs} s; check the system clock"
@@ -221,6 +245,98 @@ impl fmt::Debug for DecodeError {
     }
 }
 
+/// An answer that cannot be attributed to the provider: an unsigned non-2xx
+/// answer (a gateway's or proxy's HTML 502, an unsigned JSON 500 or 400).
+///
+/// It is **never** the provider's verdict: what its body claims is kept in
+/// [`claimed_code`](Self::claimed_code) and
+/// [`claimed_message`](Self::claimed_message) for diagnosis only. The request
+/// reached *something*, so a write may have taken effect: check the
+/// declaration's state before resubmitting it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UnverifiedAnswer {
+    /// The provider the request was sent to.
+    pub provider: Provider,
+    /// HTTP status.
+    pub http_status: u16,
+    /// The error code the body claims, if it parses as the provider's error shape.
+    pub claimed_code: Option<String>,
+    /// The message the body claims (or the start of a non-JSON body).
+    pub claimed_message: Option<String>,
+    /// `Request-ID` response header, if any.
+    pub request_id: Option<String>,
+    /// How a retry is judged: [`Retryability::Ambiguous`] for 5xx and 429
+    /// (reads may repeat, writes only when opted in), otherwise
+    /// [`Retryability::Final`]. See [`UnverifiedAnswer::retryability_for`].
+    pub retryability: Retryability,
+    /// The raw response body.
+    pub raw: Vec<u8>,
+}
+
+impl UnverifiedAnswer {
+    /// An unverified answer with status `http_status` and body `raw`;
+    /// nothing claimed, no request id, retryability from the status.
+    pub fn new(provider: Provider, http_status: u16, raw: Vec<u8>) -> Self {
+        Self {
+            provider,
+            http_status,
+            claimed_code: None,
+            claimed_message: None,
+            request_id: None,
+            retryability: Self::retryability_for(http_status),
+            raw,
+        }
+    }
+
+    /// The retry class of an unverified answer with this status: 5xx and 429
+    /// are [`Retryability::Ambiguous`] (the gateway may have passed the
+    /// request on: reads may repeat, writes are queried first), any other
+    /// status is [`Retryability::Final`].
+    pub fn retryability_for(http_status: u16) -> Retryability {
+        if http_status == 429 || (500..600).contains(&http_status) {
+            Retryability::Ambiguous
+        } else {
+            Retryability::Final
+        }
+    }
+}
+
+impl fmt::Debug for UnverifiedAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnverifiedAnswer")
+            .field("provider", &self.provider)
+            .field("http_status", &self.http_status)
+            .field("claimed_code", &self.claimed_code)
+            .field("claimed_message", &self.claimed_message)
+            .field("request_id", &self.request_id)
+            .field("retryability", &self.retryability)
+            .field("raw", &String::from_utf8_lossy(&self.raw))
+            .finish()
+    }
+}
+
+impl fmt::Display for UnverifiedAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "received an unverified HTTP {} answer that is not {}'s own verdict (no valid provider signature; a gateway or proxy may have produced it)",
+            self.http_status, self.provider
+        )?;
+        match (&self.claimed_code, &self.claimed_message) {
+            (Some(code), Some(message)) => write!(f, "; it claims {code}: {message}")?,
+            (Some(code), None) => write!(f, "; it claims {code}")?,
+            (None, Some(message)) if !message.is_empty() => write!(f, "; it reads: {message}")?,
+            _ => {}
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " [request id {id}]")?;
+        }
+        f.write_str("; the request may have taken effect: check the declaration's state before resubmitting")
+    }
+}
+
+impl std::error::Error for UnverifiedAnswer {}
+
 /// A response was received but is not a usable success.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -234,6 +350,26 @@ pub enum ResponseError {
     /// The provider answered with an error.
     #[error(transparent)]
     Service(#[from] ServiceError),
+    /// An answer that cannot be attributed to the provider (e.g. a gateway's
+    /// unsigned 502): not the provider's verdict.
+    #[error(transparent)]
+    Unverified(#[from] UnverifiedAnswer),
+}
+
+impl ResponseError {
+    /// Whether the request this answers may have taken effect although the
+    /// answer is not a usable success: an answer that could not be decoded
+    /// or verified, or that answers another request; an unverified (gateway)
+    /// answer; a provider error that does not say whether it was processed
+    /// ([`Retryability::Ambiguous`]). The caller should check the
+    /// declaration's state before resubmitting. A verified provider refusal
+    /// or a documented transient error (`SYSTEMERROR`, rate limits) is not.
+    pub fn may_have_taken_effect(&self) -> bool {
+        match self {
+            ResponseError::Decode(_) | ResponseError::Verify(_) | ResponseError::Unverified(_) => true,
+            ResponseError::Service(s) => s.retryability == Retryability::Ambiguous,
+        }
+    }
 }
 
 /// Any failure of one call, generic over the transport error `TE`.
@@ -302,6 +438,27 @@ impl<TE: TransportError> Error<TE> {
         }
     }
 
+    /// Whether the request may have taken effect although this call failed:
+    /// a transport failure after the request may have been written, or a
+    /// received answer that is not trustworthy or does not say
+    /// ([`ResponseError::may_have_taken_effect`]). Check the declaration's
+    /// state (query) before resubmitting; never resend blindly.
+    pub fn may_have_taken_effect(&self) -> bool {
+        match self {
+            Error::Build(_) => false,
+            Error::Transport(e) => e.delivery() != Delivery::NotSent,
+            Error::Response(e) => e.may_have_taken_effect(),
+        }
+    }
+
+    /// The unverified (gateway) answer, if that is what this is.
+    pub fn unverified(&self) -> Option<&UnverifiedAnswer> {
+        match self {
+            Error::Response(ResponseError::Unverified(u)) => Some(u),
+            _ => None,
+        }
+    }
+
     /// The provider's error answer, if that is what this is.
     pub fn service(&self) -> Option<&ServiceError> {
         match self {
@@ -331,6 +488,7 @@ impl<TE: TransportError> Error<TE> {
         match self {
             Error::Response(ResponseError::Service(s)) => Some(&s.raw),
             Error::Response(ResponseError::Decode(d)) => Some(&d.raw),
+            Error::Response(ResponseError::Unverified(u)) => Some(&u.raw),
             _ => None,
         }
     }
@@ -403,6 +561,67 @@ mod tests {
             DecodeError { provider: Provider::QfPay, http_status: 200, reason: "x".into(), raw: b"<html>".to_vec() };
         assert!(d.to_string().contains("query before retrying"));
         assert!(format!("{d:?}").contains("<html>"));
+    }
+
+    #[test]
+    fn unverified_answers_are_not_the_providers_verdict() {
+        let mut u = UnverifiedAnswer::new(Provider::WeChat, 502, b"<html>Bad Gateway</html>".to_vec());
+        assert_eq!(u.retryability, Retryability::Ambiguous);
+        u.claimed_message = Some("<html>Bad Gateway</html>".into());
+        let msg = u.to_string();
+        assert!(msg.contains("unverified HTTP 502 answer that is not WeChat Pay's own verdict"), "{msg}");
+        assert!(msg.contains("check the declaration's state before resubmitting"), "{msg}");
+        assert!(!msg.contains("refused"), "{msg}");
+        assert_eq!(UnverifiedAnswer::retryability_for(429), Retryability::Ambiguous);
+        assert_eq!(UnverifiedAnswer::retryability_for(400), Retryability::Final);
+        let e: Error<TransportFailure> = ResponseError::from(u.clone()).into();
+        assert_eq!(e.unverified(), Some(&u));
+        assert_eq!(e.raw_body().unwrap(), b"<html>Bad Gateway</html>");
+        assert!(e.service().is_none());
+    }
+
+    #[test]
+    fn may_have_taken_effect_is_one_predicate() {
+        type E = Error<TransportFailure>;
+        let cases: Vec<(E, bool)> = vec![
+            (BuildError::Crypto { reason: String::new() }.into(), false),
+            (Error::Transport(TransportFailure::not_sent("refused")), false),
+            (Error::Transport(TransportFailure::timeout("t")), true),
+            (Error::Transport(TransportFailure::maybe_sent("reset")), true),
+            (ResponseError::Service(service(Retryability::Final)).into(), false),
+            (ResponseError::Service(service(Retryability::Retryable)).into(), false),
+            (ResponseError::Service(service(Retryability::RateLimited)).into(), false),
+            (ResponseError::Service(service(Retryability::Ambiguous)).into(), true),
+            (ResponseError::Unverified(UnverifiedAnswer::new(Provider::WeChat, 400, vec![])).into(), true),
+            (ResponseError::Verify(VerifyError::Replayed { nonce: "n".into() }).into(), true),
+            (
+                ResponseError::Verify(VerifyError::NotThisRequest {
+                    field: "out_trade_no",
+                    asked: "B".into(),
+                    answered: "A".into(),
+                })
+                .into(),
+                true,
+            ),
+            (
+                ResponseError::Decode(DecodeError {
+                    provider: Provider::QfPay,
+                    http_status: 200,
+                    reason: String::new(),
+                    raw: vec![],
+                })
+                .into(),
+                true,
+            ),
+        ];
+        for (i, (e, expected)) in cases.iter().enumerate() {
+            assert_eq!(e.may_have_taken_effect(), *expected, "case {i}: {e}");
+        }
+        let v = VerifyError::NotThisRequest { field: "out_trade_no", asked: "B".into(), answered: "A".into() };
+        assert_eq!(
+            v.to_string(),
+            "the answer's `out_trade_no` is `A` but the request asked for `B`: received, not trustworthy; query the declaration's state before acting"
+        );
     }
 
     #[test]

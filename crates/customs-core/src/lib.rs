@@ -47,7 +47,9 @@ pub mod transport;
 pub mod validation;
 
 pub use customs_code::{CodeSource, CustomsCode};
-pub use error::{BuildError, DecodeError, Error, Provider, ResponseError, Retryability, ServiceError, VerifyError};
+pub use error::{
+    BuildError, DecodeError, Error, Provider, ResponseError, Retryability, ServiceError, UnverifiedAnswer, VerifyError,
+};
 pub use ids::{MerchantCustomsNo, OutRequestNo, OutTradeNo, SubOrderNo, Syssn, TransactionId};
 pub use money::{Currency, Fen, MoneyError, Yuan};
 pub use retry::{Idempotency, RetryDecision, RetryPolicy};

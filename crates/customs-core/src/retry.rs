@@ -13,6 +13,8 @@
 //!   marked [`Ambiguous`](crate::Retryability::Ambiguous) (the provider failed
 //!   but does not say whether the request took effect) are retried like a
 //!   maybe-sent transport failure: reads yes, writes only when opted in;
+//!   so are [`UnverifiedAnswer`](crate::error::UnverifiedAnswer)s with a 5xx
+//!   or 429 status (a gateway may have passed the request on);
 //! * everything else stops. A pending result is not an error: query it, never resubmit it.
 
 use std::time::Duration;
@@ -121,6 +123,10 @@ impl RetryPolicy {
                 Retryability::Ambiguous => idempotency == Idempotency::Idempotent || self.retry_maybe_sent_declarations,
                 _ => false,
             },
+            Error::Response(ResponseError::Unverified(u)) => match u.retryability {
+                Retryability::Ambiguous => idempotency == Idempotency::Idempotent || self.retry_maybe_sent_declarations,
+                _ => false,
+            },
             Error::Build(_) | Error::Response(_) => false,
         }
     }
@@ -159,6 +165,10 @@ mod tests {
         .into()
     }
 
+    fn unverified(status: u16) -> E {
+        ResponseError::Unverified(crate::error::UnverifiedAnswer::new(Provider::WeChat, status, vec![])).into()
+    }
+
     #[test]
     fn table() {
         use Idempotency::*;
@@ -174,6 +184,11 @@ mod tests {
             (Idempotent, service(Retryability::Ambiguous), true),
             (Idempotent, service(Retryability::Final), false),
             (Idempotent, BuildError::Crypto { reason: String::new() }.into(), false),
+            (Idempotent, unverified(502), true),
+            (NonIdempotent, unverified(502), false),
+            (NonIdempotent, unverified(504), false),
+            (Idempotent, unverified(400), false),
+            (NonIdempotent, unverified(400), false),
             (
                 Idempotent,
                 ResponseError::Verify(crate::error::VerifyError::MissingHeader { name: "Wechatpay-Nonce" }).into(),
@@ -192,6 +207,8 @@ mod tests {
         let e: E = Error::Transport(TransportFailure::timeout("t"));
         assert!(matches!(p.decide(Idempotency::NonIdempotent, &e, 1, 0.0), RetryDecision::RetryAfter(_)));
         let e = service(Retryability::Ambiguous);
+        assert!(matches!(p.decide(Idempotency::NonIdempotent, &e, 1, 0.0), RetryDecision::RetryAfter(_)));
+        let e = unverified(502);
         assert!(matches!(p.decide(Idempotency::NonIdempotent, &e, 1, 0.0), RetryDecision::RetryAfter(_)));
     }
 

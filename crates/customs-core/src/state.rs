@@ -105,12 +105,18 @@ pub enum Outcome {
     Pending,
     /// Settled in a state that needs the merchant to act (modify or redeclare).
     NeedsAction,
+    /// A write (declare, modify, redeclare) was accepted by the provider, but
+    /// the customs result is not known yet: query for it. Do **not**
+    /// resubmit. (QFPay answers a write `0000` "Declaration successfully
+    /// accepted … processing may not be instantaneous", QFPay Customs
+    /// Declaration API, Response Behaviour.)
+    Accepted,
 }
 
 impl Outcome {
     /// Whether polling can stop.
     pub fn is_settled(self) -> bool {
-        !matches!(self, Outcome::Pending)
+        !matches!(self, Outcome::Pending | Outcome::Accepted)
     }
 }
 
@@ -121,6 +127,7 @@ impl fmt::Display for Outcome {
             Outcome::SettledFailure => "settled: failure (fix the data, then modify)",
             Outcome::Pending => "pending (query again later; do not resubmit)",
             Outcome::NeedsAction => "needs action (modify or redeclare)",
+            Outcome::Accepted => "accepted, not settled (query for the customs result; do not resubmit)",
         })
     }
 }
@@ -156,5 +163,7 @@ mod tests {
         assert_eq!(r.outcome(), Outcome::Pending);
         assert!(!r.outcome().is_settled());
         assert!(Outcome::NeedsAction.is_settled());
+        assert!(!Outcome::Accepted.is_settled());
+        assert!(Outcome::Accepted.to_string().contains("query for the customs result"));
     }
 }
