@@ -6,16 +6,20 @@
 //! `message` (WeChat Customs Declaration and WeChat 报关信息修改, 错误码), several with a
 //! remedy of their own. [`Remedy::of`] recognises them (in English, as
 //! WeChat Customs Declaration prints them, and in Chinese, as WeChat 报关信息修改 does), and
-//! [`service_error`] appends the remedy to the error's `message`, so that
-//! it is in what the error says:
+//! [`service_error`] puts it in the error's
+//! [`advice`](customs_core::ServiceError::advice), which the error's message
+//! gives instead of the generic advice of its retry class:
 //!
 //! ```
 //! use customs_wechat::service::{Remedy, service_error};
 //! let body = r#"{"code":"INVALID_REQUEST","message":"支付单申报中，不能修改申报信息"}"#;
 //! let e = service_error(400, &http::HeaderMap::new(), body.as_bytes());
 //! assert_eq!(Remedy::of(&e), Some(Remedy::WaitUntilSettledThenModify));
-//! assert!(e.message.starts_with("支付单申报中，不能修改申报信息; what to do: wait until"), "{}", e.message);
-//! assert!(e.to_string().contains("then send the modification again"));
+//! assert_eq!(e.message, "支付单申报中，不能修改申报信息");
+//! assert!(e.advice.as_deref().unwrap().starts_with("what to do: wait until"));
+//! let shown = e.to_string();
+//! assert!(shown.contains("then send the modification again"), "{shown}");
+//! assert!(!shown.contains("fix the request or configuration"), "advice is given once: {shown}");
 //! ```
 
 use std::fmt;
@@ -318,9 +322,9 @@ pub fn request_id(headers: &HeaderMap) -> Option<String> {
 /// Reads an error answer. Bodies that are not `{code, message}` JSON (a
 /// gateway's HTML page) give code `HTTP_<status>` and the start of the body
 /// as message, so that 5xx stay retryable. A documented sub-case with a
-/// remedy of its own ([`Remedy`]) gets it appended to the message
-/// (`<provider message>; what to do: <advice>`); the provider's words stay
-/// first, and exactly in `raw`.
+/// remedy of its own ([`Remedy`]) carries it as the error's
+/// [`advice`](ServiceError::advice), which its message gives instead of the
+/// generic advice; `message` and `raw` keep the provider's words exactly.
 pub fn service_error(http_status: u16, headers: &HeaderMap, body: &[u8]) -> ServiceError {
     let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
     let (code, message, detail) = match parsed {
@@ -333,10 +337,6 @@ pub fn service_error(http_status: u16, headers: &HeaderMap, body: &[u8]) -> Serv
             (format!("HTTP_{http_status}"), message, None)
         }
     };
-    let message = match Remedy::classify(&code, &message) {
-        Some(remedy) => format!("{message}; what to do: {remedy}"),
-        None => message,
-    };
     let field = detail
         .as_ref()
         .and_then(|d| d.get("field"))
@@ -347,6 +347,7 @@ pub fn service_error(http_status: u16, headers: &HeaderMap, body: &[u8]) -> Serv
         provider: Provider::WeChat,
         http_status,
         retryability: retryability(http_status, &code),
+        advice: Remedy::classify(&code, &message).map(|r| format!("what to do: {r}")),
         code,
         message,
         detail: detail.map(|d| d.to_string()),
@@ -465,10 +466,11 @@ mod tests {
             let body = serde_json::json!({ "code": code, "message": message }).to_string();
             let e = service_error(400, &HeaderMap::new(), body.as_bytes());
             assert_eq!(Remedy::of(&e), Some(remedy), "{code} {message}");
-            assert_eq!(e.message, format!("{message}; what to do: {}", remedy.advice()));
+            assert_eq!(e.message, message, "the provider's words are kept exactly");
+            assert_eq!(e.advice, Some(format!("what to do: {}", remedy.advice())));
             assert!(e.to_string().contains(remedy.advice()), "{e}");
             assert_eq!(e.retryability, Retryability::Final, "a refusal is not retried blindly");
-            // Without the raw body, the (augmented) message still classifies.
+            // Without the raw body, the message still classifies.
             let bare = ServiceError { raw: Vec::new(), ..e };
             assert_eq!(Remedy::of(&bare), Some(remedy));
         }
@@ -479,9 +481,10 @@ mod tests {
         let body = r#"{"code":"INVALID_REQUEST","message":"支付单申报中，不能修改申报信息"}"#;
         let e = service_error(400, &headers(), body.as_bytes());
         assert_eq!(Remedy::of(&e), Some(Remedy::WaitUntilSettledThenModify));
+        assert_eq!(e.message, "支付单申报中，不能修改申报信息");
         assert_eq!(
-            e.message,
-            "支付单申报中，不能修改申报信息; what to do: wait until the declaration has settled (query it until \
+            e.advice.as_deref().unwrap(),
+            "what to do: wait until the declaration has settled (query it until \
              SUCCESS, FAIL or EXCEPT), then send the modification again; this customs office does not accept \
              modifications while it declares (WeChat 报关信息修改, 错误码)"
         );
