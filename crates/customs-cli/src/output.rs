@@ -157,7 +157,13 @@ impl Failure {
     pub(crate) fn report(&self, format: OutputFormat) -> ExitCode {
         match format {
             // One line, whatever the provider's message holds.
-            OutputFormat::Text => eprintln!("error: {}", one_line(&self.message)),
+            OutputFormat::Text => {
+                eprintln!("error: {}", one_line(&self.message));
+                // A configuration error's caret diagram (its secrets masked).
+                if let Some(diagram) = self.details.get("diagram").and_then(Value::as_str) {
+                    eprintln!("{diagram}");
+                }
+            }
             OutputFormat::Json => out!(
                 "{}",
                 json!({
