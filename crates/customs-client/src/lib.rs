@@ -96,16 +96,20 @@
 //!   wait.
 //! * Retries follow [`ClientOptions::retry`] (the core
 //!   [`RetryPolicy`](customs_core::RetryPolicy)): never-sent failures and
-//!   transient provider answers (5xx, `SYSTEMERROR`, 429 after at least a
+//!   transient provider answers (`SYSTEMERROR`, 429 after at least a
 //!   second) are retried with a fresh timestamp and nonce; a declaration
-//!   that *may* have been sent (timeout, reset) is not, unless you opt in —
-//!   query it instead. Invalid input fails before anything is sent.
+//!   that *may* have been sent (timeout, reset, a 5xx that does not say
+//!   whether it was processed, an unsigned gateway answer) is not, unless you
+//!   opt in — query it instead; reads retry. Invalid input fails before
+//!   anything is sent.
 //! * [`qfpay::Client`] / [`qfpay::BlockingClient`]: declare, query, redeclare.
 //! * [`wechat::Client`] / [`wechat::BlockingClient`]: declare, query, modify,
 //!   redeclare, verify-certificate, certificate download; platform
 //!   certificates fetched on first need, re-fetched once on an unknown
 //!   serial (re-verifying the same answer), refreshed per interval;
-//!   public-key and combined modes ([`wechat::Verification`]).
+//!   public-key and combined modes ([`wechat::Verification`]); every answer
+//!   verified, refused when replayed, decoded strictly and bound to its
+//!   request.
 //! * `wait_until_settled` on every client polls until
 //!   [`Outcome::is_settled`](customs_core::Outcome::is_settled), or returns
 //!   [`WaitError::StillPending`] at the deadline ([`settle`]).

@@ -127,7 +127,7 @@ pub enum VerifyError {
     /// second of answers and refuses anything older), so it cannot be shown
     /// not to be a replay.
     #[error(
-        "the answer's timestamp {timestamp} is older than {oldest}, the oldest the replay check remembers (it keeps the last {capacity} nonces): it cannot be shown not to be a replay: received, not trustworthy; query the declaration's state before acting"
+        "the answer's timestamp {timestamp} is older than {oldest}, the oldest the replay check remembers (it keeps the last {capacity} nonces): it cannot be shown not to be a replay: received, not trustworthy; check the declaration's state before resubmitting"
     )]
     ReplayUncheckable {
         /// The answer's `Wechatpay-Timestamp`.

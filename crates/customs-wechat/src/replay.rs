@@ -229,7 +229,10 @@ mod tests {
         g.check("b2", NOW + 1, NOW + 2, WINDOW).unwrap();
         assert_eq!(g.len(), 3);
         let e = VerifyError::ReplayUncheckable { timestamp: NOW, oldest: NOW + 1, capacity: 3 }.to_string();
-        assert!(e.contains("keeps the last 3 nonces") && e.contains("query the declaration's state"), "{e}");
+        assert!(
+            e.contains("keeps the last 3 nonces") && e.contains("check the declaration's state before resubmitting"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -113,9 +113,10 @@ pub fn request_id(headers: &HeaderMap) -> Option<String> {
     headers.get(HEADER_REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
-/// Reads an error answer. Bodies that are not `{code, message}` JSON (a
-/// gateway's HTML page) give code `HTTP_<status>` and the start of the body
-/// as message, so that 5xx stay retryable.
+/// Reads a *signed* error answer. Bodies that are not `{code, message}` JSON
+/// give code `HTTP_<status>` and the start of the body as message, so that
+/// the status still decides the retry class. Unsigned answers are
+/// [`unverified_answer`]s instead.
 pub fn service_error(http_status: u16, headers: &HeaderMap, body: &[u8]) -> ServiceError {
     let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
     let (code, message, detail) = match parsed {
