@@ -70,7 +70,8 @@
 //! let declared = client.declare(&declaration).await?;
 //! assert_eq!(declared.state.state, DeclarationState::Undeclared);
 //!
-//! let query = QueryRequest::new(QueryOrder::OutTradeNo(declaration.out_trade_no.clone()), CustomsCode::SHANGHAI_ZS);
+//! // By transaction_id: the answer carries it, so it is checked to be this order's.
+//! let query = QueryRequest::new(QueryOrder::TransactionId(declaration.transaction_id.clone()), CustomsCode::SHANGHAI_ZS);
 //! let settled = client
 //!     .wait_until_settled(&query, Duration::from_millis(50), Instant::now() + Duration::from_secs(10))
 //!     .await?;
