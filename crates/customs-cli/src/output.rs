@@ -307,6 +307,7 @@ mod tests {
             field: None,
             request_id: None,
             retryability: Retryability::Ambiguous,
+            advice: None,
             raw: vec![],
         };
         let refused = ServiceError { retryability: Retryability::Final, ..ambiguous.clone() };

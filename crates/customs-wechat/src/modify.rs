@@ -5,19 +5,23 @@
 //! record. Modify voids the old record and creates a new pending one; no
 //! redeclare is needed afterwards.
 //!
-//! `fee_type` is not in the modify request (S004, OA) although its error
-//! table mentions it (UNCONFIRMED): it is not sent unless
-//! [`ModifyRequest::with_fee_type`] asks for it.
+//! `fee_type` is not in the modify request table, but the document's error
+//! table requires it for split orders (WeChat 报关信息修改, 错误码: "拆单情况下，币种为必填参数",
+//! "拆单时fee_type、order_fee、transport_fee和product_fee必传"): a split modification always
+//! sends `fee_type: "CNY"` with the sub-order's amounts ([`ModifyInput`]
+//! requires it), an unsplit one only when asked
+//! ([`ModifyRequest::with_fee_type`], [`OrderAmounts::with_fee_type`]).
 
 use customs_core::validation::{ValidationError, Violations};
 use customs_core::{
-    CustomsCode, Fen, MerchantCustomsNo, OutTradeNo, StateReport, SubOrder, SubOrderNo, TransactionId, VerifyError,
+    Currency, CustomsCode, Fen, MerchantCustomsNo, OutTradeNo, StateReport, SubOrder, SubOrderNo, TransactionId,
+    VerifyError,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::binding::{self, Answers};
 use crate::config::WeChatConfig;
-use crate::model::{Fees, RawFees, VerifyDepartment};
+use crate::model::{Fees, OrderAmounts, RawFees, VerifyDepartment};
 use crate::operation::Operation;
 
 /// What a modification does to the amounts.
@@ -27,9 +31,11 @@ pub enum ModifyAmounts {
     /// Amounts unchanged (e.g. only `merchant_customs_no` or `duty` changes).
     #[default]
     Unchanged,
-    /// New amounts of a whole order (e.g. after a partial refund, spec §7).
-    Order(Fees),
-    /// A split order's sub-order, with its amounts (required when split, WeChat 报关信息修改).
+    /// New amounts of a whole order (e.g. after a partial refund, spec §7);
+    /// each is optional when the order is not split (WeChat 报关信息修改: "如有拆单则必传").
+    Order(OrderAmounts),
+    /// A split order's sub-order, with its amounts and `fee_type` (required
+    /// when split, WeChat 报关信息修改 request table and 错误码).
     SubOrder(SubOrder),
 }
 
@@ -63,8 +69,6 @@ pub struct ModifyRequest {
     pub duty: Option<Fen>,
     /// New amounts.
     pub amounts: ModifyAmounts,
-    /// Also send `fee_type: "CNY"` with amounts (UNCONFIRMED whether WeChat wants it).
-    pub send_fee_type: bool,
 }
 
 impl ModifyRequest {
@@ -86,7 +90,6 @@ impl ModifyRequest {
             merchant_customs_no,
             duty: None,
             amounts: ModifyAmounts::Unchanged,
-            send_fee_type: false,
         }
     }
 
@@ -97,10 +100,19 @@ impl ModifyRequest {
         self
     }
 
-    /// Sets new amounts for a whole order.
+    /// Sets new amounts for a whole order, all three (`order_fee` derived).
     #[must_use]
     pub fn with_fees(mut self, fees: Fees) -> Self {
-        self.amounts = ModifyAmounts::Order(fees);
+        self.amounts = ModifyAmounts::Order(fees.into());
+        self
+    }
+
+    /// Sets new amounts for a whole order, any of them (e.g. only
+    /// `order_fee`, the amount paid after a partial refund). Empty amounts
+    /// leave the amounts unchanged.
+    #[must_use]
+    pub fn with_amounts(mut self, amounts: OrderAmounts) -> Self {
+        self.amounts = if amounts.is_empty() { ModifyAmounts::Unchanged } else { ModifyAmounts::Order(amounts) };
         self
     }
 
@@ -111,20 +123,29 @@ impl ModifyRequest {
         self
     }
 
-    /// Sends `fee_type: "CNY"` along with amounts.
+    /// Sends `fee_type: "CNY"` with the whole order's amounts (a split
+    /// modification always sends it).
     #[must_use]
     pub fn with_fee_type(mut self) -> Self {
-        self.send_fee_type = true;
+        self.amounts = match self.amounts {
+            ModifyAmounts::Unchanged => ModifyAmounts::Order(OrderAmounts::default().with_fee_type()),
+            ModifyAmounts::Order(a) => ModifyAmounts::Order(a.with_fee_type()),
+            split @ ModifyAmounts::SubOrder(_) => split,
+        };
         self
     }
 
     pub(crate) fn body(&self, appid: &str, mchid: &str) -> Vec<u8> {
-        let (sub_order_no, fees) = match &self.amounts {
-            ModifyAmounts::Unchanged => (None, None),
-            ModifyAmounts::Order(f) => (None, Some((f.order_fee(), f.transport_fee(), f.product_fee()))),
-            ModifyAmounts::SubOrder(s) => {
-                (Some(s.sub_order_no()), Some((s.order_fee(), s.transport_fee(), s.product_fee())))
+        let (sub_order_no, fee_type, fees) = match &self.amounts {
+            ModifyAmounts::Unchanged => (None, None, (None, None, None)),
+            ModifyAmounts::Order(a) => {
+                (None, a.fee_type().map(Currency::as_str), (a.order_fee(), a.transport_fee(), a.product_fee()))
             }
+            ModifyAmounts::SubOrder(s) => (
+                Some(s.sub_order_no()),
+                Some(s.fee_type().as_str()),
+                (Some(s.order_fee()), Some(s.transport_fee()), Some(s.product_fee())),
+            ),
         };
         let body = ModifyBody {
             appid,
@@ -135,10 +156,10 @@ impl ModifyRequest {
             customs: &self.customs,
             merchant_customs_no: &self.merchant_customs_no,
             duty: self.duty,
-            fee_type: fees.filter(|_| self.send_fee_type).map(|_| "CNY"),
-            order_fee: fees.map(|f| f.0),
-            transport_fee: fees.map(|f| f.1),
-            product_fee: fees.map(|f| f.2),
+            fee_type,
+            order_fee: fees.0,
+            transport_fee: fees.1,
+            product_fee: fees.2,
         };
         serde_json::to_vec(&body).expect("plain structs serialize")
     }
@@ -167,10 +188,14 @@ struct ModifyBody<'a> {
     product_fee: Option<Fen>,
 }
 
-/// Unvalidated modify fields, named as on the wire. Amounts go together:
-/// any of `order_fee`, `transport_fee`, `product_fee` requires all three, and
-/// `sub_order_no` requires them (WeChat 报关信息修改); `fee_type`, if given, must be `CNY`
-/// and is then sent.
+/// Unvalidated modify fields, named as on the wire.
+///
+/// With `sub_order_no` (a split order), `fee_type` (`CNY`), `order_fee`,
+/// `transport_fee` and `product_fee` are required (WeChat 报关信息修改 request table:
+/// "如有拆单则必传"; 错误码: "拆单情况下，币种为必填参数", "拆单时fee_type、order_fee、transport_fee和product_fee必传").
+/// Without it each is optional; where given, `fee_type` is `CNY` (and is
+/// then sent) and, when all three amounts are given, `order_fee =
+/// transport_fee + product_fee`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ModifyInput {
@@ -186,7 +211,7 @@ pub struct ModifyInput {
     pub sub_order_no: Option<String>,
     /// `duty`, fen.
     pub duty: Option<u64>,
-    /// `fee_type` (`CNY`; optional).
+    /// `fee_type` (`CNY`; required when split, optional otherwise).
     pub fee_type: Option<String>,
     /// `order_fee`, fen.
     pub order_fee: Option<u64>,
@@ -212,11 +237,15 @@ impl ModifyInput {
         };
         let sub_order_no: Option<SubOrderNo> = v.parse_opt("sub_order_no", self.sub_order_no.as_deref());
         let split = self.sub_order_no.as_deref().is_some_and(|s| !s.is_empty());
-        let amounts = if split || fees.any() { fees.check(&mut v, false) } else { None };
-        let amounts = match (split, sub_order_no, amounts) {
-            (true, Some(no), Some((p, t))) => v.take("order_fee", SubOrder::new(no, p, t)).map(ModifyAmounts::SubOrder),
-            (false, _, Some((p, t))) => v.take("order_fee", Fees::new(p, t)).map(ModifyAmounts::Order),
-            _ => Some(ModifyAmounts::Unchanged),
+        let amounts = if split {
+            let checked = fees.check(&mut v, Some("WeChat 报关信息修改, 错误码: 拆单情况下，币种为必填参数"));
+            match (sub_order_no, checked) {
+                (Some(no), Some((p, t))) => v.take("order_fee", SubOrder::new(no, p, t)).map(ModifyAmounts::SubOrder),
+                _ => None,
+            }
+        } else {
+            fees.check_unsplit(&mut v)
+                .map(|a| if a.is_empty() { ModifyAmounts::Unchanged } else { ModifyAmounts::Order(a) })
         };
         v.finish_with(|| ModifyRequest {
             out_trade_no: out_trade_no.expect("checked"),
@@ -225,7 +254,6 @@ impl ModifyInput {
             merchant_customs_no: merchant_customs_no.expect("checked"),
             duty: self.duty.map(Fen::new),
             amounts: amounts.expect("checked"),
-            send_fee_type: self.fee_type.is_some(),
         })
     }
 }
@@ -309,8 +337,8 @@ mod tests {
     }
 
     #[test]
-    fn seed_004_example_body() {
-        let input = ModifyInput {
+    fn seed_004_example_body_needs_fee_type_because_the_error_table_requires_it() {
+        let example = ModifyInput {
             sub_order_no: Some("20150806125346".into()),
             duty: Some(888),
             order_fee: Some(1776),
@@ -318,10 +346,25 @@ mod tests {
             product_fee: Some(888),
             ..valid()
         };
+        // The request example has no fee_type, but 错误码 says "拆单情况下，币种为必填参数".
+        let e = example.validate().unwrap_err();
+        assert_eq!(e.fields(), ["fee_type"]);
+        assert!(e.to_string().contains("拆单情况下，币种为必填参数"), "{e}");
+        let with_fee_type = ModifyInput { fee_type: Some("CNY".into()), ..example };
         assert_eq!(
-            body(&input.validate().unwrap()),
-            r#"{"appid":"wxd678efh567hg6787","mchid":"1230000109","out_trade_no":"20150806125346","transaction_id":"1000320306201511078440737890","sub_order_no":"20150806125346","customs":"SHANGHAI_ZS","merchant_customs_no":"123456","duty":888,"order_fee":1776,"transport_fee":888,"product_fee":888}"#
+            body(&with_fee_type.validate().unwrap()),
+            r#"{"appid":"wxd678efh567hg6787","mchid":"1230000109","out_trade_no":"20150806125346","transaction_id":"1000320306201511078440737890","sub_order_no":"20150806125346","customs":"SHANGHAI_ZS","merchant_customs_no":"123456","duty":888,"fee_type":"CNY","order_fee":1776,"transport_fee":888,"product_fee":888}"#
         );
+        // Typed: a sub-order always sends fee_type.
+        let typed = ModifyRequest::new(
+            "o".parse().unwrap(),
+            "t".parse().unwrap(),
+            CustomsCode::SHANGHAI_ZS,
+            "123456".parse().unwrap(),
+        )
+        .with_sub_order(SubOrder::new("s1".parse().unwrap(), Fen::new(800), Fen::new(88)).unwrap())
+        .with_fee_type();
+        assert!(body(&typed).contains(r#""sub_order_no":"s1","customs":"SHANGHAI_ZS","merchant_customs_no":"123456","fee_type":"CNY","order_fee":888"#), "{}", body(&typed));
     }
 
     #[test]
@@ -342,11 +385,43 @@ mod tests {
     }
 
     #[test]
+    fn an_unsplit_order_may_change_only_its_order_fee() {
+        // After a partial refund: the new amount alone (WeChat 报关信息修改: the fee fields are "如有拆单则必传").
+        let r = ModifyInput { order_fee: Some(7_000), ..valid() }.validate().unwrap();
+        assert_eq!(r.amounts, ModifyAmounts::Order(OrderAmounts::total(Fen::new(7_000))));
+        assert!(body(&r).ends_with(r#""merchant_customs_no":"123456","order_fee":7000}"#), "{}", body(&r));
+        let typed = ModifyRequest::new(
+            "o".parse().unwrap(),
+            "t".parse().unwrap(),
+            CustomsCode::NINGBO,
+            "123456".parse().unwrap(),
+        );
+        assert_eq!(typed.clone().with_amounts(OrderAmounts::default()).amounts, ModifyAmounts::Unchanged);
+        let r = typed.with_amounts(OrderAmounts::total(Fen::new(7_000))).with_fee_type();
+        assert!(body(&r).ends_with(r#""fee_type":"CNY","order_fee":7000}"#), "{}", body(&r));
+    }
+
+    #[test]
     fn every_violation_is_reported() {
         let e = ModifyInput { sub_order_no: Some("s1".into()), ..valid() }.validate().unwrap_err();
-        assert_eq!(e.fields(), ["order_fee", "transport_fee", "product_fee"]);
+        assert_eq!(e.fields(), ["fee_type", "order_fee", "transport_fee", "product_fee"]);
         let e = ModifyInput { product_fee: Some(5), fee_type: Some("USD".into()), ..valid() }.validate().unwrap_err();
-        assert_eq!(e.fields(), ["fee_type", "order_fee", "transport_fee"]);
+        assert_eq!(e.fields(), ["fee_type"]);
+        let e = ModifyInput { order_fee: Some(5), transport_fee: Some(1), product_fee: Some(1), ..valid() }
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.fields(), ["order_fee"]);
+        let e = ModifyInput {
+            sub_order_no: Some("s1".into()),
+            fee_type: Some("HKD".into()),
+            order_fee: Some(2),
+            transport_fee: Some(1),
+            product_fee: Some(1),
+            ..valid()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.fields(), ["fee_type"]);
         let e = ModifyInput::default().validate().unwrap_err();
         assert_eq!(e.fields(), ["out_trade_no", "transaction_id", "customs", "merchant_customs_no"]);
     }

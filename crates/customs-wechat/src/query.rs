@@ -1,10 +1,15 @@
 //! Query: `GET /v3/global/customs/orders` (WeChat 报关查询API, spec `wechat.md` §2.2).
 //!
 //! Query parameters, in the official example's order: `appid`, `mchid`,
-//! `order_type`, `order_no`, `customs`, `offset`, `limit`. `offset` counts
-//! from 0 and `limit` must be at least 1 (default 20, the suggested value;
-//! the maximum is UNCONFIRMED, so none is enforced). Page through results
-//! with [`QueryResponse::next_page`].
+//! `order_type`, `order_no`, `customs`, then `offset` and `limit`, which
+//! the caller may leave out (WeChat 报关查询API: "调用方选填"). `offset` counts from 0
+//! (default 0, "从0开始计数"; the same row's "非0整数" contradicts that
+//! default, so 0 is accepted) and is sent only when it is not 0; `limit`
+//! is sent only when set and must then be at least 1 ("非0非负"; the
+//! provider's default is "建议为20"; the maximum is UNCONFIRMED, so none is
+//! enforced). A default query is therefore exactly
+//! `appid=…&mchid=…&order_type=…&order_no=…&customs=…`. Page through
+//! results with [`QueryResponse::next_page`].
 
 use std::fmt::Write as _;
 
@@ -17,7 +22,8 @@ use crate::config::WeChatConfig;
 use crate::model::{SubOrderId, VerifyDepartment};
 use crate::operation::Operation;
 
-/// Default page size (WeChat 报关查询API: "默认值建议为20").
+/// The page size WeChat 报关查询API suggests as the default ("默认值建议为20"); a
+/// query without `limit` leaves the choice to the provider.
 pub const DEFAULT_LIMIT: u32 = 20;
 
 /// The order number to query by, with its `order_type`.
@@ -65,9 +71,12 @@ impl QueryOrder {
 /// ```
 /// use customs_core::CustomsCode;
 /// use customs_wechat::{QueryOrder, QueryRequest};
-/// let req = QueryRequest::new(QueryOrder::TransactionId("20150806125346".parse()?), CustomsCode::SHANGHAI_ZS)
-///     .with_page(1, 20);
+/// let req = QueryRequest::new(QueryOrder::TransactionId("20150806125346".parse()?), CustomsCode::SHANGHAI_ZS);
+/// // Defaults are left out.
 /// assert_eq!(req.query_string("wxd678efh567hg6787", "1230000109"),
+///     "appid=wxd678efh567hg6787&mchid=1230000109&order_type=transaction_id&order_no=20150806125346&customs=SHANGHAI_ZS");
+/// // The official example URL (WeChat 报关查询API).
+/// assert_eq!(req.with_page(1, 20).query_string("wxd678efh567hg6787", "1230000109"),
 ///     "appid=wxd678efh567hg6787&mchid=1230000109&order_type=transaction_id&order_no=20150806125346&customs=SHANGHAI_ZS&offset=1&limit=20");
 /// # Ok::<(), customs_core::ValidationError>(())
 /// ```
@@ -78,32 +87,39 @@ pub struct QueryRequest {
     pub order: QueryOrder,
     /// Customs office.
     pub customs: CustomsCode,
-    /// First record, from 0.
+    /// First record, from 0 (sent only when not 0).
     pub offset: u32,
-    /// Most records returned (at least 1).
-    pub limit: u32,
+    /// Most records returned, at least 1 (`None`: not sent, the provider's default).
+    pub limit: Option<u32>,
 }
 
 impl QueryRequest {
     /// The operation.
     pub const OPERATION: Operation = Operation::Query;
 
-    /// The first page ([`DEFAULT_LIMIT`] records).
+    /// The first page, `offset` and `limit` not sent (the provider's defaults).
     pub fn new(order: QueryOrder, customs: CustomsCode) -> Self {
-        Self { order, customs, offset: 0, limit: DEFAULT_LIMIT }
+        Self { order, customs, offset: 0, limit: None }
     }
 
     /// Sets the page: `offset` from 0, `limit` at least 1 (checked when built).
     #[must_use]
     pub fn with_page(mut self, offset: u32, limit: u32) -> Self {
         self.offset = offset;
-        self.limit = limit;
+        self.limit = Some(limit);
         self
     }
 
-    /// Checks the page (`limit` at least 1).
+    /// Sets `offset` only (from 0), leaving `limit` as it is.
+    #[must_use]
+    pub fn with_offset(mut self, offset: u32) -> Self {
+        self.offset = offset;
+        self
+    }
+
+    /// Checks the page (`limit`, when set, at least 1).
     pub fn validate(&self) -> Result<(), ValidationError> {
-        if self.limit == 0 {
+        if self.limit == Some(0) {
             return Err(Violation::new(
                 "limit",
                 Rule::Other { rule: "must be at least 1 (WeChat 报关查询API: 非0非负)".into() },
@@ -114,24 +130,23 @@ impl QueryRequest {
         Ok(())
     }
 
-    /// The query string (values percent-encoded), as sent and signed.
+    /// The query string (values percent-encoded), as sent and signed;
+    /// `offset` 0 and an unset `limit` are left out.
     pub fn query_string(&self, appid: &str, mchid: &str) -> String {
-        let mut q = String::new();
         let offset = self.offset.to_string();
-        let limit = self.limit.to_string();
-        for (i, (k, v)) in [
-            ("appid", appid),
-            ("mchid", mchid),
-            ("order_type", self.order.order_type()),
-            ("order_no", self.order.order_no()),
-            ("customs", self.customs.as_str()),
-            ("offset", offset.as_str()),
-            ("limit", limit.as_str()),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            if i > 0 {
+        let limit = self.limit.map(|l| l.to_string());
+        let pairs = [
+            ("appid", Some(appid)),
+            ("mchid", Some(mchid)),
+            ("order_type", Some(self.order.order_type())),
+            ("order_no", Some(self.order.order_no())),
+            ("customs", Some(self.customs.as_str())),
+            ("offset", Some(offset.as_str()).filter(|_| self.offset != 0)),
+            ("limit", limit.as_deref()),
+        ];
+        let mut q = String::new();
+        for (k, v) in pairs.into_iter().filter_map(|(k, v)| Some((k, v?))) {
+            if !q.is_empty() {
                 q.push('&');
             }
             q.push_str(k);
@@ -163,9 +178,9 @@ pub struct QueryInput {
     pub order_no: String,
     /// `customs`.
     pub customs: String,
-    /// `offset` (default 0).
+    /// `offset` (from 0; not sent when absent or 0).
     pub offset: Option<u32>,
-    /// `limit` (default 20, at least 1).
+    /// `limit` (at least 1; not sent when absent, the provider's default).
     pub limit: Option<u32>,
 }
 
@@ -192,15 +207,22 @@ impl QueryInput {
             }
         };
         let customs: Option<CustomsCode> = v.parse("customs", &self.customs);
-        let req = order.zip(customs).map(|(order, customs)| {
-            QueryRequest::new(order, customs).with_page(self.offset.unwrap_or(0), self.limit.unwrap_or(DEFAULT_LIMIT))
+        let req = order.zip(customs).map(|(order, customs)| QueryRequest {
+            order,
+            customs,
+            offset: self.offset.unwrap_or(0),
+            limit: self.limit,
         });
         if let Some(r) = &req {
             if let Err(e) = r.validate() {
                 v.extend(e);
             }
         } else if self.limit == Some(0) {
-            v.push(Violation::new("limit", Rule::Other { rule: "must be at least 1".into() }, Some("0".into())));
+            v.push(Violation::new(
+                "limit",
+                Rule::Other { rule: "must be at least 1 (WeChat 报关查询API: 非0非负)".into() },
+                Some("0".into()),
+            ));
         }
         v.finish_with(|| req.expect("checked"))
     }
@@ -276,7 +298,7 @@ pub struct QueryRecord {
 /// checks `mchid`, `appid`, the order asked (`transaction_id` at the top,
 /// or each record's `sub_order_no` / `sub_order_id`) and each record's
 /// `customs` ([`Answers`]). An answer to a query by `out_trade_no` does not
-/// carry it, see [`binding`](crate::binding).
+/// carry it, see [`binding`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueryResponse {
     /// `appid`.
@@ -339,7 +361,7 @@ impl QueryResponse {
     ///         "verify_department_trade_id":"v","offset":0,"limit":1,"total_count":2,
     ///         "data":[{"customs":"NINGBO","state":"SUCCESS","modify_time":"2015-09-01T10:00:00+08:00"}]}"#).unwrap();
     /// let second = page.next_page(&first).unwrap();
-    /// assert_eq!((second.offset, second.limit), (1, 1));
+    /// assert_eq!((second.offset, second.limit), (1, Some(1)));
     /// # Ok::<(), customs_core::ValidationError>(())
     /// ```
     pub fn next_page(&self, request: &QueryRequest) -> Option<QueryRequest> {
@@ -347,7 +369,7 @@ impl QueryResponse {
             return None;
         }
         let next = u32::try_from(u64::from(request.offset) + self.data.len() as u64).ok()?;
-        Some(request.clone().with_page(next, request.limit))
+        Some(request.clone().with_offset(next))
     }
 }
 
@@ -504,12 +526,16 @@ mod tests {
     }
 
     #[test]
-    fn query_string_encodes_reserved_characters() {
+    fn query_string_encodes_reserved_characters_and_omits_defaults() {
         let req = QueryRequest::new(QueryOrder::OutTradeNo("a|b*c@d".parse().unwrap()), CustomsCode::NINGBO);
         assert_eq!(
             req.query_string("wx", "1"),
-            "appid=wx&mchid=1&order_type=out_trade_no&order_no=a%7Cb%2Ac%40d&customs=NINGBO&offset=0&limit=20"
+            "appid=wx&mchid=1&order_type=out_trade_no&order_no=a%7Cb%2Ac%40d&customs=NINGBO"
         );
+        // A caller can still set them; offset 0 is the default and stays out.
+        assert_eq!(req.clone().with_page(0, 20).query_string("wx", "1").rsplit_once('&').unwrap().1, "limit=20");
+        assert!(req.clone().with_offset(40).query_string("wx", "1").ends_with("&customs=NINGBO&offset=40"));
+        assert!(req.with_page(40, 5).query_string("wx", "1").ends_with("&offset=40&limit=5"));
     }
 
     #[test]
@@ -544,8 +570,24 @@ mod tests {
         }
         .validate()
         .unwrap();
-        assert_eq!((r.order.order_type(), r.offset, r.limit), ("sub_order_id", 40, 20));
+        assert_eq!((r.order.order_type(), r.offset, r.limit), ("sub_order_id", 40, Some(20)));
         assert!(QueryRequest::new(r.order.clone(), r.customs.clone()).with_page(0, 0).validate().is_err());
+        // Absent offset and limit stay unset; offset 0 is accepted (the document counts from 0).
+        let r = QueryInput {
+            order_type: "transaction_id".into(),
+            order_no: "1000320306201511078440737890".into(),
+            customs: "SHENZHEN".into(),
+            offset: Some(0),
+            limit: None,
+        }
+        .validate()
+        .unwrap();
+        assert_eq!((r.offset, r.limit), (0, None));
+        assert!(r.validate().is_ok());
+        assert_eq!(
+            r.query_string("wx", "1"),
+            "appid=wx&mchid=1&order_type=transaction_id&order_no=1000320306201511078440737890&customs=SHENZHEN"
+        );
     }
 
     #[test]
@@ -578,8 +620,12 @@ mod tests {
         };
         let next = page(2, 5).next_page(&req).unwrap();
         assert_eq!(next.offset, 2);
+        assert_eq!(next.limit, Some(2), "the next page keeps the page size");
         let last = page(1, 5).next_page(&next.clone().with_page(4, 2));
         assert!(last.is_none());
+        let unsized_first = QueryRequest::new(QueryOrder::OutTradeNo("o".parse().unwrap()), CustomsCode::NINGBO);
+        let next = page(2, 5).next_page(&unsized_first).unwrap();
+        assert_eq!((next.offset, next.limit), (2, None));
         assert!(page(0, 5).next_page(&req).is_none(), "an empty page ends paging");
         assert!(page(2, 2).next_page(&req).is_none());
     }
