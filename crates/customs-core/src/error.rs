@@ -122,6 +122,29 @@ pub enum VerifyError {
         /// The repeated `Wechatpay-Nonce`.
         nonce: String,
     },
+    /// The answer is older than the oldest one the replay check still
+    /// remembers (its memory is bounded: when full it forgets the oldest
+    /// second of answers and refuses anything older), so it cannot be shown
+    /// not to be a replay.
+    #[error(
+        "the answer's timestamp {timestamp} is older than {oldest}, the oldest the replay check remembers (it keeps the last {capacity} nonces): it cannot be shown not to be a replay: received, not trustworthy; check the declaration's state before resubmitting"
+    )]
+    ReplayUncheckable {
+        /// The answer's `Wechatpay-Timestamp`.
+        timestamp: i64,
+        /// The oldest timestamp still checked for replays.
+        oldest: i64,
+        /// How many nonces the check remembers.
+        capacity: usize,
+    },
+    /// The answer names a signature scheme other than the one supported.
+    #[error(
+        "response header `Wechatpay-Signature-Type` is `{value}`, but only WECHATPAY2-SHA256-RSA2048 is supported: the response cannot be trusted"
+    )]
+    UnsupportedSignatureType {
+        /// The `Wechatpay-Signature-Type` value.
+        value: String,
+    },
     /// The response timestamp is outside the allowed window.
     #[error(
         "response timestamp {timestamp} is {skew_secs} s from now ({now}), more than the allowed {max_skew_secs} s; check the system clock"
