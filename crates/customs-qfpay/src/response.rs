@@ -190,6 +190,7 @@ fn service_error(
         field: None,
         request_id: None,
         retryability,
+        advice: None,
         raw: resp.body().clone(),
     }
     .into()

@@ -4,6 +4,10 @@
 //! byte for byte and misbehaves on demand (silence, close, reset, not-TLS),
 //! for testing what the transports do on the wire.
 //!
+//! [`wechat`] stands in for WeChat Pay: genuine signed answers, replays of
+//! them to other requests, forgeries, and gateways' unsigned answers, with a
+//! count of the requests received.
+//!
 //! ```
 //! use customs_testkit::peer::{Mode, Peer, response};
 //! let peer = Peer::spawn(Mode::Respond(response("200 OK", &[], b"hi")));
@@ -11,3 +15,4 @@
 //! ```
 
 pub mod peer;
+pub mod wechat;
