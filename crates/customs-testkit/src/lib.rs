@@ -11,3 +11,4 @@
 //! ```
 
 pub mod peer;
+pub mod transport_suite;
