@@ -177,7 +177,7 @@ async fn qfpay_after_write(
 }
 
 fn wx_query_lines(r: &customs_wechat::QueryResponse) -> Vec<String> {
-    let mut l = vec![format!("transaction_id: {}", r.transaction_id.as_deref().unwrap_or("-"))];
+    let mut l = vec![format!("transaction_id: {}", r.transaction_id)];
     for rec in &r.data {
         let mut s =
             format!("  {} {}: {}", rec.customs, rec.sub_order_no.as_deref().unwrap_or("(whole order)"), rec.state.raw);
@@ -233,21 +233,9 @@ pub(crate) async fn wechat(
         WeChatCommand::Redeclare { fields, sub_order_id, call } => {
             let input = wechat_cmd::redeclare_input(fields, sub_order_id.as_ref(), call)?;
             let r = client.redeclare(&input.validate().map_err(Failure::from)?).await.map_err(|e| fail(&e))?;
-            let lines = vec![format!(
-                "pushed again {} ({}): state {}",
-                r.out_trade_no.as_deref().unwrap_or("-"),
-                r.transaction_id.as_deref().unwrap_or("-"),
-                r.state.raw
-            )];
-            let q = match (&r.transaction_id, &input.sub_order_no) {
-                (Some(t), sub) => follow(&input.customs, t, sub.as_ref()),
-                (None, _) => QueryInput {
-                    order_type: "out_trade_no".into(),
-                    order_no: r.out_trade_no.clone().unwrap_or_default(),
-                    customs: input.customs.clone(),
-                    ..QueryInput::default()
-                },
-            };
+            let lines = vec![format!("pushed again {} ({}): state {}", r.out_trade_no, r.transaction_id, r.state.raw)];
+            // The answer names both order numbers (bound to what was asked).
+            let q = follow(&input.customs, &r.transaction_id, input.sub_order_no.as_ref());
             wechat_after_write("redeclare", &client, lines, r.state.outcome(), to_json(&r), &q, call).await
         }
         WeChatCommand::Query { fields, call } => {

@@ -163,6 +163,7 @@ fn service_error(
         field: None,
         request_id: None,
         retryability,
+        advice: None,
         raw: resp.body().clone(),
     }
     .into()

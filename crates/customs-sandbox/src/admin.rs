@@ -147,7 +147,8 @@ fn book_json(book: &Book) -> Value {
                 "out_trade_no": t.out_trade_no,
                 "trade_type": t.trade_type.map(crate::config::TradeType::as_str),
                 "amount_fen": t.amount_fen,
-                "refunded": t.refunded,
+                "refunded": t.fully_refunded(),
+                "refunded_fen": t.refunded_fen,
                 "payment_pending": t.payment_pending,
                 "settlement": t.settlement,
             })

@@ -377,9 +377,23 @@ pub struct WechatTransaction {
     pub payer_name: String,
     /// The payer's ID-card number (checked by `verify-certificate`).
     pub payer_id_no: String,
-    /// Refunded: declarations are refused (WeChat Customs Declaration, `INVALID_REQUEST`).
+    /// Fully refunded: declarations are refused (WeChat Customs Declaration,
+    /// `INVALID_REQUEST` "Declaration is not allowed for refunded orders.").
+    /// Shorthand for `refunded_fen = amount_fen`, kept for older configurations.
     #[serde(default)]
     pub refunded: bool,
+    /// Amount refunded so far, in fen. Declarations must state the amount
+    /// still paid, `amount_fen - refunded_fen` ("Order amount does not match"
+    /// otherwise; spec wechat.md §7); at `amount_fen` or more the payment
+    /// counts as fully refunded.
+    #[serde(default)]
+    pub refunded_fen: u64,
+    /// The transaction's currency (`CNY` by default); one other than the
+    /// merchant's [`settlement_currency`](WechatMerchant::settlement_currency)
+    /// answers `PARAM_ERROR` "Transaction currency is different from
+    /// merchant's settlement currency" (WeChat Customs Declaration).
+    #[serde(default = "default_currency")]
+    pub currency: String,
     /// How customs finally answers.
     #[serde(default)]
     pub settlement: Settlement,
@@ -406,15 +420,32 @@ impl WechatTransaction {
             payer_name: payer_name.into(),
             payer_id_no: payer_id_no.into(),
             refunded: false,
+            refunded_fen: 0,
+            currency: default_currency(),
             settlement: Settlement::Success,
             verify_department: default_verify_department(),
         }
     }
 
-    /// The same transaction, refunded.
+    /// The same transaction, fully refunded.
     #[must_use]
     pub fn refunded(mut self) -> Self {
         self.refunded = true;
+        self
+    }
+
+    /// The same transaction after refunds of `refunded_fen` in all (a partial
+    /// refund when less than the amount paid).
+    #[must_use]
+    pub fn with_refund(mut self, refunded_fen: u64) -> Self {
+        self.refunded_fen = refunded_fen;
+        self
+    }
+
+    /// The same transaction, paid in `currency`.
+    #[must_use]
+    pub fn with_currency(mut self, currency: impl Into<String>) -> Self {
+        self.currency = currency.into();
         self
     }
 
@@ -424,6 +455,20 @@ impl WechatTransaction {
         self.settlement = settlement;
         self
     }
+
+    /// The amount refunded in effect: `amount_fen` when [`refunded`](Self::refunded),
+    /// else `refunded_fen`, at most `amount_fen`.
+    pub fn refunded_amount(&self) -> u64 {
+        if self.refunded { self.amount_fen } else { self.refunded_fen.min(self.amount_fen) }
+    }
+}
+
+fn default_currency() -> String {
+    "CNY".into()
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Which key signs WeChat responses (spec wechat.md §6.3).
@@ -462,6 +507,38 @@ pub struct WechatConfig {
     /// Refuse a split whose sub-orders add up to more than the payment (the
     /// WeChat Customs Declaration error "split amount greater than original"; UNCONFIRMED).
     pub enforce_split_total: bool,
+    /// Refuse a split `PATCH` without `fee_type` (on by default): the WeChat
+    /// 报关信息修改 request table has no `fee_type`, but its 错误码 table says
+    /// "拆单情况下，币种为必填参数" and "拆单时fee_type、order_fee、transport_fee和product_fee必传".
+    /// Off: the document's request example (split, no `fee_type`) is accepted.
+    pub modify_split_requires_fee_type: bool,
+    /// The length rules of WeChat Customs Declaration's error table, which
+    /// contradict its request table (`string[1,32]`); all off by default.
+    pub documented_lengths: DocumentedLengths,
+}
+
+/// The error-table length rules of WeChat Customs Declaration ("Invalid merchant ID
+/// length" and co.), applied to declare when switched on. The request table
+/// types every one of these fields `string[1,32]`, and real customs
+/// registration numbers are usually 10 characters (spec wechat.md §3), so
+/// each is off by default; `customs-wechat` never enforces them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct DocumentedLengths {
+    /// `mchid` "must be 10 digit number".
+    pub mchid: bool,
+    /// `transaction_id` "should be a 28-digit number".
+    pub transaction_id: bool,
+    /// `merchant_customs_no` "should be a 6-digit string" (6 characters).
+    pub merchant_customs_no: bool,
+}
+
+impl DocumentedLengths {
+    /// Every rule on.
+    pub fn all() -> Self {
+        Self { mchid: true, transaction_id: true, merchant_customs_no: true }
+    }
 }
 
 impl Default for WechatConfig {
@@ -474,6 +551,8 @@ impl Default for WechatConfig {
             rate_limit: RateLimit::unlimited(),
             refuse_modify_while_processing: true,
             enforce_split_total: true,
+            modify_split_requires_fee_type: true,
+            documented_lengths: DocumentedLengths::default(),
         }
     }
 }
@@ -524,6 +603,20 @@ pub struct WechatMerchant {
     /// (WeChat Customs Declaration). Empty: every office.
     #[serde(default)]
     pub customs: Vec<String>,
+    /// Whether the merchant's customs information is configured (default
+    /// yes); if not, declare and modify answer `INVALID_REQUEST` "Customs
+    /// information is not configured" / "海关配置未设置".
+    #[serde(default = "yes")]
+    pub customs_configured: bool,
+    /// Whether Self-Clearance (自助清关) is enabled (default yes); if not,
+    /// declare and modify answer `NOAUTH` "Self-Clearance is not enabled." /
+    /// "未开通自助清关功能".
+    #[serde(default = "yes")]
+    pub self_clearance: bool,
+    /// The merchant's settlement currency (`CNY` by default); see
+    /// [`WechatTransaction::currency`].
+    #[serde(default = "default_currency")]
+    pub settlement_currency: String,
 }
 
 impl WechatMerchant {
@@ -542,7 +635,31 @@ impl WechatMerchant {
             public_key_pem: public_key_pem.into(),
             apiv3_key,
             customs: Vec::new(),
+            customs_configured: true,
+            self_clearance: true,
+            settlement_currency: default_currency(),
         }
+    }
+
+    /// The same merchant without customs information configured.
+    #[must_use]
+    pub fn without_customs_configuration(mut self) -> Self {
+        self.customs_configured = false;
+        self
+    }
+
+    /// The same merchant without Self-Clearance enabled.
+    #[must_use]
+    pub fn without_self_clearance(mut self) -> Self {
+        self.self_clearance = false;
+        self
+    }
+
+    /// The same merchant, settling in `currency`.
+    #[must_use]
+    pub fn with_settlement_currency(mut self, currency: impl Into<String>) -> Self {
+        self.settlement_currency = currency.into();
+        self
     }
 
     /// The same merchant, registered only with `customs`.
@@ -610,6 +727,15 @@ mod tests {
             payer_name = "n"
             payer_id_no = "i"
             refunded = true
+            [[wechat.transactions]]
+            transaction_id = "T2"
+            out_trade_no = "O2"
+            mchid = "1"
+            amount_fen = 10000
+            payer_name = "n"
+            payer_id_no = "i"
+            refunded_fen = 3000
+            currency = "HKD"
 
             [[faults]]
             route = "qfpay.*"
@@ -628,9 +754,51 @@ mod tests {
         assert_eq!(c.qfpay.transactions[0].settlement, Settlement::Fail("bad goods".into()));
         assert_eq!(c.wechat.signing, SigningMode::PublicKey);
         assert!(c.wechat.transactions[0].refunded);
+        assert_eq!(c.wechat.transactions[0].refunded_amount(), 1, "refunded = true still means fully refunded");
+        assert_eq!(c.wechat.transactions[1].refunded_amount(), 3_000);
+        assert_eq!(c.wechat.transactions[1].currency, "HKD");
+        assert_eq!(c.wechat.transactions[0].currency, "CNY");
+        let m = &c.wechat.merchants[0];
+        assert!(m.customs_configured && m.self_clearance);
+        assert_eq!(m.settlement_currency, "CNY");
+        assert!(c.wechat.modify_split_requires_fee_type);
+        assert_eq!(c.wechat.documented_lengths, DocumentedLengths::default());
         assert_eq!(c.wechat.merchants[0].apiv3_key.len(), 32);
         assert!(!format!("{c:?}").contains("0123456789abcdef"), "secrets must not leak into Debug");
         assert_eq!(c.faults.len(), 1);
+    }
+
+    #[test]
+    fn merchant_switches_and_documented_lengths_parse() {
+        let c = SandboxConfig::from_toml(
+            r#"
+            [wechat]
+            modify_split_requires_fee_type = false
+            documented_lengths = { mchid = true, transaction_id = true }
+            [[wechat.merchants]]
+            mchid = "1"
+            appids = ["wx1"]
+            serial_no = "AB"
+            public_key_pem = "PEM"
+            apiv3_key = "0123456789abcdef0123456789abcdef"
+            customs_configured = false
+            self_clearance = false
+            settlement_currency = "HKD"
+            "#,
+        )
+        .unwrap();
+        let m = &c.wechat.merchants[0];
+        assert!(!m.customs_configured && !m.self_clearance);
+        assert_eq!(m.settlement_currency, "HKD");
+        assert!(!c.wechat.modify_split_requires_fee_type);
+        assert_eq!(
+            c.wechat.documented_lengths,
+            DocumentedLengths { mchid: true, transaction_id: true, merchant_customs_no: false }
+        );
+        let t = WechatTransaction::new("T", "O", "1", 10_000, "n", "i").with_refund(20_000);
+        assert_eq!(t.refunded_amount(), 10_000, "capped at the amount paid");
+        assert_eq!(t.clone().refunded().with_refund(1).refunded_amount(), 10_000);
+        assert!(SandboxConfig::from_toml("[wechat]\ndocumented_lengths = { appid = true }").is_err());
     }
 
     #[test]

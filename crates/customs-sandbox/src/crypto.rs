@@ -164,10 +164,11 @@ impl WechatKeys {
             KeyChoice::Certificate => &self.platform_decrypt,
             KeyChoice::PublicKey => &self.pubkey_decrypt,
         };
-        [RsaPadding::Pkcs1v15, RsaPadding::OaepSha1]
-            .into_iter()
-            .find_map(|p| d.decrypt_base64(p, ciphertext_b64).ok())
-            .and_then(|plain| String::from_utf8(plain.to_vec()).ok())
+        // A ciphertext of the other padding now and then passes the first
+        // padding check with garbage: only UTF-8 text counts as decrypted.
+        [RsaPadding::Pkcs1v15, RsaPadding::OaepSha1].into_iter().find_map(|p| {
+            d.decrypt_base64(p, ciphertext_b64).ok().and_then(|plain| String::from_utf8(plain.to_vec()).ok())
+        })
     }
 
     /// The `/v3/global/certificates` body for `mchid`: the platform

@@ -194,6 +194,13 @@ pub const WECHAT_TXN_EXCEPT: &str = "4200000001202601010000000005";
 /// `out_trade_no` of [`WECHAT_TXN_EXCEPT`].
 pub const WECHAT_OUT_TRADE_NO_EXCEPT: &str = "sandbox-order-0005";
 
+/// WeChat: paid 100.00 CNY, 30.00 refunded since: a declaration states the
+/// 70.00 still paid (`order_fee` 7000, or no amount); 100.00 is refused
+/// ("Order amount does not match", spec wechat.md §7).
+pub const WECHAT_TXN_PARTLY_REFUNDED: &str = "4200000001202601010000000006";
+/// `out_trade_no` of [`WECHAT_TXN_PARTLY_REFUNDED`].
+pub const WECHAT_OUT_TRADE_NO_PARTLY_REFUNDED: &str = "sandbox-order-0006";
+
 /// The demo WeChat transactions.
 pub fn wechat_transactions() -> Vec<WechatTransaction> {
     let t = |id: &str, out: &str, fen| WechatTransaction::new(id, out, WECHAT_MCHID, fen, PAYER_NAME, PAYER_ID_NO);
@@ -203,6 +210,7 @@ pub fn wechat_transactions() -> Vec<WechatTransaction> {
         t(WECHAT_TXN_REFUNDED, WECHAT_OUT_TRADE_NO_REFUNDED, 5_000).refunded(),
         t(WECHAT_TXN_FAILS, WECHAT_OUT_TRADE_NO_FAILS, 6_600).settles(Settlement::Fail(FAIL_EXPLANATION.into())),
         t(WECHAT_TXN_EXCEPT, WECHAT_OUT_TRADE_NO_EXCEPT, 7_700).settles(Settlement::Except(EXCEPT_EXPLANATION.into())),
+        t(WECHAT_TXN_PARTLY_REFUNDED, WECHAT_OUT_TRADE_NO_PARTLY_REFUNDED, 10_000).with_refund(3_000),
     ]
 }
 

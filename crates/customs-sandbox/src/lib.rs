@@ -65,26 +65,116 @@
 //! | QFPay: `action_type=MODIFY` modifies a WeChat-channel declaration | qfpay.md §3.1, §5.5 | documented field, **guess** semantics |
 //! | QFPay: 100 requests/s and 400/min per merchant → HTTP 429 | qfpay.md §2 | documented limit, **guess** body |
 //! | WeChat: `Authorization` SHA256withRSA over `METHOD\nURL\nTS\nNONCE\nBODY\n`, merchant key and serial, ±5 min → 401 `SIGN_ERROR` | wechat.md §6.1 | documented |
-//! | WeChat: responses signed over `TS\nNONCE\nBODY\n`, `Wechatpay-*` headers + `Request-ID`; a request whose own signature failed gets an unsigned 401 (as WeChat's APIv3 docs describe, and as `customs-wechat`'s decoder expects) | wechat.md §6.2, §5.1 | documented (unsigned 401: **guess**, not in the spec) |
+//! | WeChat: responses signed over `TS\nNONCE\nBODY\n`, `Wechatpay-Timestamp/Nonce/Signature/Serial` + `Wechatpay-Signature-Type: WECHATPAY2-SHA256-RSA2048` + `Request-ID`; a request whose own signature failed gets an unsigned 401 (as WeChat's APIv3 docs describe, and as `customs-wechat`'s decoder expects) | wechat.md §6.2, §5.1 | documented (unsigned 401: **guess**, not in the spec; `Wechatpay-Signature-Type`: WeChat's answers carry it, peer SDKs require it) |
 //! | WeChat: `Wechatpay-Serial: PUB_KEY_ID_…` in a request pins the response key; [`SigningMode::PublicKey`](config::SigningMode) signs every response with it | wechat.md §6.3 | documented for domestic APIs; global **guess** |
-//! | WeChat: `/v3/global/certificates` returns the platform certificate, AEAD_AES_256_GCM with the APIv3 key, `associated_data` `certificate`, 12-char nonce | wechat.md §6.3 | documented |
+//! | WeChat: `/v3/global/certificates` returns the platform certificate, AEAD_AES_256_GCM with the APIv3 key, `associated_data` `certificate`, 12-char nonce; also served at the domestic path `/v3/certificates` (for peer SDKs) | wechat.md §6.3 | documented (the alias: **guess**, for SDKs built for the domestic API) |
 //! | WeChat: `verify-certificate` decrypts `certificate_id`/`certificate_name` (PKCS#1 v1.5 or OAEP-SHA1), answers `SAME`/`DIFFERENT` | wechat.md §2.5, §6.4 | documented; padding accepted either way is a **guess** |
 //! | WeChat: `verify-certificate` only for declared orders; lower-case check letter `x` refused | wechat.md §2.5 | documented / **guess** |
 //! | WeChat: errors `{code, message, detail?}`; `PARAM_ERROR` `detail {field, value, issue, location}`, `field` `#/properties/<name>` in the body | wechat.md §5.1, WeChat 报关信息修改 | documented |
 //! | WeChat: statuses 400 `PARAM_ERROR`/`INVALID_REQUEST`, 401 `SIGN_ERROR`, 403 `NOAUTH`, 429 `RATELIMIT_EXCEEDED`, 500 `SYSTEMERROR` | wechat.md §5.2–5.3 | documented table; per-code status **guess** |
 //! | WeChat: customs not registered for the merchant → 403 `NOAUTH` | WeChat Customs Declaration | documented |
 //! | WeChat: unknown `transaction_id` (or not this mchid's) → `PARAM_ERROR` | WeChat Customs Declaration, FAQ | documented |
-//! | Both: refunded payments refused (`INVALID_REQUEST` / `1125`) | WeChat Customs Declaration | documented |
-//! | Both: unsplit declared amount (`order_fee`, Alipay `amount`) must equal the payment → `INVALID_REQUEST` | WeChat Customs Declaration, wechat.md §7 | documented |
+//! | Both: fully refunded payments refused (`INVALID_REQUEST` / `1125`) | WeChat Customs Declaration | documented |
+//! | Both: unsplit declared amount (`order_fee`, Alipay `amount`; unstated: the record's) must equal the payment after refunds (`refunded_fen`) → `INVALID_REQUEST`; after a partial refund, modify with the new amount | WeChat Customs Declaration, WeChat 报关信息修改, wechat.md §7 | documented |
 //! | Both: split needs `fee_type` (`CNY`), `order_fee`, `transport_fee`, `product_fee`; `order_fee = product_fee + transport_fee`; each ≤ payment | QFPay 報關 API 指南 / WeChat Customs Declaration | documented |
 //! | Both: at most 50 sub-orders; sub-orders add up to ≤ payment | wechat.md §7 (FAQ 3.1#5) | 50: documented; total: **guess**, `enforce_split_total` |
 //! | Both: identical re-declare accepted (current state), different one → `INVALID_REQUEST` | wechat.md §7, WeChat Customs Declaration | inference in the spec |
-//! | Both: modify (PATCH) replaces and voids the record, state `SUBMITTED`; `fee_type` not required | WeChat 报关信息修改 | documented |
+//! | Both: modify (PATCH) replaces and voids the record, state `SUBMITTED` | WeChat 报关信息修改 | documented |
+//! | WeChat: a split modify needs `fee_type` (error table) although the request table has none | WeChat 报关信息修改, 错误码 | documented row; `modify_split_requires_fee_type` (on) |
+//! | WeChat: fee fields without `sub_order_no` accepted (required only for split orders), their rules applied where given | WeChat Customs Declaration, WeChat 报关信息修改 | documented |
 //! | Both: modify refused while `PROCESSING` → `INVALID_REQUEST` (QFPay: `1260`, a refusal, not the pending `1145`) | WeChat 报关信息修改 | documented; all customs offices: **guess**, `refuse_modify_while_processing` (set under `[wechat]` in the config file, applies to both providers) |
 //! | Both: re-push only from `SUCCESS` or `EXCEPT`, restarts at `UNDECLARED` | wechat.md §2.4 (W4) | documented rule, **guess** restart state |
 //! | Both: `UNDECLARED` → `PROCESSING` → `SUCCESS`/`FAIL`/`EXCEPT`; `FAIL`/`EXCEPT` by the transaction's [`Settlement`] | wechat.md §4 | documented states, **guess** timing ([`AdvanceRule`]) |
 //! | WeChat: query by `out_trade_no`/`transaction_id`/`sub_order_no`/`sub_order_id`, `offset`/`limit` (default 20), nothing found → `INVALID_REQUEST` "查询指定记录不存在" | wechat.md §2.2, §5.3 | documented; not-found code from practice |
 //! | WeChat: rate limit per mchid off by default | wechat.md §7 | UNCONFIRMED, configurable |
+//!
+//! # WeChat error rows
+//!
+//! Every row of the 错误码 tables of WeChat Customs Declaration (declare, "Error Codes") and
+//! WeChat 报关信息修改 (modify, "错误码"), and how to make the sandbox answer it.
+//! Declare answers in the declare document's English wording, modify in the
+//! modify document's Chinese wording (the declare-only `PARAM_ERROR` rows
+//! are "参数错误" there); each message starts with the row's text, then says
+//! what was wrong. `customs_wechat::Remedy` reads the rows back.
+//! Statuses: 400 for `INVALID_REQUEST`/`PARAM_ERROR`, 403 for `NOAUTH`, 500
+//! for `SYSTEMERROR` (per-code statuses are a **guess**, wechat.md §5.3).
+//!
+//! | Code | Row (declare / modify wording) | Emulated | How to trigger it |
+//! |---|---|---|---|
+//! | `INVALID_REQUEST` | information re-entered differs from the original (declare) | yes | declare an order again with another `merchant_customs_no`, `duty` or amount |
+//! | `INVALID_REQUEST` | Customs information is not configured / 海关配置未设置 | yes | a merchant with `customs_configured = false` ([`WechatMerchant::without_customs_configuration`]) |
+//! | `INVALID_REQUEST` | Order amount does not match / 订单金额不匹配 | yes | an unsplit `order_fee` other than the payment after refunds (e.g. 10000 for [`demo::WECHAT_TXN_PARTLY_REFUNDED`], 30.00 of 100.00 refunded); or, after a partial refund (`refunded_fen`), a repeated declare, or a modify without the new amount |
+//! | `INVALID_REQUEST` | Declaration is not allowed for refunded orders. (declare) | yes | a fully refunded payment: [`demo::WECHAT_TXN_REFUNDED`], `refunded = true` or `refunded_fen = amount_fen` |
+//! | `INVALID_REQUEST` | 海关申报记录不存在 (modify) | yes | modify an order never declared (also redeclare, verify-certificate) |
+//! | `INVALID_REQUEST` | 支付单申报中，不能修改申报信息 (modify) | yes | modify while `PROCESSING` (`refuse_modify_while_processing`, on) |
+//! | `NOAUTH` | The merchant has not registered with the current customs / 商户未在当前申报的海关进行备案 | yes | a `customs` outside the merchant's `customs` list (the demo merchant: [`demo::WECHAT_CUSTOMS`], e.g. `BEIJING`) |
+//! | `NOAUTH` | Self-Clearance is not enabled. / 未开通自助清关功能 | yes | a merchant with `self_clearance = false` ([`WechatMerchant::without_self_clearance`]) |
+//! | `PARAM_ERROR` | Merchant ID (mch_id) is not set (declare) | yes | no `mchid` |
+//! | `PARAM_ERROR` | Invalid merchant ID length: "must be 10 digit number" (declare) | behind a switch | `documented_lengths.mchid` and a merchant whose `mchid` is not 10 digits. Off by default: the request table says `string[1,32]` |
+//! | `PARAM_ERROR` | Currency is not set / 币种类型未设置 | yes | `sub_order_no` without `fee_type` (modify: unless `modify_split_requires_fee_type = false`) |
+//! | `PARAM_ERROR` | Merchant order No. (out_trade_no) is not set (declare) | yes | no `out_trade_no` |
+//! | `PARAM_ERROR` | WeChat order No. (transaction_id) is not set. (declare) | yes | no `transaction_id` |
+//! | `PARAM_ERROR` | Invalid WeChat order No. length: "a 28-digit number" (declare) | behind a switch | `documented_lengths.transaction_id` and a `transaction_id` that is not 28 digits. Off by default: `string[1,32]` |
+//! | `PARAM_ERROR` | Customs information is not set (declare) | yes | no `customs` |
+//! | `PARAM_ERROR` | Customs registration No. is not set (declare) | yes | no `merchant_customs_no` |
+//! | `PARAM_ERROR` | Invalid customs registration No. length: "a 6-digit string" (declare) | behind a switch | `documented_lengths.merchant_customs_no` and one that is not 6 characters. Off by default: `string[1,32]`, and real numbers are usually 10 characters (wechat.md §3) |
+//! | `PARAM_ERROR` | Invalid sub-order No. length (sub_order_no) (declare) | yes | a `sub_order_no` over 32 characters |
+//! | `PARAM_ERROR` | AppId is not set (declare) | yes | no `appid` |
+//! | `PARAM_ERROR` | Transaction currency is different from merchant's settlement currency / 交易币种与商户结算币种不一致 ("check fee_type") | yes | a `fee_type` other than `CNY` |
+//! | `PARAM_ERROR` | the same row again ("declare again, or contact WeChat Pay") | yes | a transaction whose `currency` differs from the merchant's `settlement_currency` (both `CNY` by default) |
+//! | `PARAM_ERROR` | Parameter error / 参数错误 | yes | a body that is not a JSON object, a field of the wrong type, an `out_trade_no` outside `[0-9A-Za-z_-|*@]`, an `mchid` other than the `Authorization` one, an `appid` not bound to it, more than 50 sub-orders |
+//! | `PARAM_ERROR` | Incorrect order amount / 订单金额信息有误 | yes | `order_fee ≠ transport_fee + product_fee` (the "amount differs from the payment" case is the `INVALID_REQUEST` row; which code WeChat uses when is not documented: **guess**) |
+//! | `PARAM_ERROR` | Incorrect transaction order information / 交易单信息有误 | yes | a `transaction_id` unknown to (or not of) this `mchid`, or an `out_trade_no` not the payment's |
+//! | `PARAM_ERROR` | Merchant's split declaration amount is incorrect. / 商户拆单申报金额不正确 | yes | a sub-order, or the sub-orders together (`enforce_split_total`, on), over the payment |
+//! | `PARAM_ERROR` | Missing parameters in split declaration. / 拆单申报时参数缺漏 | yes | `sub_order_no` without `order_fee`, `transport_fee` or `product_fee` |
+//! | `SYSTEMERROR` | System error / 系统错误 | yes | a `system_error` fault ([`fault`]) |
+//!
+//! Where the two tables of one document disagree (the length rows against the
+//! request table; modify's `fee_type` row against a request table without
+//! `fee_type`), the row is emulated behind a switch, and `customs-wechat`
+//! follows the request table for lengths (never stricter) and the error
+//! table for the split modify's `fee_type` (see `docs/conformance-wechat.md`).
+//!
+//! # Peer SDKs
+//!
+//! Any WeChat Pay APIv3 SDK can talk to the sandbox: it checks requests and
+//! signs answers as WeChat does, including `Wechatpay-Signature-Type`, and
+//! serves the certificate download at the domestic `/v3/certificates` too.
+//! Point the SDK at it with:
+//!
+//! * base URL: [`SandboxHandle::base_url`] (or the binary's `--listen`
+//!   address), in place of `https://apihk.mch.weixin.qq.com`;
+//! * merchant: [`demo::WECHAT_MCHID`], app id [`demo::WECHAT_APPID`], private key
+//!   [`demo::wechat_merchant_private_key_pem`] and certificate serial
+//!   [`demo::WECHAT_MERCHANT_SERIAL`];
+//! * APIv3 key: [`demo::wechat_apiv3_key`];
+//! * platform certificate: [`demo::PLATFORM_CERT_PEM`] (serial
+//!   [`demo::PLATFORM_SERIAL`]), or download it through the sandbox; or the
+//!   public key [`demo::PUB_KEY_PEM`] with id [`demo::PUB_KEY_ID`].
+//!
+//! The `customs-sandbox` binary writes them all to `--demo-dir` (`merchant_key.pem`,
+//! `platform_cert.pem`, `pub_key.pem`, `credentials.toml`; see [`demo::write_files`]).
+//! With Python `wechatpayv3` (2.x), whose gateway is fixed and which
+//! downloads certificates when it starts unless its `cert_dir` has one, put
+//! `platform_cert.pem` alone in a directory and override the gateway:
+//!
+//! ```text
+//! from wechatpayv3 import WeChatPay, WeChatPayType
+//! from wechatpayv3.type import RequestType
+//! wxpay = WeChatPay(wechatpay_type=WeChatPayType.NATIVE, mchid="1900000001",
+//!                   private_key=open("demo/merchant_key.pem").read(),
+//!                   cert_serial_no="3A1B5C7D9E2F4A6B8C0D1E3F5A7B9C2D4E6F8A01",
+//!                   apiv3_key=APIV3_KEY_FROM_CREDENTIALS_TOML, appid="wx00sandbox0000001",
+//!                   cert_dir="certs")          # holds platform_cert.pem only
+//! wxpay._core._gate_way = "http://127.0.0.1:8080"   # the sandbox
+//! wxpay._core._update_certificates()               # GET /v3/certificates, verified
+//! code, body = wxpay._core.request("/v3/global/customs/orders", method=RequestType.POST,
+//!                                  data={"appid": "wx00sandbox0000001", "mchid": "1900000001", ...})
+//! ```
+//!
+//! (`public_key=` / `public_key_id=` with `pub_key.pem` and [`demo::PUB_KEY_ID`]
+//! instead of `cert_dir` selects public-key mode.) The SDK verifies every 2xx
+//! answer; declare, query, modify and redeclare work this way.
 //!
 //! # Faults
 //!
@@ -115,8 +205,8 @@ use customs_core::{DeclarationState, Provider};
 use tokio::sync::watch;
 
 pub use config::{
-    AdvanceRule, PlatformKeys, QfpayMerchant, QfpayTransaction, RateLimit, SandboxConfig, Settlement, SigningMode,
-    TradeType, WechatMerchant, WechatTransaction,
+    AdvanceRule, DocumentedLengths, PlatformKeys, QfpayMerchant, QfpayTransaction, RateLimit, SandboxConfig,
+    Settlement, SigningMode, TradeType, WechatMerchant, WechatTransaction,
 };
 pub use fault::{FaultKind, FaultRule, Route, RouteMatch, Trigger};
 pub use qfpay::codes as qfpay_respcd;
@@ -321,6 +411,20 @@ impl SandboxBuilder {
     /// Whether split sub-orders may not add up to more than the payment (default yes).
     pub fn enforce_split_total(mut self, on: bool) -> Self {
         self.config.wechat.enforce_split_total = on;
+        self
+    }
+
+    /// Whether a split WeChat modify needs `fee_type` (default yes, as WeChat
+    /// 报关信息修改's error table says; its request table has no `fee_type`).
+    pub fn modify_split_requires_fee_type(mut self, on: bool) -> Self {
+        self.config.wechat.modify_split_requires_fee_type = on;
+        self
+    }
+
+    /// Which of WeChat Customs Declaration's error-table length rules declare applies
+    /// (default none: they contradict its request table).
+    pub fn documented_lengths(mut self, rules: DocumentedLengths) -> Self {
+        self.config.wechat.documented_lengths = rules;
         self
     }
 

@@ -41,10 +41,25 @@ pub(crate) struct Txn {
     pub(crate) amount_fen: u64,
     pub(crate) payer_name: String,
     pub(crate) payer_id_no: String,
-    pub(crate) refunded: bool,
+    /// Refunded so far, at most `amount_fen` (a partial refund when less).
+    pub(crate) refunded_fen: u64,
     pub(crate) payment_pending: bool,
+    /// The transaction currency (WeChat; `CNY` for QFPay).
+    pub(crate) currency: String,
     pub(crate) settlement: Settlement,
     pub(crate) verify_department: String,
+}
+
+impl Txn {
+    /// What is still paid after refunds: the amount a declaration must state.
+    pub(crate) fn payable_fen(&self) -> u64 {
+        self.amount_fen.saturating_sub(self.refunded_fen)
+    }
+
+    /// Whether nothing is left to declare.
+    pub(crate) fn fully_refunded(&self) -> bool {
+        self.refunded_fen > 0 && self.refunded_fen >= self.amount_fen
+    }
 }
 
 impl From<QfpayTransaction> for Txn {
@@ -57,8 +72,9 @@ impl From<QfpayTransaction> for Txn {
             amount_fen: t.amount_fen,
             payer_name: t.payer_name,
             payer_id_no: t.payer_id_no,
-            refunded: t.refunded,
+            refunded_fen: if t.refunded { t.amount_fen } else { 0 },
             payment_pending: t.payment_pending,
+            currency: "CNY".into(),
             settlement: t.settlement,
             verify_department: t.verify_department,
         }
@@ -68,6 +84,7 @@ impl From<QfpayTransaction> for Txn {
 impl From<WechatTransaction> for Txn {
     fn from(t: WechatTransaction) -> Self {
         Self {
+            refunded_fen: t.refunded_amount(),
             id: t.transaction_id,
             merchant: t.mchid,
             out_trade_no: Some(t.out_trade_no),
@@ -75,8 +92,8 @@ impl From<WechatTransaction> for Txn {
             amount_fen: t.amount_fen,
             payer_name: t.payer_name,
             payer_id_no: t.payer_id_no,
-            refunded: t.refunded,
             payment_pending: false,
+            currency: t.currency,
             settlement: t.settlement,
             verify_department: t.verify_department,
         }
@@ -132,6 +149,9 @@ pub(crate) struct Declaration {
     pub(crate) explanation: Option<String>,
     pub(crate) modify_time: i64,
     pub(crate) sub_order_id: Option<String>,
+    /// The amount the record declares, in fen: `order_fee` (Alipay `amount`)
+    /// when stated, else the payment (after refunds) when declared.
+    pub(crate) amount_fen: u64,
     pub(crate) verify_department: String,
     pub(crate) verify_department_trade_id: String,
     /// Modifications so far (each voided the previous record).
@@ -221,6 +241,15 @@ pub(crate) enum Declared {
     New(Declaration),
     /// An identical repeat of an existing record (accepted, nothing changed).
     Repeat(Declaration),
+}
+
+#[cfg(test)]
+impl Declared {
+    fn record(&self) -> &Declaration {
+        match self {
+            Declared::New(d) | Declared::Repeat(d) => d,
+        }
+    }
 }
 
 /// One provider's transactions and declarations.
@@ -385,7 +414,7 @@ impl Store {
 
     fn checked_txn(&self, w: Which, key: &Key) -> Result<Txn, Refusal> {
         let t = self.book(w).txn(&key.merchant, &key.txn).ok_or(Refusal::UnknownTransaction)?;
-        if t.refunded {
+        if t.fully_refunded() {
             return Err(Refusal::Refunded);
         }
         if t.payment_pending {
@@ -437,15 +466,23 @@ impl Store {
         self.catch_up(now);
         let txn = self.checked_txn(w, &key)?;
         if let Some(existing) = self.book(w).get(&key) {
+            // The amount stated (or, unstated, the record's) must still be the
+            // payment's: after a partial refund the record no longer matches
+            // and the merchant modifies it (spec wechat.md §7).
+            let stated = content.declared_fen.unwrap_or(existing.amount_fen);
+            if !key.is_split() && stated != txn.payable_fen() {
+                return Err(Refusal::AmountMismatch { declared: stated, paid: txn.payable_fen() });
+            }
             return match first_difference(&existing.content, &content) {
                 None => Ok(Declared::Repeat(existing.clone())),
                 Some(field) => Err(Refusal::DiffersFromOriginal { field }),
             };
         }
-        self.check_amounts(w, &key, &content, txn.amount_fen)?;
+        self.check_amounts(w, &key, &content, txn.payable_fen())?;
         self.seq += 1;
         let sub_order_id = key.is_split().then(|| sub_order_id(&txn.id, self.seq));
         let d = Declaration {
+            amount_fen: content.declared_fen.unwrap_or(if key.is_split() { 0 } else { txn.payable_fen() }),
             verify_department_trade_id: verify_trade_id(&txn.id),
             verify_department: txn.verify_department.clone(),
             key: key.clone(),
@@ -472,11 +509,19 @@ impl Store {
         if existing.state == DeclarationState::Processing && self.rules.refuse_modify_while_processing {
             return Err(Refusal::ModifyWhileProcessing);
         }
-        self.check_amounts(w, key, &content, txn.amount_fen)?;
+        self.check_amounts(w, key, &content, txn.payable_fen())?;
+        // Unsplit without a new amount: the record keeps its amount, which
+        // must still be the payment's (e.g. after a partial refund, modify
+        // with the new amount; WeChat 报关信息修改 "订单金额不匹配").
+        let amount_fen = content.declared_fen.unwrap_or(existing.amount_fen);
+        if !key.is_split() && amount_fen != txn.payable_fen() {
+            return Err(Refusal::AmountMismatch { declared: amount_fen, paid: txn.payable_fen() });
+        }
         let book = self.book_mut(w);
         book.voided += 1;
         let d = book.decls.get_mut(key).expect("checked above");
         d.content = content;
+        d.amount_fen = amount_fen;
         d.explanation = None;
         d.revision += 1;
         d.touch(DeclarationState::Submitted, now);
@@ -642,6 +687,48 @@ mod tests {
             Err(Refusal::FeeSum { order_fee: 1_000, .. })
         ));
         assert!(s.declare(Which::WeChat, key(demo::WECHAT_TXN_PAID, ""), content(Some(10_000)), now()).is_ok());
+    }
+
+    #[test]
+    fn a_partial_refund_changes_the_amount_to_declare() {
+        let mut s = store(AdvanceRule::Manual);
+        let k = key(demo::WECHAT_TXN_PAID, "");
+        s.declare(Which::WeChat, k.clone(), content(None), now()).unwrap();
+        assert_eq!(s.wechat.get(&k).unwrap().amount_fen, 10_000, "the whole payment, when no amount is stated");
+        // 30.00 refunded: 70.00 is still paid.
+        let refunded = demo::wechat_transactions().into_iter().find(|t| t.transaction_id == demo::WECHAT_TXN_PAID);
+        s.add_txn(Which::WeChat, refunded.unwrap().with_refund(3_000).into());
+        let mismatch = Refusal::AmountMismatch { declared: 10_000, paid: 7_000 };
+        assert_eq!(
+            s.declare(Which::WeChat, k.clone(), content(None), now()).unwrap_err(),
+            mismatch,
+            "the record's amount"
+        );
+        assert_eq!(s.declare(Which::WeChat, k.clone(), content(Some(10_000)), now()).unwrap_err(), mismatch);
+        assert_eq!(
+            s.declare(Which::WeChat, k.clone(), content(Some(7_000)), now()).unwrap_err(),
+            Refusal::DiffersFromOriginal { field: "order_fee".into() },
+            "the right amount, but a declaration exists: modify it"
+        );
+        assert_eq!(s.modify(Which::WeChat, &k, content(None), now()).unwrap_err(), mismatch, "unchanged amount");
+        assert_eq!(s.modify(Which::WeChat, &k, content(Some(10_000)), now()).unwrap_err(), mismatch);
+        let d = s.modify(Which::WeChat, &k, content(Some(7_000)), now()).unwrap();
+        assert_eq!((d.state, d.amount_fen), (DeclarationState::Submitted, 7_000));
+        // Now the record matches: an identical repeat is accepted.
+        assert!(matches!(s.declare(Which::WeChat, k.clone(), content(Some(7_000)), now()), Ok(Declared::Repeat(_))));
+        // A new declaration of another payment after a partial refund states the rest.
+        let fails = demo::wechat_transactions().into_iter().find(|t| t.transaction_id == demo::WECHAT_TXN_FAILS);
+        s.add_txn(Which::WeChat, fails.unwrap().with_refund(600).into());
+        let kf = key(demo::WECHAT_TXN_FAILS, "");
+        assert_eq!(
+            s.declare(Which::WeChat, kf.clone(), content(Some(6_600)), now()).unwrap_err(),
+            Refusal::AmountMismatch { declared: 6_600, paid: 6_000 }
+        );
+        assert_eq!(s.declare(Which::WeChat, kf.clone(), content(None), now()).unwrap().record().amount_fen, 6_000);
+        // Refunded in full: nothing to declare.
+        let full = demo::wechat_transactions().into_iter().find(|t| t.transaction_id == demo::WECHAT_TXN_FAILS);
+        s.add_txn(Which::WeChat, full.unwrap().with_refund(6_600).into());
+        assert_eq!(s.modify(Which::WeChat, &kf, content(None), now()).unwrap_err(), Refusal::Refunded);
     }
 
     #[test]

@@ -3,7 +3,13 @@
 //! Every request is authenticated (`Authorization`, 5-minute window; failures
 //! answer 401 `SIGN_ERROR`, unsigned); every other response is signed with
 //! the platform key (or the `PUB_KEY_ID_…` key) and carries
-//! `Wechatpay-Timestamp/Nonce/Signature/Serial` and `Request-ID`.
+//! `Wechatpay-Timestamp/Nonce/Signature/Serial`, `Wechatpay-Signature-Type:
+//! WECHATPAY2-SHA256-RSA2048` and `Request-ID`.
+//!
+//! Declare and modify refuse with the error rows of their documents, worded
+//! as each document prints them: declare in English (WeChat Customs Declaration, "Error
+//! Codes"), modify in Chinese (WeChat 报关信息修改, "错误码"); the crate docs map
+//! every row to its trigger.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +28,11 @@ use customs_wechat::server::rfc3339_beijing as rfc3339_cst;
 /// How old a `stale_timestamp` fault makes `Wechatpay-Timestamp` (beyond the
 /// 5-minute window of spec §6.2).
 const STALE_SECS: i64 = 600;
+
+/// The signature scheme header WeChat's answers carry next to the
+/// `Wechatpay-*` signature headers; peer SDKs (e.g. Python `wechatpayv3`)
+/// refuse an answer without it.
+const SIGNATURE_TYPE: (&str, &str) = ("wechatpay-signature-type", "WECHATPAY2-SHA256-RSA2048");
 
 type Answer = Result<Reply, Reply>;
 
@@ -106,6 +117,7 @@ fn sign(shared: &Shared, reply: &mut Reply, key: KeyChoice, fault: Option<FaultK
     };
     if let Some(sig) = shared.wechat.sign_response(key, signed_by, ts, &random_hex(16), &reply.body) {
         sig.apply(&mut reply.headers);
+        reply.header(SIGNATURE_TYPE.0, SIGNATURE_TYPE.1);
     }
 }
 
@@ -114,15 +126,104 @@ fn error(status: StatusCode, code: &str, message: &str) -> Reply {
     Reply::json(status, &json!({ "code": code, "message": message }))
 }
 
+/// Whose wording an answer uses: declare answers with the rows of WeChat Customs Declaration
+/// (English), modify with those of WeChat 报关信息修改 (Chinese); the other operations
+/// (whose error tables the sources lack) with plain English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Doc {
+    Declare,
+    Modify,
+    Other,
+}
+
+impl Doc {
+    fn pick(self, en: &'static str, zh: &'static str) -> &'static str {
+        if self == Doc::Modify { zh } else { en }
+    }
+}
+
+/// The `PARAM_ERROR` rows of the two 错误码 tables; a row only in WeChat Customs Declaration's
+/// answers modify with WeChat 报关信息修改's generic "参数错误".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Row {
+    Generic,
+    MchidNotSet,
+    MchidLength,
+    CurrencyNotSet,
+    OutTradeNoNotSet,
+    TransactionIdNotSet,
+    TransactionIdLength,
+    CustomsNotSet,
+    RegistrationNotSet,
+    RegistrationLength,
+    SubOrderNoLength,
+    AppidNotSet,
+    CurrencyDiffers,
+    CurrencyDiffersAgain,
+    IncorrectAmount,
+    IncorrectTransaction,
+    SplitAmount,
+    SplitMissing,
+}
+
+impl Row {
+    /// The row's message as `doc` prints it.
+    fn text(self, doc: Doc) -> &'static str {
+        const GENERIC_ZH: &str = "参数错误";
+        let (en, zh) = match self {
+            Row::Generic => ("Parameter error", GENERIC_ZH),
+            Row::MchidNotSet => ("Merchant ID (mch_id) is not set", GENERIC_ZH),
+            Row::MchidLength => ("Invalid merchant ID length", GENERIC_ZH),
+            Row::CurrencyNotSet => ("Currency is not set", "币种类型未设置"),
+            Row::OutTradeNoNotSet => ("Merchant order No. (out_trade_no) is not set", GENERIC_ZH),
+            Row::TransactionIdNotSet => ("WeChat order No. (transaction_id) is not set.", GENERIC_ZH),
+            Row::TransactionIdLength => ("Invalid WeChat order No. length", GENERIC_ZH),
+            Row::CustomsNotSet => ("Customs information is not set", GENERIC_ZH),
+            Row::RegistrationNotSet => ("Customs registration No. is not set", GENERIC_ZH),
+            Row::RegistrationLength => ("Invalid customs registration No. length", GENERIC_ZH),
+            Row::SubOrderNoLength => ("Invalid sub-order No. length (sub_order_no)", GENERIC_ZH),
+            Row::AppidNotSet => ("AppId is not set", GENERIC_ZH),
+            Row::CurrencyDiffers | Row::CurrencyDiffersAgain => (
+                "Transaction currency is different from merchant's settlement currency",
+                "交易币种与商户结算币种不一致",
+            ),
+            Row::IncorrectAmount => ("Incorrect order amount", "订单金额信息有误"),
+            Row::IncorrectTransaction => ("Incorrect transaction order information", "交易单信息有误"),
+            Row::SplitAmount => ("Merchant's split declaration amount is incorrect.", "商户拆单申报金额不正确"),
+            Row::SplitMissing => ("Missing parameters in split declaration.", "拆单申报时参数缺漏"),
+        };
+        doc.pick(en, zh)
+    }
+
+    /// The "is not set" row of a required field.
+    fn not_set(field: &str) -> Self {
+        match field {
+            "mchid" => Row::MchidNotSet,
+            "out_trade_no" => Row::OutTradeNoNotSet,
+            "transaction_id" => Row::TransactionIdNotSet,
+            "customs" => Row::CustomsNotSet,
+            "merchant_customs_no" => Row::RegistrationNotSet,
+            "appid" => Row::AppidNotSet,
+            "fee_type" => Row::CurrencyNotSet,
+            _ => Row::Generic,
+        }
+    }
+}
+
 /// A `PARAM_ERROR` naming the field (spec §5.1: `field` is a JSON Pointer in
-/// the body, as in WeChat 报关信息修改's `#/properties/payer`, else the parameter name).
-fn param_error(field: &str, value: &str, issue: &str, location: &str) -> Reply {
+/// the body, as in WeChat 报关信息修改's `#/properties/payer`, else the parameter
+/// name); `row` gives the message its document wording (`None`: plain).
+fn param_error(field: &str, value: &str, issue: &str, location: &str, row: Option<(Row, Doc)>) -> Reply {
     let pointer = if location == "body" && field != "#" { format!("#/properties/{field}") } else { field.to_owned() };
+    let message = match row {
+        Some((row, doc)) => format!("{} ({field} {issue})", row.text(doc)),
+        None => format!("{field} {issue}"),
+    };
     Reply::json(
         StatusCode::BAD_REQUEST,
         &json!({
             "code": "PARAM_ERROR",
-            "message": format!("{field} {issue}"),
+            "message": message,
             "detail": { "field": pointer, "value": value, "issue": issue, "location": location },
         }),
     )
@@ -136,26 +237,34 @@ fn invalid_request(message: &str) -> Reply {
 struct Params {
     values: Map<String, Value>,
     location: &'static str,
+    doc: Doc,
 }
 
 impl Params {
-    fn body(req: &customs_core::Request) -> Result<Self, Reply> {
+    fn body(req: &customs_core::Request, doc: Doc) -> Result<Self, Reply> {
         match serde_json::from_slice::<Value>(req.body()) {
-            Ok(Value::Object(values)) => Ok(Self { values, location: "body" }),
-            _ => Err(param_error("#", "", "the request body must be a JSON object", "body")),
+            Ok(Value::Object(values)) => Ok(Self { values, location: "body", doc }),
+            _ => Err(param_error("#", "", "the request body must be a JSON object", "body", Some((Row::Generic, doc)))),
         }
     }
 
     fn query(req: &customs_core::Request) -> Result<Self, Reply> {
         let q = req.uri().query().unwrap_or("");
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(q)
-            .map_err(|_| param_error("query", q, "is not a valid query string", "query"))?;
+            .map_err(|_| param_error("query", q, "is not a valid query string", "query", None))?;
         let values = pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
-        Ok(Self { values, location: "query" })
+        Ok(Self { values, location: "query", doc: Doc::Other })
     }
 
+    /// A `PARAM_ERROR` in the generic row ("Parameter error" / "参数错误").
     fn err(&self, field: &str, value: &str, issue: &str) -> Reply {
-        param_error(field, value, issue, self.location)
+        self.row_err(Row::Generic, field, value, issue)
+    }
+
+    /// A `PARAM_ERROR` in `row`, worded as this operation's document does.
+    fn row_err(&self, row: Row, field: &str, value: &str, issue: &str) -> Reply {
+        let wording = (self.doc != Doc::Other).then_some((row, self.doc));
+        param_error(field, value, issue, self.location, wording)
     }
 
     fn str_opt(&self, name: &str, max: usize) -> Result<Option<String>, Reply> {
@@ -164,7 +273,8 @@ impl Params {
             Some(Value::String(s)) => {
                 let n = s.chars().count();
                 if n == 0 || n > max {
-                    return Err(self.err(name, s, &format!("must be 1 to {max} characters (got {n})")));
+                    let row = if name == "sub_order_no" { Row::SubOrderNoLength } else { Row::Generic };
+                    return Err(self.row_err(row, name, s, &format!("must be 1 to {max} characters (got {n})")));
                 }
                 Ok(Some(s.clone()))
             }
@@ -173,7 +283,7 @@ impl Params {
     }
 
     fn str_req(&self, name: &str, max: usize) -> Result<String, Reply> {
-        self.str_opt(name, max)?.ok_or_else(|| self.err(name, "", "is required"))
+        self.str_opt(name, max)?.ok_or_else(|| self.row_err(Row::not_set(name), name, "", "is required"))
     }
 
     fn int_opt(&self, name: &str) -> Result<Option<u64>, Reply> {
@@ -212,12 +322,37 @@ fn check_merchant(p: &Params, m: &MerchantKeys, mchid: &str, appid: &str, custom
     }
     if let Some(c) = customs {
         if !m.merchant.customs.is_empty() && !m.merchant.customs.iter().any(|x| x == c) {
+            let row = p
+                .doc
+                .pick("The merchant has not registered with the current customs", "商户未在当前申报的海关进行备案");
             return Err(error(
                 StatusCode::FORBIDDEN,
                 "NOAUTH",
-                &format!("The merchant has not registered with the current customs ({c}); register, then try again"),
+                &format!("{row} ({c}); register with this customs office, then try again"),
             ));
         }
+    }
+    Ok(())
+}
+
+/// The merchant-level prerequisites of declare and modify (WeChat Customs Declaration and
+/// WeChat 报关信息修改, 错误码; spec §1): customs information configured, Self-Clearance enabled.
+fn check_customs_setup(p: &Params, m: &MerchantKeys) -> Result<(), Reply> {
+    if !m.merchant.customs_configured {
+        return Err(invalid_request(&format!(
+            "{}: configure the merchant's customs information first (customs registration guide)",
+            p.doc.pick("Customs information is not configured", "海关配置未设置")
+        )));
+    }
+    if !m.merchant.self_clearance {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "NOAUTH",
+            &format!(
+                "{}: enable it in the merchant platform (Product Center > Apply for Self-Clearance)",
+                p.doc.pick("Self-Clearance is not enabled.", "未开通自助清关功能")
+            ),
+        ));
     }
     Ok(())
 }
@@ -230,46 +365,71 @@ fn check_out_trade_no(p: &Params, v: &str) -> Result<(), Reply> {
     }
 }
 
-/// The refusals of the state rules as WeChat errors (WeChat Customs Declaration and 报关信息修改; spec §5).
-fn refusal(r: &Refusal, location: &str) -> Reply {
-    match r {
-        Refusal::UnknownTransaction | Refusal::PaymentPending => param_error(
+/// The length rules of WeChat Customs Declaration's error table, when switched on
+/// ([`DocumentedLengths`](crate::config::DocumentedLengths)).
+fn check_documented_lengths(shared: &Shared, p: &Params, o: &Order) -> Result<(), Reply> {
+    let on = shared.config.wechat.documented_lengths;
+    let digits = |v: &str, n: usize| v.len() == n && v.bytes().all(|b| b.is_ascii_digit());
+    if on.mchid && !digits(&o.mchid, 10) {
+        return Err(p.row_err(Row::MchidLength, "mchid", &o.mchid, "must be a 10-digit number"));
+    }
+    if on.transaction_id && !digits(&o.transaction_id, 28) {
+        return Err(p.row_err(
+            Row::TransactionIdLength,
             "transaction_id",
-            "",
-            "Incorrect transaction order information: no paid transaction with this transaction_id for this mchid",
-            location,
+            &o.transaction_id,
+            "must be a 28-digit number",
+        ));
+    }
+    if on.merchant_customs_no && o.merchant_customs_no.chars().count() != 6 {
+        return Err(p.row_err(
+            Row::RegistrationLength,
+            "merchant_customs_no",
+            &o.merchant_customs_no,
+            "must be a 6-digit string (6 characters)",
+        ));
+    }
+    Ok(())
+}
+
+/// The refusals of the state rules as WeChat errors, worded as `doc` prints
+/// its rows (WeChat Customs Declaration and 报关信息修改, 错误码; spec §5).
+fn refusal(r: &Refusal, doc: Doc) -> Reply {
+    let param =
+        |row: Row, field: &str, value: &str, issue: &str| param_error(field, value, issue, "body", Some((row, doc)));
+    match r {
+        Refusal::UnknownTransaction | Refusal::PaymentPending => {
+            param(Row::IncorrectTransaction, "transaction_id", "", "names no paid transaction of this mchid")
+        }
+        Refusal::OutTradeNoMismatch => {
+            param(Row::IncorrectTransaction, "out_trade_no", "", "does not belong to transaction_id")
+        }
+        Refusal::Refunded => invalid_request(
+            "Declaration is not allowed for refunded orders. (the payment was refunded in full; after a partial \
+             refund declare the amount still paid)",
         ),
-        Refusal::OutTradeNoMismatch => param_error(
-            "out_trade_no",
-            "",
-            "Incorrect transaction order information: out_trade_no does not belong to transaction_id",
-            location,
-        ),
-        Refusal::Refunded => invalid_request("Declaration is not allowed for refunded orders."),
-        Refusal::FeeSum { order_fee, product_fee, transport_fee } => param_error(
+        Refusal::FeeSum { order_fee, product_fee, transport_fee } => param(
+            Row::IncorrectAmount,
             "order_fee",
             &order_fee.to_string(),
             &format!("must equal transport_fee + product_fee ({transport_fee} + {product_fee})"),
-            location,
         ),
         Refusal::AmountMismatch { declared, paid } => invalid_request(&format!(
-            "Order amount does not match: the order amount for declaration ({declared}) must be the same as the \
-             payment amount ({paid})"
+            "{}: the order amount for declaration ({declared}) must be the same as the payment amount ({paid}, after \
+             refunds); after a refund, modify the declaration with the new amount",
+            doc.pick("Order amount does not match", "订单金额不匹配")
         )),
-        Refusal::SplitExceedsPayment { total, paid } => param_error(
+        Refusal::SplitExceedsPayment { total, paid } => param(
+            Row::SplitAmount,
             "order_fee",
             &total.to_string(),
-            &format!(
-                "Merchant's split declaration amount is incorrect: the split orders add up to {total}, more than \
-                 the original payment ({paid})"
-            ),
-            location,
+            &format!("the split orders add up to {total}, more than the original payment ({paid})"),
         ),
-        Refusal::TooManySubOrders => param_error(
+        Refusal::TooManySubOrders => param(
+            Row::Generic,
             "sub_order_no",
             "",
             &format!("an order can be split into at most {} sub-orders", customs_core::MAX_SUB_ORDERS),
-            location,
         ),
         Refusal::SplitMix { existing_split } => invalid_request(&format!(
             "The information re-entered by merchant for customs declaration is different from the original one: \
@@ -309,9 +469,11 @@ struct Order {
 }
 
 impl Order {
-    /// Reads and checks the fields; `split_needs_fee_type` is true for declare
-    /// (WeChat Customs Declaration) and false for modify (WeChat 报关信息修改 has no `fee_type`).
-    fn read(p: &Params, m: &MerchantKeys, split_needs_fee_type: bool) -> Result<Self, Reply> {
+    /// Reads and checks the fields of a declare or modify body, in the
+    /// wording of `p.doc`. `fee_type` is required with `sub_order_no` for
+    /// declare (WeChat Customs Declaration) and, unless switched off, for modify (WeChat 报关信息修改's
+    /// error table; its request table has no `fee_type`).
+    fn read(shared: &Shared, p: &Params, m: &MerchantKeys) -> Result<Self, Reply> {
         let o = Order {
             appid: p.str_req("appid", 32)?,
             mchid: p.str_req("mchid", 32)?,
@@ -326,25 +488,39 @@ impl Order {
             product_fee: p.int_opt("product_fee")?,
         };
         let fee_type = p.str_opt("fee_type", 32)?;
+        if p.doc == Doc::Declare {
+            check_documented_lengths(shared, p, &o)?;
+        }
         check_out_trade_no(p, &o.out_trade_no)?;
+        check_merchant(p, m, &o.mchid, &o.appid, None)?;
+        check_customs_setup(p, m)?;
         check_merchant(p, m, &o.mchid, &o.appid, Some(&o.customs))?;
         if let Some(ft) = &fee_type {
             if ft != "CNY" {
-                return Err(p.err("fee_type", ft, "must be CNY (the only supported currency)"));
+                return Err(p.row_err(
+                    Row::CurrencyDiffers,
+                    "fee_type",
+                    ft,
+                    "must be CNY, the only supported currency (the merchant settles in CNY)",
+                ));
             }
         }
         if o.sub_order_no.is_some() {
+            let fee_type_needed = p.doc == Doc::Declare || shared.config.wechat.modify_split_requires_fee_type;
+            if fee_type.is_none() && fee_type_needed {
+                return Err(p.row_err(Row::CurrencyNotSet, "fee_type", "", "is required for split orders (CNY)"));
+            }
             let missing = [
-                ("fee_type", fee_type.is_some() || !split_needs_fee_type),
                 ("order_fee", o.order_fee.is_some()),
                 ("transport_fee", o.transport_fee.is_some()),
                 ("product_fee", o.product_fee.is_some()),
             ];
             if let Some((name, _)) = missing.iter().find(|(_, present)| !present) {
-                return Err(p.err(
+                return Err(p.row_err(
+                    Row::SplitMissing,
                     name,
                     "",
-                    "is required for a split declaration (fee_type, order_fee, transport_fee and product_fee)",
+                    "is required for split orders (fee_type, order_fee, transport_fee and product_fee)",
                 ));
             }
         }
@@ -378,24 +554,33 @@ impl Order {
     }
 }
 
-/// Checks the payment exists for the merchant and `out_trade_no` is its own.
-fn check_txn(shared: &Shared, mchid: &str, transaction_id: &str, out_trade_no: &str) -> Result<(), Reply> {
+/// Checks the payment exists for the merchant, `out_trade_no` is its own
+/// and (declare and modify) its currency is the merchant's settlement currency.
+fn check_txn(
+    shared: &Shared,
+    m: &MerchantKeys,
+    doc: Doc,
+    transaction_id: &str,
+    out_trade_no: &str,
+) -> Result<(), Reply> {
     let live = shared.lock();
     let book = live.store.book(Which::WeChat);
-    let Some(t) = book.txn(mchid, transaction_id) else {
+    let Some(t) = book.txn(&m.merchant.mchid, transaction_id) else {
+        return Err(refusal(&Refusal::UnknownTransaction, doc));
+    };
+    if t.out_trade_no.as_deref() != Some(out_trade_no) {
+        return Err(refusal(&Refusal::OutTradeNoMismatch, doc));
+    }
+    if doc != Doc::Other && t.currency != m.merchant.settlement_currency {
         return Err(param_error(
             "transaction_id",
             transaction_id,
-            "Incorrect transaction order information: no paid transaction with this transaction_id for this mchid",
+            &format!(
+                "the transaction was paid in {}, the merchant settles in {}; declare again, or ask WeChat Pay support",
+                t.currency, m.merchant.settlement_currency
+            ),
             "body",
-        ));
-    };
-    if t.out_trade_no.as_deref() != Some(out_trade_no) {
-        return Err(param_error(
-            "out_trade_no",
-            out_trade_no,
-            "Incorrect transaction order information: out_trade_no does not belong to transaction_id",
-            "body",
+            Some((Row::CurrencyDiffersAgain, doc)),
         ));
     }
     Ok(())
@@ -424,12 +609,12 @@ fn add_split_ids(v: &mut Map<String, Value>, d: &Declaration) {
 
 /// `POST /v3/global/customs/orders` (WeChat Customs Declaration).
 fn declare(shared: &Shared, merchant: &MerchantKeys, req: &customs_core::Request, now: Now) -> Answer {
-    let o = Order::read(&Params::body(req)?, merchant, true)?;
-    check_txn(shared, &o.mchid, &o.transaction_id, &o.out_trade_no)?;
+    let o = Order::read(shared, &Params::body(req, Doc::Declare)?, merchant)?;
+    check_txn(shared, merchant, Doc::Declare, &o.transaction_id, &o.out_trade_no)?;
     let result = shared.lock().store.declare(Which::WeChat, o.key(), o.content(), now);
     let d = match result {
         Ok(Declared::New(d) | Declared::Repeat(d)) => d,
-        Err(r) => return Err(refusal(&r, "body")),
+        Err(r) => return Err(refusal(&r, Doc::Declare)),
     };
     let mut v = Map::new();
     v.insert("appid".into(), appid_of(&d).into());
@@ -445,10 +630,10 @@ fn declare(shared: &Shared, merchant: &MerchantKeys, req: &customs_core::Request
 
 /// `PATCH /v3/global/customs/orders` (WeChat 报关信息修改).
 fn modify(shared: &Shared, merchant: &MerchantKeys, req: &customs_core::Request, now: Now) -> Answer {
-    let o = Order::read(&Params::body(req)?, merchant, false)?;
-    check_txn(shared, &o.mchid, &o.transaction_id, &o.out_trade_no)?;
+    let o = Order::read(shared, &Params::body(req, Doc::Modify)?, merchant)?;
+    check_txn(shared, merchant, Doc::Modify, &o.transaction_id, &o.out_trade_no)?;
     let result = shared.lock().store.modify(Which::WeChat, &o.key(), o.content(), now);
-    let d = result.map_err(|r| refusal(&r, "body"))?;
+    let d = result.map_err(|r| refusal(&r, Doc::Modify))?;
     let mut v = Map::new();
     v.insert("appid".into(), appid_of(&d).into());
     v.insert("mchid".into(), d.key.merchant.clone().into());
@@ -476,17 +661,20 @@ fn locate(
     let book = live.store.book(Which::WeChat);
     let of_txn = book.find(mchid, customs, |d| d.key.txn == transaction_id);
     if let Some(no) = sub_order_no {
-        return of_txn.into_iter().find(|k| k.sub_order_no == no).ok_or_else(|| refusal(&Refusal::NotFound, "body"));
+        return of_txn
+            .into_iter()
+            .find(|k| k.sub_order_no == no)
+            .ok_or_else(|| refusal(&Refusal::NotFound, Doc::Other));
     }
     if let Some(id) = sub_order_id {
         return of_txn
             .into_iter()
             .find(|k| book.get(k).and_then(|d| d.sub_order_id.as_deref()) == Some(id))
-            .ok_or_else(|| refusal(&Refusal::NotFound, "body"));
+            .ok_or_else(|| refusal(&Refusal::NotFound, Doc::Other));
     }
     match of_txn.iter().find(|k| !k.is_split()) {
         Some(k) => Ok(k.clone()),
-        None if of_txn.is_empty() => Err(refusal(&Refusal::NotFound, "body")),
+        None if of_txn.is_empty() => Err(refusal(&Refusal::NotFound, Doc::Other)),
         None => Err(p.err("sub_order_no", "", "is required: this order was declared as split orders")),
     }
 }
@@ -507,17 +695,17 @@ fn resolve_txn(
         (Some(id), _) => book.txn(mchid, id),
         (None, Some(out)) => book.txn_by_out_trade_no(mchid, out),
     };
-    let Some(t) = t else { return Err(refusal(&Refusal::UnknownTransaction, "body")) };
+    let Some(t) = t else { return Err(refusal(&Refusal::UnknownTransaction, Doc::Other)) };
     let own_out = t.out_trade_no.clone().unwrap_or_default();
     if out_trade_no.is_some_and(|o| o != own_out) {
-        return Err(refusal(&Refusal::OutTradeNoMismatch, "body"));
+        return Err(refusal(&Refusal::OutTradeNoMismatch, Doc::Other));
     }
     Ok((t.id.clone(), own_out))
 }
 
 /// `POST /v3/global/customs/redeclare` (W4, spec §2.4).
 fn redeclare(shared: &Shared, m: &MerchantKeys, req: &customs_core::Request, now: Now) -> Answer {
-    let p = Params::body(req)?;
+    let p = Params::body(req, Doc::Other)?;
     let appid = p.str_req("appid", 32)?;
     let mchid = p.str_req("mchid", 32)?;
     let customs = p.str_req("customs", 32)?;
@@ -530,7 +718,7 @@ fn redeclare(shared: &Shared, m: &MerchantKeys, req: &customs_core::Request, now
     let (txn, out) = resolve_txn(shared, &p, &mchid, transaction_id.as_deref(), out_trade_no.as_deref())?;
     let key = locate(shared, &p, &mchid, &customs, &txn, sub_order_no.as_deref(), sub_order_id.as_deref())?;
     let result = shared.lock().store.redeclare(Which::WeChat, &key, &merchant_customs_no, now);
-    let d = result.map_err(|r| refusal(&r, "body"))?;
+    let d = result.map_err(|r| refusal(&r, Doc::Other))?;
     let mut v = Map::new();
     v.insert("appid".into(), appid.into());
     v.insert("mchid".into(), mchid.into());
@@ -629,7 +817,7 @@ fn query_item(d: &Declaration) -> Value {
 
 /// `POST /v3/global/customs/verify-certificate` (W2, spec §2.5, §6.4).
 fn verify_certificate(shared: &Shared, m: &MerchantKeys, req: &customs_core::Request) -> Answer {
-    let p = Params::body(req)?;
+    let p = Params::body(req, Doc::Other)?;
     let appid = p.str_req("appid", 32)?;
     let mchid = p.str_req("mchid", 32)?;
     let out_trade_no = p.str_req("out_trade_no", 32)?;
@@ -651,9 +839,10 @@ fn verify_certificate(shared: &Shared, m: &MerchantKeys, req: &customs_core::Req
             serial,
             "must name the platform certificate serial or the PUB_KEY_ID_ key the identity fields were encrypted with",
             "header",
+            None,
         ));
     };
-    check_txn(shared, &mchid, &transaction_id, &out_trade_no)?;
+    check_txn(shared, m, Doc::Other, &transaction_id, &out_trade_no)?;
     locate(shared, &p, &mchid, &customs, &transaction_id, sub_order_no.as_deref(), None)?;
     let decrypt = |field: &str, value: &str| {
         shared.wechat.decrypt_field(key, value).ok_or_else(|| {
@@ -668,7 +857,7 @@ fn verify_certificate(shared: &Shared, m: &MerchantKeys, req: &customs_core::Req
     let live = shared.lock();
     let Some(t) = live.store.book(Which::WeChat).txn(&mchid, &transaction_id) else {
         // Removed by a concurrent admin reset.
-        return Err(refusal(&Refusal::UnknownTransaction, "body"));
+        return Err(refusal(&Refusal::UnknownTransaction, Doc::Other));
     };
     let same = t.payer_id_no == id && t.payer_name == name;
     Ok(Reply::json(
@@ -683,8 +872,9 @@ fn verify_certificate(shared: &Shared, m: &MerchantKeys, req: &customs_core::Req
     ))
 }
 
-/// `GET /v3/global/certificates` (spec §6.3): the platform certificate,
-/// encrypted with the caller's APIv3 key.
+/// `GET /v3/global/certificates`, also served at the domestic path
+/// `/v3/certificates` (spec §6.3): the platform certificate, encrypted with
+/// the caller's APIv3 key.
 fn certificates(shared: &Shared, m: &MerchantKeys) -> Answer {
     let body = shared
         .wechat
@@ -703,12 +893,15 @@ pub(crate) fn route_of(method: &Method, path: &str) -> Option<Result<Route, ()>>
         ("/v3/global/customs/orders", &Method::PATCH) => Route::WechatModify,
         ("/v3/global/customs/redeclare", &Method::POST) => Route::WechatRedeclare,
         ("/v3/global/customs/verify-certificate", &Method::POST) => Route::WechatVerifyCertificate,
-        ("/v3/global/certificates", &Method::GET) => Route::WechatCertificates,
+        // `/v3/certificates` is the domestic path (spec §6.3), which peer SDKs
+        // (e.g. Python `wechatpayv3`) use for the certificate download.
+        ("/v3/global/certificates" | "/v3/certificates", &Method::GET) => Route::WechatCertificates,
         (
             "/v3/global/customs/orders"
             | "/v3/global/customs/redeclare"
             | "/v3/global/customs/verify-certificate"
-            | "/v3/global/certificates",
+            | "/v3/global/certificates"
+            | "/v3/certificates",
             _,
         ) => return Some(Err(())),
         _ => return None,

@@ -54,6 +54,22 @@ impl RawRequest {
         self.head.lines().next().unwrap_or_default()
     }
 
+    /// The method, e.g. `POST`.
+    pub fn method(&self) -> &str {
+        self.request_line().split(' ').next().unwrap_or_default()
+    }
+
+    /// The request target without its query, e.g. `/v3/global/customs/orders`.
+    pub fn path(&self) -> &str {
+        let target = self.request_line().split(' ').nth(1).unwrap_or_default();
+        target.split('?').next().unwrap_or_default()
+    }
+
+    /// The query string, if any (without `?`).
+    pub fn query(&self) -> Option<&str> {
+        self.request_line().split(' ').nth(1).and_then(|t| t.split_once('?')).map(|(_, q)| q)
+    }
+
     /// Every value of header `name` (case-insensitive), in arrival order.
     pub fn header(&self, name: &str) -> Vec<&str> {
         self.head
@@ -193,7 +209,7 @@ fn serve(mut stream: TcpStream, mode: &Mode, requests: &Mutex<Vec<RawRequest>>) 
 }
 
 /// Reads one request (head and `content-length` body); `None` at end of stream.
-fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<RawRequest> {
+pub(crate) fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<RawRequest> {
     let head_end = loop {
         if let Some(i) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
             break i;

@@ -1,10 +1,15 @@
 //! Declare: `POST /v3/global/customs/orders` (WeChat Customs Declaration, spec `wechat.md` §2.1).
 
 use customs_core::validation::{ValidationError, Violations};
-use customs_core::{CustomsCode, Fen, MerchantCustomsNo, OutTradeNo, StateReport, SubOrder, SubOrderNo, TransactionId};
+use customs_core::{
+    Currency, CustomsCode, Fen, MerchantCustomsNo, OutTradeNo, StateReport, SubOrder, SubOrderNo, TransactionId,
+    VerifyError,
+};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{RawFees, VerifyDepartment};
+use crate::binding::{self, Answers};
+use crate::config::WeChatConfig;
+use crate::model::{OrderAmounts, RawFees, VerifyDepartment};
 use crate::operation::Operation;
 
 /// A declaration of a paid order, or of one sub-order of a split order.
@@ -12,7 +17,9 @@ use crate::operation::Operation;
 /// `appid` and `mchid` come from the configuration. Passing a
 /// [`SubOrder`] is what makes the declaration split: its `fee_type` (`CNY`),
 /// `order_fee` (= `product_fee + transport_fee`), `transport_fee` and
-/// `product_fee` are then sent too (WeChat Customs Declaration).
+/// `product_fee` are then sent too (WeChat Customs Declaration). An unsplit
+/// declaration may state its amounts with [`OrderAmounts`] (the document
+/// requires them only for split orders and does not forbid them otherwise).
 ///
 /// ```
 /// use customs_core::{CustomsCode, Fen, SubOrder};
@@ -42,6 +49,8 @@ pub struct DeclareRequest {
     pub duty: Option<Fen>,
     /// The sub-order, for split declarations.
     pub sub_order: Option<SubOrder>,
+    /// Amounts of an unsplit declaration (not sent when `sub_order` is set).
+    pub order_amounts: Option<OrderAmounts>,
 }
 
 impl DeclareRequest {
@@ -55,7 +64,15 @@ impl DeclareRequest {
         customs: CustomsCode,
         merchant_customs_no: MerchantCustomsNo,
     ) -> Self {
-        Self { out_trade_no, transaction_id, customs, merchant_customs_no, duty: None, sub_order: None }
+        Self {
+            out_trade_no,
+            transaction_id,
+            customs,
+            merchant_customs_no,
+            duty: None,
+            sub_order: None,
+            order_amounts: None,
+        }
     }
 
     /// Sets the tariff.
@@ -65,15 +82,27 @@ impl DeclareRequest {
         self
     }
 
-    /// Makes it a split declaration of `sub_order`.
+    /// Makes it a split declaration of `sub_order` (dropping any
+    /// [`order_amounts`](Self::order_amounts)).
     #[must_use]
     pub fn with_sub_order(mut self, sub_order: SubOrder) -> Self {
         self.sub_order = Some(sub_order);
+        self.order_amounts = None;
+        self
+    }
+
+    /// States the amounts of an unsplit declaration (dropping any
+    /// [`sub_order`](Self::sub_order)); empty amounts send nothing.
+    #[must_use]
+    pub fn with_order_amounts(mut self, amounts: OrderAmounts) -> Self {
+        self.order_amounts = Some(amounts).filter(|a| !a.is_empty());
+        self.sub_order = None;
         self
     }
 
     pub(crate) fn body(&self, appid: &str, mchid: &str) -> Vec<u8> {
         let sub = self.sub_order.as_ref();
+        let whole = self.order_amounts.filter(|_| sub.is_none());
         let body = DeclareBody {
             appid,
             mchid,
@@ -83,10 +112,10 @@ impl DeclareRequest {
             merchant_customs_no: &self.merchant_customs_no,
             duty: self.duty,
             sub_order_no: sub.map(SubOrder::sub_order_no),
-            fee_type: sub.map(|s| s.fee_type().as_str()),
-            order_fee: sub.map(SubOrder::order_fee),
-            transport_fee: sub.map(SubOrder::transport_fee),
-            product_fee: sub.map(SubOrder::product_fee),
+            fee_type: sub.map(|s| s.fee_type().as_str()).or_else(|| whole?.fee_type().map(Currency::as_str)),
+            order_fee: sub.map(SubOrder::order_fee).or_else(|| whole?.order_fee()),
+            transport_fee: sub.map(SubOrder::transport_fee).or_else(|| whole?.transport_fee()),
+            product_fee: sub.map(SubOrder::product_fee).or_else(|| whole?.product_fee()),
         };
         serde_json::to_vec(&body).expect("plain structs serialize")
     }
@@ -117,10 +146,15 @@ struct DeclareBody<'a> {
 /// Unvalidated declaration fields, named as on the wire (from a form, a CLI
 /// or JSON; missing JSON fields read as empty).
 ///
-/// [`validate`](Self::validate) mirrors the PARAM_ERROR cases of WeChat Customs Declaration and
-/// reports every violation at once: missing fields, lengths and charsets,
-/// `fee_type` CNY only, split fields required together with `sub_order_no`,
-/// `order_fee = transport_fee + product_fee`.
+/// [`validate`](Self::validate) mirrors the request table and the
+/// PARAM_ERROR cases of WeChat Customs Declaration and reports every
+/// violation at once: missing fields, lengths and charsets, `fee_type` CNY
+/// only, `fee_type`, `order_fee`, `transport_fee` and `product_fee` required
+/// with `sub_order_no` (and optional without it), and
+/// `order_fee = transport_fee + product_fee` where all three are given. The error table's stricter
+/// length claims (`mchid` 10 digits, `transaction_id` 28 digits, registration
+/// number 6 characters) contradict the request table (`string[1,32]`) and are
+/// not enforced (see `docs/conformance-wechat.md`).
 ///
 /// ```
 /// use customs_wechat::DeclareInput;
@@ -153,13 +187,13 @@ pub struct DeclareInput {
     pub duty: Option<u64>,
     /// `sub_order_no` (split declarations).
     pub sub_order_no: Option<String>,
-    /// `fee_type` (split; `CNY`).
+    /// `fee_type` (`CNY`; required when split, optional otherwise).
     pub fee_type: Option<String>,
-    /// `order_fee`, fen (split).
+    /// `order_fee`, fen (required when split, optional otherwise).
     pub order_fee: Option<u64>,
-    /// `transport_fee`, fen (split).
+    /// `transport_fee`, fen (required when split, optional otherwise).
     pub transport_fee: Option<u64>,
-    /// `product_fee`, fen (split).
+    /// `product_fee`, fen (required when split, optional otherwise).
     pub product_fee: Option<u64>,
 }
 
@@ -177,20 +211,18 @@ impl DeclareInput {
             transport_fee: self.transport_fee,
             product_fee: self.product_fee,
         };
-        let sub_order = match self.sub_order_no.as_deref().filter(|s| !s.is_empty()) {
-            None => {
-                fees.reject_present(&mut v);
-                None
-            }
+        let (sub_order, order_amounts) = match self.sub_order_no.as_deref().filter(|s| !s.is_empty()) {
+            None => (None, fees.check_unsplit(&mut v).filter(|a| !a.is_empty())),
             Some(no) => {
                 let no: Option<SubOrderNo> = v.parse("sub_order_no", no);
-                let amounts = fees.check(&mut v, true);
-                match (no, amounts) {
+                let amounts = fees.check(&mut v, Some("WeChat Customs Declaration"));
+                let sub_order = match (no, amounts) {
                     (Some(no), Some((product, transport))) => {
                         v.take("order_fee", SubOrder::new(no, product, transport))
                     }
                     _ => None,
-                }
+                };
+                (sub_order, None)
             }
         };
         v.finish_with(|| DeclareRequest {
@@ -200,6 +232,7 @@ impl DeclareInput {
             merchant_customs_no: merchant_customs_no.expect("checked"),
             duty: self.duty.map(Fen::new),
             sub_order,
+            order_amounts,
         })
     }
 }
@@ -211,33 +244,52 @@ impl TryFrom<&DeclareInput> for DeclareRequest {
     }
 }
 
-/// The answer to a declaration (WeChat Customs Declaration "Response Parameters"). Unknown
+/// The answer to a declaration (WeChat Customs Declaration, 3. Response
+/// Parameters). Every field that document marks "Required: Yes" is required
+/// here: an answer without one is a decode error, never a success. Unknown
 /// fields are ignored; identifiers are kept as sent.
+///
+/// Decoded only together with its request
+/// ([`WeChatPay::decode_declare`](crate::WeChatPay::decode_declare)), which
+/// checks `mchid`, `appid`, `out_trade_no`, `transaction_id` and
+/// `sub_order_no` against it ([`Answers`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeclareResponse {
-    /// `appid`.
+    /// `appid` (required).
     pub appid: String,
-    /// `mchid`.
+    /// `mchid` (required).
     pub mchid: String,
-    /// Declaration state; usually `UNDECLARED` at first (spec §4): poll with query.
+    /// Declaration state (required); usually `UNDECLARED` at first (spec §4): poll with query.
     #[serde(with = "crate::model::state_serde")]
     pub state: StateReport,
-    /// `out_trade_no`.
+    /// `out_trade_no` (required).
     pub out_trade_no: String,
-    /// `transaction_id`.
+    /// `transaction_id` (required).
     pub transaction_id: String,
-    /// `sub_order_no` (split orders).
+    /// `sub_order_no` (optional: "returned for a split order").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_order_no: Option<String>,
-    /// WeChat's `sub_order_id` (split orders).
+    /// WeChat's `sub_order_id` (optional: "returned for a split order").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_order_id: Option<String>,
-    /// Verifying institution (WeChat Customs Declaration says required; tolerated when missing).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify_department: Option<VerifyDepartment>,
-    /// Its transaction id (WeChat Customs Declaration prints `Verify_department_trade_id`, a typo; both read).
-    #[serde(default, alias = "Verify_department_trade_id", skip_serializing_if = "Option::is_none")]
-    pub verify_department_trade_id: Option<String>,
+    /// Verifying institution. Required: the document's table marks it
+    /// "Required: Yes" (it comes from the payment, so it is known when the
+    /// declaration is accepted). Earlier versions tolerated its absence
+    /// without a documented reason.
+    pub verify_department: VerifyDepartment,
+    /// Its transaction id, required like `verify_department`. The document
+    /// prints `Verify_department_trade_id`, a typo; both spellings are read.
+    #[serde(alias = "Verify_department_trade_id")]
+    pub verify_department_trade_id: String,
+}
+
+impl Answers<DeclareRequest> for DeclareResponse {
+    fn check_binding(&self, request: &DeclareRequest, config: &WeChatConfig) -> Result<(), VerifyError> {
+        binding::merchant(config, &self.mchid, &self.appid)?;
+        binding::same("out_trade_no", request.out_trade_no.as_str(), &self.out_trade_no)?;
+        binding::same("transaction_id", request.transaction_id.as_str(), &self.transaction_id)?;
+        binding::sub_order(request.sub_order.as_ref().map(|s| s.sub_order_no().as_str()), self.sub_order_no.as_deref())
+    }
 }
 
 #[cfg(test)]
@@ -335,11 +387,37 @@ mod tests {
         };
         assert_eq!(input.validate().unwrap_err().fields(), ["order_fee"]);
 
-        // Split fields without sub_order_no.
-        let input = DeclareInput { order_fee: Some(1), fee_type: Some("CNY".into()), ..valid() };
+        // Without sub_order_no the fee fields are optional, but their rules hold where given.
+        let input = DeclareInput {
+            fee_type: Some("USD".into()),
+            order_fee: Some(10),
+            transport_fee: Some(1),
+            product_fee: Some(2),
+            ..valid()
+        };
         let e = input.validate().unwrap_err();
         assert_eq!(e.fields(), ["fee_type", "order_fee"]);
-        assert!(e.to_string().contains("only sent with `sub_order_no`"), "{e}");
+        assert!(e.to_string().contains("1 + 2 = 3 fen"), "{e}");
+    }
+
+    #[test]
+    fn unsplit_declarations_may_state_their_amounts() {
+        // WeChat Customs Declaration requires the fee fields for split orders; it does not forbid them otherwise.
+        let input = DeclareInput { order_fee: Some(7_000), fee_type: Some("CNY".into()), ..valid() };
+        let req = input.validate().unwrap();
+        assert_eq!(req.sub_order, None);
+        let body = String::from_utf8(req.body("a", "m")).unwrap();
+        assert!(body.ends_with(r#""merchant_customs_no":"123456","fee_type":"CNY","order_fee":7000}"#), "{body}");
+        let input = DeclareInput { order_fee: Some(888), transport_fee: Some(88), product_fee: Some(800), ..valid() };
+        let body = String::from_utf8(input.validate().unwrap().body("a", "m")).unwrap();
+        assert!(body.ends_with(r#""order_fee":888,"transport_fee":88,"product_fee":800}"#), "{body}");
+        // Typed: order amounts and a sub-order exclude each other.
+        let sub = SubOrder::new("s1".parse().unwrap(), Fen::new(1), Fen::new(0)).unwrap();
+        let req = valid().validate().unwrap().with_order_amounts(OrderAmounts::total(Fen::new(5))).with_sub_order(sub);
+        assert_eq!(req.order_amounts, None);
+        let req = req.with_order_amounts(OrderAmounts::total(Fen::new(5)));
+        assert_eq!((req.sub_order.is_none(), req.order_amounts.unwrap().order_fee()), (true, Some(Fen::new(5))));
+        assert_eq!(valid().validate().unwrap().with_order_amounts(OrderAmounts::default()).order_amounts, None);
     }
 
     #[test]
@@ -355,8 +433,90 @@ mod tests {
         let r: DeclareResponse = serde_json::from_str(body).unwrap();
         assert_eq!(r.state.state, DeclarationState::Undeclared);
         assert_eq!(r.state.outcome(), Outcome::Pending);
-        assert_eq!(r.verify_department, Some(VerifyDepartment::UnionPay));
-        assert_eq!(r.verify_department_trade_id.as_deref(), Some("2018"));
+        assert_eq!(r.verify_department, VerifyDepartment::UnionPay);
+        assert_eq!(r.verify_department_trade_id, "2018");
         assert_eq!(r.sub_order_no, None);
+    }
+
+    const DOCUMENTED: &str = r#"{"appid":"wx","mchid":"1","state":"UNDECLARED","out_trade_no":"o","transaction_id":"t","verify_department":"UNIONPAY","verify_department_trade_id":"2018"}"#;
+
+    #[test]
+    fn every_required_response_field_is_required() {
+        let full: serde_json::Value = serde_json::from_str(DOCUMENTED).unwrap();
+        for field in [
+            "appid",
+            "mchid",
+            "state",
+            "out_trade_no",
+            "transaction_id",
+            "verify_department",
+            "verify_department_trade_id",
+        ] {
+            let mut v = full.clone();
+            v.as_object_mut().unwrap().remove(field);
+            let e = serde_json::from_value::<DeclareResponse>(v).unwrap_err().to_string();
+            assert!(e.contains(&format!("missing field `{field}`")), "{field}: {e}");
+        }
+        // An empty state is no state (string[1,32]), not "pending".
+        let empty = DOCUMENTED.replace("UNDECLARED", "");
+        assert!(serde_json::from_str::<DeclareResponse>(&empty).is_err());
+        // A query answer is not a declare answer.
+        let query =
+            r#"{"appid":"wx","mchid":"1","transaction_id":"t","offset":0,"limit":20,"total_count":0,"data":[]}"#;
+        assert!(serde_json::from_str::<DeclareResponse>(query).is_err());
+    }
+
+    fn config() -> WeChatConfig {
+        WeChatConfig::builder()
+            .mchid("1900000109")
+            .appid("wxd678efh567hg6787")
+            .merchant_serial("2F5E")
+            .private_key_pem(&customs_core::Secret::new(include_str!("../testdata/merchant_key.pkcs8.pem")))
+            .apiv3_key(customs_core::Secret::new("0123456789abcdef0123456789abcdef"))
+            .build()
+            .unwrap()
+    }
+
+    fn answer(edit: impl FnOnce(&mut DeclareResponse)) -> DeclareResponse {
+        let mut r: DeclareResponse = serde_json::from_str(DOCUMENTED).unwrap();
+        r.appid = "wxd678efh567hg6787".into();
+        r.mchid = "1900000109".into();
+        r.out_trade_no = "20150806125346".into();
+        r.transaction_id = "1000320306201511078440737890".into();
+        edit(&mut r);
+        r
+    }
+
+    #[test]
+    fn the_answer_must_name_the_request() {
+        let request = valid().validate().unwrap();
+        let c = config();
+        answer(|_| {}).check_binding(&request, &c).unwrap();
+        let mismatch = |field: &'static str, answered: &str, edit: fn(&mut DeclareResponse)| {
+            let e = answer(edit).check_binding(&request, &c).unwrap_err();
+            let VerifyError::NotThisRequest { field: f, answered: a, .. } = &e else { panic!("{e:?}") };
+            assert_eq!((*f, a.as_str()), (field, answered), "{e}");
+        };
+        mismatch("mchid", "1900000110", |r| r.mchid = "1900000110".into());
+        mismatch("appid", "wxother", |r| r.appid = "wxother".into());
+        mismatch("out_trade_no", "A-order", |r| r.out_trade_no = "A-order".into());
+        mismatch("transaction_id", "4200", |r| r.transaction_id = "4200".into());
+        // An unsplit declaration is not answered by a sub-order's answer.
+        mismatch("sub_order_no", "sub-1", |r| r.sub_order_no = Some("sub-1".into()));
+
+        let split = DeclareInput {
+            sub_order_no: Some("sub-1".into()),
+            fee_type: Some("CNY".into()),
+            order_fee: Some(888),
+            transport_fee: Some(88),
+            product_fee: Some(800),
+            ..valid()
+        }
+        .validate()
+        .unwrap();
+        answer(|r| r.sub_order_no = Some("sub-1".into())).check_binding(&split, &c).unwrap();
+        answer(|_| {}).check_binding(&split, &c).unwrap();
+        let e = answer(|r| r.sub_order_no = Some("sub-2".into())).check_binding(&split, &c).unwrap_err();
+        assert!(matches!(e, VerifyError::NotThisRequest { field: "sub_order_no", .. }), "{e:?}");
     }
 }

@@ -34,7 +34,8 @@
 //!     r#"WECHATPAY2-SHA256-RSA2048 mchid="1900000109",nonce_str="593BEC0C930BF1AFEB40B4A08C8FB242",timestamp="1750000000","#
 //! ));
 //! // Send `request` with any transport, then:
-//! // let answer = wechat.decode_declare(&response, now, &verifier)?;
+//! // let answer = wechat.decode_declare(&declaration, &response, now, &verifier)?;
+//! // (verified, refused if replayed, decoded strictly, and checked to answer `declaration`)
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -51,19 +52,28 @@
 //! * [`signer`]: the [`Signer`](signer::Signer) trait (KMS/HSM-ready) and the
 //!   aws-lc-rs [`RsaSigner`](signer::RsaSigner).
 //! * [`verifier`]: raw-bytes response verification against platform
-//!   certificates, a `PUB_KEY_ID_…` public key, or both.
+//!   certificates, a `PUB_KEY_ID_…` public key, or both; [`replay`]: the
+//!   bounded nonce memory that refuses replayed answers; [`binding`]: every
+//!   typed answer is checked against the request it answers.
 //! * [`aes_gcm`], [`rsa_crypt`]: the AEAD_AES_256_GCM and RSA (PKCS#1 v1.5 /
 //!   OAEP-SHA1) primitives; [`certificate`], [`keys`]: key material.
-//! * [`service`]: error answers into [`ServiceError`](customs_core::ServiceError)s with retryability.
+//! * [`service`]: error answers into [`ServiceError`](customs_core::ServiceError)s with retryability,
+//!   and the documented remedy of each error sub-case ([`Remedy`]), e.g.
+//!   "支付单申报中，不能修改申报信息": wait until the declaration settles, then modify.
 //! * [`server`]: the provider's side, for emulators and tests.
 //!
 //! Sources: the fact sheet `wechat.md` (cited by section) and the provider documents (WeChat Pay Global Customs Declaration, 报关查询API, 报关信息修改).
 //! Where the sources leave a point UNCONFIRMED the lenient choice is made and
-//! documented at the item concerned (e.g. the encryption padding, `fee_type`
-//! in modify, the query `limit` maximum).
+//! documented at the item concerned (e.g. the encryption padding, the query
+//! `limit` maximum). Where a document's error table and request table
+//! disagree, the request table's rule is kept unless the error table only
+//! adds a requirement the provider states outright (a split modify's
+//! `fee_type`); `docs/conformance-wechat.md` lists every request field with
+//! its rule and where it is enforced.
 
 pub mod aes_gcm;
 pub mod auth;
+pub mod binding;
 pub mod certificate;
 pub mod certificates;
 pub mod config;
@@ -75,6 +85,7 @@ pub mod operation;
 pub mod pay;
 pub mod query;
 pub mod redeclare;
+pub mod replay;
 pub mod rsa_crypt;
 pub mod server;
 pub mod service;
@@ -82,17 +93,19 @@ pub mod signer;
 pub mod verifier;
 pub mod verify_certificate;
 
+pub use binding::Answers;
 pub use certificates::{CertificatesRequest, CertificatesResponse, PlatformCertificate};
 pub use config::{ConfigError, DEFAULT_BASE_URL, WeChatConfig, WeChatConfigBuilder};
 pub use declare::{DeclareInput, DeclareRequest, DeclareResponse};
-pub use model::{CertificateCheckResult, Fees, SubOrderId, VerifyDepartment};
+pub use model::{CertificateCheckResult, Fees, OrderAmounts, SubOrderId, VerifyDepartment};
 pub use modify::{ModifyAmounts, ModifyInput, ModifyRequest, ModifyResponse};
 pub use operation::Operation;
 pub use pay::WeChatPay;
 pub use query::{QueryInput, QueryOrder, QueryRecord, QueryRequest, QueryResponse};
 pub use redeclare::{OrderRef, RedeclareInput, RedeclareRequest, RedeclareResponse, SubOrderRef};
+pub use replay::ReplayGuard;
 pub use rsa_crypt::RsaPadding;
-pub use service::ErrorCode;
+pub use service::{ErrorCode, Remedy};
 pub use verifier::{
     CombinedVerifier, PlatformCertificates, PlatformPublicKey, PublicKeyVerifier, Verifier, verify_response,
 };

@@ -97,6 +97,99 @@ impl Fees {
     }
 }
 
+/// Amounts stated for a whole (unsplit) order, for declare and modify.
+///
+/// Every field is optional: WeChat Customs Declaration and WeChat 报关信息修改
+/// require `fee_type`, `order_fee`, `transport_fee` and `product_fee` for
+/// split orders ("It is required if there is a split order", "如有拆单则必传")
+/// and do not forbid them otherwise; e.g. after a partial refund the order
+/// is declared (or modified) with the amount paid after the refund
+/// (spec §7). Where given, the documents' rules hold: `fee_type` is `CNY`
+/// and, when all three amounts are given, `order_fee = transport_fee +
+/// product_fee`. Nothing beyond that is checked here; whether the amount
+/// equals the payment is the provider's check ("Order amount does not match").
+///
+/// ```
+/// use customs_core::Fen;
+/// use customs_wechat::OrderAmounts;
+/// let after_refund = OrderAmounts::total(Fen::new(7_000));
+/// assert_eq!((after_refund.order_fee(), after_refund.product_fee()), (Some(Fen::new(7_000)), None));
+/// assert!(OrderAmounts::new(Some(Fen::new(10)), Some(Fen::new(1)), Some(Fen::new(2))).is_err());
+/// # Ok::<(), customs_core::ValidationError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OrderAmounts {
+    fee_type: Option<Currency>,
+    order_fee: Option<Fen>,
+    transport_fee: Option<Fen>,
+    product_fee: Option<Fen>,
+}
+
+impl OrderAmounts {
+    /// The given amounts; fails (naming `order_fee`) when all three are given
+    /// and `order_fee ≠ transport_fee + product_fee`.
+    pub fn new(
+        order_fee: Option<Fen>,
+        transport_fee: Option<Fen>,
+        product_fee: Option<Fen>,
+    ) -> Result<Self, ValidationError> {
+        if let (Some(o), Some(t), Some(p)) = (order_fee, transport_fee, product_fee) {
+            if let Some(violation) = sum_violation(o.get(), t.get(), p.get()) {
+                return Err(violation.into());
+            }
+        }
+        Ok(Self { fee_type: None, order_fee, transport_fee, product_fee })
+    }
+
+    /// Only the order amount, `order_fee`.
+    pub fn total(order_fee: Fen) -> Self {
+        Self { order_fee: Some(order_fee), ..Self::default() }
+    }
+
+    /// The same amounts, also sending `fee_type: "CNY"`.
+    #[must_use]
+    pub fn with_fee_type(mut self) -> Self {
+        self.fee_type = Some(Currency::Cny);
+        self
+    }
+
+    /// `fee_type`, when sent.
+    pub fn fee_type(&self) -> Option<Currency> {
+        self.fee_type
+    }
+
+    /// `order_fee`.
+    pub fn order_fee(&self) -> Option<Fen> {
+        self.order_fee
+    }
+
+    /// `transport_fee`.
+    pub fn transport_fee(&self) -> Option<Fen> {
+        self.transport_fee
+    }
+
+    /// `product_fee`.
+    pub fn product_fee(&self) -> Option<Fen> {
+        self.product_fee
+    }
+
+    /// Whether nothing is stated (no field is sent).
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl From<Fees> for OrderAmounts {
+    fn from(f: Fees) -> Self {
+        Self {
+            fee_type: None,
+            order_fee: Some(f.order_fee()),
+            transport_fee: Some(f.transport_fee()),
+            product_fee: Some(f.product_fee()),
+        }
+    }
+}
+
 macro_rules! open_enum {
     (
         $(#[$meta:meta])*
@@ -182,22 +275,28 @@ pub(crate) mod state_serde {
         s.serialize_str(&state.raw)
     }
 
+    /// An empty `state` (documented `string[1,32]`) is an error, not an
+    /// unknown (pending) state.
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<StateReport, D::Error> {
-        Ok(StateReport::wechat(String::deserialize(d)?))
+        let raw = String::deserialize(d)?;
+        if raw.trim().is_empty() {
+            return Err(serde::de::Error::custom("`state` is empty; a declaration state was expected"));
+        }
+        Ok(StateReport::wechat(raw))
     }
 }
 
-/// The rule for fee fields sent without `sub_order_no`.
-pub(crate) fn only_when_split() -> Rule {
-    Rule::Other {
-        rule: "is only sent with `sub_order_no` (split declarations, WeChat Customs Declaration); remove it or add `sub_order_no`".into(),
-    }
-}
-
-/// Validates raw split fields: `fee_type` (when `fee_type_required`),
-/// `order_fee`, `transport_fee` and `product_fee` are required, `fee_type` is
-/// `CNY`, and `order_fee = transport_fee + product_fee` (WeChat Customs Declaration PARAM_ERROR
-/// "Missing parameters in split declaration", spec §7).
+/// Validates raw fee fields.
+///
+/// * Split ([`check`](Self::check)): `fee_type` (when `fee_type_required`),
+///   `order_fee`, `transport_fee` and `product_fee` are required (WeChat
+///   Customs Declaration PARAM_ERROR "Missing parameters in split
+///   declaration"; WeChat 报关信息修改 错误码 "拆单时fee_type、order_fee、transport_fee和product_fee必传").
+/// * Unsplit ([`check_unsplit`](Self::check_unsplit)): every field is
+///   optional (the documents require them only for split orders).
+///
+/// In both, `fee_type` is `CNY` and, when all three amounts are given,
+/// `order_fee = transport_fee + product_fee` (spec §7).
 pub(crate) struct RawFees<'a> {
     pub(crate) fee_type: Option<&'a str>,
     pub(crate) order_fee: Option<u64>,
@@ -206,39 +305,36 @@ pub(crate) struct RawFees<'a> {
 }
 
 impl RawFees<'_> {
-    pub(crate) fn any(&self) -> bool {
-        self.fee_type.is_some()
-            || self.order_fee.is_some()
-            || self.transport_fee.is_some()
-            || self.product_fee.is_some()
+    /// Checks an unsplit set: each field optional, `fee_type` `CNY`, the sum
+    /// rule when all three amounts are given.
+    pub(crate) fn check_unsplit(&self, v: &mut Violations) -> Option<OrderAmounts> {
+        let fee_type: Option<Currency> = v.parse_opt("fee_type", self.fee_type);
+        let fee_type_ok = self.fee_type.is_none_or(|ft| ft.is_empty() || fee_type.is_some());
+        let amounts = OrderAmounts::new(
+            self.order_fee.map(Fen::new),
+            self.transport_fee.map(Fen::new),
+            self.product_fee.map(Fen::new),
+        );
+        let amounts = v.take("order_fee", amounts)?;
+        fee_type_ok.then_some(if fee_type.is_some() { amounts.with_fee_type() } else { amounts })
     }
 
-    /// Records a violation for every fee field present (they need `sub_order_no`).
-    pub(crate) fn reject_present(&self, v: &mut Violations) {
-        for (field, present) in [
-            ("fee_type", self.fee_type.is_some()),
-            ("order_fee", self.order_fee.is_some()),
-            ("transport_fee", self.transport_fee.is_some()),
-            ("product_fee", self.product_fee.is_some()),
-        ] {
-            if present {
-                v.push(Violation::new(field, only_when_split(), None));
-            }
-        }
-    }
-
-    /// Checks the set, returning `(product_fee, transport_fee)` when usable.
-    pub(crate) fn check(&self, v: &mut Violations, fee_type_required: bool) -> Option<(Fen, Fen)> {
-        match self.fee_type {
-            Some(ft) => {
+    /// Checks a split set (`fee_type_required`: `Some(source)` cites the
+    /// document that requires it), returning `(product_fee, transport_fee)`
+    /// when usable.
+    pub(crate) fn check(&self, v: &mut Violations, fee_type_required: Option<&str>) -> Option<(Fen, Fen)> {
+        match (self.fee_type.filter(|ft| !ft.is_empty()), fee_type_required) {
+            (Some(ft), _) => {
                 let _: Option<Currency> = v.parse("fee_type", ft);
             }
-            None if fee_type_required => v.push(Violation::new(
+            (None, Some(source)) => v.push(Violation::new(
                 "fee_type",
-                Rule::Other { rule: "is required for split declarations and must be CNY".into() },
+                Rule::Other {
+                    rule: format!("is required with `sub_order_no` (split orders) and must be CNY ({source})"),
+                },
                 None,
             )),
-            None => {}
+            (None, None) => {}
         }
         let order_fee = v.require("order_fee", self.order_fee);
         let transport_fee = v.require("transport_fee", self.transport_fee);
@@ -246,29 +342,34 @@ impl RawFees<'_> {
         let (Some(order), Some(transport), Some(product)) = (order_fee, transport_fee, product_fee) else {
             return None;
         };
-        match transport.checked_add(product) {
-            Some(sum) if sum == order => Some((Fen::new(product), Fen::new(transport))),
-            Some(sum) => {
-                v.push(Violation::new(
-                    "order_fee",
-                    Rule::Other {
-                        rule: format!(
-                            "must equal transport_fee + product_fee ({transport} + {product} = {sum} fen, WeChat Customs Declaration)"
-                        ),
-                    },
-                    Some(order.to_string()),
-                ));
-                None
-            }
-            None => {
-                v.push(Violation::new(
-                    "order_fee",
-                    Rule::Amount { reason: "transport_fee + product_fee overflows".into() },
-                    Some(order.to_string()),
-                ));
+        match sum_violation(order, transport, product) {
+            None => Some((Fen::new(product), Fen::new(transport))),
+            Some(violation) => {
+                v.push(violation);
                 None
             }
         }
+    }
+}
+
+/// The violation of `order_fee = transport_fee + product_fee`, if any.
+fn sum_violation(order: u64, transport: u64, product: u64) -> Option<Violation> {
+    match transport.checked_add(product) {
+        Some(sum) if sum == order => None,
+        Some(sum) => Some(Violation::new(
+            "order_fee",
+            Rule::Other {
+                rule: format!(
+                    "must equal transport_fee + product_fee ({transport} + {product} = {sum} fen, WeChat Customs Declaration)"
+                ),
+            },
+            Some(order.to_string()),
+        )),
+        None => Some(Violation::new(
+            "order_fee",
+            Rule::Amount { reason: "transport_fee + product_fee overflows".into() },
+            Some(order.to_string()),
+        )),
     }
 }
 
@@ -308,20 +409,54 @@ mod tests {
     fn raw_fees_report_every_violation() {
         let mut v = Violations::new();
         let r = RawFees { fee_type: Some("USD"), order_fee: Some(10), transport_fee: Some(1), product_fee: Some(2) };
-        assert!(r.check(&mut v, true).is_none());
+        assert!(r.check(&mut v, Some("doc")).is_none());
         let e = v.finish().unwrap_err();
         assert_eq!(e.fields(), ["fee_type", "order_fee"]);
         assert!(e.to_string().contains("1 + 2 = 3 fen"), "{e}");
 
         let mut v = Violations::new();
         let r = RawFees { fee_type: None, order_fee: None, transport_fee: None, product_fee: Some(2) };
-        assert!(r.check(&mut v, true).is_none());
+        assert!(r.check(&mut v, Some("doc")).is_none());
         assert_eq!(v.finish().unwrap_err().fields(), ["fee_type", "order_fee", "transport_fee"]);
 
         let mut v = Violations::new();
         let r =
             RawFees { fee_type: None, order_fee: Some(u64::MAX), transport_fee: Some(u64::MAX), product_fee: Some(1) };
-        assert!(r.check(&mut v, false).is_none());
+        assert!(r.check(&mut v, None).is_none());
         assert!(matches!(v.finish().unwrap_err().violations()[0].rule, Rule::Amount { .. }));
+    }
+
+    #[test]
+    fn unsplit_amounts_are_optional_and_follow_the_rules_where_given() {
+        // Any subset is accepted: the documents require the fields only for split orders.
+        for (o, t, p) in
+            [(Some(7_000), None, None), (None, Some(100), Some(6_900)), (Some(7_000), Some(100), Some(6_900))]
+        {
+            let mut v = Violations::new();
+            let r = RawFees { fee_type: None, order_fee: o, transport_fee: t, product_fee: p };
+            let a = r.check_unsplit(&mut v).unwrap();
+            assert!(v.is_empty());
+            assert_eq!(
+                (a.order_fee(), a.transport_fee(), a.product_fee()),
+                (o.map(Fen::new), t.map(Fen::new), p.map(Fen::new))
+            );
+            assert_eq!(a.fee_type(), None);
+        }
+        let mut v = Violations::new();
+        let r = RawFees { fee_type: Some("CNY"), order_fee: None, transport_fee: None, product_fee: None };
+        let a = r.check_unsplit(&mut v).unwrap();
+        assert_eq!(a.fee_type(), Some(Currency::Cny));
+        assert!(!a.is_empty());
+        assert!(OrderAmounts::default().is_empty());
+        // Where given, the rules hold: CNY and the sum.
+        let mut v = Violations::new();
+        let r = RawFees { fee_type: Some("HKD"), order_fee: Some(10), transport_fee: Some(1), product_fee: Some(2) };
+        assert!(r.check_unsplit(&mut v).is_none());
+        let e = v.finish().unwrap_err();
+        assert_eq!(e.fields(), ["fee_type", "order_fee"]);
+        assert_eq!(e.violations()[0].rule, Rule::OneOf { allowed: &["CNY"] });
+        let from_fees = OrderAmounts::from(Fees::new(Fen::new(900), Fen::new(100)).unwrap());
+        assert_eq!(from_fees.order_fee(), Some(Fen::new(1_000)));
+        assert_eq!(OrderAmounts::total(Fen::new(5)).with_fee_type().fee_type(), Some(Currency::Cny));
     }
 }

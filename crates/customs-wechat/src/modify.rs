@@ -5,15 +5,23 @@
 //! record. Modify voids the old record and creates a new pending one; no
 //! redeclare is needed afterwards.
 //!
-//! `fee_type` is not in the modify request (S004, OA) although its error
-//! table mentions it (UNCONFIRMED): it is not sent unless
-//! [`ModifyRequest::with_fee_type`] asks for it.
+//! `fee_type` is not in the modify request table, but the document's error
+//! table requires it for split orders (WeChat 报关信息修改, 错误码: "拆单情况下，币种为必填参数",
+//! "拆单时fee_type、order_fee、transport_fee和product_fee必传"): a split modification always
+//! sends `fee_type: "CNY"` with the sub-order's amounts ([`ModifyInput`]
+//! requires it), an unsplit one only when asked
+//! ([`ModifyRequest::with_fee_type`], [`OrderAmounts::with_fee_type`]).
 
 use customs_core::validation::{ValidationError, Violations};
-use customs_core::{CustomsCode, Fen, MerchantCustomsNo, OutTradeNo, StateReport, SubOrder, SubOrderNo, TransactionId};
+use customs_core::{
+    Currency, CustomsCode, Fen, MerchantCustomsNo, OutTradeNo, StateReport, SubOrder, SubOrderNo, TransactionId,
+    VerifyError,
+};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Fees, RawFees, VerifyDepartment};
+use crate::binding::{self, Answers};
+use crate::config::WeChatConfig;
+use crate::model::{Fees, OrderAmounts, RawFees, VerifyDepartment};
 use crate::operation::Operation;
 
 /// What a modification does to the amounts.
@@ -23,9 +31,11 @@ pub enum ModifyAmounts {
     /// Amounts unchanged (e.g. only `merchant_customs_no` or `duty` changes).
     #[default]
     Unchanged,
-    /// New amounts of a whole order (e.g. after a partial refund, spec §7).
-    Order(Fees),
-    /// A split order's sub-order, with its amounts (required when split, WeChat 报关信息修改).
+    /// New amounts of a whole order (e.g. after a partial refund, spec §7);
+    /// each is optional when the order is not split (WeChat 报关信息修改: "如有拆单则必传").
+    Order(OrderAmounts),
+    /// A split order's sub-order, with its amounts and `fee_type` (required
+    /// when split, WeChat 报关信息修改 request table and 错误码).
     SubOrder(SubOrder),
 }
 
@@ -59,8 +69,6 @@ pub struct ModifyRequest {
     pub duty: Option<Fen>,
     /// New amounts.
     pub amounts: ModifyAmounts,
-    /// Also send `fee_type: "CNY"` with amounts (UNCONFIRMED whether WeChat wants it).
-    pub send_fee_type: bool,
 }
 
 impl ModifyRequest {
@@ -82,7 +90,6 @@ impl ModifyRequest {
             merchant_customs_no,
             duty: None,
             amounts: ModifyAmounts::Unchanged,
-            send_fee_type: false,
         }
     }
 
@@ -93,10 +100,19 @@ impl ModifyRequest {
         self
     }
 
-    /// Sets new amounts for a whole order.
+    /// Sets new amounts for a whole order, all three (`order_fee` derived).
     #[must_use]
     pub fn with_fees(mut self, fees: Fees) -> Self {
-        self.amounts = ModifyAmounts::Order(fees);
+        self.amounts = ModifyAmounts::Order(fees.into());
+        self
+    }
+
+    /// Sets new amounts for a whole order, any of them (e.g. only
+    /// `order_fee`, the amount paid after a partial refund). Empty amounts
+    /// leave the amounts unchanged.
+    #[must_use]
+    pub fn with_amounts(mut self, amounts: OrderAmounts) -> Self {
+        self.amounts = if amounts.is_empty() { ModifyAmounts::Unchanged } else { ModifyAmounts::Order(amounts) };
         self
     }
 
@@ -107,20 +123,29 @@ impl ModifyRequest {
         self
     }
 
-    /// Sends `fee_type: "CNY"` along with amounts.
+    /// Sends `fee_type: "CNY"` with the whole order's amounts (a split
+    /// modification always sends it).
     #[must_use]
     pub fn with_fee_type(mut self) -> Self {
-        self.send_fee_type = true;
+        self.amounts = match self.amounts {
+            ModifyAmounts::Unchanged => ModifyAmounts::Order(OrderAmounts::default().with_fee_type()),
+            ModifyAmounts::Order(a) => ModifyAmounts::Order(a.with_fee_type()),
+            split @ ModifyAmounts::SubOrder(_) => split,
+        };
         self
     }
 
     pub(crate) fn body(&self, appid: &str, mchid: &str) -> Vec<u8> {
-        let (sub_order_no, fees) = match &self.amounts {
-            ModifyAmounts::Unchanged => (None, None),
-            ModifyAmounts::Order(f) => (None, Some((f.order_fee(), f.transport_fee(), f.product_fee()))),
-            ModifyAmounts::SubOrder(s) => {
-                (Some(s.sub_order_no()), Some((s.order_fee(), s.transport_fee(), s.product_fee())))
+        let (sub_order_no, fee_type, fees) = match &self.amounts {
+            ModifyAmounts::Unchanged => (None, None, (None, None, None)),
+            ModifyAmounts::Order(a) => {
+                (None, a.fee_type().map(Currency::as_str), (a.order_fee(), a.transport_fee(), a.product_fee()))
             }
+            ModifyAmounts::SubOrder(s) => (
+                Some(s.sub_order_no()),
+                Some(s.fee_type().as_str()),
+                (Some(s.order_fee()), Some(s.transport_fee()), Some(s.product_fee())),
+            ),
         };
         let body = ModifyBody {
             appid,
@@ -131,10 +156,10 @@ impl ModifyRequest {
             customs: &self.customs,
             merchant_customs_no: &self.merchant_customs_no,
             duty: self.duty,
-            fee_type: fees.filter(|_| self.send_fee_type).map(|_| "CNY"),
-            order_fee: fees.map(|f| f.0),
-            transport_fee: fees.map(|f| f.1),
-            product_fee: fees.map(|f| f.2),
+            fee_type,
+            order_fee: fees.0,
+            transport_fee: fees.1,
+            product_fee: fees.2,
         };
         serde_json::to_vec(&body).expect("plain structs serialize")
     }
@@ -163,10 +188,14 @@ struct ModifyBody<'a> {
     product_fee: Option<Fen>,
 }
 
-/// Unvalidated modify fields, named as on the wire. Amounts go together:
-/// any of `order_fee`, `transport_fee`, `product_fee` requires all three, and
-/// `sub_order_no` requires them (WeChat 报关信息修改); `fee_type`, if given, must be `CNY`
-/// and is then sent.
+/// Unvalidated modify fields, named as on the wire.
+///
+/// With `sub_order_no` (a split order), `fee_type` (`CNY`), `order_fee`,
+/// `transport_fee` and `product_fee` are required (WeChat 报关信息修改 request table:
+/// "如有拆单则必传"; 错误码: "拆单情况下，币种为必填参数", "拆单时fee_type、order_fee、transport_fee和product_fee必传").
+/// Without it each is optional; where given, `fee_type` is `CNY` (and is
+/// then sent) and, when all three amounts are given, `order_fee =
+/// transport_fee + product_fee`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ModifyInput {
@@ -182,7 +211,7 @@ pub struct ModifyInput {
     pub sub_order_no: Option<String>,
     /// `duty`, fen.
     pub duty: Option<u64>,
-    /// `fee_type` (`CNY`; optional).
+    /// `fee_type` (`CNY`; required when split, optional otherwise).
     pub fee_type: Option<String>,
     /// `order_fee`, fen.
     pub order_fee: Option<u64>,
@@ -208,11 +237,15 @@ impl ModifyInput {
         };
         let sub_order_no: Option<SubOrderNo> = v.parse_opt("sub_order_no", self.sub_order_no.as_deref());
         let split = self.sub_order_no.as_deref().is_some_and(|s| !s.is_empty());
-        let amounts = if split || fees.any() { fees.check(&mut v, false) } else { None };
-        let amounts = match (split, sub_order_no, amounts) {
-            (true, Some(no), Some((p, t))) => v.take("order_fee", SubOrder::new(no, p, t)).map(ModifyAmounts::SubOrder),
-            (false, _, Some((p, t))) => v.take("order_fee", Fees::new(p, t)).map(ModifyAmounts::Order),
-            _ => Some(ModifyAmounts::Unchanged),
+        let amounts = if split {
+            let checked = fees.check(&mut v, Some("WeChat 报关信息修改, 错误码: 拆单情况下，币种为必填参数"));
+            match (sub_order_no, checked) {
+                (Some(no), Some((p, t))) => v.take("order_fee", SubOrder::new(no, p, t)).map(ModifyAmounts::SubOrder),
+                _ => None,
+            }
+        } else {
+            fees.check_unsplit(&mut v)
+                .map(|a| if a.is_empty() { ModifyAmounts::Unchanged } else { ModifyAmounts::Order(a) })
         };
         v.finish_with(|| ModifyRequest {
             out_trade_no: out_trade_no.expect("checked"),
@@ -221,7 +254,6 @@ impl ModifyInput {
             merchant_customs_no: merchant_customs_no.expect("checked"),
             duty: self.duty.map(Fen::new),
             amounts: amounts.expect("checked"),
-            send_fee_type: self.fee_type.is_some(),
         })
     }
 }
@@ -233,7 +265,17 @@ impl TryFrom<&ModifyInput> for ModifyRequest {
     }
 }
 
-/// The answer to a modification (WeChat 报关信息修改 "正常返回").
+/// The answer to a modification (WeChat 报关信息修改, 3. 返回参数, 正常返回).
+///
+/// Every field the official page marks 必填 is required (the stored page
+/// lost that column; the list is spec `wechat.md` §2.3's): an answer without
+/// one is a decode error, never a success. `sub_order_no` / `sub_order_id`
+/// are optional ("如有拆单则返回").
+///
+/// Decoded only together with its request
+/// ([`WeChatPay::decode_modify`](crate::WeChatPay::decode_modify)), which
+/// checks `mchid`, `appid`, `out_trade_no`, `transaction_id` and
+/// `sub_order_no` against it ([`Answers`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModifyResponse {
     /// `appid`.
@@ -254,14 +296,24 @@ pub struct ModifyResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_order_id: Option<String>,
     /// Last update, RFC 3339 (`2015-09-01T10:00:00+08:00`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub modify_time: Option<String>,
+    pub modify_time: String,
     /// Verifying institution.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify_department: Option<VerifyDepartment>,
+    pub verify_department: VerifyDepartment,
     /// Its transaction id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify_department_trade_id: Option<String>,
+    pub verify_department_trade_id: String,
+}
+
+impl Answers<ModifyRequest> for ModifyResponse {
+    fn check_binding(&self, request: &ModifyRequest, config: &WeChatConfig) -> Result<(), VerifyError> {
+        binding::merchant(config, &self.mchid, &self.appid)?;
+        binding::same("out_trade_no", request.out_trade_no.as_str(), &self.out_trade_no)?;
+        binding::same("transaction_id", request.transaction_id.as_str(), &self.transaction_id)?;
+        let asked = match &request.amounts {
+            ModifyAmounts::SubOrder(s) => Some(s.sub_order_no().as_str()),
+            ModifyAmounts::Unchanged | ModifyAmounts::Order(_) => None,
+        };
+        binding::sub_order(asked, self.sub_order_no.as_deref())
+    }
 }
 
 #[cfg(test)]
@@ -285,8 +337,8 @@ mod tests {
     }
 
     #[test]
-    fn seed_004_example_body() {
-        let input = ModifyInput {
+    fn seed_004_example_body_needs_fee_type_because_the_error_table_requires_it() {
+        let example = ModifyInput {
             sub_order_no: Some("20150806125346".into()),
             duty: Some(888),
             order_fee: Some(1776),
@@ -294,10 +346,25 @@ mod tests {
             product_fee: Some(888),
             ..valid()
         };
+        // The request example has no fee_type, but 错误码 says "拆单情况下，币种为必填参数".
+        let e = example.validate().unwrap_err();
+        assert_eq!(e.fields(), ["fee_type"]);
+        assert!(e.to_string().contains("拆单情况下，币种为必填参数"), "{e}");
+        let with_fee_type = ModifyInput { fee_type: Some("CNY".into()), ..example };
         assert_eq!(
-            body(&input.validate().unwrap()),
-            r#"{"appid":"wxd678efh567hg6787","mchid":"1230000109","out_trade_no":"20150806125346","transaction_id":"1000320306201511078440737890","sub_order_no":"20150806125346","customs":"SHANGHAI_ZS","merchant_customs_no":"123456","duty":888,"order_fee":1776,"transport_fee":888,"product_fee":888}"#
+            body(&with_fee_type.validate().unwrap()),
+            r#"{"appid":"wxd678efh567hg6787","mchid":"1230000109","out_trade_no":"20150806125346","transaction_id":"1000320306201511078440737890","sub_order_no":"20150806125346","customs":"SHANGHAI_ZS","merchant_customs_no":"123456","duty":888,"fee_type":"CNY","order_fee":1776,"transport_fee":888,"product_fee":888}"#
         );
+        // Typed: a sub-order always sends fee_type.
+        let typed = ModifyRequest::new(
+            "o".parse().unwrap(),
+            "t".parse().unwrap(),
+            CustomsCode::SHANGHAI_ZS,
+            "123456".parse().unwrap(),
+        )
+        .with_sub_order(SubOrder::new("s1".parse().unwrap(), Fen::new(800), Fen::new(88)).unwrap())
+        .with_fee_type();
+        assert!(body(&typed).contains(r#""sub_order_no":"s1","customs":"SHANGHAI_ZS","merchant_customs_no":"123456","fee_type":"CNY","order_fee":888"#), "{}", body(&typed));
     }
 
     #[test]
@@ -318,21 +385,114 @@ mod tests {
     }
 
     #[test]
+    fn an_unsplit_order_may_change_only_its_order_fee() {
+        // After a partial refund: the new amount alone (WeChat 报关信息修改: the fee fields are "如有拆单则必传").
+        let r = ModifyInput { order_fee: Some(7_000), ..valid() }.validate().unwrap();
+        assert_eq!(r.amounts, ModifyAmounts::Order(OrderAmounts::total(Fen::new(7_000))));
+        assert!(body(&r).ends_with(r#""merchant_customs_no":"123456","order_fee":7000}"#), "{}", body(&r));
+        let typed = ModifyRequest::new(
+            "o".parse().unwrap(),
+            "t".parse().unwrap(),
+            CustomsCode::NINGBO,
+            "123456".parse().unwrap(),
+        );
+        assert_eq!(typed.clone().with_amounts(OrderAmounts::default()).amounts, ModifyAmounts::Unchanged);
+        let r = typed.with_amounts(OrderAmounts::total(Fen::new(7_000))).with_fee_type();
+        assert!(body(&r).ends_with(r#""fee_type":"CNY","order_fee":7000}"#), "{}", body(&r));
+    }
+
+    #[test]
     fn every_violation_is_reported() {
         let e = ModifyInput { sub_order_no: Some("s1".into()), ..valid() }.validate().unwrap_err();
-        assert_eq!(e.fields(), ["order_fee", "transport_fee", "product_fee"]);
+        assert_eq!(e.fields(), ["fee_type", "order_fee", "transport_fee", "product_fee"]);
         let e = ModifyInput { product_fee: Some(5), fee_type: Some("USD".into()), ..valid() }.validate().unwrap_err();
-        assert_eq!(e.fields(), ["fee_type", "order_fee", "transport_fee"]);
+        assert_eq!(e.fields(), ["fee_type"]);
+        let e = ModifyInput { order_fee: Some(5), transport_fee: Some(1), product_fee: Some(1), ..valid() }
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.fields(), ["order_fee"]);
+        let e = ModifyInput {
+            sub_order_no: Some("s1".into()),
+            fee_type: Some("HKD".into()),
+            order_fee: Some(2),
+            transport_fee: Some(1),
+            product_fee: Some(1),
+            ..valid()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.fields(), ["fee_type"]);
         let e = ModifyInput::default().validate().unwrap_err();
         assert_eq!(e.fields(), ["out_trade_no", "transaction_id", "customs", "merchant_customs_no"]);
     }
 
+    const RESPONSE_EXAMPLE: &str = r#"{"appid":"wxd678efh567hg6787","mchid":"1230000109","state":"SUBMITTED","out_trade_no":"20150806125346","transaction_id":"1000320306201511078440737890","sub_order_no":"20150806125346","sub_order_id":"20150806125346","modify_time":"2015-09-01T10:00:00+08:00","verify_department":"UNIONPAY","verify_department_trade_id":"2018112288340107038204310100000"}"#;
+
     #[test]
     fn response_example_decodes() {
-        let body = r#"{"appid":"wxd678efh567hg6787","mchid":"1230000109","state":"SUBMITTED","out_trade_no":"20150806125346","transaction_id":"1000320306201511078440737890","sub_order_no":"20150806125346","sub_order_id":"20150806125346","modify_time":"2015-09-01T10:00:00+08:00","verify_department":"UNIONPAY","verify_department_trade_id":"2018112288340107038204310100000"}"#;
-        let r: ModifyResponse = serde_json::from_str(body).unwrap();
+        let r: ModifyResponse = serde_json::from_str(RESPONSE_EXAMPLE).unwrap();
         assert_eq!(r.state.state, DeclarationState::Submitted);
-        assert_eq!(r.modify_time.as_deref(), Some("2015-09-01T10:00:00+08:00"));
-        assert_eq!(serde_json::to_string(&r).unwrap(), body);
+        assert_eq!(r.modify_time, "2015-09-01T10:00:00+08:00");
+        assert_eq!(serde_json::to_string(&r).unwrap(), RESPONSE_EXAMPLE);
+    }
+
+    #[test]
+    fn every_required_response_field_is_required() {
+        let full: serde_json::Value = serde_json::from_str(RESPONSE_EXAMPLE).unwrap();
+        for field in [
+            "appid",
+            "mchid",
+            "state",
+            "out_trade_no",
+            "transaction_id",
+            "modify_time",
+            "verify_department",
+            "verify_department_trade_id",
+        ] {
+            let mut v = full.clone();
+            v.as_object_mut().unwrap().remove(field);
+            let e = serde_json::from_value::<ModifyResponse>(v).unwrap_err().to_string();
+            assert!(e.contains(&format!("missing field `{field}`")), "{field}: {e}");
+        }
+        for optional in ["sub_order_no", "sub_order_id"] {
+            let mut v = full.clone();
+            v.as_object_mut().unwrap().remove(optional);
+            serde_json::from_value::<ModifyResponse>(v).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_answer_must_name_the_request() {
+        let config = WeChatConfig::builder()
+            .mchid("1230000109")
+            .appid("wxd678efh567hg6787")
+            .merchant_serial("2F5E")
+            .private_key_pem(&customs_core::Secret::new(include_str!("../testdata/merchant_key.pkcs8.pem")))
+            .apiv3_key(customs_core::Secret::new("0123456789abcdef0123456789abcdef"))
+            .build()
+            .unwrap();
+        let answer: ModifyResponse = serde_json::from_str(RESPONSE_EXAMPLE).unwrap();
+        let split = split_input().validate().unwrap();
+        answer.check_binding(&split, &config).unwrap();
+        // The answer names a sub-order; the request modifies the whole order.
+        let e = answer.check_binding(&valid().validate().unwrap(), &config).unwrap_err();
+        assert!(matches!(e, VerifyError::NotThisRequest { field: "sub_order_no", .. }), "{e:?}");
+        let other = ModifyInput { out_trade_no: "B-order".into(), ..split_input() }.validate().unwrap();
+        let e = answer.check_binding(&other, &config).unwrap_err();
+        assert!(matches!(e, VerifyError::NotThisRequest { field: "out_trade_no", .. }), "{e:?}");
+        let other = ModifyInput { transaction_id: "4200".into(), ..split_input() }.validate().unwrap();
+        let e = answer.check_binding(&other, &config).unwrap_err();
+        assert!(matches!(e, VerifyError::NotThisRequest { field: "transaction_id", .. }), "{e:?}");
+    }
+
+    fn split_input() -> ModifyInput {
+        ModifyInput {
+            sub_order_no: Some("20150806125346".into()),
+            fee_type: Some("CNY".into()),
+            order_fee: Some(1776),
+            transport_fee: Some(888),
+            product_fee: Some(888),
+            ..valid()
+        }
     }
 }

@@ -1,21 +1,29 @@
 //! Query: `GET /v3/global/customs/orders` (WeChat 报关查询API, spec `wechat.md` §2.2).
 //!
 //! Query parameters, in the official example's order: `appid`, `mchid`,
-//! `order_type`, `order_no`, `customs`, `offset`, `limit`. `offset` counts
-//! from 0 and `limit` must be at least 1 (default 20, the suggested value;
-//! the maximum is UNCONFIRMED, so none is enforced). Page through results
-//! with [`QueryResponse::next_page`].
+//! `order_type`, `order_no`, `customs`, then `offset` and `limit`, which
+//! the caller may leave out (WeChat 报关查询API: "调用方选填"). `offset` counts from 0
+//! (default 0, "从0开始计数"; the same row's "非0整数" contradicts that
+//! default, so 0 is accepted) and is sent only when it is not 0; `limit`
+//! is sent only when set and must then be at least 1 ("非0非负"; the
+//! provider's default is "建议为20"; the maximum is UNCONFIRMED, so none is
+//! enforced). A default query is therefore exactly
+//! `appid=…&mchid=…&order_type=…&order_no=…&customs=…`. Page through
+//! results with [`QueryResponse::next_page`].
 
 use std::fmt::Write as _;
 
 use customs_core::validation::{Rule, ValidationError, Violation, Violations};
-use customs_core::{CustomsCode, Fen, OutTradeNo, StateReport, SubOrderNo, TransactionId};
+use customs_core::{CustomsCode, Fen, OutTradeNo, StateReport, SubOrderNo, TransactionId, VerifyError};
 use serde::{Deserialize, Serialize};
 
+use crate::binding::{self, Answers};
+use crate::config::WeChatConfig;
 use crate::model::{SubOrderId, VerifyDepartment};
 use crate::operation::Operation;
 
-/// Default page size (WeChat 报关查询API: "默认值建议为20").
+/// The page size WeChat 报关查询API suggests as the default ("默认值建议为20"); a
+/// query without `limit` leaves the choice to the provider.
 pub const DEFAULT_LIMIT: u32 = 20;
 
 /// The order number to query by, with its `order_type`.
@@ -63,9 +71,12 @@ impl QueryOrder {
 /// ```
 /// use customs_core::CustomsCode;
 /// use customs_wechat::{QueryOrder, QueryRequest};
-/// let req = QueryRequest::new(QueryOrder::TransactionId("20150806125346".parse()?), CustomsCode::SHANGHAI_ZS)
-///     .with_page(1, 20);
+/// let req = QueryRequest::new(QueryOrder::TransactionId("20150806125346".parse()?), CustomsCode::SHANGHAI_ZS);
+/// // Defaults are left out.
 /// assert_eq!(req.query_string("wxd678efh567hg6787", "1230000109"),
+///     "appid=wxd678efh567hg6787&mchid=1230000109&order_type=transaction_id&order_no=20150806125346&customs=SHANGHAI_ZS");
+/// // The official example URL (WeChat 报关查询API).
+/// assert_eq!(req.with_page(1, 20).query_string("wxd678efh567hg6787", "1230000109"),
 ///     "appid=wxd678efh567hg6787&mchid=1230000109&order_type=transaction_id&order_no=20150806125346&customs=SHANGHAI_ZS&offset=1&limit=20");
 /// # Ok::<(), customs_core::ValidationError>(())
 /// ```
@@ -76,32 +87,39 @@ pub struct QueryRequest {
     pub order: QueryOrder,
     /// Customs office.
     pub customs: CustomsCode,
-    /// First record, from 0.
+    /// First record, from 0 (sent only when not 0).
     pub offset: u32,
-    /// Most records returned (at least 1).
-    pub limit: u32,
+    /// Most records returned, at least 1 (`None`: not sent, the provider's default).
+    pub limit: Option<u32>,
 }
 
 impl QueryRequest {
     /// The operation.
     pub const OPERATION: Operation = Operation::Query;
 
-    /// The first page ([`DEFAULT_LIMIT`] records).
+    /// The first page, `offset` and `limit` not sent (the provider's defaults).
     pub fn new(order: QueryOrder, customs: CustomsCode) -> Self {
-        Self { order, customs, offset: 0, limit: DEFAULT_LIMIT }
+        Self { order, customs, offset: 0, limit: None }
     }
 
     /// Sets the page: `offset` from 0, `limit` at least 1 (checked when built).
     #[must_use]
     pub fn with_page(mut self, offset: u32, limit: u32) -> Self {
         self.offset = offset;
-        self.limit = limit;
+        self.limit = Some(limit);
         self
     }
 
-    /// Checks the page (`limit` at least 1).
+    /// Sets `offset` only (from 0), leaving `limit` as it is.
+    #[must_use]
+    pub fn with_offset(mut self, offset: u32) -> Self {
+        self.offset = offset;
+        self
+    }
+
+    /// Checks the page (`limit`, when set, at least 1).
     pub fn validate(&self) -> Result<(), ValidationError> {
-        if self.limit == 0 {
+        if self.limit == Some(0) {
             return Err(Violation::new(
                 "limit",
                 Rule::Other { rule: "must be at least 1 (WeChat 报关查询API: 非0非负)".into() },
@@ -112,24 +130,23 @@ impl QueryRequest {
         Ok(())
     }
 
-    /// The query string (values percent-encoded), as sent and signed.
+    /// The query string (values percent-encoded), as sent and signed;
+    /// `offset` 0 and an unset `limit` are left out.
     pub fn query_string(&self, appid: &str, mchid: &str) -> String {
-        let mut q = String::new();
         let offset = self.offset.to_string();
-        let limit = self.limit.to_string();
-        for (i, (k, v)) in [
-            ("appid", appid),
-            ("mchid", mchid),
-            ("order_type", self.order.order_type()),
-            ("order_no", self.order.order_no()),
-            ("customs", self.customs.as_str()),
-            ("offset", offset.as_str()),
-            ("limit", limit.as_str()),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            if i > 0 {
+        let limit = self.limit.map(|l| l.to_string());
+        let pairs = [
+            ("appid", Some(appid)),
+            ("mchid", Some(mchid)),
+            ("order_type", Some(self.order.order_type())),
+            ("order_no", Some(self.order.order_no())),
+            ("customs", Some(self.customs.as_str())),
+            ("offset", Some(offset.as_str()).filter(|_| self.offset != 0)),
+            ("limit", limit.as_deref()),
+        ];
+        let mut q = String::new();
+        for (k, v) in pairs.into_iter().filter_map(|(k, v)| Some((k, v?))) {
+            if !q.is_empty() {
                 q.push('&');
             }
             q.push_str(k);
@@ -161,9 +178,9 @@ pub struct QueryInput {
     pub order_no: String,
     /// `customs`.
     pub customs: String,
-    /// `offset` (default 0).
+    /// `offset` (from 0; not sent when absent or 0).
     pub offset: Option<u32>,
-    /// `limit` (default 20, at least 1).
+    /// `limit` (at least 1; not sent when absent, the provider's default).
     pub limit: Option<u32>,
 }
 
@@ -190,15 +207,22 @@ impl QueryInput {
             }
         };
         let customs: Option<CustomsCode> = v.parse("customs", &self.customs);
-        let req = order.zip(customs).map(|(order, customs)| {
-            QueryRequest::new(order, customs).with_page(self.offset.unwrap_or(0), self.limit.unwrap_or(DEFAULT_LIMIT))
+        let req = order.zip(customs).map(|(order, customs)| QueryRequest {
+            order,
+            customs,
+            offset: self.offset.unwrap_or(0),
+            limit: self.limit,
         });
         if let Some(r) = &req {
             if let Err(e) = r.validate() {
                 v.extend(e);
             }
         } else if self.limit == Some(0) {
-            v.push(Violation::new("limit", Rule::Other { rule: "must be at least 1".into() }, Some("0".into())));
+            v.push(Violation::new(
+                "limit",
+                Rule::Other { rule: "must be at least 1 (WeChat 报关查询API: 非0非负)".into() },
+                Some("0".into()),
+            ));
         }
         v.finish_with(|| req.expect("checked"))
     }
@@ -211,8 +235,11 @@ impl TryFrom<&QueryInput> for QueryRequest {
     }
 }
 
-/// One declaration record of a query answer (WeChat 报关查询API `data[]`). Only
-/// `customs` and `state` are required; every other field is optional.
+/// One declaration record of a query answer (WeChat 报关查询API, 返回参数
+/// `data[]`). `customs`, `state` and `modify_time` are required (the
+/// official page marks them 必填; the stored 2020.04.03 page lost that
+/// column, spec `wechat.md` §2.2 lists them as always sent); every other
+/// field is optional.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueryRecord {
     /// `sub_order_no`.
@@ -231,7 +258,7 @@ pub struct QueryRecord {
         skip_serializing_if = "Option::is_none"
     )]
     pub merchant_customs_no: Option<String>,
-    /// Customs office.
+    /// Customs office (required; must be the office asked).
     pub customs: String,
     /// `fee_type` (`CNY`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -248,47 +275,72 @@ pub struct QueryRecord {
     /// `product_fee`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_fee: Option<Fen>,
-    /// Declaration state.
+    /// Declaration state (required; a missing or empty state is a decode
+    /// error, never "pending").
     #[serde(with = "crate::model::state_serde")]
     pub state: StateReport,
     /// Why the declaration failed (`FAIL`, `EXCEPT`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
-    /// Last update, RFC 3339.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub modify_time: Option<String>,
+    /// Last update, RFC 3339 (required).
+    pub modify_time: String,
 }
 
-/// A page of declaration records (WeChat 报关查询API "返回参数").
+/// A page of declaration records (WeChat 报关查询API, 返回参数).
+///
+/// Every top-level field is required, as on the official page (必填; the
+/// stored 2020.04.03 page lost that column, the list is the one of spec
+/// `wechat.md` §2.2): an answer without `data` (e.g. a declare answer) is a
+/// decode error, never an empty, pending page.
+///
+/// Decoded only together with its request
+/// ([`WeChatPay::decode_query`](crate::WeChatPay::decode_query)), which
+/// checks `mchid`, `appid`, the order asked (`transaction_id` at the top,
+/// or each record's `sub_order_no` / `sub_order_id`) and each record's
+/// `customs` ([`Answers`]). An answer to a query by `out_trade_no` does not
+/// carry it, see [`binding`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueryResponse {
     /// `appid`.
-    #[serde(default)]
     pub appid: String,
     /// `mchid`.
-    #[serde(default)]
     pub mchid: String,
-    /// `transaction_id`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transaction_id: Option<String>,
+    /// `transaction_id` of the order the records belong to.
+    pub transaction_id: String,
     /// Verifying institution.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify_department: Option<VerifyDepartment>,
+    pub verify_department: VerifyDepartment,
     /// Its transaction id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify_department_trade_id: Option<String>,
+    pub verify_department_trade_id: String,
     /// Offset of this page.
-    #[serde(default)]
     pub offset: u32,
     /// Page size asked for.
-    #[serde(default)]
     pub limit: u32,
     /// Records matching, over all pages.
-    #[serde(default)]
     pub total_count: u32,
     /// The records of this page.
-    #[serde(default)]
     pub data: Vec<QueryRecord>,
+}
+
+impl Answers<QueryRequest> for QueryResponse {
+    fn check_binding(&self, request: &QueryRequest, config: &WeChatConfig) -> Result<(), VerifyError> {
+        binding::merchant(config, &self.mchid, &self.appid)?;
+        if let QueryOrder::TransactionId(t) = &request.order {
+            binding::same("transaction_id", t.as_str(), &self.transaction_id)?;
+        }
+        for record in &self.data {
+            binding::same_customs(request.customs.as_str(), &record.customs)?;
+            match &request.order {
+                QueryOrder::SubOrderNo(no) => {
+                    binding::same_if_present("sub_order_no", no.as_str(), record.sub_order_no.as_deref())?;
+                }
+                QueryOrder::SubOrderId(id) => {
+                    binding::same_if_present("sub_order_id", id.as_str(), record.sub_order_id.as_deref())?;
+                }
+                QueryOrder::OutTradeNo(_) | QueryOrder::TransactionId(_) => {}
+            }
+        }
+        Ok(())
+    }
 }
 
 impl QueryResponse {
@@ -305,9 +357,11 @@ impl QueryResponse {
     /// use customs_wechat::{QueryOrder, QueryRequest, QueryResponse};
     /// let first = QueryRequest::new(QueryOrder::OutTradeNo("o1".parse()?), CustomsCode::NINGBO).with_page(0, 1);
     /// let page: QueryResponse = serde_json::from_str(
-    ///     r#"{"total_count":2,"data":[{"customs":"NINGBO","state":"SUCCESS"}]}"#).unwrap();
+    ///     r#"{"appid":"wx","mchid":"1","transaction_id":"t","verify_department":"UNIONPAY",
+    ///         "verify_department_trade_id":"v","offset":0,"limit":1,"total_count":2,
+    ///         "data":[{"customs":"NINGBO","state":"SUCCESS","modify_time":"2015-09-01T10:00:00+08:00"}]}"#).unwrap();
     /// let second = page.next_page(&first).unwrap();
-    /// assert_eq!((second.offset, second.limit), (1, 1));
+    /// assert_eq!((second.offset, second.limit), (1, Some(1)));
     /// # Ok::<(), customs_core::ValidationError>(())
     /// ```
     pub fn next_page(&self, request: &QueryRequest) -> Option<QueryRequest> {
@@ -315,7 +369,7 @@ impl QueryResponse {
             return None;
         }
         let next = u32::try_from(u64::from(request.offset) + self.data.len() as u64).ok()?;
-        Some(request.clone().with_page(next, request.limit))
+        Some(request.clone().with_offset(next))
     }
 }
 
@@ -366,23 +420,122 @@ mod tests {
         assert!(serde_json::to_string(&r).unwrap().contains("\"mch_customs_no\""));
     }
 
-    #[test]
-    fn minimal_records_decode() {
-        let r: QueryResponse =
-            serde_json::from_str(r#"{"data":[{"customs":"NINGBO","state":"WEIRD","merchant_customs_no":"x"}]}"#)
-                .unwrap();
-        assert_eq!(r.data[0].state.state, DeclarationState::Unknown);
-        assert_eq!(r.data[0].merchant_customs_no.as_deref(), Some("x"));
-        assert!(serde_json::from_str::<QueryResponse>(r#"{"data":[{"customs":"NINGBO"}]}"#).is_err());
+    /// The document's example with `data` replaced.
+    fn with_data(data: &str) -> String {
+        let full: serde_json::Value = serde_json::from_str(QUERY_DOCUMENT_EXAMPLE).unwrap();
+        let mut v = full.clone();
+        v["data"] = serde_json::from_str(data).unwrap();
+        v.to_string()
     }
 
     #[test]
-    fn query_string_encodes_reserved_characters() {
+    fn minimal_records_decode() {
+        let r: QueryResponse = serde_json::from_str(&with_data(
+            r#"[{"customs":"NINGBO","state":"WEIRD","merchant_customs_no":"x","modify_time":"2015-09-01T10:00:00+08:00"}]"#,
+        ))
+        .unwrap();
+        assert_eq!(r.data[0].state.state, DeclarationState::Unknown);
+        assert_eq!(r.data[0].merchant_customs_no.as_deref(), Some("x"));
+        let r: QueryResponse = serde_json::from_str(&with_data("[]")).unwrap();
+        assert!(r.data.is_empty());
+    }
+
+    #[test]
+    fn every_required_field_is_required() {
+        let full: serde_json::Value = serde_json::from_str(QUERY_DOCUMENT_EXAMPLE).unwrap();
+        for field in [
+            "appid",
+            "mchid",
+            "transaction_id",
+            "verify_department",
+            "verify_department_trade_id",
+            "offset",
+            "limit",
+            "total_count",
+            "data",
+        ] {
+            let mut v = full.clone();
+            v.as_object_mut().unwrap().remove(field);
+            let e = serde_json::from_value::<QueryResponse>(v).unwrap_err().to_string();
+            assert!(e.contains(&format!("missing field `{field}`")), "{field}: {e}");
+        }
+        for field in ["customs", "state", "modify_time"] {
+            let mut v = full.clone();
+            v["data"][0].as_object_mut().unwrap().remove(field);
+            let e = serde_json::from_value::<QueryResponse>(v).unwrap_err().to_string();
+            assert!(e.contains(&format!("missing field `{field}`")), "{field}: {e}");
+        }
+        // A missing or empty state is a decode error, not "pending".
+        let mut v = full.clone();
+        v["data"][0]["state"] = "".into();
+        assert!(serde_json::from_value::<QueryResponse>(v).is_err());
+        // A declare answer is not a query answer (it has no `data`).
+        let declare = r#"{"appid":"wxd678efh567hg6787","mchid":"1230000109","state":"SUCCESS","out_trade_no":"20150806125346","transaction_id":"1000320306201511078440737890","verify_department":"UNIONPAY","verify_department_trade_id":"2018112288340107038204310100000"}"#;
+        assert!(serde_json::from_str::<QueryResponse>(declare).is_err());
+    }
+
+    fn config() -> WeChatConfig {
+        WeChatConfig::builder()
+            .mchid("1230000109")
+            .appid("wxd678efh567hg6787")
+            .merchant_serial("2F5E")
+            .private_key_pem(&customs_core::Secret::new(include_str!("../testdata/merchant_key.pkcs8.pem")))
+            .apiv3_key(customs_core::Secret::new("0123456789abcdef0123456789abcdef"))
+            .build()
+            .unwrap()
+    }
+
+    fn field_of(e: &VerifyError) -> &'static str {
+        match e {
+            VerifyError::NotThisRequest { field, .. } => field,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_answer_must_answer_the_query() {
+        let c = config();
+        let answer: QueryResponse = serde_json::from_str(QUERY_DOCUMENT_EXAMPLE).unwrap();
+        let by = |order: QueryOrder| QueryRequest::new(order, CustomsCode::SHANGHAI_ZS);
+        let txn = |t: &str| by(QueryOrder::TransactionId(t.parse().unwrap()));
+        answer.check_binding(&txn("1000320306201511078440737890"), &c).unwrap();
+        // Another order's answer.
+        let e = answer.check_binding(&txn("1000320306201511078440737899"), &c).unwrap_err();
+        assert_eq!(field_of(&e), "transaction_id");
+        // Another customs office.
+        let other_customs = QueryRequest::new(
+            QueryOrder::TransactionId("1000320306201511078440737890".parse().unwrap()),
+            CustomsCode::NINGBO,
+        );
+        assert_eq!(field_of(&answer.check_binding(&other_customs, &c).unwrap_err()), "customs");
+        // By sub-order number and id.
+        answer.check_binding(&by(QueryOrder::SubOrderNo("20150806125346".parse().unwrap())), &c).unwrap();
+        let e = answer.check_binding(&by(QueryOrder::SubOrderNo("other-sub".parse().unwrap())), &c).unwrap_err();
+        assert_eq!(field_of(&e), "sub_order_no");
+        let e = answer.check_binding(&by(QueryOrder::SubOrderId("1".parse().unwrap())), &c).unwrap_err();
+        assert_eq!(field_of(&e), "sub_order_id");
+        // Another merchant's or app's answer.
+        let mut other = answer.clone();
+        other.mchid = "1230000110".into();
+        assert_eq!(field_of(&other.check_binding(&txn("1000320306201511078440737890"), &c).unwrap_err()), "mchid");
+        let mut other = answer.clone();
+        other.appid = "wx0".into();
+        assert_eq!(field_of(&other.check_binding(&txn("1000320306201511078440737890"), &c).unwrap_err()), "appid");
+        // By out_trade_no the answer carries no out_trade_no: bound on merchant, app and customs.
+        answer.check_binding(&by(QueryOrder::OutTradeNo("anything".parse().unwrap())), &c).unwrap();
+    }
+
+    #[test]
+    fn query_string_encodes_reserved_characters_and_omits_defaults() {
         let req = QueryRequest::new(QueryOrder::OutTradeNo("a|b*c@d".parse().unwrap()), CustomsCode::NINGBO);
         assert_eq!(
             req.query_string("wx", "1"),
-            "appid=wx&mchid=1&order_type=out_trade_no&order_no=a%7Cb%2Ac%40d&customs=NINGBO&offset=0&limit=20"
+            "appid=wx&mchid=1&order_type=out_trade_no&order_no=a%7Cb%2Ac%40d&customs=NINGBO"
         );
+        // A caller can still set them; offset 0 is the default and stays out.
+        assert_eq!(req.clone().with_page(0, 20).query_string("wx", "1").rsplit_once('&').unwrap().1, "limit=20");
+        assert!(req.clone().with_offset(40).query_string("wx", "1").ends_with("&customs=NINGBO&offset=40"));
+        assert!(req.with_page(40, 5).query_string("wx", "1").ends_with("&offset=40&limit=5"));
     }
 
     #[test]
@@ -417,8 +570,24 @@ mod tests {
         }
         .validate()
         .unwrap();
-        assert_eq!((r.order.order_type(), r.offset, r.limit), ("sub_order_id", 40, 20));
+        assert_eq!((r.order.order_type(), r.offset, r.limit), ("sub_order_id", 40, Some(20)));
         assert!(QueryRequest::new(r.order.clone(), r.customs.clone()).with_page(0, 0).validate().is_err());
+        // Absent offset and limit stay unset; offset 0 is accepted (the document counts from 0).
+        let r = QueryInput {
+            order_type: "transaction_id".into(),
+            order_no: "1000320306201511078440737890".into(),
+            customs: "SHENZHEN".into(),
+            offset: Some(0),
+            limit: None,
+        }
+        .validate()
+        .unwrap();
+        assert_eq!((r.offset, r.limit), (0, None));
+        assert!(r.validate().is_ok());
+        assert_eq!(
+            r.query_string("wx", "1"),
+            "appid=wx&mchid=1&order_type=transaction_id&order_no=1000320306201511078440737890&customs=SHENZHEN"
+        );
     }
 
     #[test]
@@ -436,14 +605,14 @@ mod tests {
             product_fee: None,
             state: StateReport::wechat("SUCCESS"),
             explanation: None,
-            modify_time: None,
+            modify_time: "2015-09-01T10:00:00+08:00".into(),
         };
         let page = |n: usize, total: u32| QueryResponse {
             appid: String::new(),
             mchid: String::new(),
-            transaction_id: None,
-            verify_department: None,
-            verify_department_trade_id: None,
+            transaction_id: String::new(),
+            verify_department: VerifyDepartment::UnionPay,
+            verify_department_trade_id: String::new(),
             offset: 0,
             limit: 2,
             total_count: total,
@@ -451,8 +620,12 @@ mod tests {
         };
         let next = page(2, 5).next_page(&req).unwrap();
         assert_eq!(next.offset, 2);
+        assert_eq!(next.limit, Some(2), "the next page keeps the page size");
         let last = page(1, 5).next_page(&next.clone().with_page(4, 2));
         assert!(last.is_none());
+        let unsized_first = QueryRequest::new(QueryOrder::OutTradeNo("o".parse().unwrap()), CustomsCode::NINGBO);
+        let next = page(2, 5).next_page(&unsized_first).unwrap();
+        assert_eq!((next.offset, next.limit), (2, None));
         assert!(page(0, 5).next_page(&req).is_none(), "an empty page ends paging");
         assert!(page(2, 2).next_page(&req).is_none());
     }

@@ -87,18 +87,19 @@ fn query() {
 }
 
 #[test]
-fn query_with_reserved_characters_signs_the_encoded_url() {
+fn query_with_reserved_characters_signs_the_encoded_url_without_default_paging() {
+    // offset 0 and an unset limit are the documented defaults (WeChat 报关查询API): not sent.
     let q = QueryRequest::new(QueryOrder::OutTradeNo("a|b*c@d".parse().unwrap()), CustomsCode::NINGBO);
     let req = client().build_query(&q, TS, NONCE).unwrap();
     assert_eq!(
         req.uri().query(),
-        Some(
-            "appid=wxd678efh567hg6787&mchid=1900000109&order_type=out_trade_no&order_no=a%7Cb%2Ac%40d&customs=NINGBO&offset=0&limit=20"
-        )
+        Some("appid=wxd678efh567hg6787&mchid=1900000109&order_type=out_trade_no&order_no=a%7Cb%2Ac%40d&customs=NINGBO")
     );
     assert_verifies(&req);
 }
 
+/// The WeChat 报关信息修改 request example, plus the `fee_type` its 错误码 table
+/// requires for split orders ("拆单情况下，币种为必填参数").
 #[test]
 fn modify() {
     let m = ModifyInput {
@@ -108,10 +109,10 @@ fn modify() {
         merchant_customs_no: "123456".into(),
         sub_order_no: Some("20150806125346".into()),
         duty: Some(888),
+        fee_type: Some("CNY".into()),
         order_fee: Some(1776),
         transport_fee: Some(888),
         product_fee: Some(888),
-        ..Default::default()
     }
     .validate()
     .unwrap();
@@ -134,6 +135,40 @@ fn modify_whole_order_with_fee_type() {
     let req = client().build_modify(&m, TS, NONCE).unwrap();
     assert_verifies(&req);
     insta::assert_snapshot!(render(&req));
+}
+
+/// An unsplit declaration stating only its amount (e.g. after a partial
+/// refund), and an unsplit modification to that amount.
+#[test]
+fn declare_and_modify_an_unsplit_amount() {
+    let declare = DeclareInput {
+        out_trade_no: "20150806125346".into(),
+        transaction_id: "1000320306201511078440737890".into(),
+        customs: "SHANGHAI_ZS".into(),
+        merchant_customs_no: "123456".into(),
+        fee_type: Some("CNY".into()),
+        order_fee: Some(7_000),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    let req = client().build_declare(&declare, TS, NONCE).unwrap();
+    assert_verifies(&req);
+    assert!(
+        std::str::from_utf8(req.body())
+            .unwrap()
+            .ends_with(r#""merchant_customs_no":"123456","fee_type":"CNY","order_fee":7000}"#)
+    );
+    let modify = ModifyRequest::new(
+        "20150806125346".parse().unwrap(),
+        "1000320306201511078440737890".parse().unwrap(),
+        CustomsCode::SHANGHAI_ZS,
+        "123456".parse().unwrap(),
+    )
+    .with_amounts(customs_wechat::OrderAmounts::total(Fen::new(7_000)));
+    let req = client().build_modify(&modify, TS, NONCE).unwrap();
+    assert_verifies(&req);
+    assert!(std::str::from_utf8(req.body()).unwrap().ends_with(r#""merchant_customs_no":"123456","order_fee":7000}"#));
 }
 
 #[test]

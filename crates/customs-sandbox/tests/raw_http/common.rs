@@ -153,16 +153,50 @@ pub async fn qf_with(
 /// The demo merchant's `Authorization` for a request, built by hand:
 /// `METHOD\nURL\nTS\nNONCE\nBODY\n`, SHA256withRSA, base64.
 pub fn wx_auth(method: &str, target: &str, body: &[u8], ts: i64, nonce: &str) -> String {
+    wx_auth_as(demo::WECHAT_MCHID, method, target, body, ts, nonce)
+}
+
+/// [`wx_auth`] for another `mchid` registered with the demo merchant's key
+/// and serial (see [`merchant_like_demo`]).
+pub fn wx_auth_as(mchid: &str, method: &str, target: &str, body: &[u8], ts: i64, nonce: &str) -> String {
     let signer = RsaSigner::from_pem(&demo::wechat_merchant_private_key_pem()).unwrap();
     let mut msg = format!("{method}\n{target}\n{ts}\n{nonce}\n").into_bytes();
     msg.extend_from_slice(body);
     msg.push(b'\n');
     let sig = STANDARD.encode(signer.sign(&msg).unwrap());
     format!(
-        "WECHATPAY2-SHA256-RSA2048 mchid=\"{}\",nonce_str=\"{nonce}\",timestamp=\"{ts}\",serial_no=\"{}\",signature=\"{sig}\"",
-        demo::WECHAT_MCHID,
+        "WECHATPAY2-SHA256-RSA2048 mchid=\"{mchid}\",nonce_str=\"{nonce}\",timestamp=\"{ts}\",serial_no=\"{}\",signature=\"{sig}\"",
         demo::WECHAT_MERCHANT_SERIAL
     )
+}
+
+/// A WeChat merchant `mchid` with the demo merchant's key, serial, app id and APIv3 key.
+pub fn merchant_like_demo(mchid: &str) -> customs_sandbox::WechatMerchant {
+    customs_sandbox::WechatMerchant::new(
+        mchid,
+        demo::WECHAT_APPID,
+        demo::WECHAT_MERCHANT_SERIAL,
+        demo::WECHAT_MERCHANT_PUBLIC_KEY_PEM,
+        demo::wechat_apiv3_key(),
+    )
+}
+
+/// A request signed as `mchid` (see [`wx_auth_as`]); the body's `mchid` is set to it.
+pub async fn wx_as(addr: SocketAddr, mchid: &str, method: &str, target: &str, body: Option<&Value>) -> Raw {
+    let body = body.map(|b| {
+        let mut b = b.clone();
+        b["mchid"] = mchid.into();
+        serde_json::to_vec(&b).unwrap()
+    });
+    let body = body.unwrap_or_default();
+    let mut headers = vec![
+        ("Authorization", wx_auth_as(mchid, method, target, &body, now(), "5K8264ILTKCH16CQ2502SI8ZNMTM67VS")),
+        ("Accept", "application/json".to_owned()),
+    ];
+    if !body.is_empty() {
+        headers.push(("Content-Type", "application/json".to_owned()));
+    }
+    send(addr, method, target, &headers, &body).await.expect("an answer")
 }
 
 /// A signed WeChat request from the demo merchant; `extra` headers are added.

@@ -1,13 +1,16 @@
 //! WeChat Pay Global routes over raw HTTP.
 
 use customs_core::{DeclarationState, Provider};
-use customs_sandbox::{RateLimit, Sandbox, SandboxHandle, SigningMode, demo};
+use customs_sandbox::{DocumentedLengths, RateLimit, Sandbox, SandboxHandle, SigningMode, WechatTransaction, demo};
 use customs_wechat::aes_gcm::{self, ApiV3Key};
 use customs_wechat::certificate::Certificate;
 use customs_wechat::rsa_crypt::{self, RsaPadding};
 use serde_json::{Value, json};
 
-use crate::common::{declare_body, now, platform_key, pub_key, query_target, send, wx, wx_auth, wx_signed_by, wx_with};
+use crate::common::{
+    declare_body, merchant_like_demo, now, platform_key, pub_key, query_target, send, wx, wx_as, wx_auth, wx_signed_by,
+    wx_with,
+};
 
 const ORDERS: &str = "/v3/global/customs/orders";
 const RE: &str = "/v3/global/customs/redeclare";
@@ -307,7 +310,7 @@ async fn modify_voids_the_record_and_is_refused_while_processing() {
     let j = assert_error(&wx(a, "PATCH", ORDERS, Some(&paid())).await, 400, "INVALID_REQUEST");
     assert!(j["message"].as_str().unwrap().contains("申报中"), "{j}");
     wx(a, "GET", &query_target("transaction_id", demo::WECHAT_TXN_PAID), None).await;
-    // Modify needs no fee_type even for amounts (WeChat 报关信息修改).
+    // An unsplit modify needs no fee_type, even with amounts (WeChat 报关信息修改).
     let r = wx(a, "PATCH", ORDERS, Some(&with(paid(), "order_fee", json!(10_000)))).await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(sb.snapshot()["wechat"]["voided"], 2);
@@ -524,4 +527,358 @@ async fn unknown_paths_and_methods() {
     assert_error(&r, 405, "METHOD_NOT_ALLOWED");
     let r = send(sb.addr(), "GET", "/v3/global/nothing", &[], b"").await.unwrap();
     assert_error(&r, 404, "NOT_FOUND");
+}
+
+/// The message of an error answer.
+fn message(r: &crate::common::Raw) -> String {
+    r.json()["message"].as_str().unwrap_or_default().to_owned()
+}
+
+/// The remedy the client reads from this answer's body (customs-wechat's classification).
+fn remedy(r: &crate::common::Raw) -> Option<customs_wechat::Remedy> {
+    let e = customs_wechat::service::service_error(r.status, &http::HeaderMap::new(), &r.body);
+    customs_wechat::Remedy::of(&e)
+}
+
+#[tokio::test]
+async fn every_signed_answer_names_its_signature_type_and_unsigned_ones_do_not() {
+    let sb = sandbox().await;
+    let a = sb.addr();
+    let answers = [
+        wx(a, "POST", ORDERS, Some(&paid())).await,
+        wx(a, "POST", ORDERS, Some(&without(paid(), "appid"))).await,
+        wx(a, "GET", &query_target("transaction_id", demo::WECHAT_TXN_PAID), None).await,
+        wx(a, "GET", "/v3/global/certificates", None).await,
+    ];
+    for r in &answers {
+        assert!(wx_signed_by(r, &platform_key()), "{}", r.status);
+        assert_eq!(r.header("Wechatpay-Signature-Type"), Some("WECHATPAY2-SHA256-RSA2048"), "{}", r.status);
+    }
+    let unsigned = send(a, "POST", ORDERS, &[], b"{}").await.unwrap();
+    assert_eq!(unsigned.status, 401);
+    assert_eq!(unsigned.header("Wechatpay-Signature-Type"), None, "an unsigned answer names no signature type");
+    // Public-key mode too.
+    let sb = Sandbox::builder().signing(SigningMode::PublicKey).start().await.unwrap();
+    let r = wx(sb.addr(), "POST", ORDERS, Some(&paid())).await;
+    assert!(wx_signed_by(&r, &pub_key()));
+    assert_eq!(r.header("Wechatpay-Signature-Type"), Some("WECHATPAY2-SHA256-RSA2048"));
+}
+
+#[tokio::test]
+async fn the_domestic_certificate_path_is_an_alias_for_peer_sdks() {
+    let sb = sandbox().await;
+    let global = wx(sb.addr(), "GET", "/v3/global/certificates", None).await;
+    let domestic = wx(sb.addr(), "GET", "/v3/certificates", None).await;
+    assert_eq!(domestic.status, 200, "{}", String::from_utf8_lossy(&domestic.body));
+    assert!(wx_signed_by(&domestic, &platform_key()));
+    assert_eq!(domestic.header("Wechatpay-Signature-Type"), Some("WECHATPAY2-SHA256-RSA2048"));
+    let item = &domestic.json()["data"][0];
+    assert_eq!(item["serial_no"], global.json()["data"][0]["serial_no"]);
+    let e = &item["encrypt_certificate"];
+    let key = ApiV3Key::new(&demo::wechat_apiv3_key()).unwrap();
+    let plain = aes_gcm::decrypt(
+        &key,
+        e["nonce"].as_str().unwrap().as_bytes(),
+        b"certificate",
+        e["ciphertext"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(Certificate::from_pem(plain).unwrap().serial_no(), demo::PLATFORM_SERIAL);
+    // The alias is signed for its own path: a signature over the global path does not pass.
+    let moved = vec![("Authorization", wx_auth("GET", "/v3/global/certificates", b"", now(), "N2"))];
+    assert_eq!(send(sb.addr(), "GET", "/v3/certificates", &moved, b"").await.unwrap().status, 401);
+    assert_error(&wx(sb.addr(), "POST", "/v3/certificates", None).await, 405, "METHOD_NOT_ALLOWED");
+}
+
+#[tokio::test]
+async fn unsplit_declarations_may_state_their_amounts() {
+    let sb = sandbox().await;
+    let a = sb.addr();
+    // WeChat Customs Declaration requires the fee fields for split orders only; it does not forbid them otherwise.
+    let whole = with(
+        with(with(with(paid(), "fee_type", json!("CNY")), "order_fee", json!(10_000)), "transport_fee", json!(1_000)),
+        "product_fee",
+        json!(9_000),
+    );
+    let r = wx(a, "POST", ORDERS, Some(&whole)).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.json().get("sub_order_no").is_none());
+    let q = wx(a, "GET", &query_target("transaction_id", demo::WECHAT_TXN_PAID), None).await.json();
+    assert_eq!((q["data"][0]["order_fee"].as_u64(), q["data"][0]["fee_type"].as_str()), (Some(10_000), Some("CNY")));
+    // The sum rule holds where all three are given.
+    let bad = with(
+        with(declare_body(demo::WECHAT_TXN_FAILS, demo::WECHAT_OUT_TRADE_NO_FAILS), "order_fee", json!(6_600)),
+        "transport_fee",
+        json!(1),
+    );
+    let bad = with(bad, "product_fee", json!(1));
+    let r = wx(a, "POST", ORDERS, Some(&bad)).await;
+    assert_param_error(&r, "#/properties/order_fee", "body");
+    assert!(message(&r).starts_with("Incorrect order amount"), "{}", message(&r));
+}
+
+#[tokio::test]
+async fn a_partial_refund_refuses_the_full_amount_and_accepts_a_modify_to_the_rest() {
+    let sb = sandbox().await;
+    let a = sb.addr();
+    assert_eq!(wx(a, "POST", ORDERS, Some(&with(paid(), "order_fee", json!(10_000)))).await.status, 200);
+    sb.advance(2);
+    // 30.00 of the 100.00 is refunded (the admin endpoint replaces the transaction).
+    let refund = json!({
+        "provider": "wechat",
+        "transaction_id": demo::WECHAT_TXN_PAID,
+        "out_trade_no": demo::WECHAT_OUT_TRADE_NO_PAID,
+        "mchid": demo::WECHAT_MCHID,
+        "amount_fen": 10_000,
+        "refunded_fen": 3_000,
+        "payer_name": demo::PAYER_NAME,
+        "payer_id_no": demo::PAYER_ID_NO,
+    });
+    assert_eq!(send(a, "POST", "/__admin/transactions", &[], refund.to_string().as_bytes()).await.unwrap().status, 200);
+    assert_eq!(sb.snapshot()["wechat"]["transactions"][0]["refunded_fen"], 3_000);
+    // The full amount is refused, by declare and by modify.
+    let r = wx(a, "POST", ORDERS, Some(&with(paid(), "order_fee", json!(10_000)))).await;
+    assert_error(&r, 400, "INVALID_REQUEST");
+    assert!(message(&r).starts_with("Order amount does not match") && message(&r).contains("7000"), "{}", message(&r));
+    assert_eq!(remedy(&r), Some(customs_wechat::Remedy::DeclareThePaidAmount));
+    let r = wx(a, "PATCH", ORDERS, Some(&with(paid(), "order_fee", json!(10_000)))).await;
+    assert_error(&r, 400, "INVALID_REQUEST");
+    assert!(message(&r).starts_with("订单金额不匹配"), "{}", message(&r));
+    assert_eq!(remedy(&r), Some(customs_wechat::Remedy::DeclareThePaidAmount));
+    // The rest, by modify: accepted, a new record.
+    let r = wx(a, "PATCH", ORDERS, Some(&with(paid(), "order_fee", json!(7_000)))).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["state"], "SUBMITTED");
+    let q = wx(a, "GET", &query_target("transaction_id", demo::WECHAT_TXN_PAID), None).await.json();
+    assert_eq!(q["data"][0]["order_fee"], 7_000);
+    // Refunded in full: refused as WeChat Customs Declaration says.
+    let full = json!({
+        "provider": "wechat",
+        "transaction_id": demo::WECHAT_TXN_FAILS,
+        "out_trade_no": demo::WECHAT_OUT_TRADE_NO_FAILS,
+        "mchid": demo::WECHAT_MCHID,
+        "amount_fen": 6_600,
+        "refunded_fen": 6_600,
+        "payer_name": demo::PAYER_NAME,
+        "payer_id_no": demo::PAYER_ID_NO,
+    });
+    send(a, "POST", "/__admin/transactions", &[], full.to_string().as_bytes()).await.unwrap();
+    let r = wx(a, "POST", ORDERS, Some(&declare_body(demo::WECHAT_TXN_FAILS, demo::WECHAT_OUT_TRADE_NO_FAILS))).await;
+    assert_error(&r, 400, "INVALID_REQUEST");
+    assert!(message(&r).starts_with("Declaration is not allowed for refunded orders."), "{}", message(&r));
+    assert_eq!(remedy(&r), Some(customs_wechat::Remedy::RefundedOrder));
+}
+
+#[tokio::test]
+async fn the_seeded_partly_refunded_payment_declares_what_is_still_paid() {
+    let sb = sandbox().await;
+    let a = sb.addr();
+    let body = declare_body(demo::WECHAT_TXN_PARTLY_REFUNDED, demo::WECHAT_OUT_TRADE_NO_PARTLY_REFUNDED);
+    let r = wx(a, "POST", ORDERS, Some(&with(body.clone(), "order_fee", json!(10_000)))).await;
+    assert_error(&r, 400, "INVALID_REQUEST");
+    assert!(message(&r).contains("(7000, after refunds)"), "{}", message(&r));
+    let r = wx(a, "POST", ORDERS, Some(&with(body, "order_fee", json!(7_000)))).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+}
+
+#[tokio::test]
+async fn customs_not_configured_and_self_clearance_off() {
+    const NO_CUSTOMS: &str = "1900000011";
+    const NO_SELF_CLEARANCE: &str = "1900000012";
+    let sb = Sandbox::builder()
+        .wechat_merchant(merchant_like_demo(NO_CUSTOMS).without_customs_configuration())
+        .wechat_merchant(merchant_like_demo(NO_SELF_CLEARANCE).without_self_clearance())
+        .start()
+        .await
+        .unwrap();
+    let a = sb.addr();
+    for (method, first_words) in [("POST", "Customs information is not configured"), ("PATCH", "海关配置未设置")]
+    {
+        let r = wx_as(a, NO_CUSTOMS, method, ORDERS, Some(&paid())).await;
+        assert_error(&r, 400, "INVALID_REQUEST");
+        assert!(message(&r).starts_with(first_words), "{}", message(&r));
+        assert_eq!(remedy(&r), Some(customs_wechat::Remedy::ConfigureCustomsInformation));
+        assert!(wx_signed_by(&r, &platform_key()));
+    }
+    for (method, first_words) in [("POST", "Self-Clearance is not enabled."), ("PATCH", "未开通自助清关功能")]
+    {
+        let r = wx_as(a, NO_SELF_CLEARANCE, method, ORDERS, Some(&paid())).await;
+        assert_error(&r, 403, "NOAUTH");
+        assert!(message(&r).starts_with(first_words), "{}", message(&r));
+        assert_eq!(remedy(&r), Some(customs_wechat::Remedy::EnableSelfClearance));
+    }
+    // Not registered with this customs office, worded per document.
+    let r = wx(a, "POST", ORDERS, Some(&with(paid(), "customs", json!("BEIJING")))).await;
+    assert!(message(&r).starts_with("The merchant has not registered with the current customs"), "{}", message(&r));
+    assert_eq!(remedy(&r), Some(customs_wechat::Remedy::RegisterWithTheCustoms));
+    let r = wx(a, "PATCH", ORDERS, Some(&with(paid(), "customs", json!("BEIJING")))).await;
+    assert_error(&r, 403, "NOAUTH");
+    assert!(message(&r).starts_with("商户未在当前申报的海关进行备案"), "{}", message(&r));
+    assert_eq!(sb.snapshot()["wechat"]["declarations"], json!([]));
+}
+
+#[tokio::test]
+async fn the_error_tables_length_rules_apply_only_when_switched_on() {
+    const SHORT_MCHID: &str = "12345";
+    let txn =
+        WechatTransaction::new("4200000001", "short-order", SHORT_MCHID, 1_000, demo::PAYER_NAME, demo::PAYER_ID_NO);
+    let body = with(declare_body("4200000001", "short-order"), "merchant_customs_no", json!("4403169D3W"));
+    // By default the request table's string[1,32] rules: accepted.
+    let lenient = Sandbox::builder()
+        .wechat_merchant(merchant_like_demo(SHORT_MCHID))
+        .wechat_transaction(txn.clone())
+        .start()
+        .await
+        .unwrap();
+    let r = wx_as(lenient.addr(), SHORT_MCHID, "POST", ORDERS, Some(&body)).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    // Switched on: WeChat Customs Declaration's error rows.
+    let strict = Sandbox::builder()
+        .wechat_merchant(merchant_like_demo(SHORT_MCHID))
+        .wechat_transaction(txn)
+        .documented_lengths(DocumentedLengths::all())
+        .start()
+        .await
+        .unwrap();
+    let a = strict.addr();
+    let r = wx_as(a, SHORT_MCHID, "POST", ORDERS, Some(&body)).await;
+    assert_param_error(&r, "#/properties/mchid", "body");
+    assert!(message(&r).starts_with("Invalid merchant ID length"), "{}", message(&r));
+    assert_eq!(remedy(&r), Some(customs_wechat::Remedy::CheckMchidLength));
+    let r = wx(a, "POST", ORDERS, Some(&with(paid(), "transaction_id", json!("42000000012026")))).await;
+    assert_param_error(&r, "#/properties/transaction_id", "body");
+    assert!(message(&r).starts_with("Invalid WeChat order No. length"), "{}", message(&r));
+    let r = wx(a, "POST", ORDERS, Some(&paid())).await;
+    assert_param_error(&r, "#/properties/merchant_customs_no", "body");
+    assert!(message(&r).starts_with("Invalid customs registration No. length"), "{}", message(&r));
+    assert_eq!(remedy(&r), Some(customs_wechat::Remedy::CheckRegistrationNumberLength));
+    let r = wx(a, "POST", ORDERS, Some(&with(paid(), "merchant_customs_no", json!("123456")))).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    // Modify's document has no length rows.
+    let r = wx(a, "PATCH", ORDERS, Some(&with(paid(), "merchant_customs_no", json!("4403169D3W")))).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+}
+
+#[tokio::test]
+async fn transaction_currency_must_be_the_settlement_currency() {
+    const HKD_MERCHANT: &str = "1900000013";
+    let sb = Sandbox::builder()
+        .wechat_merchant(merchant_like_demo(HKD_MERCHANT).with_settlement_currency("HKD"))
+        .wechat_transaction(WechatTransaction::new(
+            "4200000001202601010000000013",
+            "cny-order",
+            HKD_MERCHANT,
+            1_000,
+            demo::PAYER_NAME,
+            demo::PAYER_ID_NO,
+        ))
+        .wechat_transaction(
+            WechatTransaction::new("4200000001202601010000000014", "hkd-order", demo::WECHAT_MCHID, 1_000, "n", "i")
+                .with_currency("HKD"),
+        )
+        .start()
+        .await
+        .unwrap();
+    let a = sb.addr();
+    let r =
+        wx_as(a, HKD_MERCHANT, "POST", ORDERS, Some(&declare_body("4200000001202601010000000013", "cny-order"))).await;
+    assert_param_error(&r, "#/properties/transaction_id", "body");
+    assert!(
+        message(&r).starts_with("Transaction currency is different from merchant's settlement currency"),
+        "{}",
+        message(&r)
+    );
+    assert_eq!(remedy(&r), Some(customs_wechat::Remedy::CheckCurrency));
+    let r = wx(a, "POST", ORDERS, Some(&declare_body("4200000001202601010000000014", "hkd-order"))).await;
+    assert_param_error(&r, "#/properties/transaction_id", "body");
+    let r = wx(a, "PATCH", ORDERS, Some(&declare_body("4200000001202601010000000014", "hkd-order"))).await;
+    assert!(message(&r).starts_with("交易币种与商户结算币种不一致"), "{}", message(&r));
+    // fee_type other than CNY: the first of the two rows ("check fee_type").
+    let r = wx(a, "POST", ORDERS, Some(&with(paid(), "fee_type", json!("HKD")))).await;
+    assert_param_error(&r, "#/properties/fee_type", "body");
+    assert!(message(&r).starts_with("Transaction currency is different"), "{}", message(&r));
+}
+
+#[tokio::test]
+async fn a_split_modify_needs_fee_type_unless_switched_off() {
+    let sb = sandbox().await;
+    let a = sb.addr();
+    assert_eq!(wx(a, "POST", ORDERS, Some(&split("box-1", 49_000, 1_000))).await.status, 200);
+    let r = wx(a, "PATCH", ORDERS, Some(&without(split("box-1", 48_000, 1_000), "fee_type"))).await;
+    assert_param_error(&r, "#/properties/fee_type", "body");
+    assert!(message(&r).starts_with("币种类型未设置"), "{}", message(&r));
+    assert_eq!(remedy(&r), Some(customs_wechat::Remedy::SendFeeType));
+    let r = wx(a, "PATCH", ORDERS, Some(&without(split("box-1", 48_000, 1_000), "product_fee"))).await;
+    assert_param_error(&r, "#/properties/product_fee", "body");
+    assert!(message(&r).starts_with("拆单申报时参数缺漏"), "{}", message(&r));
+    assert_eq!(remedy(&r), Some(customs_wechat::Remedy::CompleteSplitFields));
+    let r = wx(a, "PATCH", ORDERS, Some(&split("box-1", 48_000, 1_000))).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    // Declare words the same rows in English.
+    let r = wx(a, "POST", ORDERS, Some(&without(split("box-2", 100, 0), "fee_type"))).await;
+    assert!(message(&r).starts_with("Currency is not set"), "{}", message(&r));
+    let r = wx(a, "POST", ORDERS, Some(&without(split("box-2", 100, 0), "order_fee"))).await;
+    assert!(message(&r).starts_with("Missing parameters in split declaration."), "{}", message(&r));
+    // Switched off: the document's request example (split, no fee_type) is accepted.
+    let sb = Sandbox::builder().modify_split_requires_fee_type(false).start().await.unwrap();
+    let a = sb.addr();
+    assert_eq!(wx(a, "POST", ORDERS, Some(&split("box-1", 49_000, 1_000))).await.status, 200);
+    let r = wx(a, "PATCH", ORDERS, Some(&without(split("box-1", 48_000, 1_000), "fee_type"))).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+}
+
+#[tokio::test]
+async fn error_rows_are_worded_as_each_document_prints_them() {
+    let sb = sandbox().await;
+    let a = sb.addr();
+    let starts = |r: &crate::common::Raw, words: &str| {
+        assert!(message(r).starts_with(words), "{words}: {}", message(r));
+    };
+    // WeChat Customs Declaration (declare), PARAM_ERROR rows.
+    starts(&wx(a, "POST", ORDERS, Some(&without(paid(), "mchid"))).await, "Merchant ID (mch_id) is not set");
+    starts(
+        &wx(a, "POST", ORDERS, Some(&without(paid(), "out_trade_no"))).await,
+        "Merchant order No. (out_trade_no) is not set",
+    );
+    starts(
+        &wx(a, "POST", ORDERS, Some(&without(paid(), "transaction_id"))).await,
+        "WeChat order No. (transaction_id) is not set.",
+    );
+    starts(&wx(a, "POST", ORDERS, Some(&without(paid(), "customs"))).await, "Customs information is not set");
+    starts(
+        &wx(a, "POST", ORDERS, Some(&without(paid(), "merchant_customs_no"))).await,
+        "Customs registration No. is not set",
+    );
+    starts(&wx(a, "POST", ORDERS, Some(&without(paid(), "appid"))).await, "AppId is not set");
+    let r = wx(a, "POST", ORDERS, Some(&split(&"s".repeat(33), 100, 0))).await;
+    assert_param_error(&r, "#/properties/sub_order_no", "body");
+    starts(&r, "Invalid sub-order No. length (sub_order_no)");
+    starts(&wx(a, "POST", ORDERS, Some(&json!([1]))).await, "Parameter error");
+    let r = wx(a, "POST", ORDERS, Some(&declare_body("4200000001202601019999999999", "nope"))).await;
+    starts(&r, "Incorrect transaction order information");
+    assert_eq!(remedy(&r), Some(customs_wechat::Remedy::CheckTransaction));
+    let r = wx(a, "POST", ORDERS, Some(&split("box-1", 88_801, 0))).await;
+    starts(&r, "Merchant's split declaration amount is incorrect.");
+    assert_eq!(remedy(&r), Some(customs_wechat::Remedy::ReduceSplitAmounts));
+    let r = wx(a, "POST", ORDERS, Some(&with(split("box-1", 100, 0), "order_fee", json!(101)))).await;
+    starts(&r, "Incorrect order amount");
+    // The INVALID_REQUEST rows.
+    assert_eq!(wx(a, "POST", ORDERS, Some(&paid())).await.status, 200);
+    let r = wx(a, "POST", ORDERS, Some(&with(paid(), "duty", json!(5)))).await;
+    starts(&r, "The information re-entered by merchant for customs declaration is different from the original one");
+    assert_eq!(remedy(&r), Some(customs_wechat::Remedy::UseModifyOrRedeclare));
+    // WeChat 报关信息修改 (modify): its own rows, and 参数错误 for the declare-only ones.
+    let r = wx(a, "PATCH", ORDERS, Some(&declare_body(demo::WECHAT_TXN_FAILS, demo::WECHAT_OUT_TRADE_NO_FAILS))).await;
+    starts(&r, "海关申报记录不存在");
+    assert_eq!(remedy(&r), Some(customs_wechat::Remedy::DeclareFirst));
+    starts(
+        &wx(a, "PATCH", ORDERS, Some(&declare_body("4200000001202601019999999999", "nope"))).await,
+        "交易单信息有误",
+    );
+    starts(&wx(a, "PATCH", ORDERS, Some(&without(paid(), "mchid"))).await, "参数错误");
+    starts(&wx(a, "PATCH", ORDERS, Some(&json!("x"))).await, "参数错误");
+    wx(a, "GET", &query_target("transaction_id", demo::WECHAT_TXN_PAID), None).await;
+    let r = wx(a, "PATCH", ORDERS, Some(&paid())).await;
+    starts(&r, "支付单申报中，不能修改申报信息");
+    assert_eq!(remedy(&r), Some(customs_wechat::Remedy::WaitUntilSettledThenModify));
 }
