@@ -8,7 +8,7 @@ use common::{Log, QF_DECLARE, QF_QUERY, QF_REDECLARE, fast, no_retry, qf};
 use customs_client::WaitError;
 use customs_client::qfpay::BlockingClient;
 use customs_core::{Delivery, Error, Outcome, Request, Retryability, Secret, Transport, TransportError};
-use customs_http_ureq::{TransportConfig, UreqError, UreqTransport};
+use customs_http_ureq::{TransportSettings, UreqError, UreqTransport};
 use customs_sandbox::{
     AdvanceRule, BlockingSandbox, FaultKind, FaultRule, QfpayMerchant, QfpayTransaction, Route, Sandbox, demo,
 };
@@ -107,7 +107,8 @@ fn a_timeout_is_maybe_sent_declarations_are_not_retried_queries_are() {
         .start_blocking()
         .unwrap();
     let log = Log::default();
-    let transport = UreqTransport::with_config(&TransportConfig::default().with_timeout(Duration::from_millis(400)));
+    let transport =
+        UreqTransport::with_settings(TransportSettings::builder().timeout(Duration::from_millis(400)).build().unwrap());
     let client = BlockingClient::with_options(qf::config(&sandbox.base_url()), logged(transport, &log), fast());
 
     let err = client.declare(&qf::declaration(demo::QFPAY_SYSSN_PAID)).unwrap_err();
@@ -225,7 +226,8 @@ fn a_query_that_times_out_at_the_deadline_is_not_retried_past_it() {
         .start_blocking()
         .unwrap();
     let log = Log::default();
-    let transport = UreqTransport::with_config(&TransportConfig::default().with_timeout(Duration::from_millis(300)));
+    let transport =
+        UreqTransport::with_settings(TransportSettings::builder().timeout(Duration::from_millis(300)).build().unwrap());
     let client = BlockingClient::with_options(qf::config(&sandbox.base_url()), logged(transport, &log), fast());
     let started = Instant::now();
     let err = client
