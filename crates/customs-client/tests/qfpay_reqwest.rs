@@ -9,7 +9,7 @@ use common::{Log, QF_DECLARE, QF_QUERY, QF_REDECLARE, fast, no_retry, qf};
 use customs_client::WaitError;
 use customs_client::qfpay::Client;
 use customs_core::{AsyncTransport, CustomsCode, Delivery, Error, Outcome, Request, Retryability, TransportError};
-use customs_http_reqwest::{ReqwestError, ReqwestTransport, TransportConfig};
+use customs_http_reqwest::{ReqwestError, ReqwestTransport, TransportSettings};
 use customs_qfpay::{ActionType, RecordOutcome, WeChatDeclaration};
 use customs_sandbox::{AdvanceRule, FaultKind, FaultRule, Route, Sandbox, SandboxHandle, demo};
 use customs_testkit::peer::{Mode, Peer, response};
@@ -186,8 +186,10 @@ async fn a_timeout_is_maybe_sent_declarations_are_not_retried_queries_are() {
         .await
         .unwrap();
     let log = Log::default();
-    let transport =
-        ReqwestTransport::with_config(&TransportConfig::default().with_timeout(Duration::from_millis(400))).unwrap();
+    let transport = ReqwestTransport::with_settings(
+        TransportSettings::builder().timeout(Duration::from_millis(400)).build().unwrap(),
+    )
+    .unwrap();
     let client = Client::with_options(qf::config(&sandbox.base_url()), logged(transport, &log), fast());
 
     let err = client.declare(&qf::declaration(demo::QFPAY_SYSSN_PAID)).await.unwrap_err();
@@ -279,8 +281,10 @@ async fn a_query_that_times_out_at_the_deadline_is_not_retried_past_it() {
         .await
         .unwrap();
     let log = Log::default();
-    let transport =
-        ReqwestTransport::with_config(&TransportConfig::default().with_timeout(Duration::from_millis(300))).unwrap();
+    let transport = ReqwestTransport::with_settings(
+        TransportSettings::builder().timeout(Duration::from_millis(300)).build().unwrap(),
+    )
+    .unwrap();
     let client = Client::with_options(qf::config(&sandbox.base_url()), logged(transport, &log), fast());
     let started = Instant::now();
     let err = client

@@ -11,7 +11,7 @@ use customs_core::{
     CustomsCode, Delivery, Error, Fen, OrderFees, Outcome, Request, RetryPolicy, Retryability, Secret, Transport,
     TransportError,
 };
-use customs_http_ureq::{TransportConfig, UreqError, UreqTransport};
+use customs_http_ureq::{TransportSettings, UreqError, UreqTransport};
 use customs_qfpay::{
     ActionType, AlipayDeclaration, QfSubOrderNo, QueryRequest, RecordOutcome, TradeType, WeChatDeclaration,
 };
@@ -303,7 +303,8 @@ fn a_timeout_is_maybe_sent_declarations_are_not_retried_queries_are() {
         .start_blocking()
         .unwrap();
     let log = Log::default();
-    let transport = UreqTransport::with_config(&TransportConfig::default().with_timeout(Duration::from_millis(400)));
+    let transport =
+        UreqTransport::with_settings(TransportSettings::builder().timeout(Duration::from_millis(400)).build().unwrap());
     let client = BlockingClient::with_options(qf::config(&sandbox.base_url()), logged(transport, &log), fast());
 
     let err = client.declare(&qf::declaration(demo::QFPAY_SYSSN_PAID)).unwrap_err();
@@ -421,7 +422,8 @@ fn a_query_that_times_out_at_the_deadline_is_not_retried_past_it() {
         .start_blocking()
         .unwrap();
     let log = Log::default();
-    let transport = UreqTransport::with_config(&TransportConfig::default().with_timeout(Duration::from_millis(300)));
+    let transport =
+        UreqTransport::with_settings(TransportSettings::builder().timeout(Duration::from_millis(300)).build().unwrap());
     let client = BlockingClient::with_options(qf::config(&sandbox.base_url()), logged(transport, &log), fast());
     let started = Instant::now();
     let err = client
