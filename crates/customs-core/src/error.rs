@@ -225,11 +225,12 @@ impl fmt::Debug for ServiceError {
 
 impl fmt::Display for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} refused the request (HTTP {}, {}): {}",
-            self.provider, self.http_status, self.code, self.message
-        )?;
+        // An ambiguous error is no refusal: the provider did not say no.
+        let said = match self.retryability {
+            Retryability::Ambiguous => "answered with an error that does not say whether the request took effect",
+            _ => "refused the request",
+        };
+        write!(f, "{} {said} (HTTP {}, {}): {}", self.provider, self.http_status, self.code, self.message)?;
         if let Some(field) = &self.field {
             write!(f, " [field `{field}`]")?;
         }
@@ -575,7 +576,9 @@ mod tests {
         assert!(s.contains("[request id req-1]"), "{s}");
         assert!(s.contains("fix the request"), "{s}");
         assert!(service(Retryability::RateLimited).to_string().contains("after a pause"));
-        assert!(service(Retryability::Ambiguous).to_string().contains("query its state before repeating it"));
+        let ambiguous = service(Retryability::Ambiguous).to_string();
+        assert!(ambiguous.contains("query its state before repeating it"), "{ambiguous}");
+        assert!(ambiguous.contains("does not say whether the request took effect") && !ambiguous.contains("refused"));
         // Documented advice replaces the generic one: given once, not twice.
         let advised =
             ServiceError { advice: Some("wait until it settles, then modify".into()), ..service(Retryability::Final) };

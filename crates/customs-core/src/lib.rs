@@ -55,7 +55,7 @@ pub use ids::{MerchantCustomsNo, OutRequestNo, OutTradeNo, SubOrderNo, Syssn, Tr
 pub use money::{Currency, Fen, MoneyError, Yuan};
 pub use retry::{Idempotency, RetryDecision, RetryPolicy};
 pub use secret::Secret;
-pub use split::{MAX_SUB_ORDERS, SplitPlan, SubOrder, SubOrderInput};
+pub use split::{MAX_SUB_ORDERS, OrderFees, SplitPlan, SubOrder, SubOrderInput};
 pub use state::{DeclarationState, Outcome, StateReport};
 pub use transport::{
     AsyncTransport, Delivery, FailureKind, Request, Response, SendError, Transport, TransportError, TransportFailure,
