@@ -125,6 +125,11 @@ async fn serve(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> Result<htt
         qfpay::handle(&shared, route, &req, decision.action, now)
     };
     tracing::debug!(%route, status = %reply.status, fault = ?decision.action, "request");
+    if !decision.late.is_zero() {
+        // Applied already; only the answer waits (`late_answer`).
+        tracing::debug!(%route, late = ?decision.late, "fault: the answer is late");
+        tokio::time::sleep(decision.late).await;
+    }
     match decision.action {
         Some(FaultKind::DropAfterState) => Err(DropConnection),
         Some(FaultKind::TruncatedBody) => Ok(reply.into_response(true)),
