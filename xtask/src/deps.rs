@@ -1,4 +1,5 @@
-//! `check-deps`: the sans-IO crates must not reach an I/O crate.
+//! `check-deps`: the sans-IO crates must not reach an I/O crate, and the
+//! lockfile must stay clear of the advisories in [`crate::advisories`].
 
 use crate::cargo_stdout;
 
@@ -43,13 +44,26 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             failures.push(format!("{krate} depends on {}", found.join(", ")));
         }
     }
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
+    if !failures.is_empty() {
+        return Err(format!(
             "sans-IO crates must not do I/O: {}. Move the dependency to a transport or client crate.",
             failures.join("; ")
-        ))
+        ));
+    }
+    let lock_path = match manifest {
+        Some(m) => std::path::Path::new(m).with_file_name("Cargo.lock"),
+        None => std::path::PathBuf::from(
+            cargo_stdout(&["locate-project", "--workspace", "--message-format", "plain"])?.trim(),
+        )
+        .with_file_name("Cargo.lock"),
+    };
+    let lock = std::fs::read_to_string(&lock_path).map_err(|e| format!("cannot read {}: {e}", lock_path.display()))?;
+    let vulnerable = crate::advisories::vulnerable_in(&lock);
+    if vulnerable.is_empty() {
+        println!("check-deps: {}: ok (no locked version with a pinned advisory)", lock_path.display());
+        Ok(())
+    } else {
+        Err(vulnerable.join("; "))
     }
 }
 

@@ -3,13 +3,16 @@
 //! * `check-deps [--manifest-path PATH]`: fails when a sans-IO crate
 //!   (`customs-core`, `customs-qfpay`, `customs-wechat`) depends, through
 //!   normal edges and transitively, on an I/O crate (tokio, reqwest, ureq,
-//!   hyper, mio).
+//!   hyper, mio), or when `Cargo.lock` holds a version that a security
+//!   advisory the project has fixed affects (`time` < 0.3.47,
+//!   RUSTSEC-2026-0009).
 //! * `bench [--quick] [--no-run] [--report-only]`: runs every benchmark of
 //!   `customs-bench` and prints one summary table with the performance
 //!   budgets as ratios to baselines measured in the same run.
 
 use std::process::{Command, ExitCode};
 
+mod advisories;
 mod bench;
 mod deps;
 

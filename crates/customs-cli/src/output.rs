@@ -58,6 +58,9 @@ impl Exit {
     }
 }
 
+/// The advice every failure that may have taken effect carries.
+const CHECK_THE_STATE: &str = "check the declaration's state";
+
 /// A failed command: one line for people, structured fields for scripts.
 #[derive(Debug)]
 pub(crate) struct Failure {
@@ -141,10 +144,16 @@ impl Failure {
     }
 
     /// Records in the details whether the request may have taken effect
-    /// ([`Error::may_have_taken_effect`], the one predicate for it).
+    /// ([`Error::may_have_taken_effect`], the one predicate for it), and
+    /// then says what to do in the message, whatever the error's own text.
     fn with_effect(mut self, may_have_taken_effect: bool) -> Self {
         if may_have_taken_effect {
             debug_assert_eq!(self.exit, Exit::Transport, "{}", self.message);
+            if !self.message.contains(CHECK_THE_STATE) {
+                self.message.push_str("; it may have taken effect: ");
+                self.message.push_str(CHECK_THE_STATE);
+                self.message.push_str(" before resubmitting");
+            }
         }
         if !self.details.is_object() {
             self.details = json!({});
@@ -157,7 +166,13 @@ impl Failure {
     pub(crate) fn report(&self, format: OutputFormat) -> ExitCode {
         match format {
             // One line, whatever the provider's message holds.
-            OutputFormat::Text => eprintln!("error: {}", one_line(&self.message)),
+            OutputFormat::Text => {
+                eprintln!("error: {}", one_line(&self.message));
+                // A configuration error's caret diagram (its secrets masked).
+                if let Some(diagram) = self.details.get("diagram").and_then(Value::as_str) {
+                    eprintln!("{diagram}");
+                }
+            }
             OutputFormat::Json => out!(
                 "{}",
                 json!({
@@ -298,6 +313,7 @@ mod tests {
             field: None,
             request_id: None,
             retryability: Retryability::Ambiguous,
+            advice: None,
             raw: vec![],
         };
         let refused = ServiceError { retryability: Retryability::Final, ..ambiguous.clone() };
@@ -324,6 +340,13 @@ mod tests {
             let f = Failure::from_error(&e);
             assert_eq!((f.exit, f.kind), (exit, kind), "{e}");
             assert_eq!(f.details["may_have_taken_effect"], exit == Exit::Transport, "{e}");
+            // Said once, whether or not the error's own text says it.
+            assert_eq!(
+                f.message.matches(CHECK_THE_STATE).count(),
+                usize::from(exit == Exit::Transport),
+                "{}",
+                f.message
+            );
         }
     }
 

@@ -43,12 +43,6 @@ pub(crate) fn config_failure(e: ConfigError) -> Failure {
     Failure::from(e)
 }
 
-impl From<ConfigError> for Failure {
-    fn from(e: ConfigError) -> Self {
-        Failure::invalid(e.to_string())
-    }
-}
-
 /// Reads `--json FILE` into `T`, or `T::default()`.
 pub(crate) fn json_input<T: DeserializeOwned + Default>(call: &CallArgs) -> Result<T, Failure> {
     let Some(path) = &call.json else { return Ok(T::default()) };

@@ -73,7 +73,7 @@ pub(crate) fn provider(config: &Config, base_url: Option<&str>) -> Result<(WeCha
         })?;
         certificates.push(cert);
     }
-    let cfg = b.build().map_err(|e| Failure::invalid(customs_core::BuildError::from(e).to_string()))?;
+    let cfg = b.build().map_err(|e| config_failure(s.refusal(&e, &config.base)))?;
     Ok((WeChatPay::new(cfg), Keys { public_key, certificates }))
 }
 

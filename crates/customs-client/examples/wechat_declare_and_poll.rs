@@ -51,8 +51,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let declared = client.declare(&declaration).await?;
     println!("declared: state {} ({})", declared.state.raw, declared.state.outcome());
 
-    // Never resubmit a pending declaration: query it until it settles.
-    let query = QueryRequest::new(QueryOrder::OutTradeNo(declaration.out_trade_no.clone()), CustomsCode::SHANGHAI_ZS);
+    // Never resubmit a pending declaration: query it until it settles. By
+    // transaction_id: the answer carries it, so it is checked to be this order's.
+    let query =
+        QueryRequest::new(QueryOrder::TransactionId(declaration.transaction_id.clone()), CustomsCode::SHANGHAI_ZS);
     match client.wait_until_settled(&query, Duration::from_millis(200), Instant::now() + Duration::from_secs(30)).await
     {
         Ok(settled) => {

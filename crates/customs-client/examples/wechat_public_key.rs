@@ -60,7 +60,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let checked = client.verify_certificate(&identity).await?;
     println!("identity check: {:?}", checked.certificate_check_result);
 
-    let query = QueryRequest::new(QueryOrder::OutTradeNo(declared.out_trade_no.parse()?), CustomsCode::SHANGHAI_ZS);
+    // By transaction_id: the answer carries it, so it is checked to be this order's.
+    let query =
+        QueryRequest::new(QueryOrder::TransactionId(declared.transaction_id.parse()?), CustomsCode::SHANGHAI_ZS);
     let settled =
         client.wait_until_settled(&query, Duration::from_millis(200), Instant::now() + Duration::from_secs(30)).await?;
     println!("settled: {}", settled.data[0].state.raw);

@@ -70,7 +70,8 @@
 //! let declared = client.declare(&declaration).await?;
 //! assert_eq!(declared.state.state, DeclarationState::Undeclared);
 //!
-//! let query = QueryRequest::new(QueryOrder::OutTradeNo(declaration.out_trade_no.clone()), CustomsCode::SHANGHAI_ZS);
+//! // By transaction_id: the answer carries it, so it is checked to be this order's.
+//! let query = QueryRequest::new(QueryOrder::TransactionId(declaration.transaction_id.clone()), CustomsCode::SHANGHAI_ZS);
 //! let settled = client
 //!     .wait_until_settled(&query, Duration::from_millis(50), Instant::now() + Duration::from_secs(10))
 //!     .await?;
@@ -96,16 +97,20 @@
 //!   wait.
 //! * Retries follow [`ClientOptions::retry`] (the core
 //!   [`RetryPolicy`](customs_core::RetryPolicy)): never-sent failures and
-//!   transient provider answers (5xx, `SYSTEMERROR`, 429 after at least a
+//!   transient provider answers (`SYSTEMERROR`, 429 after at least a
 //!   second) are retried with a fresh timestamp and nonce; a declaration
-//!   that *may* have been sent (timeout, reset) is not, unless you opt in —
-//!   query it instead. Invalid input fails before anything is sent.
+//!   that *may* have been sent (timeout, reset, a 5xx that does not say
+//!   whether it was processed, an unsigned gateway answer) is not, unless you
+//!   opt in — query it instead; reads retry. Invalid input fails before
+//!   anything is sent.
 //! * [`qfpay::Client`] / [`qfpay::BlockingClient`]: declare, query, redeclare.
 //! * [`wechat::Client`] / [`wechat::BlockingClient`]: declare, query, modify,
 //!   redeclare, verify-certificate, certificate download; platform
 //!   certificates fetched on first need, re-fetched once on an unknown
 //!   serial (re-verifying the same answer), refreshed per interval;
-//!   public-key and combined modes ([`wechat::Verification`]).
+//!   public-key and combined modes ([`wechat::Verification`]); every answer
+//!   verified, refused when replayed, decoded strictly and bound to its
+//!   request.
 //! * `wait_until_settled` on every client polls until
 //!   [`Outcome::is_settled`](customs_core::Outcome::is_settled), or returns
 //!   [`WaitError::StillPending`] at the deadline ([`settle`]).

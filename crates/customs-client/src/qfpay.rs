@@ -8,11 +8,18 @@
 //! timestamp nor a nonce (spec `qfpay.md` §1) and is cheap (MD5/SHA-256 over
 //! a short form), so it runs inline even in the async client.
 //!
-//! Results follow the decoder (QFPay 報關 API 指南; spec `qfpay.md` §3.2, §4): `respcd`
-//! `0000` is `Ok` and settled, `1143`/`1145` are `Ok` and
-//! [`Outcome::Pending`](customs_core::Outcome::Pending) — query later with
-//! [`Client::wait_until_settled`], never resubmit — and every other answer
-//! is an [`Error::Response`].
+//! Results follow the decoder ([`customs_qfpay::response`]; QFPay 報關 API
+//! 指南; QFPay Customs Declaration API, Response Behaviour): a write
+//! (declare, `action_type=MODIFY`, redeclare) answered `0000` is `Ok` and
+//! [`Outcome::Accepted`](customs_core::Outcome::Accepted), "accepted …
+//! processing may not be instantaneous": not settled, so query for the
+//! customs result with [`Client::wait_until_settled`]. `1143`/`1145`/`1298`
+//! are `Ok` and [`Outcome::Pending`](customs_core::Outcome::Pending): query
+//! later, never resubmit. A query settles by its `data` records'
+//! documented fields ([`customs_qfpay::record`]). Every other answer is an
+//! [`Error::Response`]; a non-2xx answer not in QFPay's shape (a gateway's
+//! HTML 502) is an [`UnverifiedAnswer`](customs_core::UnverifiedAnswer),
+//! never resent for a write unless the retry policy opts in.
 //!
 //! Both clients are `Send + Sync` (for a `Send + Sync` transport), cheap to
 //! clone (one `Arc`), and hold nothing global: clients of several merchants
@@ -156,12 +163,16 @@ impl<T: AsyncTransport> Client<T> {
         &self.inner.transport
     }
 
-    /// Declares a paid order (`POST /custom/v1/declare`, QFPay 報關 API 指南 §1).
+    /// Declares a paid order (`POST /custom/v1/declare`, QFPay 報關 API 指南 §1),
+    /// or modifies one (`action_type=MODIFY`).
     ///
-    /// Invalid input fails before anything is sent. A pending answer
-    /// (`1143`/`1145`) is `Ok`: poll it with
-    /// [`wait_until_settled`](Self::wait_until_settled), never resubmit.
-    /// A maybe-sent failure is not retried unless the retry policy opts in.
+    /// Invalid input fails before anything is sent. `0000` is `Ok` and
+    /// [`Outcome::Accepted`](customs_core::Outcome::Accepted); a pending
+    /// answer (`1143`/`1145`) is `Ok` and pending. Neither is settled: poll
+    /// with [`wait_until_settled`](Self::wait_until_settled), never resubmit.
+    /// A maybe-sent failure, an ambiguous 5xx or a gateway's answer is not
+    /// retried unless the retry policy opts in
+    /// ([`Error::may_have_taken_effect`]: query before resubmitting).
     pub async fn declare(&self, request: &DeclareRequest) -> Result<DeclareResponse, Error<T::Error>> {
         run_async(&self.inner.transport, Arc::new(self.inner.declare(request)), &self.inner.opts).await
     }
@@ -173,7 +184,9 @@ impl<T: AsyncTransport> Client<T> {
     }
 
     /// Pushes a declaration to customs again (`POST /custom/v1/redeclare`,
-    /// QFPay 報關 API 指南 §3), when it was lost in the electronic port.
+    /// QFPay 報關 API 指南 §3), when customs did not receive it
+    /// (若海關端未收到報關資訊). `0000` is
+    /// [`Outcome::Accepted`](customs_core::Outcome::Accepted): query for the result.
     pub async fn redeclare(&self, request: &RedeclareRequest) -> Result<RedeclareResponse, Error<T::Error>> {
         run_async(&self.inner.transport, Arc::new(self.inner.redeclare(request)), &self.inner.opts).await
     }
@@ -352,7 +365,10 @@ mod tests {
             scripted(vec![
                 Ok(json(200, r#"{"respcd":"1145","resperr":"processing","syssn":"20191227000200020061752831"}"#)),
                 Ok(json(200, r#"{"respcd":"1143","resperr":"processing"}"#)),
-                Ok(json(200, r#"{"respcd":"0000","data":[{"sub_order_no":null,"verify_department":"OTHERS"}]}"#)),
+                Ok(json(
+                    200,
+                    r#"{"respcd":"0000","data":[{"sub_order_no":null,"verify_department":"OTHERS","verify_department_trade_id":"4200"}]}"#,
+                )),
             ]),
             fast(),
         );
@@ -428,7 +444,9 @@ mod tests {
                         (0, "/custom/v1/declare") => r#"{"respcd":"1145"}"#,
                         (1, "/custom/v1/redeclare") => r#"{"respcd":"0000"}"#,
                         (2, "/custom/v1/query") => r#"{"respcd":"1143"}"#,
-                        (3, "/custom/v1/query") => r#"{"respcd":"0000","data":[]}"#,
+                        (3, "/custom/v1/query") => {
+                            r#"{"respcd":"0000","data":[{"verify_department_trade_id":"4200"}]}"#
+                        }
                         other => panic!("unexpected request {other:?}"),
                     };
                     Ok::<_, TransportFailure>(json(200, body))
@@ -444,7 +462,7 @@ mod tests {
                 SYSSN.parse().unwrap(),
                 "110084111".parse().unwrap(),
             );
-            assert_eq!(client.redeclare(&redeclare).await.unwrap().outcome(), Outcome::SettledSuccess);
+            assert_eq!(client.redeclare(&redeclare).await.unwrap().outcome(), Outcome::Accepted);
             let settled = assert_send(client.wait_until_settled(
                 &query(),
                 Duration::from_millis(1),

@@ -3,7 +3,9 @@
 //!
 //! A declaration that is still being processed is **queried again**, never
 //! resubmitted (spec `qfpay.md` §3.2 for `1143`/`1145`, spec `wechat.md` §7
-//! for `UNDECLARED`/`SUBMITTED`/`PROCESSING`). Polling stops when the query's
+//! for `UNDECLARED`/`SUBMITTED`/`PROCESSING`). A write the provider only
+//! accepted ([`Outcome::Accepted`], QFPay's `0000`) is not settled either:
+//! waiting on it queries until a result or the deadline. Polling stops when the query's
 //! [`Outcome`] is settled ([`Outcome::is_settled`]: success, failure, or a
 //! state that needs the merchant to act), or when the deadline passes, which
 //! is reported as [`WaitError::StillPending`] with the last answer.
@@ -163,6 +165,14 @@ mod tests {
             }
             _ => panic!("a failed query ends the wait"),
         }
+    }
+
+    #[test]
+    fn accepted_is_not_settled_and_waiting_goes_on() {
+        let mut p = Poller::new(Duration::from_secs(2), Instant::now() + Duration::from_secs(60));
+        assert!(
+            matches!(p.after::<_, TransportFailure>(Ok(Answer(Outcome::Accepted))), Next::Sleep(d) if d == Duration::from_secs(2))
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use customs_core::{
     AsyncTransport, BuildError, DeclarationState, Delivery, Error, Outcome, Request, Retryability, TransportError,
     VerifyError,
 };
-use customs_http_reqwest::{ReqwestError, ReqwestTransport, TransportConfig};
+use customs_http_reqwest::{ReqwestError, ReqwestTransport, TransportSettings};
 use customs_sandbox::{AdvanceRule, FaultKind, FaultRule, Route, Sandbox, SandboxHandle, SigningMode, demo};
 use customs_wechat::{CertificateCheckResult, WeChatConfig};
 
@@ -173,8 +173,10 @@ async fn a_timeout_is_maybe_sent_and_the_declaration_is_not_retried() {
         .await
         .unwrap();
     let log = Log::default();
-    let transport =
-        ReqwestTransport::with_config(&TransportConfig::default().with_timeout(Duration::from_millis(400))).unwrap();
+    let transport = ReqwestTransport::with_settings(
+        TransportSettings::builder().timeout(Duration::from_millis(400)).build().unwrap(),
+    )
+    .unwrap();
     let client = Client::with_options(wx::config(&sandbox.base_url()), logged(transport, &log), wechat_options());
     let err = client.declare(&wx::declaration(OUT, TXN)).await.unwrap_err();
     let Error::Transport(e) = &err else { panic!("{err}") };

@@ -13,7 +13,7 @@ use customs_core::{
     BuildError, DeclarationState, Delivery, Error, Outcome, Request, Response, Retryability, Transport, TransportError,
     VerifyError,
 };
-use customs_http_ureq::{TransportConfig, UreqError, UreqTransport};
+use customs_http_ureq::{TransportSettings, UreqError, UreqTransport};
 use customs_sandbox::{AdvanceRule, BlockingSandbox, FaultKind, FaultRule, Route, Sandbox, SigningMode, demo};
 use customs_wechat::{CertificateCheckResult, WeChatConfig};
 
@@ -141,7 +141,8 @@ fn a_timeout_is_maybe_sent_and_the_declaration_is_not_retried() {
         .start_blocking()
         .unwrap();
     let log = Log::default();
-    let transport = UreqTransport::with_config(&TransportConfig::default().with_timeout(Duration::from_millis(400)));
+    let transport =
+        UreqTransport::with_settings(TransportSettings::builder().timeout(Duration::from_millis(400)).build().unwrap());
     let client =
         BlockingClient::with_options(wx::config(&sandbox.base_url()), logged(transport, &log), wechat_options());
     let err = client.declare(&wx::declaration(OUT, TXN)).unwrap_err();

@@ -122,6 +122,29 @@ pub enum VerifyError {
         /// The repeated `Wechatpay-Nonce`.
         nonce: String,
     },
+    /// The answer is older than the oldest one the replay check still
+    /// remembers (its memory is bounded: when full it forgets the oldest
+    /// second of answers and refuses anything older), so it cannot be shown
+    /// not to be a replay.
+    #[error(
+        "the answer's timestamp {timestamp} is older than {oldest}, the oldest the replay check remembers (it keeps the last {capacity} nonces): it cannot be shown not to be a replay: received, not trustworthy; check the declaration's state before resubmitting"
+    )]
+    ReplayUncheckable {
+        /// The answer's `Wechatpay-Timestamp`.
+        timestamp: i64,
+        /// The oldest timestamp still checked for replays.
+        oldest: i64,
+        /// How many nonces the check remembers.
+        capacity: usize,
+    },
+    /// The answer names a signature scheme other than the one supported.
+    #[error(
+        "response header `Wechatpay-Signature-Type` is `{value}`, but only WECHATPAY2-SHA256-RSA2048 is supported: the response cannot be trusted"
+    )]
+    UnsupportedSignatureType {
+        /// The `Wechatpay-Signature-Type` value.
+        value: String,
+    },
     /// The response timestamp is outside the allowed window.
     #[error(
         "response timestamp {timestamp} is {skew_secs} s from now ({now}), more than the allowed {max_skew_secs} s; check the system clock"
@@ -174,6 +197,11 @@ pub struct ServiceError {
     pub request_id: Option<String>,
     /// Whether an identical retry may succeed.
     pub retryability: Retryability,
+    /// What the provider's documents say to do about this particular error,
+    /// where it has a remedy of its own (e.g. WeChat's "支付单申报中，不能修改申报信息":
+    /// wait until the declaration settles, then modify). When set, the
+    /// message gives it instead of the generic advice of the retry class.
+    pub advice: Option<String>,
     /// The raw response body.
     pub raw: Vec<u8>,
 }
@@ -189,6 +217,7 @@ impl fmt::Debug for ServiceError {
             .field("field", &self.field)
             .field("request_id", &self.request_id)
             .field("retryability", &self.retryability)
+            .field("advice", &self.advice)
             .field("raw", &String::from_utf8_lossy(&self.raw))
             .finish()
     }
@@ -196,16 +225,20 @@ impl fmt::Debug for ServiceError {
 
 impl fmt::Display for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} refused the request (HTTP {}, {}): {}",
-            self.provider, self.http_status, self.code, self.message
-        )?;
+        // An ambiguous error is no refusal: the provider did not say no.
+        let said = match self.retryability {
+            Retryability::Ambiguous => "answered with an error that does not say whether the request took effect",
+            _ => "refused the request",
+        };
+        write!(f, "{} {said} (HTTP {}, {}): {}", self.provider, self.http_status, self.code, self.message)?;
         if let Some(field) = &self.field {
             write!(f, " [field `{field}`]")?;
         }
         if let Some(id) = &self.request_id {
             write!(f, " [request id {id}]")?;
+        }
+        if let Some(advice) = &self.advice {
+            return write!(f, "; {advice}");
         }
         f.write_str(match self.retryability {
             Retryability::Retryable => "; transient, retry the identical request",
@@ -515,6 +548,7 @@ mod tests {
             field: Some("out_trade_no".into()),
             request_id: Some("req-1".into()),
             retryability: retry,
+            advice: None,
             raw: b"{\"code\":\"PARAM_ERROR\"}".to_vec(),
         }
     }
@@ -542,7 +576,15 @@ mod tests {
         assert!(s.contains("[request id req-1]"), "{s}");
         assert!(s.contains("fix the request"), "{s}");
         assert!(service(Retryability::RateLimited).to_string().contains("after a pause"));
-        assert!(service(Retryability::Ambiguous).to_string().contains("query its state before repeating it"));
+        let ambiguous = service(Retryability::Ambiguous).to_string();
+        assert!(ambiguous.contains("query its state before repeating it"), "{ambiguous}");
+        assert!(ambiguous.contains("does not say whether the request took effect") && !ambiguous.contains("refused"));
+        // Documented advice replaces the generic one: given once, not twice.
+        let advised =
+            ServiceError { advice: Some("wait until it settles, then modify".into()), ..service(Retryability::Final) };
+        let s = advised.to_string();
+        assert!(s.ends_with("; wait until it settles, then modify"), "{s}");
+        assert!(!s.contains("fix the request"), "{s}");
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //!   and [`CustomsCode`];
 //! * split orders ([`SubOrder`], [`SplitPlan`]) whose fee invariants hold by construction;
 //! * field-level [`validation`] reporting every violation at once;
-//! * the HTTP description ([`Request`], [`Response`]) and the [`Transport`] /
-//!   [`AsyncTransport`] traits;
+//! * the HTTP description ([`Request`], [`Response`]), the [`Transport`] /
+//!   [`AsyncTransport`] traits, and what every transport shares: its
+//!   [`TransportSettings`] and its [`SendError`] (classified by [`FailureKind`]);
 //! * layered [`Error`]s that tell never-sent, maybe-sent and received apart;
 //! * a pure [`RetryPolicy`] and the [`Secret`] type.
 //!
@@ -54,10 +55,11 @@ pub use ids::{MerchantCustomsNo, OutRequestNo, OutTradeNo, SubOrderNo, Syssn, Tr
 pub use money::{Currency, Fen, MoneyError, Yuan};
 pub use retry::{Idempotency, RetryDecision, RetryPolicy};
 pub use secret::Secret;
-pub use split::{MAX_SUB_ORDERS, SplitPlan, SubOrder, SubOrderInput};
+pub use split::{MAX_SUB_ORDERS, OrderFees, SplitPlan, SubOrder, SubOrderInput};
 pub use state::{DeclarationState, Outcome, StateReport};
 pub use transport::{
-    AsyncTransport, Delivery, FailureKind, Request, Response, Transport, TransportError, TransportFailure,
+    AsyncTransport, Delivery, FailureKind, Request, Response, SendError, Transport, TransportError, TransportFailure,
+    TransportSettings, TransportSettingsBuilder,
 };
 pub use validation::{Rule, ValidationError, Violation};
 

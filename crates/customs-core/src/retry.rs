@@ -160,6 +160,7 @@ mod tests {
             field: None,
             request_id: None,
             retryability: r,
+            advice: None,
             raw: vec![],
         })
         .into()

@@ -319,11 +319,22 @@ pub struct QfpayConfig {
     pub transactions: Vec<QfpayTransaction>,
     /// Rate limit per app code; QFPay's 100/s and 400/min by default.
     pub rate_limit: RateLimit,
+    /// Whether query `data` records also carry WeChat's `state` (off by
+    /// default). Neither QFPay document lists it, so by default a record has
+    /// only the documented fields; turn it on to test a client against an
+    /// answer that passes the state through (**UNCONFIRMED** whether QFPay
+    /// does). TOML: `[qfpay] query_record_state = true`.
+    pub query_record_state: bool,
 }
 
 impl Default for QfpayConfig {
     fn default() -> Self {
-        Self { merchants: Vec::new(), transactions: Vec::new(), rate_limit: RateLimit::qfpay() }
+        Self {
+            merchants: Vec::new(),
+            transactions: Vec::new(),
+            rate_limit: RateLimit::qfpay(),
+            query_record_state: false,
+        }
     }
 }
 
@@ -408,7 +419,9 @@ pub struct QfpayTransaction {
     #[serde(default)]
     pub refunded: bool,
     /// Payment not finished yet (user entering the password): declarations
-    /// are answered `1143` (spec qfpay.md §4).
+    /// are refused with `1260` ("declare only successful payments", QFPay
+    /// 報關 API 指南, 注意事項). Not `1143`: that code means "query again"
+    /// (1143/1145 需重查), and there would be nothing to find.
     #[serde(default)]
     pub payment_pending: bool,
     /// How customs finally answers.

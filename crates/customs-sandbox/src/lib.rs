@@ -56,11 +56,15 @@
 //! | QFPay: unknown app code or missing sign headers → `1108` | qfpay.md §4 | **guess** |
 //! | QFPay: `declare`/`redeclare` POST only, `query` POST or GET; form bodies | QFPay 報關 API 指南 / Customs Declaration API | documented |
 //! | QFPay: answers HTTP 200 JSON `{syssn, respcd, resperr, respmsg, …}`; query adds `data[]` | QFPay 報關 API 指南 / Customs Declaration API, qfpay.md §3.2–3.3 | documented |
-//! | QFPay: query `data[]` records also carry `state` and `customs`; `errmsg`/`resperr` hold the failure explanation | qfpay.md §3.3 | **guess** |
-//! | QFPay: repeat declare or re-push while pending, and query while pending → `1145` | qfpay.md §3.2, §4 | documented code, **guess** trigger |
-//! | QFPay: declaring a payment not yet finished → `1143` | qfpay.md §4 | documented code, **guess** trigger |
+//! | QFPay: query `data[]` records have the documented fields only: `resperr`, `errmsg`, `sub_order_no`, `verify_department`, `verify_department_trade_id`; a success carries the trade id, a failure (`FAIL`/`EXCEPT`) its explanation in `resperr` and `errmsg`, a record in process neither | QFPay 報關 API 指南 §2 | documented fields, **guess** which are set when |
+//! | QFPay: records also carry WeChat's `state` only with `[qfpay] query_record_state = true` ([`SandboxBuilder::qfpay_query_record_state`]) | qfpay.md §3.3 | UNCONFIRMED, off by default |
+//! | QFPay: repeat declare or re-push while in process, and query while in process → `1145` ("1143/1145 需重查"); no pending code is ever a final refusal | QFPay 報關 API 指南 §1, qfpay.md §4 | documented code, **guess** trigger |
+//! | QFPay: declaring a payment not yet finished → `1260` (refused: "declare only successful payments") | QFPay 報關 API 指南, 注意事項 | documented rule, **guess** code |
+//! | QFPay: redeclare re-pushes unless the declaration is being pushed (`1145`) or customs received and refused it (`FAIL` → `1260`); accepted from `UNDECLARED`, `SUBMITTED`, `SUCCESS`, `EXCEPT`, restarting at `UNDECLARED` | QFPay 報關 API 指南 §3 ("若海關端未收到報關資訊，可使用此接口重新推送") | documented purpose, **guess** states |
 //! | QFPay: unknown `syssn` → `1136`, refunded → `1125`, parameter errors → `1104` naming the field, state conflicts → `1260` | qfpay.md §4 | **guess** (no customs codes documented) |
-//! | QFPay: Alipay needs `mch_customs_name`, `out_request_no`, `amount` (yuan) | qfpay.md §3.1 | documented |
+//! | QFPay: Alipay `mch_customs_name`, `out_request_no`, `amount` (yuan) optional; `amount`, when given for an unsplit order, must equal the payment; `customs` any case (String(20)) | QFPay 報關 API 指南 §1 | documented |
+//! | QFPay: `sub_order_no` String(64) in declare, String(40) in query and redeclare; amounts accepted for Alipay and without `sub_order_no`; a `weixin` split needs all four | QFPay 報關 API 指南 §1–§3, Customs Declaration API | documented |
+//! | QFPay: system error fault → `respcd` `1254` with HTTP 500 or, per fault, HTTP 200 (`http_status`) | qfpay.md §4 | **guess** code |
 //! | QFPay: `trade_type` `weixin` or `alipay` (`wechat` accepted too) | qfpay.md §3.1 | **guess** for `wechat` |
 //! | QFPay: `action_type=MODIFY` modifies a WeChat-channel declaration | qfpay.md §3.1, §5.5 | documented field, **guess** semantics |
 //! | QFPay: 100 requests/s and 400/min per merchant → HTTP 429 | qfpay.md §2 | documented limit, **guess** body |
@@ -76,14 +80,14 @@
 //! | WeChat: unknown `transaction_id` (or not this mchid's) → `PARAM_ERROR` | WeChat Customs Declaration, FAQ | documented |
 //! | Both: fully refunded payments refused (`INVALID_REQUEST` / `1125`) | WeChat Customs Declaration | documented |
 //! | Both: unsplit declared amount (`order_fee`, Alipay `amount`; unstated: the record's) must equal the payment after refunds (`refunded_fen`) → `INVALID_REQUEST`; after a partial refund, modify with the new amount | WeChat Customs Declaration, WeChat 报关信息修改, wechat.md §7 | documented |
-//! | Both: split needs `fee_type` (`CNY`), `order_fee`, `transport_fee`, `product_fee`; `order_fee = product_fee + transport_fee`; each ≤ payment | QFPay 報關 API 指南 / WeChat Customs Declaration | documented |
+//! | WeChat and QFPay `weixin`: split needs `fee_type` (`CNY`), `order_fee`, `transport_fee`, `product_fee`; `order_fee = product_fee + transport_fee`; each ≤ payment | QFPay 報關 API 指南 / WeChat Customs Declaration | documented |
 //! | Both: at most 50 sub-orders; sub-orders add up to ≤ payment | wechat.md §7 (FAQ 3.1#5) | 50: documented; total: **guess**, `enforce_split_total` |
 //! | Both: identical re-declare accepted (current state), different one → `INVALID_REQUEST` | wechat.md §7, WeChat Customs Declaration | inference in the spec |
 //! | Both: modify (PATCH) replaces and voids the record, state `SUBMITTED` | WeChat 报关信息修改 | documented |
 //! | WeChat: a split modify needs `fee_type` (error table) although the request table has none | WeChat 报关信息修改, 错误码 | documented row; `modify_split_requires_fee_type` (on) |
 //! | WeChat: fee fields without `sub_order_no` accepted (required only for split orders), their rules applied where given | WeChat Customs Declaration, WeChat 报关信息修改 | documented |
 //! | Both: modify refused while `PROCESSING` → `INVALID_REQUEST` (QFPay: `1260`, a refusal, not the pending `1145`) | WeChat 报关信息修改 | documented; all customs offices: **guess**, `refuse_modify_while_processing` (set under `[wechat]` in the config file, applies to both providers) |
-//! | Both: re-push only from `SUCCESS` or `EXCEPT`, restarts at `UNDECLARED` | wechat.md §2.4 (W4) | documented rule, **guess** restart state |
+//! | WeChat: re-push only from `SUCCESS` or `EXCEPT`, restarts at `UNDECLARED` (QFPay: see its redeclare row) | wechat.md §2.4 (W4) | documented rule, **guess** restart state |
 //! | Both: `UNDECLARED` → `PROCESSING` → `SUCCESS`/`FAIL`/`EXCEPT`; `FAIL`/`EXCEPT` by the transaction's [`Settlement`] | wechat.md §4 | documented states, **guess** timing ([`AdvanceRule`]) |
 //! | WeChat: query by `out_trade_no`/`transaction_id`/`sub_order_no`/`sub_order_id`, `offset`/`limit` (default 20), nothing found → `INVALID_REQUEST` "查询指定记录不存在" | wechat.md §2.2, §5.3 | documented; not-found code from practice |
 //! | WeChat: rate limit per mchid off by default | wechat.md §7 | UNCONFIRMED, configurable |
@@ -179,11 +183,13 @@
 //! # Faults
 //!
 //! See [`fault`]: latency, a late answer (the request applied at once, the
-//! answer delayed: "processed, then the answer was late"), 500, 429,
-//! connection dropped before or after the state change, truncated body,
-//! wrong response signature, stale response timestamp; per route or global;
-//! always, `n` times, on chosen requests or at a seeded rate. Configure them
-//! with [`SandboxBuilder::fault`], in the config file (`[[faults]]`) or with
+//! answer delayed: "processed, then the answer was late"), 500 (QFPay: any
+//! 5xx, or 200 with the error code), a gateway's unsigned HTML error page,
+//! 429, connection dropped before or after the state change, truncated
+//! body, wrong response signature, stale response timestamp; per route or
+//! global; always, `n` times, on chosen requests or at a seeded rate.
+//! Configure them with
+//! [`SandboxBuilder::fault`], in the config file (`[[faults]]`) or with
 //! `POST /__admin/faults` ([`admin`]). `latency_ms` is at most
 //! [`fault::MAX_LATENCY_MS`] (10 minutes) from the admin API and the config
 //! file; latencies of rules built in Rust add up saturating, never overflow.
@@ -420,6 +426,13 @@ impl SandboxBuilder {
     /// Adds a fault rule.
     pub fn fault(mut self, rule: FaultRule) -> Self {
         self.config.faults.push(rule);
+        self
+    }
+
+    /// Whether QFPay query records also carry WeChat's undocumented `state`
+    /// (default off: the documented record fields only).
+    pub fn qfpay_query_record_state(mut self, on: bool) -> Self {
+        self.config.qfpay.query_record_state = on;
         self
     }
 

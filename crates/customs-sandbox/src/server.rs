@@ -214,6 +214,10 @@ async fn serve(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> Result<htt
         tracing::debug!(%route, "fault: connection dropped before the state change");
         return Err(DropConnection);
     }
+    if let Some(FaultKind::GatewayError(status)) = decision.action {
+        tracing::debug!(%route, status, "fault: a gateway answers in the provider's place");
+        return Ok(crate::fault::gateway_reply(status).into_response(false));
+    }
     let now = Now::system();
     let reply = if route.is_wechat() {
         wechat::handle(&shared, route, &req, decision.action, now)

@@ -3,9 +3,12 @@
 use customs_core::validation::{ValidationError, Violations};
 use customs_core::{
     Currency, CustomsCode, Fen, MerchantCustomsNo, OutTradeNo, StateReport, SubOrder, SubOrderNo, TransactionId,
+    VerifyError,
 };
 use serde::{Deserialize, Serialize};
 
+use crate::binding::{self, Answers};
+use crate::config::WeChatConfig;
 use crate::model::{OrderAmounts, RawFees, VerifyDepartment};
 use crate::operation::Operation;
 
@@ -241,33 +244,52 @@ impl TryFrom<&DeclareInput> for DeclareRequest {
     }
 }
 
-/// The answer to a declaration (WeChat Customs Declaration "Response Parameters"). Unknown
+/// The answer to a declaration (WeChat Customs Declaration, 3. Response
+/// Parameters). Every field that document marks "Required: Yes" is required
+/// here: an answer without one is a decode error, never a success. Unknown
 /// fields are ignored; identifiers are kept as sent.
+///
+/// Decoded only together with its request
+/// ([`WeChatPay::decode_declare`](crate::WeChatPay::decode_declare)), which
+/// checks `mchid`, `appid`, `out_trade_no`, `transaction_id` and
+/// `sub_order_no` against it ([`Answers`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeclareResponse {
-    /// `appid`.
+    /// `appid` (required).
     pub appid: String,
-    /// `mchid`.
+    /// `mchid` (required).
     pub mchid: String,
-    /// Declaration state; usually `UNDECLARED` at first (spec §4): poll with query.
+    /// Declaration state (required); usually `UNDECLARED` at first (spec §4): poll with query.
     #[serde(with = "crate::model::state_serde")]
     pub state: StateReport,
-    /// `out_trade_no`.
+    /// `out_trade_no` (required).
     pub out_trade_no: String,
-    /// `transaction_id`.
+    /// `transaction_id` (required).
     pub transaction_id: String,
-    /// `sub_order_no` (split orders).
+    /// `sub_order_no` (optional: "returned for a split order").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_order_no: Option<String>,
-    /// WeChat's `sub_order_id` (split orders).
+    /// WeChat's `sub_order_id` (optional: "returned for a split order").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_order_id: Option<String>,
-    /// Verifying institution (WeChat Customs Declaration says required; tolerated when missing).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify_department: Option<VerifyDepartment>,
-    /// Its transaction id (WeChat Customs Declaration prints `Verify_department_trade_id`, a typo; both read).
-    #[serde(default, alias = "Verify_department_trade_id", skip_serializing_if = "Option::is_none")]
-    pub verify_department_trade_id: Option<String>,
+    /// Verifying institution. Required: the document's table marks it
+    /// "Required: Yes" (it comes from the payment, so it is known when the
+    /// declaration is accepted). Earlier versions tolerated its absence
+    /// without a documented reason.
+    pub verify_department: VerifyDepartment,
+    /// Its transaction id, required like `verify_department`. The document
+    /// prints `Verify_department_trade_id`, a typo; both spellings are read.
+    #[serde(alias = "Verify_department_trade_id")]
+    pub verify_department_trade_id: String,
+}
+
+impl Answers<DeclareRequest> for DeclareResponse {
+    fn check_binding(&self, request: &DeclareRequest, config: &WeChatConfig) -> Result<(), VerifyError> {
+        binding::merchant(config, &self.mchid, &self.appid)?;
+        binding::same("out_trade_no", request.out_trade_no.as_str(), &self.out_trade_no)?;
+        binding::same("transaction_id", request.transaction_id.as_str(), &self.transaction_id)?;
+        binding::sub_order(request.sub_order.as_ref().map(|s| s.sub_order_no().as_str()), self.sub_order_no.as_deref())
+    }
 }
 
 #[cfg(test)]
@@ -411,8 +433,90 @@ mod tests {
         let r: DeclareResponse = serde_json::from_str(body).unwrap();
         assert_eq!(r.state.state, DeclarationState::Undeclared);
         assert_eq!(r.state.outcome(), Outcome::Pending);
-        assert_eq!(r.verify_department, Some(VerifyDepartment::UnionPay));
-        assert_eq!(r.verify_department_trade_id.as_deref(), Some("2018"));
+        assert_eq!(r.verify_department, VerifyDepartment::UnionPay);
+        assert_eq!(r.verify_department_trade_id, "2018");
         assert_eq!(r.sub_order_no, None);
+    }
+
+    const DOCUMENTED: &str = r#"{"appid":"wx","mchid":"1","state":"UNDECLARED","out_trade_no":"o","transaction_id":"t","verify_department":"UNIONPAY","verify_department_trade_id":"2018"}"#;
+
+    #[test]
+    fn every_required_response_field_is_required() {
+        let full: serde_json::Value = serde_json::from_str(DOCUMENTED).unwrap();
+        for field in [
+            "appid",
+            "mchid",
+            "state",
+            "out_trade_no",
+            "transaction_id",
+            "verify_department",
+            "verify_department_trade_id",
+        ] {
+            let mut v = full.clone();
+            v.as_object_mut().unwrap().remove(field);
+            let e = serde_json::from_value::<DeclareResponse>(v).unwrap_err().to_string();
+            assert!(e.contains(&format!("missing field `{field}`")), "{field}: {e}");
+        }
+        // An empty state is no state (string[1,32]), not "pending".
+        let empty = DOCUMENTED.replace("UNDECLARED", "");
+        assert!(serde_json::from_str::<DeclareResponse>(&empty).is_err());
+        // A query answer is not a declare answer.
+        let query =
+            r#"{"appid":"wx","mchid":"1","transaction_id":"t","offset":0,"limit":20,"total_count":0,"data":[]}"#;
+        assert!(serde_json::from_str::<DeclareResponse>(query).is_err());
+    }
+
+    fn config() -> WeChatConfig {
+        WeChatConfig::builder()
+            .mchid("1900000109")
+            .appid("wxd678efh567hg6787")
+            .merchant_serial("2F5E")
+            .private_key_pem(&customs_core::Secret::new(include_str!("../testdata/merchant_key.pkcs8.pem")))
+            .apiv3_key(customs_core::Secret::new("0123456789abcdef0123456789abcdef"))
+            .build()
+            .unwrap()
+    }
+
+    fn answer(edit: impl FnOnce(&mut DeclareResponse)) -> DeclareResponse {
+        let mut r: DeclareResponse = serde_json::from_str(DOCUMENTED).unwrap();
+        r.appid = "wxd678efh567hg6787".into();
+        r.mchid = "1900000109".into();
+        r.out_trade_no = "20150806125346".into();
+        r.transaction_id = "1000320306201511078440737890".into();
+        edit(&mut r);
+        r
+    }
+
+    #[test]
+    fn the_answer_must_name_the_request() {
+        let request = valid().validate().unwrap();
+        let c = config();
+        answer(|_| {}).check_binding(&request, &c).unwrap();
+        let mismatch = |field: &'static str, answered: &str, edit: fn(&mut DeclareResponse)| {
+            let e = answer(edit).check_binding(&request, &c).unwrap_err();
+            let VerifyError::NotThisRequest { field: f, answered: a, .. } = &e else { panic!("{e:?}") };
+            assert_eq!((*f, a.as_str()), (field, answered), "{e}");
+        };
+        mismatch("mchid", "1900000110", |r| r.mchid = "1900000110".into());
+        mismatch("appid", "wxother", |r| r.appid = "wxother".into());
+        mismatch("out_trade_no", "A-order", |r| r.out_trade_no = "A-order".into());
+        mismatch("transaction_id", "4200", |r| r.transaction_id = "4200".into());
+        // An unsplit declaration is not answered by a sub-order's answer.
+        mismatch("sub_order_no", "sub-1", |r| r.sub_order_no = Some("sub-1".into()));
+
+        let split = DeclareInput {
+            sub_order_no: Some("sub-1".into()),
+            fee_type: Some("CNY".into()),
+            order_fee: Some(888),
+            transport_fee: Some(88),
+            product_fee: Some(800),
+            ..valid()
+        }
+        .validate()
+        .unwrap();
+        answer(|r| r.sub_order_no = Some("sub-1".into())).check_binding(&split, &c).unwrap();
+        answer(|_| {}).check_binding(&split, &c).unwrap();
+        let e = answer(|r| r.sub_order_no = Some("sub-2".into())).check_binding(&split, &c).unwrap_err();
+        assert!(matches!(e, VerifyError::NotThisRequest { field: "sub_order_no", .. }), "{e:?}");
     }
 }

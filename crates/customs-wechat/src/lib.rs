@@ -34,7 +34,8 @@
 //!     r#"WECHATPAY2-SHA256-RSA2048 mchid="1900000109",nonce_str="593BEC0C930BF1AFEB40B4A08C8FB242",timestamp="1750000000","#
 //! ));
 //! // Send `request` with any transport, then:
-//! // let answer = wechat.decode_declare(&response, now, &verifier)?;
+//! // let answer = wechat.decode_declare(&declaration, &response, now, &verifier)?;
+//! // (verified, refused if replayed, decoded strictly, and checked to answer `declaration`)
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -51,7 +52,9 @@
 //! * [`signer`]: the [`Signer`](signer::Signer) trait (KMS/HSM-ready) and the
 //!   aws-lc-rs [`RsaSigner`](signer::RsaSigner).
 //! * [`verifier`]: raw-bytes response verification against platform
-//!   certificates, a `PUB_KEY_ID_…` public key, or both.
+//!   certificates, a `PUB_KEY_ID_…` public key, or both; [`replay`]: the
+//!   bounded nonce memory that refuses replayed answers; [`binding`]: every
+//!   typed answer is checked against the request it answers.
 //! * [`aes_gcm`], [`rsa_crypt`]: the AEAD_AES_256_GCM and RSA (PKCS#1 v1.5 /
 //!   OAEP-SHA1) primitives; [`certificate`], [`keys`]: key material.
 //! * [`service`]: error answers into [`ServiceError`](customs_core::ServiceError)s with retryability,
@@ -70,6 +73,7 @@
 
 pub mod aes_gcm;
 pub mod auth;
+pub mod binding;
 pub mod certificate;
 pub mod certificates;
 pub mod config;
@@ -81,6 +85,7 @@ pub mod operation;
 pub mod pay;
 pub mod query;
 pub mod redeclare;
+pub mod replay;
 pub mod rsa_crypt;
 pub mod server;
 pub mod service;
@@ -88,6 +93,7 @@ pub mod signer;
 pub mod verifier;
 pub mod verify_certificate;
 
+pub use binding::Answers;
 pub use certificates::{CertificatesRequest, CertificatesResponse, PlatformCertificate};
 pub use config::{ConfigError, DEFAULT_BASE_URL, WeChatConfig, WeChatConfigBuilder};
 pub use declare::{DeclareInput, DeclareRequest, DeclareResponse};
@@ -97,6 +103,7 @@ pub use operation::Operation;
 pub use pay::WeChatPay;
 pub use query::{QueryInput, QueryOrder, QueryRecord, QueryRequest, QueryResponse};
 pub use redeclare::{OrderRef, RedeclareInput, RedeclareRequest, RedeclareResponse, SubOrderRef};
+pub use replay::ReplayGuard;
 pub use rsa_crypt::RsaPadding;
 pub use service::{ErrorCode, Remedy};
 pub use verifier::{

@@ -275,8 +275,14 @@ pub(crate) mod state_serde {
         s.serialize_str(&state.raw)
     }
 
+    /// An empty `state` (documented `string[1,32]`) is an error, not an
+    /// unknown (pending) state.
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<StateReport, D::Error> {
-        Ok(StateReport::wechat(String::deserialize(d)?))
+        let raw = String::deserialize(d)?;
+        if raw.trim().is_empty() {
+            return Err(serde::de::Error::custom("`state` is empty; a declaration state was expected"));
+        }
+        Ok(StateReport::wechat(raw))
     }
 }
 

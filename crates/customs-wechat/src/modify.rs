@@ -15,9 +15,12 @@
 use customs_core::validation::{ValidationError, Violations};
 use customs_core::{
     Currency, CustomsCode, Fen, MerchantCustomsNo, OutTradeNo, StateReport, SubOrder, SubOrderNo, TransactionId,
+    VerifyError,
 };
 use serde::{Deserialize, Serialize};
 
+use crate::binding::{self, Answers};
+use crate::config::WeChatConfig;
 use crate::model::{Fees, OrderAmounts, RawFees, VerifyDepartment};
 use crate::operation::Operation;
 
@@ -262,7 +265,17 @@ impl TryFrom<&ModifyInput> for ModifyRequest {
     }
 }
 
-/// The answer to a modification (WeChat 报关信息修改 "正常返回").
+/// The answer to a modification (WeChat 报关信息修改, 3. 返回参数, 正常返回).
+///
+/// Every field the official page marks 必填 is required (the stored page
+/// lost that column; the list is spec `wechat.md` §2.3's): an answer without
+/// one is a decode error, never a success. `sub_order_no` / `sub_order_id`
+/// are optional ("如有拆单则返回").
+///
+/// Decoded only together with its request
+/// ([`WeChatPay::decode_modify`](crate::WeChatPay::decode_modify)), which
+/// checks `mchid`, `appid`, `out_trade_no`, `transaction_id` and
+/// `sub_order_no` against it ([`Answers`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModifyResponse {
     /// `appid`.
@@ -283,14 +296,24 @@ pub struct ModifyResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_order_id: Option<String>,
     /// Last update, RFC 3339 (`2015-09-01T10:00:00+08:00`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub modify_time: Option<String>,
+    pub modify_time: String,
     /// Verifying institution.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify_department: Option<VerifyDepartment>,
+    pub verify_department: VerifyDepartment,
     /// Its transaction id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify_department_trade_id: Option<String>,
+    pub verify_department_trade_id: String,
+}
+
+impl Answers<ModifyRequest> for ModifyResponse {
+    fn check_binding(&self, request: &ModifyRequest, config: &WeChatConfig) -> Result<(), VerifyError> {
+        binding::merchant(config, &self.mchid, &self.appid)?;
+        binding::same("out_trade_no", request.out_trade_no.as_str(), &self.out_trade_no)?;
+        binding::same("transaction_id", request.transaction_id.as_str(), &self.transaction_id)?;
+        let asked = match &request.amounts {
+            ModifyAmounts::SubOrder(s) => Some(s.sub_order_no().as_str()),
+            ModifyAmounts::Unchanged | ModifyAmounts::Order(_) => None,
+        };
+        binding::sub_order(asked, self.sub_order_no.as_deref())
+    }
 }
 
 #[cfg(test)]
@@ -403,12 +426,73 @@ mod tests {
         assert_eq!(e.fields(), ["out_trade_no", "transaction_id", "customs", "merchant_customs_no"]);
     }
 
+    const RESPONSE_EXAMPLE: &str = r#"{"appid":"wxd678efh567hg6787","mchid":"1230000109","state":"SUBMITTED","out_trade_no":"20150806125346","transaction_id":"1000320306201511078440737890","sub_order_no":"20150806125346","sub_order_id":"20150806125346","modify_time":"2015-09-01T10:00:00+08:00","verify_department":"UNIONPAY","verify_department_trade_id":"2018112288340107038204310100000"}"#;
+
     #[test]
     fn response_example_decodes() {
-        let body = r#"{"appid":"wxd678efh567hg6787","mchid":"1230000109","state":"SUBMITTED","out_trade_no":"20150806125346","transaction_id":"1000320306201511078440737890","sub_order_no":"20150806125346","sub_order_id":"20150806125346","modify_time":"2015-09-01T10:00:00+08:00","verify_department":"UNIONPAY","verify_department_trade_id":"2018112288340107038204310100000"}"#;
-        let r: ModifyResponse = serde_json::from_str(body).unwrap();
+        let r: ModifyResponse = serde_json::from_str(RESPONSE_EXAMPLE).unwrap();
         assert_eq!(r.state.state, DeclarationState::Submitted);
-        assert_eq!(r.modify_time.as_deref(), Some("2015-09-01T10:00:00+08:00"));
-        assert_eq!(serde_json::to_string(&r).unwrap(), body);
+        assert_eq!(r.modify_time, "2015-09-01T10:00:00+08:00");
+        assert_eq!(serde_json::to_string(&r).unwrap(), RESPONSE_EXAMPLE);
+    }
+
+    #[test]
+    fn every_required_response_field_is_required() {
+        let full: serde_json::Value = serde_json::from_str(RESPONSE_EXAMPLE).unwrap();
+        for field in [
+            "appid",
+            "mchid",
+            "state",
+            "out_trade_no",
+            "transaction_id",
+            "modify_time",
+            "verify_department",
+            "verify_department_trade_id",
+        ] {
+            let mut v = full.clone();
+            v.as_object_mut().unwrap().remove(field);
+            let e = serde_json::from_value::<ModifyResponse>(v).unwrap_err().to_string();
+            assert!(e.contains(&format!("missing field `{field}`")), "{field}: {e}");
+        }
+        for optional in ["sub_order_no", "sub_order_id"] {
+            let mut v = full.clone();
+            v.as_object_mut().unwrap().remove(optional);
+            serde_json::from_value::<ModifyResponse>(v).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_answer_must_name_the_request() {
+        let config = WeChatConfig::builder()
+            .mchid("1230000109")
+            .appid("wxd678efh567hg6787")
+            .merchant_serial("2F5E")
+            .private_key_pem(&customs_core::Secret::new(include_str!("../testdata/merchant_key.pkcs8.pem")))
+            .apiv3_key(customs_core::Secret::new("0123456789abcdef0123456789abcdef"))
+            .build()
+            .unwrap();
+        let answer: ModifyResponse = serde_json::from_str(RESPONSE_EXAMPLE).unwrap();
+        let split = split_input().validate().unwrap();
+        answer.check_binding(&split, &config).unwrap();
+        // The answer names a sub-order; the request modifies the whole order.
+        let e = answer.check_binding(&valid().validate().unwrap(), &config).unwrap_err();
+        assert!(matches!(e, VerifyError::NotThisRequest { field: "sub_order_no", .. }), "{e:?}");
+        let other = ModifyInput { out_trade_no: "B-order".into(), ..split_input() }.validate().unwrap();
+        let e = answer.check_binding(&other, &config).unwrap_err();
+        assert!(matches!(e, VerifyError::NotThisRequest { field: "out_trade_no", .. }), "{e:?}");
+        let other = ModifyInput { transaction_id: "4200".into(), ..split_input() }.validate().unwrap();
+        let e = answer.check_binding(&other, &config).unwrap_err();
+        assert!(matches!(e, VerifyError::NotThisRequest { field: "transaction_id", .. }), "{e:?}");
+    }
+
+    fn split_input() -> ModifyInput {
+        ModifyInput {
+            sub_order_no: Some("20150806125346".into()),
+            fee_type: Some("CNY".into()),
+            order_fee: Some(1776),
+            transport_fee: Some(888),
+            product_fee: Some(888),
+            ..valid()
+        }
     }
 }

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use customs_core::validation::{ValidationError, Violations};
-use customs_core::{BuildError, DecodeError, Provider, Request, Response, ResponseError, Retryability};
+use customs_core::{BuildError, DecodeError, Provider, Request, Response, ResponseError, Retryability, VerifyError};
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderValue, Method};
 use serde::de::DeserializeOwned;
 
 use crate::auth::{self, Authorization};
+use crate::binding::Answers;
 use crate::certificates::{CertificatesBody, CertificatesRequest, CertificatesResponse};
 use crate::config::WeChatConfig;
 use crate::declare::{DeclareRequest, DeclareResponse};
@@ -20,6 +21,7 @@ use crate::modify::{ModifyRequest, ModifyResponse};
 use crate::operation::Operation;
 use crate::query::{QueryRequest, QueryResponse};
 use crate::redeclare::{RedeclareRequest, RedeclareResponse};
+use crate::replay::ReplayGuard;
 use crate::rsa_crypt::{RsaCryptError, RsaPadding};
 use crate::service;
 use crate::verifier::{self, HEADER_SERIAL, PlatformCertificates, PlatformPublicKey, Verifier};
@@ -34,26 +36,67 @@ const JSON: &str = "application/json";
 /// Cheap to clone and shareable across threads. Every `build_*` takes the
 /// signing `timestamp` (Unix seconds) and a `nonce` (1–64 of
 /// `[A-Za-z0-9_-]`, e.g. 32 random alphanumerics); every `decode_*` takes
-/// `now` (Unix seconds) and a [`Verifier`], checks the response signature
-/// first, then decodes.
+/// the request it answers, `now` (Unix seconds) and a [`Verifier`].
 ///
-/// Responses are verified as follows (spec §6.2):
-/// * 2xx: the `Wechatpay-*` headers must be present and verify; missing
-///   headers are an error, never a pass.
-/// * other statuses: verified when any `Wechatpay-*` header is present. WeChat
-///   Pay signs only answers to requests it authenticated, so e.g. a
-///   `401 SIGN_ERROR` comes unsigned; such an answer is reported as the
-///   [`ServiceError`](customs_core::ServiceError) it is (it can only ever be
-///   an error, never a success).
+/// An answer is trusted only when it is verified *and* answers this request.
+/// Every `decode_*`, in order:
+///
+/// 1. **Verifies** the signature (spec §6.2): for 2xx the `Wechatpay-*`
+///    headers must be present and verify, missing headers are an error,
+///    never a pass; `Wechatpay-Signature-Type`, when present, must be
+///    `WECHATPAY2-SHA256-RSA2048`. Any other status is verified when any
+///    `Wechatpay-*` header is present. A non-2xx answer with none is an
+///    [`UnverifiedAnswer`](customs_core::UnverifiedAnswer): WeChat Pay signs
+///    every answer to a request it authenticated, so an unsigned one is a
+///    gateway's (HTML 502/504, unsigned JSON 500) or WeChat's answer to a
+///    request it could not authenticate (`401 SIGN_ERROR`); it is never
+///    presented as the provider's verdict, and for a write it means the
+///    request may have taken effect.
+/// 2. **Refuses replays**: the nonce of a verified answer already accepted
+///    within the timestamp window is [`VerifyError::Replayed`]
+///    (see [`replay`](crate::replay) for the memory bound). The guard is
+///    shared by clones of this value.
+/// 3. **Decodes strictly**: a field the documents mark required is required
+///    (a missing `data` or `state` is a decode error, not "pending"; a
+///    declare answer is not a query answer).
+/// 4. **Binds** the answer to the request ([`binding`](crate::binding)):
+///    `mchid`, `appid`, the order identifiers asked, `customs` and
+///    `sub_order_no` where the answer carries them; a mismatch is
+///    [`VerifyError::NotThisRequest`].
+///
+/// A *signed* error answer is the [`ServiceError`](customs_core::ServiceError)
+/// it says, with its documented remedy (`SYSTEMERROR`: retry).
+///
+/// [`VerifyError::Replayed`]: customs_core::VerifyError::Replayed
+/// [`VerifyError::NotThisRequest`]: customs_core::VerifyError::NotThisRequest
 #[derive(Clone, Debug)]
 pub struct WeChatPay {
     config: Arc<WeChatConfig>,
+    replay: Option<Arc<ReplayGuard>>,
 }
 
 impl WeChatPay {
-    /// A client core for `config`.
+    /// A client core for `config`, with its own [`ReplayGuard`] of the
+    /// default capacity.
     pub fn new(config: WeChatConfig) -> Self {
-        Self { config: Arc::new(config) }
+        Self { config: Arc::new(config), replay: Some(Arc::new(ReplayGuard::new())) }
+    }
+
+    /// Uses `guard` to refuse replayed answers: share one guard between
+    /// several values that decode the same merchant's answers, or pass
+    /// `None` to turn the check off (benchmarks that decode one answer many
+    /// times, or callers that check [`VerifiedSignature`] nonces themselves).
+    ///
+    /// [`VerifiedSignature`]: crate::verifier::VerifiedSignature
+    #[must_use]
+    pub fn with_replay_guard(mut self, guard: Option<Arc<ReplayGuard>>) -> Self {
+        self.replay = guard;
+        self
+    }
+
+    /// The replay guard in use, if any.
+    pub fn replay_guard(&self) -> Option<&Arc<ReplayGuard>> {
+        self.replay.as_ref()
     }
 
     /// The configuration.
@@ -69,14 +112,16 @@ impl WeChatPay {
         self.build_signed(Operation::Declare, None, body, None, timestamp, nonce)
     }
 
-    /// Verifies and decodes the answer to a declaration.
+    /// Verifies the answer to `request`, decodes it and checks that it
+    /// answers `request` (see the type docs).
     pub fn decode_declare(
         &self,
+        request: &DeclareRequest,
         response: &Response,
         now: i64,
         verifier: &dyn Verifier,
     ) -> Result<DeclareResponse, ResponseError> {
-        self.decode_json(response, now, verifier)
+        self.decode_answer(request, response, now, verifier)
     }
 
     // ---- query ---------------------------------------------------------
@@ -88,14 +133,16 @@ impl WeChatPay {
         self.build_signed(Operation::Query, Some(&query), Vec::new(), None, timestamp, nonce)
     }
 
-    /// Verifies and decodes a page of declaration records.
+    /// Verifies a page of declaration records answering `request`, decodes
+    /// it and checks that it answers `request` (see the type docs).
     pub fn decode_query(
         &self,
+        request: &QueryRequest,
         response: &Response,
         now: i64,
         verifier: &dyn Verifier,
     ) -> Result<QueryResponse, ResponseError> {
-        self.decode_json(response, now, verifier)
+        self.decode_answer(request, response, now, verifier)
     }
 
     // ---- modify --------------------------------------------------------
@@ -106,14 +153,16 @@ impl WeChatPay {
         self.build_signed(Operation::Modify, None, body, None, timestamp, nonce)
     }
 
-    /// Verifies and decodes the answer to a modification.
+    /// Verifies the answer to a modification, decodes it and checks that it
+    /// answers `request` (see the type docs).
     pub fn decode_modify(
         &self,
+        request: &ModifyRequest,
         response: &Response,
         now: i64,
         verifier: &dyn Verifier,
     ) -> Result<ModifyResponse, ResponseError> {
-        self.decode_json(response, now, verifier)
+        self.decode_answer(request, response, now, verifier)
     }
 
     // ---- redeclare -----------------------------------------------------
@@ -129,14 +178,16 @@ impl WeChatPay {
         self.build_signed(Operation::Redeclare, None, body, None, timestamp, nonce)
     }
 
-    /// Verifies and decodes the answer to a re-push.
+    /// Verifies the answer to a re-push, decodes it and checks that it
+    /// answers `request` (see the type docs).
     pub fn decode_redeclare(
         &self,
+        request: &RedeclareRequest,
         response: &Response,
         now: i64,
         verifier: &dyn Verifier,
     ) -> Result<RedeclareResponse, ResponseError> {
-        self.decode_json(response, now, verifier)
+        self.decode_answer(request, response, now, verifier)
     }
 
     // ---- verify-certificate --------------------------------------------
@@ -171,14 +222,16 @@ impl WeChatPay {
         self.build_signed(Operation::VerifyCertificate, None, body, Some(serial), timestamp, nonce)
     }
 
-    /// Verifies and decodes the identity-verification result.
+    /// Verifies the identity-verification result, decodes it and checks
+    /// that it answers `request` (see the type docs).
     pub fn decode_verify_certificate(
         &self,
+        request: &VerifyCertificateRequest,
         response: &Response,
         now: i64,
         verifier: &dyn Verifier,
     ) -> Result<VerifyCertificateResponse, ResponseError> {
-        self.decode_json(response, now, verifier)
+        self.decode_answer(request, response, now, verifier)
     }
 
     // ---- certificates --------------------------------------------------
@@ -212,8 +265,9 @@ impl WeChatPay {
     /// certificates it contains, as the official SDKs do. See
     /// [the bootstrap problem](crate::certificates#the-bootstrap-problem).
     ///
-    /// Error answers are returned as [`ServiceError`](customs_core::ServiceError)s
-    /// without signature verification (there is no key to check them with yet).
+    /// An error answer cannot be verified (there is no key to check it with
+    /// yet), so it is an [`UnverifiedAnswer`](customs_core::UnverifiedAnswer)
+    /// keeping what it claims, never the provider's verdict.
     pub fn decode_certificates_self_verified(
         &self,
         response: &Response,
@@ -221,7 +275,7 @@ impl WeChatPay {
     ) -> Result<CertificatesResponse, ResponseError> {
         let status = response.status();
         if !status.is_success() {
-            return Err(service::service_error(status.as_u16(), response.headers(), response.body()).into());
+            return Err(service::unverified_answer(status.as_u16(), response.headers(), response.body()).into());
         }
         let body: CertificatesBody = Self::parse_json(response)?;
         let decoded = self.open_certificates(response, &body)?;
@@ -253,27 +307,44 @@ impl WeChatPay {
 
     // ---- shared ----------------------------------------------------------
 
-    /// Verifies a response's signature with this configuration's clock window.
-    pub fn verify(
+    /// Verifies a response's signature with this configuration's clock
+    /// window, then refuses it if its nonce was already accepted (the replay
+    /// guard, unless turned off). For endpoints this crate does not type:
+    /// the typed `decode_*` also bind the answer to its request.
+    pub fn verify(&self, response: &Response, now: i64, verifier: &dyn Verifier) -> Result<(), VerifyError> {
+        let max_skew = self.config.max_skew_secs();
+        let signed = verifier::verify_response_signature(response.headers(), response.body(), now, max_skew, verifier)?;
+        match &self.replay {
+            Some(guard) => guard.check(&signed.nonce, signed.timestamp, now, max_skew),
+            None => Ok(()),
+        }
+    }
+
+    /// Verifies (see the type docs), decodes strictly and binds an answer.
+    fn decode_answer<R, T: DeserializeOwned + Answers<R>>(
         &self,
+        request: &R,
         response: &Response,
         now: i64,
         verifier: &dyn Verifier,
-    ) -> Result<(), customs_core::VerifyError> {
-        verifier::verify_response(response.headers(), response.body(), now, self.config.max_skew_secs(), verifier)
+    ) -> Result<T, ResponseError> {
+        let answer: T = self.decode_json(response, now, verifier)?;
+        answer.check_binding(request, &self.config)?;
+        Ok(answer)
     }
 
     /// Verifies (see the type docs for which statuses) and decodes a JSON answer.
-    pub fn decode_json<T: DeserializeOwned>(
+    fn decode_json<T: DeserializeOwned>(
         &self,
         response: &Response,
         now: i64,
         verifier: &dyn Verifier,
     ) -> Result<T, ResponseError> {
         let status = response.status();
-        if status.is_success() || verifier::has_signature_headers(response.headers()) {
-            self.verify(response, now, verifier)?;
+        if !status.is_success() && !verifier::has_signature_headers(response.headers()) {
+            return Err(service::unverified_answer(status.as_u16(), response.headers(), response.body()).into());
         }
+        self.verify(response, now, verifier)?;
         if !status.is_success() {
             return Err(service::service_error(status.as_u16(), response.headers(), response.body()).into());
         }

@@ -14,9 +14,11 @@
 use std::fmt::Write as _;
 
 use customs_core::validation::{Rule, ValidationError, Violation, Violations};
-use customs_core::{CustomsCode, Fen, OutTradeNo, StateReport, SubOrderNo, TransactionId};
+use customs_core::{CustomsCode, Fen, OutTradeNo, StateReport, SubOrderNo, TransactionId, VerifyError};
 use serde::{Deserialize, Serialize};
 
+use crate::binding::{self, Answers};
+use crate::config::WeChatConfig;
 use crate::model::{SubOrderId, VerifyDepartment};
 use crate::operation::Operation;
 
@@ -233,8 +235,11 @@ impl TryFrom<&QueryInput> for QueryRequest {
     }
 }
 
-/// One declaration record of a query answer (WeChat 报关查询API `data[]`). Only
-/// `customs` and `state` are required; every other field is optional.
+/// One declaration record of a query answer (WeChat 报关查询API, 返回参数
+/// `data[]`). `customs`, `state` and `modify_time` are required (the
+/// official page marks them 必填; the stored 2020.04.03 page lost that
+/// column, spec `wechat.md` §2.2 lists them as always sent); every other
+/// field is optional.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueryRecord {
     /// `sub_order_no`.
@@ -253,7 +258,7 @@ pub struct QueryRecord {
         skip_serializing_if = "Option::is_none"
     )]
     pub merchant_customs_no: Option<String>,
-    /// Customs office.
+    /// Customs office (required; must be the office asked).
     pub customs: String,
     /// `fee_type` (`CNY`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -270,47 +275,72 @@ pub struct QueryRecord {
     /// `product_fee`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_fee: Option<Fen>,
-    /// Declaration state.
+    /// Declaration state (required; a missing or empty state is a decode
+    /// error, never "pending").
     #[serde(with = "crate::model::state_serde")]
     pub state: StateReport,
     /// Why the declaration failed (`FAIL`, `EXCEPT`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
-    /// Last update, RFC 3339.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub modify_time: Option<String>,
+    /// Last update, RFC 3339 (required).
+    pub modify_time: String,
 }
 
-/// A page of declaration records (WeChat 报关查询API "返回参数").
+/// A page of declaration records (WeChat 报关查询API, 返回参数).
+///
+/// Every top-level field is required, as on the official page (必填; the
+/// stored 2020.04.03 page lost that column, the list is the one of spec
+/// `wechat.md` §2.2): an answer without `data` (e.g. a declare answer) is a
+/// decode error, never an empty, pending page.
+///
+/// Decoded only together with its request
+/// ([`WeChatPay::decode_query`](crate::WeChatPay::decode_query)), which
+/// checks `mchid`, `appid`, the order asked (`transaction_id` at the top,
+/// or each record's `sub_order_no` / `sub_order_id`) and each record's
+/// `customs` ([`Answers`]). An answer to a query by `out_trade_no` does not
+/// carry it, see [`binding`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueryResponse {
     /// `appid`.
-    #[serde(default)]
     pub appid: String,
     /// `mchid`.
-    #[serde(default)]
     pub mchid: String,
-    /// `transaction_id`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transaction_id: Option<String>,
+    /// `transaction_id` of the order the records belong to.
+    pub transaction_id: String,
     /// Verifying institution.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify_department: Option<VerifyDepartment>,
+    pub verify_department: VerifyDepartment,
     /// Its transaction id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify_department_trade_id: Option<String>,
+    pub verify_department_trade_id: String,
     /// Offset of this page.
-    #[serde(default)]
     pub offset: u32,
     /// Page size asked for.
-    #[serde(default)]
     pub limit: u32,
     /// Records matching, over all pages.
-    #[serde(default)]
     pub total_count: u32,
     /// The records of this page.
-    #[serde(default)]
     pub data: Vec<QueryRecord>,
+}
+
+impl Answers<QueryRequest> for QueryResponse {
+    fn check_binding(&self, request: &QueryRequest, config: &WeChatConfig) -> Result<(), VerifyError> {
+        binding::merchant(config, &self.mchid, &self.appid)?;
+        if let QueryOrder::TransactionId(t) = &request.order {
+            binding::same("transaction_id", t.as_str(), &self.transaction_id)?;
+        }
+        for record in &self.data {
+            binding::same_customs(request.customs.as_str(), &record.customs)?;
+            match &request.order {
+                QueryOrder::SubOrderNo(no) => {
+                    binding::same_if_present("sub_order_no", no.as_str(), record.sub_order_no.as_deref())?;
+                }
+                QueryOrder::SubOrderId(id) => {
+                    binding::same_if_present("sub_order_id", id.as_str(), record.sub_order_id.as_deref())?;
+                }
+                QueryOrder::OutTradeNo(_) | QueryOrder::TransactionId(_) => {}
+            }
+        }
+        Ok(())
+    }
 }
 
 impl QueryResponse {
@@ -327,7 +357,9 @@ impl QueryResponse {
     /// use customs_wechat::{QueryOrder, QueryRequest, QueryResponse};
     /// let first = QueryRequest::new(QueryOrder::OutTradeNo("o1".parse()?), CustomsCode::NINGBO).with_page(0, 1);
     /// let page: QueryResponse = serde_json::from_str(
-    ///     r#"{"total_count":2,"data":[{"customs":"NINGBO","state":"SUCCESS"}]}"#).unwrap();
+    ///     r#"{"appid":"wx","mchid":"1","transaction_id":"t","verify_department":"UNIONPAY",
+    ///         "verify_department_trade_id":"v","offset":0,"limit":1,"total_count":2,
+    ///         "data":[{"customs":"NINGBO","state":"SUCCESS","modify_time":"2015-09-01T10:00:00+08:00"}]}"#).unwrap();
     /// let second = page.next_page(&first).unwrap();
     /// assert_eq!((second.offset, second.limit), (1, Some(1)));
     /// # Ok::<(), customs_core::ValidationError>(())
@@ -388,14 +420,109 @@ mod tests {
         assert!(serde_json::to_string(&r).unwrap().contains("\"mch_customs_no\""));
     }
 
+    /// The document's example with `data` replaced.
+    fn with_data(data: &str) -> String {
+        let full: serde_json::Value = serde_json::from_str(QUERY_DOCUMENT_EXAMPLE).unwrap();
+        let mut v = full.clone();
+        v["data"] = serde_json::from_str(data).unwrap();
+        v.to_string()
+    }
+
     #[test]
     fn minimal_records_decode() {
-        let r: QueryResponse =
-            serde_json::from_str(r#"{"data":[{"customs":"NINGBO","state":"WEIRD","merchant_customs_no":"x"}]}"#)
-                .unwrap();
+        let r: QueryResponse = serde_json::from_str(&with_data(
+            r#"[{"customs":"NINGBO","state":"WEIRD","merchant_customs_no":"x","modify_time":"2015-09-01T10:00:00+08:00"}]"#,
+        ))
+        .unwrap();
         assert_eq!(r.data[0].state.state, DeclarationState::Unknown);
         assert_eq!(r.data[0].merchant_customs_no.as_deref(), Some("x"));
-        assert!(serde_json::from_str::<QueryResponse>(r#"{"data":[{"customs":"NINGBO"}]}"#).is_err());
+        let r: QueryResponse = serde_json::from_str(&with_data("[]")).unwrap();
+        assert!(r.data.is_empty());
+    }
+
+    #[test]
+    fn every_required_field_is_required() {
+        let full: serde_json::Value = serde_json::from_str(QUERY_DOCUMENT_EXAMPLE).unwrap();
+        for field in [
+            "appid",
+            "mchid",
+            "transaction_id",
+            "verify_department",
+            "verify_department_trade_id",
+            "offset",
+            "limit",
+            "total_count",
+            "data",
+        ] {
+            let mut v = full.clone();
+            v.as_object_mut().unwrap().remove(field);
+            let e = serde_json::from_value::<QueryResponse>(v).unwrap_err().to_string();
+            assert!(e.contains(&format!("missing field `{field}`")), "{field}: {e}");
+        }
+        for field in ["customs", "state", "modify_time"] {
+            let mut v = full.clone();
+            v["data"][0].as_object_mut().unwrap().remove(field);
+            let e = serde_json::from_value::<QueryResponse>(v).unwrap_err().to_string();
+            assert!(e.contains(&format!("missing field `{field}`")), "{field}: {e}");
+        }
+        // A missing or empty state is a decode error, not "pending".
+        let mut v = full.clone();
+        v["data"][0]["state"] = "".into();
+        assert!(serde_json::from_value::<QueryResponse>(v).is_err());
+        // A declare answer is not a query answer (it has no `data`).
+        let declare = r#"{"appid":"wxd678efh567hg6787","mchid":"1230000109","state":"SUCCESS","out_trade_no":"20150806125346","transaction_id":"1000320306201511078440737890","verify_department":"UNIONPAY","verify_department_trade_id":"2018112288340107038204310100000"}"#;
+        assert!(serde_json::from_str::<QueryResponse>(declare).is_err());
+    }
+
+    fn config() -> WeChatConfig {
+        WeChatConfig::builder()
+            .mchid("1230000109")
+            .appid("wxd678efh567hg6787")
+            .merchant_serial("2F5E")
+            .private_key_pem(&customs_core::Secret::new(include_str!("../testdata/merchant_key.pkcs8.pem")))
+            .apiv3_key(customs_core::Secret::new("0123456789abcdef0123456789abcdef"))
+            .build()
+            .unwrap()
+    }
+
+    fn field_of(e: &VerifyError) -> &'static str {
+        match e {
+            VerifyError::NotThisRequest { field, .. } => field,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_answer_must_answer_the_query() {
+        let c = config();
+        let answer: QueryResponse = serde_json::from_str(QUERY_DOCUMENT_EXAMPLE).unwrap();
+        let by = |order: QueryOrder| QueryRequest::new(order, CustomsCode::SHANGHAI_ZS);
+        let txn = |t: &str| by(QueryOrder::TransactionId(t.parse().unwrap()));
+        answer.check_binding(&txn("1000320306201511078440737890"), &c).unwrap();
+        // Another order's answer.
+        let e = answer.check_binding(&txn("1000320306201511078440737899"), &c).unwrap_err();
+        assert_eq!(field_of(&e), "transaction_id");
+        // Another customs office.
+        let other_customs = QueryRequest::new(
+            QueryOrder::TransactionId("1000320306201511078440737890".parse().unwrap()),
+            CustomsCode::NINGBO,
+        );
+        assert_eq!(field_of(&answer.check_binding(&other_customs, &c).unwrap_err()), "customs");
+        // By sub-order number and id.
+        answer.check_binding(&by(QueryOrder::SubOrderNo("20150806125346".parse().unwrap())), &c).unwrap();
+        let e = answer.check_binding(&by(QueryOrder::SubOrderNo("other-sub".parse().unwrap())), &c).unwrap_err();
+        assert_eq!(field_of(&e), "sub_order_no");
+        let e = answer.check_binding(&by(QueryOrder::SubOrderId("1".parse().unwrap())), &c).unwrap_err();
+        assert_eq!(field_of(&e), "sub_order_id");
+        // Another merchant's or app's answer.
+        let mut other = answer.clone();
+        other.mchid = "1230000110".into();
+        assert_eq!(field_of(&other.check_binding(&txn("1000320306201511078440737890"), &c).unwrap_err()), "mchid");
+        let mut other = answer.clone();
+        other.appid = "wx0".into();
+        assert_eq!(field_of(&other.check_binding(&txn("1000320306201511078440737890"), &c).unwrap_err()), "appid");
+        // By out_trade_no the answer carries no out_trade_no: bound on merchant, app and customs.
+        answer.check_binding(&by(QueryOrder::OutTradeNo("anything".parse().unwrap())), &c).unwrap();
     }
 
     #[test]
@@ -478,14 +605,14 @@ mod tests {
             product_fee: None,
             state: StateReport::wechat("SUCCESS"),
             explanation: None,
-            modify_time: None,
+            modify_time: "2015-09-01T10:00:00+08:00".into(),
         };
         let page = |n: usize, total: u32| QueryResponse {
             appid: String::new(),
             mchid: String::new(),
-            transaction_id: None,
-            verify_department: None,
-            verify_department_trade_id: None,
+            transaction_id: String::new(),
+            verify_department: VerifyDepartment::UnionPay,
+            verify_department_trade_id: String::new(),
             offset: 0,
             limit: 2,
             total_count: total,

@@ -6,9 +6,11 @@
 //! split orders one of `sub_order_no` / `sub_order_id` the sub-order.
 
 use customs_core::validation::{Rule, ValidationError, Violation, Violations};
-use customs_core::{CustomsCode, MerchantCustomsNo, OutTradeNo, StateReport, SubOrderNo, TransactionId};
+use customs_core::{CustomsCode, MerchantCustomsNo, OutTradeNo, StateReport, SubOrderNo, TransactionId, VerifyError};
 use serde::{Deserialize, Serialize};
 
+use crate::binding::{self, Answers};
+use crate::config::WeChatConfig;
 use crate::model::SubOrderId;
 use crate::operation::Operation;
 
@@ -194,7 +196,18 @@ impl TryFrom<&RedeclareInput> for RedeclareRequest {
     }
 }
 
-/// The answer to a re-push (OA, IM). It has no `verify_department` fields.
+/// The answer to a re-push (spec `wechat.md` §2.4). It has no
+/// `verify_department` fields.
+///
+/// `appid`, `mchid`, `state`, `out_trade_no`, `transaction_id` and
+/// `modify_time` are required (the official page, W4, marks them 必填; spec
+/// §2.4 "Always"): the answer names both order numbers even when the request
+/// gave one. `sub_order_no`, `sub_order_id` and `explanation` are optional.
+///
+/// Decoded only together with its request
+/// ([`WeChatPay::decode_redeclare`](crate::WeChatPay::decode_redeclare)),
+/// which checks `mchid`, `appid`, the order numbers and the sub-order the
+/// request named ([`Answers`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RedeclareResponse {
     /// `appid`.
@@ -205,11 +218,9 @@ pub struct RedeclareResponse {
     #[serde(with = "crate::model::state_serde")]
     pub state: StateReport,
     /// `out_trade_no`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub out_trade_no: Option<String>,
+    pub out_trade_no: String,
     /// `transaction_id`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transaction_id: Option<String>,
+    pub transaction_id: String,
     /// `sub_order_no`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_order_no: Option<String>,
@@ -217,11 +228,30 @@ pub struct RedeclareResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_order_id: Option<String>,
     /// Last update, RFC 3339.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub modify_time: Option<String>,
+    pub modify_time: String,
     /// Result explanation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
+}
+
+impl Answers<RedeclareRequest> for RedeclareResponse {
+    fn check_binding(&self, request: &RedeclareRequest, config: &WeChatConfig) -> Result<(), VerifyError> {
+        binding::merchant(config, &self.mchid, &self.appid)?;
+        let (out_trade_no, transaction_id) = request.order.parts();
+        if let Some(o) = out_trade_no {
+            binding::same("out_trade_no", o.as_str(), &self.out_trade_no)?;
+        }
+        if let Some(t) = transaction_id {
+            binding::same("transaction_id", t.as_str(), &self.transaction_id)?;
+        }
+        match &request.sub_order {
+            Some(SubOrderRef::SubOrderNo(no)) => binding::sub_order(Some(no.as_str()), self.sub_order_no.as_deref()),
+            Some(SubOrderRef::SubOrderId(id)) => {
+                binding::same_if_present("sub_order_id", id.as_str(), self.sub_order_id.as_deref())
+            }
+            None => binding::sub_order(None, self.sub_order_no.as_deref()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -271,13 +301,74 @@ mod tests {
         assert_eq!(e.fields(), ["out_trade_no", "sub_order_id", "customs"]);
     }
 
+    const ANSWER: &str = r#"{"appid":"wxd678efh567hg6787","mchid":"1230000109","state":"PROCESSING","out_trade_no":"o","transaction_id":"t","sub_order_no":"s1","sub_order_id":"1000320306201511078440737891","modify_time":"2015-09-01T10:00:00+08:00"}"#;
+
     #[test]
     fn response_has_optional_explanation() {
-        let r: RedeclareResponse = serde_json::from_str(
-            r#"{"appid":"wx","mchid":"1","state":"PROCESSING","out_trade_no":"o","transaction_id":"t","modify_time":"2015-09-01T10:00:00+08:00"}"#,
-        )
-        .unwrap();
+        let r: RedeclareResponse = serde_json::from_str(ANSWER).unwrap();
         assert_eq!(r.explanation, None);
         assert_eq!(r.state.raw, "PROCESSING");
+    }
+
+    #[test]
+    fn every_required_response_field_is_required() {
+        let full: serde_json::Value = serde_json::from_str(ANSWER).unwrap();
+        for field in ["appid", "mchid", "state", "out_trade_no", "transaction_id", "modify_time"] {
+            let mut v = full.clone();
+            v.as_object_mut().unwrap().remove(field);
+            let e = serde_json::from_value::<RedeclareResponse>(v).unwrap_err().to_string();
+            assert!(e.contains(&format!("missing field `{field}`")), "{field}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_answer_must_name_the_request() {
+        let config = WeChatConfig::builder()
+            .mchid("1230000109")
+            .appid("wxd678efh567hg6787")
+            .merchant_serial("2F5E")
+            .private_key_pem(&customs_core::Secret::new(include_str!("../testdata/merchant_key.pkcs8.pem")))
+            .apiv3_key(customs_core::Secret::new("0123456789abcdef0123456789abcdef"))
+            .build()
+            .unwrap();
+        let answer: RedeclareResponse = serde_json::from_str(ANSWER).unwrap();
+        let req = |i: RedeclareInput| i.validate().unwrap();
+        let ok = [
+            RedeclareInput { transaction_id: Some("t".into()), sub_order_no: Some("s1".into()), ..base() },
+            RedeclareInput { out_trade_no: Some("o".into()), sub_order_no: Some("s1".into()), ..base() },
+            RedeclareInput {
+                out_trade_no: Some("o".into()),
+                transaction_id: Some("t".into()),
+                sub_order_id: Some("1000320306201511078440737891".into()),
+                ..base()
+            },
+        ];
+        for input in ok {
+            answer.check_binding(&req(input), &config).unwrap();
+        }
+        let refused = [
+            (
+                RedeclareInput { transaction_id: Some("t2".into()), sub_order_no: Some("s1".into()), ..base() },
+                "transaction_id",
+            ),
+            (
+                RedeclareInput { out_trade_no: Some("o2".into()), sub_order_no: Some("s1".into()), ..base() },
+                "out_trade_no",
+            ),
+            (
+                RedeclareInput { transaction_id: Some("t".into()), sub_order_no: Some("s2".into()), ..base() },
+                "sub_order_no",
+            ),
+            (
+                RedeclareInput { transaction_id: Some("t".into()), sub_order_id: Some("9".into()), ..base() },
+                "sub_order_id",
+            ),
+            // The request names the whole order; the answer is a sub-order's.
+            (RedeclareInput { transaction_id: Some("t".into()), ..base() }, "sub_order_no"),
+        ];
+        for (input, field) in refused {
+            let e = answer.check_binding(&req(input), &config).unwrap_err();
+            assert!(matches!(&e, VerifyError::NotThisRequest { field: f, .. } if *f == field), "{field}: {e:?}");
+        }
     }
 }

@@ -6,21 +6,25 @@
 //! `message` (WeChat Customs Declaration and WeChat 报关信息修改, 错误码), several with a
 //! remedy of their own. [`Remedy::of`] recognises them (in English, as
 //! WeChat Customs Declaration prints them, and in Chinese, as WeChat 报关信息修改 does), and
-//! [`service_error`] appends the remedy to the error's `message`, so that
-//! it is in what the error says:
+//! [`service_error`] puts it in the error's
+//! [`advice`](customs_core::ServiceError::advice), which the error's message
+//! gives instead of the generic advice of its retry class:
 //!
 //! ```
 //! use customs_wechat::service::{Remedy, service_error};
 //! let body = r#"{"code":"INVALID_REQUEST","message":"支付单申报中，不能修改申报信息"}"#;
 //! let e = service_error(400, &http::HeaderMap::new(), body.as_bytes());
 //! assert_eq!(Remedy::of(&e), Some(Remedy::WaitUntilSettledThenModify));
-//! assert!(e.message.starts_with("支付单申报中，不能修改申报信息; what to do: wait until"), "{}", e.message);
-//! assert!(e.to_string().contains("then send the modification again"));
+//! assert_eq!(e.message, "支付单申报中，不能修改申报信息");
+//! assert!(e.advice.as_deref().unwrap().starts_with("what to do: wait until"));
+//! let shown = e.to_string();
+//! assert!(shown.contains("then send the modification again"), "{shown}");
+//! assert!(!shown.contains("fix the request or configuration"), "advice is given once: {shown}");
 //! ```
 
 use std::fmt;
 
-use customs_core::{Provider, Retryability, ServiceError};
+use customs_core::{Provider, Retryability, ServiceError, UnverifiedAnswer};
 use http::HeaderMap;
 use serde::Deserialize;
 
@@ -285,20 +289,24 @@ impl fmt::Display for Remedy {
 }
 
 /// Whether an identical retry may succeed: rate limits (429 or a rate-limit
-/// code) wait and retry; `SYSTEMERROR`, `SERVICE_UNAVAILABLE` and 5xx retry;
-/// everything else (`PARAM_ERROR`, `INVALID_REQUEST`, `NOAUTH`, `SIGN_ERROR`,
+/// code) wait and retry; `SYSTEMERROR` retries ("declare again", WeChat
+/// Customs Declaration, 4. Error Codes); any other 5xx, `SERVICE_UNAVAILABLE`
+/// included, is [`Retryability::Ambiguous`]: no document says whether it was
+/// processed, so reads repeat and writes are queried first; everything else
+/// (`PARAM_ERROR`, `INVALID_REQUEST`, `NOAUTH`, `SIGN_ERROR`,
 /// `ORDER_NOT_EXIST`, whatever their status, and other 4xx) is final.
 pub fn retryability(http_status: u16, code: &str) -> Retryability {
     match ErrorCode::from_wire(code) {
         ErrorCode::RateLimited => Retryability::RateLimited,
         _ if http_status == 429 => Retryability::RateLimited,
-        ErrorCode::SystemError | ErrorCode::ServiceUnavailable => Retryability::Retryable,
+        ErrorCode::SystemError => Retryability::Retryable,
+        ErrorCode::ServiceUnavailable => Retryability::Ambiguous,
         ErrorCode::ParamError
         | ErrorCode::InvalidRequest
         | ErrorCode::NoAuth
         | ErrorCode::SignError
         | ErrorCode::OrderNotExist => Retryability::Final,
-        _ if (500..600).contains(&http_status) => Retryability::Retryable,
+        _ if (500..600).contains(&http_status) => Retryability::Ambiguous,
         _ => Retryability::Final,
     }
 }
@@ -315,12 +323,13 @@ pub fn request_id(headers: &HeaderMap) -> Option<String> {
     headers.get(HEADER_REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
-/// Reads an error answer. Bodies that are not `{code, message}` JSON (a
-/// gateway's HTML page) give code `HTTP_<status>` and the start of the body
-/// as message, so that 5xx stay retryable. A documented sub-case with a
-/// remedy of its own ([`Remedy`]) gets it appended to the message
-/// (`<provider message>; what to do: <advice>`); the provider's words stay
-/// first, and exactly in `raw`.
+/// Reads a *signed* error answer. Bodies that are not `{code, message}` JSON
+/// give code `HTTP_<status>` and the start of the body as message, so that
+/// the status still decides the retry class. A documented sub-case with a
+/// remedy of its own ([`Remedy`]) carries it as the error's
+/// [`advice`](ServiceError::advice), which its message gives instead of the
+/// generic advice; `message` and `raw` keep the provider's words exactly.
+/// Unsigned answers are [`unverified_answer`]s instead.
 pub fn service_error(http_status: u16, headers: &HeaderMap, body: &[u8]) -> ServiceError {
     let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
     let (code, message, detail) = match parsed {
@@ -333,10 +342,6 @@ pub fn service_error(http_status: u16, headers: &HeaderMap, body: &[u8]) -> Serv
             (format!("HTTP_{http_status}"), message, None)
         }
     };
-    let message = match Remedy::classify(&code, &message) {
-        Some(remedy) => format!("{message}; what to do: {remedy}"),
-        None => message,
-    };
     let field = detail
         .as_ref()
         .and_then(|d| d.get("field"))
@@ -347,6 +352,7 @@ pub fn service_error(http_status: u16, headers: &HeaderMap, body: &[u8]) -> Serv
         provider: Provider::WeChat,
         http_status,
         retryability: retryability(http_status, &code),
+        advice: Remedy::classify(&code, &message).map(|r| format!("what to do: {r}")),
         code,
         message,
         detail: detail.map(|d| d.to_string()),
@@ -354,6 +360,28 @@ pub fn service_error(http_status: u16, headers: &HeaderMap, body: &[u8]) -> Serv
         request_id: request_id(headers),
         raw: body.to_vec(),
     }
+}
+
+/// Reads an answer that carries no signature (a gateway's HTML 502, an
+/// unsigned JSON 500, or WeChat's own unsigned answer to a request it could
+/// not authenticate, e.g. `401 SIGN_ERROR`) as what it is: an
+/// [`UnverifiedAnswer`], never the provider's verdict. What its body claims
+/// (`{code, message}`, or the start of a non-JSON body) and the `Request-ID`
+/// are kept for diagnosis.
+pub fn unverified_answer(http_status: u16, headers: &HeaderMap, body: &[u8]) -> UnverifiedAnswer {
+    let mut u = UnverifiedAnswer::new(Provider::WeChat, http_status, body.to_vec());
+    match serde_json::from_slice::<ErrorBody>(body).ok() {
+        Some(ErrorBody { code: Some(code), message, .. }) if !code.is_empty() => {
+            u.claimed_code = Some(code);
+            u.claimed_message = message.filter(|m| !m.is_empty());
+        }
+        _ => {
+            let text: String = String::from_utf8_lossy(body).trim().chars().take(200).collect();
+            u.claimed_message = (!text.is_empty()).then_some(text);
+        }
+    }
+    u.request_id = request_id(headers);
+    u
 }
 
 #[cfg(test)]
@@ -394,8 +422,9 @@ mod tests {
             (429, "SOMETHING", ErrorCode::Other("SOMETHING".into()), Retryability::RateLimited),
             (400, "PARAM_ERROR", ErrorCode::ParamError, Retryability::Final),
             (401, "SIGN_ERROR", ErrorCode::SignError, Retryability::Final),
-            (503, "SERVICE_UNAVAILABLE", ErrorCode::ServiceUnavailable, Retryability::Retryable),
-            (502, "WHATEVER", ErrorCode::Other("WHATEVER".into()), Retryability::Retryable),
+            // No document says whether these were processed: reads repeat, writes query first.
+            (503, "SERVICE_UNAVAILABLE", ErrorCode::ServiceUnavailable, Retryability::Ambiguous),
+            (502, "WHATEVER", ErrorCode::Other("WHATEVER".into()), Retryability::Ambiguous),
             (404, "ORDER_NOT_EXIST", ErrorCode::OrderNotExist, Retryability::Final),
             // A named final code stays final whatever the status (ErrorCode docs).
             (500, "ORDER_NOT_EXIST", ErrorCode::OrderNotExist, Retryability::Final),
@@ -415,10 +444,24 @@ mod tests {
         let e = service_error(502, &HeaderMap::new(), b"<html>Bad Gateway</html>");
         assert_eq!(e.code, "HTTP_502");
         assert_eq!(e.message, "<html>Bad Gateway</html>");
-        assert_eq!(e.retryability, Retryability::Retryable);
+        assert_eq!(e.retryability, Retryability::Ambiguous);
         let e = service_error(400, &HeaderMap::new(), br#"{"code":"","message":"x","detail":null}"#);
         assert_eq!((e.code.as_str(), e.retryability), ("HTTP_400", Retryability::Final));
         assert_eq!(e.detail, None);
+    }
+
+    #[test]
+    fn unsigned_answers_are_claims_not_verdicts() {
+        let u = unverified_answer(401, &headers(), r#"{"code":"SIGN_ERROR","message":"签名错误"}"#.as_bytes());
+        assert_eq!((u.claimed_code.as_deref(), u.claimed_message.as_deref()), (Some("SIGN_ERROR"), Some("签名错误")));
+        assert_eq!(u.request_id.as_deref(), Some("08F4A3B5C60610BD0518F4A3B5C606"));
+        assert_eq!(u.retryability, Retryability::Final);
+        let u = unverified_answer(502, &HeaderMap::new(), b"  <html>Bad Gateway</html>\n");
+        assert_eq!((u.claimed_code, u.claimed_message.as_deref()), (None, Some("<html>Bad Gateway</html>")));
+        assert_eq!(u.retryability, Retryability::Ambiguous);
+        let u = unverified_answer(504, &HeaderMap::new(), b"");
+        assert_eq!((u.claimed_code, u.claimed_message), (None, None));
+        assert_eq!(u.raw, b"");
     }
 
     /// Every row of both 错误码 tables with a remedy of its own, as each document prints it.
@@ -465,10 +508,11 @@ mod tests {
             let body = serde_json::json!({ "code": code, "message": message }).to_string();
             let e = service_error(400, &HeaderMap::new(), body.as_bytes());
             assert_eq!(Remedy::of(&e), Some(remedy), "{code} {message}");
-            assert_eq!(e.message, format!("{message}; what to do: {}", remedy.advice()));
+            assert_eq!(e.message, message, "the provider's words are kept exactly");
+            assert_eq!(e.advice, Some(format!("what to do: {}", remedy.advice())));
             assert!(e.to_string().contains(remedy.advice()), "{e}");
             assert_eq!(e.retryability, Retryability::Final, "a refusal is not retried blindly");
-            // Without the raw body, the (augmented) message still classifies.
+            // Without the raw body, the message still classifies.
             let bare = ServiceError { raw: Vec::new(), ..e };
             assert_eq!(Remedy::of(&bare), Some(remedy));
         }
@@ -479,9 +523,10 @@ mod tests {
         let body = r#"{"code":"INVALID_REQUEST","message":"支付单申报中，不能修改申报信息"}"#;
         let e = service_error(400, &headers(), body.as_bytes());
         assert_eq!(Remedy::of(&e), Some(Remedy::WaitUntilSettledThenModify));
+        assert_eq!(e.message, "支付单申报中，不能修改申报信息");
         assert_eq!(
-            e.message,
-            "支付单申报中，不能修改申报信息; what to do: wait until the declaration has settled (query it until \
+            e.advice.as_deref().unwrap(),
+            "what to do: wait until the declaration has settled (query it until \
              SUCCESS, FAIL or EXCEPT), then send the modification again; this customs office does not accept \
              modifications while it declares (WeChat 报关信息修改, 错误码)"
         );

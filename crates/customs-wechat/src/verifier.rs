@@ -39,6 +39,13 @@ pub const HEADER_NONCE: &str = "Wechatpay-Nonce";
 pub const HEADER_SIGNATURE: &str = "Wechatpay-Signature";
 /// Response (and verify-certificate request) header: platform certificate serial or `PUB_KEY_ID_…`.
 pub const HEADER_SERIAL: &str = "Wechatpay-Serial";
+/// Response header naming the signature scheme. Optional (the domestic
+/// APIv3 rules mark it so); when present it must be
+/// [`SIGNATURE_TYPE`].
+pub const HEADER_SIGNATURE_TYPE: &str = "Wechatpay-Signature-Type";
+/// The only `Wechatpay-Signature-Type` accepted: SHA256withRSA, as every
+/// WeChat Pay APIv3 answer is signed (spec §6.2).
+pub const SIGNATURE_TYPE: &str = auth::SCHEME;
 
 /// The prefix of WeChat Pay public-key ids (spec §6.3).
 pub const PUBLIC_KEY_ID_PREFIX: &str = "PUB_KEY_ID_";
@@ -347,7 +354,22 @@ fn header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str, Ver
 /// Whether any `Wechatpay-*` signature header is present (error responses to
 /// unauthenticated requests carry none, spec §6.2).
 pub fn has_signature_headers(headers: &HeaderMap) -> bool {
-    [HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE, HEADER_SERIAL].iter().any(|h| headers.contains_key(*h))
+    [HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE, HEADER_SERIAL, HEADER_SIGNATURE_TYPE]
+        .iter()
+        .any(|h| headers.contains_key(*h))
+}
+
+/// Checks `Wechatpay-Signature-Type` when present: anything but
+/// [`SIGNATURE_TYPE`] is [`VerifyError::UnsupportedSignatureType`]; absent
+/// is accepted (the header is optional in WeChat Pay's APIv3 rules).
+pub fn check_signature_type(headers: &HeaderMap) -> Result<(), VerifyError> {
+    let Some(value) = headers.get(HEADER_SIGNATURE_TYPE) else { return Ok(()) };
+    let text = value.to_str().map(str::trim).unwrap_or_default();
+    if text == SIGNATURE_TYPE {
+        Ok(())
+    } else {
+        Err(VerifyError::UnsupportedSignatureType { value: String::from_utf8_lossy(value.as_bytes()).into_owned() })
+    }
 }
 
 /// Checks a timestamp against `now`: [`VerifyError::StaleTimestamp`] when
@@ -373,16 +395,35 @@ pub(crate) fn parse_timestamp(name: &'static str, value: &str) -> Result<i64, Ve
     value.parse().map_err(|_| VerifyError::MalformedHeader { name, reason: format!("`{value}` is out of range") })
 }
 
+/// What a verified signature vouches for: when and with which nonce the
+/// answer was signed, and by which key. Feed it to a
+/// [`ReplayGuard`](crate::replay::ReplayGuard).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifiedSignature {
+    /// `Wechatpay-Timestamp`, Unix seconds.
+    pub timestamp: i64,
+    /// `Wechatpay-Nonce`.
+    pub nonce: String,
+    /// `Wechatpay-Serial`.
+    pub serial: String,
+}
+
 /// Verifies a response over its raw bytes (spec §6.2).
 ///
-/// In order: the four `Wechatpay-*` headers must be present
+/// In order: `Wechatpay-Signature-Type`, when present, must be
+/// [`SIGNATURE_TYPE`] ([`VerifyError::UnsupportedSignatureType`]); the four
+/// other `Wechatpay-*` headers must be present
 /// ([`VerifyError::MissingHeader`], never a pass); the timestamp within
 /// `max_skew_secs` of `now_unix` ([`VerifyError::StaleTimestamp`]); the
 /// signature a SHA256withRSA signature of `TIMESTAMP\nNONCE\nBODY\n` by the
 /// key `verifier` knows under `Wechatpay-Serial`
 /// ([`VerifyError::UnknownSerial`], [`VerifyError::BadSignature`]).
 ///
-/// `body` must be the bytes received, not re-serialized JSON.
+/// `body` must be the bytes received, not re-serialized JSON. A signature
+/// alone does not show that the answer is fresh or answers *this* request:
+/// see [`WeChatPay`](crate::WeChatPay) for the replay and binding checks its
+/// decoders add.
 pub fn verify_response(
     headers: &HeaderMap,
     body: &[u8],
@@ -390,6 +431,18 @@ pub fn verify_response(
     max_skew_secs: u64,
     verifier: &dyn Verifier,
 ) -> Result<(), VerifyError> {
+    verify_response_signature(headers, body, now_unix, max_skew_secs, verifier).map(|_| ())
+}
+
+/// [`verify_response`], returning what the signature vouches for.
+pub fn verify_response_signature(
+    headers: &HeaderMap,
+    body: &[u8],
+    now_unix: i64,
+    max_skew_secs: u64,
+    verifier: &dyn Verifier,
+) -> Result<VerifiedSignature, VerifyError> {
+    check_signature_type(headers)?;
     let timestamp_text = header(headers, HEADER_TIMESTAMP)?;
     let nonce = header(headers, HEADER_NONCE)?;
     let signature_b64 = header(headers, HEADER_SIGNATURE)?;
@@ -401,7 +454,8 @@ pub fn verify_response(
         .decode(signature_b64)
         .map_err(|e| VerifyError::MalformedHeader { name: HEADER_SIGNATURE, reason: format!("not base64: {e}") })?;
     let message = auth::response_message(timestamp_text, nonce, body);
-    verifier.verify(serial, &message, &signature)
+    verifier.verify(serial, &message, &signature)?;
+    Ok(VerifiedSignature { timestamp, nonce: nonce.to_owned(), serial: serial.to_owned() })
 }
 
 #[cfg(test)]
@@ -552,6 +606,31 @@ mod tests {
         assert!(certs.newest(1_000_000_000).is_none());
         assert_eq!(certs.remove_expired(2_380_000_000), 1);
         assert_eq!(certs.len(), 1);
+    }
+
+    #[test]
+    fn the_signature_type_is_checked_when_present() {
+        let certs = PlatformCertificates::from_certificates([&platform_cert()]);
+        let body = br#"{"state":"UNDECLARED"}"#;
+        let mut h = signed_headers(&platform_signer(), PLATFORM_SERIAL, NOW, "n0nce", body);
+        // Absent: accepted (optional in the APIv3 rules).
+        let signed = verify_response_signature(&h, body, NOW, 300, &certs).unwrap();
+        assert_eq!((signed.timestamp, signed.nonce.as_str(), signed.serial.as_str()), (NOW, "n0nce", PLATFORM_SERIAL));
+        // The one scheme: accepted.
+        h.insert(HEADER_SIGNATURE_TYPE, HeaderValue::from_static("WECHATPAY2-SHA256-RSA2048"));
+        verify_response(&h, body, NOW, 300, &certs).unwrap();
+        // Any other: refused before the signature is even looked at.
+        for other in ["WECHATPAY2-SM2-WITH-SM3", "wechatpay2-sha256-rsa2048", "HMAC-SHA256", ""] {
+            h.insert(HEADER_SIGNATURE_TYPE, HeaderValue::from_str(other).unwrap());
+            assert_eq!(
+                verify_response(&h, body, NOW, 300, &certs),
+                Err(VerifyError::UnsupportedSignatureType { value: other.into() })
+            );
+        }
+        let mut only_type = HeaderMap::new();
+        only_type.insert(HEADER_SIGNATURE_TYPE, HeaderValue::from_static("WECHATPAY2-SHA256-RSA2048"));
+        assert!(has_signature_headers(&only_type));
+        assert!(!has_signature_headers(&HeaderMap::new()));
     }
 
     #[test]

@@ -11,9 +11,11 @@
 use std::fmt;
 
 use customs_core::validation::{Rule, ValidationError, Violation, Violations};
-use customs_core::{CustomsCode, MerchantCustomsNo, OutTradeNo, Secret, SubOrderNo, TransactionId};
+use customs_core::{CustomsCode, MerchantCustomsNo, OutTradeNo, Secret, SubOrderNo, TransactionId, VerifyError};
 use serde::{Deserialize, Serialize};
 
+use crate::binding::{self, Answers};
+use crate::config::WeChatConfig;
 use crate::model::CertificateCheckResult;
 use crate::operation::Operation;
 use crate::rsa_crypt::{self, RsaCryptError, RsaPadding};
@@ -269,7 +271,14 @@ impl TryFrom<&VerifyCertificateInput> for VerifyCertificateRequest {
     }
 }
 
-/// The answer to identity verification.
+/// The answer to identity verification (spec `wechat.md` §2.5). Every
+/// field but `sub_order_no` is required (the official page, W2, marks them
+/// 必填).
+///
+/// Decoded only together with its request
+/// ([`WeChatPay::decode_verify_certificate`](crate::WeChatPay::decode_verify_certificate)),
+/// which checks `mchid`, `appid`, `out_trade_no`, `transaction_id` and
+/// `sub_order_no` against it ([`Answers`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifyCertificateResponse {
     /// `appid`.
@@ -285,6 +294,15 @@ pub struct VerifyCertificateResponse {
     pub sub_order_no: Option<String>,
     /// `SAME` or `DIFFERENT`.
     pub certificate_check_result: CertificateCheckResult,
+}
+
+impl Answers<VerifyCertificateRequest> for VerifyCertificateResponse {
+    fn check_binding(&self, request: &VerifyCertificateRequest, config: &WeChatConfig) -> Result<(), VerifyError> {
+        binding::merchant(config, &self.mchid, &self.appid)?;
+        binding::same("out_trade_no", request.out_trade_no.as_str(), &self.out_trade_no)?;
+        binding::same("transaction_id", request.transaction_id.as_str(), &self.transaction_id)?;
+        binding::sub_order(request.sub_order_no.as_ref().map(SubOrderNo::as_str), self.sub_order_no.as_deref())
+    }
 }
 
 #[cfg(test)]
@@ -340,5 +358,34 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.certificate_check_result, CertificateCheckResult::Different);
+    }
+
+    #[test]
+    fn the_answer_must_name_the_request() {
+        let config = WeChatConfig::builder()
+            .mchid("1230000109")
+            .appid("wxd678efh567hg6787")
+            .merchant_serial("2F5E")
+            .private_key_pem(&Secret::new(include_str!("../testdata/merchant_key.pkcs8.pem")))
+            .apiv3_key(Secret::new("0123456789abcdef0123456789abcdef"))
+            .build()
+            .unwrap();
+        let answer = |out: &str| VerifyCertificateResponse {
+            appid: "wxd678efh567hg6787".into(),
+            mchid: "1230000109".into(),
+            out_trade_no: out.into(),
+            transaction_id: "1000320306201511078440737890".into(),
+            sub_order_no: None,
+            certificate_check_result: CertificateCheckResult::Same,
+        };
+        let request = input().validate().unwrap();
+        answer("20150806125346").check_binding(&request, &config).unwrap();
+        let e = answer("other").check_binding(&request, &config).unwrap_err();
+        assert!(matches!(e, VerifyError::NotThisRequest { field: "out_trade_no", .. }), "{e:?}");
+        let mut a = answer("20150806125346");
+        a.sub_order_no = Some("s1".into());
+        let e = a.check_binding(&request, &config).unwrap_err();
+        assert!(matches!(e, VerifyError::NotThisRequest { field: "sub_order_no", .. }), "{e:?}");
+        a.check_binding(&request.with_sub_order_no("s1".parse().unwrap()), &config).unwrap();
     }
 }

@@ -1,6 +1,12 @@
 //! The WeChat operations as [`Call`]s: sign with [`WeChatPay`], verify and
 //! decode with the client's [`Verifier`]. One implementation serves both
 //! flavours.
+//!
+//! Every answer goes through the decoder of its operation with the request
+//! it answers: verified (signature, `Wechatpay-Signature-Type`, timestamp
+//! window), refused when its nonce was already accepted (the client's one
+//! [`ReplayGuard`](customs_wechat::ReplayGuard), shared by every call and
+//! clone), decoded strictly and bound to the request.
 
 use std::sync::Arc;
 
@@ -67,7 +73,8 @@ macro_rules! simple_op {
                 now: i64,
                 verifier: &dyn Verifier,
             ) -> Result<$out, ResponseError> {
-                pay.$decode(response, now, verifier)
+                // Bound to this request: the decoder checks that the answer answers it.
+                pay.$decode(self, response, now, verifier)
             }
         }
     };
@@ -100,7 +107,7 @@ impl Op for VerifyCertificate {
         now: i64,
         verifier: &dyn Verifier,
     ) -> Result<VerifyCertificateResponse, ResponseError> {
-        pay.decode_verify_certificate(response, now, verifier)
+        pay.decode_verify_certificate(&self.request, response, now, verifier)
     }
 }
 

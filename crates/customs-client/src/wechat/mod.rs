@@ -27,6 +27,19 @@
 //! * **Public-key mode** ([`Verification::PublicKey`]) never downloads;
 //!   [`Verification::Combined`] accepts both.
 //!
+//! Every answer is checked by the decoder of its operation together with
+//! the request it answers ([`customs_wechat::WeChatPay`]): signature,
+//! `Wechatpay-Signature-Type` and timestamp window; a nonce already accepted
+//! by this client (or a clone) within the window is refused as a replay
+//! (one [`ReplayGuard`](customs_wechat::ReplayGuard) per client, bounded,
+//! see [`customs_wechat::replay`]); required fields; and `mchid`, `appid`
+//! and the order numbers asked ([`customs_wechat::binding`]). A refused
+//! answer is never retried: the request may have taken effect, query it.
+//! An unsigned non-2xx answer is an
+//! [`UnverifiedAnswer`](customs_core::UnverifiedAnswer); a write answered
+//! so (or with any 5xx but a signed `SYSTEMERROR`) is not resent unless the
+//! retry policy opts in, a query is retried.
+//!
 //! Clients are `Send + Sync` (for a `Send + Sync` transport), cheap to clone
 //! (one `Arc`; clones share the key store), and hold nothing global, so
 //! several merchants' clients live side by side.

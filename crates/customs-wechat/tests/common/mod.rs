@@ -80,9 +80,12 @@ pub fn client() -> WeChatPay {
     WeChatPay::new(config_with(customs_wechat::DEFAULT_BASE_URL))
 }
 
-/// A response signed like WeChat Pay signs it.
+/// A response signed like WeChat Pay signs it, with a fresh nonce (so that
+/// a decoder's replay guard sees each response once).
 pub fn signed_response(status: u16, body: &str, signer: &dyn Signer, serial: &str, ts: i64) -> Response {
-    let sig = server::sign_response(signer, serial, ts, "resp0nce", body.as_bytes()).unwrap();
+    static NONCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nonce = format!("resp0nce{}", NONCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let sig = server::sign_response(signer, serial, ts, &nonce, body.as_bytes()).unwrap();
     let mut builder = http::Response::builder()
         .status(status)
         .header("Content-Type", "application/json")
