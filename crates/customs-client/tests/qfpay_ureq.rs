@@ -311,7 +311,7 @@ fn a_timeout_is_maybe_sent_declarations_are_not_retried_queries_are() {
     let Error::Transport(e) = &err else { panic!("{err}") };
     assert!(e.is_timeout());
     assert_eq!(err.delivery(), Delivery::MaybeSent);
-    assert!(err.to_string().contains("query its state before resubmitting"), "{err}");
+    assert!(err.to_string().contains("check the declaration's state before resubmitting"), "{err}");
     assert_eq!(log.count(QF_DECLARE), 1);
 
     // Queries are idempotent: a timed-out one is retried.
@@ -353,7 +353,7 @@ fn http_500_retries_queries_but_never_declarations() {
     let err = client.declare(&qf::declaration(demo::QFPAY_SYSSN_PAID)).unwrap_err();
     let s = err.service().unwrap();
     assert_eq!((s.http_status, s.retryability), (500, Retryability::Ambiguous));
-    assert!(err.to_string().contains("query its state before repeating it"), "{err}");
+    assert!(err.to_string().contains("check the declaration's state before resubmitting"), "{err}");
     assert_eq!(log.count(QF_DECLARE), 1, "a declaration is never resubmitted on an ambiguous failure");
 
     let err = client.query(&qf::query(demo::QFPAY_SYSSN_PAID)).unwrap_err();

@@ -102,9 +102,7 @@ pub enum VerifyError {
     /// another merchant, app or order than the one asked about (a replayed
     /// or misrouted answer; the signature covers only timestamp, nonce and
     /// body, so it cannot catch this by itself).
-    #[error(
-        "the answer's `{field}` is `{answered}` but the request asked for `{asked}`: received, not trustworthy; query the declaration's state before acting"
-    )]
+    #[error("the answer's `{field}` is `{answered}` but the request asked for `{asked}`: received, not trustworthy")]
     NotThisRequest {
         /// The wire name of the field that differs.
         field: &'static str,
@@ -116,7 +114,7 @@ pub enum VerifyError {
     /// The answer's nonce was already seen within the timestamp window: a
     /// replayed answer.
     #[error(
-        "the answer's nonce `{nonce}` was already seen within the timestamp window (a replayed answer): received, not trustworthy; query the declaration's state before acting"
+        "the answer's nonce `{nonce}` was already seen within the timestamp window (a replayed answer): received, not trustworthy"
     )]
     Replayed {
         /// The repeated `Wechatpay-Nonce`.
@@ -127,7 +125,7 @@ pub enum VerifyError {
     /// second of answers and refuses anything older), so it cannot be shown
     /// not to be a replay.
     #[error(
-        "the answer's timestamp {timestamp} is older than {oldest}, the oldest the replay check remembers (it keeps the last {capacity} nonces): it cannot be shown not to be a replay: received, not trustworthy; check the declaration's state before resubmitting"
+        "the answer's timestamp {timestamp} is older than {oldest}, the oldest the replay check remembers (it keeps the last {capacity} nonces): it cannot be shown not to be a replay: received, not trustworthy"
     )]
     ReplayUncheckable {
         /// The answer's `Wechatpay-Timestamp`.
@@ -243,7 +241,7 @@ impl fmt::Display for ServiceError {
         f.write_str(match self.retryability {
             Retryability::Retryable => "; transient, retry the identical request",
             Retryability::RateLimited => "; rate limited, retry the identical request after a pause",
-            Retryability::Ambiguous => "; it may have taken effect: query its state before repeating it",
+            Retryability::Ambiguous => "; it may have taken effect: check the declaration's state before resubmitting",
             Retryability::Final => "; fix the request or configuration before trying again",
         })
     }
@@ -254,7 +252,7 @@ impl std::error::Error for ServiceError {}
 /// A response body that could not be decoded. The raw body is kept.
 #[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "could not decode the {provider} response (HTTP {http_status}): {reason}; the request was received, query before retrying"
+    "could not decode the {provider} response (HTTP {http_status}): {reason}; the request was received: check the declaration's state before resubmitting"
 )]
 pub struct DecodeError {
     /// The provider.
@@ -377,8 +375,8 @@ pub enum ResponseError {
     /// The body could not be decoded.
     #[error(transparent)]
     Decode(#[from] DecodeError),
-    /// The response failed signature verification.
-    #[error(transparent)]
+    /// The response failed verification, or answers another request.
+    #[error("{0}; check the declaration's state before resubmitting")]
     Verify(#[from] VerifyError),
     /// The provider answered with an error.
     #[error(transparent)]
@@ -442,7 +440,7 @@ impl<TE: TransportError> fmt::Display for Error<TE> {
             Error::Transport(e) => {
                 let hint = match e.delivery() {
                     Delivery::NotSent => "not sent; safe to retry",
-                    _ => "the request may have been sent; query its state before resubmitting",
+                    _ => "the request may have been sent; check the declaration's state before resubmitting",
                 };
                 write!(f, "transport failed ({hint}): {e}")
             }
@@ -559,7 +557,7 @@ mod tests {
         assert_eq!(e.delivery(), Delivery::NotSent);
         let e: Error<TransportFailure> = Error::Transport(TransportFailure::timeout("t"));
         assert_eq!(e.delivery(), Delivery::MaybeSent);
-        assert!(e.to_string().contains("may have been sent; query its state"), "{e}");
+        assert!(e.to_string().contains("may have been sent; check the declaration's state before resubmitting"), "{e}");
         let e: Error<TransportFailure> = Error::Transport(TransportFailure::not_sent("refused"));
         assert!(e.to_string().contains("not sent; safe to retry"), "{e}");
         let e: Error<TransportFailure> = ResponseError::Service(service(Retryability::Final)).into();
@@ -577,7 +575,7 @@ mod tests {
         assert!(s.contains("fix the request"), "{s}");
         assert!(service(Retryability::RateLimited).to_string().contains("after a pause"));
         let ambiguous = service(Retryability::Ambiguous).to_string();
-        assert!(ambiguous.contains("query its state before repeating it"), "{ambiguous}");
+        assert!(ambiguous.contains("check the declaration's state before resubmitting"), "{ambiguous}");
         assert!(ambiguous.contains("does not say whether the request took effect") && !ambiguous.contains("refused"));
         // Documented advice replaces the generic one: given once, not twice.
         let advised =
@@ -601,7 +599,7 @@ mod tests {
         assert!(v.contains("refresh the platform certificates"), "{v}");
         let d =
             DecodeError { provider: Provider::QfPay, http_status: 200, reason: "x".into(), raw: b"<html>".to_vec() };
-        assert!(d.to_string().contains("query before retrying"));
+        assert!(d.to_string().contains("received: check the declaration's state before resubmitting"));
         assert!(format!("{d:?}").contains("<html>"));
     }
 
@@ -658,11 +656,14 @@ mod tests {
         ];
         for (i, (e, expected)) in cases.iter().enumerate() {
             assert_eq!(e.may_have_taken_effect(), *expected, "case {i}: {e}");
+            // One wording, once: what a caller (and the CLI) shows.
+            let advice = e.to_string().matches("check the declaration's state before resubmitting").count();
+            assert_eq!(advice, usize::from(*expected), "case {i}: {e}");
         }
         let v = VerifyError::NotThisRequest { field: "out_trade_no", asked: "B".into(), answered: "A".into() };
         assert_eq!(
             v.to_string(),
-            "the answer's `out_trade_no` is `A` but the request asked for `B`: received, not trustworthy; query the declaration's state before acting"
+            "the answer's `out_trade_no` is `A` but the request asked for `B`: received, not trustworthy"
         );
     }
 
