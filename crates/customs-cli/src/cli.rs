@@ -150,7 +150,7 @@ pub(crate) struct SandboxArgs {
 pub(crate) enum SandboxAction {
     /// List the seeded payments (paid, refunded, FAIL, EXCEPT, payment pending) with their ids.
     Cases,
-    /// Show a running sandbox's transactions and declarations.
+    /// Show a running sandbox's declarations (a table, or JSON with --output json).
     State {
         /// The sandbox's base URL, as its banner prints it.
         #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8787")]
@@ -212,7 +212,7 @@ pub(crate) enum QfPayCommand {
         #[command(flatten)]
         fields: QfPayQueryFields,
         /// Send the query as GET instead of POST (QFPay accepts both).
-        #[arg(long)]
+        #[arg(long, help_heading = "Call options")]
         get: bool,
         #[command(flatten)]
         call: CallArgs,
@@ -268,8 +268,8 @@ pub(crate) struct QfPayDeclareFields {
     /// fen).
     #[arg(long)]
     pub(crate) amount: Option<String>,
-    /// `sub_order_no` (split orders): the sub-order number, at most 64 characters (a later query or redeclare takes
-    /// at most 40).
+    /// `sub_order_no` (required for split orders): the sub-order number, at most 64 characters (a later query or
+    /// redeclare takes at most 40).
     #[arg(long)]
     pub(crate) sub_order_no: Option<String>,
     /// `fee_type` (with the amounts, optional): the currency, CNY only.
@@ -354,7 +354,8 @@ pub(crate) enum WeChatCommand {
     Redeclare {
         #[command(flatten)]
         fields: WeChatOrderFields,
-        /// `sub_order_id` (split orders, instead of sub_order_no): WeChat's sub-order id, at most 32 characters.
+        /// `sub_order_id` (split orders: required unless sub_order_no is given): WeChat's sub-order id, at most 32
+        /// characters.
         #[arg(long, help_heading = "Request fields")]
         sub_order_id: Option<String>,
         #[command(flatten)]
@@ -456,7 +457,8 @@ fn fen_hint(s: &str) -> Option<String> {
         return None;
     }
     if cents.len() <= 2 {
-        let fen = yuan.parse::<u64>().ok()?.checked_mul(100)?.checked_add(format!("{cents:0<2}").parse::<u64>().ok()?)?;
+        let fen =
+            yuan.parse::<u64>().ok()?.checked_mul(100)?.checked_add(format!("{cents:0<2}").parse::<u64>().ok()?)?;
         Some(format!("`{s}` is not whole fen: fees are whole fen ({yuan}.{cents:0<2} yuan = {fen})"))
     } else {
         Some(format!("`{s}` is not whole fen: fees are whole fen (1 yuan = 100 fen)"))
@@ -492,7 +494,10 @@ mod tests {
     #[test]
     fn amount_hints() {
         assert_eq!(fen_u64("61000"), Ok(61000));
-        assert_eq!(fen_u64("610.00").unwrap_err(), "`610.00` is not whole fen: fees are whole fen (610.00 yuan = 61000)");
+        assert_eq!(
+            fen_u64("610.00").unwrap_err(),
+            "`610.00` is not whole fen: fees are whole fen (610.00 yuan = 61000)"
+        );
         assert_eq!(fen_u64("6.5").unwrap_err(), "`6.5` is not whole fen: fees are whole fen (6.50 yuan = 650)");
         assert_eq!(fen_u64("-5").unwrap_err(), "`-5` is negative: amounts are zero or more whole fen");
         assert_eq!(fen_u64("abc").unwrap_err(), "`abc` is not an amount: give whole fen, e.g. 61000 for 610.00 yuan");

@@ -498,7 +498,14 @@ impl Config {
         }
         let looked: Vec<String> = ["--config (not given)".to_owned(), format!("${CONFIG_ENV} (not set)")]
             .into_iter()
-            .chain(candidates.iter().map(|p| p.display().to_string()))
+            .chain(candidates.iter().map(|p| {
+                let shown = if p.is_relative() {
+                    std::env::current_dir().map(|d| d.join(p)).unwrap_or(p.clone())
+                } else {
+                    p.clone()
+                };
+                shown.display().to_string()
+            }))
             .collect();
         Err(ConfigError::new(
             "--config",

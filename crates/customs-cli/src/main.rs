@@ -52,12 +52,8 @@ fn usage_error(e: &clap::Error) -> ExitCode {
         e.exit();
     }
     let rendered = e.render().to_string();
-    let message = rendered
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or_default()
-        .trim_start_matches("error: ")
-        .to_owned();
+    let message =
+        rendered.lines().find(|l| !l.trim().is_empty()).unwrap_or_default().trim_start_matches("error: ").to_owned();
     let failure = Failure {
         exit: Exit::Invalid,
         kind: "usage",
@@ -71,7 +67,9 @@ fn usage_error(e: &clap::Error) -> ExitCode {
 /// could parse it).
 fn json_requested() -> bool {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    args.iter().enumerate().any(|(i, a)| a == "--output=json" || (a == "--output" && args.get(i + 1).is_some_and(|n| n == "json")))
+    args.iter()
+        .enumerate()
+        .any(|(i, a)| a == "--output=json" || (a == "--output" && args.get(i + 1).is_some_and(|n| n == "json")))
 }
 
 /// The command words of a command line clap refused (`qfpay declare`).

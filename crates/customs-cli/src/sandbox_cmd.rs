@@ -40,7 +40,8 @@ fn case_json(c: &demo::Case) -> Value {
 
 /// The cases as table lines: provider, id, out_trade_no or trade_type, paid, behaviour.
 fn case_lines() -> Vec<String> {
-    let mut lines = vec![format!("  {:<7}{:<30}{:<20}{:<12}{}", "", "syssn / transaction_id", "trade / order", "paid", "")];
+    let mut lines =
+        vec![format!("  {:<7}{:<30}{:<20}{:<12}{}", "", "syssn / transaction_id", "trade / order", "paid", "")];
     lines.extend(demo::cases().iter().map(|c| {
         format!(
             "  {:<7}{:<30}{:<20}{:<12}{}",
@@ -193,10 +194,28 @@ async fn serve(args: &SandboxServeArgs, format: OutputFormat) -> Result<ExitCode
             );
         }
     }
-    tokio::signal::ctrl_c().await.map_err(|e| Failure::invalid(format!("cannot wait for Ctrl-C: {e}")))?;
+    stopped().await?;
     handle.shutdown().await;
     drop(claimed);
     Ok(Exit::Ok.code())
+}
+
+/// Waits for Ctrl-C (or, on Unix, SIGTERM): the state directory's lock is
+/// removed either way.
+async fn stopped() -> Result<(), Failure> {
+    let cannot = |e: std::io::Error| Failure::invalid(format!("cannot wait for Ctrl-C: {e}"));
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(cannot)?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.map_err(cannot),
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.map_err(cannot)
+    }
 }
 
 fn banner(base: &str, dir: &Path, config: &Path) {

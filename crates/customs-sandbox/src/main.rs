@@ -145,7 +145,14 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         );
         println!("seeded payments:");
         for c in demo::cases() {
-            println!("  {:<6} {}  {:<20} {:<10}  {}", c.provider, c.id, c.out_trade_no.or(c.trade_type).unwrap_or(""), c.paid, c.behaviour);
+            println!(
+                "  {:<6} {}  {:<20} {:<10}  {}",
+                c.provider,
+                c.id,
+                c.out_trade_no.or(c.trade_type).unwrap_or(""),
+                c.paid,
+                c.behaviour
+            );
         }
     }
     tokio::signal::ctrl_c().await?;
