@@ -445,7 +445,7 @@ pub(crate) struct WeChatQueryFields {
 }
 
 /// The hint for an amount that is not whole fen: `610.00` (yuan) is 61000 fen.
-fn fen_hint(s: &str) -> Option<String> {
+pub(crate) fn fen_hint(s: &str) -> Option<String> {
     let t = s.trim();
     if let Some(rest) = t.strip_prefix('-') {
         if rest.chars().next().is_some_and(|c| c.is_ascii_digit()) {

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
+mod advice;
 mod cli;
 mod config;
 mod demo;
@@ -195,7 +196,10 @@ fn run(cli: &Cli) -> Result<ExitCode, Failure> {
                 out!("{}", qfpay_cmd::dry_run(&qf, cmd)?);
                 return Ok(ExitCode::SUCCESS);
             }
-            let report = runtime()?.block_on(send::qfpay(&qf, cmd, customs_client::ClientOptions::default()))?;
+            let url = qf.config().base_url().to_owned();
+            let report = runtime()?
+                .block_on(send::qfpay(&qf, cmd, customs_client::ClientOptions::default()))
+                .map_err(|f| advice::explain(f, &url, &config.path))?;
             Ok(report.print(format, "qfpay"))
         }
         Command::Wechat(group) => {
@@ -212,8 +216,10 @@ fn run(cli: &Cli) -> Result<ExitCode, Failure> {
                 out!("{}", wechat_cmd::dry_run(&pay, &keys, cmd, now, &nonce)?);
                 return Ok(ExitCode::SUCCESS);
             }
-            let report =
-                runtime()?.block_on(send::wechat(&pay, &keys, cmd, customs_client::ClientOptions::default()))?;
+            let url = pay.config().base_url().to_owned();
+            let report = runtime()?
+                .block_on(send::wechat(&pay, &keys, cmd, customs_client::ClientOptions::default()))
+                .map_err(|f| advice::explain(f, &url, &config.path))?;
             Ok(report.print(format, "wechat"))
         }
         Command::Sandbox(args) => {

@@ -133,15 +133,19 @@ impl Failure {
                 details: json!({ "maybe_sent": false }),
             },
             Error::Build(_) => Self { exit: Exit::Invalid, kind: "config", message, details: Value::Null },
-            Error::Transport(t) => Self {
-                exit: Exit::Transport,
-                kind: "transport",
-                message,
-                details: json!({
-                    "maybe_sent": t.delivery() != Delivery::NotSent,
-                    "timeout": t.is_timeout(),
-                }),
-            },
+            Error::Transport(t) => {
+                let cause = cause(t);
+                Self {
+                    exit: Exit::Transport,
+                    kind: "transport",
+                    message,
+                    details: json!({
+                        "maybe_sent": t.delivery() != Delivery::NotSent,
+                        "timeout": t.is_timeout(),
+                        "cause": cause,
+                    }),
+                }
+            }
             // An answer that may have taken effect is never "refused": the
             // provider did not say no. Exit 4, check the state first.
             Error::Response(ResponseError::Service(s)) => Self {
@@ -258,6 +262,39 @@ impl Failure {
         }
         self.exit.code()
     }
+}
+
+/// The real cause of a transport failure, from its source chain: refused,
+/// DNS, TLS (e.g. `https://` against a plain-HTTP server), timeout, or the
+/// innermost error's own words.
+pub(crate) fn cause(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut chain = Vec::new();
+    let mut next = e.source();
+    while let Some(s) = next {
+        chain.push(s);
+        next = s.source();
+    }
+    let innermost = chain.last()?;
+    let io = chain.iter().find_map(|s| s.downcast_ref::<std::io::Error>());
+    let text = chain.iter().map(ToString::to_string).collect::<Vec<_>>().join(": ").to_ascii_lowercase();
+    let kind = io.map(std::io::Error::kind);
+    Some(if kind == Some(std::io::ErrorKind::ConnectionRefused) || text.contains("connection refused") {
+        "connection refused: nothing is listening there".to_owned()
+    } else if text.contains("dns error") || text.contains("lookup address") || text.contains("name or service") {
+        format!("the host name could not be resolved (DNS): {innermost}")
+    } else if ["tls", "certificate", "invalidcontenttype", "corrupt message", "handshake"]
+        .iter()
+        .any(|w| text.contains(w))
+    {
+        format!(
+            "the TLS handshake failed ({innermost}); if the server speaks plain HTTP (a local sandbox does), \
+                 use an http:// URL"
+        )
+    } else if kind == Some(std::io::ErrorKind::TimedOut) || text.contains("timed out") {
+        "timed out".to_owned()
+    } else {
+        innermost.to_string()
+    })
 }
 
 /// `text` with line breaks folded into spaces.

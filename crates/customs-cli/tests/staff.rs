@@ -706,3 +706,69 @@ fn the_json_envelope_on_every_path() {
     // Completions, too.
     assert_envelope(&customs().args(["--output", "json", "completions", "fish"]).output().unwrap(), "completions");
 }
+
+#[test]
+fn a_connection_failure_names_the_url_and_the_real_cause() {
+    let sb = sandbox();
+    let s = Scratch::new("connect");
+    let config = s.config("c", &sb.base_url());
+    let run =
+        |url: &str| customs().env("CUSTOMS_CONFIG", &config).args(["--base-url", url]).args(QF_QUERY).output().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let nothing = format!("http://127.0.0.1:{port}");
+    let tls = sb.base_url().replace("http://", "https://");
+    let mut messages = Vec::new();
+    for (url, needles) in [
+        (nothing.as_str(), &["connection refused", "start one with `customs sandbox`"][..]),
+        (tls.as_str(), &["TLS handshake failed", "use an http:// URL"]),
+        ("http://no-such-host.invalid:80", &["could not be resolved (DNS)"]),
+    ] {
+        let o = run(url);
+        assert_eq!(o.status.code(), Some(4), "{url}: {:?}", text(&o));
+        let err = text(&o).1;
+        assert!(err.starts_with(&format!("error: {url}: ")), "names the URL tried: {err}");
+        for n in needles {
+            assert!(err.contains(n), "{url}: {n:?} missing: {err}");
+        }
+        assert_eq!(err.lines().count(), 1, "{err}");
+        messages.push(err);
+    }
+    assert!(!messages[2].contains("customs sandbox"), "not a loopback URL: {}", messages[2]);
+    let v = json(
+        &customs()
+            .env("CUSTOMS_CONFIG", &config)
+            .args(["--output", "json", "--base-url", &nothing])
+            .args(QF_QUERY)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(v["error"]["details"]["url"], nothing.as_str());
+    assert_eq!(v["error"]["details"]["cause"], "connection refused: nothing is listening there");
+}
+
+#[test]
+fn wrong_credentials_point_at_the_setting() {
+    let sb = sandbox();
+    let s = Scratch::new("credentials");
+    let config = s.config("c", &sb.base_url());
+    let toml = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, toml.replace(demo::qfpay_client_key().expose(), "not-the-client-key")).unwrap();
+    let o = customs().env("CUSTOMS_CONFIG", &config).args(QF_DECLARE).output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{:?}", text(&o));
+    let err = text(&o).1;
+    for n in ["1108", "`qfpay.client_key`", "`qfpay.sign_type`", &config.display().to_string()] {
+        assert!(err.contains(n), "{n:?} missing: {err}");
+    }
+    assert!(!err.contains("not-the-client-key"), "no secret: {err}");
+    assert_eq!(err.matches("check").count(), 1, "advice once: {err}");
+    // WeChat: a request signed with another key.
+    std::fs::write(config.parent().unwrap().join("merchant_key.pem"), demo::platform_private_key_pem().expose())
+        .unwrap();
+    let o = customs()
+        .env("CUSTOMS_CONFIG", &config)
+        .args(wx_declare(demo::WECHAT_OUT_TRADE_NO_PAID, demo::WECHAT_TXN_PAID))
+        .output()
+        .unwrap();
+    let err = text(&o).1;
+    assert!(err.contains("`wechat.private_key`") && err.contains("`wechat.serial_no`"), "{:?}", text(&o));
+}
