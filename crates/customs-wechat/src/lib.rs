@@ -78,6 +78,7 @@ pub mod certificate;
 pub mod certificates;
 pub mod config;
 pub mod declare;
+pub mod exchange;
 pub mod keys;
 pub mod model;
 pub mod modify;
@@ -89,6 +90,7 @@ pub mod replay;
 pub mod rsa_crypt;
 pub mod server;
 pub mod service;
+pub mod session;
 pub mod signer;
 pub mod verifier;
 pub mod verify_certificate;
@@ -106,6 +108,7 @@ pub use redeclare::{OrderRef, RedeclareInput, RedeclareRequest, RedeclareRespons
 pub use replay::ReplayGuard;
 pub use rsa_crypt::RsaPadding;
 pub use service::{ErrorCode, Remedy};
+pub use session::{KeySession, KeySettings, Verification};
 pub use verifier::{
     CombinedVerifier, PlatformCertificates, PlatformPublicKey, PublicKeyVerifier, Verifier, verify_response,
 };
