@@ -90,7 +90,7 @@ impl Failure {
             // The platform keys could not be obtained (the certificate
             // download failed or listed none valid): nothing was sent, but it
             // is a transport/provider matter, not bad input.
-            Error::Build(customs_core::BuildError::KeysUnavailable { .. }) => Self {
+            Error::Keys(_) | Error::Build(customs_core::BuildError::KeysUnavailable { .. }) => Self {
                 exit: Exit::Transport,
                 kind: "keys_unavailable",
                 message,

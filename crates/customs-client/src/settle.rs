@@ -13,23 +13,13 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use customs_core::{Error, Outcome, TransportError};
+use customs_core::{Error, TransportError};
 
 use crate::driver::Next;
 
-/// A query answer that says where a declaration stands.
-pub trait Settles {
-    /// What the caller should do next; polling stops once it is settled.
-    fn outcome(&self) -> Outcome;
-}
+pub use customs_core::Settles;
 
-impl Settles for customs_qfpay::QueryResponse {
-    fn outcome(&self) -> Outcome {
-        customs_qfpay::QueryResponse::outcome(self)
-    }
-}
-
-/// Why [`wait_until_settled`](crate::qfpay::Client::wait_until_settled)
+/// Why `wait_until_settled`
 /// returned without a settled answer.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -137,6 +127,8 @@ impl Poller {
 #[cfg(test)]
 mod tests {
     use customs_core::TransportFailure;
+
+    use customs_core::Outcome;
 
     use super::*;
 

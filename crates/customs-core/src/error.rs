@@ -34,7 +34,7 @@ impl fmt::Display for Provider {
 }
 
 /// A request that could not be built. Nothing was sent.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
     /// The input breaks provider rules; every violation is listed.
@@ -369,7 +369,7 @@ impl fmt::Display for UnverifiedAnswer {
 impl std::error::Error for UnverifiedAnswer {}
 
 /// A response was received but is not a usable success.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ResponseError {
     /// The body could not be decoded.
@@ -404,7 +404,7 @@ impl ResponseError {
 }
 
 /// Any failure of one call, generic over the transport error `TE`.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Error<TE> {
     /// Not built, never sent.
@@ -413,6 +413,52 @@ pub enum Error<TE> {
     Transport(TE),
     /// A response was received but is not a usable success.
     Response(ResponseError),
+    /// The provider keys this call needs (WeChat Pay platform certificates)
+    /// could not be obtained before it was sent. The call itself was never
+    /// sent; try again later.
+    Keys(KeysError<TE>),
+}
+
+/// Why the provider keys a call needs could not be obtained. The call was
+/// not sent (the key download itself may have been).
+#[derive(Debug, PartialEq)]
+#[non_exhaustive]
+pub enum KeysError<TE> {
+    /// This call's key download failed: its own error.
+    Download(Box<Error<TE>>),
+    /// No usable key: the download brought none valid now, or no download
+    /// was made for this call (one was made too recently, or a concurrent
+    /// one failed). Says why.
+    Unavailable {
+        /// Why, including the last download's error where there was one.
+        reason: String,
+    },
+}
+
+impl<TE: TransportError> fmt::Display for KeysError<TE> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let reason: &dyn fmt::Display = match self {
+            // The transport's own words: the download's delivery is not this call's.
+            KeysError::Download(e) => match &**e {
+                Error::Transport(t) => t,
+                other => other,
+            },
+            KeysError::Unavailable { reason } => reason,
+        };
+        write!(
+            f,
+            "the provider keys this call needs are unavailable (downloading the WeChat Pay platform certificates failed: {reason}); nothing was sent, try again later"
+        )
+    }
+}
+
+impl<TE: TransportError> std::error::Error for KeysError<TE> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            KeysError::Download(e) => Some(&**e),
+            KeysError::Unavailable { .. } => None,
+        }
+    }
 }
 
 impl<TE> From<BuildError> for Error<TE> {
@@ -445,6 +491,7 @@ impl<TE: TransportError> fmt::Display for Error<TE> {
                 write!(f, "transport failed ({hint}): {e}")
             }
             Error::Response(e) => fmt::Display::fmt(e, f),
+            Error::Keys(e) => fmt::Display::fmt(e, f),
         }
     }
 }
@@ -455,6 +502,7 @@ impl<TE: TransportError> std::error::Error for Error<TE> {
             Error::Build(e) => e.source(),
             Error::Transport(e) => Some(e),
             Error::Response(e) => e.source(),
+            Error::Keys(e) => Some(e),
         }
     }
 }
@@ -463,7 +511,7 @@ impl<TE: TransportError> Error<TE> {
     /// Whether the request could have reached the provider.
     pub fn delivery(&self) -> Delivery {
         match self {
-            Error::Build(_) => Delivery::NotSent,
+            Error::Build(_) | Error::Keys(_) => Delivery::NotSent,
             Error::Transport(e) => e.delivery(),
             Error::Response(_) => Delivery::Received,
         }
@@ -476,7 +524,7 @@ impl<TE: TransportError> Error<TE> {
     /// state (query) before resubmitting; never resend blindly.
     pub fn may_have_taken_effect(&self) -> bool {
         match self {
-            Error::Build(_) => false,
+            Error::Build(_) | Error::Keys(_) => false,
             Error::Transport(e) => e.delivery() != Delivery::NotSent,
             Error::Response(e) => e.may_have_taken_effect(),
         }
@@ -510,6 +558,14 @@ impl<TE: TransportError> Error<TE> {
     pub fn verify(&self) -> Option<&VerifyError> {
         match self {
             Error::Response(ResponseError::Verify(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Why the keys this call needs are unavailable, if that is what this is.
+    pub fn keys(&self) -> Option<&KeysError<TE>> {
+        match self {
+            Error::Keys(k) => Some(k),
             _ => None,
         }
     }

@@ -207,3 +207,23 @@ impl Exchange for NoFetch {
         match *self {}
     }
 }
+
+/// What a client can send with session `S`: an [`Exchange`] itself, or a
+/// typed request the provider crate turns into its exchange with the
+/// session (`&DeclareRequest` → the `declare` exchange). This is what lets
+/// `client.send(&request)` work for every operation of every provider.
+pub trait IntoExchange<S> {
+    /// The exchange.
+    type Exchange: Exchange;
+
+    /// The exchange, built with what `session` holds (credentials, keys).
+    fn into_exchange(self, session: &S) -> Self::Exchange;
+}
+
+impl<S, E: Exchange> IntoExchange<S> for E {
+    type Exchange = E;
+
+    fn into_exchange(self, _session: &S) -> E {
+        self
+    }
+}

@@ -51,10 +51,11 @@ pub mod transport;
 pub mod validation;
 
 pub use customs_code::{CodeSource, CustomsCode};
-pub use exchange::{Exchange, ExchangeInfo, KeyDecision, KeyTrigger, NoFetch, Session};
 pub use error::{
-    BuildError, DecodeError, Error, Provider, ResponseError, Retryability, ServiceError, UnverifiedAnswer, VerifyError,
+    BuildError, DecodeError, Error, KeysError, Provider, ResponseError, Retryability, ServiceError, UnverifiedAnswer,
+    VerifyError,
 };
+pub use exchange::{Exchange, ExchangeInfo, IntoExchange, KeyDecision, KeyTrigger, NoFetch, Session};
 pub use ids::{MerchantCustomsNo, OutRequestNo, OutTradeNo, SubOrderNo, Syssn, TransactionId};
 pub use money::{Currency, Fen, MoneyError, Yuan};
 pub use retry::{Idempotency, RetryDecision, RetryPolicy};

@@ -127,7 +127,8 @@ impl RetryPolicy {
                 Retryability::Ambiguous => idempotency == Idempotency::Idempotent || self.retry_maybe_sent_declarations,
                 _ => false,
             },
-            Error::Build(_) | Error::Response(_) => false,
+            // The key download had its own attempts; the call was never sent.
+            Error::Build(_) | Error::Response(_) | Error::Keys(_) => false,
         }
     }
 

@@ -26,9 +26,7 @@
 use std::time::Instant;
 
 use customs_core::exchange::{ExchangeInfo, KeyDecision, KeyTrigger, NoFetch};
-use customs_core::{
-    BuildError, Exchange, Outcome, Provider, Request, Response, ResponseError, Session, Settles,
-};
+use customs_core::{BuildError, Exchange, Outcome, Provider, Request, Response, ResponseError, Session, Settles};
 
 use crate::client::QfPay;
 use crate::request::{DeclareRequest, Operation, QueryRequest, RedeclareRequest};
@@ -127,7 +125,13 @@ impl Session for QfPay {
         KeyDecision::Unavailable("QFPay has no keys to fetch".into())
     }
 
-    fn install(&self, _trigger: &KeyTrigger, _fetched: Result<&(), String>, _now_unix: i64, _now: Instant) -> Result<(), String> {
+    fn install(
+        &self,
+        _trigger: &KeyTrigger,
+        _fetched: Result<&(), String>,
+        _now_unix: i64,
+        _now: Instant,
+    ) -> Result<(), String> {
         Ok(())
     }
 }
@@ -145,3 +149,19 @@ impl Settles for QueryResponse {
         QueryResponse::outcome(self)
     }
 }
+
+macro_rules! into_exchange {
+    ($req:ty, $ex:ty, $method:ident) => {
+        impl customs_core::IntoExchange<QfPay> for &$req {
+            type Exchange = $ex;
+
+            fn into_exchange(self, qfpay: &QfPay) -> $ex {
+                qfpay.$method(self)
+            }
+        }
+    };
+}
+
+into_exchange!(DeclareRequest, Declare, declare);
+into_exchange!(QueryRequest, Query, query);
+into_exchange!(RedeclareRequest, Redeclare, redeclare);

@@ -142,9 +142,12 @@ impl Exchange for VerifyCertificate {
     fn prepare(&self, now: i64, nonce: &str) -> Result<Request, BuildError> {
         let key = match &self.encrypt_with {
             EncryptWith::Key(key) => key.clone(),
-            EncryptWith::Newest(certificates) => certificates.newest(now).ok_or_else(|| BuildError::KeysUnavailable {
-                reason: "no WeChat Pay platform certificate is valid now to encrypt the identity fields with".into(),
-            })?,
+            EncryptWith::Newest(certificates) => {
+                certificates.newest(now).ok_or_else(|| BuildError::KeysUnavailable {
+                    reason: "no WeChat Pay platform certificate is valid now to encrypt the identity fields with"
+                        .into(),
+                })?
+            }
         };
         self.pay.build_verify_certificate(&self.request, &key, self.padding, now, nonce)
     }

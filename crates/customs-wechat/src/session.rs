@@ -420,12 +420,32 @@ impl Session for KeySession {
             }
             KeyTrigger::UnknownSerial(serial) if !self.certificates.contains(serial) => {
                 let serials: Vec<&str> = downloaded.certificates.iter().map(|c| c.serial_no.as_str()).collect();
-                Err(format!("platform certificate serial `{serial}` is not among the downloaded certificates {serials:?}"))
+                Err(format!(
+                    "platform certificate serial `{serial}` is not among the downloaded certificates {serials:?}"
+                ))
             }
             _ => Ok(()),
         }
     }
 }
+
+macro_rules! into_exchange {
+    ($req:ty, $ex:ty, $method:ident) => {
+        impl customs_core::IntoExchange<KeySession> for &$req {
+            type Exchange = $ex;
+
+            fn into_exchange(self, session: &KeySession) -> $ex {
+                session.$method(self)
+            }
+        }
+    };
+}
+
+into_exchange!(DeclareRequest, Declare, declare);
+into_exchange!(QueryRequest, Query, query);
+into_exchange!(ModifyRequest, Modify, modify);
+into_exchange!(RedeclareRequest, Redeclare, redeclare);
+into_exchange!(VerifyCertificateRequest, VerifyCertificate, verify_certificate);
 
 #[cfg(test)]
 mod tests {
