@@ -88,6 +88,7 @@ pub mod query;
 pub mod redeclare;
 pub mod replay;
 pub mod rsa_crypt;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod service;
 pub mod session;
