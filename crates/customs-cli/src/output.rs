@@ -304,19 +304,8 @@ mod tests {
     #[test]
     fn answers_that_may_have_taken_effect_exit_4() {
         use customs_core::{Provider, Retryability, ServiceError, UnverifiedAnswer, VerifyError};
-        let ambiguous = ServiceError {
-            provider: Provider::QfPay,
-            http_status: 503,
-            code: "HTTP_503".into(),
-            message: String::new(),
-            detail: None,
-            field: None,
-            request_id: None,
-            retryability: Retryability::Ambiguous,
-            advice: None,
-            raw: vec![],
-        };
-        let refused = ServiceError { retryability: Retryability::Final, ..ambiguous.clone() };
+        let ambiguous = ServiceError::new(Provider::QfPay, 503, "HTTP_503", "", Retryability::Ambiguous, vec![]);
+        let refused = ambiguous.clone().with_retryability(Retryability::Final);
         let cases: Vec<(Error<TransportFailure>, Exit, &str)> = vec![
             (ResponseError::Service(ambiguous).into(), Exit::Transport, "ambiguous"),
             (ResponseError::Service(refused).into(), Exit::Refused, "refused"),

@@ -30,10 +30,10 @@ pub type Waited<Q, S, TE> = Result<Output<Q, S>, WaitError<Output<Q, S>, TE>>;
 
 /// The answer to a caller's fetch request for a session that never fetches.
 fn never_fetches<TE>() -> Error<TE> {
-    Error::Build(BuildError::Config {
-        key: "verification",
-        reason: "public-key mode never downloads platform certificates (and QFPay has no keys to download)".into(),
-    })
+    Error::Build(BuildError::config(
+        "verification",
+        "public-key mode never downloads platform certificates (and QFPay has no keys to download)",
+    ))
 }
 
 macro_rules! shared_impls {

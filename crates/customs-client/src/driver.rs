@@ -467,12 +467,12 @@ mod tests {
         }
         fn finish(&self, response: &Response, _now: i64) -> Result<String, ResponseError> {
             if !response.status().is_success() {
-                return Err(DecodeError {
-                    provider: Provider::WeChat,
-                    http_status: response.status().as_u16(),
-                    reason: "not 2xx".into(),
-                    raw: response.body().clone(),
-                }
+                return Err(DecodeError::new(
+                    Provider::WeChat,
+                    response.status().as_u16(),
+                    "not 2xx",
+                    response.body().clone(),
+                )
                 .into());
             }
             let body = String::from_utf8(response.body().clone()).unwrap();

@@ -52,8 +52,8 @@ pub mod validation;
 
 pub use customs_code::{CodeSource, CustomsCode};
 pub use error::{
-    BuildError, DecodeError, Error, KeysError, Provider, ResponseError, Retryability, ServiceError, UnverifiedAnswer,
-    VerifyError,
+    BuildError, Cause, DecodeError, Error, KeysError, Provider, ResponseError, Retryability, ServiceError,
+    UnverifiedAnswer, VerifyError,
 };
 pub use exchange::{Exchange, ExchangeInfo, IntoExchange, KeyDecision, KeyTrigger, NoFetch, Session};
 pub use ids::{MerchantCustomsNo, OutRequestNo, OutTradeNo, SubOrderNo, Syssn, TransactionId};
