@@ -178,8 +178,10 @@ pub(crate) use conveniences;
 pub mod client;
 pub mod driver;
 pub mod env;
+#[cfg(feature = "qfpay")]
 pub mod qfpay;
 pub mod settle;
+#[cfg(feature = "wechat")]
 pub mod wechat;
 
 #[cfg(feature = "blocking")]
