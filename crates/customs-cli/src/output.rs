@@ -339,6 +339,20 @@ mod tests {
         }
     }
 
+    /// A failed certificate download is a typed dispatch failure: exit 4,
+    /// kind `keys_unavailable`, nothing sent, whatever the download's own
+    /// delivery (a timed-out download does not make the call maybe-sent).
+    #[test]
+    fn a_failed_key_download_exits_4_as_keys_unavailable() {
+        let download: Error<TransportFailure> = Error::Transport(TransportFailure::timeout("read timed out"));
+        let e: Error<TransportFailure> = Error::Keys(customs_core::KeysError::Download(Box::new(download)));
+        let f = Failure::from_error(&e);
+        assert_eq!((f.exit, f.kind), (Exit::Transport, "keys_unavailable"));
+        assert_eq!(f.details["maybe_sent"], false);
+        assert_eq!(f.details["may_have_taken_effect"], false);
+        assert!(!f.message.contains(CHECK_THE_STATE), "{}", f.message);
+    }
+
     #[test]
     fn messages_are_folded_to_one_line() {
         assert_eq!(one_line("provider said:\r\n  first\n\nsecond"), "provider said: first second");

@@ -520,17 +520,11 @@ mod tests {
         fn fetch(&self) -> Option<FetchKey> {
             Some(FetchKey)
         }
-        fn before_call(&self, _now: Instant) -> Option<KeyTrigger> {
-            None
-        }
         fn after_failed_finish(&self, error: &ResponseError) -> Option<KeyTrigger> {
             let ResponseError::Verify(VerifyError::UnknownSerial { serial }) = error else {
                 return None;
             };
             Some(KeyTrigger::UnknownSerial(serial.clone()))
-        }
-        fn fetches(&self) -> u64 {
-            0
         }
         fn decide(&self, _trigger: &KeyTrigger, _seen: u64, _now: Instant) -> KeyDecision {
             KeyDecision::Fetch
@@ -561,21 +555,6 @@ mod tests {
         type Fetch = NoFetch;
         fn fetch(&self) -> Option<NoFetch> {
             None
-        }
-        fn before_call(&self, _now: Instant) -> Option<KeyTrigger> {
-            None
-        }
-        fn after_failed_finish(&self, _error: &ResponseError) -> Option<KeyTrigger> {
-            None
-        }
-        fn fetches(&self) -> u64 {
-            0
-        }
-        fn decide(&self, _trigger: &KeyTrigger, _seen: u64, _now: Instant) -> KeyDecision {
-            KeyDecision::Ready
-        }
-        fn install(&self, _: &KeyTrigger, _: Result<&(), String>, _: i64, _: Instant) -> Result<(), String> {
-            Ok(())
         }
     }
 

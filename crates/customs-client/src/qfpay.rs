@@ -17,7 +17,7 @@
 //! are `Ok` and [`Outcome::Pending`](customs_core::Outcome::Pending): query
 //! later, never resubmit. A query settles by its `data` records'
 //! documented fields ([`customs_qfpay::record`]). Every other answer is an
-//! [`Error::Response`]; a non-2xx answer not in QFPay's shape (a gateway's
+//! [`Error::Response`](customs_core::Error::Response); a non-2xx answer not in QFPay's shape (a gateway's
 //! HTML 502) is an [`UnverifiedAnswer`](customs_core::UnverifiedAnswer),
 //! never resent for a write unless the retry policy opts in.
 //!

@@ -4,9 +4,9 @@
 //! A declaration that is still being processed is **queried again**, never
 //! resubmitted (spec `qfpay.md` §3.2 for `1143`/`1145`, spec `wechat.md` §7
 //! for `UNDECLARED`/`SUBMITTED`/`PROCESSING`). A write the provider only
-//! accepted ([`Outcome::Accepted`], QFPay's `0000`) is not settled either:
+//! accepted ([`Outcome::Accepted`](customs_core::Outcome::Accepted), QFPay's `0000`) is not settled either:
 //! waiting on it queries until a result or the deadline. Polling stops when the query's
-//! [`Outcome`] is settled ([`Outcome::is_settled`]: success, failure, or a
+//! [`Outcome`](customs_core::Outcome) is settled ([`Outcome::is_settled`](customs_core::Outcome::is_settled): success, failure, or a
 //! state that needs the merchant to act), or when the deadline passes, which
 //! is reported as [`WaitError::StillPending`] with the last answer.
 

@@ -152,6 +152,9 @@ pub enum KeyDecision {
 /// Sessions are sans-IO: they take the time as an argument, may hold a
 /// mutex for their bookkeeping, and never wait or do I/O. The single-flight
 /// gate around a fetch is the driver's.
+///
+/// Every method but [`fetch`](Self::fetch) has the default of a session
+/// that needs no keys (QFPay): it never asks for a fetch.
 pub trait Session: Send + Sync + 'static {
     /// The exchange that fetches keys (WeChat: the certificate download);
     /// [`NoFetch`] for a session that never fetches.
@@ -162,30 +165,40 @@ pub trait Session: Send + Sync + 'static {
     fn fetch(&self) -> Option<Self::Fetch>;
 
     /// Before a call is sent: the fetch it needs first, if any.
-    fn before_call(&self, now: Instant) -> Option<KeyTrigger>;
+    fn before_call(&self, _now: Instant) -> Option<KeyTrigger> {
+        None
+    }
 
     /// After `finish` failed with `error`: the fetch that may cure it, after
     /// which the same response is finished again.
-    fn after_failed_finish(&self, error: &ResponseError) -> Option<KeyTrigger>;
+    fn after_failed_finish(&self, _error: &ResponseError) -> Option<KeyTrigger> {
+        None
+    }
 
     /// How many fetches completed (successful or not); read before waiting
     /// for the gate and passed to [`decide`](Self::decide), so that a waiter
     /// uses a concurrent fetch's result instead of fetching again.
-    fn fetches(&self) -> u64;
+    fn fetches(&self) -> u64 {
+        0
+    }
 
     /// With the gate held: fetch for `trigger`, or not.
-    fn decide(&self, trigger: &KeyTrigger, fetches_seen: u64, now: Instant) -> KeyDecision;
+    fn decide(&self, _trigger: &KeyTrigger, _fetches_seen: u64, _now: Instant) -> KeyDecision {
+        KeyDecision::Unavailable("this provider has no keys to fetch".into())
+    }
 
     /// Records a completed fetch (its output, or why it failed) at `now`
     /// (`now_unix` in Unix seconds): `Ok` when `trigger` is now satisfied,
     /// else why not.
     fn install(
         &self,
-        trigger: &KeyTrigger,
+        _trigger: &KeyTrigger,
         fetched: Result<&<Self::Fetch as Exchange>::Output, String>,
-        now_unix: i64,
-        now: Instant,
-    ) -> Result<(), String>;
+        _now_unix: i64,
+        _now: Instant,
+    ) -> Result<(), String> {
+        fetched.map(drop)
+    }
 }
 
 /// The fetch of a session that never fetches: it has no value.

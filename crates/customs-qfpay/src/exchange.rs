@@ -23,9 +23,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::time::Instant;
-
-use customs_core::exchange::{ExchangeInfo, KeyDecision, KeyTrigger, NoFetch};
+use customs_core::exchange::{ExchangeInfo, NoFetch};
 use customs_core::{BuildError, Exchange, Outcome, Provider, Request, Response, ResponseError, Session, Settles};
 
 use crate::client::QfPay;
@@ -107,32 +105,6 @@ impl Session for QfPay {
 
     fn fetch(&self) -> Option<NoFetch> {
         None
-    }
-
-    fn before_call(&self, _now: Instant) -> Option<KeyTrigger> {
-        None
-    }
-
-    fn after_failed_finish(&self, _error: &ResponseError) -> Option<KeyTrigger> {
-        None
-    }
-
-    fn fetches(&self) -> u64 {
-        0
-    }
-
-    fn decide(&self, _trigger: &KeyTrigger, _fetches_seen: u64, _now: Instant) -> KeyDecision {
-        KeyDecision::Unavailable("QFPay has no keys to fetch".into())
-    }
-
-    fn install(
-        &self,
-        _trigger: &KeyTrigger,
-        _fetched: Result<&(), String>,
-        _now_unix: i64,
-        _now: Instant,
-    ) -> Result<(), String> {
-        Ok(())
     }
 }
 

@@ -17,7 +17,7 @@
 //! | `wechat` | [`wechat`]: requests, responses, the [`wechat::KeySession`] and its clients | `customs-wechat` |
 //! | `async` / `blocking` | the async / blocking client (tokio only with `async`) | `customs-client` |
 //! | `reqwest` / `ureq` | [`ReqwestTransport`] (async) / [`UreqTransport`] (blocking) | `customs-http-*` |
-//! | `sandbox` | [`sandbox`]: an in-process emulator of both providers | `customs-sandbox` |
+//! | `sandbox` | `customs::sandbox`: an in-process emulator of both providers | `customs-sandbox` |
 //!
 //! A blocking-only build: `customs = { version = "0.1", default-features = false, features = ["qfpay", "ureq"] }`
 //! (no tokio).
