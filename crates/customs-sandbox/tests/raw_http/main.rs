@@ -8,3 +8,4 @@ mod faults;
 mod lifecycle;
 mod qfpay;
 mod wechat;
+mod review_findings;
