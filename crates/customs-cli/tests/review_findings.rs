@@ -234,3 +234,48 @@ fn a_failed_follow_up_query_is_not_the_declarations_refusal() {
         assert!(t.contains(accepted_line), "{name}: the accepted answer is not shown: {t}");
     }
 }
+
+/// A secret written where its file name goes — `private_key = { file =
+/// """-----BEGIN PRIVATE KEY----- …""" }` or `client_key = { file =
+/// "<the key>" }`, an easy mistake ("file" read as "the file's contents") —
+/// is printed in full: "cannot read file -----BEGIN PRIVATE KEY----- MIIE…"
+/// (config.rs, the `{ file = … }` read error). The `{ env = … }` reference
+/// already guards against the same mistake (its name is not shown unless it
+/// looks like a variable name); `file` does not. Secrets never appear in errors.
+#[test]
+#[ignore = "review finding: a secret written as the { file = ... } path is echoed in the 'cannot read file' error"]
+fn a_secret_given_as_a_file_name_is_never_echoed() {
+    let pem = demo::wechat_merchant_private_key_pem().expose().to_owned();
+    let client_key = demo::qfpay_client_key().expose().to_owned();
+    let body_line = pem.lines().nth(1).unwrap().to_owned();
+    let cases = [
+        (
+            format!(
+                "[wechat]\nmchid = \"{}\"\nappid = \"{}\"\nserial_no = \"{}\"\nprivate_key = {{ file = \"\"\"{pem}\"\"\" }}\n\
+                 apiv3_key = {{ env = \"CUSTOMS_TEST_APIV3\" }}\nplatform_certificates = [\"platform_cert.pem\"]\n",
+                demo::WECHAT_MCHID,
+                demo::WECHAT_APPID,
+                demo::WECHAT_MERCHANT_SERIAL
+            ),
+            vec!["wechat", "query", "--order-type", "transaction_id", "--order-no", "1", "--customs", "SHANGHAI_ZS"],
+            body_line,
+        ),
+        (
+            format!("[qfpay]\napp_code = \"{}\"\nclient_key = {{ file = \"{client_key}\" }}\n", demo::QFPAY_APP_CODE),
+            vec!["qfpay", "query", "--trade-type", "weixin", "--syssn", "1", "--customs", "SHANGHAI_ZS"],
+            client_key.clone(),
+        ),
+    ];
+    for (i, (toml, args, secret)) in cases.into_iter().enumerate() {
+        let w = Workdir::new(&format!("secret-as-file-{i}"), "http://127.0.0.1:1", "");
+        std::fs::write(w.0.join("customs.toml"), toml).unwrap();
+        for json in [false, true] {
+            let mut full = if json { vec!["--output", "json"] } else { vec![] };
+            full.extend(args.iter().copied());
+            let o = w.run(&full);
+            let t = text(&o);
+            assert_eq!(o.status.code(), Some(2), "{t}");
+            assert!(!t.contains(&secret), "case {i} (json {json}): the secret is printed: {t}");
+        }
+    }
+}
