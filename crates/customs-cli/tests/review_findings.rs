@@ -279,3 +279,25 @@ fn a_secret_given_as_a_file_name_is_never_echoed() {
         }
     }
 }
+
+/// `--json FILE` with a value of another JSON type than the input struct
+/// expects — a QFPay fee as a number (`"product_fee": 800`; QFPay's input
+/// takes strings, since the wire is a form) or a WeChat fee as a string
+/// (`"order_fee": "888"`; WeChat's takes numbers) — fails with serde's "invalid
+/// type: integer `800`, expected a string at line 1 column 124", which does
+/// not name the field (the standard: a clear error naming the field, the rule
+/// and what to do). Either accept both spellings of a number or name the field.
+#[test]
+#[ignore = "review finding: --json type errors do not name the field (and QFPay fees as JSON numbers are refused)"]
+fn json_input_type_errors_name_the_field() {
+    let w = Workdir::new("json-types", "http://127.0.0.1:1", "base_url = \"http://127.0.0.1:1\"\n");
+    let qf = r#"{"trade_type":"weixin","syssn":"20260101000100010001","customs":"SHANGHAI_ZS","mch_customs_no":"110084111","product_fee":800,"transport_fee":0}"#;
+    let wx = r#"{"out_trade_no":"sandbox-order-0002","transaction_id":"4200000001202601010000000002","customs":"SHANGHAI_ZS","merchant_customs_no":"4403169D3W","sub_order_no":"b1","fee_type":"CNY","order_fee":"888","product_fee":800,"transport_fee":88}"#;
+    for (provider, body, field) in [("qfpay", qf, "product_fee"), ("wechat", wx, "order_fee")] {
+        let file = w.0.join(format!("{provider}.json"));
+        std::fs::write(&file, body).unwrap();
+        let o = w.run(&[provider, "declare", "--json", file.to_str().unwrap(), "--dry-run"]);
+        let t = text(&o);
+        assert!(o.status.success() || t.contains(field), "{provider}: the error does not name `{field}`: {t}");
+    }
+}
