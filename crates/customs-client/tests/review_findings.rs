@@ -12,9 +12,9 @@ use common::{qf, wx};
 use customs_client::wechat::{BlockingClient, WeChatOptions};
 use customs_core::{CustomsCode, Fen, Outcome, SubOrder, VerifyError};
 use customs_http_ureq::UreqTransport;
+use customs_sandbox::Sandbox;
 use customs_sandbox::demo;
 use customs_sandbox::fault::{FaultKind, FaultRule, Route};
-use customs_sandbox::Sandbox;
 use customs_testkit::wechat::{Answer, AnswerServer, Platform};
 use customs_wechat::certificate::Certificate;
 use customs_wechat::signer::RsaSigner;
@@ -69,7 +69,10 @@ fn a_query_by_sub_order_no_refuses_records_without_that_sub_order_no() {
     let query = QueryRequest::new(QueryOrder::SubOrderNo("B-sub-1".parse().unwrap()), CustomsCode::SHANGHAI_ZS);
     match wechat(&server).query(&query) {
         Err(e) => assert!(matches!(e.verify(), Some(VerifyError::NotThisRequest { .. })), "{e}"),
-        Ok(r) => panic!("another order's page was accepted for sub-order B-sub-1: {:?}", customs_client::settle::Settles::outcome(&r)),
+        Ok(r) => panic!(
+            "another order's page was accepted for sub-order B-sub-1: {:?}",
+            customs_client::settle::Settles::outcome(&r)
+        ),
     }
 }
 
@@ -110,8 +113,11 @@ fn a_partial_page_is_not_settled() {
     let p = platform();
     let server = AnswerServer::spawn(move |_| p.sign(200, query_page(TXN_B, 3, &[record(Some("B-1"), "SUCCESS")])));
     let query = QueryRequest::new(QueryOrder::TransactionId(TXN_B.parse().unwrap()), CustomsCode::SHANGHAI_ZS);
-    let result =
-        wechat(&server).wait_until_settled(&query, Duration::from_millis(20), Instant::now() + Duration::from_millis(300));
+    let result = wechat(&server).wait_until_settled(
+        &query,
+        Duration::from_millis(20),
+        Instant::now() + Duration::from_millis(300),
+    );
     match result {
         Ok(r) => panic!(
             "settled as {:?} having seen {} of {} records",
@@ -126,7 +132,11 @@ fn a_partial_page_is_not_settled() {
 // ---- QFPay: binding ---------------------------------------------------------
 
 fn qfpay_client(server: &AnswerServer) -> customs_client::qfpay::BlockingClient<UreqTransport> {
-    customs_client::qfpay::BlockingClient::with_options(qf::config(&server.base_url()), UreqTransport::new(), common::fast())
+    customs_client::qfpay::BlockingClient::with_options(
+        qf::config(&server.base_url()),
+        UreqTransport::new(),
+        common::fast(),
+    )
 }
 
 fn qfpay_json(body: &str) -> Answer {
@@ -161,7 +171,10 @@ fn a_qfpay_answer_for_another_payment_is_not_this_payments_result() {
 #[ignore = "review finding: a QFPay query by sub_order_no is decided from other sub-orders' records"]
 fn a_qfpay_sub_order_query_is_decided_by_that_sub_orders_record() {
     let records = |data: &str| {
-        format!(r#"{{"syssn":"{}","respcd":"0000","resperr":"","respmsg":"","data":[{data}]}}"#, demo::QFPAY_SYSSN_SPLIT)
+        format!(
+            r#"{{"syssn":"{}","respcd":"0000","resperr":"","respmsg":"","data":[{data}]}}"#,
+            demo::QFPAY_SYSSN_SPLIT
+        )
     };
     let s1_failed = r#"{"resperr":"订购人身份信息不一致","errmsg":null,"sub_order_no":"S1","verify_department":"OTHERS","verify_department_trade_id":null}"#;
     let s1_ok = r#"{"resperr":"","errmsg":null,"sub_order_no":"S1","verify_department":"OTHERS","verify_department_trade_id":"4200"}"#;
@@ -216,12 +229,22 @@ fn a_qfpay_system_error_on_http_200_is_not_a_refusal() {
 #[ignore = "review finding: QFPay answers with duplicated JSON keys are read last-value-wins"]
 fn a_qfpay_answer_with_duplicated_keys_is_not_trusted() {
     let record = r#"{"resperr":"订购人身份信息不一致","errmsg":null,"sub_order_no":null,"verify_department":"OTHERS","verify_department_trade_id":"4200","resperr":""}"#;
-    let body = format!(r#"{{"syssn":"{}","respcd":"0000","resperr":"","respmsg":"","data":[{record}]}}"#, demo::QFPAY_SYSSN_PAID);
+    let body = format!(
+        r#"{{"syssn":"{}","respcd":"0000","resperr":"","respmsg":"","data":[{record}]}}"#,
+        demo::QFPAY_SYSSN_PAID
+    );
     let server = AnswerServer::script(vec![qfpay_json(&body)]);
     match qfpay_client(&server).query(&qf::query(demo::QFPAY_SYSSN_PAID)) {
-        Ok(r) => assert_ne!(r.outcome(), Outcome::SettledSuccess, "a record that also says it failed settled as a success"),
+        Ok(r) => {
+            assert_ne!(r.outcome(), Outcome::SettledSuccess, "a record that also says it failed settled as a success");
+        }
         Err(e) => assert!(e.may_have_taken_effect(), "{e}"),
     }
-    let server = AnswerServer::script(vec![qfpay_json(r#"{"respcd":"1104","resperr":"sub_order_no","respmsg":"","respcd":"0000"}"#)]);
-    assert!(qfpay_client(&server).declare(&qf::declaration(demo::QFPAY_SYSSN_PAID)).is_err(), "1104 and 0000 at once is no acceptance");
+    let server = AnswerServer::script(vec![qfpay_json(
+        r#"{"respcd":"1104","resperr":"sub_order_no","respmsg":"","respcd":"0000"}"#,
+    )]);
+    assert!(
+        qfpay_client(&server).declare(&qf::declaration(demo::QFPAY_SYSSN_PAID)).is_err(),
+        "1104 and 0000 at once is no acceptance"
+    );
 }

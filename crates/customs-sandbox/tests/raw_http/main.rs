@@ -7,5 +7,5 @@ mod common;
 mod faults;
 mod lifecycle;
 mod qfpay;
-mod wechat;
 mod review_findings;
+mod wechat;

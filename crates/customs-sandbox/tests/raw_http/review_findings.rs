@@ -34,8 +34,7 @@ async fn alipay_customs_places_are_case_insensitive() {
     let _ = qf(a, "/custom/v1/declare", &params("TIANJIN")).await;
     let snapshot = sb.snapshot();
     let declarations = snapshot["qfpay"]["declarations"].as_array().unwrap();
-    let of_this_payment =
-        declarations.iter().filter(|d| d.to_string().contains(demo::QFPAY_SYSSN_ALIPAY)).count();
+    let of_this_payment = declarations.iter().filter(|d| d.to_string().contains(demo::QFPAY_SYSSN_ALIPAY)).count();
     assert_eq!(of_this_payment, 1, "one payment, one place, one declaration: {declarations:?}");
     sb.shutdown().await;
 }
