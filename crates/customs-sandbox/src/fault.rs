@@ -1,6 +1,7 @@
-//! Fault injection: latency, server errors (the provider's own, with a
-//! chosen HTTP status for QFPay, or a gateway's HTML page), throttling,
-//! dropped connections, truncated bodies and bad WeChat response signatures.
+//! Fault injection: latency, late answers, server errors (the provider's
+//! own, with a chosen HTTP status for QFPay, or a gateway's HTML page),
+//! throttling, dropped connections, truncated bodies and bad WeChat response
+//! signatures.
 //!
 //! A [`FaultRule`] names the routes it applies to ([`RouteMatch`]), what goes
 //! wrong ([`FaultKind`]) and when ([`Trigger`]): always, on the first `n`
@@ -8,9 +9,28 @@
 //! seeded generator (so a run can be replayed exactly).
 //!
 //! Rules are evaluated independently on every provider request (admin
-//! endpoints are never faulted). Latencies of all firing rules add up; of
-//! the other kinds, the first firing rule (in the order the rules were
-//! added) wins.
+//! endpoints are never faulted). Latencies of all firing rules add up, and
+//! so do late-answer delays; of the other kinds, the first firing rule (in
+//! the order the rules were added) wins.
+//!
+//! `latency` waits *before* the request is handled: a client that gives up
+//! first closes the connection and the request is never applied. To emulate
+//! the common real case "processed, then the answer was late", use
+//! `late_answer`: the request is applied at once and only the answer waits
+//! (a client that gives up has changed the state without knowing it):
+//!
+//! ```
+//! use std::time::Duration;
+//! use customs_sandbox::fault::{FaultKind, FaultRule, Route};
+//!
+//! let rule: FaultRule =
+//!     serde_json::from_str(r#"{"route": "wechat.declare", "kind": "late_answer", "latency_ms": 5000}"#)?;
+//! assert_eq!(rule, FaultRule::on(Route::WechatDeclare, FaultKind::LateAnswer(Duration::from_secs(5))));
+//! // More than 10 minutes is refused, naming the field and the limit.
+//! let e = serde_json::from_str::<FaultRule>(r#"{"kind": "latency", "latency_ms": 18446744073709551615}"#);
+//! assert!(e.unwrap_err().to_string().contains("`latency_ms` must be at most 600000"));
+//! # Ok::<(), serde_json::Error>(())
+//! ```
 //!
 //! In TOML and in the admin API a rule is a flat table:
 //!
@@ -168,8 +188,17 @@ impl FromStr for RouteMatch {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FaultKind {
-    /// Wait this long before handling the request (`latency`, with `latency_ms`).
+    /// Wait this long before handling the request (`latency`, with
+    /// `latency_ms`). If the client gives up first, the request is lost
+    /// with the connection: nothing is applied.
     Latency(Duration),
+    /// Apply the request at once, then wait this long before answering
+    /// (`late_answer`, with `latency_ms`): a client that gives up first has
+    /// changed the state without learning it ("processed, then the answer
+    /// was late"). Combines with the other kinds (e.g. `drop_after`: applied,
+    /// then a late hang-up). A WeChat answer is signed when it is made, so one
+    /// later than 5 minutes carries a stale `Wechatpay-Timestamp`.
+    LateAnswer(Duration),
     /// HTTP 500 without touching state (`system_error`): WeChat
     /// `{"code":"SYSTEMERROR",…}` (WeChat Customs Declaration), QFPay `respcd` `1254`.
     SystemError,
@@ -205,6 +234,7 @@ impl FaultKind {
     fn name(self) -> &'static str {
         match self {
             FaultKind::Latency(_) => "latency",
+            FaultKind::LateAnswer(_) => "late_answer",
             FaultKind::SystemError | FaultKind::SystemErrorWithStatus(_) => "system_error",
             FaultKind::GatewayError(_) => "gateway_error",
             FaultKind::RateLimited => "rate_limited",
@@ -291,7 +321,7 @@ struct FaultSpec {
     #[serde(default = "star")]
     route: String,
     kind: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "latency_ms")]
     latency_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     http_status: Option<u16>,
@@ -309,13 +339,29 @@ fn star() -> String {
     "*".into()
 }
 
+/// Largest `latency_ms` (of `latency` and `late_answer`): 10 minutes, longer
+/// than any client's timeout.
+pub const MAX_LATENCY_MS: u64 = 600_000;
+
+/// `latency_ms`: whole milliseconds from 0 to [`MAX_LATENCY_MS`]; any other
+/// value is refused with a message naming the field, the rule and the limit.
+fn latency_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    match v.as_u64() {
+        Some(ms) if ms <= MAX_LATENCY_MS => Ok(Some(ms)),
+        _ => Err(serde::de::Error::custom(format!(
+            "`latency_ms` must be at most {MAX_LATENCY_MS} (10 minutes), a whole number of milliseconds; got {v}"
+        ))),
+    }
+}
+
 impl TryFrom<FaultSpec> for FaultRule {
     type Error = String;
 
     fn try_from(s: FaultSpec) -> Result<Self, Self::Error> {
         let routes: RouteMatch = s.route.parse()?;
-        if s.latency_ms.is_some() && s.kind != "latency" {
-            return Err(format!("`latency_ms` applies only to kind `latency`, not `{}`", s.kind));
+        if s.latency_ms.is_some() && !matches!(s.kind.as_str(), "latency" | "late_answer") {
+            return Err(format!("`latency_ms` applies only to kinds `latency` and `late_answer`, not `{}`", s.kind));
         }
         if s.http_status.is_some() && !matches!(s.kind.as_str(), "system_error" | "gateway_error") {
             return Err(format!(
@@ -324,9 +370,10 @@ impl TryFrom<FaultSpec> for FaultRule {
             ));
         }
         let kind = match s.kind.as_str() {
-            "latency" => match s.latency_ms {
-                Some(ms) => FaultKind::Latency(Duration::from_millis(ms)),
-                None => return Err("fault kind `latency` needs `latency_ms`".into()),
+            "latency" | "late_answer" => match s.latency_ms {
+                Some(ms) if s.kind == "latency" => FaultKind::Latency(Duration::from_millis(ms)),
+                Some(ms) => FaultKind::LateAnswer(Duration::from_millis(ms)),
+                None => return Err(format!("fault kind `{}` needs `latency_ms`", s.kind)),
             },
             "system_error" => match s.http_status {
                 None => FaultKind::SystemError,
@@ -350,8 +397,8 @@ impl TryFrom<FaultSpec> for FaultRule {
             "stale_timestamp" => FaultKind::StaleTimestamp,
             other => {
                 return Err(format!(
-                    "unknown fault kind `{other}`; use latency, system_error, gateway_error, rate_limited, \
-                     drop_before, drop_after, truncated_body, bad_signature or stale_timestamp"
+                    "unknown fault kind `{other}`; use latency, late_answer, system_error, gateway_error, \
+                     rate_limited, drop_before, drop_after, truncated_body, bad_signature or stale_timestamp"
                 ));
             }
         };
@@ -385,7 +432,9 @@ impl From<FaultRule> for FaultSpec {
             seed: None,
         };
         match r.kind {
-            FaultKind::Latency(d) => s.latency_ms = Some(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            FaultKind::Latency(d) | FaultKind::LateAnswer(d) => {
+                s.latency_ms = Some(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            }
             FaultKind::SystemErrorWithStatus(st) | FaultKind::GatewayError(st) => s.http_status = Some(st),
             _ => {}
         }
@@ -432,9 +481,11 @@ impl SplitMix {
 /// What the faults decided for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Decision {
-    /// Total added latency.
+    /// Total added latency, before the request is handled (saturating).
     pub(crate) latency: Duration,
-    /// The fault to apply, if any (never `Latency`).
+    /// Total delay of the answer, after the request is handled (saturating).
+    pub(crate) late: Duration,
+    /// The fault to apply, if any (never `Latency` or `LateAnswer`).
     pub(crate) action: Option<FaultKind>,
 }
 
@@ -494,7 +545,9 @@ impl Faults {
                 continue;
             }
             match a.rule.kind {
-                FaultKind::Latency(l) => d.latency += l,
+                // Rules built in Rust are not range-checked: saturate.
+                FaultKind::Latency(l) => d.latency = d.latency.saturating_add(l),
+                FaultKind::LateAnswer(l) => d.late = d.late.saturating_add(l),
                 FaultKind::BadSignature | FaultKind::StaleTimestamp if !route.is_wechat() => {}
                 FaultKind::SystemErrorWithStatus(_) if route.is_wechat() && d.action.is_none() => {
                     d.action = Some(FaultKind::SystemError);
@@ -568,7 +621,55 @@ mod tests {
         ]);
         assert_eq!(
             f.decide(Route::WechatQuery),
-            Decision { latency: Duration::from_millis(12), action: Some(FaultKind::RateLimited) }
+            Decision { latency: Duration::from_millis(12), late: Duration::ZERO, action: Some(FaultKind::RateLimited) }
+        );
+    }
+
+    #[test]
+    fn huge_latencies_saturate_instead_of_overflowing() {
+        let mut f = Faults::new([
+            FaultRule::new(RouteMatch::All, FaultKind::Latency(Duration::MAX)),
+            FaultRule::new(RouteMatch::All, FaultKind::Latency(Duration::MAX)),
+            FaultRule::new(RouteMatch::All, FaultKind::LateAnswer(Duration::MAX)),
+            FaultRule::new(RouteMatch::All, FaultKind::LateAnswer(Duration::from_secs(1))),
+        ]);
+        assert_eq!(
+            f.decide(Route::WechatDeclare),
+            Decision { latency: Duration::MAX, late: Duration::MAX, action: None }
+        );
+    }
+
+    #[test]
+    fn latency_ms_is_range_checked_with_a_clear_message() {
+        let parse = |s: &str| serde_json::from_str::<FaultRule>(s).map_err(|e| e.to_string());
+        for bad in ["18446744073709551615", "600001", "-1", "1.5", "\"5\""] {
+            for kind in ["latency", "late_answer"] {
+                let e = parse(&format!(r#"{{"kind":"{kind}","latency_ms":{bad}}}"#)).unwrap_err();
+                assert!(e.contains("`latency_ms` must be at most 600000 (10 minutes)"), "{e}");
+                assert!(e.contains(&format!("got {bad}")), "{e}");
+            }
+        }
+        let r = parse(r#"{"kind":"late_answer","latency_ms":600000,"times":1}"#).unwrap();
+        assert_eq!(r, FaultRule::new(RouteMatch::All, FaultKind::LateAnswer(Duration::from_secs(600))).times(1));
+        assert_eq!(serde_json::from_str::<FaultRule>(&serde_json::to_string(&r).unwrap()).unwrap(), r);
+        assert!(parse(r#"{"kind":"late_answer"}"#).unwrap_err().contains("`late_answer` needs `latency_ms`"));
+        assert!(parse(r#"{"kind":"drop_after","latency_ms":5}"#).unwrap_err().contains("`latency` and `late_answer`"));
+    }
+
+    #[test]
+    fn late_answers_add_up_beside_an_action() {
+        let mut f = Faults::new([
+            FaultRule::new(RouteMatch::All, FaultKind::LateAnswer(Duration::from_millis(5))),
+            FaultRule::new(RouteMatch::All, FaultKind::DropAfterState),
+            FaultRule::new(RouteMatch::All, FaultKind::LateAnswer(Duration::from_millis(7))),
+        ]);
+        assert_eq!(
+            f.decide(Route::QfpayDeclare),
+            Decision {
+                latency: Duration::ZERO,
+                late: Duration::from_millis(12),
+                action: Some(FaultKind::DropAfterState)
+            }
         );
     }
 

@@ -182,18 +182,67 @@
 //!
 //! # Faults
 //!
-//! See [`fault`]: latency, 500 (QFPay: any 5xx, or 200 with the error code),
-//! a gateway's unsigned HTML error page, 429, connection dropped before or
-//! after the state change, truncated body, wrong response signature, stale
-//! response timestamp; per route or global; always, `n` times, on chosen
-//! requests or at a seeded rate. Configure them with [`SandboxBuilder::fault`], in the
-//! config file (`[[faults]]`) or with `POST /__admin/faults` ([`admin`]).
+//! See [`fault`]: latency, a late answer (the request applied at once, the
+//! answer delayed: "processed, then the answer was late"), 500 (QFPay: any
+//! 5xx, or 200 with the error code), a gateway's unsigned HTML error page,
+//! 429, connection dropped before or after the state change, truncated
+//! body, wrong response signature, stale response timestamp; per route or
+//! global; always, `n` times, on chosen requests or at a seeded rate.
+//! Configure them with
+//! [`SandboxBuilder::fault`], in the config file (`[[faults]]`) or with
+//! `POST /__admin/faults` ([`admin`]). `latency_ms` is at most
+//! [`fault::MAX_LATENCY_MS`] (10 minutes) from the admin API and the config
+//! file; latencies of rules built in Rust add up saturating, never overflow.
+//!
+//! # Limits and timeouts
+//!
+//! The sandbox is meant for loopback, but a test gone wrong (or a probe) can
+//! still open sockets and send nothing, trickle bytes, or send too much. Every
+//! connection is therefore bounded; set the bounds with the builder
+//! ([`SandboxBuilder::header_read_timeout`] and the methods after it, or
+//! [`SandboxBuilder::limits`]), in the config file's `[limits]` table
+//! ([`Limits`]), or with the `customs-sandbox` binary's flags (`--help`).
+//!
+//! | Setting (`[limits]`) | Default | When it runs out |
+//! |---|---|---|
+//! | `header_read_timeout_ms` | 30 000 (hyper's default) | no whole request head within this of the accept, or of the first byte of the next request on a kept-alive connection: the connection is closed without an answer |
+//! | `keep_alive_timeout_ms` | 60 000 | idle this long between requests: the connection is closed |
+//! | `body_read_timeout_ms` | 30 000 | the body not whole this long after its head: `408 Request Timeout`, `{"code":"REQUEST_TIMEOUT",…}`, connection closed; nothing applied |
+//! | `max_connections` | 512 | at the limit the listener is not polled: new connections wait in its backlog (4096 deep, or the OS's cap) until one ends, and idle kept-alive connections are closed to make room. None is refused |
+//! | `max_body_bytes` | 262 144 (256 KiB) | `413 Payload Too Large`, `{"code":"PAYLOAD_TOO_LARGE",…}`, connection closed. The body is read on and thrown away (until its end or the body deadline) before the answer, so the client reads the 413 rather than a reset; a client that sent `Expect: 100-continue` is answered at once instead |
+//! | `max_header_bytes` | 65 536 (64 KiB) | `431 Request Header Fields Too Large` from hyper (also for more than 100 headers), connection closed |
+//!
+//! Timeouts are whole milliseconds from 1 to one day, sizes at least 1 KiB,
+//! `max_connections` from 1 to 1 000 000; anything else is refused at start
+//! ([`Error::Config`], naming the setting and its range). The header-read
+//! timeout is the sandbox's own, not hyper's `header_read_timeout` (whose
+//! clock also runs while a kept-alive connection is idle, so that it would
+//! double as the keep-alive timeout). Requests that are not HTTP get hyper's
+//! `400`; bodies that are not UTF-8 or not JSON get the provider's error, or
+//! `400` `{"error":…}` on admin endpoints.
+//!
+//! When the process runs out of file descriptors (`accept` fails, e.g. 60
+//! idle sockets under `ulimit -n 64`) it closes its idle kept-alive
+//! connections, logs one warning per run of failures and retries every
+//! 20 ms; the sockets that sent nothing are closed by the header-read
+//! timeout, after which new clients are served again.
+//!
+//! Memory: bodies are copied out of hyper's buffers as they arrive, so a
+//! slow upload holds only what it has sent, and a body over the limit is
+//! never buffered. The worst case is about `max_connections` ×
+//! (`max_body_bytes` + `max_header_bytes`) above a baseline of about 12 MiB:
+//! near 170 MiB with the defaults. The abuse test (`tests/abuse`: 3 × 50 MB
+//! bodies, 100 slow heads and 100 slow uploads, 1 000 headers, a 200 KiB
+//! header, garbage, then 2 000 requests all opened at once, 512 of them
+//! served at a time) runs the binary and asserts its peak RSS (`VmHWM`)
+//! stays below **64 MiB**; it measures about 21 MiB.
 
 pub mod admin;
 pub mod config;
 pub mod demo;
 pub mod fault;
 
+mod conn;
 mod crypto;
 mod qfpay;
 mod ratelimit;
@@ -210,7 +259,7 @@ use customs_core::{DeclarationState, Provider};
 use tokio::sync::watch;
 
 pub use config::{
-    AdvanceRule, DocumentedLengths, PlatformKeys, QfpayMerchant, QfpayTransaction, RateLimit, SandboxConfig,
+    AdvanceRule, DocumentedLengths, Limits, PlatformKeys, QfpayMerchant, QfpayTransaction, RateLimit, SandboxConfig,
     Settlement, SigningMode, TradeType, WechatMerchant, WechatTransaction,
 };
 pub use fault::{FaultKind, FaultRule, Route, RouteMatch, Trigger};
@@ -262,10 +311,13 @@ impl Sandbox {
 
     /// Binds the listen address and serves on the caller's tokio runtime
     /// until [`SandboxHandle::shutdown`] (or until that runtime stops).
+    // Async by contract: it must run on the runtime that will serve (the
+    // listener registers with it), though binding itself does not wait.
+    #[allow(clippy::unused_async)]
     pub async fn start(self) -> Result<SandboxHandle, Error> {
         let addr = self.config.listen;
         let shared = Arc::new(server::Shared::new(self.config)?);
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
+        let listener = server::bind(addr).map_err(|source| Error::Bind { addr, source })?;
         let local = listener.local_addr().map_err(|source| Error::Bind { addr, source })?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let (done_tx, done_rx) = watch::channel(false);
@@ -437,6 +489,53 @@ impl SandboxBuilder {
     /// (default none: they contradict its request table).
     pub fn documented_lengths(mut self, rules: DocumentedLengths) -> Self {
         self.config.wechat.documented_lengths = rules;
+        self
+    }
+
+    /// All connection limits and timeouts at once (default [`Limits::default`]).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.config.limits = limits;
+        self
+    }
+
+    /// Longest wait for a whole request head, from the accept (or from the
+    /// first byte of a next request on a kept-alive connection); then the
+    /// connection is closed. Default 30 s. Whole milliseconds, 1 ms to 1 day.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.config.limits.header_read_timeout_ms = config::millis(timeout);
+        self
+    }
+
+    /// Longest idle time of a kept-alive connection between two requests.
+    /// Default 60 s. Whole milliseconds, 1 ms to 1 day.
+    pub fn keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.config.limits.keep_alive_timeout_ms = config::millis(timeout);
+        self
+    }
+
+    /// Longest wait for a whole request body after its head; then `408`.
+    /// Default 30 s. Whole milliseconds, 1 ms to 1 day.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.config.limits.body_read_timeout_ms = config::millis(timeout);
+        self
+    }
+
+    /// Connections served at once (default 512); beyond, idle ones are
+    /// closed and new ones wait in the listen backlog.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.config.limits.max_connections = n;
+        self
+    }
+
+    /// Largest request body in bytes (default 256 KiB); larger: `413`.
+    pub fn max_body_bytes(mut self, n: usize) -> Self {
+        self.config.limits.max_body_bytes = n;
+        self
+    }
+
+    /// Largest request head in bytes (default 64 KiB); larger: `431`.
+    pub fn max_header_bytes(mut self, n: usize) -> Self {
+        self.config.limits.max_header_bytes = n;
         self
     }
 
