@@ -30,6 +30,9 @@ pub(crate) fn explain(mut f: Failure, base_url: &str, config: &Path) -> Failure 
             }
             f.details["url"] = base_url.into();
         }
+        "config" if f.details["key"] == "wechat.apiv3_key" => {
+            f.message = format!("{} (in {})", f.message, config.display());
+        }
         "refused" if f.details["code"] == "1108" => {
             f.message = format!(
                 "QFPay refused the request's signature (HTTP {}, 1108 signature error): check `qfpay.client_key` and \
@@ -52,6 +55,33 @@ pub(crate) fn explain(mut f: Failure, base_url: &str, config: &Path) -> Failure 
         _ => {}
     }
     f
+}
+
+/// Whether `e` (or what caused it) is a platform certificate that would not
+/// decrypt: the APIv3 key is wrong.
+pub(crate) fn apiv3_key_refused(e: &(dyn std::error::Error + 'static)) -> bool {
+    use customs_wechat::certificates::CertificateError;
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if matches!(err.downcast_ref::<CertificateError>(), Some(CertificateError::Decrypt(_))) {
+            return true;
+        }
+        next = err.source();
+    }
+    false
+}
+
+/// The configuration failure for platform certificates that would not
+/// decrypt: nothing was changed at the provider (a download changes nothing).
+pub(crate) fn apiv3_key_failure() -> Failure {
+    Failure {
+        exit: crate::output::Exit::Invalid,
+        kind: "config",
+        message: "the WeChat Pay platform certificates could not be decrypted: check `wechat.apiv3_key` (the APIv3 \
+                  key set in the merchant platform, 32 characters); nothing was changed at the provider"
+            .into(),
+        details: serde_json::json!({ "key": "wechat.apiv3_key", "may_have_taken_effect": false }),
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
 
 /// Declare paid cross-border orders to Chinese customs through QFPay and WeChat Pay Global.
 ///
@@ -52,6 +53,10 @@ pub(crate) struct ConnectionArgs {
     /// Send to this base URL instead of the configured one (e.g. a local sandbox).
     #[arg(long, global = true, value_name = "URL")]
     pub(crate) base_url: Option<String>,
+
+    /// Give up on one request after this many seconds, connecting included (default 30).
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_timeout)]
+    pub(crate) timeout: Option<std::time::Duration>,
 }
 
 /// [`ConnectionArgs`] written before the command name.
@@ -65,6 +70,10 @@ pub(crate) struct RootConnectionArgs {
     /// Send to this base URL instead of the configured one.
     #[arg(long = "base-url", id = "root_base_url", value_name = "URL")]
     pub(crate) base_url: Option<String>,
+
+    /// Give up on one request after this many seconds.
+    #[arg(long = "timeout", id = "root_timeout", value_name = "SECONDS", value_parser = parse_timeout)]
+    pub(crate) timeout: Option<std::time::Duration>,
 }
 
 impl RootConnectionArgs {
@@ -77,6 +86,9 @@ impl RootConnectionArgs {
         if self.base_url.is_some() {
             g.push("--base-url");
         }
+        if self.timeout.is_some() {
+            g.push("--timeout");
+        }
         g
     }
 
@@ -85,7 +97,16 @@ impl RootConnectionArgs {
         ConnectionArgs {
             config: own.config.clone().or_else(|| self.config.clone()),
             base_url: own.base_url.clone().or_else(|| self.base_url.clone()),
+            timeout: own.timeout.or(self.timeout),
         }
+    }
+}
+
+/// A request timeout: a positive number of seconds.
+fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    match s.parse::<f64>() {
+        Ok(t) if t > 0.0 && t.is_finite() && t <= 3600.0 => Ok(std::time::Duration::from_secs_f64(t)),
+        _ => Err(format!("`{s}` is not a timeout: give seconds, more than 0 and at most 3600, e.g. 10 or 2.5")),
     }
 }
 
@@ -174,23 +195,41 @@ pub(crate) struct SandboxServeArgs {
     pub(crate) sandbox_config: Option<PathBuf>,
 }
 
-/// Options shared by every operation.
+/// `--dry-run`.
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Call options")]
-pub(crate) struct CallArgs {
+pub(crate) struct DryRunArg {
     /// Print the exact signed request as JSON instead of sending it.
     #[arg(long)]
     pub(crate) dry_run: bool,
-    /// Sign with this Unix time (seconds) instead of the clock.
-    #[arg(long, value_name = "SECONDS")]
+}
+
+/// What WeChat signs besides the request: the time and a nonce.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Call options")]
+pub(crate) struct SigningArgs {
+    /// With --dry-run: sign with this Unix time (seconds) instead of the clock.
+    #[arg(long, value_name = "SECONDS", requires = "dry_run")]
     pub(crate) timestamp: Option<i64>,
-    /// Sign with this nonce instead of a random one.
-    #[arg(long, value_name = "STRING")]
+    /// With --dry-run: sign with this nonce instead of a random one.
+    #[arg(long, value_name = "STRING", requires = "dry_run")]
     pub(crate) nonce: Option<String>,
+}
+
+/// `--json FILE`.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Call options")]
+pub(crate) struct JsonArg {
     /// Read the request fields from a JSON object in FILE, by wire name (`-` reads stdin); flags override it.
     #[arg(long, value_name = "FILE")]
     pub(crate) json: Option<PathBuf>,
-    /// After sending, poll the query endpoint until settled, for at most this many seconds.
+}
+
+/// `--wait`.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Call options")]
+pub(crate) struct WaitArgs {
+    /// After sending, poll the query endpoint until settled, for at most this many seconds (Ctrl-C stops it).
     #[arg(long, value_name = "SECONDS")]
     pub(crate) wait: Option<u64>,
     /// Poll interval for --wait, in milliseconds.
@@ -205,7 +244,11 @@ pub(crate) enum QfPayCommand {
         #[command(flatten)]
         fields: QfPayDeclareFields,
         #[command(flatten)]
-        call: CallArgs,
+        dry_run: DryRunArg,
+        #[command(flatten)]
+        json: JsonArg,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     /// Query a declaration (POST /custom/v1/query, or GET with --get).
     Query {
@@ -215,14 +258,22 @@ pub(crate) enum QfPayCommand {
         #[arg(long, help_heading = "Call options")]
         get: bool,
         #[command(flatten)]
-        call: CallArgs,
+        dry_run: DryRunArg,
+        #[command(flatten)]
+        json: JsonArg,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     /// Push a declaration again, when customs did not receive it (POST /custom/v1/redeclare).
     Redeclare {
         #[command(flatten)]
         fields: QfPayRedeclareFields,
         #[command(flatten)]
-        call: CallArgs,
+        dry_run: DryRunArg,
+        #[command(flatten)]
+        json: JsonArg,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
 }
 
@@ -238,7 +289,7 @@ fn trade_type_values() -> clap::builder::PossibleValuesParser {
 }
 
 /// `qfpay declare` fields (QFPay 報關 API 指南 §1), by wire name.
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Debug, Args, Clone, Default, Serialize)]
 #[command(next_help_heading = "Request fields")]
 pub(crate) struct QfPayDeclareFields {
     /// `trade_type` (required): the payment channel, weixin or alipay.
@@ -289,7 +340,7 @@ pub(crate) struct QfPayDeclareFields {
 }
 
 /// `qfpay query` fields (QFPay 報關 API 指南 §2).
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Debug, Args, Clone, Default, Serialize)]
 #[command(next_help_heading = "Request fields")]
 pub(crate) struct QfPayQueryFields {
     /// `trade_type` (required): the payment channel, weixin or alipay.
@@ -307,7 +358,7 @@ pub(crate) struct QfPayQueryFields {
 }
 
 /// `qfpay redeclare` fields (QFPay 報關 API 指南 §3).
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Debug, Args, Clone, Default, Serialize)]
 #[command(next_help_heading = "Request fields")]
 pub(crate) struct QfPayRedeclareFields {
     /// `trade_type` (required): the payment channel, weixin or alipay.
@@ -334,64 +385,82 @@ pub(crate) enum WeChatCommand {
         #[command(flatten)]
         fields: WeChatOrderFields,
         #[command(flatten)]
-        call: CallArgs,
+        dry_run: DryRunArg,
+        #[command(flatten)]
+        signing: SigningArgs,
+        #[command(flatten)]
+        json: JsonArg,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     /// Query declarations (GET /v3/global/customs/orders).
     Query {
         #[command(flatten)]
         fields: WeChatQueryFields,
         #[command(flatten)]
-        call: CallArgs,
+        dry_run: DryRunArg,
+        #[command(flatten)]
+        signing: SigningArgs,
+        #[command(flatten)]
+        json: JsonArg,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     /// Modify a declaration: the old record is voided, a new one submitted (PATCH /v3/global/customs/orders).
     Modify {
         #[command(flatten)]
         fields: WeChatOrderFields,
         #[command(flatten)]
-        call: CallArgs,
+        dry_run: DryRunArg,
+        #[command(flatten)]
+        signing: SigningArgs,
+        #[command(flatten)]
+        json: JsonArg,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     /// Push a declaration again, when the e-port lost it (POST /v3/global/customs/redeclare).
     Redeclare {
         #[command(flatten)]
-        fields: WeChatOrderFields,
-        /// `sub_order_id` (split orders: required unless sub_order_no is given): WeChat's sub-order id, at most 32
-        /// characters.
-        #[arg(long, help_heading = "Request fields")]
-        sub_order_id: Option<String>,
+        fields: WeChatRedeclareFields,
         #[command(flatten)]
-        call: CallArgs,
+        dry_run: DryRunArg,
+        #[command(flatten)]
+        signing: SigningArgs,
+        #[command(flatten)]
+        json: JsonArg,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     /// Check that the purchaser is the payer (POST /v3/global/customs/verify-certificate).
     VerifyIdentity {
         #[command(flatten)]
-        fields: WeChatOrderFields,
-        /// `certificate_id` (required): the purchaser's mainland ID card number, 18 characters, a final X upper
-        /// case (encrypted before sending).
-        #[arg(long, help_heading = "Request fields")]
-        certificate_id: Option<String>,
-        /// `certificate_name` (required): the name on the ID card (encrypted before sending).
-        #[arg(long, help_heading = "Request fields")]
-        certificate_name: Option<String>,
+        fields: WeChatVerifyFields,
         #[command(flatten)]
-        call: CallArgs,
+        dry_run: DryRunArg,
+        #[command(flatten)]
+        signing: SigningArgs,
+        #[command(flatten)]
+        json: JsonArg,
     },
     /// Download and decrypt the platform certificates (GET /v3/global/certificates).
     Certificates {
         #[command(flatten)]
-        call: CallArgs,
+        dry_run: DryRunArg,
+        #[command(flatten)]
+        signing: SigningArgs,
     },
 }
 
-/// WeChat order fields (WeChat Pay Global Customs Declaration, 报关信息修改), by wire name.
-#[derive(Debug, Args, Clone, Default)]
+/// `wechat declare` and `wechat modify` fields (WeChat Pay Global Customs Declaration, 报关信息修改), by wire
+/// name.
+#[derive(Debug, Args, Clone, Default, Serialize)]
 #[command(next_help_heading = "Request fields")]
 pub(crate) struct WeChatOrderFields {
-    /// `out_trade_no` (required; redeclare: this or transaction_id): the merchant's order number, 1 to 32
-    /// characters of 0-9 A-Z a-z _ - | * @.
+    /// `out_trade_no` (required): the merchant's order number, 1 to 32 characters of 0-9 A-Z a-z _ - | * @.
     #[arg(long)]
     pub(crate) out_trade_no: Option<String>,
-    /// `transaction_id` (required; redeclare: this or out_trade_no): the WeChat Pay order number, 1 to 32
-    /// characters (28 digits in practice).
+    /// `transaction_id` (required): the WeChat Pay order number, 1 to 32 characters (28 digits in practice).
     #[arg(long)]
     pub(crate) transaction_id: Option<String>,
     /// `customs` (required): customs office code, upper case, 1 to 32 characters, e.g. SHANGHAI_ZS.
@@ -423,8 +492,64 @@ pub(crate) struct WeChatOrderFields {
     pub(crate) transport_fee: Option<u64>,
 }
 
+/// `wechat redeclare` fields (WeChat Pay Global, redeclare).
+#[derive(Debug, Args, Clone, Default, Serialize)]
+#[command(next_help_heading = "Request fields")]
+pub(crate) struct WeChatRedeclareFields {
+    /// `out_trade_no` (this or transaction_id is required): the merchant's order number, 1 to 32 characters.
+    #[arg(long)]
+    pub(crate) out_trade_no: Option<String>,
+    /// `transaction_id` (this or out_trade_no is required): the WeChat Pay order number, 1 to 32 characters.
+    #[arg(long)]
+    pub(crate) transaction_id: Option<String>,
+    /// `customs` (required): customs office code, upper case, 1 to 32 characters, e.g. SHANGHAI_ZS.
+    #[arg(long)]
+    pub(crate) customs: Option<String>,
+    /// `merchant_customs_no` (required): the merchant's customs registration number, 1 to 32 characters.
+    #[arg(long)]
+    pub(crate) merchant_customs_no: Option<String>,
+    /// `sub_order_no` (split orders: this or sub_order_id is required): the sub-order number, 1 to 32 characters.
+    #[arg(long)]
+    pub(crate) sub_order_no: Option<String>,
+    /// `sub_order_id` (split orders: required unless sub_order_no is given): WeChat's sub-order id, at most 32
+    /// characters.
+    #[arg(long)]
+    pub(crate) sub_order_id: Option<String>,
+}
+
+/// `wechat verify-identity` fields (WeChat Pay Global, verify-certificate).
+#[derive(Debug, Args, Clone, Default, Serialize)]
+#[command(next_help_heading = "Request fields")]
+pub(crate) struct WeChatVerifyFields {
+    /// `out_trade_no` (required): the merchant's order number, 1 to 32 characters.
+    #[arg(long)]
+    pub(crate) out_trade_no: Option<String>,
+    /// `transaction_id` (required): the WeChat Pay order number, 1 to 32 characters.
+    #[arg(long)]
+    pub(crate) transaction_id: Option<String>,
+    /// `customs` (required): customs office code, upper case, 1 to 32 characters, e.g. SHANGHAI_ZS.
+    #[arg(long)]
+    pub(crate) customs: Option<String>,
+    /// `merchant_customs_no` (required): the merchant's customs registration number, 1 to 32 characters.
+    #[arg(long)]
+    pub(crate) merchant_customs_no: Option<String>,
+    /// `sub_order_no` (required for split orders): the sub-order number, 1 to 32 characters.
+    #[arg(long)]
+    pub(crate) sub_order_no: Option<String>,
+    /// `certificate_type` (optional): IDCARD, the only type (mainland ID card), the default.
+    #[arg(long)]
+    pub(crate) certificate_type: Option<String>,
+    /// `certificate_id` (required): the purchaser's mainland ID card number, 18 characters, a final X upper case
+    /// (encrypted before sending).
+    #[arg(long)]
+    pub(crate) certificate_id: Option<String>,
+    /// `certificate_name` (required): the name on the ID card (encrypted before sending).
+    #[arg(long)]
+    pub(crate) certificate_name: Option<String>,
+}
+
 /// `wechat query` fields (WeChat 报关查询API).
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Debug, Args, Clone, Default, Serialize)]
 #[command(next_help_heading = "Request fields")]
 pub(crate) struct WeChatQueryFields {
     /// `order_type` (required): which number --order-no is.

@@ -1,10 +1,10 @@
 //! Warnings about inputs that are valid but look like mistakes: a customs
 //! code no provider documents (new ones appear, so it is sent as given), an
-//! Alipay amount that looks like fen. They never stop the command.
+//! Alipay amount that looks like fen. They never stop the command, and they
+//! look at the request fields wherever they came from (flags or `--json`).
 
 use customs_core::CustomsCode;
 
-use crate::cli::{QfPayCommand, WeChatCommand};
 use crate::output::warn;
 
 /// The edit distance between `a` and `b` (characters, case-sensitive).
@@ -60,33 +60,14 @@ pub(crate) fn amount_like_fen(amount: &str) -> Option<String> {
     })
 }
 
-/// Warns about a QFPay command's flags.
-pub(crate) fn qfpay(cmd: &QfPayCommand) {
-    let (trade_type, customs, amount) = match cmd {
-        QfPayCommand::Declare { fields, .. } => (&fields.trade_type, &fields.customs, fields.amount.as_ref()),
-        QfPayCommand::Query { fields, .. } => (&fields.trade_type, &fields.customs, None),
-        QfPayCommand::Redeclare { fields, .. } => (&fields.trade_type, &fields.customs, None),
-    };
-    let alipay = trade_type.as_deref() == Some("alipay");
-    if let Some(w) = customs.as_deref().and_then(|c| unknown_customs(c, alipay)) {
+/// Warns about a command's request fields (flags and `--json` merged, by
+/// wire name); `alipay` when they are a QFPay Alipay declaration's.
+pub(crate) fn fields(merged: &serde_json::Map<String, serde_json::Value>, alipay: bool) {
+    let text = |k: &str| merged.get(k).and_then(serde_json::Value::as_str);
+    if let Some(w) = text("customs").and_then(|c| unknown_customs(c, alipay)) {
         warn(w);
     }
-    if let Some(w) = amount.and_then(|a| amount_like_fen(a)) {
-        warn(w);
-    }
-}
-
-/// Warns about a WeChat command's flags.
-pub(crate) fn wechat(cmd: &WeChatCommand) {
-    let customs = match cmd {
-        WeChatCommand::Declare { fields, .. }
-        | WeChatCommand::Modify { fields, .. }
-        | WeChatCommand::Redeclare { fields, .. }
-        | WeChatCommand::VerifyIdentity { fields, .. } => fields.customs.as_ref(),
-        WeChatCommand::Query { fields, .. } => fields.customs.as_ref(),
-        WeChatCommand::Certificates { .. } => None,
-    };
-    if let Some(w) = customs.and_then(|c| unknown_customs(c, false)) {
+    if let Some(w) = text("amount").filter(|_| alipay).and_then(amount_like_fen) {
         warn(w);
     }
 }

@@ -13,10 +13,13 @@ mod cli;
 mod config;
 mod demo;
 mod hints;
+mod input;
 mod output;
+mod progress;
 mod qfpay_cmd;
 mod sandbox_cmd;
 mod send;
+mod wait;
 mod wechat_cmd;
 
 use cli::{Cli, Command, ConnectionArgs, OutputFormat};
@@ -184,41 +187,45 @@ fn run(cli: &Cli) -> Result<ExitCode, Failure> {
         Command::Qfpay(group) => {
             let conn = connection(cli, Some(&group.connection))?;
             let cmd = &group.command;
-            hints::qfpay(cmd);
             let config = Config::discover(conn.config.as_deref()).map_err(qfpay_cmd::config_failure)?;
             let qf = qfpay_cmd::provider(&config, conn.base_url.as_deref())?;
-            let call = match cmd {
-                cli::QfPayCommand::Declare { call, .. }
-                | cli::QfPayCommand::Query { call, .. }
-                | cli::QfPayCommand::Redeclare { call, .. } => call,
+            let req = qfpay_cmd::request(cmd)?;
+            let dry_run = match cmd {
+                cli::QfPayCommand::Declare { dry_run, .. }
+                | cli::QfPayCommand::Query { dry_run, .. }
+                | cli::QfPayCommand::Redeclare { dry_run, .. } => dry_run.dry_run,
             };
-            if call.dry_run {
-                out!("{}", qfpay_cmd::dry_run(&qf, cmd)?);
+            if dry_run {
+                out!("{}", qfpay_cmd::dry_run(&qf, &req)?);
                 return Ok(ExitCode::SUCCESS);
             }
             let url = qf.config().base_url().to_owned();
+            let ctx =
+                send::Context { format, timeout: conn.timeout, options: customs_client::ClientOptions::default() };
             let report = runtime()?
-                .block_on(send::qfpay(&qf, cmd, customs_client::ClientOptions::default()))
+                .block_on(send::qfpay(&qf, cmd, &req, ctx))
                 .map_err(|f| advice::explain(f, &url, &config.path))?;
             Ok(report.print(format, "qfpay"))
         }
         Command::Wechat(group) => {
             let conn = connection(cli, Some(&group.connection))?;
             let cmd = &group.command;
-            hints::wechat(cmd);
             let config = Config::discover(conn.config.as_deref()).map_err(qfpay_cmd::config_failure)?;
             let (pay, keys) = wechat_cmd::provider(&config, conn.base_url.as_deref())?;
-            let call = wechat_cmd::call_args(cmd);
-            if call.dry_run {
+            let req = wechat_cmd::request(cmd)?;
+            let (dry_run, signing) = wechat_cmd::signing(cmd);
+            if dry_run.dry_run {
                 use customs_client::{Clock, Randomness};
-                let now = call.timestamp.unwrap_or_else(|| customs_client::SystemClock.now_unix());
-                let nonce = call.nonce.clone().unwrap_or_else(|| customs_client::OsRandom.nonce());
-                out!("{}", wechat_cmd::dry_run(&pay, &keys, cmd, now, &nonce)?);
+                let now = signing.timestamp.unwrap_or_else(|| customs_client::SystemClock.now_unix());
+                let nonce = signing.nonce.clone().unwrap_or_else(|| customs_client::OsRandom.nonce());
+                out!("{}", wechat_cmd::dry_run(&pay, &keys, &req, now, &nonce)?);
                 return Ok(ExitCode::SUCCESS);
             }
             let url = pay.config().base_url().to_owned();
+            let ctx =
+                send::Context { format, timeout: conn.timeout, options: customs_client::ClientOptions::default() };
             let report = runtime()?
-                .block_on(send::wechat(&pay, &keys, cmd, customs_client::ClientOptions::default()))
+                .block_on(send::wechat(&pay, &keys, cmd, &req, ctx))
                 .map_err(|f| advice::explain(f, &url, &config.path))?;
             Ok(report.print(format, "wechat"))
         }

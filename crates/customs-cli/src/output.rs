@@ -208,6 +208,8 @@ impl Failure {
     pub(crate) fn outcome(&self) -> &'static str {
         if self.details.get("may_have_taken_effect") == Some(&Value::Bool(true)) {
             "unknown"
+        } else if self.kind == "interrupted" {
+            "interrupted"
         } else if self.exit == Exit::Refused {
             "refused"
         } else if self.exit == Exit::Pending {
@@ -326,9 +328,22 @@ pub(crate) struct Report {
     pub(crate) lines: Vec<String>,
     /// The decoded response (JSON mode).
     pub(crate) response: Value,
+    /// A wait stopped by Ctrl-C (`"interrupted": true` in JSON).
+    pub(crate) interrupted: bool,
 }
 
 impl Report {
+    /// A report of `operation`.
+    pub(crate) fn new(
+        operation: &str,
+        exit: Exit,
+        outcome: Option<Outcome>,
+        lines: Vec<String>,
+        response: Value,
+    ) -> Self {
+        Self { operation: operation.to_owned(), exit, outcome, lines, response, interrupted: false }
+    }
+
     /// The envelope's `outcome`: the declaration outcome, else what the
     /// exit code says (`done`, `refused`, `pending`).
     fn outcome_name(&self) -> &'static str {
@@ -361,6 +376,9 @@ impl Report {
             }
             OutputFormat::Json => {
                 let mut fields = json!({ "response": self.response });
+                if self.interrupted {
+                    fields["interrupted"] = Value::Bool(true);
+                }
                 if let Some(records) = self.records() {
                     fields["records"] = records.clone();
                 }

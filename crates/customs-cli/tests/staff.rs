@@ -397,7 +397,7 @@ fn global_options_are_listed_apart_and_flags_a_command_ignores_are_not_offered()
     let help = |args: &[&str]| text(&customs().args(args).arg("-h").output().unwrap()).0;
     let declare = help(&["qfpay", "declare"]);
     assert_eq!(flags_under(&declare, "Global options"), ["output", "verbose"], "{declare}");
-    assert_eq!(flags_under(&declare, "Connection options"), ["config", "base-url"], "{declare}");
+    assert_eq!(flags_under(&declare, "Connection options"), ["config", "base-url", "timeout"], "{declare}");
     assert!(flags_under(&declare, "Request fields").contains(&"syssn".to_owned()), "{declare}");
     assert!(!flags_under(&declare, "Options").contains(&"output".to_owned()), "{declare}");
     let sandbox = help(&["sandbox"]);
@@ -408,6 +408,34 @@ fn global_options_are_listed_apart_and_flags_a_command_ignores_are_not_offered()
     assert!(text(&o).1.contains("--base-url applies to `customs qfpay …` and `customs wechat …` only"));
     let o = customs().args(["sandbox", "--base-url", "http://127.0.0.1:1"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "not offered by sandbox");
+    // Each operation offers only what it uses.
+    let all = |args: &[&str]| {
+        let h = help(args);
+        ["Request fields", "Call options", "Connection options", "Global options", "Options"]
+            .iter()
+            .flat_map(|heading| flags_under(&h, heading))
+            .collect::<Vec<_>>()
+    };
+    for (cmd, absent) in [
+        (&["wechat", "verify-identity"][..], &["duty", "order-fee", "fee-type", "wait", "poll-interval-ms"][..]),
+        (&["wechat", "certificates"], &["wait", "json", "out-trade-no", "customs"]),
+        (&["wechat", "redeclare"], &["duty", "order-fee", "fee-type", "product-fee"]),
+        (&["qfpay", "declare"], &["timestamp", "nonce"]),
+        (&["qfpay", "query"], &["timestamp", "nonce"]),
+        (&["demo"], &["config", "base-url", "json", "wait"]),
+    ] {
+        let flags = all(cmd);
+        assert!(!flags.is_empty(), "{cmd:?}");
+        for a in absent {
+            assert!(!flags.iter().any(|f| f == a), "{cmd:?} offers --{a}: {flags:?}");
+        }
+    }
+    assert!(all(&["wechat", "verify-identity"]).contains(&"certificate-id".to_owned()));
+    assert!(all(&["wechat", "certificates"]).contains(&"timestamp".to_owned()));
+    // The signing time and nonce only make sense for a dry run.
+    let o = customs().args(["wechat", "certificates", "--timestamp", "1"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("--dry-run"), "{:?}", text(&o));
 }
 
 #[test]
