@@ -214,4 +214,27 @@ mod tests {
             std::fs::remove_file(p).unwrap();
         }
     }
+
+    /// Every flag of every command is a field of the input it fills: a flag
+    /// the input does not read would be silently ignored.
+    #[test]
+    fn every_flag_fills_its_input() {
+        use crate::cli;
+        fn check<F: Serialize + Default, T: DeserializeOwned + Default + PartialEq>(name: &str) {
+            for key in object(&F::default()).keys() {
+                let filled = [json!("1"), json!(1)]
+                    .into_iter()
+                    .any(|v| serde_json::from_value::<T>(json!({ key.as_str(): v })).is_ok_and(|t| t != T::default()));
+                assert!(filled, "{name}: --{} fills nothing", key.replace('_', "-"));
+            }
+        }
+        check::<cli::QfPayDeclareFields, customs_qfpay::DeclareInput>("qfpay declare");
+        check::<cli::QfPayQueryFields, customs_qfpay::QueryInput>("qfpay query");
+        check::<cli::QfPayRedeclareFields, customs_qfpay::RedeclareInput>("qfpay redeclare");
+        check::<cli::WeChatOrderFields, customs_wechat::DeclareInput>("wechat declare");
+        check::<cli::WeChatOrderFields, customs_wechat::ModifyInput>("wechat modify");
+        check::<cli::WeChatRedeclareFields, customs_wechat::RedeclareInput>("wechat redeclare");
+        check::<cli::WeChatVerifyFields, customs_wechat::VerifyCertificateInput>("wechat verify-identity");
+        check::<cli::WeChatQueryFields, customs_wechat::QueryInput>("wechat query");
+    }
 }

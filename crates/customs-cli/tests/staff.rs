@@ -800,3 +800,185 @@ fn wrong_credentials_point_at_the_setting() {
     let err = text(&o).1;
     assert!(err.contains("`wechat.private_key`") && err.contains("`wechat.serial_no`"), "{:?}", text(&o));
 }
+
+#[test]
+fn json_input_is_checked_and_can_come_from_stdin() {
+    let s = Scratch::new("json-input");
+    let config = s.config("c", "http://127.0.0.1:9");
+    let file = |name: &str, body: &str| {
+        let p = s.0.join(name);
+        std::fs::write(&p, body).unwrap();
+        p
+    };
+    let run = |args: &[&str]| customs().env("CUSTOMS_CONFIG", &config).args(args).output().unwrap();
+    let unknown = file("unknown.json", r#"{"out_trade_no": "o1", "transactionid": "4200"}"#);
+    let o = run(&["wechat", "declare", "--json", unknown.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o).1;
+    assert!(err.contains("unknown field `transactionid`; this command's fields are"), "{err}");
+    assert!(err.contains("`transaction_id`") && err.contains("`merchant_customs_no`"), "{err}");
+    let o = run(&["--output", "json", "wechat", "declare", "--json", unknown.to_str().unwrap()]);
+    assert_eq!(json(&o)["error"]["details"]["unknown"], serde_json::json!(["transactionid"]));
+    let typed = file("typed.json", r#"{"customs": ["SHANGHAI_ZS"]}"#);
+    let err = text(&run(&["wechat", "declare", "--json", typed.to_str().unwrap(), "--dry-run"])).1;
+    assert!(err.contains("field `customs`: invalid type: sequence, expected a string"), "{err}");
+    let yuan = file("yuan.json", r#"{"order_fee": 610.00}"#);
+    let err = text(&run(&["wechat", "declare", "--json", yuan.to_str().unwrap(), "--dry-run"])).1;
+    assert!(
+        err.contains("field `order_fee`: `610.00` is not whole fen: fees are whole fen (610.00 yuan = 61000)"),
+        "{err}"
+    );
+    // `--json -` reads stdin; flags still override it; warnings look at it too.
+    let o = customs()
+        .env("CUSTOMS_CONFIG", &config)
+        .args(["qfpay", "declare", "--json", "-", "--mch-customs-no", "FLAG123", "--dry-run"])
+        .write_stdin(format!(
+            r#"{{"trade_type": "weixin", "syssn": "{}", "customs": "SHANGHAI_Z", "mch_customs_no": "FROMJSON"}}"#,
+            demo::QFPAY_SYSSN_PAID
+        ))
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let body = json(&o)["body"].as_str().unwrap().to_owned();
+    assert!(body.contains("mch_customs_no=FLAG123") && body.contains(demo::QFPAY_SYSSN_PAID), "{out}");
+    assert!(err.contains("the closest is SHANGHAI_ZS"), "{err}");
+}
+
+#[test]
+fn timeout_bounds_each_request() {
+    use customs_sandbox::{FaultKind, FaultRule, Route};
+    let sb = Sandbox::builder()
+        .fault(FaultRule::on(Route::QfpayQuery, FaultKind::Latency(std::time::Duration::from_secs(10))))
+        .start_blocking()
+        .unwrap();
+    let s = Scratch::new("timeout");
+    let config = s.config("c", &sb.base_url());
+    let started = std::time::Instant::now();
+    let o = customs()
+        .env("CUSTOMS_CONFIG", &config)
+        .args(["--output", "json", "qfpay", "--timeout", "1"])
+        .args(&QF_QUERY[1..])
+        .output()
+        .unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(8), "{:?}", started.elapsed());
+    assert_eq!(o.status.code(), Some(4), "{:?}", text(&o));
+    let v = json(&o);
+    assert_eq!(
+        (v["error"]["kind"].as_str(), v["error"]["details"]["timeout"].as_bool()),
+        (Some("transport"), Some(true)),
+        "{v}"
+    );
+    let o = customs().env("CUSTOMS_CONFIG", &config).args(["qfpay", "query", "--timeout", "0"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("is not a timeout"), "{:?}", text(&o));
+}
+
+#[test]
+fn platform_certificates_that_do_not_decrypt_name_the_apiv3_key() {
+    let sb = sandbox();
+    let s = Scratch::new("apiv3");
+    let config = s.config("c", &sb.base_url());
+    let toml = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, toml.replace(demo::wechat_apiv3_key().expose(), "0123456789abcdef0123456789abcdef"))
+        .unwrap();
+    for args in [&["wechat", "certificates"][..], &["--output", "json", "wechat", "certificates"]] {
+        let o = customs().env("CUSTOMS_CONFIG", &config).args(args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "a configuration problem: {:?}", text(&o));
+        let all = format!("{}{}", text(&o).0, text(&o).1);
+        assert!(all.contains("`wechat.apiv3_key`"), "{all}");
+        assert!(!all.contains("check the declaration's state"), "a download changes nothing: {all}");
+        assert!(!all.contains("0123456789abcdef"), "no secret: {all}");
+    }
+}
+
+#[test]
+fn wait_follows_up_with_the_typed_request_and_a_pending_write_is_accepted() {
+    let sb = sandbox();
+    let s = Scratch::new("follow-up");
+    let config = s.config("c", &sb.base_url());
+    let run = |args: &[&str]| {
+        customs().env("CUSTOMS_CONFIG", &config).arg("--output").arg("json").args(args).output().unwrap()
+    };
+    // Without --wait, a WeChat write left pending is accepted: exit 0.
+    let declare = wx_declare(demo::WECHAT_OUT_TRADE_NO_PAID, demo::WECHAT_TXN_PAID);
+    let declare: Vec<&str> = declare.iter().map(String::as_str).collect();
+    let v = assert_envelope(&run(&declare), "wechat declare");
+    assert_eq!((v["ok"].as_bool(), v["outcome"].as_str()), (Some(true), Some("accepted")), "{v}");
+    // A split WeChat declaration: the follow-up queries its sub-order.
+    let mut split = wx_declare(demo::WECHAT_OUT_TRADE_NO_SPLIT, demo::WECHAT_TXN_SPLIT);
+    split.extend(
+        [
+            "--sub-order-no",
+            "box-1",
+            "--fee-type",
+            "CNY",
+            "--order-fee",
+            "61000",
+            "--product-fee",
+            "60000",
+            "--transport-fee",
+            "1000",
+            "--wait",
+            "10",
+            "--poll-interval-ms",
+            "50",
+        ]
+        .map(String::from),
+    );
+    let split: Vec<&str> = split.iter().map(String::as_str).collect();
+    let v = assert_envelope(&run(&split), "wechat declare");
+    assert_eq!(v["outcome"], "settled_success", "{v}");
+    assert_eq!(v["records"][0]["sub_order_no"], "box-1", "{v}");
+    // A WeChat re-push named by out_trade_no only: queried by out_trade_no.
+    let v = assert_envelope(
+        &run(&[
+            "wechat",
+            "redeclare",
+            "--out-trade-no",
+            demo::WECHAT_OUT_TRADE_NO_SPLIT,
+            "--sub-order-no",
+            "box-1",
+            "--customs",
+            "SHANGHAI_ZS",
+            "--merchant-customs-no",
+            "4403169D3W",
+            "--wait",
+            "10",
+            "--poll-interval-ms",
+            "50",
+        ]),
+        "wechat redeclare",
+    );
+    assert_eq!(v["outcome"], "settled_success", "{v}");
+    // QFPay, split: the follow-up names the same sub-order.
+    let v = assert_envelope(
+        &run(&[
+            "qfpay",
+            "declare",
+            "--trade-type",
+            "weixin",
+            "--syssn",
+            demo::QFPAY_SYSSN_SPLIT,
+            "--customs",
+            "SHANGHAI_ZS",
+            "--mch-customs-no",
+            "4403169D3W",
+            "--sub-order-no",
+            "qf-box-1",
+            "--fee-type",
+            "CNY",
+            "--product-fee",
+            "60000",
+            "--transport-fee",
+            "1000",
+            "--wait",
+            "10",
+            "--poll-interval-ms",
+            "50",
+        ]),
+        "qfpay declare",
+    );
+    assert_eq!(v["outcome"], "settled_success", "{v}");
+    assert_eq!(v["records"][0]["sub_order_no"], "qf-box-1", "{v}");
+}
