@@ -982,3 +982,28 @@ fn wait_follows_up_with_the_typed_request_and_a_pending_write_is_accepted() {
     assert_eq!(v["outcome"], "settled_success", "{v}");
     assert_eq!(v["records"][0]["sub_order_no"], "qf-box-1", "{v}");
 }
+
+#[test]
+fn messages_cite_no_internal_reference() {
+    let s = Scratch::new("references");
+    let config = s.config("c", "http://127.0.0.1:9");
+    let o = customs()
+        .env("CUSTOMS_CONFIG", &config)
+        .args(["wechat", "redeclare", "--customs", "SHANGHAI_ZS", "--merchant-customs-no", "4403169D3W", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o).1;
+    assert!(err.contains("give one of them"), "{err}");
+    let toml = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{toml}public_key_id = \"KEY_1\"\npublic_key = {{ file = \"pub_key.pem\" }}\n"))
+        .unwrap();
+    let o = customs().env("CUSTOMS_CONFIG", &config).args(["wechat", "certificates", "--dry-run"]).output().unwrap();
+    let err2 = text(&o).1;
+    assert!(err2.contains("PUB_KEY_ID_"), "{err2}");
+    for e in [err, err2] {
+        for word in ["spec ", "spec§", ".md", "seed"] {
+            assert!(!e.contains(word), "{word:?} in {e}");
+        }
+    }
+}

@@ -131,8 +131,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         handle.base_url()
     );
     println!("          {}/v3/global/certificates", handle.base_url());
-    println!("  admin:  GET {0}/__admin/state, GET {0}/__admin/faults, GET {0}/__admin/health,", handle.base_url());
-    println!("          POST {}/__admin/transactions|advance|reset|faults, DELETE …/__admin/faults", handle.base_url());
+    println!(
+        "  admin:  GET {0}/__admin/state, GET {0}/__admin/faults, GET {0}/__admin/health; POST \
+         /__admin/transactions|advance|reset|faults; DELETE /__admin/faults",
+        handle.base_url()
+    );
     if demo_on {
         let customs_toml = demo::write_customs_dir(&args.demo_dir, &handle.base_url())?;
         println!("demo credentials (SANDBOX ONLY): {}", args.demo_dir.join("credentials.toml").display());

@@ -75,3 +75,26 @@ fn the_binary_writes_the_cli_configuration_into_a_directory_of_its_own() {
     assert!(err.contains("INFO") && err.contains("listening"), "logs go to stderr: {err:?}");
     assert!(!err.contains('\u{1b}'), "no colour in logs off a terminal: {err:?}");
 }
+
+#[test]
+fn the_admin_endpoints_the_banner_offers_for_get_answer_get() {
+    let r = start();
+    let admin = after(&r.banner, "  admin:  ");
+    let words: Vec<&str> = admin.split_whitespace().collect();
+    let gets: Vec<&str> =
+        words.windows(2).filter(|w| w[0] == "GET").map(|w| w[1].trim_end_matches([',', ';'])).collect();
+    assert_eq!(gets.len(), 3, "{admin}");
+    for url in gets {
+        let rest = url.strip_prefix("http://").unwrap();
+        let (host, path) = rest.split_at(rest.find('/').unwrap());
+        let mut s = std::net::TcpStream::connect(host).unwrap();
+        std::io::Write::write_all(
+            &mut s,
+            format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "GET {url}: {answer}");
+    }
+}
