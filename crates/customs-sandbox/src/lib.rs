@@ -188,6 +188,9 @@ pub mod admin;
 pub mod config;
 pub mod demo;
 pub mod fault;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 
 mod crypto;
 mod qfpay;

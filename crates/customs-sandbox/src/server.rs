@@ -18,7 +18,7 @@ use tokio::task::JoinSet;
 
 use crate::config::{QfpayMerchant, SandboxConfig};
 use crate::crypto::WechatKeys;
-use crate::fault::{FaultKind, Faults};
+use crate::fault::{FaultKind, Faults, Route};
 use crate::ratelimit::Limiter;
 use crate::state::{Now, Rules, Store, Which};
 use crate::wire::{Body, DropConnection, Reply};
@@ -92,6 +92,35 @@ fn not_found(path: &str) -> Reply {
     )
 }
 
+/// Where a request goes: a provider route, or already answered (admin
+/// endpoints, unknown paths and methods).
+pub(crate) fn route(shared: &Shared, req: &customs_core::Request) -> Result<Route, Reply> {
+    let path = req.uri().path();
+    if path.starts_with("/__admin/") {
+        return Err(admin::handle(shared, req));
+    }
+    match (qfpay::route_of(path), wechat::route_of(req.method(), path)) {
+        (Some(r), _) | (None, Some(Ok(r))) => Ok(r),
+        (None, Some(Err(()))) => Err(wechat::method_not_allowed()),
+        (None, None) => Err(not_found(path)),
+    }
+}
+
+/// The provider's answer on `route`, with the fault `action` applied to it.
+pub(crate) fn answer(
+    shared: &Shared,
+    route: Route,
+    req: &customs_core::Request,
+    action: Option<FaultKind>,
+    now: Now,
+) -> Reply {
+    if route.is_wechat() {
+        wechat::handle(shared, route, req, action, now)
+    } else {
+        qfpay::handle(shared, route, req, action, now)
+    }
+}
+
 /// Serves one request.
 async fn serve(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> Result<http::Response<Body>, DropConnection> {
     let (parts, body) = req.into_parts();
@@ -101,14 +130,9 @@ async fn serve(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> Result<htt
     };
     let bytes = collected.to_bytes().to_vec();
     let req = http::Request::from_parts(parts, bytes);
-    let path = req.uri().path().to_owned();
-    if path.starts_with("/__admin/") {
-        return Ok(admin::handle(&shared, &req).into_response(false));
-    }
-    let route = match (qfpay::route_of(&path), wechat::route_of(req.method(), &path)) {
-        (Some(r), _) | (None, Some(Ok(r))) => r,
-        (None, Some(Err(()))) => return Ok(wechat::method_not_allowed().into_response(false)),
-        (None, None) => return Ok(not_found(&path).into_response(false)),
+    let route = match route(&shared, &req) {
+        Ok(r) => r,
+        Err(reply) => return Ok(reply.into_response(false)),
     };
     let decision = shared.lock().faults.decide(route);
     if !decision.latency.is_zero() {
@@ -119,11 +143,7 @@ async fn serve(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> Result<htt
         return Err(DropConnection);
     }
     let now = Now::system();
-    let reply = if route.is_wechat() {
-        wechat::handle(&shared, route, &req, decision.action, now)
-    } else {
-        qfpay::handle(&shared, route, &req, decision.action, now)
-    };
+    let reply = answer(&shared, route, &req, decision.action, now);
     tracing::debug!(%route, status = %reply.status, fault = ?decision.action, "request");
     match decision.action {
         Some(FaultKind::DropAfterState) => Err(DropConnection),
