@@ -5,15 +5,17 @@
 //! Inputs that libFuzzer finds interesting go to
 //! `<target dir>/fuzz/corpus/<target>/`, seeded from the checked-in
 //! `fuzz/corpus/<target>/`, which is only read; `--merge` then adds to the
-//! checked-in corpus the few of them that reach new code (libFuzzer's
-//! `-merge=1`). A crash stops its target, leaves the input in
+//! checked-in corpus those that reach code it does not (libFuzzer's
+//! `-set_cover_merge=1`), to be reviewed before committing. A crash stops its target, leaves the input in
 //! `fuzz/artifacts/<target>/` and makes the command fail; `fuzz/README.md`
 //! says how it becomes a regression test. CI does not fuzz: it replays the
 //! checked-in corpus on stable (`cargo test -p customs-fuzz`).
 //!
-//! Without rustup's nightly toolchain or cargo-fuzz the command says what to
-//! install and fails; it never reports a run that did not happen.
+//! The fuzz crate's `Cargo.lock` is the workspace's, copied before each
+//! build. Without rustup's nightly toolchain or cargo-fuzz the command says
+//! what to install and fails; it never reports a run that did not happen.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -32,6 +34,7 @@ pub(crate) struct Options {
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = root.canonicalize().unwrap_or(root);
     let fuzz_dir = root.join("fuzz");
     let known = targets(&fuzz_dir)?;
     let options = parse(args, &known)?;
@@ -44,6 +47,17 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     check_tools(&|args: &[&str]| probe("rustup", args))?;
     let target_dir = target_dir()?.join("fuzz");
     let chosen = if options.targets.is_empty() { known } else { options.targets.clone() };
+    // The versions the workspace is tested with (cargo adds libFuzzer's).
+    std::fs::copy(root.join("Cargo.lock"), fuzz_dir.join("Cargo.lock"))
+        .map_err(|e| format!("cannot copy Cargo.lock into {}: {e}", fuzz_dir.display()))?;
+    // Built first, so that a build failure is never reported as a crash.
+    for t in &chosen {
+        if !cargo_fuzz(&["build"], &fuzz_dir, &target_dir, t, &[], &[])? {
+            return Err(format!(
+                "building the fuzz target {t} failed (see the compiler's output above); nothing was fuzzed"
+            ));
+        }
+    }
     let mut failed = Vec::new();
     let mut summary = Vec::new();
     for t in &chosen {
@@ -53,6 +67,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         println!("\n=== fuzz {t} for {} s ===", options.seconds);
         let started = Instant::now();
         let ok = cargo_fuzz(
+            &["run"],
             &fuzz_dir,
             &target_dir,
             t,
@@ -70,10 +85,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         let mut line = format!("{t}: no crash in {secs} s; {} inputs in {}", count(&work), work.display());
         if options.merge {
             let before = count(&seeds);
-            if !cargo_fuzz(&fuzz_dir, &target_dir, t, &[&seeds, &work], &["-merge=1"])? {
+            let cover = ["-set_cover_merge=1", "-use_counters=0"];
+            if !cargo_fuzz(&["run"], &fuzz_dir, &target_dir, t, &[&seeds, &work], &cover)? {
                 return Err(format!("merging the corpus of {t} failed"));
             }
-            line.push_str(&format!("; fuzz/corpus/{t}: {before} -> {} files", count(&seeds)));
+            let _ = write!(line, "; fuzz/corpus/{t}: {before} -> {} files", count(&seeds));
         }
         summary.push(line);
     }
@@ -126,13 +142,19 @@ pub(crate) fn targets(fuzz_dir: &Path) -> Result<Vec<String>, String> {
 pub(crate) fn check_tools(rustup: &dyn Fn(&[&str]) -> bool) -> Result<(), String> {
     const WHY: &str = "fuzzing needs rustup's nightly toolchain and cargo-fuzz (libFuzzer); nothing was fuzzed";
     if !rustup(&["--version"]) {
-        return Err(format!("{WHY}: rustup was not found; install it from https://rustup.rs, then run \
-             `rustup toolchain install nightly` and `cargo install cargo-fuzz`"));
+        return Err(format!(
+            "{WHY}: rustup was not found; install it from https://rustup.rs, then run \
+             `rustup toolchain install nightly` and `cargo install cargo-fuzz`"
+        ));
     }
     if !rustup(&["run", "nightly", "rustc", "--version"]) {
         return Err(format!(
             "{WHY}: the nightly toolchain is not installed; run `rustup toolchain install nightly`{}",
-            if rustup(&["run", "stable", "cargo", "fuzz", "--version"]) { "" } else { " and `cargo install cargo-fuzz`" }
+            if rustup(&["run", "stable", "cargo", "fuzz", "--version"]) {
+                ""
+            } else {
+                " and `cargo install cargo-fuzz`"
+            }
         ));
     }
     if !rustup(&["run", "nightly", "cargo", "fuzz", "--version"]) {
@@ -151,8 +173,9 @@ fn probe(program: &str, args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// `cargo +nightly fuzz run TARGET CORPUS… -- LIBFUZZER_ARGS…`; whether it succeeded.
+/// `cargo +nightly fuzz COMMAND TARGET CORPUS… -- LIBFUZZER_ARGS…`; whether it succeeded.
 fn cargo_fuzz(
+    command: &[&str],
     fuzz_dir: &Path,
     target_dir: &Path,
     target: &str,
@@ -160,14 +183,17 @@ fn cargo_fuzz(
     libfuzzer: &[&str],
 ) -> Result<bool, String> {
     let mut cmd = Command::new("rustup");
-    cmd.args(["run", "nightly", "cargo", "fuzz", "run", "--sanitizer", "none", "--fuzz-dir"])
+    cmd.args(["run", "nightly", "cargo", "fuzz"])
+        .args(command)
+        .args(["--sanitizer", "none", "--fuzz-dir"])
         .arg(fuzz_dir)
         .arg("--target-dir")
         .arg(target_dir)
         .arg(target)
-        .args(corpora)
-        .arg("--")
-        .args(libfuzzer);
+        .args(corpora);
+    if !libfuzzer.is_empty() {
+        cmd.arg("--").args(libfuzzer);
+    }
     // The outer cargo's settings are for the stable workspace build.
     for var in ["CARGO_TARGET_DIR", "RUSTUP_TOOLCHAIN", "CARGO", "RUSTC", "RUSTDOC"] {
         cmd.env_remove(var);

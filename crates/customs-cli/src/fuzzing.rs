@@ -2,7 +2,7 @@
 //! stable API.
 //!
 //! * [`config`]: the text of a `--config` file (`customs.toml`), parsed as
-//!   [`Config::load`](crate::config::Config) parses it, and on failure the
+//!   `Config::load` parses it, and on failure the
 //!   error the binary would print, with its masked caret diagram;
 //! * [`json_input`]: the text of a `--json FILE` input, parsed into the
 //!   operation's input type as the binary parses it.
