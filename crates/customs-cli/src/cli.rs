@@ -122,7 +122,7 @@ pub(crate) struct QfPayDeclareFields {
     /// `syssn`: the QFPay payment id.
     #[arg(long)]
     pub(crate) syssn: Option<String>,
-    /// `customs`: customs code, e.g. SHANGHAI_ZS or ZONGSHU.
+    /// `customs`: customs code, e.g. SHANGHAI_ZS (weixin: upper-case) or ZONGSHU / tianjin (alipay: any case).
     #[arg(long)]
     pub(crate) customs: Option<String>,
     /// `mch_customs_no`: merchant customs registration no.
@@ -131,28 +131,28 @@ pub(crate) struct QfPayDeclareFields {
     /// `action_type` (weixin): ADD or MODIFY.
     #[arg(long)]
     pub(crate) action_type: Option<String>,
-    /// `mch_customs_name` (alipay).
+    /// `mch_customs_name` (alipay, optional): the name in the Alipay customs record.
     #[arg(long)]
     pub(crate) mch_customs_name: Option<String>,
-    /// `out_request_no` (alipay), 6-32 characters.
+    /// `out_request_no` (alipay, optional), at most 32 characters.
     #[arg(long)]
     pub(crate) out_request_no: Option<String>,
-    /// `amount` (alipay), yuan with at most two decimals.
+    /// `amount` (alipay, optional), yuan with at most two decimals.
     #[arg(long)]
     pub(crate) amount: Option<String>,
-    /// `sub_order_no` for a split order.
+    /// `sub_order_no` for a split order, at most 64 characters.
     #[arg(long)]
     pub(crate) sub_order_no: Option<String>,
-    /// `fee_type` (split): CNY.
+    /// `fee_type` (split or modified amounts): CNY.
     #[arg(long)]
     pub(crate) fee_type: Option<String>,
-    /// `order_fee` (split), fen; must equal product_fee + transport_fee.
+    /// `order_fee` (split or modified amounts), fen; must equal product_fee + transport_fee.
     #[arg(long)]
     pub(crate) order_fee: Option<String>,
-    /// `product_fee` (split), fen.
+    /// `product_fee` (split or modified amounts), fen.
     #[arg(long)]
     pub(crate) product_fee: Option<String>,
-    /// `transport_fee` (split), fen.
+    /// `transport_fee` (split or modified amounts), fen.
     #[arg(long)]
     pub(crate) transport_fee: Option<String>,
 }
@@ -169,7 +169,7 @@ pub(crate) struct QfPayQueryFields {
     /// `syssn`.
     #[arg(long)]
     pub(crate) syssn: Option<String>,
-    /// `sub_order_no` (split orders).
+    /// `sub_order_no` (split orders), at most 40 characters.
     #[arg(long)]
     pub(crate) sub_order_no: Option<String>,
 }
@@ -189,7 +189,7 @@ pub(crate) struct QfPayRedeclareFields {
     /// `mch_customs_no`.
     #[arg(long)]
     pub(crate) mch_customs_no: Option<String>,
-    /// `sub_order_no` (split orders).
+    /// `sub_order_no` (split orders), at most 40 characters.
     #[arg(long)]
     pub(crate) sub_order_no: Option<String>,
 }

@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 use customs_client::settle::{Settles, WaitError};
 use customs_client::wechat::{Verification, WeChatOptions};
 use customs_client::{ClientOptions, qfpay, wechat};
-use customs_core::{CustomsCode, Outcome, SubOrderNo, Syssn, TransportError};
+use customs_core::{CustomsCode, Outcome, Syssn, TransportError};
 use customs_http_reqwest::ReqwestTransport;
 use customs_qfpay::request::HttpMethod;
-use customs_qfpay::{QfPay, QueryRequest as QfQueryRequest, TradeType};
+use customs_qfpay::{QfPay, QfSubOrderNo, QueryRequest as QfQueryRequest, TradeType};
 use customs_wechat::verifier::PlatformCertificates;
 use customs_wechat::{CertificateCheckResult, QueryInput, WeChatPay};
 use serde::Serialize;
@@ -70,7 +70,7 @@ fn wait_args(call: &CallArgs) -> Option<(Duration, Instant)> {
     call.wait.map(|secs| (Duration::from_millis(call.poll_interval_ms), Instant::now() + Duration::from_secs(secs)))
 }
 
-fn qf_lines(respcd: &str, resperr: Option<&String>, syssn: Option<&String>) -> Vec<String> {
+fn qf_lines(respcd: &str, resperr: Option<&String>, respmsg: Option<&String>, syssn: Option<&String>) -> Vec<String> {
     let mut l = vec![format!("respcd: {respcd}")];
     if let Some(s) = syssn {
         l.push(format!("syssn: {s}"));
@@ -78,20 +78,78 @@ fn qf_lines(respcd: &str, resperr: Option<&String>, syssn: Option<&String>) -> V
     if let Some(e) = resperr.filter(|e| !e.is_empty()) {
         l.push(format!("resperr: {e}"));
     }
+    if let Some(m) = respmsg.filter(|m| !m.is_empty()) {
+        l.push(format!("respmsg: {m}"));
+    }
     l
 }
 
+/// Every record of a QFPay query with what it says and why
+/// ([`customs_qfpay::record`]): decided from the documented fields.
 fn qf_query_lines(r: &customs_qfpay::QueryResponse) -> Vec<String> {
-    let mut l = qf_lines(&r.respcd, r.resperr.as_ref(), r.syssn.as_ref());
-    for rec in &r.data {
-        l.push(format!(
-            "  record {}: state {} {}",
-            rec.sub_order_no.as_deref().unwrap_or("-"),
-            rec.state().map_or_else(|| "-".to_owned(), |s| s.raw),
-            rec.verify_department_trade_id.as_deref().unwrap_or(""),
-        ));
+    let mut l = qf_lines(&r.respcd, r.resperr.as_ref(), r.respmsg.as_ref(), r.syssn.as_ref());
+    if r.is_pending() {
+        l.push(format!("respcd {}: QFPay is still processing it; query again later", r.respcd));
+    } else if r.data.is_empty() {
+        l.push("no record yet (empty data): not settled, query again later".into());
+    }
+    for (i, (rec, v)) in r.data.iter().zip(r.verdicts()).enumerate() {
+        let which =
+            rec.sub_order_no.as_deref().map_or_else(|| "whole order".to_owned(), |s| format!("sub_order_no {s}"));
+        l.push(format!("record {} ({which}): {}: {}", i + 1, v.outcome, v.reason));
+        if let Some(d) = rec.verify_department.as_deref().filter(|d| !d.is_empty()) {
+            l.push(format!("  verify_department: {d}"));
+        }
+        if let Some(t) = rec.verify_department_trade_id.as_deref().filter(|t| !t.is_empty()) {
+            l.push(format!("  verify_department_trade_id: {t}"));
+        }
     }
     l
+}
+
+/// `--output json`: each record's outcome and reason, beside `data`.
+fn qf_results(r: &customs_qfpay::QueryResponse) -> serde_json::Value {
+    r.data
+        .iter()
+        .zip(r.verdicts())
+        .map(|(rec, v)| {
+            serde_json::json!({
+                "sub_order_no": rec.sub_order_no,
+                "outcome": v.outcome.as_str(),
+                "reason": v.reason,
+                "state": v.state.map(|s| s.raw),
+            })
+        })
+        .collect()
+}
+
+/// A QFPay query's report (waited on or not), with every record's reason.
+fn qf_query_report<TE: TransportError>(
+    operation: &str,
+    result: Result<customs_qfpay::QueryResponse, WaitError<customs_qfpay::QueryResponse, TE>>,
+) -> Result<Report, Failure> {
+    let results = match &result {
+        Ok(r) | Err(WaitError::StillPending { last: r, .. }) => Some(qf_results(r)),
+        _ => None,
+    };
+    let mut report = settled(operation, result, qf_query_lines)?;
+    if let (Some(results), Some(obj)) = (results, report.response.as_object_mut()) {
+        obj.insert("results".into(), results);
+    }
+    Ok(report)
+}
+
+/// A failed QFPay write: one that may have taken effect (an ambiguous 5xx, a
+/// gateway's answer, a maybe-sent transport failure) says to check first.
+fn qf_write_failure<TE: TransportError>(e: &customs_core::Error<TE>) -> Failure {
+    const ADVICE: &str = "check the declaration's state before resubmitting";
+    let mut f = fail(e);
+    if e.may_have_taken_effect() && !f.message.contains(ADVICE) {
+        f.message.push_str("; ");
+        f.message.push_str(ADVICE);
+        f.message.push_str(" (customs qfpay query)");
+    }
+    f
 }
 
 /// The query that follows a QFPay declare or redeclare (`--wait`).
@@ -99,7 +157,7 @@ fn qf_follow_up(
     trade_type: TradeType,
     customs: &CustomsCode,
     syssn: &Syssn,
-    sub_order_no: Option<&SubOrderNo>,
+    sub_order_no: Option<&QfSubOrderNo>,
 ) -> QfQueryRequest {
     let q = QfQueryRequest::new(trade_type, customs.clone(), syssn.clone());
     match sub_order_no {
@@ -108,20 +166,35 @@ fn qf_follow_up(
     }
 }
 
+/// With `--wait`, the follow-up query must be valid before the write is
+/// sent (QFPay's query takes a shorter `sub_order_no` than declare does).
+fn qf_check_follow_up(query: &QfQueryRequest, call: &CallArgs) -> Result<(), Failure> {
+    if call.wait.is_none() {
+        return Ok(());
+    }
+    query.validate().map_err(|e| {
+        Failure::invalid(format!(
+            "--wait cannot query this declaration afterwards: {e}; nothing was sent (leave out --wait and query it another way)"
+        ))
+    })
+}
+
 /// Sends a QFPay command.
 pub(crate) async fn qfpay(qf: &QfPay, cmd: &QfPayCommand, options: ClientOptions) -> Result<Report, Failure> {
-    let client = qfpay::Client::with_options(qf.config().clone(), transport()?, options);
+    let client = qfpay::Client::with_session(qf.clone(), transport()?, options);
     match cmd {
         QfPayCommand::Declare { fields, call } => {
             let req = qfpay_cmd::declare_input(fields, call)?.validate().map_err(Failure::from)?;
-            let r = client.declare(&req).await.map_err(|e| fail(&e))?;
             let query = qf_follow_up(req.trade_type(), req.customs(), req.syssn(), req.sub_order_no());
+            qf_check_follow_up(&query, call)?;
+            let r = client.declare(&req).await.map_err(|e| qf_write_failure(&e))?;
             qfpay_after_write("declare", &client, r, &query, call).await
         }
         QfPayCommand::Redeclare { fields, call } => {
             let req = qfpay_cmd::redeclare_input(fields, call)?.validate().map_err(Failure::from)?;
-            let r = client.redeclare(&req).await.map_err(|e| fail(&e))?;
             let query = qf_follow_up(req.trade_type, &req.customs, &req.syssn, req.sub_order_no.as_ref());
+            qf_check_follow_up(&query, call)?;
+            let r = client.redeclare(&req).await.map_err(|e| qf_write_failure(&e))?;
             qfpay_after_write("redeclare", &client, r, &query, call).await
         }
         QfPayCommand::Query { fields, get, call } => {
@@ -130,21 +203,17 @@ pub(crate) async fn qfpay(qf: &QfPay, cmd: &QfPayCommand, options: ClientOptions
                 req = req.with_method(HttpMethod::Get);
             }
             if let Some((interval, deadline)) = wait_args(call) {
-                return settled("query", client.wait_until_settled(&req, interval, deadline).await, qf_query_lines);
+                return qf_query_report("query", client.wait_until_settled(&req, interval, deadline).await);
             }
-            let r = client.query(&req).await.map_err(|e| fail(&e))?;
-            let outcome = r.outcome();
-            Ok(Report {
-                operation: "query".into(),
-                exit: Exit::of_outcome(outcome),
-                outcome: Some(outcome),
-                lines: qf_query_lines(&r),
-                response: to_json(&r),
-            })
+            let r = client.query(&req).await;
+            qf_query_report("query", r.map_err(WaitError::<customs_qfpay::QueryResponse, _>::Query))
         }
     }
 }
 
+/// After a write: `0000` is accepted, not settled (QFPay Customs Declaration
+/// API, Response Behaviour: "processing may not be instantaneous"); with
+/// `--wait`, query until a result or the deadline.
 async fn qfpay_after_write(
     operation: &str,
     client: &qfpay::Client<ReqwestTransport>,
@@ -152,28 +221,32 @@ async fn qfpay_after_write(
     query: &QfQueryRequest,
     call: &CallArgs,
 ) -> Result<Report, Failure> {
-    let mut lines = qf_lines(&r.respcd, r.resperr.as_ref(), r.syssn.as_ref());
+    let outcome = r.outcome();
+    let mut lines = qf_lines(&r.respcd, r.resperr.as_ref(), r.respmsg.as_ref(), r.syssn.as_ref());
     if let Some(v) = &r.verify_department_trade_id {
-        lines.push(format!("verify_department: {} {v}", r.verify_department.as_deref().unwrap_or("")));
+        lines.push(format!("verify_department: {}", r.verify_department.as_deref().unwrap_or("")));
+        lines.push(format!("verify_department_trade_id: {v}"));
     }
     if let Some((interval, deadline)) = wait_args(call) {
-        let mut report =
-            settled(operation, client.wait_until_settled(query, interval, deadline).await, qf_query_lines)?;
+        lines.push(if outcome == Outcome::Accepted {
+            "accepted, querying for the customs result".to_owned()
+        } else {
+            format!("QFPay is still processing it (respcd {}), querying", r.respcd)
+        });
+        let mut report = qf_query_report(operation, client.wait_until_settled(query, interval, deadline).await)?;
         lines.append(&mut report.lines);
         report.lines = lines;
         return Ok(report);
     }
-    let exit = if r.is_pending() { Exit::Pending } else { Exit::Ok };
-    if r.is_pending() {
-        lines.push("QFPay is still processing: query it later, do not resubmit".into());
-    }
-    Ok(Report {
-        operation: operation.to_owned(),
-        exit,
-        outcome: r.is_pending().then_some(Outcome::Pending),
-        lines,
-        response: to_json(&r),
-    })
+    let exit = if outcome == Outcome::Pending { Exit::Pending } else { Exit::of_outcome(outcome) };
+    lines.push(if outcome == Outcome::Accepted {
+        "accepted, not settled: customs declaration processing may not be instantaneous; query for the result \
+         (customs qfpay query, or pass --wait SECONDS); do not resubmit"
+            .into()
+    } else {
+        "QFPay is still processing: query it later, do not resubmit".into()
+    });
+    Ok(Report { operation: operation.to_owned(), exit, outcome: Some(outcome), lines, response: to_json(&r) })
 }
 
 fn wx_query_lines(r: &customs_wechat::QueryResponse) -> Vec<String> {
@@ -208,7 +281,7 @@ pub(crate) async fn wechat(
     cmd: &WeChatCommand,
     options: ClientOptions,
 ) -> Result<Report, Failure> {
-    let client = wechat::Client::with_options(pay.config().clone(), transport()?, wechat_options(keys, options));
+    let client = wechat::Client::from_pay(pay.clone(), transport()?, wechat_options(keys, options));
     let follow = |customs: &str, transaction_id: &str, sub_order_no: Option<&String>| QueryInput {
         order_type: if sub_order_no.is_some() { "sub_order_no" } else { "transaction_id" }.into(),
         order_no: sub_order_no.cloned().unwrap_or_else(|| transaction_id.to_owned()),

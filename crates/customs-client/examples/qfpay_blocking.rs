@@ -32,8 +32,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let declaration: DeclareRequest =
         WeChatDeclaration::new(demo::QFPAY_SYSSN_PAID.parse()?, CustomsCode::SHANGHAI_ZS, "110084111".parse()?).into();
+    // `0000`: accepted, not settled; the customs result comes from queries.
     let declared = client.declare(&declaration)?;
-    println!("declared: respcd {} {:?}", declared.respcd, declared.syssn);
+    println!("declared: respcd {} {:?} ({})", declared.respcd, declared.syssn, declared.outcome());
 
     let query = QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, demo::QFPAY_SYSSN_PAID.parse()?);
     let first = client.query(&query)?;
@@ -41,11 +42,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let settled =
         client.wait_until_settled(&query, Duration::from_millis(200), Instant::now() + Duration::from_secs(30))?;
-    for record in &settled.data {
+    println!("outcome: {}", settled.outcome());
+    for (record, verdict) in settled.data.iter().zip(settled.verdicts()) {
         println!(
-            "outcome: {} — state {:?}, verify_department {:?}",
-            settled.outcome(),
-            record.state().map(|s| s.raw),
+            "  record {}: {} ({}), verify_department {:?}",
+            record.sub_order_no.as_deref().unwrap_or("(whole order)"),
+            verdict.outcome,
+            verdict.reason,
             record.verify_department
         );
     }

@@ -3,13 +3,19 @@
 //! No provider publishes one authoritative list, so [`CustomsCode`] is open:
 //! the known codes are constants, and any other upper-case code
 //! (`[A-Z0-9_]`, 1–32 characters) is accepted as such.
+//!
+//! Alipay compares its customs places (`customs_place`) case-insensitively
+//! and publishes some in lower case (`tianjin`, `nanshagj`), and QFPay's
+//! `customs` is a plain `String(20)` (QFPay 報關 API 指南 §1), so
+//! [`CustomsCode::new_alipay`] accepts any case. [`CustomsCode::new`] keeps
+//! WeChat's upper-case codes as WeChat documents them.
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::ids::{CUSTOMS_CODE_CHARS, check_id, customs_code_char};
+use crate::ids::{CUSTOMS_CODE_CHARS, VISIBLE_ASCII, check_id, customs_code_char};
 use crate::validation::ValidationError;
 
 /// Which provider documents a known customs code.
@@ -117,7 +123,8 @@ impl CustomsCode {
     /// The wire name of this field.
     pub const FIELD: &'static str = "customs";
 
-    /// Validates `code` (`[A-Z0-9_]`, 1–32 characters).
+    /// Validates `code` (`[A-Z0-9_]`, 1–32 characters): the upper-case codes
+    /// WeChat documents, e.g. `SHANGHAI_ZS`.
     pub fn new(code: impl Into<String>) -> Result<Self, ValidationError> {
         let code: String = code.into();
         if let Some((known, _)) = Self::KNOWN.iter().find(|(k, _)| k.as_str() == code) {
@@ -125,6 +132,35 @@ impl CustomsCode {
         }
         check_id(Self::FIELD, &code, 1, 32, CUSTOMS_CODE_CHARS, customs_code_char)?;
         Ok(Self(std::borrow::Cow::Owned(code)))
+    }
+
+    /// Validates an Alipay customs place, kept exactly as given: 1–32
+    /// printable ASCII characters without spaces, in any case. Alipay compares
+    /// customs places case-insensitively and publishes some in lower case
+    /// (`tianjin`, `nanshagj`); QFPay's `customs` is a `String(20)` with no
+    /// character set (QFPay 報關 API 指南 §1), whose length QFPay's requests check.
+    ///
+    /// ```
+    /// use customs_core::CustomsCode;
+    /// let c = CustomsCode::new_alipay("tianjin")?;
+    /// assert_eq!(c.as_str(), "tianjin");
+    /// assert!(c.is_known(), "Alipay's TIANJIN, in Alipay's spelling");
+    /// assert!(CustomsCode::new("tianjin").is_err(), "WeChat codes stay upper-case");
+    /// # Ok::<(), customs_core::ValidationError>(())
+    /// ```
+    pub fn new_alipay(code: impl Into<String>) -> Result<Self, ValidationError> {
+        let code: String = code.into();
+        if let Some((known, _)) = Self::KNOWN.iter().find(|(k, _)| k.as_str() == code) {
+            return Ok(known.clone());
+        }
+        check_id(Self::FIELD, &code, 1, 32, VISIBLE_ASCII, |c| c.is_ascii_graphic())?;
+        Ok(Self(std::borrow::Cow::Owned(code)))
+    }
+
+    /// Whether this code has WeChat's form (`[A-Z0-9_]`), as
+    /// [`new`](Self::new) requires.
+    pub fn is_upper_case_code(&self) -> bool {
+        self.as_str().chars().all(customs_code_char)
     }
 
     /// The code as sent on the wire.
@@ -137,9 +173,16 @@ impl CustomsCode {
         self.source().is_some()
     }
 
-    /// Which provider documents this code, if any.
+    /// Which provider documents this code, if any. An Alipay code matches in
+    /// any case (`tianjin` is Alipay's `TIANJIN`); WeChat's only as written.
     pub fn source(&self) -> Option<CodeSource> {
-        Self::KNOWN.iter().find(|(k, _)| k == self).map(|(_, s)| *s)
+        let exact = Self::KNOWN.iter().find(|(k, _)| k == self);
+        let alipay = || {
+            Self::KNOWN.iter().find(|(k, s)| {
+                matches!(s, CodeSource::Alipay | CodeSource::Both) && k.as_str().eq_ignore_ascii_case(self.as_str())
+            })
+        };
+        exact.or_else(alipay).map(|(_, s)| *s)
     }
 }
 
@@ -223,6 +266,33 @@ mod tests {
             CustomsCode::new("A".repeat(33)).unwrap_err().violations()[0].rule,
             Rule::Length { max: 32, .. }
         ));
+    }
+
+    #[test]
+    fn alipay_places_are_accepted_in_any_case() {
+        for (raw, source) in [
+            ("tianjin", Some(CodeSource::Both)),
+            ("nanshagj", Some(CodeSource::Alipay)),
+            ("guangzhou_airport", Some(CodeSource::Alipay)),
+            ("Hangzhou_Zongshu", Some(CodeSource::Alipay)),
+            ("ZONGSHU", Some(CodeSource::Both)),
+            ("shanghai_zs", None),
+            ("new-place.1", None),
+        ] {
+            let c = CustomsCode::new_alipay(raw).unwrap();
+            assert_eq!((c.as_str(), c.source()), (raw, source), "{raw}");
+        }
+        assert_eq!(CustomsCode::new_alipay("ZONGSHU").unwrap(), CustomsCode::ZONGSHU);
+        assert!(CustomsCode::new_alipay("nansha gj").is_err());
+        assert_eq!(CustomsCode::new_alipay("").unwrap_err().violations()[0].rule, Rule::Required);
+        assert!(matches!(
+            CustomsCode::new_alipay("a".repeat(33)).unwrap_err().violations()[0].rule,
+            Rule::Length { max: 32, .. }
+        ));
+        // The WeChat list and form are unchanged.
+        assert!(CustomsCode::new("tianjin").is_err());
+        assert!(CustomsCode::TIANJIN.is_upper_case_code());
+        assert!(!CustomsCode::new_alipay("tianjin").unwrap().is_upper_case_code());
     }
 
     #[test]

@@ -14,8 +14,8 @@ use crate::validation::{Rule, ValidationError, Violation, check_length};
 
 /// Characters allowed in a WeChat `out_trade_no`.
 pub(crate) const OUT_TRADE_NO_CHARS: &str = "digits, ASCII letters and _-|*@";
-/// Characters allowed in an Alipay `out_request_no`.
-pub(crate) const OUT_REQUEST_NO_CHARS: &str = "digits, ASCII letters, _ and -";
+/// Characters allowed in a QFPay `out_request_no`: the document gives only a length.
+pub(crate) const NO_CONTROL_CHARS: &str = "characters other than control characters";
 /// Printable ASCII without spaces.
 pub(crate) const VISIBLE_ASCII: &str = "printable ASCII characters without spaces";
 /// Customs codes.
@@ -25,8 +25,8 @@ pub(crate) const CUSTOMS_CODE_CHARS: &str =
 fn out_trade_no_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '|' | '*' | '@')
 }
-fn out_request_no_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '-')
+fn not_control(c: char) -> bool {
+    !c.is_control()
 }
 fn visible_ascii(c: char) -> bool {
     c.is_ascii_graphic()
@@ -175,10 +175,12 @@ identifier! {
 
 identifier! {
     /// A merchant sub-order number for split declarations, `sub_order_no`:
-    /// 1–32 printable ASCII characters.
+    /// 1–32 printable ASCII characters, WeChat's limit (`string[1,32]`, WeChat
+    /// Customs Declaration, request field `sub_order_no`).
     ///
-    /// WeChat caps it at `string[1,32]` (WeChat Customs Declaration) and Alipay's `sub_out_biz_no`
-    /// at 32, so the QFPay `String(64)` of QFPay 報關 API 指南 is capped at 32 too.
+    /// QFPay allows longer ones (`String(64)` in declare, `String(40)` in query
+    /// and redeclare, QFPay 報關 API 指南 §1–§3); `customs_qfpay` checks those
+    /// limits with its own type, so this cap applies to WeChat only.
     SubOrderNo, field = "sub_order_no", len = 1..=32, chars = (VISIBLE_ASCII, visible_ascii)
 }
 
@@ -191,12 +193,15 @@ identifier! {
 }
 
 identifier! {
-    /// An Alipay declaration request number, `out_request_no`: 6–32 characters
-    /// of `[0-9A-Za-z_-]`.
+    /// A merchant's declaration request number for Alipay, `out_request_no`:
+    /// 1–32 characters, no control characters.
     ///
-    /// Alipay `alipay.acquire.customs` (spec `qfpay.md` §5.1), passed through
-    /// QFPay's `out_request_no`.
-    OutRequestNo, field = "out_request_no", len = 6..=32, chars = (OUT_REQUEST_NO_CHARS, out_request_no_char)
+    /// QFPay 報關 API 指南 §1 gives `String(32)` and no character set (the field
+    /// is optional and Alipay-only there). Alipay's own SDK model documents
+    /// 6–32 characters of `[0-9A-Za-z_-]` for the field it is passed on to;
+    /// that rule is deliberately **not** enforced, since QFPay does not state
+    /// it: an id Alipay refuses comes back as QFPay's answer, verbatim.
+    OutRequestNo, field = "out_request_no", len = 1..=32, chars = (NO_CONTROL_CHARS, not_control)
 }
 
 #[cfg(test)]
@@ -249,12 +254,17 @@ mod tests {
     }
 
     #[test]
-    fn out_request_no_is_6_to_32() {
-        assert!(OutRequestNo::new("202401010001").is_ok());
-        let e = OutRequestNo::new("12345").unwrap_err();
-        assert_eq!(rule_of(&e), ("out_request_no", &Rule::Length { min: 6, max: 32, actual: 5 }));
-        let e = OutRequestNo::new("123456|").unwrap_err();
-        assert_eq!(rule_of(&e).0, "out_request_no");
+    fn out_request_no_is_string_32_without_a_character_set() {
+        // QFPay 報關 API 指南 §1: String(32), nothing more. Short ids and any
+        // printable characters (Alipay's own SDK rule is not QFPay's) pass.
+        for ok in ["202401010001", "1", "12345", "123456|", "req:2026/01", "报关-1", &"r".repeat(32)] {
+            assert_eq!(OutRequestNo::new(ok).unwrap().as_str(), ok);
+        }
+        let e = OutRequestNo::new("r".repeat(33)).unwrap_err();
+        assert_eq!(rule_of(&e), ("out_request_no", &Rule::Length { min: 1, max: 32, actual: 33 }));
+        assert_eq!(rule_of(&OutRequestNo::new("").unwrap_err()), ("out_request_no", &Rule::Required));
+        let e = OutRequestNo::new("a\nb").unwrap_err();
+        assert_eq!(rule_of(&e), ("out_request_no", &Rule::Charset { allowed: NO_CONTROL_CHARS }));
     }
 
     #[test]

@@ -16,6 +16,69 @@ use crate::validation::{Rule, ValidationError, Violation, Violations};
 /// Most sub-orders one payment may be split into (WeChat FAQ 3.1#5).
 pub const MAX_SUB_ORDERS: usize = 50;
 
+/// The amounts of a declaration in fen: `fee_type` (`CNY`), `order_fee`
+/// (derived: `product_fee + transport_fee`), `product_fee`, `transport_fee`.
+///
+/// The same group serves a split sub-order ([`SubOrder`]) and a whole order
+/// whose amounts are stated or modified (QFPay 報關 API 指南 §1: the sub-order
+/// fields are used "when splitting or modifying", 拆單或修改報關時使用).
+///
+/// ```
+/// use customs_core::{Fen, OrderFees};
+/// let f = OrderFees::new(Fen::new(900), Fen::new(100))?;
+/// assert_eq!(f.order_fee(), Fen::new(1000));
+/// assert!(OrderFees::new(Fen::ZERO, Fen::ZERO).is_err());
+/// # Ok::<(), customs_core::ValidationError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct OrderFees {
+    fee_type: Currency,
+    order_fee: Fen,
+    product_fee: Fen,
+    transport_fee: Fen,
+}
+
+impl OrderFees {
+    /// Amounts whose `order_fee` is `product_fee + transport_fee`.
+    ///
+    /// Fails (field `order_fee`) when the sum overflows or is zero (a
+    /// declaration of nothing).
+    pub fn new(product_fee: Fen, transport_fee: Fen) -> Result<Self, ValidationError> {
+        let order_fee = product_fee.checked_add(transport_fee).map_err(|e: MoneyError| {
+            ValidationError::from(e.violation("order_fee", format!("{product_fee} + {transport_fee}")))
+        })?;
+        if order_fee == Fen::ZERO {
+            return Err(Violation::new(
+                "order_fee",
+                Rule::Other { rule: "must be more than 0 fen (product_fee + transport_fee)".into() },
+                Some("0".into()),
+            )
+            .into());
+        }
+        Ok(Self { fee_type: Currency::Cny, order_fee, product_fee, transport_fee })
+    }
+
+    /// Always [`Currency::Cny`].
+    pub fn fee_type(&self) -> Currency {
+        self.fee_type
+    }
+
+    /// `product_fee + transport_fee`.
+    pub fn order_fee(&self) -> Fen {
+        self.order_fee
+    }
+
+    /// Goods amount in fen.
+    pub fn product_fee(&self) -> Fen {
+        self.product_fee
+    }
+
+    /// Freight amount in fen.
+    pub fn transport_fee(&self) -> Fen {
+        self.transport_fee
+    }
+}
+
 /// One sub-order of a split declaration.
 ///
 /// ```
@@ -38,23 +101,34 @@ impl SubOrder {
     ///
     /// Fails when the sum overflows or is zero (a declaration of nothing).
     pub fn new(sub_order_no: SubOrderNo, product_fee: Fen, transport_fee: Fen) -> Result<Self, ValidationError> {
-        let order_fee = product_fee.checked_add(transport_fee).map_err(|e: MoneyError| {
-            ValidationError::from(e.violation("order_fee", format!("{product_fee} + {transport_fee}")))
-        })?;
-        if order_fee == Fen::ZERO {
-            return Err(Violation::new(
-                "order_fee",
-                Rule::Other { rule: "must be more than 0 fen (product_fee + transport_fee)".into() },
-                Some("0".into()),
-            )
-            .into());
-        }
-        Ok(Self { sub_order_no, fee_type: Currency::Cny, order_fee, product_fee, transport_fee })
+        let fees = OrderFees::new(product_fee, transport_fee)?;
+        Ok(Self {
+            sub_order_no,
+            fee_type: fees.fee_type,
+            order_fee: fees.order_fee,
+            product_fee: fees.product_fee,
+            transport_fee: fees.transport_fee,
+        })
     }
 
     /// The sub-order number.
     pub fn sub_order_no(&self) -> &SubOrderNo {
         &self.sub_order_no
+    }
+
+    /// Consumes the sub-order, returning its number.
+    pub fn into_sub_order_no(self) -> SubOrderNo {
+        self.sub_order_no
+    }
+
+    /// The sub-order's amounts.
+    pub fn fees(&self) -> OrderFees {
+        OrderFees {
+            fee_type: self.fee_type,
+            order_fee: self.order_fee,
+            product_fee: self.product_fee,
+            transport_fee: self.transport_fee,
+        }
     }
 
     /// Always [`Currency::Cny`].
@@ -213,6 +287,14 @@ mod tests {
         let s = sub("a", 700, 300);
         assert_eq!(s.order_fee(), Fen::new(1000));
         assert_eq!(s.fee_type(), Currency::Cny);
+    }
+
+    #[test]
+    fn order_fees_without_a_sub_order() {
+        let f = OrderFees::new(Fen::new(700), Fen::new(0)).unwrap();
+        assert_eq!((f.order_fee(), f.fee_type()), (Fen::new(700), Currency::Cny));
+        assert_eq!(sub("a", 700, 300).fees(), OrderFees::new(Fen::new(700), Fen::new(300)).unwrap());
+        assert_eq!(OrderFees::new(Fen::new(u64::MAX), Fen::new(1)).unwrap_err().fields(), ["order_fee"]);
     }
 
     #[test]

@@ -1,13 +1,20 @@
-//! The request/response description and the transport traits.
+//! The request/response description, the transport traits, and what every
+//! transport shares: its [`TransportSettings`] and its [`SendError`].
 //!
 //! Provider crates turn typed requests into a [`Request`] (exact bytes,
 //! signed) and decode a [`Response`]; a transport only moves bytes.
 //! Plain closures implement both traits, so tests can stand in a transport.
 
+mod failure;
+mod settings;
+
 use std::fmt;
 use std::future::Future;
 
 use async_trait::async_trait;
+
+pub use failure::{FailureKind, SendError};
+pub use settings::{TransportSettings, TransportSettingsBuilder};
 
 /// A fully built, signed HTTP request: what will be sent, byte for byte.
 pub type Request = http::Request<Vec<u8>>;
@@ -24,95 +31,6 @@ pub enum Delivery {
     MaybeSent,
     /// A response was received.
     Received,
-}
-
-/// Where an HTTP exchange failed: the classification every transport shares,
-/// which decides [`Delivery`] and [`TransportError::is_timeout`]. Transports
-/// classify their library's errors into it (`customs-http-reqwest` and
-/// `customs-http-ureq` re-export it as `ErrorKind`); a custom transport can too.
-///
-/// | kind | delivery | timeout |
-/// |---|---|---|
-/// | [`InvalidRequest`](Self::InvalidRequest) | `NotSent` | no |
-/// | [`Connect`](Self::Connect) | `NotSent` | no |
-/// | [`ConnectTimeout`](Self::ConnectTimeout) | `NotSent` | yes |
-/// | [`Timeout`](Self::Timeout) | `MaybeSent` | yes |
-/// | [`Interrupted`](Self::Interrupted) | `MaybeSent` | no |
-/// | [`ResponseBody`](Self::ResponseBody) | `MaybeSent` | no |
-/// | [`ResponseTooLarge`](Self::ResponseTooLarge) | `MaybeSent` | no |
-///
-/// Its `Display` is a message for people: what failed, and what to do next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum FailureKind {
-    /// The HTTP client refused the request before connecting: an invalid URL,
-    /// header or scheme, or an unsupported request.
-    InvalidRequest,
-    /// Connecting failed: host not found, refused or unreachable, proxy, or
-    /// TLS handshake. Nothing of the request was written.
-    Connect,
-    /// Resolving the host or connecting (TCP, proxy, TLS) took too long.
-    ConnectTimeout,
-    /// The connection was up but no complete response arrived in time.
-    Timeout,
-    /// The connection failed once it was up: reset, closed before a complete
-    /// response, or a malformed response.
-    Interrupted,
-    /// The status and headers arrived but reading the body failed.
-    ResponseBody,
-    /// The response body is larger than the transport accepts.
-    ResponseTooLarge {
-        /// The limit in bytes.
-        limit: usize,
-    },
-}
-
-impl FailureKind {
-    /// Whether the request may have reached the provider.
-    pub fn delivery(self) -> Delivery {
-        match self {
-            Self::InvalidRequest | Self::Connect | Self::ConnectTimeout => Delivery::NotSent,
-            Self::Timeout | Self::Interrupted | Self::ResponseBody | Self::ResponseTooLarge { .. } => {
-                Delivery::MaybeSent
-            }
-        }
-    }
-
-    /// Whether this is a timeout.
-    pub fn is_timeout(self) -> bool {
-        matches!(self, Self::ConnectTimeout | Self::Timeout)
-    }
-}
-
-impl fmt::Display for FailureKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const QUERY_FIRST: &str = "the provider may have processed it: check its state (e.g. query the \
-                                   declaration) before sending it again";
-        match self {
-            Self::InvalidRequest => f.write_str(
-                "the HTTP client refused the request (invalid URL, header or scheme, or an unsupported \
-                 request); it was not sent: check the endpoint configuration",
-            ),
-            Self::Connect => f.write_str(
-                "could not connect to the provider (host not found, refused connection, proxy or TLS \
-                 handshake); the request was not sent and can be retried",
-            ),
-            Self::ConnectTimeout => f.write_str(
-                "resolving or connecting to the provider timed out; the request was not sent and can be \
-                 retried (or raise the connect timeout)",
-            ),
-            Self::Timeout => write!(f, "no complete response before the timeout; {QUERY_FIRST}"),
-            Self::Interrupted => {
-                write!(f, "the connection failed after the request may have been written; {QUERY_FIRST}")
-            }
-            Self::ResponseBody => write!(f, "reading the response body failed; {QUERY_FIRST}"),
-            Self::ResponseTooLarge { limit } => write!(
-                f,
-                "the response body is larger than the {limit}-byte limit (raise `max_response_body` if it \
-                 is expected); {QUERY_FIRST}"
-            ),
-        }
-    }
 }
 
 /// What every transport error must tell: could the request have been sent?
@@ -253,27 +171,6 @@ mod tests {
         match fut.as_mut().poll(&mut cx) {
             std::task::Poll::Ready(r) => assert_eq!(r.unwrap().body(), b"x"),
             std::task::Poll::Pending => panic!("ready future was pending"),
-        }
-    }
-
-    #[test]
-    fn failure_kinds_classify_as_the_table_says() {
-        let table = [
-            (FailureKind::InvalidRequest, Delivery::NotSent, false),
-            (FailureKind::Connect, Delivery::NotSent, false),
-            (FailureKind::ConnectTimeout, Delivery::NotSent, true),
-            (FailureKind::Timeout, Delivery::MaybeSent, true),
-            (FailureKind::Interrupted, Delivery::MaybeSent, false),
-            (FailureKind::ResponseBody, Delivery::MaybeSent, false),
-            (FailureKind::ResponseTooLarge { limit: 1 }, Delivery::MaybeSent, false),
-        ];
-        for (kind, delivery, timeout) in table {
-            assert_eq!((kind.delivery(), kind.is_timeout()), (delivery, timeout), "{kind:?}");
-            let message = kind.to_string();
-            match delivery {
-                Delivery::NotSent => assert!(message.contains("not sent"), "{message}"),
-                _ => assert!(message.contains("check its state"), "{message}"),
-            }
         }
     }
 

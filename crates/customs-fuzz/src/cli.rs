@@ -112,7 +112,7 @@ mod tests {
     #[should_panic(expected = "validated but does not build")]
     fn a_validated_input_that_does_not_build_is_reported() {
         check(DECLARE, customs_wechat::DeclareInput::validate, |_| {
-            Err(customs_core::BuildError::Config { key: "x", reason: "refused".into() })
+            Err(customs_core::BuildError::config("x", "refused"))
         });
     }
 

@@ -48,8 +48,8 @@ pub fn qfpay_answer(data: &[u8]) {
         Some("query") => match qf.decode_query(&response) {
             Ok(r) => {
                 accepted(&r.respcd, r.is_pending());
-                keep((r.state(), r.outcome(), r.record("box-1"), format!("{r:?}")));
-                r.data.iter().for_each(|record| keep(record.state()));
+                keep((r.outcome(), r.verdicts(), r.has_conflict(), r.record("box-1"), format!("{r:?}")));
+                r.data.iter().for_each(|record| keep((record.state(), record.error_text())));
             }
             Err(e) => exercise(&e),
         },

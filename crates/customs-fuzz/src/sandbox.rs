@@ -1,6 +1,6 @@
 //! The sandbox targets.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -23,14 +23,17 @@ const MAX_REQUESTS: usize = 8;
 const SEPARATOR: &[u8] = b"%%";
 
 struct Sandbox {
-    emulator: Emulator,
+    /// Held for a whole input: one sequence at a time (tests run in parallel).
+    emulator: Mutex<Emulator>,
     merchant: RsaSigner,
 }
 
 fn sandbox() -> &'static Sandbox {
     static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
     SANDBOX.get_or_init(|| Sandbox {
-        emulator: Emulator::new(SandboxConfig::default()).expect("the default sandbox configuration is valid"),
+        emulator: Mutex::new(
+            Emulator::new(SandboxConfig::default()).expect("the default sandbox configuration is valid"),
+        ),
         merchant: RsaSigner::from_pem(&demo::wechat_merchant_private_key_pem()).expect("the demo merchant key parses"),
     })
 }
@@ -64,8 +67,8 @@ pub fn sandbox_request(data: &[u8]) {
 /// (`None`: the connection was dropped) and whether fault rules may have
 /// been added by then.
 fn exchange(data: &[u8]) -> Vec<(Request, Option<Response>, bool)> {
-    let s = sandbox();
-    s.emulator.reset();
+    let emulator = sandbox().emulator.lock().unwrap_or_else(PoisonError::into_inner);
+    emulator.reset();
     let mut faults = false;
     let raw = data.split_inclusive(|&b| b == b'\n').fold(vec![Vec::new()], split_requests);
     raw.iter()
@@ -73,7 +76,7 @@ fn exchange(data: &[u8]) -> Vec<(Request, Option<Response>, bool)> {
         .filter_map(|raw| request(raw))
         .map(|request| {
             faults |= matches!(request.uri().path(), "/__admin/faults" | "/__admin/reset");
-            let response = s.emulator.handle(&request, NOW);
+            let response = emulator.handle(&request, NOW);
             (request, response, faults)
         })
         .collect()

@@ -38,19 +38,24 @@
 //! # }
 //! ```
 //!
-//! # Defaults
+//! # Settings
 //!
-//! [`ReqwestTransport::new`] and [`TransportConfig::build_client`] build a client that
+//! A transport takes [`TransportSettings`] (from `customs-core`, the same for every
+//! transport). [`ReqwestTransport::new`] uses the defaults; it builds a client that
 //!
 //! * follows **no redirects**: a `3xx` comes back as a response. Signed requests must not
 //!   be replayed to another host (server-side request forgery; `oauth2-rs` does the same);
-//! * times out connecting after [`DEFAULT_CONNECT_TIMEOUT`] (5 s) and the whole exchange,
-//!   response body included, after [`DEFAULT_TIMEOUT`] (30 s);
-//! * refuses response bodies over [`DEFAULT_MAX_RESPONSE_BODY`] (10 MiB);
-//! * sends [`DEFAULT_USER_AGENT`] when the request has no `User-Agent`.
+//! * times out connecting (resolving, TCP, proxy and TLS together) after 5 s and the
+//!   whole exchange, response body included, after 30 s;
+//! * refuses response bodies over 10 MiB;
+//! * sends [`TransportSettings::DEFAULT_USER_AGENT`] when the request has no `User-Agent`.
 //!
-//! A client you build yourself and wrap with `From<reqwest::Client>` keeps its own
-//! settings; share one client (and so one connection pool) across all your requests.
+//! [`ReqwestTransport::with_settings`] builds one from other settings. A client you
+//! build yourself and wrap with [`ReqwestTransport::with_client`] (or `From`, with the
+//! default settings) keeps its pool, proxy, TLS, connect timeout and redirect policy;
+//! the settings' overall timeout, user agent and body limit apply to every request.
+//! Build it from [`ReqwestTransport::client_builder`] so that redirects stay off, and
+//! share one client (and so one connection pool) across all your requests.
 //!
 //! # TLS
 //!
@@ -61,7 +66,10 @@
 //!
 //! # Errors
 //!
-//! | failure | [`ErrorKind`] | delivery | `is_timeout` |
+//! Every failure is a [`ReqwestError`], that is a [`SendError`] with the
+//! `reqwest::Error` behind it, classified by [`FailureKind`]:
+//!
+//! | failure | [`FailureKind`] | delivery | `is_timeout` |
 //! |---|---|---|---|
 //! | URL reqwest cannot use (relative, not http/https) | `InvalidRequest` | `NotSent` | no |
 //! | DNS failure, connection refused, proxy or TLS handshake failure | `Connect` | `NotSent` | no |
@@ -75,14 +83,11 @@
 //! that case counts as `MaybeSent`, the safe side. Keep the connect timeout below the
 //! overall one (as the defaults do) so connect failures are reported as such.
 
-mod config;
 mod error;
 mod transport;
 
-pub use config::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BODY, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, TransportConfig,
-};
-pub use error::{ErrorKind, ReqwestError};
+pub use customs_core::{FailureKind, SendError, TransportSettings};
+pub use error::ReqwestError;
 pub use transport::ReqwestTransport;
 
 /// Re-export of the `reqwest` version this crate wraps, to build a compatible client.

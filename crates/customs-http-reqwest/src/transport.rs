@@ -1,71 +1,93 @@
 //! [`ReqwestTransport`]: [`AsyncTransport`] over a caller-owned `reqwest::Client`.
 
 use async_trait::async_trait;
-use customs_core::{AsyncTransport, Request, Response};
+use customs_core::{AsyncTransport, FailureKind, Request, Response, SendError, TransportSettings};
+use http::header::USER_AGENT;
 
-use crate::config::{DEFAULT_MAX_RESPONSE_BODY, TransportConfig};
-use crate::error::ReqwestError;
+use crate::error::{ReqwestError, wrap};
 
-/// An [`AsyncTransport`] sending each request through a `reqwest::Client`.
+/// An [`AsyncTransport`] sending each request through a `reqwest::Client`, as
+/// its [`TransportSettings`] say.
 ///
-/// The client is the caller's: its connection pool is reused across requests (and
-/// across clones of the transport, which share it), and its redirect, timeout, proxy
-/// and TLS settings apply as they are. [`new`](Self::new) and
-/// [`with_config`](Self::with_config) build one with this crate's defaults
-/// (see [`TransportConfig`]: no redirects, 5 s connect / 30 s overall timeouts).
+/// The client may be the caller's: its connection pool is reused across requests
+/// (and across clones of the transport, which share it), and its proxy and TLS
+/// settings apply as they are. The settings apply to every request, on any client:
+///
+/// * the overall [`timeout`](TransportSettings::timeout) (reqwest's per-request
+///   timeout, which overrides the client's);
+/// * the [`user_agent`](TransportSettings::user_agent), when the request has none;
+/// * the [`max_response_body`](TransportSettings::max_response_body).
+///
+/// reqwest offers no per-request connect timeout or redirect policy: those are
+/// the client's. [`new`](Self::new) and [`with_settings`](Self::with_settings)
+/// build a client from the settings (no redirects, the settings' connect timeout);
+/// build your own with [`client_builder`](Self::client_builder) to keep both.
 ///
 /// Every response is returned whatever its status (a `404`, `500` or `302` is an
-/// `Ok`): the provider crates decode error bodies. The body is read whole, up to
-/// [`max_response_body`](Self::max_response_body) bytes.
+/// `Ok`): the provider crates decode error bodies. The body is read whole.
 ///
 /// ```
+/// use customs_core::TransportSettings;
 /// use customs_http_reqwest::ReqwestTransport;
 ///
-/// // Bring your own client (pool, proxy, TLS roots)...
-/// let shared = reqwest::Client::new();
-/// let transport = ReqwestTransport::from(shared.clone());
-/// assert_eq!(transport.max_response_body(), 10 * 1024 * 1024);
-///
-/// // ...or take the defaults.
+/// // Take the defaults...
 /// let transport = ReqwestTransport::new()?;
+/// assert_eq!(transport.settings(), &TransportSettings::default());
+///
+/// // ...or bring your own client (pool, proxy, TLS roots), built on this crate's
+/// // defaults so that redirects stay off.
+/// let settings = TransportSettings::default();
+/// let client = ReqwestTransport::client_builder(&settings).https_only(true).build()?;
+/// let transport = ReqwestTransport::with_client(client.clone(), settings);
 /// # let _ = transport;
 /// # Ok::<(), reqwest::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct ReqwestTransport {
     client: reqwest::Client,
-    max_response_body: usize,
+    settings: TransportSettings,
 }
 
 impl ReqwestTransport {
-    /// A transport on a new client with the default [`TransportConfig`].
+    /// A transport on a new client with the default [`TransportSettings`].
     ///
     /// Fails only if the TLS backend cannot be initialised.
     pub fn new() -> Result<Self, reqwest::Error> {
-        Self::with_config(&TransportConfig::default())
+        Self::with_settings(TransportSettings::default())
     }
 
-    /// A transport on a new client built from `config`.
-    pub fn with_config(config: &TransportConfig) -> Result<Self, reqwest::Error> {
-        Ok(Self { client: config.build_client()?, max_response_body: config.max_response_body })
+    /// A transport on a new client built from `settings` (see
+    /// [`client_builder`](Self::client_builder)).
+    ///
+    /// Fails only if the TLS backend cannot be initialised (for instance the
+    /// platform certificate store cannot be read).
+    pub fn with_settings(settings: TransportSettings) -> Result<Self, reqwest::Error> {
+        Ok(Self { client: Self::client_builder(&settings).build()?, settings })
     }
 
-    /// A client with the default [`TransportConfig`], to share with other code or to
-    /// wrap later with [`From`].
-    pub fn default_client() -> Result<reqwest::Client, reqwest::Error> {
-        TransportConfig::default().build_client()
+    /// A transport on the caller's `client`, applying `settings` to every request
+    /// (overall timeout, user agent, body limit; the connect timeout and redirect
+    /// policy stay the client's).
+    pub fn with_client(client: reqwest::Client, settings: TransportSettings) -> Self {
+        Self { client, settings }
     }
 
-    /// Sets the largest response body accepted, in bytes.
-    #[must_use]
-    pub fn with_max_response_body(mut self, bytes: usize) -> Self {
-        self.max_response_body = bytes;
-        self
+    /// A `reqwest::ClientBuilder` set up from `settings`: **no redirects**, the
+    /// connect and overall timeouts, the user agent; for callers who need more (a
+    /// proxy, extra root certificates, …) before building. With the `rustls`
+    /// feature (the default), TLS is rustls on aws-lc-rs with the platform's
+    /// certificate verifier.
+    pub fn client_builder(settings: &TransportSettings) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(settings.connect_timeout())
+            .timeout(settings.timeout())
+            .user_agent(settings.user_agent_header().clone())
     }
 
-    /// The largest response body accepted, in bytes.
-    pub fn max_response_body(&self) -> usize {
-        self.max_response_body
+    /// The settings applied to every request.
+    pub fn settings(&self) -> &TransportSettings {
+        &self.settings
     }
 
     /// The client requests go through.
@@ -80,16 +102,17 @@ impl ReqwestTransport {
 
     /// Reads the body of `response` whole, refusing more than the limit.
     async fn read_body(&self, response: &mut reqwest::Response) -> Result<Vec<u8>, ReqwestError> {
-        let limit = self.max_response_body;
+        let limit = self.settings.max_response_body();
+        let too_large = || SendError::from_kind(FailureKind::ResponseTooLarge { limit });
         let announced = response.content_length().unwrap_or(0);
         if announced > u64::try_from(limit).unwrap_or(u64::MAX) {
-            return Err(ReqwestError::too_large(limit));
+            return Err(too_large());
         }
         // Bounded by the check above; start with what the server announced.
         let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
-        while let Some(chunk) = response.chunk().await? {
+        while let Some(chunk) = response.chunk().await.map_err(wrap)? {
             if chunk.len() > limit - body.len() {
-                return Err(ReqwestError::too_large(limit));
+                return Err(too_large());
             }
             body.extend_from_slice(&chunk);
         }
@@ -98,9 +121,10 @@ impl ReqwestTransport {
 }
 
 impl From<reqwest::Client> for ReqwestTransport {
-    /// Wraps a caller-owned client as it is configured, with the default body limit.
+    /// Wraps a caller-owned client with the default [`TransportSettings`]
+    /// ([`with_client`](ReqwestTransport::with_client)).
     fn from(client: reqwest::Client) -> Self {
-        Self { client, max_response_body: DEFAULT_MAX_RESPONSE_BODY }
+        Self::with_client(client, TransportSettings::default())
     }
 }
 
@@ -108,11 +132,14 @@ impl From<reqwest::Client> for ReqwestTransport {
 impl AsyncTransport for ReqwestTransport {
     type Error = ReqwestError;
 
-    /// Sends `request` as is (method, URL, headers, body) and returns the response
-    /// with its status, version, headers and whole body.
-    async fn send(&self, request: Request) -> Result<Response, ReqwestError> {
-        let request = reqwest::Request::try_from(request)?;
-        let mut response = self.client.execute(request).await?;
+    /// Sends `request` as is (method, URL, headers, body; the settings' user agent
+    /// if it has none) and returns the response with its status, version, headers
+    /// and whole body.
+    async fn send(&self, mut request: Request) -> Result<Response, ReqwestError> {
+        request.headers_mut().entry(USER_AGENT).or_insert_with(|| self.settings.user_agent_header().clone());
+        let mut request = reqwest::Request::try_from(request).map_err(wrap)?;
+        *request.timeout_mut() = Some(self.settings.timeout());
+        let mut response = self.client.execute(request).await.map_err(wrap)?;
         let body = self.read_body(&mut response).await?;
 
         let mut out = http::Response::new(body);
@@ -125,6 +152,8 @@ impl AsyncTransport for ReqwestTransport {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -134,10 +163,14 @@ mod tests {
     }
 
     #[test]
-    fn config_reaches_the_transport() {
-        let config = TransportConfig::default().with_max_response_body(64);
-        let transport = ReqwestTransport::with_config(&config).unwrap();
-        assert_eq!(transport.max_response_body(), 64);
-        assert_eq!(transport.with_max_response_body(3).max_response_body(), 3);
+    fn settings_reach_the_transport() {
+        let settings =
+            TransportSettings::builder().max_response_body(64).timeout(Duration::from_secs(9)).build().unwrap();
+        let transport = ReqwestTransport::with_settings(settings.clone()).unwrap();
+        assert_eq!(transport.settings(), &settings);
+        assert_eq!(ReqwestTransport::new().unwrap().settings(), &TransportSettings::default());
+        let wrapped = ReqwestTransport::from(reqwest::Client::new());
+        assert_eq!(wrapped.settings(), &TransportSettings::default());
+        assert_eq!(ReqwestTransport::with_client(wrapped.into_client(), settings.clone()).settings(), &settings);
     }
 }

@@ -1,304 +1,72 @@
-//! `ReqwestTransport` over real HTTP/1.1 on 127.0.0.1, against the tiny peers of `customs_testkit::peer`.
+//! `ReqwestTransport` over real HTTP/1.1 on 127.0.0.1: the transport conformance
+//! suite of `customs_testkit::transport_suite`, driven through a tokio runtime.
 
-use customs_testkit::peer;
+use std::sync::Arc;
 
-use std::time::{Duration, Instant};
+use customs_core::{AsyncTransport, Request, Response, Transport, TransportSettings};
+use customs_http_reqwest::{ReqwestError, ReqwestTransport};
+use customs_testkit::transport_suite::{self, Subject};
 
-use customs_core::{AsyncTransport, Delivery, Request, TransportError};
-use customs_http_reqwest::{ErrorKind, ReqwestError, ReqwestTransport, TransportConfig};
-use peer::{Mode, Peer, Stalled, closed_port, response};
-
-/// Short timeouts, so that the failure tests are fast.
-fn quick() -> ReqwestTransport {
-    let config = TransportConfig::default()
-        .with_connect_timeout(Duration::from_millis(300))
-        .with_timeout(Duration::from_millis(600));
-    ReqwestTransport::with_config(&config).unwrap()
+/// A [`ReqwestTransport`] driven blocking, for the suite.
+struct Blocking {
+    runtime: Arc<tokio::runtime::Runtime>,
+    transport: ReqwestTransport,
 }
 
-fn get(url: &str) -> Request {
-    http::Request::get(url).body(Vec::new()).unwrap()
-}
+impl Transport for Blocking {
+    type Error = ReqwestError;
 
-async fn send_err(transport: &ReqwestTransport, request: Request) -> ReqwestError {
-    match transport.send(request).await {
-        Ok(response) => panic!("expected an error, got {response:?}"),
-        Err(err) => err,
+    fn send(&self, request: Request) -> Result<Response, ReqwestError> {
+        self.runtime.block_on(self.transport.send(request))
     }
 }
 
-#[tokio::test]
-async fn a_200_round_trips_status_headers_and_body() {
-    let body = br#"{"respcd":"0000","data":[{"syssn":"1"}]}"#;
-    let answer = response(
-        "200 OK",
-        &[("content-type", "application/json;charset=utf-8"), ("x-multi", "a"), ("x-multi", "b")],
-        body,
-    );
-    let peer = Peer::spawn(Mode::Respond(answer));
+/// How the suite builds a `ReqwestTransport`: on a fresh current-thread runtime per test.
+struct Reqwest(Arc<tokio::runtime::Runtime>);
 
-    let response = quick().send(get(&peer.url("/ok"))).await.unwrap();
+impl Reqwest {
+    fn new() -> Self {
+        Self(Arc::new(tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()))
+    }
 
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.version(), http::Version::HTTP_11);
-    assert_eq!(response.headers()["content-type"], "application/json;charset=utf-8");
-    let multi: Vec<_> = response.headers().get_all("x-multi").iter().collect();
-    assert_eq!(multi, ["a", "b"]);
-    assert_eq!(response.headers()["content-length"], body.len().to_string().as_str());
-    assert_eq!(response.body(), body);
-}
-
-#[tokio::test]
-async fn error_statuses_are_responses_with_their_bodies() {
-    for (status, code) in [("400 Bad Request", 400), ("429 Too Many Requests", 429), ("500 Internal Server Error", 500)]
-    {
-        let body = format!(r#"{{"code":"E{code}","message":"status {code}"}}"#);
-        let peer = Peer::spawn(Mode::Respond(response(status, &[("request-id", "req-1")], body.as_bytes())));
-
-        let response = quick().send(get(&peer.url("/fail"))).await.unwrap();
-
-        assert_eq!(response.status(), code);
-        assert_eq!(response.headers()["request-id"], "req-1");
-        assert_eq!(response.body(), body.as_bytes());
+    fn blocking(&self, transport: ReqwestTransport) -> Blocking {
+        Blocking { runtime: self.0.clone(), transport }
     }
 }
 
-#[tokio::test]
-async fn the_exact_request_arrives() {
-    let peer = Peer::spawn(Mode::Respond(response("200 OK", &[], b"{}")));
-    // Not UTF-8 on purpose: the body is bytes, passed through untouched.
-    let body = b"mchid=1&out_trade_no=A%2B1&x=\xff\x00end".to_vec();
-    let request = http::Request::post(peer.url("/custom/v1/declare?a=1&b=%20x&c"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-qf-appcode", "APPCODE")
-        .header("x-qf-sign", "0123456789ABCDEF")
-        .header("x-repeat", "one")
-        .header("x-repeat", "two")
-        .header("user-agent", "merchant-app/1.0")
-        .body(body.clone())
-        .unwrap();
+impl Subject for Reqwest {
+    type Inner = reqwest::Error;
+    type Transport = Blocking;
 
-    quick().send(request).await.unwrap();
-
-    let received = peer.requests();
-    assert_eq!(received.len(), 1);
-    let r = &received[0];
-    assert_eq!(r.request_line(), "POST /custom/v1/declare?a=1&b=%20x&c HTTP/1.1");
-    assert_eq!(r.header("host"), [peer.addr().to_string()]);
-    assert_eq!(r.header("content-type"), ["application/x-www-form-urlencoded"]);
-    assert_eq!(r.header("x-qf-appcode"), ["APPCODE"]);
-    assert_eq!(r.header("x-qf-sign"), ["0123456789ABCDEF"]);
-    assert_eq!(r.header("x-repeat"), ["one", "two"]);
-    assert_eq!(r.header("user-agent"), ["merchant-app/1.0"], "the request's own user agent wins");
-    assert_eq!(r.header("content-length"), [body.len().to_string()]);
-    assert_eq!(r.body, body);
-}
-
-#[tokio::test]
-async fn a_get_carries_no_body_and_gets_the_default_user_agent() {
-    let peer = Peer::spawn(Mode::Respond(response("200 OK", &[], b"{}")));
-
-    quick().send(get(&peer.url("/v3/global/customs/orders?out_trade_no=A1&mchid=1"))).await.unwrap();
-
-    let r = &peer.requests()[0];
-    assert_eq!(r.request_line(), "GET /v3/global/customs/orders?out_trade_no=A1&mchid=1 HTTP/1.1");
-    assert_eq!(r.header("user-agent"), [customs_http_reqwest::DEFAULT_USER_AGENT]);
-    assert!(r.body.is_empty());
-    assert!(r.header("content-length").iter().all(|v| *v == "0"), "{}", r.head);
-}
-
-#[tokio::test]
-async fn a_patch_carries_its_json_body() {
-    // WeChat's modify operation (WeChat 报关信息修改) is a PATCH with a JSON body.
-    let peer = Peer::spawn(Mode::Respond(response("200 OK", &[], b"{}")));
-    let body = br#"{"mchid":"1900000001","out_trade_no":"A1","customs":"SHANGHAI_ZS"}"#.to_vec();
-    let request = http::Request::patch(peer.url("/v3/global/customs/orders"))
-        .header("content-type", "application/json")
-        .body(body.clone())
-        .unwrap();
-
-    quick().send(request).await.unwrap();
-
-    let r = &peer.requests()[0];
-    assert_eq!(r.request_line(), "PATCH /v3/global/customs/orders HTTP/1.1");
-    assert_eq!(r.header("content-length"), [body.len().to_string()]);
-    assert_eq!(r.body, body);
-}
-
-#[tokio::test]
-async fn connection_refused_is_not_sent() {
-    let url = format!("http://{}/custom/v1/declare", closed_port());
-
-    let err = send_err(&quick(), get(&url)).await;
-
-    assert_eq!(err.kind(), ErrorKind::Connect, "{err:?}");
-    assert_eq!(err.delivery(), Delivery::NotSent);
-    assert!(!err.is_timeout());
-    assert!(err.to_string().contains("not sent"), "{err}");
-    assert!(std::error::Error::source(&err).is_some());
-}
-
-#[tokio::test]
-async fn a_connect_timeout_is_not_sent() {
-    let stalled = Stalled::spawn();
-    let started = Instant::now();
-
-    let err = send_err(&quick(), get(&stalled.url("/custom/v1/declare"))).await;
-
-    assert_eq!(err.kind(), ErrorKind::ConnectTimeout, "{err:?}");
-    assert_eq!(err.delivery(), Delivery::NotSent);
-    assert!(err.is_timeout());
-    assert!(started.elapsed() < Duration::from_secs(3), "gave up after {:?}", started.elapsed());
-}
-
-#[tokio::test]
-async fn a_silent_server_times_out_maybe_sent() {
-    let peer = Peer::spawn(Mode::Silent);
-    let started = Instant::now();
-
-    let err = send_err(&quick(), get(&peer.url("/custom/v1/declare"))).await;
-
-    assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
-    assert_eq!(err.delivery(), Delivery::MaybeSent);
-    assert!(err.is_timeout());
-    assert!(err.to_string().contains("before sending it again"), "{err}");
-    assert_eq!(peer.requests().len(), 1, "the request did arrive");
-    assert!(started.elapsed() < Duration::from_secs(3), "gave up after {:?}", started.elapsed());
-}
-
-#[tokio::test]
-async fn a_close_after_the_request_is_maybe_sent() {
-    let peer = Peer::spawn(Mode::Close);
-
-    let err = send_err(&quick(), http::Request::post(peer.url("/d")).body(b"x=1".to_vec()).unwrap()).await;
-
-    assert_eq!(err.kind(), ErrorKind::Interrupted, "{err:?}");
-    assert_eq!(err.delivery(), Delivery::MaybeSent);
-    assert!(!err.is_timeout());
-    assert_eq!(peer.requests().len(), 1, "the request did arrive");
-}
-
-#[tokio::test]
-async fn a_reset_after_the_request_is_maybe_sent() {
-    let peer = Peer::spawn(Mode::Reset);
-
-    let err = send_err(&quick(), http::Request::post(peer.url("/d")).body(vec![b'x'; 512]).unwrap()).await;
-
-    assert_eq!(err.kind(), ErrorKind::Interrupted, "{err:?}");
-    assert_eq!(err.delivery(), Delivery::MaybeSent);
-    assert!(!err.is_timeout());
-}
-
-#[tokio::test]
-async fn a_truncated_body_is_maybe_sent() {
-    let mut answer = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n".to_vec();
-    answer.extend_from_slice(b"only ten b");
-    // Answer, then hang up mid-body.
-    let peer = Peer::spawn(Mode::RespondAndClose(answer));
-
-    let err = send_err(&quick(), get(&peer.url("/short"))).await;
-
-    assert_eq!(err.kind(), ErrorKind::ResponseBody, "{err:?}");
-    assert!(!err.is_timeout());
-    assert_eq!(err.delivery(), Delivery::MaybeSent);
-}
-
-#[tokio::test]
-async fn a_body_over_the_limit_is_refused() {
-    let peer = Peer::spawn(Mode::Respond(response("200 OK", &[], &[b'a'; 100])));
-    let transport = quick().with_max_response_body(99);
-
-    let err = send_err(&transport, get(&peer.url("/big"))).await;
-
-    assert_eq!(err.kind(), ErrorKind::ResponseTooLarge { limit: 99 });
-    assert_eq!(err.delivery(), Delivery::MaybeSent);
-
-    let exact = quick().with_max_response_body(100).send(get(&peer.url("/big"))).await.unwrap();
-    assert_eq!(exact.body().len(), 100);
-}
-
-#[tokio::test]
-async fn an_unchunked_unannounced_body_over_the_limit_is_refused() {
-    // No content-length: the body runs until the connection closes.
-    let mut answer = b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n".to_vec();
-    answer.extend_from_slice(&[b'a'; 5000]);
-    let peer = Peer::spawn(Mode::RespondAndClose(answer));
-
-    let err = send_err(&quick().with_max_response_body(4096), get(&peer.url("/big"))).await;
-
-    assert_eq!(err.kind(), ErrorKind::ResponseTooLarge { limit: 4096 });
-}
-
-#[tokio::test]
-async fn redirects_are_not_followed() {
-    let target = Peer::spawn(Mode::Respond(response("200 OK", &[], b"followed")));
-    let location = target.url("/elsewhere");
-    let peer = Peer::spawn(Mode::Respond(response("302 Found", &[("location", &location)], b"")));
-
-    // The default constructor: no redirects.
-    let response = ReqwestTransport::new().unwrap().send(get(&peer.url("/custom/v1/declare"))).await.unwrap();
-
-    assert_eq!(response.status(), 302);
-    assert_eq!(response.headers()["location"], location.as_str());
-    assert_eq!(target.accepted(), 0, "the redirect was not followed");
-}
-
-#[tokio::test]
-async fn the_callers_client_pool_is_reused() {
-    let peer = Peer::spawn(Mode::Respond(response("200 OK", &[], b"{}")));
-    let client = ReqwestTransport::default_client().unwrap();
-    let transport = ReqwestTransport::from(client.clone());
-    let clone = transport.clone();
-
-    for t in [&transport, &clone, &transport] {
-        let response = t.send(get(&peer.url("/q"))).await.unwrap();
-        assert_eq!(response.status(), 200);
+    fn with_settings(&self, settings: TransportSettings) -> Blocking {
+        self.blocking(ReqwestTransport::with_settings(settings).unwrap())
     }
-    // The caller's own use of the client shares the pool too.
-    assert_eq!(client.get(peer.url("/direct")).send().await.unwrap().status(), 200);
 
-    assert_eq!(peer.requests().len(), 4);
-    assert_eq!(peer.accepted(), 1, "all four requests went over one connection");
-}
+    fn new_transport(&self) -> Blocking {
+        self.blocking(ReqwestTransport::new().unwrap())
+    }
 
-#[tokio::test]
-async fn urls_reqwest_cannot_use_are_not_sent() {
-    for url in ["/relative/only", "ftp://127.0.0.1/file"] {
-        let err = send_err(&quick(), get(url)).await;
-        assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{url}: {err:?}");
-        assert_eq!(err.delivery(), Delivery::NotSent);
+    fn on_library_defaults(&self, settings: TransportSettings) -> Blocking {
+        self.blocking(ReqwestTransport::with_client(reqwest::Client::new(), settings))
     }
 }
+
+customs_testkit::transport_suite!(Reqwest::new());
 
 #[cfg(feature = "rustls")]
-#[tokio::test]
-async fn a_failed_tls_handshake_is_not_sent() {
-    let peer = Peer::spawn(Mode::NotTls);
-    let url = format!("https://{}/custom/v1/declare", peer.addr());
-
-    let err = send_err(&quick(), http::Request::post(url).body(b"secret=1".to_vec()).unwrap()).await;
-
-    assert_eq!(err.kind(), ErrorKind::Connect, "{err:?}");
-    assert_eq!(err.delivery(), Delivery::NotSent);
-    assert!(peer.requests().is_empty());
+#[test]
+fn a_failed_tls_handshake_is_not_sent() {
+    transport_suite::a_failed_tls_handshake_is_not_sent(&Reqwest::new());
 }
 
-#[tokio::test]
-async fn errors_never_show_request_headers_or_bodies() {
-    let peer = Peer::spawn(Mode::Silent);
-    let request = http::Request::post(peer.url("/d"))
-        .header("authorization", "WECHATPAY2-SHA256-RSA2048 signature=\"SIGNATURE-VALUE\"")
-        .body(b"card_no=BODY-SECRET".to_vec())
-        .unwrap();
+#[test]
+fn the_callers_client_pool_is_reused() {
+    let subject = Reqwest::new();
+    let client = ReqwestTransport::client_builder(&TransportSettings::default()).build().unwrap();
+    let transport = subject.blocking(ReqwestTransport::from(client.clone()));
+    let clone = subject.blocking(transport.transport.clone());
 
-    let err = send_err(&quick(), request).await;
-
-    let mut chain = format!("{err} {err:?}");
-    let mut source = std::error::Error::source(&err);
-    while let Some(s) = source {
-        chain = format!("{chain} {s} {s:?}");
-        source = s.source();
-    }
-    assert!(!chain.contains("SIGNATURE-VALUE"), "{chain}");
-    assert!(!chain.contains("BODY-SECRET"), "{chain}");
+    transport_suite::one_pool_serves_every_request(&[&transport, &clone, &transport], |url| {
+        subject.0.block_on(async { client.get(url).send().await }).unwrap().status().as_u16()
+    });
 }

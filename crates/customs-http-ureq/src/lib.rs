@@ -38,22 +38,25 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! # Defaults
+//! # Settings
 //!
-//! [`UreqTransport::new`] and [`TransportConfig::build_agent`] build an agent that
+//! A transport takes [`TransportSettings`] (from `customs-core`, the same for every
+//! transport). [`UreqTransport::new`] uses the defaults: every request
 //!
 //! * follows **no redirects**: a `3xx` comes back as a response. Signed requests must not
 //!   be replayed to another host (server-side request forgery; `oauth2-rs` does the same);
-//! * returns `4xx`/`5xx` as responses (`http_status_as_error(false)`);
-//! * times out resolving after [`DEFAULT_CONNECT_TIMEOUT`] (5 s), connecting (TCP,
-//!   proxy, TLS handshake) after another 5 s, and the whole exchange, response body
-//!   included, after [`DEFAULT_TIMEOUT`] (30 s);
-//! * refuses response bodies over [`DEFAULT_MAX_RESPONSE_BODY`] (10 MiB);
-//! * sends [`DEFAULT_USER_AGENT`] when the request has no `User-Agent`.
+//! * returns `4xx`/`5xx` as responses;
+//! * times out resolving after 5 s, connecting (TCP, proxy, TLS handshake) after
+//!   another 5 s (ureq times the two phases separately, each with the connect
+//!   timeout), and the whole exchange, response body included, after 30 s;
+//! * refuses response bodies over 10 MiB;
+//! * sends [`TransportSettings::DEFAULT_USER_AGENT`] when the request has no `User-Agent`.
 //!
-//! An agent you build yourself and wrap with `From<ureq::Agent>` keeps its own
-//! settings, except that error statuses always come back as responses; share one agent
-//! (and so one connection pool) across all your requests. Build it with
+//! [`UreqTransport::with_settings`] builds an agent from other settings. An agent you
+//! build yourself and wrap with [`UreqTransport::with_agent`] (or `From`, with the
+//! default settings) keeps its pool, proxy and TLS; the settings apply to every
+//! request all the same, redirects off included. Share one agent (and so one
+//! connection pool) across all your requests, and build it with
 //! [`UreqTransport::agent_from_config`] to keep connect failures precisely classified.
 //!
 //! # TLS
@@ -62,11 +65,14 @@
 //! default is installed or needed), trusting the Mozilla root certificates bundled by
 //! `webpki-roots` (ureq features `rustls-no-provider` + `rustls-webpki-roots`, so ring
 //! is not built). To trust other roots, build your own agent config (see
-//! [`UreqTransport::agent_from_config`]).
+//! [`UreqTransport::agent_config`]).
 //!
 //! # Errors
 //!
-//! | failure | [`ErrorKind`] | delivery | `is_timeout` |
+//! Every failure is a [`UreqError`], that is a [`SendError`] with the `ureq::Error`
+//! behind it, classified by [`FailureKind`]:
+//!
+//! | failure | [`FailureKind`] | delivery | `is_timeout` |
 //! |---|---|---|---|
 //! | URI without scheme or host, bad header, https-only violated | `InvalidRequest` | `NotSent` | no |
 //! | host not found, connection refused, proxy or TLS handshake failure | `Connect` | `NotSent` | no |
@@ -80,15 +86,12 @@
 //! TLS handshake), so "not sent" is known rather than guessed; see
 //! [`UreqTransport::agent_from_config`] for agents built otherwise.
 
-mod config;
 mod connect;
 mod error;
 mod transport;
 
-pub use config::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BODY, DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, TransportConfig,
-};
-pub use error::{ErrorKind, UreqError};
+pub use customs_core::{FailureKind, SendError, TransportSettings};
+pub use error::UreqError;
 pub use transport::UreqTransport;
 
 /// Re-export of the `ureq` version this crate wraps, to build a compatible agent.

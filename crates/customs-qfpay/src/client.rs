@@ -90,7 +90,9 @@ impl QfPay {
             HttpMethod::Get => Vec::new(),
             HttpMethod::Post => form.into_bytes(),
         };
-        builder.body(body).map_err(|e| BuildError::Config { key: "environment", reason: e.to_string() })
+        builder
+            .body(body)
+            .map_err(|e| BuildError::config("environment", "the base URL does not make a valid request").with_source(e))
     }
 
     /// Decodes a `declare` response (see [`response`](crate::response)).
@@ -117,7 +119,7 @@ mod tests {
 
     use super::*;
     use crate::config::Environment;
-    use crate::request::{ActionType, AlipayDeclaration, TradeType, WeChatDeclaration};
+    use crate::request::{ActionType, AlipayDeclaration, QfSubOrderNo, TradeType, WeChatDeclaration};
     use crate::sign::ReceivedRequest;
 
     const KEY: &str = "0123456789ABCDEF0123456789ABCDEF";
@@ -149,10 +151,10 @@ mod tests {
             "20191227000200020061752832".parse().unwrap(),
             CustomsCode::ZONGSHU,
             "31222699S7".parse().unwrap(),
-            "jwyhanguo_card".parse().unwrap(),
-            "2024010100000001".parse().unwrap(),
-            "2.00".parse().unwrap(),
         )
+        .with_mch_customs_name("jwyhanguo_card".parse().unwrap())
+        .with_out_request_no("2024010100000001".parse().unwrap())
+        .with_amount("2.00".parse().unwrap())
         .into()
     }
 
@@ -171,7 +173,7 @@ mod tests {
     fn query(trade_type: TradeType) -> QueryRequest {
         let q = QueryRequest::new(trade_type, CustomsCode::SHANGHAI_ZS, "20191227000200020061752831".parse().unwrap());
         match trade_type {
-            TradeType::Weixin => q.with_sub_order_no("15752730835729139712".parse().unwrap()),
+            TradeType::Weixin => q.with_sub_order_no(QfSubOrderNo::new("15752730835729139712").unwrap()),
             _ => q,
         }
     }

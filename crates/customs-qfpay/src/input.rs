@@ -6,14 +6,14 @@
 
 use customs_core::validation::{Violations, check_length};
 use customs_core::{
-    Currency, CustomsCode, Fen, MerchantCustomsNo, OutRequestNo, Rule, SubOrder, SubOrderNo, Syssn, ValidationError,
-    Violation, Yuan,
+    Currency, CustomsCode, Fen, MerchantCustomsNo, OrderFees, OutRequestNo, Rule, Syssn, ValidationError, Violation,
+    Yuan,
 };
 use serde::Deserialize;
 
 use crate::request::{
-    ActionType, AlipayDeclaration, DeclareRequest, HttpMethod, MCH_CUSTOMS_NO, MchCustomsName, QueryRequest,
-    RedeclareRequest, TradeType, WeChatDeclaration, check_amount, check_fee, limits,
+    ActionType, AlipayDeclaration, DeclareRequest, HttpMethod, MCH_CUSTOMS_NO, MchCustomsName, QfSubOrderNo,
+    QueryRequest, RedeclareRequest, TradeType, WeChatDeclaration, check_amount, check_fee, limits,
 };
 
 fn present(s: Option<&String>) -> Option<&str> {
@@ -31,26 +31,43 @@ where
     }
 }
 
-/// Parses a required field after checking QFPay's (shorter) length limit,
-/// so the reported maximum is QFPay's, not the core type's.
-fn limited<T>(v: &mut Violations, field: &str, raw: Option<&String>, max: usize) -> Option<T>
-where
-    T: std::str::FromStr<Err = ValidationError>,
-{
-    let Some(s) = present(raw) else { return v.require(field, None) };
+/// Checks QFPay's (shorter) length limit before parsing, so the reported
+/// maximum is QFPay's, not the core type's.
+fn within<T>(
+    v: &mut Violations,
+    field: &str,
+    s: &str,
+    max: usize,
+    parse: impl FnOnce(&str) -> Result<T, ValidationError>,
+) -> Option<T> {
     if let Err(e) = check_length(field, s.trim(), 1, max) {
         v.push(e);
         return None;
     }
-    v.parse(field, s)
+    v.take(field, parse(s))
 }
 
-fn customs(v: &mut Violations, raw: Option<&String>) -> Option<CustomsCode> {
-    limited(v, CustomsCode::FIELD, raw, limits::CUSTOMS)
+/// `customs` (String(20)): Alipay's customs places in any case, WeChat's
+/// upper-case codes for `weixin` (and the Alipay form when the trade type is
+/// unknown, so that only the trade type is reported).
+fn customs(v: &mut Violations, raw: Option<&String>, trade_type: Option<TradeType>) -> Option<CustomsCode> {
+    let Some(s) = present(raw) else { return v.require(CustomsCode::FIELD, None) };
+    match trade_type {
+        Some(TradeType::Weixin) => within(v, CustomsCode::FIELD, s, limits::CUSTOMS, |s| CustomsCode::new(s)),
+        _ => within(v, CustomsCode::FIELD, s, limits::CUSTOMS, |s| CustomsCode::new_alipay(s)),
+    }
 }
 
 fn mch_customs_no(v: &mut Violations, raw: Option<&String>) -> Option<MerchantCustomsNo> {
-    limited(v, MCH_CUSTOMS_NO, raw, limits::MCH_CUSTOMS_NO)
+    let Some(s) = present(raw) else { return v.require(MCH_CUSTOMS_NO, None) };
+    within(v, MCH_CUSTOMS_NO, s, limits::MCH_CUSTOMS_NO, str::parse)
+}
+
+/// An optional `sub_order_no` of at most `max` characters (64 in declare, 40
+/// in query and redeclare).
+fn sub_order_no(v: &mut Violations, raw: Option<&String>, max: usize) -> Option<QfSubOrderNo> {
+    let s = present(raw)?;
+    within(v, QfSubOrderNo::FIELD, s, max, |s| QfSubOrderNo::new(s))
 }
 
 fn fee(v: &mut Violations, field: &str, raw: Option<&String>) -> Option<Fen> {
@@ -90,10 +107,7 @@ fn not_for(v: &mut Violations, field: &str, raw: Option<&String>, only: TradeTyp
 /// // Every problem is reported at once, by wire field name.
 /// let bad = DeclareInput { trade_type: Some("alipay".into()), amount: Some("2.001".into()), ..DeclareInput::default() };
 /// let err = bad.validate().unwrap_err();
-/// assert_eq!(
-///     err.fields(),
-///     ["syssn", "customs", "mch_customs_no", "mch_customs_name", "out_request_no", "amount"]
-/// );
+/// assert_eq!(err.fields(), ["syssn", "customs", "mch_customs_no", "amount"]);
 /// # Ok::<(), customs_core::ValidationError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -103,28 +117,28 @@ pub struct DeclareInput {
     pub trade_type: Option<String>,
     /// QFPay payment id. Required.
     pub syssn: Option<String>,
-    /// Customs office code (String(20)). Required.
+    /// Customs office code (String(20)). Required. WeChat's upper-case codes
+    /// for `weixin`; Alipay's customs places in any case (`tianjin`).
     pub customs: Option<String>,
     /// Merchant customs registration number (String(20)). Required.
     pub mch_customs_no: Option<String>,
     /// WeChat only: `ADD` (default) or `MODIFY`.
     pub action_type: Option<String>,
-    /// Alipay only, required for Alipay (String(256)).
+    /// Alipay only, optional (String(256)): the name in the Alipay customs record.
     pub mch_customs_name: Option<String>,
-    /// Alipay only, required for Alipay (6–32 of `[0-9A-Za-z_-]`).
+    /// Alipay only, optional (String(32)).
     pub out_request_no: Option<String>,
-    /// Alipay only, required for Alipay: yuan, at most two decimals.
+    /// Alipay only, optional: yuan, at most two decimals.
     pub amount: Option<String>,
-    /// Sub-order number of a split declaration (at most 32 characters).
+    /// Sub-order number of a split declaration (String(64)).
     pub sub_order_no: Option<String>,
-    /// WeChat split only: must be `CNY` when given.
+    /// Must be `CNY` when given.
     pub fee_type: Option<String>,
-    /// WeChat split only: derived; when given it must equal
-    /// `product_fee + transport_fee`.
+    /// Derived; when given it must equal `product_fee + transport_fee`.
     pub order_fee: Option<String>,
-    /// WeChat split only, required with `sub_order_no`: goods in fen.
+    /// Goods in fen. Required with the other amounts, and for a WeChat split.
     pub product_fee: Option<String>,
-    /// WeChat split only, required with `sub_order_no`: freight in fen (`0` if none).
+    /// Freight in fen (`0` if none). Required with the other amounts, and for a WeChat split.
     pub transport_fee: Option<String>,
 }
 
@@ -134,38 +148,32 @@ impl DeclareInput {
         let mut v = Violations::new();
         let trade_type: Option<TradeType> = required(&mut v, "trade_type", self.trade_type.as_ref());
         let syssn: Option<Syssn> = required(&mut v, "syssn", self.syssn.as_ref());
-        let customs = customs(&mut v, self.customs.as_ref());
+        let customs = customs(&mut v, self.customs.as_ref(), trade_type);
         let mch_customs_no = mch_customs_no(&mut v, self.mch_customs_no.as_ref());
         match trade_type {
             Some(TradeType::Alipay) => {
                 let name: Option<MchCustomsName> =
-                    required(&mut v, MchCustomsName::FIELD, self.mch_customs_name.as_ref());
+                    v.parse_opt(MchCustomsName::FIELD, present(self.mch_customs_name.as_ref()));
                 let out_request_no: Option<OutRequestNo> =
-                    required(&mut v, "out_request_no", self.out_request_no.as_ref());
-                let amount: Option<Yuan> = required(&mut v, "amount", self.amount.as_ref());
+                    v.parse_opt("out_request_no", present(self.out_request_no.as_ref()));
+                let amount: Option<Yuan> = v.parse_opt("amount", present(self.amount.as_ref()));
                 if let Some(a) = amount {
                     check_amount(&mut v, a);
                 }
-                let sub_order_no: Option<SubOrderNo> = v.parse_opt("sub_order_no", present(self.sub_order_no.as_ref()));
-                for (field, raw) in [
-                    ("action_type", &self.action_type),
-                    ("fee_type", &self.fee_type),
-                    ("order_fee", &self.order_fee),
-                    ("product_fee", &self.product_fee),
-                    ("transport_fee", &self.transport_fee),
-                ] {
-                    not_for(&mut v, field, raw.as_ref(), TradeType::Weixin);
-                }
+                let sub_order_no = sub_order_no(&mut v, self.sub_order_no.as_ref(), limits::SUB_ORDER_NO);
+                not_for(&mut v, "action_type", self.action_type.as_ref(), TradeType::Weixin);
+                let fees = self.fees(&mut v, false);
                 v.finish_with(|| {
                     let mut d = AlipayDeclaration::new(
                         syssn.expect("checked"),
                         customs.expect("checked"),
                         mch_customs_no.expect("checked"),
-                        name.expect("checked"),
-                        out_request_no.expect("checked"),
-                        amount.expect("checked"),
                     );
+                    d.mch_customs_name = name;
+                    d.out_request_no = out_request_no;
+                    d.amount = amount;
                     d.sub_order_no = sub_order_no;
+                    d.fees = fees.expect("checked");
                     DeclareRequest::Alipay(d)
                 })
             }
@@ -179,7 +187,9 @@ impl DeclareInput {
                 ] {
                     not_for(&mut v, field, raw.as_ref(), TradeType::Alipay);
                 }
-                let sub_order = self.sub_order(&mut v);
+                let sub_order_no = sub_order_no(&mut v, self.sub_order_no.as_ref(), limits::SUB_ORDER_NO);
+                let split = present(self.sub_order_no.as_ref()).is_some();
+                let fees = self.fees(&mut v, split);
                 v.finish_with(|| {
                     let mut d = WeChatDeclaration::new(
                         syssn.expect("checked"),
@@ -187,7 +197,8 @@ impl DeclareInput {
                         mch_customs_no.expect("checked"),
                     )
                     .with_action_type(action_type);
-                    d.sub_order = sub_order.expect("checked");
+                    d.sub_order_no = sub_order_no;
+                    d.fees = fees.expect("checked");
                     DeclareRequest::WeChat(d)
                 })
             }
@@ -197,17 +208,19 @@ impl DeclareInput {
         }
     }
 
-    /// The optional WeChat sub-order: `None` = invalid (recorded),
-    /// `Some(None)` = no split.
+    /// The amount group: `None` = invalid (recorded), `Some(None)` = not
+    /// given. Given in part, `product_fee` and `transport_fee` are required;
+    /// `required` (a WeChat split) asks for them even when none is given.
+    /// The sub-order fields are used "when splitting or modifying" (QFPay 報關
+    /// API 指南 §1), so they do not need `sub_order_no`.
     #[allow(clippy::option_option)]
-    fn sub_order(&self, v: &mut Violations) -> Option<Option<SubOrder>> {
-        let any = [&self.sub_order_no, &self.fee_type, &self.order_fee, &self.product_fee, &self.transport_fee]
+    fn fees(&self, v: &mut Violations, required: bool) -> Option<Option<OrderFees>> {
+        let any = [&self.fee_type, &self.order_fee, &self.product_fee, &self.transport_fee]
             .into_iter()
             .any(|f| present(f.as_ref()).is_some());
-        if !any {
+        if !any && !required {
             return Some(None);
         }
-        let no: Option<SubOrderNo> = required(v, "sub_order_no", self.sub_order_no.as_ref());
         if let Some(ft) = present(self.fee_type.as_ref()) {
             let _: Option<Currency> = v.parse("fee_type", ft);
         }
@@ -217,26 +230,26 @@ impl DeclareInput {
             Some(s) => v.parse("order_fee", s),
             None => None,
         };
-        let (no, product, transport) = (no?, product?, transport?);
-        let sub = v.take("order_fee", SubOrder::new(no, product, transport))?;
-        check_fee(v, "order_fee", sub.order_fee());
+        let (product, transport) = (product?, transport?);
+        let fees = v.take("order_fee", OrderFees::new(product, transport))?;
+        check_fee(v, "order_fee", fees.order_fee());
         if let Some(given) = order {
-            if given != sub.order_fee() {
+            if given != fees.order_fee() {
                 v.push(Violation::new(
                     "order_fee",
                     Rule::Other {
                         rule: format!(
                             "must equal product_fee + transport_fee = {} fen (leave it out: it is derived)",
-                            sub.order_fee()
+                            fees.order_fee()
                         ),
                     },
                     Some(given.to_string()),
                 ));
             }
         }
-        // Any violation recorded above stops `finish_with`, so the sub-order
-        // is only used when everything was valid.
-        Some(Some(sub))
+        // Any violation recorded above stops `finish_with`, so the fees are
+        // only used when everything was valid.
+        Some(Some(fees))
     }
 }
 
@@ -256,7 +269,7 @@ pub struct QueryInput {
     pub customs: Option<String>,
     /// QFPay payment id. Required.
     pub syssn: Option<String>,
-    /// Sub-order number, for split declarations.
+    /// Sub-order number, for split declarations (String(40)).
     pub sub_order_no: Option<String>,
 }
 
@@ -266,9 +279,9 @@ impl QueryInput {
     pub fn validate(&self) -> Result<QueryRequest, ValidationError> {
         let mut v = Violations::new();
         let trade_type: Option<TradeType> = required(&mut v, "trade_type", self.trade_type.as_ref());
-        let customs = customs(&mut v, self.customs.as_ref());
+        let customs = customs(&mut v, self.customs.as_ref(), trade_type);
         let syssn: Option<Syssn> = required(&mut v, "syssn", self.syssn.as_ref());
-        let sub_order_no: Option<SubOrderNo> = v.parse_opt("sub_order_no", present(self.sub_order_no.as_ref()));
+        let sub_order_no = sub_order_no(&mut v, self.sub_order_no.as_ref(), limits::SUB_ORDER_NO_QUERY);
         v.finish_with(|| {
             let mut q =
                 QueryRequest::new(trade_type.expect("checked"), customs.expect("checked"), syssn.expect("checked"));
@@ -299,7 +312,7 @@ pub struct RedeclareInput {
     pub syssn: Option<String>,
     /// Merchant customs registration number (String(20)). Required.
     pub mch_customs_no: Option<String>,
-    /// Sub-order number, for split declarations.
+    /// Sub-order number, for split declarations (String(40)).
     pub sub_order_no: Option<String>,
 }
 
@@ -308,10 +321,10 @@ impl RedeclareInput {
     pub fn validate(&self) -> Result<RedeclareRequest, ValidationError> {
         let mut v = Violations::new();
         let trade_type: Option<TradeType> = required(&mut v, "trade_type", self.trade_type.as_ref());
-        let customs = customs(&mut v, self.customs.as_ref());
+        let customs = customs(&mut v, self.customs.as_ref(), trade_type);
         let syssn: Option<Syssn> = required(&mut v, "syssn", self.syssn.as_ref());
         let mch_customs_no = mch_customs_no(&mut v, self.mch_customs_no.as_ref());
-        let sub_order_no: Option<SubOrderNo> = v.parse_opt("sub_order_no", present(self.sub_order_no.as_ref()));
+        let sub_order_no = sub_order_no(&mut v, self.sub_order_no.as_ref(), limits::SUB_ORDER_NO_QUERY);
         v.finish_with(|| {
             let mut r = RedeclareRequest::new(
                 trade_type.expect("checked"),
@@ -354,22 +367,150 @@ mod tests {
         assert_eq!(e.fields(), ["trade_type", "syssn", "customs", "mch_customs_no"]);
         assert!(e.violations().iter().all(|v| v.rule == Rule::Required));
 
+        // Alipay's record fields are optional (QFPay 報關 API 指南 §1: 否).
         let e = DeclareInput { trade_type: s("alipay"), ..DeclareInput::default() }.validate().unwrap_err();
-        assert_eq!(e.fields(), ["syssn", "customs", "mch_customs_no", "mch_customs_name", "out_request_no", "amount"]);
+        assert_eq!(e.fields(), ["syssn", "customs", "mch_customs_no"]);
 
-        // Empty strings are missing too.
-        let mut i = common("alipay");
-        i.mch_customs_name = s("");
-        i.out_request_no = s("");
-        i.amount = s("");
-        assert_eq!(i.validate().unwrap_err().fields(), ["mch_customs_name", "out_request_no", "amount"]);
-
-        // A split needs its number and both fees.
+        // The amounts go together: given in part, both fees are required.
         let mut w = common("weixin");
         w.product_fee = s("100");
         let e = w.validate().unwrap_err();
-        assert_eq!(e.fields(), ["sub_order_no", "transport_fee"]);
+        assert_eq!(e.fields(), ["transport_fee"]);
         assert!(e.violations().iter().all(|v| v.rule == Rule::Required));
+
+        // A WeChat split needs both fees.
+        let mut w = common("weixin");
+        w.sub_order_no = s("sub-1");
+        let e = w.validate().unwrap_err();
+        assert_eq!(e.fields(), ["product_fee", "transport_fee"]);
+    }
+
+    /// QFPay 報關 API 指南 §1 marks `mch_customs_name`, `out_request_no` and
+    /// `amount` optional (否), and `out_request_no` is only String(32): an
+    /// Alipay declaration without them, or with a short or unusual
+    /// `out_request_no`, is valid.
+    #[test]
+    fn alipay_record_fields_are_optional_and_out_request_no_is_string_32() {
+        let mut i = common("alipay");
+        i.customs = s("ZONGSHU");
+        i.mch_customs_name = s("");
+        i.out_request_no = s("");
+        i.amount = s("");
+        let p = i.validate().unwrap().params();
+        assert_eq!(
+            p.canonical(),
+            "customs=ZONGSHU&mch_customs_no=110084111&syssn=20191227000200020061752831&trade_type=alipay"
+        );
+        for no in ["1", "12345", "req:2026/01|a", "报关请求1"] {
+            i.out_request_no = s(no);
+            assert_eq!(i.validate().unwrap().params().get("out_request_no"), Some(no), "{no}");
+        }
+        i.out_request_no = s(&"r".repeat(33));
+        assert_eq!(i.validate().unwrap_err().fields(), ["out_request_no"]);
+    }
+
+    /// Alipay compares customs places case-insensitively and publishes some in
+    /// lower case; `customs` is a String(20) with no character set (QFPay 報關
+    /// API 指南 §1). WeChat's codes stay upper-case, as WeChat documents them.
+    #[test]
+    fn lower_case_alipay_customs_places_are_accepted_for_alipay_only() {
+        for place in ["tianjin", "nanshagj", "hangzhou_zongshu", "ZONGSHU"] {
+            let mut a = common("alipay");
+            a.customs = s(place);
+            assert_eq!(a.validate().unwrap().customs().as_str(), place);
+            let q = QueryInput { trade_type: s("alipay"), customs: s(place), syssn: s("1"), sub_order_no: None };
+            assert_eq!(q.validate().unwrap().customs.as_str(), place);
+            let r = RedeclareInput {
+                trade_type: s("alipay"),
+                customs: s(place),
+                syssn: s("1"),
+                mch_customs_no: s("9"),
+                sub_order_no: None,
+            };
+            assert_eq!(r.validate().unwrap().customs.as_str(), place);
+        }
+        let mut w = common("weixin");
+        w.customs = s("tianjin");
+        let e = w.validate().unwrap_err();
+        assert_eq!(e.fields(), ["customs"]);
+        assert!(matches!(rule(&e, "customs"), Rule::Charset { .. }));
+        let mut a = common("alipay");
+        a.customs = s(&"t".repeat(21));
+        assert!(matches!(rule(&a.validate().unwrap_err(), "customs"), Rule::Length { max: 20, actual: 21, .. }));
+    }
+
+    /// `product_fee` and `transport_fee` are listed without "(WeChat only)"
+    /// (QFPay Customs Declaration API), and the sub-order fields are used
+    /// "when splitting or modifying" (QFPay 報關 API 指南 §1): amounts are
+    /// accepted for Alipay and without `sub_order_no`.
+    #[test]
+    fn amounts_are_accepted_for_alipay_and_without_a_sub_order() {
+        let mut a = common("alipay");
+        a.customs = s("ZONGSHU");
+        a.product_fee = s("150");
+        a.transport_fee = s("50");
+        let p = a.validate().unwrap().params();
+        assert_eq!(
+            (p.get("product_fee"), p.get("transport_fee"), p.get("order_fee")),
+            (Some("150"), Some("50"), Some("200"))
+        );
+
+        // A MODIFY of an unsplit order's amounts (after a partial refund).
+        let mut w = common("weixin");
+        w.action_type = s("MODIFY");
+        w.fee_type = s("CNY");
+        w.order_fee = s("800");
+        w.product_fee = s("700");
+        w.transport_fee = s("100");
+        let d = w.validate().unwrap();
+        assert!(d.is_modify());
+        assert_eq!(d.sub_order_no(), None);
+        assert_eq!(
+            d.params().canonical(),
+            "action_type=MODIFY&customs=SHANGHAI_ZS&fee_type=CNY&mch_customs_no=110084111&order_fee=800\
+             &product_fee=700&syssn=20191227000200020061752831&trade_type=weixin&transport_fee=100"
+        );
+    }
+
+    /// `sub_order_no` is String(64) in declare, String(40) in query and
+    /// redeclare (QFPay 報關 API 指南 §1–§3).
+    #[test]
+    fn sub_order_no_is_64_in_declare_and_40_in_query_and_redeclare() {
+        let mut w = common("weixin");
+        w.sub_order_no = s(&"s".repeat(64));
+        w.product_fee = s("1");
+        w.transport_fee = s("0");
+        assert_eq!(w.validate().unwrap().sub_order_no().unwrap().len(), 64);
+        let mut a = common("alipay");
+        a.customs = s("ZONGSHU");
+        a.sub_order_no = s(&"s".repeat(64));
+        assert!(a.validate().is_ok());
+        a.sub_order_no = s(&"s".repeat(65));
+        assert!(matches!(rule(&a.validate().unwrap_err(), "sub_order_no"), Rule::Length { max: 64, actual: 65, .. }));
+
+        let q = |no: &str| {
+            QueryInput { trade_type: s("weixin"), customs: s("NINGBO"), syssn: s("1"), sub_order_no: s(no) }.validate()
+        };
+        assert!(q(&"s".repeat(40)).is_ok());
+        assert!(matches!(
+            rule(&q(&"s".repeat(41)).unwrap_err(), "sub_order_no"),
+            Rule::Length { max: 40, actual: 41, .. }
+        ));
+        let r = |no: &str| {
+            RedeclareInput {
+                trade_type: s("weixin"),
+                customs: s("NINGBO"),
+                syssn: s("1"),
+                mch_customs_no: s("9"),
+                sub_order_no: s(no),
+            }
+            .validate()
+        };
+        assert!(r(&"s".repeat(40)).is_ok());
+        assert!(matches!(
+            rule(&r(&"s".repeat(41)).unwrap_err(), "sub_order_no"),
+            Rule::Length { max: 40, actual: 41, .. }
+        ));
     }
 
     #[test]
@@ -382,7 +523,7 @@ mod tests {
             mch_customs_name: s(&"名".repeat(257)),
             out_request_no: s(&"r".repeat(33)),
             amount: s("123456789012345678.00"),
-            sub_order_no: s(&"s".repeat(33)),
+            sub_order_no: s(&"s".repeat(65)),
             ..DeclareInput::default()
         };
         let e = i.validate().unwrap_err();
@@ -393,7 +534,7 @@ mod tests {
             ("mch_customs_name", 256, 257),
             ("out_request_no", 32, 33),
             ("amount", 20, 21),
-            ("sub_order_no", 32, 33),
+            ("sub_order_no", 64, 65),
         ];
         assert_eq!(e.fields(), expect.iter().map(|(f, _, _)| *f).collect::<Vec<_>>());
         for (field, max, actual) in expect {
@@ -423,13 +564,13 @@ mod tests {
         assert!(e.to_string().contains("only sent with trade_type alipay"), "{e}");
 
         let mut a = common("alipay");
+        a.customs = s("ZONGSHU");
         a.mch_customs_name = s("jwyhanguo_card");
         a.out_request_no = s("202401010001");
         a.amount = s("2.00");
         a.action_type = s("ADD");
-        a.product_fee = s("1");
         let e = a.validate().unwrap_err();
-        assert_eq!(e.fields(), ["action_type", "product_fee"]);
+        assert_eq!(e.fields(), ["action_type"]);
         assert!(e.to_string().contains("only sent with trade_type weixin"), "{e}");
     }
 
@@ -437,7 +578,7 @@ mod tests {
     fn bad_values_are_named() {
         let mut w = common("weixin");
         w.action_type = s("DELETE");
-        w.sub_order_no = s("sub 1");
+        w.sub_order_no = s("sub\t1");
         w.fee_type = s("USD");
         w.product_fee = s("-5");
         w.transport_fee = s("1.5");
@@ -459,12 +600,16 @@ mod tests {
         w.transport_fee = s("0");
         assert_eq!(w.validate().unwrap_err().fields(), ["order_fee"]);
 
-        let e = DeclareInput { trade_type: s("paypal"), customs: s("shanghai"), ..DeclareInput::default() }
+        let e = DeclareInput { trade_type: s("paypal"), customs: s("shang hai"), ..DeclareInput::default() }
             .validate()
             .unwrap_err();
         assert_eq!(e.fields(), ["trade_type", "syssn", "customs", "mch_customs_no"]);
         assert!(matches!(rule(&e, "customs"), Rule::Charset { .. }));
         assert!(matches!(rule(&e, "trade_type"), Rule::OneOf { .. }));
+        let e = DeclareInput { trade_type: s("weixin"), customs: s("shanghai"), ..DeclareInput::default() }
+            .validate()
+            .unwrap_err();
+        assert!(rule(&e, "customs").to_string().contains("upper-case"), "{e}");
     }
 
     #[test]
@@ -477,7 +622,7 @@ mod tests {
         w.product_fee = s("900");
         w.transport_fee = s("100");
         let d = w.validate().unwrap();
-        let sub = SubOrder::new("sub-1".parse().unwrap(), Fen::new(900), Fen::new(100)).unwrap();
+        let sub = customs_core::SubOrder::new("sub-1".parse().unwrap(), Fen::new(900), Fen::new(100)).unwrap();
         let typed: DeclareRequest = WeChatDeclaration::new(
             "20191227000200020061752831".parse().unwrap(),
             CustomsCode::SHANGHAI_ZS,
@@ -493,6 +638,7 @@ mod tests {
         assert_eq!(w.params().get("sub_order_no"), None);
 
         let mut a = common("alipay");
+        a.customs = s("ZONGSHU");
         a.mch_customs_name = s("韩国 card");
         a.out_request_no = s("202401010001");
         a.amount = s("2");

@@ -56,7 +56,8 @@
 //!   from raw strings, reporting every violation by wire field name.
 //! * [`sign`]: the signing algorithm, also used by the sandbox to verify
 //!   incoming requests ([`sign::ReceivedRequest`]).
-//! * [`response`], [`code`]: decoding and the `respcd` classes.
+//! * [`response`], [`record`], [`code`]: decoding, what each query record
+//!   says, and the `respcd` classes.
 //!
 //! # Choices where QFPay's documentation is silent (UNCONFIRMED)
 //!
@@ -70,11 +71,22 @@
 //! * **Response signatures are not verified**: QFPay documents them as
 //!   optional and does not say how customs answers (with an array `data`)
 //!   would be signed.
-//! * QFPay's 報關 API 指南 marks the Alipay fields optional, but QFPay's docs and Alipay
-//!   require them, so an [`AlipayDeclaration`] always carries
-//!   `mch_customs_name`, `out_request_no` and `amount`.
-//! * `sub_order_no` is capped at 32 characters (WeChat's and Alipay's limit),
-//!   not QFPay's 報關 API 指南's 64/40; its Alipay mapping (`sub_out_biz_no`) is inferred.
+//! * The Alipay fields `mch_customs_name`, `out_request_no` and `amount` are
+//!   **optional**, as QFPay's 報關 API 指南 marks them (否); `out_request_no`
+//!   is only `String(32)` (Alipay's own 6–32 `[0-9A-Za-z_-]` is not QFPay's
+//!   rule). Alipay customs places are accepted in any case (`tianjin`);
+//!   `weixin` declarations keep WeChat's upper-case codes.
+//! * `sub_order_no` follows QFPay's limits, `String(64)` in declare and
+//!   `String(40)` in query and redeclare ([`QfSubOrderNo`]), not WeChat's 32;
+//!   its Alipay mapping (`sub_out_biz_no`) is inferred.
+//! * The amount group (`fee_type`, `order_fee`, `product_fee`,
+//!   `transport_fee`) is accepted for Alipay and without `sub_order_no`
+//!   ("when splitting or modifying"); a `weixin` split requires it.
+//! * `0000` to a write is [`Outcome::Accepted`](customs_core::Outcome::Accepted),
+//!   not settled: query for the customs result. A query's outcome comes
+//!   from the documented record fields only ([`record`]).
+//! * A non-2xx answer not in QFPay's JSON shape (a gateway's HTML 502) is a
+//!   [`customs_core::UnverifiedAnswer`], never QFPay's verdict.
 //! * `trade_type=wechat` is accepted as input and sent as `weixin`.
 //! * `respcd` `1100` (maintenance) is retried. `1295`–`1297` (network slow,
 //!   bank busy) and HTTP 5xx are [`Ambiguous`](customs_core::Retryability::Ambiguous):
@@ -88,18 +100,22 @@
 pub mod client;
 pub mod code;
 pub mod config;
+pub mod exchange;
 pub mod input;
+pub mod record;
 pub mod request;
 pub mod response;
 pub mod sign;
+mod sub_order_no;
 
 pub use client::QfPay;
 pub use code::RespCode;
 pub use config::{Environment, QfPayConfig, QfPayConfigBuilder};
 pub use input::{DeclareInput, QueryInput, RedeclareInput};
+pub use record::{QueryRecord, RecordOutcome, RecordVerdict};
 pub use request::{
-    ActionType, AlipayDeclaration, DeclareRequest, HttpMethod, MchCustomsName, Operation, QueryRequest,
+    ActionType, AlipayDeclaration, DeclareRequest, HttpMethod, MchCustomsName, Operation, QfSubOrderNo, QueryRequest,
     RedeclareRequest, TradeType, WeChatDeclaration,
 };
-pub use response::{DeclareResponse, QueryRecord, QueryResponse, RedeclareResponse};
+pub use response::{DeclareResponse, QueryResponse, RedeclareResponse};
 pub use sign::SignType;

@@ -5,24 +5,24 @@
 //! [`WeChatDeclaration`], so Alipay-only fields cannot be sent with
 //! `trade_type=weixin` and vice versa. Field values are the validated types
 //! of `customs-core`; the limits QFPay adds on top (QFPay's 報關 API 指南's `String(n)`
-//! lengths) are checked by each request's `validate`, which the builders of
-//! [`QfPay`](crate::QfPay) call before signing.
+//! lengths, WeChat's customs-code form for `trade_type=weixin`) are checked
+//! by each request's `validate`, which the builders of
+//! [`QfPay`](crate::QfPay) call before signing. `docs/conformance-qfpay.md`
+//! lists every field with its rule and where it is enforced.
 
 use std::fmt;
 use std::str::FromStr;
 
 use customs_core::validation::{Violations, check_length};
 use customs_core::{
-    CustomsCode, Fen, Idempotency, MerchantCustomsNo, OutRequestNo, Rule, SubOrder, SubOrderNo, Syssn, ValidationError,
+    CustomsCode, Fen, Idempotency, MerchantCustomsNo, OrderFees, OutRequestNo, Rule, SubOrder, Syssn, ValidationError,
     Violation, Yuan,
 };
 
 use crate::sign::Params;
+pub use crate::sub_order_no::QfSubOrderNo;
 
-/// QFPay 報關 API 指南 `String(n)` limits, in characters. `sub_order_no` is `String(64)`
-/// in declare and `String(40)` in query/redeclare, but capped at 32 because
-/// both WeChat (`string[1,32]`, WeChat Customs Declaration) and Alipay (`sub_out_biz_no`
-/// `String(32)`) allow only 32 (spec §3.1); [`SubOrderNo`] enforces that.
+/// QFPay 報關 API 指南 `String(n)` limits, in characters.
 pub mod limits {
     /// `customs`: String(20).
     pub const CUSTOMS: usize = 20;
@@ -32,6 +32,10 @@ pub mod limits {
     pub const MCH_CUSTOMS_NAME: usize = 256;
     /// `amount`: String(20).
     pub const AMOUNT: usize = 20;
+    /// `sub_order_no` in declare: String(64) (QFPay 報關 API 指南 §1).
+    pub const SUB_ORDER_NO: usize = 64;
+    /// `sub_order_no` in query and redeclare: String(40) (QFPay 報關 API 指南 §2, §3).
+    pub const SUB_ORDER_NO_QUERY: usize = 40;
     /// `order_fee`, `product_fee`, `transport_fee`: String(8), i.e. at most
     /// 8 digits of fen.
     pub const FEE_DIGITS: usize = 8;
@@ -203,6 +207,15 @@ impl Operation {
         }
     }
 
+    /// The operation's name, as in logs and tracing: `declare`, `query`, `redeclare`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Operation::Declare => "declare",
+            Operation::Query => "query",
+            Operation::Redeclare => "redeclare",
+        }
+    }
+
     /// Whether repeating the operation is harmless: only the query is.
     /// A declaration or redeclaration that *may* have been sent must be
     /// queried, not resubmitted.
@@ -216,11 +229,7 @@ impl Operation {
 
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Operation::Declare => "declare",
-            Operation::Query => "query",
-            Operation::Redeclare => "redeclare",
-        })
+        f.write_str(self.name())
     }
 }
 
@@ -238,9 +247,16 @@ pub enum HttpMethod {
 
 // ---- QFPay limits on core types -------------------------------------------
 
-pub(crate) fn check_customs(v: &mut Violations, c: &CustomsCode) {
+/// `customs`: at most 20 characters; for `trade_type=weixin` also WeChat's
+/// upper-case form (`[A-Z0-9_]`, the codes WeChat documents), while Alipay's
+/// customs places may be in any case ([`CustomsCode::new_alipay`]).
+pub(crate) fn check_customs(v: &mut Violations, c: &CustomsCode, trade_type: TradeType) {
     if let Err(e) = check_length(CustomsCode::FIELD, c.as_str(), 1, limits::CUSTOMS) {
         v.push(e);
+    } else if trade_type == TradeType::Weixin && !c.is_upper_case_code() {
+        if let Err(e) = CustomsCode::new(c.as_str()) {
+            v.extend(e);
+        }
     }
 }
 
@@ -275,82 +291,166 @@ pub(crate) fn check_fee(v: &mut Violations, field: &str, fee: Fen) {
     }
 }
 
-pub(crate) fn check_sub_order(v: &mut Violations, s: &SubOrder) {
-    check_fee(v, "order_fee", s.order_fee());
-    check_fee(v, "product_fee", s.product_fee());
-    check_fee(v, "transport_fee", s.transport_fee());
+pub(crate) fn check_fees(v: &mut Violations, f: &OrderFees) {
+    check_fee(v, "order_fee", f.order_fee());
+    check_fee(v, "product_fee", f.product_fee());
+    check_fee(v, "transport_fee", f.transport_fee());
+}
+
+/// `sub_order_no` in query and redeclare: at most 40 characters.
+pub(crate) fn check_query_sub_order_no(v: &mut Violations, no: Option<&QfSubOrderNo>) {
+    if let Some(no) = no {
+        if let Err(e) = check_length(QfSubOrderNo::FIELD, no.as_str(), 1, limits::SUB_ORDER_NO_QUERY) {
+            v.push(e);
+        }
+    }
+}
+
+fn insert_fees(p: &mut Params, fees: Option<&OrderFees>) {
+    if let Some(f) = fees {
+        p.insert("fee_type", f.fee_type().as_str())
+            .insert("order_fee", f.order_fee().to_string())
+            .insert("product_fee", f.product_fee().to_string())
+            .insert("transport_fee", f.transport_fee().to_string());
+    }
 }
 
 // ---- declare ----------------------------------------------------------------
 
 /// An Alipay declaration (`trade_type=alipay`, QFPay 報關 API 指南 §1).
 ///
-/// QFPay's 報關 API 指南 marks `mch_customs_name`, `out_request_no` and `amount` optional,
-/// but QFPay's docs say each "must be passed when trade_type is alipay" and
-/// Alipay requires all three (spec §3.1), so they are required here.
+/// Only `syssn`, `customs` and `mch_customs_no` are required: QFPay's 報關 API
+/// 指南 marks `mch_customs_name`, `out_request_no` and `amount` optional (否),
+/// so they are sent only when set. (QFPay's GitHub docs say each "must be
+/// passed when trade_type is alipay"; the published guide does not, and an
+/// Alipay refusal comes back as QFPay's answer.) The amount group
+/// (`product_fee`, `transport_fee`, with `fee_type` and the derived
+/// `order_fee`) may be given too: QFPay's Customs Declaration API lists
+/// `product_fee` and `transport_fee` without "(WeChat only)".
+///
+/// ```
+/// use customs_core::CustomsCode;
+/// use customs_qfpay::{AlipayDeclaration, DeclareRequest};
+/// let d: DeclareRequest = AlipayDeclaration::new(
+///     "20191227000200020061752832".parse()?,
+///     CustomsCode::new_alipay("tianjin")?,
+///     "31222699S7".parse()?,
+/// )
+/// .with_amount("2.00".parse()?)
+/// .into();
+/// d.validate()?;
+/// assert_eq!(d.params().canonical(),
+///     "amount=2.00&customs=tianjin&mch_customs_no=31222699S7&syssn=20191227000200020061752832&trade_type=alipay");
+/// # Ok::<(), customs_core::ValidationError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AlipayDeclaration {
     /// QFPay payment id (not a refund id), `syssn`.
     pub syssn: Syssn,
-    /// Customs office, `customs` (String(20)); Alipay codes such as `ZONGSHU`.
+    /// Customs office, `customs` (String(20)); Alipay codes such as `ZONGSHU`
+    /// or `tianjin`, in any case ([`CustomsCode::new_alipay`]).
     pub customs: CustomsCode,
     /// Merchant customs registration number, `mch_customs_no` (String(20)).
     pub mch_customs_no: MerchantCustomsNo,
-    /// Name in the Alipay customs record, `mch_customs_name`.
-    pub mch_customs_name: MchCustomsName,
-    /// Alipay declaration request number, `out_request_no` (6–32 characters).
-    pub out_request_no: OutRequestNo,
-    /// Declared amount in yuan, `amount`, sent with two decimals (`2.00`).
-    pub amount: Yuan,
+    /// Name in the Alipay customs record, `mch_customs_name` (optional).
+    pub mch_customs_name: Option<MchCustomsName>,
+    /// Declaration request number, `out_request_no` (optional, String(32)).
+    pub out_request_no: Option<OutRequestNo>,
+    /// Declared amount in yuan, `amount` (optional), sent with two decimals (`2.00`).
+    pub amount: Option<Yuan>,
     /// Sub-order number of a split declaration, `sub_order_no`. Its mapping to
     /// Alipay's `sub_out_biz_no` is inferred, not documented (spec §5.5).
-    pub sub_order_no: Option<SubOrderNo>,
+    pub sub_order_no: Option<QfSubOrderNo>,
+    /// The amount group (`fee_type`, `order_fee`, `product_fee`,
+    /// `transport_fee`, in fen), when stated.
+    pub fees: Option<OrderFees>,
 }
 
 impl AlipayDeclaration {
-    /// An Alipay declaration without a sub-order.
-    pub fn new(
-        syssn: Syssn,
-        customs: CustomsCode,
-        mch_customs_no: MerchantCustomsNo,
-        mch_customs_name: MchCustomsName,
-        out_request_no: OutRequestNo,
-        amount: Yuan,
-    ) -> Self {
-        Self { syssn, customs, mch_customs_no, mch_customs_name, out_request_no, amount, sub_order_no: None }
+    /// An Alipay declaration of the whole payment, with no optional field.
+    pub fn new(syssn: Syssn, customs: CustomsCode, mch_customs_no: MerchantCustomsNo) -> Self {
+        Self {
+            syssn,
+            customs,
+            mch_customs_no,
+            mch_customs_name: None,
+            out_request_no: None,
+            amount: None,
+            sub_order_no: None,
+            fees: None,
+        }
+    }
+
+    /// Sets `mch_customs_name`; it must match the Alipay customs record.
+    #[must_use]
+    pub fn with_mch_customs_name(mut self, name: MchCustomsName) -> Self {
+        self.mch_customs_name = Some(name);
+        self
+    }
+
+    /// Sets `out_request_no`.
+    #[must_use]
+    pub fn with_out_request_no(mut self, out_request_no: OutRequestNo) -> Self {
+        self.out_request_no = Some(out_request_no);
+        self
+    }
+
+    /// Sets `amount`, in yuan.
+    #[must_use]
+    pub fn with_amount(mut self, amount: Yuan) -> Self {
+        self.amount = Some(amount);
+        self
     }
 
     /// Declares one sub-order of a split payment.
     #[must_use]
-    pub fn with_sub_order_no(mut self, sub_order_no: SubOrderNo) -> Self {
-        self.sub_order_no = Some(sub_order_no);
+    pub fn with_sub_order_no(mut self, sub_order_no: impl Into<QfSubOrderNo>) -> Self {
+        self.sub_order_no = Some(sub_order_no.into());
+        self
+    }
+
+    /// States the amounts (`product_fee`, `transport_fee`; `fee_type` and
+    /// `order_fee` derived).
+    #[must_use]
+    pub fn with_fees(mut self, fees: OrderFees) -> Self {
+        self.fees = Some(fees);
         self
     }
 }
 
 /// A WeChat declaration (`trade_type=weixin`, QFPay 報關 API 指南 §1).
+///
+/// A split sub-order carries `sub_order_no` and its amounts (QFPay Customs
+/// Declaration API: `fee_type`, `order_fee` "Yes (WeChat only)", `product_fee`,
+/// `transport_fee` "Yes" for split orders). The amounts may also be given
+/// without `sub_order_no`: the sub-order fields are used "when splitting or
+/// modifying" (拆單或修改報關時使用, QFPay 報關 API 指南 §1), e.g. a
+/// `MODIFY` of an unsplit order's amounts after a partial refund.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WeChatDeclaration {
     /// QFPay payment id (not a refund id), `syssn`.
     pub syssn: Syssn,
-    /// Customs office, `customs` (String(20)), e.g. `SHANGHAI_ZS`.
+    /// Customs office, `customs` (String(20)), e.g. `SHANGHAI_ZS`: WeChat's
+    /// upper-case codes.
     pub customs: CustomsCode,
     /// Merchant customs registration number, `mch_customs_no` (String(20)).
     pub mch_customs_no: MerchantCustomsNo,
     /// `ADD` (default) or `MODIFY`; always sent.
     pub action_type: ActionType,
-    /// One sub-order of a split payment: `sub_order_no`, `fee_type=CNY`,
-    /// `order_fee` (derived: `product_fee + transport_fee`), `product_fee`,
-    /// `transport_fee`, all in fen.
-    pub sub_order: Option<SubOrder>,
+    /// Sub-order number of a split payment, `sub_order_no` (String(64));
+    /// requires [`fees`](Self::fees).
+    pub sub_order_no: Option<QfSubOrderNo>,
+    /// `fee_type=CNY`, `order_fee` (derived: `product_fee + transport_fee`),
+    /// `product_fee`, `transport_fee`, all in fen.
+    pub fees: Option<OrderFees>,
 }
 
 impl WeChatDeclaration {
     /// An `ADD` declaration of the whole payment.
     pub fn new(syssn: Syssn, customs: CustomsCode, mch_customs_no: MerchantCustomsNo) -> Self {
-        Self { syssn, customs, mch_customs_no, action_type: ActionType::Add, sub_order: None }
+        Self { syssn, customs, mch_customs_no, action_type: ActionType::Add, sub_order_no: None, fees: None }
     }
 
     /// Sets `action_type`.
@@ -360,10 +460,25 @@ impl WeChatDeclaration {
         self
     }
 
-    /// Declares one sub-order of a split payment.
+    /// Declares one sub-order of a split payment: its number and amounts.
     #[must_use]
     pub fn with_sub_order(mut self, sub_order: SubOrder) -> Self {
-        self.sub_order = Some(sub_order);
+        self.fees = Some(sub_order.fees());
+        self.sub_order_no = Some(sub_order.into_sub_order_no().into());
+        self
+    }
+
+    /// Sets `sub_order_no` (a split sub-order also needs [`with_fees`](Self::with_fees)).
+    #[must_use]
+    pub fn with_sub_order_no(mut self, sub_order_no: impl Into<QfSubOrderNo>) -> Self {
+        self.sub_order_no = Some(sub_order_no.into());
+        self
+    }
+
+    /// States the amounts, with or without a sub-order.
+    #[must_use]
+    pub fn with_fees(mut self, fees: OrderFees) -> Self {
+        self.fees = Some(fees);
         self
     }
 }
@@ -432,26 +547,54 @@ impl DeclareRequest {
     }
 
     /// `sub_order_no`, if this declares a sub-order.
-    pub fn sub_order_no(&self) -> Option<&SubOrderNo> {
+    pub fn sub_order_no(&self) -> Option<&QfSubOrderNo> {
         match self {
             DeclareRequest::Alipay(d) => d.sub_order_no.as_ref(),
-            DeclareRequest::WeChat(d) => d.sub_order.as_ref().map(SubOrder::sub_order_no),
+            DeclareRequest::WeChat(d) => d.sub_order_no.as_ref(),
         }
     }
 
-    /// Checks the limits of QFPay's 報關 API 指南 that the core types do not already
-    /// enforce (`customs` and `mch_customs_no` at most 20 characters,
-    /// `amount` above zero and at most 20 characters, fees at most 8 digits),
-    /// reporting every violation.
+    /// The amount group, if stated.
+    pub fn fees(&self) -> Option<&OrderFees> {
+        match self {
+            DeclareRequest::Alipay(d) => d.fees.as_ref(),
+            DeclareRequest::WeChat(d) => d.fees.as_ref(),
+        }
+    }
+
+    /// Whether this is a WeChat `action_type=MODIFY`.
+    pub fn is_modify(&self) -> bool {
+        matches!(self, DeclareRequest::WeChat(d) if d.action_type == ActionType::Modify)
+    }
+
+    /// Checks the rules of QFPay's 報關 API 指南 that the core types do not
+    /// already enforce, reporting every violation: `customs` and
+    /// `mch_customs_no` at most 20 characters (and WeChat's upper-case code
+    /// form for `weixin`), `amount` above zero and at most 20 characters,
+    /// fees at most 8 digits, and a `weixin` split (`sub_order_no`) states its
+    /// amounts.
     pub fn validate(&self) -> Result<(), ValidationError> {
         let mut v = Violations::new();
-        check_customs(&mut v, self.customs());
+        check_customs(&mut v, self.customs(), self.trade_type());
         check_mch_customs_no(&mut v, self.mch_customs_no());
-        match self {
-            DeclareRequest::Alipay(d) => check_amount(&mut v, d.amount),
-            DeclareRequest::WeChat(d) => {
-                if let Some(s) = &d.sub_order {
-                    check_sub_order(&mut v, s);
+        if let DeclareRequest::Alipay(AlipayDeclaration { amount: Some(a), .. }) = self {
+            check_amount(&mut v, *a);
+        }
+        if let Some(f) = self.fees() {
+            check_fees(&mut v, f);
+        }
+        if let DeclareRequest::WeChat(d) = self {
+            if d.sub_order_no.is_some() && d.fees.is_none() {
+                for field in ["product_fee", "transport_fee"] {
+                    v.push(Violation::new(
+                        field,
+                        Rule::Other {
+                            rule: "is required for a split (sub_order_no) WeChat declaration (QFPay Customs \
+                                   Declaration API, sub-order fields)"
+                                .into(),
+                        },
+                        None,
+                    ));
                 }
             }
         }
@@ -467,22 +610,16 @@ impl DeclareRequest {
             .insert(MCH_CUSTOMS_NO, self.mch_customs_no().as_str());
         match self {
             DeclareRequest::Alipay(d) => {
-                p.insert("mch_customs_name", d.mch_customs_name.as_str())
-                    .insert("out_request_no", d.out_request_no.as_str())
-                    .insert("amount", d.amount.to_string())
-                    .insert_opt("sub_order_no", d.sub_order_no.as_ref().map(SubOrderNo::as_str));
+                p.insert_opt("mch_customs_name", d.mch_customs_name.as_ref().map(MchCustomsName::as_str))
+                    .insert_opt("out_request_no", d.out_request_no.as_ref().map(OutRequestNo::as_str))
+                    .insert_opt("amount", d.amount.map(|a| a.to_string()));
             }
             DeclareRequest::WeChat(d) => {
                 p.insert("action_type", d.action_type.as_str());
-                if let Some(s) = &d.sub_order {
-                    p.insert("sub_order_no", s.sub_order_no().as_str())
-                        .insert("fee_type", s.fee_type().as_str())
-                        .insert("order_fee", s.order_fee().to_string())
-                        .insert("product_fee", s.product_fee().to_string())
-                        .insert("transport_fee", s.transport_fee().to_string());
-                }
             }
         }
+        p.insert_opt("sub_order_no", self.sub_order_no().map(QfSubOrderNo::as_str));
+        insert_fees(&mut p, self.fees());
         p
     }
 }
@@ -499,8 +636,8 @@ pub struct QueryRequest {
     pub customs: CustomsCode,
     /// `syssn`.
     pub syssn: Syssn,
-    /// `sub_order_no`: required for split declarations.
-    pub sub_order_no: Option<SubOrderNo>,
+    /// `sub_order_no` (String(40)): required for split declarations.
+    pub sub_order_no: Option<QfSubOrderNo>,
     /// POST (default) or GET.
     pub method: HttpMethod,
 }
@@ -518,8 +655,8 @@ impl QueryRequest {
 
     /// Queries one sub-order.
     #[must_use]
-    pub fn with_sub_order_no(mut self, sub_order_no: SubOrderNo) -> Self {
-        self.sub_order_no = Some(sub_order_no);
+    pub fn with_sub_order_no(mut self, sub_order_no: impl Into<QfSubOrderNo>) -> Self {
+        self.sub_order_no = Some(sub_order_no.into());
         self
     }
 
@@ -530,10 +667,12 @@ impl QueryRequest {
         self
     }
 
-    /// Checks QFPay's limits (`customs` at most 20 characters).
+    /// Checks QFPay's limits (`customs` at most 20 characters, WeChat's code
+    /// form for `weixin`; `sub_order_no` at most 40).
     pub fn validate(&self) -> Result<(), ValidationError> {
         let mut v = Violations::new();
-        check_customs(&mut v, &self.customs);
+        check_customs(&mut v, &self.customs, self.trade_type);
+        check_query_sub_order_no(&mut v, self.sub_order_no.as_ref());
         v.finish()
     }
 
@@ -543,15 +682,15 @@ impl QueryRequest {
         p.insert("trade_type", self.trade_type.as_str())
             .insert("customs", self.customs.as_str())
             .insert("syssn", self.syssn.as_str())
-            .insert_opt("sub_order_no", self.sub_order_no.as_ref().map(SubOrderNo::as_str));
+            .insert_opt("sub_order_no", self.sub_order_no.as_ref().map(QfSubOrderNo::as_str));
         p
     }
 }
 
 // ---- redeclare --------------------------------------------------------------
 
-/// A `POST /custom/v1/redeclare` request (QFPay 報關 API 指南 §3): push a declaration
-/// again when it "is lost in the electronic port".
+/// A `POST /custom/v1/redeclare` request (QFPay 報關 API 指南 §3): push a
+/// declaration again "if customs did not receive it" (若海關端未收到報關資訊).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RedeclareRequest {
@@ -563,8 +702,8 @@ pub struct RedeclareRequest {
     pub syssn: Syssn,
     /// `mch_customs_no` (String(20)).
     pub mch_customs_no: MerchantCustomsNo,
-    /// `sub_order_no`: required for split declarations.
-    pub sub_order_no: Option<SubOrderNo>,
+    /// `sub_order_no` (String(40)): required for split declarations.
+    pub sub_order_no: Option<QfSubOrderNo>,
 }
 
 impl RedeclareRequest {
@@ -580,16 +719,18 @@ impl RedeclareRequest {
 
     /// Redeclares one sub-order.
     #[must_use]
-    pub fn with_sub_order_no(mut self, sub_order_no: SubOrderNo) -> Self {
-        self.sub_order_no = Some(sub_order_no);
+    pub fn with_sub_order_no(mut self, sub_order_no: impl Into<QfSubOrderNo>) -> Self {
+        self.sub_order_no = Some(sub_order_no.into());
         self
     }
 
-    /// Checks QFPay's limits (`customs`, `mch_customs_no` at most 20 characters).
+    /// Checks QFPay's limits (`customs`, `mch_customs_no` at most 20
+    /// characters, WeChat's code form for `weixin`; `sub_order_no` at most 40).
     pub fn validate(&self) -> Result<(), ValidationError> {
         let mut v = Violations::new();
-        check_customs(&mut v, &self.customs);
+        check_customs(&mut v, &self.customs, self.trade_type);
         check_mch_customs_no(&mut v, &self.mch_customs_no);
+        check_query_sub_order_no(&mut v, self.sub_order_no.as_ref());
         v.finish()
     }
 
@@ -600,7 +741,7 @@ impl RedeclareRequest {
             .insert("customs", self.customs.as_str())
             .insert("syssn", self.syssn.as_str())
             .insert(MCH_CUSTOMS_NO, self.mch_customs_no.as_str())
-            .insert_opt("sub_order_no", self.sub_order_no.as_ref().map(SubOrderNo::as_str));
+            .insert_opt("sub_order_no", self.sub_order_no.as_ref().map(QfSubOrderNo::as_str));
         p
     }
 }
@@ -622,10 +763,14 @@ mod tests {
             "20191227000200020061752832".parse().unwrap(),
             CustomsCode::ZONGSHU,
             "110084111".parse().unwrap(),
-            "jwyhanguo_card".parse().unwrap(),
-            "202401010001".parse().unwrap(),
-            "2.00".parse().unwrap(),
         )
+        .with_mch_customs_name("jwyhanguo_card".parse().unwrap())
+        .with_out_request_no("202401010001".parse().unwrap())
+        .with_amount("2.00".parse().unwrap())
+    }
+
+    fn fees(product: u64, transport: u64) -> OrderFees {
+        OrderFees::new(Fen::new(product), Fen::new(transport)).unwrap()
     }
 
     #[test]
@@ -640,11 +785,12 @@ mod tests {
         );
         assert_eq!(d.trade_type(), TradeType::Weixin);
         assert_eq!(d.sub_order_no().unwrap().as_str(), "sub-1");
+        assert!(d.is_modify());
     }
 
     #[test]
     fn alipay_params() {
-        let d = DeclareRequest::from(alipay().with_sub_order_no("s1".parse().unwrap()));
+        let d = DeclareRequest::from(alipay().with_sub_order_no(QfSubOrderNo::new("s1").unwrap()));
         d.validate().unwrap();
         assert_eq!(
             d.params().canonical(),
@@ -653,22 +799,123 @@ mod tests {
         );
     }
 
+    /// QFPay 報關 API 指南 §1 marks `mch_customs_name`, `out_request_no` and
+    /// `amount` optional (否): an Alipay declaration without them is valid and
+    /// sends none of them.
+    #[test]
+    fn alipay_record_fields_are_optional() {
+        let bare = AlipayDeclaration::new(
+            "20191227000200020061752832".parse().unwrap(),
+            CustomsCode::ZONGSHU,
+            "31222699S7".parse().unwrap(),
+        );
+        let d = DeclareRequest::from(bare);
+        d.validate().unwrap();
+        assert_eq!(
+            d.params().canonical(),
+            "customs=ZONGSHU&mch_customs_no=31222699S7&syssn=20191227000200020061752832&trade_type=alipay"
+        );
+    }
+
+    /// QFPay Customs Declaration API lists `product_fee` and `transport_fee`
+    /// without "(WeChat only)": an Alipay declaration may state them.
+    #[test]
+    fn alipay_may_state_its_amounts() {
+        let d = DeclareRequest::from(alipay().with_fees(fees(150, 50)));
+        d.validate().unwrap();
+        let p = d.params();
+        assert_eq!(
+            (p.get("product_fee"), p.get("transport_fee"), p.get("order_fee"), p.get("fee_type")),
+            (Some("150"), Some("50"), Some("200"), Some("CNY"))
+        );
+        assert_eq!(p.get("sub_order_no"), None);
+    }
+
+    /// The sub-order fields are used "when splitting or modifying" (QFPay 報關
+    /// API 指南 §1): a MODIFY of an unsplit order's amounts, e.g. after a
+    /// partial refund, has fees and no `sub_order_no`.
+    #[test]
+    fn an_unsplit_order_may_state_or_modify_its_amounts() {
+        let d = DeclareRequest::from(wechat().with_action_type(ActionType::Modify).with_fees(fees(700, 100)));
+        d.validate().unwrap();
+        assert_eq!(
+            d.params().canonical(),
+            "action_type=MODIFY&customs=SHANGHAI_ZS&fee_type=CNY&mch_customs_no=110084111&order_fee=800\
+             &product_fee=700&syssn=20191227000200020061752831&trade_type=weixin&transport_fee=100"
+        );
+        // A WeChat split, though, needs its amounts.
+        let e =
+            DeclareRequest::from(wechat().with_sub_order_no(QfSubOrderNo::new("s1").unwrap())).validate().unwrap_err();
+        assert_eq!(e.fields(), ["product_fee", "transport_fee"]);
+    }
+
+    /// `sub_order_no` is String(64) in declare and String(40) in query and
+    /// redeclare (QFPay 報關 API 指南 §1–§3), not WeChat's 32.
+    #[test]
+    fn sub_order_no_limits_are_qfpays() {
+        let no64 = QfSubOrderNo::new("s".repeat(64)).unwrap();
+        let no41 = QfSubOrderNo::new("s".repeat(41)).unwrap();
+        let no40 = QfSubOrderNo::new("s".repeat(40)).unwrap();
+        DeclareRequest::from(wechat().with_sub_order_no(no64.clone()).with_fees(fees(1, 0))).validate().unwrap();
+        DeclareRequest::from(alipay().with_sub_order_no(no64)).validate().unwrap();
+        let q = |no: &QfSubOrderNo| {
+            QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, "1".parse().unwrap())
+                .with_sub_order_no(no.clone())
+                .validate()
+        };
+        q(&no40).unwrap();
+        let e = q(&no41).unwrap_err();
+        assert_eq!(e.violations()[0].rule, Rule::Length { min: 1, max: 40, actual: 41 });
+        let r = |no: &QfSubOrderNo| {
+            RedeclareRequest::new(TradeType::Alipay, CustomsCode::ZONGSHU, "1".parse().unwrap(), "9".parse().unwrap())
+                .with_sub_order_no(no.clone())
+                .validate()
+        };
+        r(&no40).unwrap();
+        assert_eq!(r(&no41).unwrap_err().fields(), ["sub_order_no"]);
+    }
+
+    /// Alipay customs places in any case for Alipay; WeChat's codes as
+    /// WeChat documents them for `weixin`.
+    #[test]
+    fn customs_case_per_trade_type() {
+        let tianjin = CustomsCode::new_alipay("tianjin").unwrap();
+        let mut a = alipay();
+        a.customs = tianjin.clone();
+        DeclareRequest::from(a).validate().unwrap();
+        QueryRequest::new(TradeType::Alipay, tianjin.clone(), "1".parse().unwrap()).validate().unwrap();
+        let mut w = wechat();
+        w.customs = tianjin.clone();
+        let e = DeclareRequest::from(w).validate().unwrap_err();
+        assert_eq!(e.fields(), ["customs"]);
+        assert!(e.to_string().contains("upper-case"), "{e}");
+        assert!(QueryRequest::new(TradeType::Weixin, tianjin, "1".parse().unwrap()).validate().is_err());
+        let e = QueryRequest::new(
+            TradeType::Alipay,
+            CustomsCode::new_alipay("x".repeat(21)).unwrap(),
+            "1".parse().unwrap(),
+        )
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.violations()[0].rule, Rule::Length { min: 1, max: 20, actual: 21 });
+    }
+
     #[test]
     fn seed_limits_are_enforced_on_typed_values() {
         // The core types allow 32 characters; QFPay allows 20.
         let mut wx = wechat();
         wx.customs = CustomsCode::new("A".repeat(21)).unwrap();
         wx.mch_customs_no = "1".repeat(21).parse().unwrap();
-        wx.sub_order = Some(SubOrder::new("s".parse().unwrap(), Fen::new(100_000_000), Fen::new(1)).unwrap());
+        wx = wx.with_sub_order(SubOrder::new("s".parse().unwrap(), Fen::new(100_000_000), Fen::new(1)).unwrap());
         let e = DeclareRequest::from(wx).validate().unwrap_err();
         assert_eq!(e.fields(), ["customs", "mch_customs_no", "order_fee", "product_fee"]);
         assert!(matches!(e.violations()[0].rule, Rule::Length { max: 20, actual: 21, .. }));
         assert!(e.to_string().contains("99999999 fen"), "{e}");
 
         let mut a = alipay();
-        a.amount = "0".parse().unwrap();
+        a.amount = Some("0".parse().unwrap());
         assert_eq!(DeclareRequest::from(a.clone()).validate().unwrap_err().fields(), ["amount"]);
-        a.amount = Yuan::from_fen(Fen::new(u64::MAX));
+        a.amount = Some(Yuan::from_fen(Fen::new(u64::MAX)));
         let e = DeclareRequest::from(a).validate().unwrap_err();
         assert!(matches!(e.violations()[0].rule, Rule::Length { max: 20, actual: 21, .. }), "{e}");
 

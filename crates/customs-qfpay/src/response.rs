@@ -1,18 +1,20 @@
-//! Decoding `/custom/v1/*` responses (QFPay 報關 API 指南 §1–§3; spec `qfpay.md` §3.2,
-//! §3.3, §4).
+//! Decoding `/custom/v1/*` responses (QFPay 報關 API 指南 §1–§3; QFPay Customs
+//! Declaration API, "Response Behaviour"; spec `qfpay.md` §3.2, §3.3, §4).
 //!
 //! | Response | Result |
 //! |---|---|
-//! | HTTP 2xx, `respcd` `0000` | `Ok`, outcome settled (accepted) |
-//! | HTTP 2xx, `respcd` `1143`/`1145` | `Ok`, outcome [`Outcome::Pending`]: query later, never resubmit |
+//! | HTTP 2xx, `respcd` `0000` to a write (declare, `MODIFY`, redeclare) | `Ok`, [`Outcome::Accepted`]: "Declaration successfully accepted … processing may not be instantaneous": query for the customs result |
+//! | HTTP 2xx, `respcd` `0000` to a query | `Ok`, outcome from the `data` records ([`QueryResponse::outcome`], [`record`](crate::record)) |
+//! | HTTP 2xx, `respcd` `1143`/`1145`/`1298` | `Ok`, [`Outcome::Pending`]: query later, never resubmit ("1143/1145 需重查") |
 //! | HTTP 2xx, any other `respcd` | [`ServiceError`] with `respcd`, `resperr`, `respmsg`, raw body; retryability per [`RespCode::retryability`] (`1108` signature error is final) |
-//! | HTTP 429 | [`ServiceError`], [`Retryability::RateLimited`] (limits: 100 requests/s, 400/min per merchant) |
-//! | HTTP 5xx | [`ServiceError`], [`Retryability::Ambiguous`]: QFPay does not say whether a request answered with a server error was processed, so queries are retried and declarations are not (query first) |
-//! | other HTTP status | [`ServiceError`], final unless its `respcd` is transient |
+//! | non-2xx in QFPay's JSON shape (an object with `respcd`, `resperr` or `respmsg`), 429 | [`ServiceError`], [`Retryability::RateLimited`] (limits: 100 requests/s, 400/min per merchant) |
+//! | non-2xx in QFPay's JSON shape, 5xx | [`ServiceError`], [`Retryability::Ambiguous`]: QFPay does not say whether a request answered with a server error was processed, so queries are retried and writes are not (query first) |
+//! | non-2xx in QFPay's JSON shape, other status | [`ServiceError`], final unless its `respcd` is transient |
+//! | non-2xx **not** in QFPay's shape (a gateway's HTML 502/504, an empty body, another JSON) | [`UnverifiedAnswer`]: never QFPay's verdict; [`Ambiguous`](Retryability::Ambiguous) for 5xx and 429 (reads retried, writes only when opted in), final otherwise; a write may have taken effect |
 //! | 2xx body not JSON, truncated, wrong types, no `respcd` | [`DecodeError`] keeping the raw body |
 //!
-//! Error answers whose body is not JSON (a proxy's HTML page) are still
-//! service errors, with code `HTTP_<status>`.
+//! QFPay's answers carry no signature (see below), so the body's shape is the
+//! only sign that QFPay, and not a proxy or gateway in front of it, answered.
 //!
 //! Leniency: text fields accept JSON `null` (absent) and integers (kept as
 //! their decimal text); fields this SDK does not know are kept in `extra`.
@@ -24,15 +26,17 @@
 
 use customs_core::{
     DeclarationState, DecodeError, Outcome, Provider, Response, ResponseError, Retryability, ServiceError, StateReport,
+    UnverifiedAnswer,
 };
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::code::RespCode;
+pub use crate::record::{QueryRecord, RecordOutcome, RecordVerdict};
 
 /// Text fields: a string, `null` (→ `None`) or an integer (→ its decimal text).
-fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub(crate) fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     match Value::deserialize(d)? {
         Value::Null => Ok(None),
         Value::String(s) => Ok(Some(s)),
@@ -76,17 +80,27 @@ fn field_error(name: &str, e: &serde_json::Error) -> serde_json::Error {
 }
 
 fn decode_error(resp: &Response, reason: impl Into<String>) -> ResponseError {
-    DecodeError {
-        provider: Provider::QfPay,
-        http_status: resp.status().as_u16(),
-        reason: reason.into(),
-        raw: resp.body().clone(),
-    }
-    .into()
+    DecodeError::new(Provider::QfPay, resp.status().as_u16(), reason, resp.body().clone()).into()
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|s| !s.is_empty())
+}
+
+/// Whether `map` has QFPay's answer shape: a JSON object carrying one of the
+/// envelope fields every QFPay answer has (`respcd`, `resperr`, `respmsg`) as
+/// a string.
+fn is_qfpay_shaped(map: &Map<String, Value>) -> bool {
+    ["respcd", "resperr", "respmsg"].iter().any(|k| matches!(map.get(*k), Some(Value::String(_))))
+}
+
+/// The start of a body that is not QFPay's, for diagnosis: at most 200
+/// characters on one line.
+fn body_excerpt(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let excerpt: String = one_line.chars().take(200).collect();
+    (!excerpt.is_empty()).then_some(excerpt)
 }
 
 /// Classifies the response; on success or pending returns the JSON object.
@@ -103,6 +117,13 @@ fn classify(resp: &Response) -> Result<Map<String, Value>, ResponseError> {
     });
 
     if !status.is_success() {
+        // Unsigned and not in QFPay's shape: a gateway or proxy may have
+        // produced it. Never QFPay's verdict.
+        if !json.as_ref().is_some_and(is_qfpay_shaped) {
+            let mut u = UnverifiedAnswer::new(Provider::QfPay, status.as_u16(), resp.body().clone());
+            u.claimed_message = body_excerpt(resp.body());
+            return Err(u.into());
+        }
         let code = respcd.clone().unwrap_or_else(|| format!("HTTP_{}", status.as_u16()));
         let retryability = if status == http::StatusCode::TOO_MANY_REQUESTS {
             Retryability::RateLimited
@@ -154,29 +175,21 @@ fn service_error(
     detail: Option<String>,
     retryability: Retryability,
 ) -> ResponseError {
-    ServiceError {
-        provider: Provider::QfPay,
-        http_status: resp.status().as_u16(),
-        code,
-        message,
-        detail,
-        field: None,
-        request_id: None,
-        retryability,
-        advice: None,
-        raw: resp.body().clone(),
-    }
-    .into()
+    ServiceError::new(Provider::QfPay, resp.status().as_u16(), code, message, retryability, resp.body().clone())
+        .with_detail(detail)
+        .into()
 }
 
 fn from_map<T: DeserializeOwned>(resp: &Response, map: Map<String, Value>) -> Result<T, ResponseError> {
     T::deserialize(Value::Object(map)).map_err(|e| decode_error(resp, e.to_string()))
 }
 
-/// The state a success or pending `respcd` stands for.
+/// The state a success or pending `respcd` of a write stands for: `0000`
+/// "accepted" ([`DeclarationState::Undeclared`]: accepted, not known to be at
+/// customs yet), a pending code [`DeclarationState::Processing`].
 fn respcd_state(respcd: &str) -> StateReport {
     let state =
-        if RespCode::parse(respcd).is_success() { DeclarationState::Success } else { DeclarationState::Processing };
+        if RespCode::parse(respcd).is_success() { DeclarationState::Undeclared } else { DeclarationState::Processing };
     StateReport { state, raw: respcd.to_owned() }
 }
 
@@ -229,66 +242,23 @@ impl DeclareResponse {
         self.code().is_pending()
     }
 
-    /// `0000` → [`DeclarationState::Success`] (declaration accepted, QFPay Customs Declaration API),
-    /// pending → [`DeclarationState::Processing`]; the raw value is `respcd`.
+    /// `0000` → [`DeclarationState::Undeclared`] (accepted; its customs result
+    /// is not known yet), pending → [`DeclarationState::Processing`]; the raw
+    /// value is `respcd`.
     pub fn state(&self) -> StateReport {
         respcd_state(&self.respcd)
     }
 
-    /// [`Outcome::SettledSuccess`] for `0000`, [`Outcome::Pending`] for `1143`/`1145`/`1298`.
+    /// [`Outcome::Accepted`] for `0000`, [`Outcome::Pending`] for
+    /// `1143`/`1145`/`1298`. Neither is settled: query
+    /// (`wait_until_settled`) for the customs result, never resubmit.
+    ///
+    /// `0000` to a write means "Declaration successfully accepted … Customs
+    /// declaration processing may not be instantaneous" (QFPay Customs
+    /// Declaration API, Response Behaviour), for declare, `action_type=MODIFY`
+    /// and redeclare alike: accepted, not settled.
     pub fn outcome(&self) -> Outcome {
-        self.state().outcome()
-    }
-}
-
-/// One record of a query's `data` array (QFPay 報關 API 指南 §2; spec §3.3).
-///
-/// Every field is optional (QFPay sends JSON `null`). QFPay documents no
-/// per-record state; if a record carries WeChat's `state` or Alipay's
-/// `status` (**UNCONFIRMED** whether QFPay passes them through) it is kept in
-/// [`extra`](Self::extra) and read by [`state`](Self::state).
-#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
-#[non_exhaustive]
-pub struct QueryRecord {
-    /// `sub_order_no`.
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub sub_order_no: Option<String>,
-    /// `resperr`.
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub resperr: Option<String>,
-    /// `errmsg`.
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub errmsg: Option<String>,
-    /// `verify_department`.
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub verify_department: Option<String>,
-    /// `verify_department_trade_id`.
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub verify_department_trade_id: Option<String>,
-    /// Fields this SDK does not know, as received.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-impl QueryRecord {
-    /// The record's own state, when it carries one: WeChat's `state`
-    /// (`SUCCESS`, `PROCESSING`, …) or Alipay's `status` (`ws` → undeclared,
-    /// `sending` → processing, `succ` → success). Unknown values map to
-    /// [`DeclarationState::Unknown`] with the raw value kept.
-    pub fn state(&self) -> Option<StateReport> {
-        if let Some(Value::String(s)) = self.extra.get("state") {
-            return Some(StateReport::wechat(s.clone()));
-        }
-        if let Some(Value::String(s)) = self.extra.get("status") {
-            let state = match s.as_str() {
-                "ws" => DeclarationState::Undeclared,
-                "sending" => DeclarationState::Processing,
-                "succ" => DeclarationState::Success,
-                _ => DeclarationState::Unknown,
-            };
-            return Some(StateReport { state, raw: s.clone() });
-        }
-        None
+        if self.code().is_success() { Outcome::Accepted } else { Outcome::Pending }
     }
 }
 
@@ -308,7 +278,7 @@ pub struct QueryResponse {
     #[serde(default, deserialize_with = "lenient_string")]
     pub respmsg: Option<String>,
     /// `data`: one record per (sub-)declaration; `null` or absent → empty.
-    #[serde(skip)]
+    #[serde(skip_deserializing)]
     pub data: Vec<QueryRecord>,
     /// Fields this SDK does not know, as received.
     #[serde(flatten)]
@@ -354,26 +324,38 @@ impl QueryResponse {
         self.data.iter().find(|r| r.sub_order_no.as_deref() == Some(sub_order_no))
     }
 
-    /// The provider-neutral state: the records' own states where they carry
-    /// one (the least settled wins: pending, then needs-action, then
-    /// failure, then success), else the state of `respcd` as for declare.
-    pub fn state(&self) -> StateReport {
-        let envelope = respcd_state(&self.respcd);
-        if self.is_pending() {
-            return envelope;
-        }
-        let rank = |s: &StateReport| match s.outcome() {
-            Outcome::Pending => 0,
-            Outcome::NeedsAction => 1,
-            Outcome::SettledFailure => 2,
-            _ => 3,
-        };
-        self.data.iter().filter_map(QueryRecord::state).min_by_key(rank).unwrap_or(envelope)
+    /// What each record says, in order ([`QueryRecord::verdict`]).
+    pub fn verdicts(&self) -> Vec<RecordVerdict> {
+        self.data.iter().map(QueryRecord::verdict).collect()
     }
 
-    /// What to do next: see [`state`](Self::state).
+    /// What to do next.
+    ///
+    /// `respcd` first: a pending code (`1143`/`1145`/`1298`, "需重查") is
+    /// [`Outcome::Pending`] whatever the records say. For `0000` the records
+    /// decide ([`record`](crate::record)): an empty `data` is
+    /// [`Outcome::Pending`] (nothing to report yet: query later); any record
+    /// not settled or in conflict makes the answer [`Outcome::Pending`]; else
+    /// any failed record makes it [`Outcome::SettledFailure`]; else (every
+    /// record a success) [`Outcome::SettledSuccess`].
     pub fn outcome(&self) -> Outcome {
-        self.state().outcome()
+        if self.is_pending() || self.data.is_empty() {
+            return Outcome::Pending;
+        }
+        let outcomes: Vec<RecordOutcome> = self.data.iter().map(|r| r.verdict().outcome).collect();
+        if outcomes.iter().any(|o| matches!(o, RecordOutcome::NotSettled | RecordOutcome::Conflict)) {
+            Outcome::Pending
+        } else if outcomes.contains(&RecordOutcome::Failure) {
+            Outcome::SettledFailure
+        } else {
+            Outcome::SettledSuccess
+        }
+    }
+
+    /// Whether a record's documented fields and its undocumented state
+    /// disagree ([`RecordOutcome::Conflict`]).
+    pub fn has_conflict(&self) -> bool {
+        self.data.iter().any(|r| r.verdict().outcome == RecordOutcome::Conflict)
     }
 }
 
@@ -403,12 +385,16 @@ mod tests {
     const DECLARE_OK: &str = r#"{"syssn":"20191227000200020061752831","respcd":"0000","resperr":"","respmsg":"",
         "verify_department":"OTHERS","verify_department_trade_id":"4200000459201911265585026208"}"#;
 
+    /// QFPay Customs Declaration API, Response Behaviour: "`0000` →
+    /// Declaration successfully accepted … Customs declaration processing may
+    /// not be instantaneous": accepted, not settled, for every write.
     #[test]
-    fn declare_success_is_settled() {
+    fn a_write_answered_0000_is_accepted_not_settled() {
         let r = DeclareResponse::decode(&resp(200, DECLARE_OK)).unwrap();
         assert_eq!(r.code(), RespCode::Success);
-        assert_eq!(r.outcome(), Outcome::SettledSuccess);
-        assert_eq!(r.state(), StateReport { state: DeclarationState::Success, raw: "0000".into() });
+        assert_eq!(r.outcome(), Outcome::Accepted);
+        assert!(!r.outcome().is_settled(), "waiting goes on to query");
+        assert_eq!(r.state(), StateReport { state: DeclarationState::Undeclared, raw: "0000".into() });
         assert_eq!(r.verify_department.as_deref(), Some("OTHERS"));
         assert_eq!(r.verify_department_trade_id.as_deref(), Some("4200000459201911265585026208"));
         assert_eq!(r.syssn.as_deref(), Some("20191227000200020061752831"));
@@ -427,6 +413,9 @@ mod tests {
             let q = QueryResponse::decode(&resp(200, &body)).unwrap();
             assert_eq!(q.outcome(), Outcome::Pending);
             assert!(q.data.is_empty());
+            // respcd first: a pending code wins over settled-looking records.
+            let body = format!(r#"{{"respcd":"{code}","data":[{{"resperr":"","verify_department_trade_id":"42"}}]}}"#);
+            assert_eq!(QueryResponse::decode(&resp(200, &body)).unwrap().outcome(), Outcome::Pending);
         }
     }
 
@@ -471,25 +460,77 @@ mod tests {
 
     #[test]
     fn http_statuses() {
-        let s = service(DeclareResponse::decode(&resp(429, "")));
+        let s = service(DeclareResponse::decode(&resp(429, r#"{"resperr":"","respmsg":"rate limit"}"#)));
         assert_eq!(s.retryability, Retryability::RateLimited);
         assert_eq!(s.code, "HTTP_429");
         assert!(s.message.contains("100 requests/s"));
+        assert_eq!(s.detail.as_deref(), Some("rate limit"));
         let s = service(DeclareResponse::decode(&resp(429, r#"{"respcd":"1299","resperr":"slow down"}"#)));
         assert_eq!((s.code.as_str(), s.message.as_str()), ("1299", "slow down"));
         assert_eq!(s.retryability, Retryability::RateLimited);
+        // QFPay-shaped 5xx: QFPay's own answer, processed or not unknown:
+        // queries are retried, writes are not.
         for status in [500, 502, 503] {
-            let s = service(QueryResponse::decode(&resp(status, "<html>Bad gateway</html>")));
-            // Processed or not is unknown: queries are retried, declarations are not.
-            assert_eq!(s.retryability, Retryability::Ambiguous);
-            assert_eq!(s.code, format!("HTTP_{status}"));
-            assert_eq!(s.raw, b"<html>Bad gateway</html>");
+            let body = r#"{"respcd":"1254","resperr":"system error","respmsg":""}"#;
+            let s = service(QueryResponse::decode(&resp(status, body)));
+            assert_eq!((s.code.as_str(), s.retryability), ("1254", Retryability::Ambiguous));
+            assert_eq!(s.http_status, status);
+            let s = service(DeclareResponse::decode(&resp(status, r#"{"resperr":"busy"}"#)));
+            assert_eq!((s.code, s.message.as_str()), (format!("HTTP_{status}"), "busy"));
         }
-        let s = service(DeclareResponse::decode(&resp(404, "not found")));
-        assert_eq!((s.code.as_str(), s.retryability), ("HTTP_404", Retryability::Final));
-        assert_eq!(s.message, "Not Found");
         let s = service(DeclareResponse::decode(&resp(400, r#"{"respcd":"1100","resperr":"maintenance"}"#)));
         assert_eq!((s.code.as_str(), s.retryability), ("1100", Retryability::Retryable));
+        let s = service(DeclareResponse::decode(&resp(403, r#"{"respcd":"1108","resperr":"sign"}"#)));
+        assert_eq!((s.code.as_str(), s.retryability), ("1108", Retryability::Final));
+    }
+
+    fn unverified(r: Result<impl std::fmt::Debug, ResponseError>) -> UnverifiedAnswer {
+        match r {
+            Err(ResponseError::Unverified(u)) => u,
+            other => panic!("expected an unverified answer, got {other:?}"),
+        }
+    }
+
+    /// QFPay's answers are unsigned: a non-2xx answer that is not in QFPay's
+    /// JSON shape (a gateway's HTML 502/504, an empty body, someone else's
+    /// JSON) cannot be attributed to QFPay. It is never "QFPay refused".
+    #[test]
+    fn non_2xx_answers_not_in_qfpays_shape_are_unverified() {
+        let html = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>nginx</body></html>";
+        for (status, body, retry) in [
+            (502, html, Retryability::Ambiguous),
+            (504, "<html><body>Gateway Time-out</body></html>", Retryability::Ambiguous),
+            (500, r#"{"message":"Internal Server Error"}"#, Retryability::Ambiguous),
+            (503, "", Retryability::Ambiguous),
+            (429, "", Retryability::Ambiguous),
+            (404, "not found", Retryability::Final),
+            (400, r#"{"error":"bad request"}"#, Retryability::Final),
+            (500, r#"{"respcd":0}"#, Retryability::Ambiguous),
+        ] {
+            for u in [
+                unverified(DeclareResponse::decode(&resp(status, body))),
+                unverified(QueryResponse::decode(&resp(status, body))),
+            ] {
+                assert_eq!(
+                    (u.provider, u.http_status, u.retryability),
+                    (Provider::QfPay, status, retry),
+                    "{status} {body}"
+                );
+                assert_eq!(u.raw, body.as_bytes());
+                assert_eq!(u.claimed_code, None);
+                let msg = u.to_string();
+                assert!(msg.contains("not QFPay's own verdict"), "{msg}");
+                assert!(msg.contains("check the declaration's state before resubmitting"), "{msg}");
+                assert!(!msg.contains("refused"), "{msg}");
+            }
+        }
+        let u = unverified(DeclareResponse::decode(&resp(502, html)));
+        assert_eq!(
+            u.claimed_message.as_deref(),
+            Some("<html> <head><title>502 Bad Gateway</title></head> <body>nginx</body></html>")
+        );
+        let long = "x".repeat(500);
+        assert_eq!(unverified(DeclareResponse::decode(&resp(502, &long))).claimed_message.unwrap().len(), 200);
     }
 
     #[test]
@@ -509,29 +550,47 @@ mod tests {
         assert_eq!(q.data[1].verify_department, None);
         assert_eq!(q.extra.get("new_top_level"), Some(&Value::Bool(true)));
         assert!(!q.extra.contains_key("data"));
-        assert_eq!(q.outcome(), Outcome::SettledSuccess);
+        // The second record has neither an error nor a trade id: not settled.
+        assert_eq!(q.outcome(), Outcome::Pending);
         for empty in [r#"{"respcd":"0000"}"#, r#"{"respcd":"0000","data":null}"#, r#"{"respcd":"0000","data":[]}"#] {
-            assert!(QueryResponse::decode(&resp(200, empty)).unwrap().data.is_empty());
+            let q = QueryResponse::decode(&resp(200, empty)).unwrap();
+            assert!(q.data.is_empty());
+            assert_eq!(q.outcome(), Outcome::Pending, "nothing reported yet: query later");
         }
+        // The records are part of what is serialized (e.g. the CLI's JSON).
+        let v = serde_json::to_value(&q).unwrap();
+        assert_eq!(v["data"][0]["verify_department_trade_id"], "4200000459201911265585026208");
+        assert_eq!(v["data"][0]["customs_result"]["code"], 3);
     }
 
+    /// The query outcome comes from the documented record fields (QFPay 報關
+    /// API 指南 §2: `resperr`, `errmsg`, `sub_order_no`, `verify_department`,
+    /// `verify_department_trade_id`), never from an undocumented `state`.
     #[test]
-    fn record_states_drive_the_query_outcome() {
+    fn documented_record_fields_drive_the_query_outcome() {
         let q = |records: &str| {
             QueryResponse::decode(&resp(200, &format!(r#"{{"respcd":"0000","data":[{records}]}}"#))).unwrap()
         };
-        assert_eq!(q(r#"{"state":"SUCCESS"},{"state":"PROCESSING"}"#).outcome(), Outcome::Pending);
-        assert_eq!(q(r#"{"state":"SUCCESS"},{"state":"FAIL"}"#).outcome(), Outcome::SettledFailure);
-        assert_eq!(q(r#"{"state":"FAIL"},{"state":"EXCEPT"}"#).outcome(), Outcome::NeedsAction);
-        assert_eq!(q(r#"{"state":"SUCCESS"},{}"#).outcome(), Outcome::SettledSuccess);
-        let alipay = q(r#"{"status":"ws"}"#);
-        assert_eq!(alipay.state(), StateReport { state: DeclarationState::Undeclared, raw: "ws".into() });
-        assert_eq!(alipay.outcome(), Outcome::Pending);
-        assert_eq!(q(r#"{"status":"succ"}"#).outcome(), Outcome::SettledSuccess);
-        assert_eq!(q(r#"{"status":"sending"}"#).data[0].state().unwrap().state, DeclarationState::Processing);
-        let odd = q(r#"{"state":"QUEUED"}"#);
-        assert_eq!(odd.state().raw, "QUEUED");
-        assert_eq!(odd.outcome(), Outcome::Pending);
+        let ok = r#"{"resperr":"","errmsg":null,"sub_order_no":"a","verify_department":"OTHERS","verify_department_trade_id":"4200"}"#;
+        let failed = r#"{"resperr":"订购人身份信息不一致","errmsg":null,"sub_order_no":"b","verify_department":"OTHERS","verify_department_trade_id":null}"#;
+        let neither = r#"{"resperr":"","errmsg":null,"sub_order_no":"c","verify_department":null,"verify_department_trade_id":null}"#;
+        assert_eq!(q(ok).outcome(), Outcome::SettledSuccess);
+        assert_eq!(q(&format!("{ok},{ok}")).outcome(), Outcome::SettledSuccess);
+        // Before: a failed record with no state counted as success.
+        assert_eq!(q(failed).outcome(), Outcome::SettledFailure);
+        assert_eq!(q(&format!("{ok},{failed}")).outcome(), Outcome::SettledFailure);
+        assert_eq!(q(&format!("{ok},{failed},{neither}")).outcome(), Outcome::Pending);
+        assert_eq!(q(neither).outcome(), Outcome::Pending);
+        let v = q(&format!("{ok},{failed}")).verdicts();
+        assert_eq!(v[1].reason, "订购人身份信息不一致");
+        // Undocumented states never decide alone; a contradiction is reported.
+        assert_eq!(q(r#"{"state":"SUCCESS"}"#).outcome(), Outcome::Pending);
+        assert_eq!(q(r#"{"status":"succ"}"#).outcome(), Outcome::Pending);
+        let conflict = q(r#"{"resperr":"customs refused","state":"SUCCESS"}"#);
+        assert_eq!(conflict.outcome(), Outcome::Pending);
+        assert!(conflict.has_conflict());
+        assert_eq!(conflict.verdicts()[0].outcome, RecordOutcome::Conflict);
+        assert!(!q(ok).has_conflict());
     }
 
     #[test]

@@ -11,6 +11,16 @@
 //! | `GET /__admin/faults` | | the fault rules |
 //! | `POST /__admin/faults` | a rule or an array (see [`fault`](crate::fault)) | adds fault rules |
 //! | `DELETE /__admin/faults` | | removes every fault rule |
+//!
+//! Input is checked before anything changes: a body that is not JSON, an
+//! unknown field or a value out of range is answered `400` with
+//! `{"error": "…"}` naming the field (and, for an array, the item), the
+//! rule and the limit, e.g. `item 0: `latency_ms` must be at most 600000
+//! (10 minutes), …`; nothing of that request is applied. Limits: `steps`
+//! 0 to 4294967295 (a final state stops it early), `latency_ms` at most
+//! [`MAX_LATENCY_MS`](crate::fault::MAX_LATENCY_MS), `rate` 0.0 to 1.0.
+//! Bodies are bounded like every request (see the crate docs, "Limits and
+//! timeouts").
 
 use http::{Method, StatusCode};
 use serde::Deserialize;
@@ -40,17 +50,6 @@ impl AdminTransaction {
             AdminTransaction::Wechat(t) => live.store.add_txn(Which::WeChat, t.into()),
         }
     }
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct Advance {
-    #[serde(default = "one")]
-    steps: u32,
-}
-
-fn one() -> u32 {
-    1
 }
 
 fn ok(v: &Value) -> Reply {
@@ -91,17 +90,10 @@ pub(crate) fn handle(shared: &Shared, req: &customs_core::Request) -> Reply {
             }
             Err(e) => bad(&e),
         },
-        (&Method::POST, "/__admin/advance") => {
-            let a = if req.body().iter().all(u8::is_ascii_whitespace) {
-                Ok(Advance::default_one())
-            } else {
-                serde_json::from_slice::<Advance>(req.body()).map_err(|e| e.to_string())
-            };
-            match a {
-                Ok(a) => ok(&json!({ "advanced": shared.lock().store.advance_all(a.steps, Now::system()) })),
-                Err(e) => bad(&e),
-            }
-        }
+        (&Method::POST, "/__admin/advance") => match advance_steps(req.body()) {
+            Ok(steps) => ok(&json!({ "advanced": shared.lock().store.advance_all(steps, Now::system()) })),
+            Err(e) => bad(&e),
+        },
         (&Method::POST, "/__admin/reset") => {
             shared.reset();
             ok(&json!({"reset": true}))
@@ -131,9 +123,24 @@ pub(crate) fn handle(shared: &Shared, req: &customs_core::Request) -> Reply {
     }
 }
 
-impl Advance {
-    fn default_one() -> Self {
-        Self { steps: 1 }
+/// The `steps` of an `/__admin/advance` body: empty, `{}` or `{"steps": n}`.
+fn advance_steps(body: &[u8]) -> Result<u32, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(1);
+    }
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))?;
+    let Value::Object(fields) = v else {
+        return Err(format!(r#"body must be a JSON object like {{"steps": 2}}, not {v}"#));
+    };
+    if let Some(k) = fields.keys().find(|k| *k != "steps") {
+        return Err(format!("unknown field `{k}`; the only field is `steps`"));
+    }
+    match fields.get("steps") {
+        None => Ok(1),
+        Some(n) => n
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| format!("`steps` must be a whole number from 0 to {}; got {n}", u32::MAX)),
     }
 }
 
@@ -171,6 +178,24 @@ pub(crate) fn snapshot(shared: &Shared) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn advance_steps_are_checked_and_named() {
+        assert_eq!(advance_steps(b""), Ok(1));
+        assert_eq!(advance_steps(b" {} "), Ok(1));
+        assert_eq!(advance_steps(br#"{"steps": 4294967295}"#), Ok(u32::MAX));
+        for (body, want) in [
+            (&br#"{"steps": 4294967296}"#[..], "`steps` must be a whole number from 0 to 4294967295; got 4294967296"),
+            (br#"{"steps": -1}"#, "`steps` must be a whole number from 0 to 4294967295; got -1"),
+            (br#"{"steps": "2"}"#, r#"got "2""#),
+            (br#"{"step": 2}"#, "unknown field `step`; the only field is `steps`"),
+            (b"[2]", "body must be a JSON object"),
+            (b"\xff\xfe", "body is not JSON"),
+        ] {
+            let e = advance_steps(body).unwrap_err();
+            assert!(e.contains(want), "{e}");
+        }
+    }
 
     #[test]
     fn transactions_parse_by_provider_and_refuse_unknown_fields() {

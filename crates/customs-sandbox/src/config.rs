@@ -62,6 +62,8 @@ pub struct SandboxConfig {
     pub wechat: WechatConfig,
     /// Injected faults, evaluated on every provider request.
     pub faults: Vec<FaultRule>,
+    /// Connection limits and timeouts (`[limits]`).
+    pub limits: Limits,
     /// The sandbox's own WeChat Pay keys (the [`demo`] ones unless replaced
     /// from Rust; not read from TOML).
     #[serde(skip)]
@@ -77,6 +79,7 @@ impl Default for SandboxConfig {
             qfpay: QfpayConfig::default(),
             wechat: WechatConfig::default(),
             faults: Vec::new(),
+            limits: Limits::default(),
             platform: demo::platform_keys(),
         }
     }
@@ -126,6 +129,114 @@ impl SandboxConfig {
         v.extend(self.wechat.transactions.iter().cloned());
         v
     }
+}
+
+/// How long a connection may take and how much it may send (`[limits]` in
+/// TOML); see the crate docs, "Limits and timeouts". Timeouts are whole
+/// milliseconds.
+///
+/// ```
+/// use customs_sandbox::config::{Limits, SandboxConfig};
+///
+/// let cfg = SandboxConfig::from_toml("[limits]\nheader_read_timeout_ms = 5000\nmax_connections = 64")?;
+/// assert_eq!(cfg.limits.header_read_timeout_ms, 5_000);
+/// assert_eq!(cfg.limits.keep_alive_timeout_ms, Limits::default().keep_alive_timeout_ms);
+/// # Ok::<(), customs_sandbox::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Longest wait for a whole request head (request line and headers):
+    /// from the accept for a new connection, from the first byte of the next
+    /// request on a kept-alive one. The connection is then closed without an
+    /// answer. Default 30 000 (hyper's own default).
+    pub header_read_timeout_ms: u64,
+    /// Longest idle time between two requests on a kept-alive connection
+    /// before it is closed. Default 60 000.
+    pub keep_alive_timeout_ms: u64,
+    /// Longest wait for a whole request body, from the end of its head; then
+    /// `408 Request Timeout` and the connection is closed. Default 30 000.
+    pub body_read_timeout_ms: u64,
+    /// Connections served at once. At the limit, idle kept-alive connections
+    /// are closed and new ones wait in the listen backlog until a connection
+    /// ends (they are not refused). Default 512.
+    pub max_connections: usize,
+    /// Largest request body, in bytes; a larger one is answered `413 Payload
+    /// Too Large`. Default 262 144 (256 KiB; the largest documented request
+    /// is a few KiB).
+    pub max_body_bytes: usize,
+    /// Largest request head (request line and headers), in bytes; a larger
+    /// one is answered `431 Request Header Fields Too Large`, as are more than
+    /// 100 headers. Default 65 536 (64 KiB).
+    pub max_header_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_ms: 30_000,
+            keep_alive_timeout_ms: 60_000,
+            body_read_timeout_ms: 30_000,
+            max_connections: 512,
+            max_body_bytes: 256 * 1024,
+            max_header_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl Limits {
+    /// Largest accepted timeout: one day.
+    pub const MAX_TIMEOUT_MS: u64 = 86_400_000;
+    /// Largest accepted [`max_connections`](Self::max_connections).
+    pub const MAX_CONNECTIONS: usize = 1_000_000;
+    /// Largest accepted [`max_body_bytes`](Self::max_body_bytes) and
+    /// [`max_header_bytes`](Self::max_header_bytes): 1 GiB.
+    pub const MAX_BYTES: usize = 1 << 30;
+
+    /// Checks every limit against its range; the message names the setting,
+    /// the range and the value given.
+    pub fn check(&self) -> Result<(), String> {
+        for (name, ms) in [
+            ("header_read_timeout_ms", self.header_read_timeout_ms),
+            ("keep_alive_timeout_ms", self.keep_alive_timeout_ms),
+            ("body_read_timeout_ms", self.body_read_timeout_ms),
+        ] {
+            if !(1..=Self::MAX_TIMEOUT_MS).contains(&ms) {
+                return Err(format!(
+                    "limits.{name} must be from 1 to {} milliseconds (one day); got {ms}",
+                    Self::MAX_TIMEOUT_MS
+                ));
+            }
+        }
+        for (name, v, min, max) in [
+            ("max_connections", self.max_connections, 1, Self::MAX_CONNECTIONS),
+            ("max_body_bytes", self.max_body_bytes, 1024, Self::MAX_BYTES),
+            ("max_header_bytes", self.max_header_bytes, 1024, Self::MAX_BYTES),
+        ] {
+            if !(min..=max).contains(&v) {
+                return Err(format!("limits.{name} must be from {min} to {max}; got {v}"));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
+    }
+
+    pub(crate) fn keep_alive_timeout(&self) -> Duration {
+        Duration::from_millis(self.keep_alive_timeout_ms)
+    }
+
+    pub(crate) fn body_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_read_timeout_ms)
+    }
+}
+
+/// Whole milliseconds of `d`, saturating.
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// How a declaration advances `UNDECLARED`/`SUBMITTED` → `PROCESSING` → final.
@@ -208,11 +319,22 @@ pub struct QfpayConfig {
     pub transactions: Vec<QfpayTransaction>,
     /// Rate limit per app code; QFPay's 100/s and 400/min by default.
     pub rate_limit: RateLimit,
+    /// Whether query `data` records also carry WeChat's `state` (off by
+    /// default). Neither QFPay document lists it, so by default a record has
+    /// only the documented fields; turn it on to test a client against an
+    /// answer that passes the state through (**UNCONFIRMED** whether QFPay
+    /// does). TOML: `[qfpay] query_record_state = true`.
+    pub query_record_state: bool,
 }
 
 impl Default for QfpayConfig {
     fn default() -> Self {
-        Self { merchants: Vec::new(), transactions: Vec::new(), rate_limit: RateLimit::qfpay() }
+        Self {
+            merchants: Vec::new(),
+            transactions: Vec::new(),
+            rate_limit: RateLimit::qfpay(),
+            query_record_state: false,
+        }
     }
 }
 
@@ -297,7 +419,9 @@ pub struct QfpayTransaction {
     #[serde(default)]
     pub refunded: bool,
     /// Payment not finished yet (user entering the password): declarations
-    /// are answered `1143` (spec qfpay.md §4).
+    /// are refused with `1260` ("declare only successful payments", QFPay
+    /// 報關 API 指南, 注意事項). Not `1143`: that code means "query again"
+    /// (1143/1145 需重查), and there would be nothing to find.
     #[serde(default)]
     pub payment_pending: bool,
     /// How customs finally answers.

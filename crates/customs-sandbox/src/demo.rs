@@ -152,7 +152,7 @@ pub const QFPAY_SYSSN_ALIPAY: &str = "20260101000100010003";
 pub const QFPAY_SYSSN_REFUNDED: &str = "20260101000100010004";
 /// QFPay: paid 66.00 CNY; customs refuses the declaration (`FAIL`).
 pub const QFPAY_SYSSN_FAILS: &str = "20260101000100010005";
-/// QFPay: payment not finished (user entering the password): `1143`.
+/// QFPay: payment not finished (user entering the password): declarations are refused (`1260`).
 pub const QFPAY_SYSSN_PAYMENT_PENDING: &str = "20260101000100010006";
 
 /// The explanation customs gives for the failing demo transactions (WeChat 报关查询API's example).

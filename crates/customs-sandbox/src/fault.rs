@@ -1,5 +1,7 @@
-//! Fault injection: latency, server errors, throttling, dropped connections,
-//! truncated bodies and bad WeChat response signatures.
+//! Fault injection: latency, late answers, server errors (the provider's
+//! own, with a chosen HTTP status for QFPay, or a gateway's HTML page),
+//! throttling, dropped connections, truncated bodies and bad WeChat response
+//! signatures.
 //!
 //! A [`FaultRule`] names the routes it applies to ([`RouteMatch`]), what goes
 //! wrong ([`FaultKind`]) and when ([`Trigger`]): always, on the first `n`
@@ -7,9 +9,28 @@
 //! seeded generator (so a run can be replayed exactly).
 //!
 //! Rules are evaluated independently on every provider request (admin
-//! endpoints are never faulted). Latencies of all firing rules add up; of
-//! the other kinds, the first firing rule (in the order the rules were
-//! added) wins.
+//! endpoints are never faulted). Latencies of all firing rules add up, and
+//! so do late-answer delays; of the other kinds, the first firing rule (in
+//! the order the rules were added) wins.
+//!
+//! `latency` waits *before* the request is handled: a client that gives up
+//! first closes the connection and the request is never applied. To emulate
+//! the common real case "processed, then the answer was late", use
+//! `late_answer`: the request is applied at once and only the answer waits
+//! (a client that gives up has changed the state without knowing it):
+//!
+//! ```
+//! use std::time::Duration;
+//! use customs_sandbox::fault::{FaultKind, FaultRule, Route};
+//!
+//! let rule: FaultRule =
+//!     serde_json::from_str(r#"{"route": "wechat.declare", "kind": "late_answer", "latency_ms": 5000}"#)?;
+//! assert_eq!(rule, FaultRule::on(Route::WechatDeclare, FaultKind::LateAnswer(Duration::from_secs(5))));
+//! // More than 10 minutes is refused, naming the field and the limit.
+//! let e = serde_json::from_str::<FaultRule>(r#"{"kind": "latency", "latency_ms": 18446744073709551615}"#);
+//! assert!(e.unwrap_err().to_string().contains("`latency_ms` must be at most 600000"));
+//! # Ok::<(), serde_json::Error>(())
+//! ```
 //!
 //! In TOML and in the admin API a rule is a flat table:
 //!
@@ -20,8 +41,23 @@
 //!     r#"{"route": "wechat.*", "kind": "drop_after", "nth": [2, 5]}"#,
 //! )?;
 //! assert_eq!(rule, FaultRule::new(RouteMatch::WeChat, FaultKind::DropAfterState).on_requests([2, 5]));
+//!
+//! // QFPay's system error as QFPay answers errors: HTTP 200 with a respcd.
+//! let rule: FaultRule = serde_json::from_str(r#"{"route": "qfpay.*", "kind": "system_error", "http_status": 200}"#)?;
+//! assert_eq!(rule.kind, FaultKind::SystemErrorWithStatus(200));
+//! // A gateway in front of the provider answers an HTML 504 page.
+//! let rule: FaultRule = serde_json::from_str(r#"{"kind": "gateway_error", "http_status": 504}"#)?;
+//! assert_eq!(rule.kind, FaultKind::GatewayError(504));
 //! # Ok::<(), serde_json::Error>(())
 //! ```
+//!
+//! | `kind` | `http_status` | Answer |
+//! |---|---|---|
+//! | `system_error` | absent | the provider's system error with HTTP 500: WeChat `SYSTEMERROR` (signed), QFPay `respcd` `1254` |
+//! | `system_error` | `200` or `500`–`599` | QFPay: `respcd` `1254` with that status (`200` is how QFPay answers its errors); WeChat routes: as without it |
+//! | `gateway_error` | `400`–`599`, default `502` | an unsigned HTML error page from a gateway, in front of either provider; the provider never sees the request |
+//!
+//! None of these changes any state.
 
 use std::fmt;
 use std::str::FromStr;
@@ -152,11 +188,29 @@ impl FromStr for RouteMatch {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FaultKind {
-    /// Wait this long before handling the request (`latency`, with `latency_ms`).
+    /// Wait this long before handling the request (`latency`, with
+    /// `latency_ms`). If the client gives up first, the request is lost
+    /// with the connection: nothing is applied.
     Latency(Duration),
+    /// Apply the request at once, then wait this long before answering
+    /// (`late_answer`, with `latency_ms`): a client that gives up first has
+    /// changed the state without learning it ("processed, then the answer
+    /// was late"). Combines with the other kinds (e.g. `drop_after`: applied,
+    /// then a late hang-up). A WeChat answer is signed when it is made, so one
+    /// later than 5 minutes carries a stale `Wechatpay-Timestamp`.
+    LateAnswer(Duration),
     /// HTTP 500 without touching state (`system_error`): WeChat
     /// `{"code":"SYSTEMERROR",…}` (WeChat Customs Declaration), QFPay `respcd` `1254`.
     SystemError,
+    /// QFPay's system error (`respcd` `1254`) with this HTTP status, without
+    /// touching state (`system_error` with `http_status`): `200`, as QFPay
+    /// answers its errors (a code in an HTTP 200 JSON body), or a 5xx. On
+    /// WeChat routes it is [`SystemError`](Self::SystemError).
+    SystemErrorWithStatus(u16),
+    /// A gateway or proxy in front of the provider answers an unsigned HTML
+    /// error page with this status (`gateway_error`, `http_status` default
+    /// `502`); the provider never sees the request, so no state changes.
+    GatewayError(u16),
     /// HTTP 429 without touching state (`rate_limited`).
     RateLimited,
     /// Close the connection before the request changes any state, without
@@ -180,7 +234,9 @@ impl FaultKind {
     fn name(self) -> &'static str {
         match self {
             FaultKind::Latency(_) => "latency",
-            FaultKind::SystemError => "system_error",
+            FaultKind::LateAnswer(_) => "late_answer",
+            FaultKind::SystemError | FaultKind::SystemErrorWithStatus(_) => "system_error",
+            FaultKind::GatewayError(_) => "gateway_error",
             FaultKind::RateLimited => "rate_limited",
             FaultKind::DropBeforeState => "drop_before",
             FaultKind::DropAfterState => "drop_after",
@@ -265,8 +321,10 @@ struct FaultSpec {
     #[serde(default = "star")]
     route: String,
     kind: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "latency_ms")]
     latency_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    http_status: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     times: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -281,26 +339,66 @@ fn star() -> String {
     "*".into()
 }
 
+/// Largest `latency_ms` (of `latency` and `late_answer`): 10 minutes, longer
+/// than any client's timeout.
+pub const MAX_LATENCY_MS: u64 = 600_000;
+
+/// `latency_ms`: whole milliseconds from 0 to [`MAX_LATENCY_MS`]; any other
+/// value is refused with a message naming the field, the rule and the limit.
+fn latency_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    match v.as_u64() {
+        Some(ms) if ms <= MAX_LATENCY_MS => Ok(Some(ms)),
+        _ => Err(serde::de::Error::custom(format!(
+            "`latency_ms` must be at most {MAX_LATENCY_MS} (10 minutes), a whole number of milliseconds; got {v}"
+        ))),
+    }
+}
+
 impl TryFrom<FaultSpec> for FaultRule {
     type Error = String;
 
     fn try_from(s: FaultSpec) -> Result<Self, Self::Error> {
         let routes: RouteMatch = s.route.parse()?;
-        let kind = match (s.kind.as_str(), s.latency_ms) {
-            ("latency", Some(ms)) => FaultKind::Latency(Duration::from_millis(ms)),
-            ("latency", None) => return Err("fault kind `latency` needs `latency_ms`".into()),
-            (_, Some(_)) => return Err(format!("`latency_ms` applies only to kind `latency`, not `{}`", s.kind)),
-            ("system_error", None) => FaultKind::SystemError,
-            ("rate_limited", None) => FaultKind::RateLimited,
-            ("drop_before", None) => FaultKind::DropBeforeState,
-            ("drop_after", None) => FaultKind::DropAfterState,
-            ("truncated_body", None) => FaultKind::TruncatedBody,
-            ("bad_signature", None) => FaultKind::BadSignature,
-            ("stale_timestamp", None) => FaultKind::StaleTimestamp,
-            (other, None) => {
+        if s.latency_ms.is_some() && !matches!(s.kind.as_str(), "latency" | "late_answer") {
+            return Err(format!("`latency_ms` applies only to kinds `latency` and `late_answer`, not `{}`", s.kind));
+        }
+        if s.http_status.is_some() && !matches!(s.kind.as_str(), "system_error" | "gateway_error") {
+            return Err(format!(
+                "`http_status` applies only to kinds `system_error` and `gateway_error`, not `{}`",
+                s.kind
+            ));
+        }
+        let kind = match s.kind.as_str() {
+            "latency" | "late_answer" => match s.latency_ms {
+                Some(ms) if s.kind == "latency" => FaultKind::Latency(Duration::from_millis(ms)),
+                Some(ms) => FaultKind::LateAnswer(Duration::from_millis(ms)),
+                None => return Err(format!("fault kind `{}` needs `latency_ms`", s.kind)),
+            },
+            "system_error" => match s.http_status {
+                None => FaultKind::SystemError,
+                Some(st) if st == 200 || (500..600).contains(&st) => FaultKind::SystemErrorWithStatus(st),
+                Some(st) => {
+                    return Err(format!(
+                        "`http_status` {st} is not a system error's: use 200 (QFPay's way of answering errors) \
+                         or 500-599"
+                    ));
+                }
+            },
+            "gateway_error" => match s.http_status.unwrap_or(502) {
+                st @ 400..=599 => FaultKind::GatewayError(st),
+                st => return Err(format!("`http_status` {st} is not a gateway error's: use 400-599 (default 502)")),
+            },
+            "rate_limited" => FaultKind::RateLimited,
+            "drop_before" => FaultKind::DropBeforeState,
+            "drop_after" => FaultKind::DropAfterState,
+            "truncated_body" => FaultKind::TruncatedBody,
+            "bad_signature" => FaultKind::BadSignature,
+            "stale_timestamp" => FaultKind::StaleTimestamp,
+            other => {
                 return Err(format!(
-                    "unknown fault kind `{other}`; use latency, system_error, rate_limited, drop_before, \
-                     drop_after, truncated_body, bad_signature or stale_timestamp"
+                    "unknown fault kind `{other}`; use latency, late_answer, system_error, gateway_error, \
+                     rate_limited, drop_before, drop_after, truncated_body, bad_signature or stale_timestamp"
                 ));
             }
         };
@@ -327,13 +425,18 @@ impl From<FaultRule> for FaultSpec {
             route: r.routes.to_string(),
             kind: r.kind.name().into(),
             latency_ms: None,
+            http_status: None,
             times: None,
             nth: None,
             rate: None,
             seed: None,
         };
-        if let FaultKind::Latency(d) = r.kind {
-            s.latency_ms = Some(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        match r.kind {
+            FaultKind::Latency(d) | FaultKind::LateAnswer(d) => {
+                s.latency_ms = Some(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            }
+            FaultKind::SystemErrorWithStatus(st) | FaultKind::GatewayError(st) => s.http_status = Some(st),
+            _ => {}
         }
         match r.trigger {
             Trigger::Always => {}
@@ -378,9 +481,11 @@ impl SplitMix {
 /// What the faults decided for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Decision {
-    /// Total added latency.
+    /// Total added latency, before the request is handled (saturating).
     pub(crate) latency: Duration,
-    /// The fault to apply, if any (never `Latency`).
+    /// Total delay of the answer, after the request is handled (saturating).
+    pub(crate) late: Duration,
+    /// The fault to apply, if any (never `Latency` or `LateAnswer`).
     pub(crate) action: Option<FaultKind>,
 }
 
@@ -440,8 +545,13 @@ impl Faults {
                 continue;
             }
             match a.rule.kind {
-                FaultKind::Latency(l) => d.latency += l,
+                // Rules built in Rust are not range-checked: saturate.
+                FaultKind::Latency(l) => d.latency = d.latency.saturating_add(l),
+                FaultKind::LateAnswer(l) => d.late = d.late.saturating_add(l),
                 FaultKind::BadSignature | FaultKind::StaleTimestamp if !route.is_wechat() => {}
+                FaultKind::SystemErrorWithStatus(_) if route.is_wechat() && d.action.is_none() => {
+                    d.action = Some(FaultKind::SystemError);
+                }
                 kind => {
                     if d.action.is_none() {
                         d.action = Some(kind);
@@ -451,6 +561,20 @@ impl Faults {
         }
         d
     }
+}
+
+/// The page a gateway answers with for [`FaultKind::GatewayError`]: HTML
+/// like nginx's, no provider headers and no signature.
+pub(crate) fn gateway_reply(status: u16) -> crate::wire::Reply {
+    let status = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_GATEWAY);
+    let title = format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or("Error"));
+    let body = format!(
+        "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n\
+         <hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    );
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/html"));
+    crate::wire::Reply { status, headers, body: body.into_bytes() }
 }
 
 #[cfg(test)]
@@ -497,7 +621,55 @@ mod tests {
         ]);
         assert_eq!(
             f.decide(Route::WechatQuery),
-            Decision { latency: Duration::from_millis(12), action: Some(FaultKind::RateLimited) }
+            Decision { latency: Duration::from_millis(12), late: Duration::ZERO, action: Some(FaultKind::RateLimited) }
+        );
+    }
+
+    #[test]
+    fn huge_latencies_saturate_instead_of_overflowing() {
+        let mut f = Faults::new([
+            FaultRule::new(RouteMatch::All, FaultKind::Latency(Duration::MAX)),
+            FaultRule::new(RouteMatch::All, FaultKind::Latency(Duration::MAX)),
+            FaultRule::new(RouteMatch::All, FaultKind::LateAnswer(Duration::MAX)),
+            FaultRule::new(RouteMatch::All, FaultKind::LateAnswer(Duration::from_secs(1))),
+        ]);
+        assert_eq!(
+            f.decide(Route::WechatDeclare),
+            Decision { latency: Duration::MAX, late: Duration::MAX, action: None }
+        );
+    }
+
+    #[test]
+    fn latency_ms_is_range_checked_with_a_clear_message() {
+        let parse = |s: &str| serde_json::from_str::<FaultRule>(s).map_err(|e| e.to_string());
+        for bad in ["18446744073709551615", "600001", "-1", "1.5", "\"5\""] {
+            for kind in ["latency", "late_answer"] {
+                let e = parse(&format!(r#"{{"kind":"{kind}","latency_ms":{bad}}}"#)).unwrap_err();
+                assert!(e.contains("`latency_ms` must be at most 600000 (10 minutes)"), "{e}");
+                assert!(e.contains(&format!("got {bad}")), "{e}");
+            }
+        }
+        let r = parse(r#"{"kind":"late_answer","latency_ms":600000,"times":1}"#).unwrap();
+        assert_eq!(r, FaultRule::new(RouteMatch::All, FaultKind::LateAnswer(Duration::from_secs(600))).times(1));
+        assert_eq!(serde_json::from_str::<FaultRule>(&serde_json::to_string(&r).unwrap()).unwrap(), r);
+        assert!(parse(r#"{"kind":"late_answer"}"#).unwrap_err().contains("`late_answer` needs `latency_ms`"));
+        assert!(parse(r#"{"kind":"drop_after","latency_ms":5}"#).unwrap_err().contains("`latency` and `late_answer`"));
+    }
+
+    #[test]
+    fn late_answers_add_up_beside_an_action() {
+        let mut f = Faults::new([
+            FaultRule::new(RouteMatch::All, FaultKind::LateAnswer(Duration::from_millis(5))),
+            FaultRule::new(RouteMatch::All, FaultKind::DropAfterState),
+            FaultRule::new(RouteMatch::All, FaultKind::LateAnswer(Duration::from_millis(7))),
+        ]);
+        assert_eq!(
+            f.decide(Route::QfpayDeclare),
+            Decision {
+                latency: Duration::ZERO,
+                late: Duration::from_millis(12),
+                action: Some(FaultKind::DropAfterState)
+            }
         );
     }
 
@@ -519,6 +691,33 @@ mod tests {
         assert_ne!(a, run(43));
         let hits = a.iter().filter(|h| **h).count();
         assert!((250..350).contains(&hits), "{hits}");
+    }
+
+    #[test]
+    fn system_error_status_and_gateway_errors_round_trip() {
+        let parse = |s: &str| serde_json::from_str::<FaultRule>(s).map_err(|e| e.to_string());
+        for (json, kind) in [
+            (r#"{"kind":"system_error"}"#, FaultKind::SystemError),
+            (r#"{"kind":"system_error","http_status":200}"#, FaultKind::SystemErrorWithStatus(200)),
+            (r#"{"kind":"system_error","http_status":503}"#, FaultKind::SystemErrorWithStatus(503)),
+            (r#"{"kind":"gateway_error"}"#, FaultKind::GatewayError(502)),
+            (r#"{"kind":"gateway_error","http_status":504}"#, FaultKind::GatewayError(504)),
+        ] {
+            let r = parse(json).unwrap();
+            assert_eq!(r.kind, kind, "{json}");
+            assert_eq!(serde_json::from_str::<FaultRule>(&serde_json::to_string(&r).unwrap()).unwrap(), r);
+        }
+        assert!(parse(r#"{"kind":"system_error","http_status":404}"#).unwrap_err().contains("500-599"));
+        assert!(parse(r#"{"kind":"gateway_error","http_status":200}"#).unwrap_err().contains("400-599"));
+        assert!(parse(r#"{"kind":"drop_before","http_status":502}"#).unwrap_err().contains("applies only"));
+        assert!(parse(r#"{"kind":"gateway_error","latency_ms":5}"#).unwrap_err().contains("latency_ms"));
+        // On WeChat routes a status-chosen system error is WeChat's own 500.
+        let mut f = Faults::new([FaultRule::new(RouteMatch::All, FaultKind::SystemErrorWithStatus(200))]);
+        assert_eq!(f.decide(Route::QfpayDeclare).action, Some(FaultKind::SystemErrorWithStatus(200)));
+        assert_eq!(f.decide(Route::WechatDeclare).action, Some(FaultKind::SystemError));
+        let page = gateway_reply(504);
+        assert_eq!(page.status, http::StatusCode::GATEWAY_TIMEOUT);
+        assert!(String::from_utf8(page.body).unwrap().contains("<title>504 Gateway Timeout</title>"));
     }
 
     #[test]

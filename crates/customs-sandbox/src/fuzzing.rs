@@ -5,9 +5,9 @@
 //! the body has been read, through the same functions: admin endpoints,
 //! routing, fault rules, the QFPay and WeChat handlers with their parsers
 //! (form bodies, JSON bodies, query strings, the `Authorization` header)
-//! and the state machine. What needs a socket or a timer is left out: a
-//! fault's latency is decided but not slept, and a dropped connection is
-//! `None`.
+//! and the state machine. What needs a socket or a timer is left out: the
+//! delays of `latency` and `late_answer` faults are decided but not slept,
+//! a truncated body is whole, and a dropped connection is `None`.
 
 use std::time::Instant;
 

@@ -56,11 +56,15 @@
 //! | QFPay: unknown app code or missing sign headers → `1108` | qfpay.md §4 | **guess** |
 //! | QFPay: `declare`/`redeclare` POST only, `query` POST or GET; form bodies | QFPay 報關 API 指南 / Customs Declaration API | documented |
 //! | QFPay: answers HTTP 200 JSON `{syssn, respcd, resperr, respmsg, …}`; query adds `data[]` | QFPay 報關 API 指南 / Customs Declaration API, qfpay.md §3.2–3.3 | documented |
-//! | QFPay: query `data[]` records also carry `state` and `customs`; `errmsg`/`resperr` hold the failure explanation | qfpay.md §3.3 | **guess** |
-//! | QFPay: repeat declare or re-push while pending, and query while pending → `1145` | qfpay.md §3.2, §4 | documented code, **guess** trigger |
-//! | QFPay: declaring a payment not yet finished → `1143` | qfpay.md §4 | documented code, **guess** trigger |
+//! | QFPay: query `data[]` records have the documented fields only: `resperr`, `errmsg`, `sub_order_no`, `verify_department`, `verify_department_trade_id`; a success carries the trade id, a failure (`FAIL`/`EXCEPT`) its explanation in `resperr` and `errmsg`, a record in process neither | QFPay 報關 API 指南 §2 | documented fields, **guess** which are set when |
+//! | QFPay: records also carry WeChat's `state` only with `[qfpay] query_record_state = true` ([`SandboxBuilder::qfpay_query_record_state`]) | qfpay.md §3.3 | UNCONFIRMED, off by default |
+//! | QFPay: repeat declare or re-push while in process, and query while in process → `1145` ("1143/1145 需重查"); no pending code is ever a final refusal | QFPay 報關 API 指南 §1, qfpay.md §4 | documented code, **guess** trigger |
+//! | QFPay: declaring a payment not yet finished → `1260` (refused: "declare only successful payments") | QFPay 報關 API 指南, 注意事項 | documented rule, **guess** code |
+//! | QFPay: redeclare re-pushes unless the declaration is being pushed (`1145`) or customs received and refused it (`FAIL` → `1260`); accepted from `UNDECLARED`, `SUBMITTED`, `SUCCESS`, `EXCEPT`, restarting at `UNDECLARED` | QFPay 報關 API 指南 §3 ("若海關端未收到報關資訊，可使用此接口重新推送") | documented purpose, **guess** states |
 //! | QFPay: unknown `syssn` → `1136`, refunded → `1125`, parameter errors → `1104` naming the field, state conflicts → `1260` | qfpay.md §4 | **guess** (no customs codes documented) |
-//! | QFPay: Alipay needs `mch_customs_name`, `out_request_no`, `amount` (yuan) | qfpay.md §3.1 | documented |
+//! | QFPay: Alipay `mch_customs_name`, `out_request_no`, `amount` (yuan) optional; `amount`, when given for an unsplit order, must equal the payment; `customs` any case (String(20)) | QFPay 報關 API 指南 §1 | documented |
+//! | QFPay: `sub_order_no` String(64) in declare, String(40) in query and redeclare; amounts accepted for Alipay and without `sub_order_no`; a `weixin` split needs all four | QFPay 報關 API 指南 §1–§3, Customs Declaration API | documented |
+//! | QFPay: system error fault → `respcd` `1254` with HTTP 500 or, per fault, HTTP 200 (`http_status`) | qfpay.md §4 | **guess** code |
 //! | QFPay: `trade_type` `weixin` or `alipay` (`wechat` accepted too) | qfpay.md §3.1 | **guess** for `wechat` |
 //! | QFPay: `action_type=MODIFY` modifies a WeChat-channel declaration | qfpay.md §3.1, §5.5 | documented field, **guess** semantics |
 //! | QFPay: 100 requests/s and 400/min per merchant → HTTP 429 | qfpay.md §2 | documented limit, **guess** body |
@@ -76,14 +80,14 @@
 //! | WeChat: unknown `transaction_id` (or not this mchid's) → `PARAM_ERROR` | WeChat Customs Declaration, FAQ | documented |
 //! | Both: fully refunded payments refused (`INVALID_REQUEST` / `1125`) | WeChat Customs Declaration | documented |
 //! | Both: unsplit declared amount (`order_fee`, Alipay `amount`; unstated: the record's) must equal the payment after refunds (`refunded_fen`) → `INVALID_REQUEST`; after a partial refund, modify with the new amount | WeChat Customs Declaration, WeChat 报关信息修改, wechat.md §7 | documented |
-//! | Both: split needs `fee_type` (`CNY`), `order_fee`, `transport_fee`, `product_fee`; `order_fee = product_fee + transport_fee`; each ≤ payment | QFPay 報關 API 指南 / WeChat Customs Declaration | documented |
+//! | WeChat and QFPay `weixin`: split needs `fee_type` (`CNY`), `order_fee`, `transport_fee`, `product_fee`; `order_fee = product_fee + transport_fee`; each ≤ payment | QFPay 報關 API 指南 / WeChat Customs Declaration | documented |
 //! | Both: at most 50 sub-orders; sub-orders add up to ≤ payment | wechat.md §7 (FAQ 3.1#5) | 50: documented; total: **guess**, `enforce_split_total` |
 //! | Both: identical re-declare accepted (current state), different one → `INVALID_REQUEST` | wechat.md §7, WeChat Customs Declaration | inference in the spec |
 //! | Both: modify (PATCH) replaces and voids the record, state `SUBMITTED` | WeChat 报关信息修改 | documented |
 //! | WeChat: a split modify needs `fee_type` (error table) although the request table has none | WeChat 报关信息修改, 错误码 | documented row; `modify_split_requires_fee_type` (on) |
 //! | WeChat: fee fields without `sub_order_no` accepted (required only for split orders), their rules applied where given | WeChat Customs Declaration, WeChat 报关信息修改 | documented |
 //! | Both: modify refused while `PROCESSING` → `INVALID_REQUEST` (QFPay: `1260`, a refusal, not the pending `1145`) | WeChat 报关信息修改 | documented; all customs offices: **guess**, `refuse_modify_while_processing` (set under `[wechat]` in the config file, applies to both providers) |
-//! | Both: re-push only from `SUCCESS` or `EXCEPT`, restarts at `UNDECLARED` | wechat.md §2.4 (W4) | documented rule, **guess** restart state |
+//! | WeChat: re-push only from `SUCCESS` or `EXCEPT`, restarts at `UNDECLARED` (QFPay: see its redeclare row) | wechat.md §2.4 (W4) | documented rule, **guess** restart state |
 //! | Both: `UNDECLARED` → `PROCESSING` → `SUCCESS`/`FAIL`/`EXCEPT`; `FAIL`/`EXCEPT` by the transaction's [`Settlement`] | wechat.md §4 | documented states, **guess** timing ([`AdvanceRule`]) |
 //! | WeChat: query by `out_trade_no`/`transaction_id`/`sub_order_no`/`sub_order_id`, `offset`/`limit` (default 20), nothing found → `INVALID_REQUEST` "查询指定记录不存在" | wechat.md §2.2, §5.3 | documented; not-found code from practice |
 //! | WeChat: rate limit per mchid off by default | wechat.md §7 | UNCONFIRMED, configurable |
@@ -178,11 +182,60 @@
 //!
 //! # Faults
 //!
-//! See [`fault`]: latency, 500, 429, connection dropped before or after the
-//! state change, truncated body, wrong response signature, stale response
-//! timestamp; per route or global; always, `n` times, on chosen requests or
-//! at a seeded rate. Configure them with [`SandboxBuilder::fault`], in the
-//! config file (`[[faults]]`) or with `POST /__admin/faults` ([`admin`]).
+//! See [`fault`]: latency, a late answer (the request applied at once, the
+//! answer delayed: "processed, then the answer was late"), 500 (QFPay: any
+//! 5xx, or 200 with the error code), a gateway's unsigned HTML error page,
+//! 429, connection dropped before or after the state change, truncated
+//! body, wrong response signature, stale response timestamp; per route or
+//! global; always, `n` times, on chosen requests or at a seeded rate.
+//! Configure them with
+//! [`SandboxBuilder::fault`], in the config file (`[[faults]]`) or with
+//! `POST /__admin/faults` ([`admin`]). `latency_ms` is at most
+//! [`fault::MAX_LATENCY_MS`] (10 minutes) from the admin API and the config
+//! file; latencies of rules built in Rust add up saturating, never overflow.
+//!
+//! # Limits and timeouts
+//!
+//! The sandbox is meant for loopback, but a test gone wrong (or a probe) can
+//! still open sockets and send nothing, trickle bytes, or send too much. Every
+//! connection is therefore bounded; set the bounds with the builder
+//! ([`SandboxBuilder::header_read_timeout`] and the methods after it, or
+//! [`SandboxBuilder::limits`]), in the config file's `[limits]` table
+//! ([`Limits`]), or with the `customs-sandbox` binary's flags (`--help`).
+//!
+//! | Setting (`[limits]`) | Default | When it runs out |
+//! |---|---|---|
+//! | `header_read_timeout_ms` | 30 000 (hyper's default) | no whole request head within this of the accept, or of the first byte of the next request on a kept-alive connection: the connection is closed without an answer |
+//! | `keep_alive_timeout_ms` | 60 000 | idle this long between requests: the connection is closed |
+//! | `body_read_timeout_ms` | 30 000 | the body not whole this long after its head: `408 Request Timeout`, `{"code":"REQUEST_TIMEOUT",…}`, connection closed; nothing applied |
+//! | `max_connections` | 512 | at the limit the listener is not polled: new connections wait in its backlog (4096 deep, or the OS's cap) until one ends, and idle kept-alive connections are closed to make room. None is refused |
+//! | `max_body_bytes` | 262 144 (256 KiB) | `413 Payload Too Large`, `{"code":"PAYLOAD_TOO_LARGE",…}`, connection closed. The body is read on and thrown away (until its end or the body deadline) before the answer, so the client reads the 413 rather than a reset; a client that sent `Expect: 100-continue` is answered at once instead |
+//! | `max_header_bytes` | 65 536 (64 KiB) | `431 Request Header Fields Too Large` from hyper (also for more than 100 headers), connection closed |
+//!
+//! Timeouts are whole milliseconds from 1 to one day, sizes at least 1 KiB,
+//! `max_connections` from 1 to 1 000 000; anything else is refused at start
+//! ([`Error::Config`], naming the setting and its range). The header-read
+//! timeout is the sandbox's own, not hyper's `header_read_timeout` (whose
+//! clock also runs while a kept-alive connection is idle, so that it would
+//! double as the keep-alive timeout). Requests that are not HTTP get hyper's
+//! `400`; bodies that are not UTF-8 or not JSON get the provider's error, or
+//! `400` `{"error":…}` on admin endpoints.
+//!
+//! When the process runs out of file descriptors (`accept` fails, e.g. 60
+//! idle sockets under `ulimit -n 64`) it closes its idle kept-alive
+//! connections, logs one warning per run of failures and retries every
+//! 20 ms; the sockets that sent nothing are closed by the header-read
+//! timeout, after which new clients are served again.
+//!
+//! Memory: bodies are copied out of hyper's buffers as they arrive, so a
+//! slow upload holds only what it has sent, and a body over the limit is
+//! never buffered. The worst case is about `max_connections` ×
+//! (`max_body_bytes` + `max_header_bytes`) above a baseline of about 12 MiB:
+//! near 170 MiB with the defaults. The abuse test (`tests/abuse`: 3 × 50 MB
+//! bodies, 100 slow heads and 100 slow uploads, 1 000 headers, a 200 KiB
+//! header, garbage, then 2 000 requests all opened at once, 512 of them
+//! served at a time) runs the binary and asserts its peak RSS (`VmHWM`)
+//! stays below **64 MiB**; it measures about 21 MiB.
 
 pub mod admin;
 pub mod config;
@@ -192,6 +245,7 @@ pub mod fault;
 #[doc(hidden)]
 pub mod fuzzing;
 
+mod conn;
 mod crypto;
 mod qfpay;
 mod ratelimit;
@@ -208,7 +262,7 @@ use customs_core::{DeclarationState, Provider};
 use tokio::sync::watch;
 
 pub use config::{
-    AdvanceRule, DocumentedLengths, PlatformKeys, QfpayMerchant, QfpayTransaction, RateLimit, SandboxConfig,
+    AdvanceRule, DocumentedLengths, Limits, PlatformKeys, QfpayMerchant, QfpayTransaction, RateLimit, SandboxConfig,
     Settlement, SigningMode, TradeType, WechatMerchant, WechatTransaction,
 };
 pub use fault::{FaultKind, FaultRule, Route, RouteMatch, Trigger};
@@ -260,10 +314,13 @@ impl Sandbox {
 
     /// Binds the listen address and serves on the caller's tokio runtime
     /// until [`SandboxHandle::shutdown`] (or until that runtime stops).
+    // Async by contract: it must run on the runtime that will serve (the
+    // listener registers with it), though binding itself does not wait.
+    #[allow(clippy::unused_async)]
     pub async fn start(self) -> Result<SandboxHandle, Error> {
         let addr = self.config.listen;
         let shared = Arc::new(server::Shared::new(self.config)?);
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
+        let listener = server::bind(addr).map_err(|source| Error::Bind { addr, source })?;
         let local = listener.local_addr().map_err(|source| Error::Bind { addr, source })?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let (done_tx, done_rx) = watch::channel(false);
@@ -375,6 +432,13 @@ impl SandboxBuilder {
         self
     }
 
+    /// Whether QFPay query records also carry WeChat's undocumented `state`
+    /// (default off: the documented record fields only).
+    pub fn qfpay_query_record_state(mut self, on: bool) -> Self {
+        self.config.qfpay.query_record_state = on;
+        self
+    }
+
     /// QFPay rate limit per app code (default 100/s, 400/min).
     pub fn qfpay_rate_limit(mut self, limit: RateLimit) -> Self {
         self.config.qfpay.rate_limit = limit;
@@ -428,6 +492,53 @@ impl SandboxBuilder {
     /// (default none: they contradict its request table).
     pub fn documented_lengths(mut self, rules: DocumentedLengths) -> Self {
         self.config.wechat.documented_lengths = rules;
+        self
+    }
+
+    /// All connection limits and timeouts at once (default [`Limits::default`]).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.config.limits = limits;
+        self
+    }
+
+    /// Longest wait for a whole request head, from the accept (or from the
+    /// first byte of a next request on a kept-alive connection); then the
+    /// connection is closed. Default 30 s. Whole milliseconds, 1 ms to 1 day.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.config.limits.header_read_timeout_ms = config::millis(timeout);
+        self
+    }
+
+    /// Longest idle time of a kept-alive connection between two requests.
+    /// Default 60 s. Whole milliseconds, 1 ms to 1 day.
+    pub fn keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.config.limits.keep_alive_timeout_ms = config::millis(timeout);
+        self
+    }
+
+    /// Longest wait for a whole request body after its head; then `408`.
+    /// Default 30 s. Whole milliseconds, 1 ms to 1 day.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.config.limits.body_read_timeout_ms = config::millis(timeout);
+        self
+    }
+
+    /// Connections served at once (default 512); beyond, idle ones are
+    /// closed and new ones wait in the listen backlog.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.config.limits.max_connections = n;
+        self
+    }
+
+    /// Largest request body in bytes (default 256 KiB); larger: `413`.
+    pub fn max_body_bytes(mut self, n: usize) -> Self {
+        self.config.limits.max_body_bytes = n;
+        self
+    }
+
+    /// Largest request head in bytes (default 64 KiB); larger: `431`.
+    pub fn max_header_bytes(mut self, n: usize) -> Self {
+        self.config.limits.max_header_bytes = n;
         self
     }
 

@@ -5,6 +5,21 @@
 //! with `X-QF-SIGN` over the sorted raw parameters plus the client key, MD5
 //! or SHA-256 per `X-QF-SIGNTYPE` (checked with `customs_qfpay::sign`).
 //! Answers are HTTP 200 JSON with a 4-digit `respcd`; see [`codes`].
+//!
+//! Emulated rules beyond the field checks:
+//!
+//! * `1143`/`1145` mean "query again" (1143/1145 需重查, QFPay 報關 API 指南
+//!   §1): only `1145` is answered, and only while a declaration is being
+//!   processed. Nothing final is ever answered with a pending code.
+//! * Query `data` records have the documented fields only (`resperr`,
+//!   `errmsg`, `sub_order_no`, `verify_department`,
+//!   `verify_department_trade_id`): a settled success carries its
+//!   `verify_department_trade_id`, a failure its explanation in `resperr` and
+//!   `errmsg`, a record still in process neither. WeChat's `state` is added
+//!   only with [`QfpayConfig::query_record_state`](crate::config::QfpayConfig::query_record_state).
+//! * Redeclare (re-push) follows QFPay 報關 API 指南 §3, "若海關端未收到報關資訊，可使用此接口重新推送"
+//!   (re-push when customs has not received the declaration), not WeChat's
+//!   state rule: see [`redeclare`].
 
 use std::collections::BTreeMap;
 
@@ -35,14 +50,15 @@ pub mod codes {
     pub const REFUNDED: &str = "1125";
     /// No such payment (`syssn`) for this merchant.
     pub const NO_TXN: &str = "1136";
-    /// The payment is not finished (user entering the password).
-    pub const NOT_PAID: &str = "1143";
-    /// Processing, please wait: query instead of retrying.
+    /// Processing, please wait: query instead of retrying. A pending code
+    /// (with `1143`: "1143/1145 需重查", query again), answered only while a
+    /// declaration is in process, never for a final refusal.
     pub const PROCESSING: &str = "1145";
     /// System error.
     pub const SYSTEM: &str = "1254";
-    /// Declaration state conflict (no such declaration, different repeat,
-    /// re-push not allowed); guess from the 1260–1268 "order state" range.
+    /// Declaration or payment state conflict (no such declaration, different
+    /// repeat, re-push of a refused declaration, a payment not finished);
+    /// guess from the 1260–1268 "order state" range.
     pub const CONFLICT: &str = "1260";
 }
 
@@ -61,11 +77,9 @@ pub(crate) fn handle(
     now: Now,
 ) -> Reply {
     match fault {
-        Some(FaultKind::SystemError) => {
-            return Reply::json(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &json!({"respcd": codes::SYSTEM, "resperr": "system error (fault injection)", "respmsg": "retry the identical request"}),
-            );
+        Some(FaultKind::SystemError) => return system_error(StatusCode::INTERNAL_SERVER_ERROR),
+        Some(FaultKind::SystemErrorWithStatus(status)) => {
+            return system_error(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
         }
         Some(FaultKind::RateLimited) => return too_many("fault injection"),
         _ => {}
@@ -109,6 +123,14 @@ pub(crate) fn handle(
         _ => Err(answer(&syssn, codes::FORMAT, "no such QFPay route", "")),
     };
     result.unwrap_or_else(|e| e)
+}
+
+/// QFPay's system error, `respcd` `1254`, with `status` (fault injection).
+fn system_error(status: StatusCode) -> Reply {
+    Reply::json(
+        status,
+        &json!({"syssn": "", "respcd": codes::SYSTEM, "resperr": "system error (fault injection)", "respmsg": "query before repeating a declaration"}),
+    )
 }
 
 fn too_many(why: &str) -> Reply {
@@ -190,11 +212,13 @@ fn refusal(f: &Form<'_>, r: &Refusal) -> Reply {
             answer(s, codes::NO_TXN, "transaction does not exist", "declare the payment syssn of this merchant")
         }
         Refusal::Refunded => answer(s, codes::REFUNDED, "the payment was refunded and cannot be declared", ""),
+        // A final refusal, so not 1143 ("query again"): the declaration was
+        // not recorded, and a query would find nothing.
         Refusal::PaymentPending => answer(
             s,
-            codes::NOT_PAID,
-            "the payment is not finished (user entering password)",
-            "declare only successful payments (respcd 0000)",
+            codes::CONFLICT,
+            "the payment is not finished (user entering password): it cannot be declared yet",
+            "declare only successful payments (respcd 0000), once the payment has completed",
         ),
         Refusal::FeeSum { product_fee, transport_fee, .. } => {
             f.err("order_fee", &format!("must equal product_fee + transport_fee ({product_fee} + {transport_fee})"))
@@ -238,14 +262,14 @@ fn refusal(f: &Form<'_>, r: &Refusal) -> Reply {
         Refusal::RedeclareState(st) if is_pending(*st) => answer(
             s,
             codes::PROCESSING,
-            "declaration processing, please wait",
+            "declaration processing, please wait: it is being pushed to customs",
             "query /custom/v1/query instead of re-pushing",
         ),
-        Refusal::RedeclareState(st) => answer(
+        Refusal::RedeclareState(_) => answer(
             s,
             codes::CONFLICT,
-            &format!("re-push is allowed only after SUCCESS or EXCEPT (state {st})"),
-            "use action_type=MODIFY to fix a failed declaration",
+            "customs received this declaration and refused it (see the query's resperr): re-pushing cannot help",
+            "correct it (weixin: action_type=MODIFY) instead of re-pushing",
         ),
         Refusal::CustomsNoMismatch => {
             f.err("mch_customs_no", "differs from the declaration's; use action_type=MODIFY to change it")
@@ -268,6 +292,12 @@ fn success(d: &Declaration) -> Reply {
 }
 
 /// `POST /custom/v1/declare` (QFPay 報關 API 指南 §1; `action_type=MODIFY` modifies).
+///
+/// Alipay's `mch_customs_name`, `out_request_no` and `amount` are optional
+/// (否); a `weixin` split (`sub_order_no`) needs `fee_type`, `order_fee`,
+/// `product_fee` and `transport_fee` (QFPay Customs Declaration API:
+/// "Yes (WeChat only)" / "Yes"). The amount fields are accepted for Alipay
+/// and without `sub_order_no` ("when splitting or modifying", 拆單或修改報關時使用).
 fn declare(shared: &Shared, app_code: &str, f: &Form<'_>, now: Now) -> Answer {
     let trade_type = f.trade_type()?;
     let syssn = f.req("syssn", 32)?;
@@ -291,35 +321,24 @@ fn declare(shared: &Shared, app_code: &str, f: &Form<'_>, now: Now) -> Answer {
     if fee_type.as_deref().is_some_and(|t| t != "CNY") {
         return Err(f.err("fee_type", "must be CNY"));
     }
+    if trade_type == TradeType::Weixin && sub_order_no.is_some() {
+        for (name, present) in [
+            ("fee_type", fee_type.is_some()),
+            ("order_fee", order_fee.is_some()),
+            ("product_fee", product_fee.is_some()),
+            ("transport_fee", transport_fee.is_some()),
+        ] {
+            if !present {
+                return Err(f.err(name, "is required for a split (sub_order_no) declaration"));
+            }
+        }
+    }
+    // The amounts, when stated: `order_fee`, else `product_fee + transport_fee`.
+    let stated_fee = order_fee.or_else(|| product_fee.zip(transport_fee).and_then(|(p, t)| p.checked_add(t)));
+    let fees = stated_fee.map(|order_fee| Fees { order_fee, product_fee, transport_fee });
     let declared_fen = match trade_type {
-        TradeType::Alipay => {
-            // Marked optional, but "must be passed when trade_type is alipay" ([GH-CD]).
-            for (name, present) in [
-                ("mch_customs_name", mch_customs_name.is_some()),
-                ("out_request_no", out_request_no.is_some()),
-                ("amount", amount.is_some()),
-            ] {
-                if !present {
-                    return Err(f.err(name, "is required when trade_type is alipay"));
-                }
-            }
-            amount
-        }
-        TradeType::Weixin => {
-            if sub_order_no.is_some() {
-                for (name, present) in [
-                    ("fee_type", fee_type.is_some()),
-                    ("order_fee", order_fee.is_some()),
-                    ("product_fee", product_fee.is_some()),
-                    ("transport_fee", transport_fee.is_some()),
-                ] {
-                    if !present {
-                        return Err(f.err(name, "is required for a split (sub_order_no) declaration"));
-                    }
-                }
-            }
-            order_fee
-        }
+        TradeType::Alipay => amount,
+        TradeType::Weixin => stated_fee,
     };
     {
         let live = shared.lock();
@@ -341,13 +360,7 @@ fn declare(shared: &Shared, app_code: &str, f: &Form<'_>, now: Now) -> Answer {
     }
     let key =
         Key { merchant: app_code.to_owned(), txn: syssn, customs, sub_order_no: sub_order_no.unwrap_or_default() };
-    let content = Content {
-        merchant_customs_no: mch_customs_no,
-        duty: None,
-        fees: order_fee.map(|order_fee| Fees { order_fee, product_fee, transport_fee }),
-        declared_fen,
-        extra,
-    };
+    let content = Content { merchant_customs_no: mch_customs_no, duty: None, fees, declared_fen, extra };
     let mut live = shared.lock();
     if modify {
         return live.store.modify(Which::QfPay, &key, content, now).map(|d| success(&d)).map_err(|r| refusal(f, &r));
@@ -383,7 +396,8 @@ fn query(shared: &Shared, app_code: &str, f: &Form<'_>, now: Now) -> Answer {
     }
     let records = live.store.poll(Which::QfPay, &keys, now);
     let pending = records.iter().any(|d| is_pending(d.state));
-    let data: Vec<Value> = records.iter().map(query_item).collect();
+    let with_state = shared.config.qfpay.query_record_state;
+    let data: Vec<Value> = records.iter().map(|d| query_item(d, with_state)).collect();
     let (respcd, resperr, respmsg) = if pending {
         (codes::PROCESSING, "declaration processing, please wait", "query again later")
     } else {
@@ -395,23 +409,51 @@ fn query(shared: &Shared, app_code: &str, f: &Form<'_>, now: Now) -> Answer {
     ))
 }
 
-/// One `data` record: the documented fields plus `state` and `customs`
-/// (passing WeChat's state through is a guess, spec §3.3: UNCONFIRMED).
-fn query_item(d: &Declaration) -> Value {
+/// One `data` record in the documented shape (QFPay 報關 API 指南 §2,
+/// QFPay/docs example): `resperr` (empty when none), `errmsg` (`null` when
+/// none), `sub_order_no` (`null` for a whole order), `verify_department`,
+/// `verify_department_trade_id`. A success carries its
+/// `verify_department_trade_id`; a failure (`FAIL`, or `EXCEPT`: the push to
+/// customs failed) its explanation and no trade id; a record in process
+/// neither. `state` (WeChat's value) only when `with_state`
+/// ([`QfpayConfig::query_record_state`](crate::config::QfpayConfig::query_record_state)).
+fn query_item(d: &Declaration, with_state: bool) -> Value {
     let mut v = Map::new();
     v.insert("sub_order_no".into(), if d.key.is_split() { d.key.sub_order_no.clone().into() } else { Value::Null });
     v.insert("verify_department".into(), d.verify_department.clone().into());
-    v.insert("verify_department_trade_id".into(), d.verify_department_trade_id.clone().into());
     let failed = matches!(d.state, DeclarationState::Fail | DeclarationState::Exception);
-    let explanation = d.explanation.clone().filter(|_| failed);
+    let settled = d.state == DeclarationState::Success;
+    let trade_id = if settled { Value::from(d.verify_department_trade_id.clone()) } else { Value::Null };
+    v.insert("verify_department_trade_id".into(), trade_id);
+    let explanation = failed.then(|| d.explanation.clone().unwrap_or_else(|| "customs declaration failed".into()));
     v.insert("resperr".into(), explanation.clone().unwrap_or_default().into());
     v.insert("errmsg".into(), explanation.map_or(Value::Null, Value::from));
-    v.insert("customs".into(), d.key.customs.clone().into());
-    v.insert("state".into(), d.state.as_wechat().unwrap_or("UNDECLARED").into());
+    if with_state {
+        v.insert("state".into(), d.state.as_wechat().unwrap_or("UNDECLARED").into());
+    }
     Value::Object(v)
 }
 
-/// `POST /custom/v1/redeclare` (QFPay 報關 API 指南 §3): only after SUCCESS or EXCEPT.
+/// Whether QFPay re-pushes a declaration in `state`: "若海關端未收到報關資訊，
+/// 可使用此接口重新推送" (QFPay 報關 API 指南 §3: re-push when customs has not
+/// received the declaration).
+///
+/// | State | Answer |
+/// |---|---|
+/// | not declared | `1260`: declare it first |
+/// | `UNDECLARED`, `SUBMITTED` (accepted, not pushed yet) | `0000`, pushed again |
+/// | `PROCESSING` (being pushed) | `1145`: query instead |
+/// | `EXCEPT` (the push to customs failed) | `0000`, pushed again |
+/// | `SUCCESS` | `0000`, pushed again: the payment platform cannot tell whether the electronic port lost it, which is what re-push is for (**guess**, lenient) |
+/// | `FAIL` (customs received and refused it) | `1260`: customs has it; correct it instead |
+///
+/// A re-push restarts processing at `UNDECLARED`. WeChat's rule (only from
+/// `SUCCESS` or `EXCEPT`) applies to WeChat's own `/redeclare` only.
+pub(crate) fn repush_allowed(state: DeclarationState) -> bool {
+    !matches!(state, DeclarationState::Processing | DeclarationState::Fail)
+}
+
+/// `POST /custom/v1/redeclare` (QFPay 報關 API 指南 §3), by [`repush_allowed`].
 fn redeclare(shared: &Shared, app_code: &str, f: &Form<'_>, now: Now) -> Answer {
     f.trade_type()?;
     let customs = f.req("customs", 20)?;
@@ -435,7 +477,10 @@ fn redeclare(shared: &Shared, app_code: &str, f: &Form<'_>, now: Now) -> Answer 
     {
         return Err(f.err("sub_order_no", "is required: the payment was declared as split orders"));
     }
-    live.store.redeclare(Which::QfPay, &key, &mch_customs_no, now).map(|d| success(&d)).map_err(|r| refusal(f, &r))
+    live.store
+        .repush(Which::QfPay, &key, &mch_customs_no, now, repush_allowed)
+        .map(|d| success(&d))
+        .map_err(|r| refusal(f, &r))
 }
 
 /// The route of a QFPay path, if emulated.

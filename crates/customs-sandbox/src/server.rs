@@ -1,22 +1,25 @@
 //! The hyper server: shared state, routing, fault application, the accept
-//! loop and graceful shutdown.
+//! loop with its connection limit, per-connection timeouts and graceful
+//! shutdown.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use http::StatusCode;
-use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
+use http_body_util::BodyExt;
+use hyper::body::{Body as _, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::json;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
-use crate::config::{QfpayMerchant, SandboxConfig};
+use crate::config::{Limits, QfpayMerchant, SandboxConfig};
+use crate::conn::{Done, Expired, Phase, Tracker, Watched};
 use crate::crypto::WechatKeys;
 use crate::fault::{FaultKind, Faults, Route};
 use crate::ratelimit::Limiter;
@@ -24,10 +27,10 @@ use crate::state::{Now, Rules, Store, Which};
 use crate::wire::{Body, DropConnection, Reply};
 use crate::{admin, qfpay, wechat};
 
-/// Largest accepted request body.
-const MAX_BODY: usize = 1 << 20;
 /// How long shutdown waits for in-flight requests.
 const DRAIN: Duration = Duration::from_secs(5);
+/// Pause after a failed accept (e.g. too many open files) before the next.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
 
 /// The mutable part: declarations, faults, rate-limit windows.
 #[derive(Debug)]
@@ -51,6 +54,7 @@ impl Shared {
         if let crate::config::AdvanceRule::Polls { per_step: 0 } = config.advance {
             return Err(crate::Error::Config("advance.per_step must be at least 1".into()));
         }
+        config.limits.check().map_err(crate::Error::Config)?;
         let wechat = WechatKeys::new(&config.platform, config.wechat_merchants()).map_err(crate::Error::Config)?;
         let qfpay_merchants = config.qfpay_merchants().into_iter().map(|m| (m.app_code.clone(), m)).collect();
         let live = Mutex::new(Self::initial(&config));
@@ -106,7 +110,9 @@ pub(crate) fn route(shared: &Shared, req: &customs_core::Request) -> Result<Rout
     }
 }
 
-/// The provider's answer on `route`, with the fault `action` applied to it.
+/// The answer on `route` with the fault `action` applied to what it says: a
+/// gateway's page in the provider's place, or the provider's answer (which
+/// the fault may alter).
 pub(crate) fn answer(
     shared: &Shared,
     route: Route,
@@ -114,6 +120,10 @@ pub(crate) fn answer(
     action: Option<FaultKind>,
     now: Now,
 ) -> Reply {
+    if let Some(FaultKind::GatewayError(status)) = action {
+        tracing::debug!(%route, status, "fault: a gateway answers in the provider's place");
+        return crate::fault::gateway_reply(status);
+    }
     if route.is_wechat() {
         wechat::handle(shared, route, req, action, now)
     } else {
@@ -121,14 +131,106 @@ pub(crate) fn answer(
     }
 }
 
+/// Why a request body was not read whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum BodyError {
+    /// Longer than `max_body_bytes`.
+    TooLarge,
+    /// Not all there before the body-read deadline.
+    TimedOut,
+    /// Malformed (e.g. a bad chunk size) or cut short by the connection.
+    Broken(String),
+}
+
+impl BodyError {
+    /// The answer; the connection is closed after it.
+    fn reply(&self, limits: &Limits) -> Reply {
+        let (status, code, message) = match self {
+            BodyError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                format!(
+                    "the request body is larger than {} bytes (limits.max_body_bytes of customs-sandbox)",
+                    limits.max_body_bytes
+                ),
+            ),
+            BodyError::TimedOut => (
+                StatusCode::REQUEST_TIMEOUT,
+                "REQUEST_TIMEOUT",
+                format!(
+                    "the request body did not arrive whole within {} ms (limits.body_read_timeout_ms of \
+                     customs-sandbox)",
+                    limits.body_read_timeout_ms
+                ),
+            ),
+            BodyError::Broken(e) => {
+                (StatusCode::BAD_REQUEST, "BAD_REQUEST", format!("the request body is malformed or cut short: {e}"))
+            }
+        };
+        let mut r = Reply::json(status, &json!({ "code": code, "message": message }));
+        r.header("connection", "close");
+        r
+    }
+}
+
+/// Reads a whole body, at most `max` bytes, until `deadline`. The bytes are
+/// copied out of hyper's buffers as they come, so a slow upload holds only
+/// what it has sent. A body that is too long is read on and thrown away
+/// (until its end or the deadline) before the answer, so that the client
+/// can read the 413 instead of a reset; unless the client waits for
+/// `100 Continue`, in which case it is answered at once.
+async fn read_body(
+    mut body: Incoming,
+    max: usize,
+    deadline: Instant,
+    expects_continue: bool,
+) -> Result<Vec<u8>, BodyError> {
+    let max64 = u64::try_from(max).unwrap_or(u64::MAX);
+    let declared = body.size_hint().lower();
+    if declared > max64 {
+        if !expects_continue {
+            discard(body, deadline).await;
+        }
+        return Err(BodyError::TooLarge);
+    }
+    let mut buf = Vec::with_capacity(usize::try_from(declared).unwrap_or(max).min(max));
+    loop {
+        match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => return Err(BodyError::TimedOut),
+            Ok(None) => return Ok(buf),
+            Ok(Some(Err(e))) => return Err(BodyError::Broken(e.to_string())),
+            Ok(Some(Ok(frame))) => {
+                let Ok(data) = frame.into_data() else { continue };
+                if buf.len().saturating_add(data.len()) > max {
+                    drop(buf);
+                    discard(body, deadline).await;
+                    return Err(BodyError::TooLarge);
+                }
+                buf.extend_from_slice(&data);
+            }
+        }
+    }
+}
+
+/// Reads and drops the rest of a body, until its end or `deadline`.
+async fn discard(mut body: Incoming, deadline: Instant) {
+    while let Ok(Some(Ok(_))) = tokio::time::timeout_at(deadline, body.frame()).await {}
+}
+
 /// Serves one request.
 async fn serve(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> Result<http::Response<Body>, DropConnection> {
+    let limits = shared.config.limits;
+    let deadline = Instant::now() + limits.body_read_timeout();
     let (parts, body) = req.into_parts();
-    let Ok(collected) = Limited::new(body, MAX_BODY).collect().await else {
-        let r = Reply::json(StatusCode::PAYLOAD_TOO_LARGE, &json!({"message": "request body too large or cut"}));
-        return Ok(r.into_response(false));
+    let expects_continue =
+        parts.headers.get(http::header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let bytes = match read_body(body, limits.max_body_bytes, deadline, expects_continue).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::debug!(error = ?e, path = parts.uri.path(), "request body refused");
+            return Ok(e.reply(&limits).into_response(false));
+        }
     };
-    let bytes = collected.to_bytes().to_vec();
     let req = http::Request::from_parts(parts, bytes);
     let route = match route(&shared, &req) {
         Ok(r) => r,
@@ -145,6 +247,11 @@ async fn serve(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> Result<htt
     let now = Now::system();
     let reply = answer(&shared, route, &req, decision.action, now);
     tracing::debug!(%route, status = %reply.status, fault = ?decision.action, "request");
+    if !decision.late.is_zero() {
+        // Applied already; only the answer waits (`late_answer`).
+        tracing::debug!(%route, late = ?decision.late, "fault: the answer is late");
+        tokio::time::sleep(decision.late).await;
+    }
     match decision.action {
         Some(FaultKind::DropAfterState) => Err(DropConnection),
         Some(FaultKind::TruncatedBody) => Ok(reply.into_response(true)),
@@ -157,38 +264,140 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-/// Accepts connections until `stop` turns true, then drains.
-pub(crate) async fn run(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let mut conns = JoinSet::new();
+/// Listen backlog: where connections wait while `max_connections` are
+/// served (the OS may cap it, e.g. Linux at `net.core.somaxconn`).
+const BACKLOG: u32 = 4096;
+
+/// Binds `addr` with a [`BACKLOG`]-deep listen queue.
+pub(crate) fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    // As `TcpListener::bind` does: a restarted sandbox can take its port back
+    // while old connections linger in TIME_WAIT.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Serves one connection under its timeouts; `_slot` is its place under
+/// `max_connections`, given back when it ends. `pressure` changes when the
+/// server is out of slots or file descriptors: an idle kept-alive
+/// connection then closes to make room.
+async fn connection(
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    mut pressure: watch::Receiver<u64>,
+    _slot: OwnedSemaphorePermit,
+) {
+    let limits = shared.config.limits;
+    let tracker = Tracker::new();
+    // Only pressure from now on counts.
+    pressure.borrow_and_update();
+    let svc = {
+        let tracker = tracker.clone();
+        service_fn(move |req| {
+            tracker.request_started();
+            let done = Done(tracker.clone());
+            let shared = shared.clone();
+            async move { Ok::<_, DropConnection>(serve(shared, req).await?.map(|b| b.on_done(done))) }
+        })
+    };
+    let conn = http1::Builder::new()
+        .title_case_headers(true)
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        .max_header_size(limits.max_header_bytes)
+        .serve_connection(TokioIo::new(Watched::new(stream, tracker.clone())), svc);
+    tokio::pin!(conn);
+    let mut closing = false;
     loop {
+        let deadline = tracker.deadline(&limits);
         tokio::select! {
-            accepted = listener.accept() => match accepted {
+            biased;
+            res = conn.as_mut() => {
+                if let Err(e) = res {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            () = stopped(&mut stop) => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+                return;
+            }
+            () = tracker.changed() => {}
+            () = sleep_until(deadline) => match tracker.expired(&limits, Instant::now()) {
+                Some(Expired::Head) => {
+                    tracing::debug!(timeout_ms = limits.header_read_timeout_ms, "header-read timeout: closing");
+                    return;
+                }
+                Some(Expired::Idle) => {
+                    tracing::debug!(timeout_ms = limits.keep_alive_timeout_ms, "keep-alive timeout: closing");
+                    return;
+                }
+                None => {}
+            },
+            changed = pressure.changed(), if !closing => {
+                // Sender gone: the server is stopping anyway.
+                closing = changed.is_err();
+                if !closing && matches!(tracker.phase(), Phase::Idle(_)) {
+                    // Flushes the last answer, then closes.
+                    tracing::debug!("out of connections: closing an idle one");
+                    conn.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+            }
+        }
+    }
+}
+
+/// Accepts connections until `stop` turns true, then drains. At most
+/// `max_connections` are served at once; beyond, the listener is not polled
+/// and new connections wait in its backlog.
+pub(crate) async fn run(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let limits = shared.config.limits;
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let (pressure_tx, pressure) = watch::channel(0u64);
+    let press = || pressure_tx.send_modify(|n| *n = n.wrapping_add(1));
+    let mut conns = JoinSet::new();
+    let mut slot: Option<OwnedSemaphorePermit> = None;
+    let mut accept_failing = false;
+    loop {
+        if slot.is_none() {
+            slot = slots.clone().try_acquire_owned().ok();
+            if slot.is_none() {
+                tracing::debug!(max_connections = limits.max_connections, "connection limit reached");
+                press();
+            }
+        }
+        tokio::select! {
+            s = slots.clone().acquire_owned(), if slot.is_none() => slot = s.ok(),
+            accepted = listener.accept(), if slot.is_some() => match accepted {
                 Ok((stream, _)) => {
-                    let shared = shared.clone();
-                    let mut stop = stop.clone();
-                    conns.spawn(async move {
-                        let svc = service_fn(move |req| serve(shared.clone(), req));
-                        let conn = http1::Builder::new()
-                            .title_case_headers(true)
-                            .serve_connection(TokioIo::new(stream), svc);
-                        tokio::pin!(conn);
-                        tokio::select! {
-                            res = conn.as_mut() => {
-                                if let Err(e) = res {
-                                    tracing::debug!(error = %e, "connection ended with an error");
-                                }
-                            }
-                            () = stopped(&mut stop) => {
-                                conn.as_mut().graceful_shutdown();
-                                let _ = conn.await;
-                            }
-                        }
-                    });
+                    accept_failing = false;
+                    let Some(s) = slot.take() else { continue };
+                    conns.spawn(connection(stream, shared.clone(), stop.clone(), pressure.clone(), s));
                 }
                 Err(e) => {
-                    // E.g. too many open files: wait a little instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    // E.g. too many open files: free idle connections, wait a
+                    // little instead of spinning, and say so once.
+                    if accept_failing {
+                        tracing::debug!(error = %e, "accept failed again");
+                    } else {
+                        let open = limits.max_connections - slots.available_permits();
+                        tracing::warn!(error = %e, open, "accept failed; closing idle connections and retrying");
+                    }
+                    accept_failing = true;
+                    press();
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
                 }
             },
             Some(_) = conns.join_next(), if !conns.is_empty() => {}

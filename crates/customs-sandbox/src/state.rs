@@ -550,6 +550,31 @@ impl Store {
         Ok(d.clone())
     }
 
+    /// Re-pushes the record `key` when `allowed(state)` (QFPay's rule, see
+    /// `qfpay::redeclare`); otherwise [`Refusal::RedeclareState`]. Processing
+    /// restarts at `UNDECLARED`.
+    pub(crate) fn repush(
+        &mut self,
+        w: Which,
+        key: &Key,
+        merchant_customs_no: &str,
+        now: Now,
+        allowed: impl Fn(DeclarationState) -> bool,
+    ) -> Result<Declaration, Refusal> {
+        self.catch_up(now);
+        let existing = self.book(w).get(key).ok_or(Refusal::NotFound)?;
+        if !allowed(existing.state) {
+            return Err(Refusal::RedeclareState(existing.state));
+        }
+        if existing.content.merchant_customs_no != merchant_customs_no {
+            return Err(Refusal::CustomsNoMismatch);
+        }
+        let d = self.book_mut(w).decls.get_mut(key).expect("checked above");
+        d.explanation = None;
+        d.touch(DeclarationState::Undeclared, now);
+        Ok(d.clone())
+    }
+
     /// Adds (or replaces) a transaction.
     pub(crate) fn add_txn(&mut self, w: Which, t: Txn) {
         self.book_mut(w).add_txn(t);

@@ -8,6 +8,8 @@ use std::task::{Context, Poll};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use hyper::body::{Bytes, Frame, SizeHint};
 
+use crate::conn::Done;
+
 /// A reply before faults are applied to its delivery.
 #[derive(Debug, Clone)]
 pub(crate) struct Reply {
@@ -40,9 +42,10 @@ impl Reply {
             Body {
                 data: Some(Bytes::from(self.body).slice(..half)),
                 cut: Some(Box::pin(tokio::time::sleep(CUT_DELAY))),
+                done: None,
             }
         } else {
-            Body { data: Some(Bytes::from(self.body)), cut: None }
+            Body { data: Some(Bytes::from(self.body)), cut: None, done: None }
         };
         let mut resp = http::Response::new(body);
         *resp.status_mut() = self.status;
@@ -64,6 +67,16 @@ const CUT_DELAY: std::time::Duration = std::time::Duration::from_millis(20);
 pub(crate) struct Body {
     data: Option<Bytes>,
     cut: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Marks the connection idle once hyper has written and dropped the body.
+    done: Option<Done>,
+}
+
+impl Body {
+    /// The same body, marking its connection idle when hyper drops it.
+    pub(crate) fn on_done(mut self, done: Done) -> Self {
+        self.done = Some(done);
+        self
+    }
 }
 
 /// The error a cut body ends with.

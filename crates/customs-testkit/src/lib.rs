@@ -2,7 +2,8 @@
 //!
 //! [`peer`] is a tiny HTTP/1.1 peer on 127.0.0.1 that records every request
 //! byte for byte and misbehaves on demand (silence, close, reset, not-TLS),
-//! for testing what the transports do on the wire.
+//! for testing what the transports do on the wire; [`transport_suite`](mod@transport_suite)
+//! is the conformance suite every transport runs against it.
 //!
 //! [`wechat`] stands in for WeChat Pay: genuine signed answers, replays of
 //! them to other requests, forgeries, and gateways' unsigned answers, with a
@@ -15,4 +16,5 @@
 //! ```
 
 pub mod peer;
+pub mod transport_suite;
 pub mod wechat;

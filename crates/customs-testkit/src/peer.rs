@@ -1,5 +1,6 @@
-//! A tiny HTTP/1.1 peer on 127.0.0.1 for the transport tests: plain `std::net`
-//! sockets, one thread per connection, recording every request byte for byte.
+//! A tiny HTTP/1.1 peer on 127.0.0.1 for the transport tests (see
+//! [`transport_suite`](mod@crate::transport_suite)): plain `std::net` sockets, one
+//! thread per connection, recording every request byte for byte.
 //! Test support: it panics on socket errors rather than reporting them.
 
 use std::io::{Read, Write};
@@ -18,6 +19,17 @@ pub enum Mode {
     RespondAndClose(Vec<u8>),
     /// Reads the request, then never answers (until the client hangs up).
     Silent,
+    /// Reads the request, writes the head of this answer (through the blank
+    /// line) at once, then the rest one byte per `pause`: a body that trickles
+    /// in, each read succeeding, slower than any sane timeout.
+    Trickle {
+        /// The whole answer: status line, headers, blank line, body.
+        answer: Vec<u8>,
+        /// The wait before each body byte.
+        pause: Duration,
+    },
+    /// Accepts the connection and closes it at once, reading nothing.
+    Hangup,
     /// Reads the request, then closes the connection without a word.
     Close,
     /// Reads a few bytes of the request, then closes with the rest unread, which
@@ -148,6 +160,10 @@ fn serve(mut stream: TcpStream, mode: &Mode, requests: &Mutex<Vec<RawRequest>>) 
             let _ = stream.write_all(&response("400 Bad Request", &[("connection", "close")], b"plain http"));
             return;
         }
+        Mode::Hangup => {
+            let _ = stream.shutdown(Shutdown::Both);
+            return;
+        }
         _ => {}
     }
     let mut buffer = Vec::new();
@@ -169,11 +185,25 @@ fn serve(mut stream: TcpStream, mode: &Mode, requests: &Mutex<Vec<RawRequest>>) 
                 let _ = stream.read(&mut [0; 1]);
                 return;
             }
+            Mode::Trickle { answer, pause } => {
+                let head = answer.windows(4).position(|w| w == b"\r\n\r\n").map_or(answer.len(), |i| i + 4);
+                let (head, body) = answer.split_at(head);
+                if stream.write_all(head).is_err() {
+                    return;
+                }
+                for byte in body {
+                    thread::sleep(*pause);
+                    if stream.write_all(&[*byte]).is_err() {
+                        return; // the client gave up
+                    }
+                }
+                return;
+            }
             Mode::Close => {
                 let _ = stream.shutdown(Shutdown::Both);
                 return;
             }
-            Mode::Reset | Mode::NotTls => unreachable!(),
+            Mode::Reset | Mode::NotTls | Mode::Hangup => unreachable!(),
         }
     }
 }

@@ -228,7 +228,12 @@ mod tests {
         assert_eq!(g.check("b1", NOW + 1, NOW + 2, WINDOW), Err(VerifyError::Replayed { nonce: "b1".into() }));
         g.check("b2", NOW + 1, NOW + 2, WINDOW).unwrap();
         assert_eq!(g.len(), 3);
-        let e = VerifyError::ReplayUncheckable { timestamp: NOW, oldest: NOW + 1, capacity: 3 }.to_string();
+        let e = customs_core::ResponseError::from(VerifyError::ReplayUncheckable {
+            timestamp: NOW,
+            oldest: NOW + 1,
+            capacity: 3,
+        })
+        .to_string();
         assert!(
             e.contains("keeps the last 3 nonces") && e.contains("check the declaration's state before resubmitting"),
             "{e}"

@@ -66,6 +66,74 @@ async fn system_error_answers_500_and_changes_nothing() {
     assert_eq!(qf(sb.addr(), "/custom/v1/declare", &qf_declare()).await.json()["respcd"], qfpay_respcd::OK);
 }
 
+/// An injected QFPay system error can answer as QFPay answers its errors,
+/// HTTP 200 with a `respcd`, or with any 5xx; chosen per fault, from the
+/// builder, the admin API or the config file.
+#[tokio::test]
+async fn qfpay_system_error_with_a_chosen_http_status() {
+    let sb = with_faults([FaultRule::on(Route::QfpayDeclare, FaultKind::SystemErrorWithStatus(200)).times(1)]).await;
+    let r = qf(sb.addr(), "/custom/v1/declare", &qf_declare()).await;
+    assert_eq!((r.status, r.json()["respcd"].as_str()), (200, Some(qfpay_respcd::SYSTEM)));
+    assert_eq!(qf_state(&sb), None, "nothing changed");
+    assert_eq!(qf(sb.addr(), "/custom/v1/declare", &qf_declare()).await.json()["respcd"], qfpay_respcd::OK);
+
+    let sb = Sandbox::builder().start().await.unwrap();
+    let body = json!([{"route": "qfpay.declare", "kind": "system_error", "http_status": 200, "times": 1},
+                      {"route": "qfpay.query", "kind": "system_error", "http_status": 503, "times": 1},
+                      {"route": "wechat.declare", "kind": "system_error", "http_status": 200, "times": 1}]);
+    let r = send(sb.addr(), "POST", "/__admin/faults", &[], body.to_string().as_bytes()).await.unwrap();
+    assert_eq!(r.json()["added"], 3);
+    let listed = send(sb.addr(), "GET", "/__admin/faults", &[], b"").await.unwrap().json();
+    assert_eq!(listed[0]["http_status"], 200);
+    let r = qf(sb.addr(), "/custom/v1/declare", &qf_declare()).await;
+    assert_eq!((r.status, r.json()["respcd"].as_str()), (200, Some(qfpay_respcd::SYSTEM)));
+    let q = [("trade_type", "weixin"), ("syssn", demo::QFPAY_SYSSN_PAID), ("customs", "SHANGHAI_ZS")];
+    let r = qf(sb.addr(), "/custom/v1/query", &q).await;
+    assert_eq!((r.status, r.json()["respcd"].as_str()), (503, Some(qfpay_respcd::SYSTEM)));
+    // WeChat answers its system error as WeChat does: a signed 500.
+    let r = wx(sb.addr(), "POST", ORDERS, Some(&paid())).await;
+    assert_eq!((r.status, r.json()["code"].as_str()), (500, Some("SYSTEMERROR")));
+    let r =
+        send(sb.addr(), "POST", "/__admin/faults", &[], br#"{"kind":"system_error","http_status":404}"#).await.unwrap();
+    assert_eq!(r.status, 400);
+
+    let cfg =
+        SandboxConfig::from_toml("[[faults]]\nroute = \"qfpay.declare\"\nkind = \"system_error\"\nhttp_status = 200\n")
+            .unwrap();
+    let sb = Sandbox::new(cfg).start().await.unwrap();
+    let r = qf(sb.addr(), "/custom/v1/declare", &qf_declare()).await;
+    assert_eq!((r.status, r.json()["respcd"].as_str()), (200, Some(qfpay_respcd::SYSTEM)));
+}
+
+/// A gateway in front of the provider answers an unsigned HTML page; the
+/// provider never sees the request.
+#[tokio::test]
+async fn gateway_error_answers_an_unsigned_html_page_and_changes_nothing() {
+    let sb = with_faults([FaultRule::new(RouteMatch::All, FaultKind::GatewayError(502)).times(2)]).await;
+    let r = qf(sb.addr(), "/custom/v1/declare", &qf_declare()).await;
+    assert_eq!(r.status, 502);
+    assert_eq!(r.header("content-type"), Some("text/html"));
+    let page = String::from_utf8(r.body.clone()).unwrap();
+    assert!(page.contains("<title>502 Bad Gateway</title>"), "{page}");
+    assert_eq!(qf_state(&sb), None);
+    let r = wx(sb.addr(), "POST", ORDERS, Some(&paid())).await;
+    assert_eq!(r.status, 502);
+    assert_eq!(r.header("Wechatpay-Signature"), None, "unsigned");
+    assert_eq!(r.header("Request-ID"), None);
+    assert_eq!(wx_state(&sb), None);
+    assert_eq!(qf(sb.addr(), "/custom/v1/declare", &qf_declare()).await.json()["respcd"], qfpay_respcd::OK);
+
+    let sb = Sandbox::builder().start().await.unwrap();
+    let body = json!({"route": "qfpay.*", "kind": "gateway_error", "http_status": 504});
+    send(sb.addr(), "POST", "/__admin/faults", &[], body.to_string().as_bytes()).await.unwrap();
+    let listed = send(sb.addr(), "GET", "/__admin/faults", &[], b"").await.unwrap().json();
+    assert_eq!((listed[0]["kind"].as_str(), listed[0]["http_status"].as_u64()), (Some("gateway_error"), Some(504)));
+    assert_eq!(qf(sb.addr(), "/custom/v1/declare", &qf_declare()).await.status, 504);
+    let cfg = SandboxConfig::from_toml("[[faults]]\nkind = \"gateway_error\"\n").unwrap();
+    let sb = Sandbox::new(cfg).start().await.unwrap();
+    assert_eq!(qf(sb.addr(), "/custom/v1/declare", &qf_declare()).await.status, 502);
+}
+
 #[tokio::test]
 async fn rate_limited_fault_answers_429() {
     let sb = with_faults([

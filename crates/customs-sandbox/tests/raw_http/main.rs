@@ -3,8 +3,10 @@
 //! so that a misunderstanding shared by the clients and the sandbox is less
 //! likely to pass unnoticed.
 
+mod admin_input;
 mod common;
 mod faults;
+mod late_answer;
 mod lifecycle;
 mod qfpay;
 mod wechat;

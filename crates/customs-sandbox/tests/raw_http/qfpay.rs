@@ -2,7 +2,10 @@
 
 use customs_core::{DeclarationState, Provider, Secret};
 use customs_qfpay::sign::SignType;
-use customs_sandbox::{RateLimit, Sandbox, SandboxHandle, demo, qfpay_respcd as respcd};
+use customs_sandbox::{
+    AdvanceRule, QfpayTransaction, RateLimit, Sandbox, SandboxConfig, SandboxHandle, Settlement, demo,
+    qfpay_respcd as respcd,
+};
 use serde_json::Value;
 
 use crate::common::{Raw, form, qf, qf_sign, qf_with, send};
@@ -32,6 +35,16 @@ fn resperr(r: &Raw) -> String {
     r.json()["resperr"].as_str().unwrap().to_owned()
 }
 
+/// The record fields QFPay 報關 API 指南 §2 lists, and nothing else.
+const RECORD_FIELDS: [&str; 5] =
+    ["errmsg", "resperr", "sub_order_no", "verify_department", "verify_department_trade_id"];
+
+fn record_fields(item: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = item.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    keys
+}
+
 #[tokio::test]
 async fn declare_then_query_until_success() {
     let sb = sandbox().await;
@@ -49,22 +62,45 @@ async fn declare_then_query_until_success() {
         sb.declaration_state(Provider::QfPay, demo::QFPAY_APP_CODE, demo::QFPAY_SYSSN_PAID, "SHANGHAI_ZS", None),
         Some(DeclarationState::Undeclared)
     );
-    // Pending: 1145 with the data array; the record carries its state.
+    // Pending: 1145 with the data array, in the documented shape: no error
+    // and no verify_department_trade_id yet.
     let r = qf(a, QUERY, &query(demo::QFPAY_SYSSN_PAID)).await;
     assert_eq!(code(&r), respcd::PROCESSING);
     let item = &r.json()["data"][0];
-    assert_eq!(item["state"], "PROCESSING");
+    assert_eq!(record_fields(item), RECORD_FIELDS, "only the documented fields: {item}");
     assert_eq!(item["sub_order_no"], Value::Null);
+    assert_eq!((&item["resperr"], &item["verify_department_trade_id"]), (&Value::from(""), &Value::Null));
     // The query also answers GET, signed over the query string.
     let r = qf_with(a, "GET", QUERY, &query(demo::QFPAY_SYSSN_PAID), &demo::qfpay_client_key(), SignType::Sha256)
         .await
         .unwrap();
     assert_eq!(code(&r), respcd::OK);
     let item = &r.json()["data"][0];
-    assert_eq!(item["state"], "SUCCESS");
+    assert_eq!(record_fields(item), RECORD_FIELDS, "only the documented fields: {item}");
     assert_eq!(item["resperr"], "");
     assert_eq!(item["errmsg"], Value::Null, "errmsg can be null ([GH-CD] example)");
     assert_eq!(item["verify_department"], "UNIONPAY");
+    assert_eq!(item["verify_department_trade_id"], j["verify_department_trade_id"], "a success carries its trade id");
+}
+
+/// WeChat's `state` appears in records only when configured (neither QFPay
+/// document lists it).
+#[tokio::test]
+async fn record_state_only_behind_the_config_switch() {
+    let cfg = SandboxConfig::from_toml("[qfpay]\nquery_record_state = true\n").unwrap();
+    assert!(cfg.qfpay.query_record_state);
+    for sb in [
+        Sandbox::new(cfg).start().await.unwrap(),
+        Sandbox::builder().qfpay_query_record_state(true).start().await.unwrap(),
+    ] {
+        qf(sb.addr(), DECLARE, &declare(demo::QFPAY_SYSSN_FAILS)).await;
+        let r = qf(sb.addr(), QUERY, &query(demo::QFPAY_SYSSN_FAILS)).await;
+        assert_eq!(r.json()["data"][0]["state"], "PROCESSING");
+        let r = qf(sb.addr(), QUERY, &query(demo::QFPAY_SYSSN_FAILS)).await;
+        let item = &r.json()["data"][0];
+        assert_eq!((item["state"].as_str(), item["resperr"].as_str()), (Some("FAIL"), Some(demo::FAIL_EXPLANATION)));
+    }
+    assert!(!SandboxConfig::default().qfpay.query_record_state);
 }
 
 #[tokio::test]
@@ -106,12 +142,18 @@ async fn signatures_md5_sha256_any_case_and_1108_otherwise() {
     bad(send(a, "POST", QUERY, &h, form(&p).as_bytes()).await.unwrap());
 }
 
+/// A payment not finished cannot be declared (QFPay 報關 API 指南, 注意事項):
+/// a final refusal, so never `1143`, which means "query again" (1143/1145
+/// 需重查) and would leave the client polling for a declaration that was
+/// never recorded.
 #[tokio::test]
-async fn payment_rules_1143_1125_1136() {
+async fn payment_rules_1260_1125_1136() {
     let sb = sandbox().await;
     let a = sb.addr();
     let r = qf(a, DECLARE, &declare(demo::QFPAY_SYSSN_PAYMENT_PENDING)).await;
-    assert_eq!(code(&r), respcd::NOT_PAID);
+    assert_eq!(code(&r), respcd::CONFLICT);
+    assert!(resperr(&r).contains("payment is not finished"), "{}", resperr(&r));
+    assert_ne!(code(&r), "1143");
     let r = qf(a, DECLARE, &declare(demo::QFPAY_SYSSN_REFUNDED)).await;
     assert_eq!(code(&r), respcd::REFUNDED);
     let r = qf(a, DECLARE, &declare("20260101000199999999")).await;
@@ -150,8 +192,10 @@ async fn parameter_errors_name_the_field() {
     check(qf(a, DECLARE, &p).await, "trade_type");
 }
 
+/// QFPay 報關 API 指南 §1 marks `mch_customs_name`, `out_request_no` and
+/// `amount` optional (否); `customs` is a String(20) in any case.
 #[tokio::test]
-async fn alipay_needs_its_record_fields_and_the_exact_amount_in_yuan() {
+async fn alipay_record_fields_are_optional_and_the_amount_in_yuan_is_exact() {
     let sb = sandbox().await;
     let a = sb.addr();
     let alipay = |amount: &'static str| {
@@ -165,13 +209,25 @@ async fn alipay_needs_its_record_fields_and_the_exact_amount_in_yuan() {
             ("amount", amount),
         ]
     };
-    for missing in ["mch_customs_name", "out_request_no", "amount"] {
+    for (i, missing) in ["mch_customs_name", "out_request_no", "amount"].into_iter().enumerate() {
+        let sb = sandbox().await;
         let mut p = alipay("200.00");
         p.retain(|(k, _)| *k != missing);
-        let r = qf(a, DECLARE, &p).await;
-        assert_eq!(code(&r), respcd::PARAM);
-        assert!(resperr(&r).contains(missing), "{}", resperr(&r));
+        p[2] = ("customs", ["tianjin", "nanshagj", "ZONGSHU"][i]);
+        let r = qf(sb.addr(), DECLARE, &p).await;
+        assert_eq!(code(&r), respcd::OK, "without {missing}: {}", resperr(&r));
     }
+    // Only the three required fields, plus amounts (listed without "(WeChat only)").
+    let sb2 = sandbox().await;
+    let bare = [
+        ("trade_type", "alipay"),
+        ("syssn", demo::QFPAY_SYSSN_ALIPAY),
+        ("customs", "tianjin"),
+        ("mch_customs_no", "31222699S7"),
+        ("product_fee", "19000"),
+        ("transport_fee", "1000"),
+    ];
+    assert_eq!(code(&qf(sb2.addr(), DECLARE, &bare).await), respcd::OK);
     for bad in ["2.001", "abc", ".5"] {
         let r = qf(a, DECLARE, &alipay(bad)).await;
         assert_eq!(code(&r), respcd::PARAM, "{bad}");
@@ -223,6 +279,77 @@ async fn split_declarations_follow_the_fee_rules() {
     assert_eq!(data[0]["sub_order_no"], "s2");
     let r = qf(a, QUERY, &query(demo::QFPAY_SYSSN_SPLIT)).await;
     assert_eq!(r.json()["data"].as_array().unwrap().len(), 2);
+    // A weixin split without its amounts is refused.
+    let mut p = declare(demo::QFPAY_SYSSN_SPLIT);
+    p.push(("sub_order_no", "s3"));
+    param(qf(a, DECLARE, &p).await, "fee_type");
+}
+
+/// `sub_order_no` is String(64) in declare, String(40) in query and
+/// redeclare (QFPay 報關 API 指南 §1–§3).
+#[tokio::test]
+async fn sub_order_no_is_64_in_declare_and_40_in_query_and_redeclare() {
+    let sb = sandbox().await;
+    let a = sb.addr();
+    let no64 = "s".repeat(64);
+    let no40 = "t".repeat(40);
+    let no41 = "t".repeat(41);
+    for no in [&no64, &no40] {
+        let mut p = declare(demo::QFPAY_SYSSN_SPLIT);
+        p.extend([
+            ("sub_order_no", no.as_str()),
+            ("fee_type", "CNY"),
+            ("order_fee", "100"),
+            ("product_fee", "100"),
+            ("transport_fee", "0"),
+        ]);
+        assert_eq!(code(&qf(a, DECLARE, &p).await), respcd::OK);
+    }
+    let mut p = declare(demo::QFPAY_SYSSN_SPLIT);
+    let no65 = "s".repeat(65);
+    p.extend([
+        ("sub_order_no", no65.as_str()),
+        ("fee_type", "CNY"),
+        ("order_fee", "100"),
+        ("product_fee", "100"),
+        ("transport_fee", "0"),
+    ]);
+    assert_eq!(code(&qf(a, DECLARE, &p).await), respcd::PARAM);
+    let mut q = query(demo::QFPAY_SYSSN_SPLIT);
+    q.push(("sub_order_no", &no40));
+    assert_eq!(qf(a, QUERY, &q).await.json()["data"][0]["sub_order_no"], no40.as_str());
+    let mut q = query(demo::QFPAY_SYSSN_SPLIT);
+    q.push(("sub_order_no", &no41));
+    assert_eq!(code(&qf(a, QUERY, &q).await), respcd::PARAM);
+    let mut r = declare(demo::QFPAY_SYSSN_SPLIT);
+    r.push(("sub_order_no", &no41));
+    assert_eq!(code(&qf(a, REDECLARE, &r).await), respcd::PARAM);
+}
+
+/// The sub-order fields are used "when splitting or modifying" (QFPay 報關
+/// API 指南 §1): a MODIFY of an unsplit order's amounts, without
+/// `sub_order_no`, is accepted; the amount must still equal the payment.
+#[tokio::test]
+async fn an_unsplit_order_s_amounts_can_be_modified() {
+    let sb = Sandbox::builder().advance(AdvanceRule::Manual).start().await.unwrap();
+    let a = sb.addr();
+    assert_eq!(code(&qf(a, DECLARE, &declare(demo::QFPAY_SYSSN_PAID)).await), respcd::OK);
+    sb.advance(2);
+    let amounts = |product: &'static str, transport: &'static str, order: &'static str| {
+        let mut p = declare(demo::QFPAY_SYSSN_PAID);
+        p.extend([
+            ("action_type", "MODIFY"),
+            ("fee_type", "CNY"),
+            ("order_fee", order),
+            ("product_fee", product),
+            ("transport_fee", transport),
+        ]);
+        p
+    };
+    assert_eq!(code(&qf(a, DECLARE, &amounts("9000", "1000", "10000")).await), respcd::OK);
+    assert_eq!(sb.snapshot()["qfpay"]["declarations"][0]["content"]["fees"]["order_fee"], 10_000);
+    let r = qf(a, DECLARE, &amounts("9000", "999", "9999")).await;
+    assert_eq!(code(&r), respcd::PARAM, "the paid amount is 10000 fen");
 }
 
 #[tokio::test]
@@ -249,14 +376,17 @@ async fn modify_and_redeclare_rules() {
     modify[3] = ("mch_customs_no", "440316T004");
     modify.push(("action_type", "MODIFY"));
     assert_eq!(code(&qf(a, DECLARE, &modify).await), respcd::CONFLICT, "nothing to modify yet");
-    qf(a, DECLARE, &declare(demo::QFPAY_SYSSN_PAID)).await;
     let re = declare(demo::QFPAY_SYSSN_PAID);
-    assert_eq!(code(&qf(a, REDECLARE, &re).await), respcd::PROCESSING, "re-push while pending");
+    assert_eq!(code(&qf(a, REDECLARE, &re).await), respcd::CONFLICT, "nothing to re-push yet");
+    qf(a, DECLARE, &declare(demo::QFPAY_SYSSN_PAID)).await;
+    // Accepted, not yet pushed: customs has not received it, so it may be re-pushed.
+    assert_eq!(code(&qf(a, REDECLARE, &re).await), respcd::OK, "re-push before it reached customs");
     sb.advance(1);
+    assert_eq!(code(&qf(a, REDECLARE, &re).await), respcd::PROCESSING, "re-push while it is being pushed");
     // Refused (a state conflict), not "pending": the modification was not made.
     assert_eq!(code(&qf(a, DECLARE, &modify).await), respcd::CONFLICT, "modify while PROCESSING");
     sb.advance(1);
-    assert_eq!(code(&qf(a, REDECLARE, &re).await), respcd::OK);
+    assert_eq!(code(&qf(a, REDECLARE, &re).await), respcd::OK, "re-push after SUCCESS (lost in the electronic port)");
     assert_eq!(
         sb.declaration_state(Provider::QfPay, demo::QFPAY_APP_CODE, demo::QFPAY_SYSSN_PAID, "SHANGHAI_ZS", None),
         Some(DeclarationState::Undeclared)
@@ -268,16 +398,54 @@ async fn modify_and_redeclare_rules() {
     other_no[3] = ("mch_customs_no", "000000");
     assert_eq!(code(&qf(a, REDECLARE, &other_no).await), respcd::PARAM);
 
-    // A failed declaration cannot be re-pushed; its query shows the explanation.
+    // Customs received and refused a failed declaration: re-pushing cannot
+    // help. Its query shows the explanation in the documented fields.
     qf(a, DECLARE, &declare(demo::QFPAY_SYSSN_FAILS)).await;
     sb.advance(2);
     let r = qf(a, QUERY, &query(demo::QFPAY_SYSSN_FAILS)).await;
     assert_eq!(code(&r), respcd::OK);
     let item = &r.json()["data"][0];
-    assert_eq!(item["state"], "FAIL");
+    assert_eq!(record_fields(item), RECORD_FIELDS);
     assert_eq!(item["resperr"], demo::FAIL_EXPLANATION);
     assert_eq!(item["errmsg"], demo::FAIL_EXPLANATION);
-    assert_eq!(code(&qf(a, REDECLARE, &declare(demo::QFPAY_SYSSN_FAILS)).await), respcd::CONFLICT);
+    assert_eq!(item["verify_department_trade_id"], Value::Null);
+    let r = qf(a, REDECLARE, &declare(demo::QFPAY_SYSSN_FAILS)).await;
+    assert_eq!(code(&r), respcd::CONFLICT);
+    assert!(resperr(&r).contains("customs received"), "{}", resperr(&r));
+}
+
+/// QFPay 報關 API 指南 §3: "若海關端未收到報關資訊，可使用此接口重新推送" —
+/// re-push when customs did not receive it, e.g. when the push failed
+/// (`EXCEPT`). Not WeChat's state rule.
+#[tokio::test]
+async fn redeclare_re_pushes_what_customs_did_not_receive() {
+    const EXCEPT: &str = "20260101000199990077";
+    let sb = Sandbox::builder()
+        .advance(AdvanceRule::Manual)
+        .qfpay_transaction(
+            QfpayTransaction::new(EXCEPT, demo::QFPAY_APP_CODE, 1_000, demo::PAYER_NAME, demo::PAYER_ID_NO)
+                .settles(Settlement::Except(demo::EXCEPT_EXPLANATION.into())),
+        )
+        .start()
+        .await
+        .unwrap();
+    let a = sb.addr();
+    qf(a, DECLARE, &declare(EXCEPT)).await;
+    sb.advance(2);
+    let state = || sb.declaration_state(Provider::QfPay, demo::QFPAY_APP_CODE, EXCEPT, "SHANGHAI_ZS", None);
+    assert_eq!(state(), Some(DeclarationState::Exception));
+    let item = qf(a, QUERY, &query(EXCEPT)).await.json()["data"][0].clone();
+    assert_eq!(item["resperr"], demo::EXCEPT_EXPLANATION, "a failed push is a failure in the documented fields");
+    assert_eq!(code(&qf(a, REDECLARE, &declare(EXCEPT)).await), respcd::OK);
+    assert_eq!(state(), Some(DeclarationState::Undeclared), "processing restarts");
+    let alipay = [
+        ("trade_type", "alipay"),
+        ("syssn", demo::QFPAY_SYSSN_ALIPAY),
+        ("customs", "tianjin"),
+        ("mch_customs_no", "31222699S7"),
+    ];
+    assert_eq!(code(&qf(a, DECLARE, &alipay).await), respcd::OK);
+    assert_eq!(code(&qf(a, REDECLARE, &alipay).await), respcd::OK);
 }
 
 #[tokio::test]
