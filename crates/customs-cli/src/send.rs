@@ -123,14 +123,15 @@ fn qf_query_lines(r: &customs_qfpay::QueryResponse) -> Vec<String> {
 }
 
 /// What a QFPay query answer holds, in a few words (progress).
-fn qf_state(r: &customs_qfpay::QueryResponse) -> String {
-    if r.is_pending() {
+#[allow(clippy::unnecessary_wraps)] // the shape `wait::until_settled` takes
+fn qf_state(r: &customs_qfpay::QueryResponse) -> Result<String, Failure> {
+    Ok(if r.is_pending() {
         format!("respcd {} (processing)", r.respcd)
     } else if r.data.is_empty() {
         "no record yet".into()
     } else {
         r.verdicts().iter().map(|v| v.outcome.to_string()).collect::<Vec<_>>().join(", ")
-    }
+    })
 }
 
 /// `--output json`: each record's outcome and reason, beside `data`.
@@ -241,7 +242,9 @@ pub(crate) async fn qfpay(
             format!("QFPay is still processing it (respcd {}), querying", r.respcd)
         });
         let what = format!("the customs result of {}", query.syssn);
-        let result = wait::until_settled(&client, &query, wait, ctx.format, what, &interrupt, qf_state).await?;
+        let result = wait::until_settled(&client, &query, wait, ctx.format, what, &interrupt, qf_state)
+            .await
+            .map_err(|f| wait::follow_up_failed(&lines, f))?;
         let mut report = qf_query_report(operation, result);
         lines.append(&mut report.lines);
         report.lines = lines;
@@ -272,11 +275,33 @@ fn wx_query_lines(r: &customs_wechat::QueryResponse) -> Vec<String> {
 }
 
 /// What a WeChat query answer holds, in a few words (progress).
-fn wx_state(r: &customs_wechat::QueryResponse) -> String {
+#[allow(clippy::unnecessary_wraps)] // the shape `wait::until_settled` takes
+fn wx_state(r: &customs_wechat::QueryResponse) -> Result<String, Failure> {
     if r.data.is_empty() {
-        return "no record yet".into();
+        return Ok("no record yet".into());
     }
-    r.data.iter().map(|d| d.state.raw.clone()).collect::<Vec<_>>().join(", ")
+    Ok(r.data.iter().map(|d| d.state.raw.clone()).collect::<Vec<_>>().join(", "))
+}
+
+/// [`wx_state`] for a write's follow-up query, which must be about the
+/// order written (`transaction_id` of the write's verified answer): a
+/// sub-order query names a sub-order number that another order may use too.
+fn wx_follow_up_state(transaction_id: &str) -> impl Fn(&customs_wechat::QueryResponse) -> Result<String, Failure> + '_ {
+    move |r| {
+        if r.transaction_id != transaction_id {
+            return Err(Failure {
+                exit: Exit::Transport,
+                kind: "verify",
+                message: format!(
+                    "the follow-up query's answer is about transaction {}, not the order written ({transaction_id}): it \
+                     does not say how this declaration settled; check the declaration's state before resubmitting",
+                    r.transaction_id
+                ),
+                details: serde_json::json!({ "asked": transaction_id, "answered": r.transaction_id, "may_have_taken_effect": true }),
+            });
+        }
+        wx_state(r)
+    }
 }
 
 /// The WeChat client options for the configured keys.
@@ -348,21 +373,21 @@ pub(crate) async fn wechat(
         | WeChatCommand::Redeclare { wait, .. } => Some(wait),
         WeChatCommand::VerifyIdentity { .. } | WeChatCommand::Certificates { .. } => None,
     };
-    let (operation, lines, state, response) = match req {
+    let (operation, lines, state, response, written_txn) = match req {
         wechat_cmd::Request::Declare(r) => {
             let a = wait::call(&interrupt, "declaration", Effect::Write, client.send(r), wx_fail(pay)).await?;
             let line = format!("declared {} ({}): state {}", a.out_trade_no, a.transaction_id, a.state.raw);
-            ("declare", vec![line], a.state.outcome(), to_json(&a))
+            ("declare", vec![line], a.state.outcome(), to_json(&a), a.transaction_id.clone())
         }
         wechat_cmd::Request::Modify(r) => {
             let a = wait::call(&interrupt, "modification", Effect::Write, client.send(r), wx_fail(pay)).await?;
             let line = format!("modified {} ({}): state {}", a.out_trade_no, a.transaction_id, a.state.raw);
-            ("modify", vec![line], a.state.outcome(), to_json(&a))
+            ("modify", vec![line], a.state.outcome(), to_json(&a), a.transaction_id.clone())
         }
         wechat_cmd::Request::Redeclare(r) => {
             let a = wait::call(&interrupt, "re-push", Effect::Write, client.send(r), wx_fail(pay)).await?;
             let line = format!("pushed again {} ({}): state {}", a.out_trade_no, a.transaction_id, a.state.raw);
-            ("redeclare", vec![line], a.state.outcome(), to_json(&a))
+            ("redeclare", vec![line], a.state.outcome(), to_json(&a), a.transaction_id.clone())
         }
         wechat_cmd::Request::Query(q) => {
             if let Some(w) = wait.filter(|w| w.wait.is_some()) {
@@ -416,7 +441,10 @@ pub(crate) async fn wechat(
     let mut lines = lines;
     if let (Some(query), Some(w)) = (wx_follow_up(req), wait.filter(|w| w.wait.is_some())) {
         let what = format!("the customs result of {}", query.order.order_no());
-        let r = wait::until_settled(&client, &query, w, ctx.format, what, &interrupt, wx_state).await?;
+        let check = wx_follow_up_state(&written_txn);
+        let r = wait::until_settled(&client, &query, w, ctx.format, what, &interrupt, check)
+            .await
+            .map_err(|f| wait::follow_up_failed(&lines, f))?;
         let mut report = waited(operation, r, wx_query_lines);
         lines.append(&mut report.lines);
         report.lines = lines;

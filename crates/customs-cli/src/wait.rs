@@ -105,7 +105,8 @@ pub(crate) struct Unsettled<R> {
 
 /// Queries `query` every `--poll-interval-ms` until its answer settles, the
 /// `--wait` deadline passes, or Ctrl-C; `state` says what an answer holds
-/// (for the progress display). Nothing is ever resubmitted.
+/// (for the progress display), or why it is not about this declaration.
+/// Nothing is ever resubmitted.
 pub(crate) async fn until_settled<S, T, Q, R>(
     client: &Client<S, T>,
     query: Q,
@@ -113,7 +114,7 @@ pub(crate) async fn until_settled<S, T, Q, R>(
     format: OutputFormat,
     what: String,
     interrupt: &Interrupt,
-    state: impl Fn(&R) -> String,
+    state: impl Fn(&R) -> Result<String, Failure>,
 ) -> Result<Result<R, Unsettled<R>>, Failure>
 where
     S: Session,
@@ -138,7 +139,7 @@ where
         };
         let answer = answer.map_err(|e| Failure::from_error(&e))?;
         polls += 1;
-        let now_state = state(&answer);
+        let now_state = state(&answer)?;
         progress.polled(polls, &now_state);
         if answer.outcome().is_settled() {
             return Ok(Ok(answer));
@@ -153,6 +154,35 @@ where
             () = tokio::time::sleep(interval) => {}
             () = interrupt.wait() => return stop(last, polls, true),
         }
+    }
+}
+
+/// A write's follow-up query failed (after the write was accepted, shown in
+/// `lines`): the declaration's result is not known yet, so it is still
+/// pending (exit 5, query later, never resubmit), not refused. An answer
+/// about another declaration stays what it is (exit 4).
+pub(crate) fn follow_up_failed(lines: &[String], f: Failure) -> Failure {
+    if f.kind == "verify" || f.kind == "interrupted" {
+        return f;
+    }
+    // The query's own error, in brief: its advice (e.g. "retry the identical
+    // request") is about the query, never about resending the write.
+    let why = match (f.details.get("http_status").and_then(serde_json::Value::as_u64), f.details.get("code")) {
+        (Some(status), Some(serde_json::Value::String(code))) => format!("HTTP {status} {code}"),
+        _ => f.details.get("cause").and_then(serde_json::Value::as_str).unwrap_or(f.kind).to_owned(),
+    };
+    Failure {
+        exit: Exit::Pending,
+        kind: "follow_up_failed",
+        message: format!(
+            "{}; then the query for its result failed ({why}); the write was accepted: query it again later, do \
+             not resubmit",
+            lines.join("; ")
+        ),
+        details: json!({
+            "query_error": { "kind": f.kind, "message": f.message, "details": f.details },
+            "may_have_taken_effect": false,
+        }),
     }
 }
 
