@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use customs_core::Secret;
 
 use crate::config::{
-    PlatformKeys, QfpayMerchant, QfpayTransaction, Settlement, TradeType, WechatMerchant, WechatTransaction,
+    PlatformKeys, QfPayMerchant, QfPayTransaction, Settlement, TradeType, WeChatMerchant, WeChatTransaction,
 };
 
 /// QFPay `X-QF-APPCODE` of the demo merchant.
@@ -107,8 +107,8 @@ pub fn platform_keys() -> PlatformKeys {
 }
 
 /// The demo QFPay merchant.
-pub fn qfpay_merchant() -> QfpayMerchant {
-    QfpayMerchant::new(QFPAY_APP_CODE, qfpay_client_key())
+pub fn qfpay_merchant() -> QfPayMerchant {
+    QfPayMerchant::new(QFPAY_APP_CODE, qfpay_client_key())
 }
 
 /// Customs offices the demo WeChat merchant is registered with (the v3 list
@@ -126,8 +126,8 @@ pub const WECHAT_CUSTOMS: [&str; 9] = [
 ];
 
 /// The demo WeChat merchant, verified with [`WECHAT_MERCHANT_PUBLIC_KEY_PEM`].
-pub fn wechat_merchant() -> WechatMerchant {
-    WechatMerchant::new(
+pub fn wechat_merchant() -> WeChatMerchant {
+    WeChatMerchant::new(
         WECHAT_MCHID,
         WECHAT_APPID,
         WECHAT_MERCHANT_SERIAL,
@@ -161,8 +161,8 @@ pub const FAIL_EXPLANATION: &str = "支付单已存在并且为非退单状态";
 pub const EXCEPT_EXPLANATION: &str = "海关接口异常 (sandbox)";
 
 /// The demo QFPay transactions.
-pub fn qfpay_transactions() -> Vec<QfpayTransaction> {
-    let t = |syssn: &str, fen| QfpayTransaction::new(syssn, QFPAY_APP_CODE, fen, PAYER_NAME, PAYER_ID_NO);
+pub fn qfpay_transactions() -> Vec<QfPayTransaction> {
+    let t = |syssn: &str, fen| QfPayTransaction::new(syssn, QFPAY_APP_CODE, fen, PAYER_NAME, PAYER_ID_NO);
     vec![
         t(QFPAY_SYSSN_PAID, 10_000),
         t(QFPAY_SYSSN_SPLIT, 88_800),
@@ -202,8 +202,8 @@ pub const WECHAT_TXN_PARTLY_REFUNDED: &str = "4200000001202601010000000006";
 pub const WECHAT_OUT_TRADE_NO_PARTLY_REFUNDED: &str = "sandbox-order-0006";
 
 /// The demo WeChat transactions.
-pub fn wechat_transactions() -> Vec<WechatTransaction> {
-    let t = |id: &str, out: &str, fen| WechatTransaction::new(id, out, WECHAT_MCHID, fen, PAYER_NAME, PAYER_ID_NO);
+pub fn wechat_transactions() -> Vec<WeChatTransaction> {
+    let t = |id: &str, out: &str, fen| WeChatTransaction::new(id, out, WECHAT_MCHID, fen, PAYER_NAME, PAYER_ID_NO);
     vec![
         t(WECHAT_TXN_PAID, WECHAT_OUT_TRADE_NO_PAID, 10_000),
         t(WECHAT_TXN_SPLIT, WECHAT_OUT_TRADE_NO_SPLIT, 88_800),

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::binding::{self, Answers};
 use crate::config::WeChatConfig;
-use crate::model::{OrderAmounts, RawFees, VerifyDepartment};
+use crate::fields::{OrderAmounts, RawFees, VerifyDepartment};
 use crate::operation::Operation;
 
 /// A declaration of a paid order, or of one sub-order of a split order.
@@ -260,7 +260,7 @@ pub struct DeclareResponse {
     /// `mchid` (required).
     pub mchid: String,
     /// Declaration state (required); usually `UNDECLARED` at first (spec §4): poll with query.
-    #[serde(with = "crate::model::state_serde")]
+    #[serde(with = "crate::fields::state_serde")]
     pub state: StateReport,
     /// `out_trade_no` (required).
     pub out_trade_no: String,
