@@ -292,11 +292,19 @@ impl Answers<DeclareRequest> for DeclareResponse {
     }
 }
 
-/// A declare answer stands where its `state` says (usually `UNDECLARED`:
-/// pending, query later).
+impl DeclareResponse {
+    /// What the answer means: where its `state` says (usually `UNDECLARED`:
+    /// pending, query later). The same accessor as QFPay's
+    /// `DeclareResponse::outcome`; also [`customs_core::Settles`].
+    pub fn outcome(&self) -> customs_core::Outcome {
+        self.state.outcome()
+    }
+}
+
+/// See [`DeclareResponse::outcome`].
 impl customs_core::Settles for DeclareResponse {
     fn outcome(&self) -> customs_core::Outcome {
-        self.state.outcome()
+        DeclareResponse::outcome(self)
     }
 }
 

@@ -361,12 +361,14 @@ impl QueryResponse {
     }
 }
 
-/// A query answer is settled when every record of the page is: the least
-/// settled record wins (pending, then needs-action, then failure, then
-/// success). No record yet counts as pending. Only the page returned is
-/// considered; query split orders with a `limit` covering every sub-order.
-impl customs_core::Settles for QueryResponse {
-    fn outcome(&self) -> customs_core::Outcome {
+impl QueryResponse {
+    /// A query answer is settled when every record of the page is: the least
+    /// settled record wins (pending, then needs-action, then failure, then
+    /// success). No record yet counts as pending. Only the page returned is
+    /// considered; query split orders with a `limit` covering every sub-order.
+    /// The same accessor as QFPay's `QueryResponse::outcome`; also
+    /// [`customs_core::Settles`].
+    pub fn outcome(&self) -> customs_core::Outcome {
         use customs_core::Outcome;
         let rank = |o: Outcome| match o {
             Outcome::Pending => 0,
@@ -375,6 +377,13 @@ impl customs_core::Settles for QueryResponse {
             _ => 3,
         };
         self.data.iter().map(|r| r.state.outcome()).min_by_key(|o| rank(*o)).unwrap_or(Outcome::Pending)
+    }
+}
+
+/// See [`QueryResponse::outcome`].
+impl customs_core::Settles for QueryResponse {
+    fn outcome(&self) -> customs_core::Outcome {
+        QueryResponse::outcome(self)
     }
 }
 
