@@ -24,7 +24,7 @@ use customs_http_reqwest::ReqwestTransport;
 use customs_sandbox::{Sandbox, WeChatTransaction, demo};
 use customs_wechat::Certificate;
 use customs_wechat::verifier::PlatformCertificates;
-use customs_wechat::{DeclareInput, DeclareRequest, WeChatConfig};
+use customs_wechat::{DeclareInput, DeclareRequest};
 
 struct Args {
     n: usize,
@@ -117,15 +117,7 @@ fn main() {
             builder = builder.wechat_transaction(t);
         }
         let sandbox = builder.start().await.expect("sandbox starts");
-        let config = WeChatConfig::builder()
-            .mchid(demo::WECHAT_MCHID)
-            .appid(demo::WECHAT_APPID)
-            .merchant_serial(demo::WECHAT_MERCHANT_SERIAL)
-            .private_key_pem(&demo::wechat_merchant_private_key_pem())
-            .apiv3_key(demo::wechat_apiv3_key())
-            .base_url(sandbox.base_url())
-            .build()
-            .unwrap();
+        let config = demo::wechat_config(sandbox.base_url()).build().unwrap();
         let cert = Certificate::from_pem(demo::PLATFORM_CERT_PEM).unwrap();
         let options =
             WeChatOptions::default().with_certificates(Arc::new(PlatformCertificates::from_certificates([&cert])));

@@ -68,6 +68,26 @@ pub fn wechat_apiv3_key() -> Secret {
     Secret::new(WECHAT_APIV3_KEY)
 }
 
+/// The demo merchant's WeChat configuration (`mchid`, `appid`, merchant
+/// serial, private key, APIv3 key) sending to `base_url`, as a builder so a
+/// caller can add more (e.g. `wechatpay_serial`) before `build()`. The one
+/// copy of the block every example and benchmark would otherwise repeat.
+///
+/// ```
+/// let config = customs_sandbox::demo::wechat_config("http://127.0.0.1:9").build()?;
+/// assert_eq!(config.mchid(), customs_sandbox::demo::WECHAT_MCHID);
+/// # Ok::<(), customs_wechat::ConfigError>(())
+/// ```
+pub fn wechat_config(base_url: impl Into<String>) -> customs_wechat::WeChatConfigBuilder {
+    customs_wechat::WeChatConfig::builder()
+        .mchid(WECHAT_MCHID)
+        .appid(WECHAT_APPID)
+        .merchant_serial(WECHAT_MERCHANT_SERIAL)
+        .private_key_pem(&wechat_merchant_private_key_pem())
+        .apiv3_key(wechat_apiv3_key())
+        .base_url(base_url)
+}
+
 /// Serial of the sandbox's platform certificate (`Wechatpay-Serial`).
 pub const PLATFORM_SERIAL: &str = "5B2C4D6E8F0A1B3C5D7E9F1A2B4C6D8E0F1A3B57";
 /// The sandbox's platform certificate, PEM (also served, encrypted, by
