@@ -43,7 +43,7 @@ use customs_testkit::wechat::{Answer, AnswerServer, Forgery, Platform};
 use customs_wechat::aes_gcm::ApiV3Key;
 use customs_wechat::certificate::Certificate;
 use customs_wechat::signer::RsaSigner;
-use customs_wechat::{PlatformCertificates, QueryOrder, QueryRequest, server};
+use customs_wechat::{PlatformCertificates, QueryOrder, QueryRequest};
 
 // ---- the axes -------------------------------------------------------------------
 
@@ -409,8 +409,7 @@ fn wechat_body(op: Op) -> String {
 /// The platform's genuine `/v3/global/certificates` answer (the demo platform certificate).
 fn certificates_answer() -> Answer {
     let key = ApiV3Key::new(&demo::wechat_apiv3_key()).unwrap();
-    let cert = Certificate::from_pem(demo::PLATFORM_CERT_PEM).unwrap();
-    platform().sign(200, server::certificates_body(&key, &[(&cert, "0123456789ab")]).unwrap())
+    platform().certificates(&key, &Certificate::from_pem(demo::PLATFORM_CERT_PEM).unwrap())
 }
 
 const CERTIFICATES: &str = "/v3/global/certificates";
