@@ -5,6 +5,8 @@
 //! for testing what the transports do on the wire; [`transport_suite`](mod@transport_suite)
 //! is the conformance suite every transport runs against it.
 //!
+//! [`secrets`] finds any 8-byte window of a secret in output.
+//!
 //! [`tap`] relays a real server's bytes unchanged and counts the requests
 //! that reached it (e.g. in front of the sandbox).
 //!
@@ -19,6 +21,7 @@
 //! ```
 
 pub mod peer;
+pub mod secrets;
 pub mod tap;
 pub mod transport_suite;
 pub mod wechat;
