@@ -523,7 +523,12 @@ mod tests {
         .validate()
         .unwrap();
         answer(|r| r.sub_order_no = Some("sub-1".into())).check_binding(&split, &c).unwrap();
-        answer(|_| {}).check_binding(&split, &c).unwrap();
+        // A split declaration's answer names its sub-order ("returned for a split order").
+        let e = answer(|_| {}).check_binding(&split, &c).unwrap_err();
+        assert_eq!(
+            e,
+            VerifyError::NotThisRequest { field: "sub_order_no", asked: "sub-1".into(), answered: "(absent)".into() }
+        );
         let e = answer(|r| r.sub_order_no = Some("sub-2".into())).check_binding(&split, &c).unwrap_err();
         assert!(matches!(e, VerifyError::NotThisRequest { field: "sub_order_no", .. }), "{e:?}");
     }
