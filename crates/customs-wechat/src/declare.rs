@@ -347,7 +347,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_002_param_errors_fail_before_signing() {
+    fn the_documents_param_errors_fail_before_signing() {
         // Missing everything: each required field is named.
         let e = DeclareInput::default().validate().unwrap_err();
         assert_eq!(e.fields(), ["out_trade_no", "transaction_id", "customs", "merchant_customs_no"]);

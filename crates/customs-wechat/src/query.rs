@@ -453,7 +453,7 @@ mod tests {
 }"#;
 
     #[test]
-    fn seed_003_example_decodes() {
+    fn the_documents_example_decodes() {
         let r: QueryResponse = serde_json::from_str(QUERY_DOCUMENT_EXAMPLE).unwrap();
         assert_eq!(r.total_count, 1);
         let rec = &r.data[0];

@@ -152,7 +152,7 @@ impl RedeclareInput {
         if !given(&self.out_trade_no) && !given(&self.transaction_id) {
             v.push(Violation::new(
                 "out_trade_no",
-                Rule::Other { rule: "or `transaction_id` is required (give one of them, spec §2.4)".into() },
+                Rule::Other { rule: "or `transaction_id` is required (give one of them)".into() },
                 None,
             ));
         }
