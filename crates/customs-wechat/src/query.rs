@@ -580,10 +580,7 @@ mod tests {
         unsplit.check_binding(&txn("1000320306201511078440737890"), &c).unwrap();
         // The page asked for: offset 0 when not sent, else the one sent.
         let e = answer.check_binding(&txn("1000320306201511078440737890").with_offset(20), &c).unwrap_err();
-        assert_eq!(
-            e,
-            VerifyError::NotThisRequest { field: "offset", asked: "20".into(), answered: "0".into() }
-        );
+        assert_eq!(e, VerifyError::NotThisRequest { field: "offset", asked: "20".into(), answered: "0".into() });
         let mut later = answer.clone();
         later.offset = 20;
         assert_eq!(field_of(&later.check_binding(&txn("1000320306201511078440737890"), &c).unwrap_err()), "offset");

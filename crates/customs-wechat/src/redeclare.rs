@@ -375,7 +375,10 @@ mod tests {
         whole.sub_order_no = None;
         whole.sub_order_id = None;
         for (input, field) in [
-            (RedeclareInput { transaction_id: Some("t".into()), sub_order_no: Some("s1".into()), ..base() }, "sub_order_no"),
+            (
+                RedeclareInput { transaction_id: Some("t".into()), sub_order_no: Some("s1".into()), ..base() },
+                "sub_order_no",
+            ),
             (
                 RedeclareInput {
                     transaction_id: Some("t".into()),
