@@ -358,7 +358,7 @@ mod tests {
             out_trade_no: "x".repeat(33),
             transaction_id: "1".repeat(33),
             customs: "shanghai".into(),
-            merchant_customs_no: "4403 169".into(),
+            merchant_customs_no: "4403\u{0}169".into(),
             sub_order_no: Some("s".repeat(33)),
             fee_type: Some("CNY".into()),
             order_fee: Some(1),
