@@ -580,7 +580,7 @@ mod tests {
         let mut later = answer.clone();
         later.offset = 20;
         assert_eq!(field_of(&later.check_binding(&txn("1000320306201511078440737890"), &c).unwrap_err()), "offset");
-        later.check_binding(&txn("1000320306201511078440737890").with_page(20, 20), &c).unwrap();
+        later.check_binding(&txn("1000320306201511078440737890").with_offset(20), &c).unwrap();
     }
 
     #[test]
