@@ -38,7 +38,7 @@
 //! let answer = http::Response::builder()
 //!     .status(200)
 //!     .body(br#"{"respcd":"1145","resperr":"processing","syssn":"20191227000200020061752831"}"#.to_vec())?;
-//! let decoded = qfpay.decode_declare(&answer)?;
+//! let decoded = qfpay.decode_declare(&declaration, &answer)?;
 //! assert_eq!(decoded.outcome(), customs_core::Outcome::Pending); // query later, never resubmit
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -48,8 +48,9 @@
 //! * [`QfPayConfig`], [`Environment`]: credentials, sign type and host (spec
 //!   `qfpay.md` §1, §2).
 //! * [`QfPay`]: `build_declare` / `build_query` / `build_redeclare` return a
-//!   signed [`customs_core::Request`]; `decode_*` turn a
-//!   [`customs_core::Response`] into a typed answer or a
+//!   signed [`customs_core::Request`]; `decode_*` take the request and turn
+//!   a [`customs_core::Response`] into a typed answer bound to it (an
+//!   answer naming another `syssn` is refused) or a
 //!   [`customs_core::ResponseError`].
 //! * [`request`]: typed requests ([`DeclareRequest`] is either an
 //!   [`AlipayDeclaration`] or a [`WeChatDeclaration`]); [`input`]: the same
