@@ -241,6 +241,9 @@ pub mod admin;
 pub mod config;
 pub mod demo;
 pub mod fault;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 
 mod conn;
 mod crypto;
