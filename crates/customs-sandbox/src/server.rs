@@ -18,13 +18,13 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::config::{Limits, QfpayMerchant, SandboxConfig};
+use crate::config::{Limits, QfPayMerchant, SandboxConfig};
 use crate::conn::{Done, Expired, Phase, Tracker, Watched};
-use crate::crypto::WechatKeys;
 use crate::fault::{FaultKind, Faults, Route};
 use crate::ratelimit::Limiter;
+use crate::reply::{Body, DropConnection, Reply};
 use crate::state::{Now, Rules, Store, Which};
-use crate::wire::{Body, DropConnection, Reply};
+use crate::wechat_keys::WeChatKeys;
 use crate::{admin, qfpay, wechat};
 
 /// How long shutdown waits for in-flight requests.
@@ -44,8 +44,8 @@ pub(crate) struct Live {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) config: SandboxConfig,
-    pub(crate) qfpay_merchants: HashMap<String, QfpayMerchant>,
-    pub(crate) wechat: WechatKeys,
+    pub(crate) qfpay_merchants: HashMap<String, QfPayMerchant>,
+    pub(crate) wechat: WeChatKeys,
     live: Mutex<Live>,
 }
 
@@ -55,7 +55,7 @@ impl Shared {
             return Err(crate::Error::Config("advance.per_step must be at least 1".into()));
         }
         config.limits.check().map_err(crate::Error::Config)?;
-        let wechat = WechatKeys::new(&config.platform, config.wechat_merchants()).map_err(crate::Error::Config)?;
+        let wechat = WeChatKeys::new(&config.platform, config.wechat_merchants()).map_err(crate::Error::Config)?;
         let qfpay_merchants = config.qfpay_merchants().into_iter().map(|m| (m.app_code.clone(), m)).collect();
         let live = Mutex::new(Self::initial(&config));
         Ok(Self { config, qfpay_merchants, wechat, live })

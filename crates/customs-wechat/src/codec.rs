@@ -14,11 +14,11 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::{self, Authorization};
 use crate::binding::Answers;
-use crate::certificates::{CertificatesBody, CertificatesRequest, CertificatesResponse};
 use crate::config::WeChatConfig;
 use crate::declare::{DeclareRequest, DeclareResponse};
 use crate::modify::{ModifyRequest, ModifyResponse};
 use crate::operation::Operation;
+use crate::platform_certificates::{CertificatesBody, CertificatesRequest, CertificatesResponse};
 use crate::query::{QueryRequest, QueryResponse};
 use crate::redeclare::{RedeclareRequest, RedeclareResponse};
 use crate::replay::ReplayGuard;
@@ -127,8 +127,9 @@ impl WeChatPay {
     // ---- query ---------------------------------------------------------
 
     /// Builds the signed `GET /v3/global/customs/orders?…`.
+    /// The request is valid by construction ([`QueryRequest`]'s `limit` is
+    /// non-zero by type), so nothing is checked again here.
     pub fn build_query(&self, request: &QueryRequest, timestamp: i64, nonce: &str) -> Result<Request, BuildError> {
-        request.validate()?;
         let query = request.query_string(self.config.appid(), self.config.mchid());
         self.build_signed(Operation::Query, Some(&query), Vec::new(), None, timestamp, nonce)
     }
@@ -248,7 +249,7 @@ impl WeChatPay {
 
     /// Verifies the download with `verifier` (certificates already known),
     /// then decrypts every certificate with the APIv3 key and parses it.
-    /// See [the bootstrap problem](crate::certificates#the-bootstrap-problem).
+    /// See [the bootstrap problem](crate::platform_certificates#the-bootstrap-problem).
     pub fn decode_certificates(
         &self,
         response: &Response,
@@ -263,7 +264,7 @@ impl WeChatPay {
     /// and parses the certificates (which authenticates them through the
     /// APIv3 key's GCM tag), then verifies the response signature with the
     /// certificates it contains, as the official SDKs do. See
-    /// [the bootstrap problem](crate::certificates#the-bootstrap-problem).
+    /// [the bootstrap problem](crate::platform_certificates#the-bootstrap-problem).
     ///
     /// An error answer cannot be verified (there is no key to check it with
     /// yet), so it is an [`UnverifiedAnswer`](customs_core::UnverifiedAnswer)

@@ -8,7 +8,7 @@ use crate::keys::{KeyError, PublicKey};
 /// A parsed X.509 certificate.
 ///
 /// ```
-/// use customs_wechat::certificate::Certificate;
+/// use customs_wechat::Certificate;
 /// let cert = Certificate::from_pem(include_str!("../testdata/platform_cert.pem"))?;
 /// assert_eq!(cert.serial_no(), "6B1E3A0F9C2D4E5F708192A3B4C5D6E7F8091A2B");
 /// assert_eq!(cert.not_before(), 1_735_689_600); // 2025-01-01T00:00:00Z

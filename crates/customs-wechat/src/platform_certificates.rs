@@ -24,10 +24,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::aes_gcm::{self, AeadError, ApiV3Key};
-use crate::certificate::Certificate;
 use crate::keys::KeyError;
 use crate::operation::Operation;
 use crate::verifier::normalize_serial;
+use crate::x509::Certificate;
 
 /// The only algorithm WeChat Pay uses for `encrypt_certificate`.
 pub const ALGORITHM: &str = "AEAD_AES_256_GCM";

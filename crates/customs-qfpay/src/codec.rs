@@ -247,7 +247,7 @@ mod tests {
     #[test]
     fn builders_validate_before_signing() {
         let DeclareRequest::WeChat(mut w) = wechat() else { unreachable!() };
-        w.mch_customs_no = "1".repeat(21).parse().unwrap();
+        w.merchant_customs_no = "1".repeat(21).parse().unwrap();
         let e = qfpay(SignType::Md5).build_declare(&w.into()).unwrap_err();
         match e {
             BuildError::Invalid(v) => assert_eq!(v.fields(), ["mch_customs_no"]),

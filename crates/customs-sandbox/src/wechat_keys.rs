@@ -10,20 +10,20 @@
 use std::collections::HashMap;
 
 use customs_core::{Secret, VerifyError};
+use customs_wechat::Certificate;
 use customs_wechat::aes_gcm::ApiV3Key;
-use customs_wechat::certificate::Certificate;
 use customs_wechat::keys::PublicKey;
 use customs_wechat::rsa_crypt::RsaPadding;
 use customs_wechat::server::{self, RsaDecryptor};
 use customs_wechat::signer::RsaSigner;
 use customs_wechat::verifier;
 
-use crate::config::{PlatformKeys, WechatMerchant};
+use crate::config::{PlatformKeys, WeChatMerchant};
 
 /// A merchant's registered key material.
 #[derive(Debug)]
 pub(crate) struct MerchantKeys {
-    pub(crate) merchant: WechatMerchant,
+    pub(crate) merchant: WeChatMerchant,
     key: PublicKey,
     apiv3: ApiV3Key,
 }
@@ -43,7 +43,7 @@ pub(crate) struct AuthFailure(pub(crate) String);
 
 /// The sandbox's WeChat keys.
 #[derive(Debug)]
-pub(crate) struct WechatKeys {
+pub(crate) struct WeChatKeys {
     platform: RsaSigner,
     platform_decrypt: RsaDecryptor,
     pub(crate) certificate: Certificate,
@@ -53,9 +53,9 @@ pub(crate) struct WechatKeys {
     merchants: HashMap<String, MerchantKeys>,
 }
 
-impl WechatKeys {
+impl WeChatKeys {
     /// Parses every key, naming the one that is unusable.
-    pub(crate) fn new(platform: &PlatformKeys, merchants: Vec<WechatMerchant>) -> Result<Self, String> {
+    pub(crate) fn new(platform: &PlatformKeys, merchants: Vec<WeChatMerchant>) -> Result<Self, String> {
         let signer = |pem: &Secret, what: &str| RsaSigner::from_pem(pem).map_err(|e| format!("{what}: {e}"));
         let decryptor = |pem: &Secret, what: &str| RsaDecryptor::from_pem(pem).map_err(|e| format!("{what}: {e}"));
         let mut by_id = HashMap::new();
@@ -209,8 +209,8 @@ mod tests {
     use super::*;
     use crate::demo;
 
-    fn keys() -> WechatKeys {
-        WechatKeys::new(&demo::platform_keys(), vec![demo::wechat_merchant()]).unwrap()
+    fn keys() -> WeChatKeys {
+        WeChatKeys::new(&demo::platform_keys(), vec![demo::wechat_merchant()]).unwrap()
     }
 
     fn request(
@@ -303,15 +303,15 @@ mod tests {
     fn bad_keys_are_named() {
         let mut m = demo::wechat_merchant();
         m.apiv3_key = Secret::new("short");
-        let e = WechatKeys::new(&demo::platform_keys(), vec![m]).unwrap_err();
+        let e = WeChatKeys::new(&demo::platform_keys(), vec![m]).unwrap_err();
         assert!(e.contains("apiv3_key"), "{e}");
         let mut m = demo::wechat_merchant();
         m.public_key_pem = "not a pem".into();
-        let e = WechatKeys::new(&demo::platform_keys(), vec![m]).unwrap_err();
+        let e = WeChatKeys::new(&demo::platform_keys(), vec![m]).unwrap_err();
         assert!(e.contains("public_key_pem"), "{e}");
         let mut p = demo::platform_keys();
         p.private_key_pem = demo::pub_key_private_pem();
-        let e = WechatKeys::new(&p, vec![]).unwrap_err();
+        let e = WeChatKeys::new(&p, vec![]).unwrap_err();
         assert!(e.contains("does not match"), "{e}");
     }
 }
