@@ -132,7 +132,6 @@ fn a_split_wait_refuses_another_orders_sub_order_answer() {
 /// refusal, and does not say the declaration was not processed (the same
 /// error with HTTP 500 exits 4, "check the declaration's state").
 #[test]
-#[ignore = "review finding: QFPay respcd 1254 (system error) on HTTP 200 to a declaration exits 3 'refused, fix the request'"]
 fn a_qfpay_system_error_on_http_200_exits_4() {
     let sandbox = Sandbox::builder()
         .fault(FaultRule::on(Route::QfpayDeclare, FaultKind::SystemErrorWithStatus(200)))

@@ -145,7 +145,6 @@ fn qfpay_json(body: &str) -> Answer {
 /// success". The answer names the payment it is about; nothing compares it
 /// with the request (`QfPay::decode_query` does not take the request).
 #[test]
-#[ignore = "review finding: a QFPay query answer for another syssn is accepted as this payment's result"]
 fn a_qfpay_answer_for_another_payment_is_not_this_payments_result() {
     let answer_for_a = format!(
         r#"{{"syssn":"{}","respcd":"0000","resperr":"","respmsg":"","data":[{{"resperr":"","errmsg":null,"sub_order_no":null,"verify_department":"OTHERS","verify_department_trade_id":"4200000459201911265585026208"}}]}}"#,
@@ -165,7 +164,6 @@ fn a_qfpay_answer_for_another_payment_is_not_this_payments_result() {
 /// `S1`'s failure is reported as `S2`'s, and an answer holding only `S1`'s
 /// success settles `S2` as a success.
 #[test]
-#[ignore = "review finding: a QFPay query by sub_order_no is decided from other sub-orders' records"]
 fn a_qfpay_sub_order_query_is_decided_by_that_sub_orders_record() {
     let records = |data: &str| {
         format!(
@@ -198,7 +196,6 @@ fn a_qfpay_sub_order_query_is_decided_by_that_sub_orders_record() {
 /// ambiguous ("check the declaration's state"). A system error says nothing
 /// about the request being wrong, and does not say it was not processed.
 #[test]
-#[ignore = "review finding: QFPay system error respcd 1254 on HTTP 200 is reported as a final refusal"]
 fn a_qfpay_system_error_on_http_200_is_not_a_refusal() {
     let sandbox = Sandbox::builder()
         .fault(FaultRule::on(Route::QfpayDeclare, FaultKind::SystemErrorWithStatus(200)))
@@ -223,7 +220,6 @@ fn a_qfpay_system_error_on_http_200_is_not_a_refusal() {
 /// read the first), so the body does not say one thing: it is not an answer
 /// to decide an outcome from. (WeChat's typed decoders refuse duplicates.)
 #[test]
-#[ignore = "review finding: QFPay answers with duplicated JSON keys are read last-value-wins"]
 fn a_qfpay_answer_with_duplicated_keys_is_not_trusted() {
     let record = r#"{"resperr":"订购人身份信息不一致","errmsg":null,"sub_order_no":null,"verify_department":"OTHERS","verify_department_trade_id":"4200","resperr":""}"#;
     let body = format!(

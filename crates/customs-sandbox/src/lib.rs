@@ -63,7 +63,7 @@
 //! | QFPay: declaring a payment not yet finished → `1260` (refused: "declare only successful payments") | QFPay 報關 API 指南, 注意事項 | documented rule, **guess** code |
 //! | QFPay: redeclare re-pushes unless the declaration is being pushed (`1145`) or customs received and refused it (`FAIL` → `1260`); accepted from `UNDECLARED`, `SUBMITTED`, `SUCCESS`, `EXCEPT`, restarting at `UNDECLARED` | QFPay 報關 API 指南 §3 ("若海關端未收到報關資訊，可使用此接口重新推送") | documented purpose, **guess** states |
 //! | QFPay: unknown `syssn` → `1136`, refunded → `1125`, parameter errors → `1104` naming the field, state conflicts → `1260` | QFPay fact sheet §4 | **guess** (no customs codes documented) |
-//! | QFPay: Alipay `mch_customs_name`, `out_request_no`, `amount` (yuan) optional; `amount`, when given for an unsplit order, must equal the payment; `customs` any case (String(20)) | QFPay 報關 API 指南 §1 | documented |
+//! | QFPay: Alipay `mch_customs_name`, `out_request_no`, `amount` (yuan) optional; `amount`, when given for an unsplit order, must equal the payment; `customs` any case (String(20)), and for Alipay compared case-insensitively (a declaration at `tianjin` is the one queried at `TIANJIN`; Alipay `customs_place`) | QFPay 報關 API 指南 §1 | documented |
 //! | QFPay: `sub_order_no` String(64) in declare, String(40) in query and redeclare; amounts accepted for Alipay and without `sub_order_no`; a `weixin` split needs all four | QFPay 報關 API 指南 §1–§3, Customs Declaration API | documented |
 //! | QFPay: system error fault → `respcd` `1254` with HTTP 500 or, per fault, HTTP 200 (`http_status`) | QFPay fact sheet §4 | **guess** code |
 //! | QFPay: `trade_type` `weixin` or `alipay` (`wechat` accepted too) | QFPay 報關 API 指南 | **guess** for `wechat` |

@@ -13,7 +13,6 @@ use crate::common::{declare_body, qf, query_target, wx};
 /// syssn at this customs", and a second declaration at `TIANJIN` is accepted
 /// as a new one (`0000`) instead of being the same declaration repeated.
 #[tokio::test]
-#[ignore = "review finding: the sandbox treats Alipay customs places case-sensitively (tianjin vs TIANJIN)"]
 async fn alipay_customs_places_are_case_insensitive() {
     let sb = Sandbox::builder().start().await.unwrap();
     let a = sb.addr();
