@@ -62,7 +62,6 @@ fn record(sub_order_no: Option<&str>, state: &str) -> String {
 /// as the sub-order's answer: `binding::same_if_present` passes a record that
 /// omits the field asked for, and the sub-order reads "settled: success".
 #[test]
-#[ignore = "review finding: a query by sub_order_no accepts records without sub_order_no (another order's answer)"]
 fn a_query_by_sub_order_no_refuses_records_without_that_sub_order_no() {
     let genuine = platform().sign(200, query_page(TXN_A, 1, &[record(None, "SUCCESS")]));
     let server = AnswerServer::script(vec![genuine]);
@@ -81,7 +80,6 @@ fn a_query_by_sub_order_no_refuses_records_without_that_sub_order_no() {
 /// returned for a split order") is accepted, so a whole-order answer passes
 /// as the sub-order's (`binding::sub_order` returns `Ok` for `(Some, None)`).
 #[test]
-#[ignore = "review finding: a split declare answered without sub_order_no is accepted as the sub-order's answer"]
 fn a_split_declaration_answered_without_its_sub_order_no_is_refused() {
     let whole = format!(
         r#"{{"appid":"{}","mchid":"{}","state":"SUCCESS","out_trade_no":"{OUT_B}","transaction_id":"{TXN_B}","verify_department":"UNIONPAY","verify_department_trade_id":"2018112288340107038204310100000"}}"#,
@@ -108,7 +106,6 @@ fn a_split_declaration_answered_without_its_sub_order_no_is_refused() {
 /// gets the provider's page size (suggested 20) while an order may have 50
 /// sub-orders.
 #[test]
-#[ignore = "review finding: WeChat wait_until_settled settles on a partial page (total_count > records seen)"]
 fn a_partial_page_is_not_settled() {
     let p = platform();
     let server = AnswerServer::spawn(move |_| p.sign(200, query_page(TXN_B, 3, &[record(Some("B-1"), "SUCCESS")])));
