@@ -241,7 +241,6 @@ fn a_failed_follow_up_query_is_not_the_declarations_refusal() {
 /// already guards against the same mistake (its name is not shown unless it
 /// looks like a variable name); `file` does not. Secrets never appear in errors.
 #[test]
-#[ignore = "review finding: a secret written as the { file = ... } path is echoed in the 'cannot read file' error"]
 fn a_secret_given_as_a_file_name_is_never_echoed() {
     let pem = demo::wechat_merchant_private_key_pem().expose().to_owned();
     let client_key = demo::qfpay_client_key().expose().to_owned();
