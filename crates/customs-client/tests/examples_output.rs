@@ -16,7 +16,15 @@ fn example(name: &str) -> PathBuf {
 
 #[test]
 fn examples_print_values_to_stdout_and_plain_logs_to_stderr() {
-    for name in ["qfpay_blocking", "wechat_declare_and_poll", "wechat_public_key"] {
+    // Every example of this crate, by its source file.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".rs").map(str::to_owned))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 3, "{names:?}");
+    for name in &names {
         let o = Command::new(example(name)).env("RUST_LOG", "customs_client=info").output().unwrap();
         let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
         assert!(o.status.success(), "{name}: {out}\n{err}");
