@@ -466,6 +466,30 @@ pub(crate) struct ConfigFile {
     pub(crate) wechat: Option<WeChatSection>,
 }
 
+/// The environment variable naming the configuration file.
+pub(crate) const CONFIG_ENV: &str = "CUSTOMS_CONFIG";
+
+/// Where a configuration is looked for without `--config` or
+/// `CUSTOMS_CONFIG`, in order: `./customs.toml`, then `customs/customs.toml`
+/// in the user configuration directory (`$XDG_CONFIG_HOME`, else
+/// `~/.config`; `%APPDATA%` on Windows).
+pub(crate) fn candidates() -> Vec<PathBuf> {
+    let mut c = vec![PathBuf::from("customs.toml")];
+    if let Some(dir) = user_config_dir() {
+        c.push(dir.join("customs").join("customs.toml"));
+    }
+    c
+}
+
+/// The user configuration directory.
+fn user_config_dir() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if cfg!(windows) {
+        return var("APPDATA");
+    }
+    var("XDG_CONFIG_HOME").filter(|p| p.is_absolute()).or_else(|| var("HOME").map(|h| h.join(".config")))
+}
+
 /// A loaded configuration and the directory relative paths resolve against.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
@@ -475,17 +499,49 @@ pub(crate) struct Config {
 }
 
 impl Config {
-    /// Loads `path`. A missing default file is an empty configuration only
-    /// when `required` is false.
-    pub(crate) fn load(path: &Path, required: bool) -> Result<Self, ConfigError> {
+    /// Loads the configuration: `flag` (`--config`), else the first of
+    /// [`candidates`] that exists. None found is an error that says where it
+    /// looked and how to get one.
+    pub(crate) fn discover(flag: Option<&Path>) -> Result<Self, ConfigError> {
+        let env = std::env::var_os(CONFIG_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
+        if let Some(path) = flag {
+            return Self::load(path, "--config");
+        }
+        if let Some(path) = &env {
+            return Self::load(path, CONFIG_ENV);
+        }
+        let candidates = candidates();
+        if let Some(path) = candidates.iter().find(|p| p.is_file()) {
+            return Self::load(path, "--config");
+        }
+        let looked: Vec<String> = ["--config (not given)".to_owned(), format!("${CONFIG_ENV} (not set)")]
+            .into_iter()
+            .chain(candidates.iter().map(|p| {
+                let shown = if p.is_relative() {
+                    std::env::current_dir().map(|d| d.join(p)).unwrap_or(p.clone())
+                } else {
+                    p.clone()
+                };
+                shown.display().to_string()
+            }))
+            .collect();
+        Err(ConfigError::new(
+            "--config",
+            format!(
+                "no configuration file found; looked at: {}. Get one: `customs sandbox` writes a customs.toml for a \
+                 local sandbox and prints its path; for real credentials, write one from the README's sample \
+                 (\"Sample customs.toml\") and pass it with --config FILE or ${CONFIG_ENV}",
+                looked.join(", ")
+            ),
+        ))
+    }
+
+    /// Loads `path`, named `origin` (`--config`, `CUSTOMS_CONFIG`) when it
+    /// cannot be read.
+    fn load(path: &Path, origin: &str) -> Result<Self, ConfigError> {
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
-                return Ok(Self { file: ConfigFile::default(), base, path: path.to_path_buf() });
-            }
-            Err(e) => return Err(ConfigError::new("--config", format!("cannot read {}: {e}", path.display()))),
-        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(origin, format!("cannot read {}: {e}", path.display())))?;
         let file = Self::parse_file(&text, path)?;
         Ok(Self { file, base, path: path.to_path_buf() })
     }

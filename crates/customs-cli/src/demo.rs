@@ -9,19 +9,40 @@ use customs_qfpay::{QfPayConfig, QueryInput as QfQueryInput};
 use customs_sandbox::{Sandbox, demo};
 use customs_wechat::{DeclareInput, ModifyInput, QueryInput, RedeclareInput, VerifyCertificateInput, WeChatConfig};
 
-use crate::output::{Failure, out};
+use crate::cli::OutputFormat;
+use crate::output::{Exit, Failure, envelope, out};
 
 const POLL: Duration = Duration::from_millis(150);
 const MAX_POLLS: u32 = 20;
 const CUSTOMS: &str = "SHANGHAI_ZS";
 const MCH_CUSTOMS_NO: &str = "4403169D3W";
 
-fn step(n: u32, text: &str) {
-    out!("\n[{n}] {text}");
+/// With `--output json`, the lines said so far (printed in the envelope at
+/// the end); `None` prints them as they come.
+static LINES: std::sync::Mutex<Option<Vec<String>>> = std::sync::Mutex::new(None);
+
+/// Says one line of the walk-through.
+fn say(line: String) {
+    let mut lines = LINES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    match lines.as_mut() {
+        Some(l) => l.push(line),
+        None => out!("{line}"),
+    }
 }
 
+fn step(n: u32, text: &str) {
+    say(String::new());
+    say(format!("[{n}] {text}"));
+}
+
+/// A step that behaved as documented.
 fn ok(text: impl AsRef<str>) {
-    out!("    ✓ {}", text.as_ref());
+    say(format!("    ✓ {}", text.as_ref()));
+}
+
+/// An input the SDK refused, as it should.
+fn refused(text: impl AsRef<str>) {
+    say(format!("    ✗ refused: {}", text.as_ref()));
 }
 
 fn unexpected(what: &str, e: impl std::fmt::Display) -> Failure {
@@ -33,11 +54,24 @@ fn unexpected(what: &str, e: impl std::fmt::Display) -> Failure {
     }
 }
 
-/// Runs every flow; fails on the first unexpected answer.
-pub(crate) async fn run() -> Result<(), Failure> {
+/// Runs every flow; fails on the first unexpected answer. With
+/// `--output json`, prints one envelope holding the walk-through's lines.
+pub(crate) async fn run(format: OutputFormat) -> Result<(), Failure> {
+    if format == OutputFormat::Json {
+        *LINES.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Vec::new());
+    }
+    walk().await?;
+    if let Some(lines) = LINES.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+        let lines: Vec<&String> = lines.iter().filter(|l| !l.is_empty()).collect();
+        out!("{}", envelope("demo", Exit::Ok, "done", serde_json::json!({ "lines": lines })));
+    }
+    Ok(())
+}
+
+async fn walk() -> Result<(), Failure> {
     let sandbox = Sandbox::builder().start().await.map_err(|e| unexpected("start the sandbox", e))?;
     let base = sandbox.base_url();
-    out!("customs demo: the sandbox is listening on {base} (sandbox credentials, never real)");
+    say(format!("customs demo: the sandbox is listening on {base} (sandbox credentials, never real)"));
     let transport = ReqwestTransport::new().map_err(|e| unexpected("build the HTTP client", e))?;
     let result = async {
         wechat_flows(&base, transport.clone()).await?;
@@ -46,12 +80,14 @@ pub(crate) async fn run() -> Result<(), Failure> {
     .await;
     sandbox.shutdown().await;
     result?;
-    out!("\ndemo finished: every flow behaved as the providers document.");
+    say(String::new());
+    say("demo finished: every flow behaved as the providers document.".into());
     Ok(())
 }
 
 async fn wechat_flows(base: &str, transport: ReqwestTransport) -> Result<(), Failure> {
-    out!("\n=== WeChat Pay Global (/v3/global/customs/*) ===");
+    say(String::new());
+    say("=== WeChat Pay Global (/v3/global/customs/*) ===".into());
     let config = WeChatConfig::builder()
         .mchid(demo::WECHAT_MCHID)
         .appid(demo::WECHAT_APPID)
@@ -202,7 +238,7 @@ async fn wechat_flows(base: &str, transport: ReqwestTransport) -> Result<(), Fai
     match bad.validate() {
         Err(e) => {
             for v in e.violations() {
-                ok(format!("`{}` {}", v.field, v.rule));
+                refused(format!("`{}` {}", v.field, v.rule));
             }
         }
         Ok(_) => return Err(unexpected("reject invalid input", "it was accepted")),
@@ -229,7 +265,8 @@ async fn poll_wechat(
 }
 
 async fn qfpay_flows(base: &str, transport: ReqwestTransport) -> Result<(), Failure> {
-    out!("\n=== QFPay (/custom/v1/*) ===");
+    say(String::new());
+    say("=== QFPay (/custom/v1/*) ===".into());
     let config = QfPayConfig::builder(demo::QFPAY_APP_CODE, demo::qfpay_client_key())
         .environment(customs_qfpay::Environment::Custom(base.to_owned()))
         .build()

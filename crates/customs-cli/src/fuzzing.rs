@@ -5,7 +5,8 @@
 //!   `Config::load` parses it, and on failure the
 //!   error the binary would print, with its masked caret diagram;
 //! * [`json_input`]: the text of a `--json FILE` input, parsed into the
-//!   operation's input type as the binary parses it.
+//!   operation's input type as the binary parses it (one object; each
+//!   field's type checked on its own so that an error names it).
 
 use std::path::{Path, PathBuf};
 
@@ -43,5 +44,5 @@ fn render(e: ConfigError) -> String {
 /// Parses `text` as the `--json` file `input.json` into `T` (one of the
 /// providers' `*Input` types); the error is the message the binary prints.
 pub fn json_input<T: DeserializeOwned>(text: &str) -> Result<T, String> {
-    crate::qfpay_cmd::parse_json_input(text, Path::new("input.json")).map_err(|f| f.message)
+    crate::input::from_text(text).map_err(|f| f.message)
 }

@@ -2,7 +2,8 @@
 //!
 //! With the `fuzzing` feature (used by the `customs-fuzz` crate only), this
 //! library compiles the binary's input parsers a second time — the `cli`,
-//! `config` (with its redaction), `output` and `qfpay_cmd` modules, unchanged
+//! `config` (with its redaction), `hints`, `input`, `output` and `qfpay_cmd`
+//! modules, unchanged
 //! — and exposes them through [`fuzzing`], so that the fuzz targets and the
 //! corpus replay reach exactly the code the binary runs. Without the
 //! feature it is empty. Nothing here is a stable API.
@@ -13,6 +14,12 @@ mod cli;
 #[cfg(feature = "fuzzing")]
 #[allow(dead_code, unused_imports, unused_macros)]
 mod config;
+#[cfg(feature = "fuzzing")]
+#[allow(dead_code, unused_imports, unused_macros)]
+mod hints;
+#[cfg(feature = "fuzzing")]
+#[allow(dead_code, unused_imports, unused_macros)]
+mod input;
 #[cfg(feature = "fuzzing")]
 #[allow(dead_code, unused_imports, unused_macros)]
 mod output;

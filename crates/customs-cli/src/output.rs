@@ -27,6 +27,42 @@ pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>) {
     }
 }
 
+/// Warnings said so far (stderr at once; the JSON envelope's `warnings`).
+static WARNINGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Warns on stderr (`warning: …`) and records it for the JSON envelope: the
+/// command goes on.
+pub(crate) fn warn(message: impl Into<String>) {
+    let message = message.into();
+    eprintln!("warning: {message}");
+    WARNINGS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(message);
+}
+
+/// The warnings said so far.
+fn warnings() -> Vec<String> {
+    WARNINGS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+}
+
+/// The JSON envelope every command prints with `--output json`: `operation`,
+/// `ok` (exactly when the exit code is 0), `exit_code`, `outcome` (always),
+/// then `fields`, and `warnings` when there were any.
+pub(crate) fn envelope(operation: &str, exit: Exit, outcome: &str, fields: Value) -> Value {
+    let mut v = json!({
+        "operation": operation,
+        "ok": exit == Exit::Ok,
+        "exit_code": exit as u8,
+        "outcome": outcome,
+    });
+    if let (Some(obj), Value::Object(extra)) = (v.as_object_mut(), fields) {
+        obj.extend(extra);
+    }
+    let w = warnings();
+    if !w.is_empty() {
+        v["warnings"] = json!(w);
+    }
+    v
+}
+
 /// The documented exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Exit {
@@ -97,15 +133,19 @@ impl Failure {
                 details: json!({ "maybe_sent": false }),
             },
             Error::Build(_) => Self { exit: Exit::Invalid, kind: "config", message, details: Value::Null },
-            Error::Transport(t) => Self {
-                exit: Exit::Transport,
-                kind: "transport",
-                message,
-                details: json!({
-                    "maybe_sent": t.delivery() != Delivery::NotSent,
-                    "timeout": t.is_timeout(),
-                }),
-            },
+            Error::Transport(t) => {
+                let cause = cause(t);
+                Self {
+                    exit: Exit::Transport,
+                    kind: "transport",
+                    message,
+                    details: json!({
+                        "maybe_sent": t.delivery() != Delivery::NotSent,
+                        "timeout": t.is_timeout(),
+                        "cause": cause,
+                    }),
+                }
+            }
             // An answer that may have taken effect is never "refused": the
             // provider did not say no. Exit 4, check the state first.
             Error::Response(ResponseError::Service(s)) => Self {
@@ -162,8 +202,40 @@ impl Failure {
         self
     }
 
-    /// Prints the failure and returns its exit code.
-    pub(crate) fn report(&self, format: OutputFormat) -> ExitCode {
+    /// What happened to the request, for the envelope's `outcome`:
+    /// `not_sent` (nothing left this machine), `refused` (a verified no),
+    /// `unknown` (it may have taken effect).
+    pub(crate) fn outcome(&self) -> &'static str {
+        if self.details.get("may_have_taken_effect") == Some(&Value::Bool(true)) {
+            "unknown"
+        } else if self.kind == "interrupted" {
+            "interrupted"
+        } else if self.exit == Exit::Refused {
+            "refused"
+        } else if self.exit == Exit::Pending {
+            "pending"
+        } else {
+            "not_sent"
+        }
+    }
+
+    /// What to do next, in one sentence.
+    pub(crate) fn advice(&self) -> &'static str {
+        match (self.exit, self.kind, self.outcome()) {
+            (_, _, "unknown") => "check the declaration's state (query it) before resubmitting",
+            (_, "usage", _) => "see the command's --help for its arguments; nothing was sent",
+            (_, "config", _) => "fix the configuration setting named in the message; nothing was sent",
+            (Exit::Invalid, _, _) => "fix the input named in the message; nothing was sent",
+            (Exit::Refused, _, _) => {
+                "read the provider's reason, fix the data, then modify or redeclare; do not resend it unchanged"
+            }
+            (Exit::Pending, _, _) => "query again later; do not resubmit",
+            _ => "nothing was sent: check the URL, the network and the provider, then run the command again",
+        }
+    }
+
+    /// Prints the failure of `operation` and returns its exit code.
+    pub(crate) fn report(&self, format: OutputFormat, operation: &str) -> ExitCode {
         match format {
             // One line, whatever the provider's message holds.
             OutputFormat::Text => {
@@ -175,15 +247,56 @@ impl Failure {
             }
             OutputFormat::Json => out!(
                 "{}",
-                json!({
-                    "ok": false,
-                    "exit_code": self.exit as u8,
-                    "error": { "kind": self.kind, "message": self.message, "details": self.details },
-                })
+                envelope(
+                    operation,
+                    self.exit,
+                    self.outcome(),
+                    json!({
+                        "error": {
+                            "kind": self.kind,
+                            "message": self.message,
+                            "advice": self.advice(),
+                            "details": self.details,
+                        },
+                    }),
+                )
             ),
         }
         self.exit.code()
     }
+}
+
+/// The real cause of a transport failure, from its source chain: refused,
+/// DNS, TLS (e.g. `https://` against a plain-HTTP server), timeout, or the
+/// innermost error's own words.
+pub(crate) fn cause(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut chain = Vec::new();
+    let mut next = e.source();
+    while let Some(s) = next {
+        chain.push(s);
+        next = s.source();
+    }
+    let innermost = chain.last()?;
+    let io = chain.iter().find_map(|s| s.downcast_ref::<std::io::Error>());
+    let text = chain.iter().map(ToString::to_string).collect::<Vec<_>>().join(": ").to_ascii_lowercase();
+    let kind = io.map(std::io::Error::kind);
+    Some(if kind == Some(std::io::ErrorKind::ConnectionRefused) || text.contains("connection refused") {
+        "connection refused: nothing is listening there".to_owned()
+    } else if text.contains("dns error") || text.contains("lookup address") || text.contains("name or service") {
+        format!("the host name could not be resolved (DNS): {innermost}")
+    } else if ["tls", "certificate", "invalidcontenttype", "corrupt message", "handshake"]
+        .iter()
+        .any(|w| text.contains(w))
+    {
+        format!(
+            "the TLS handshake failed ({innermost}); if the server speaks plain HTTP (a local sandbox does), \
+                 use an http:// URL"
+        )
+    } else if kind == Some(std::io::ErrorKind::TimedOut) || text.contains("timed out") {
+        "timed out".to_owned()
+    } else {
+        innermost.to_string()
+    })
 }
 
 /// `text` with line breaks folded into spaces.
@@ -215,10 +328,43 @@ pub(crate) struct Report {
     pub(crate) lines: Vec<String>,
     /// The decoded response (JSON mode).
     pub(crate) response: Value,
+    /// A wait stopped by Ctrl-C (`"interrupted": true` in JSON).
+    pub(crate) interrupted: bool,
 }
 
 impl Report {
-    pub(crate) fn print(&self, format: OutputFormat) -> ExitCode {
+    /// A report of `operation`.
+    pub(crate) fn new(
+        operation: &str,
+        exit: Exit,
+        outcome: Option<Outcome>,
+        lines: Vec<String>,
+        response: Value,
+    ) -> Self {
+        Self { operation: operation.to_owned(), exit, outcome, lines, response, interrupted: false }
+    }
+
+    /// The envelope's `outcome`: the declaration outcome, else what the
+    /// exit code says (`done`, `refused`, `pending`).
+    fn outcome_name(&self) -> &'static str {
+        match (self.outcome, self.exit) {
+            (Some(o), _) => outcome_name(o),
+            (None, Exit::Ok) => "done",
+            (None, Exit::Pending) => "pending",
+            (None, _) => "refused",
+        }
+    }
+
+    /// The records of a query (each with its outcome and reason where the
+    /// provider gives them), if this is one.
+    fn records(&self) -> Option<&Value> {
+        self.response.get("results").or_else(|| self.response.get("data")).filter(|r| r.is_array())
+    }
+
+    /// Prints the result of `provider`'s operation (`qfpay declare`) and
+    /// returns its exit code.
+    pub(crate) fn print(&self, format: OutputFormat, provider: &str) -> ExitCode {
+        let operation = format!("{provider} {}", self.operation);
         match format {
             OutputFormat::Text => {
                 for l in &self.lines {
@@ -228,16 +374,16 @@ impl Report {
                     out!("outcome: {o}");
                 }
             }
-            OutputFormat::Json => out!(
-                "{}",
-                json!({
-                    "ok": true,
-                    "operation": self.operation,
-                    "exit_code": self.exit as u8,
-                    "outcome": self.outcome.map(outcome_name),
-                    "response": self.response,
-                })
-            ),
+            OutputFormat::Json => {
+                let mut fields = json!({ "response": self.response });
+                if self.interrupted {
+                    fields["interrupted"] = Value::Bool(true);
+                }
+                if let Some(records) = self.records() {
+                    fields["records"] = records.clone();
+                }
+                out!("{}", envelope(&operation, self.exit, self.outcome_name(), fields));
+            }
         }
         self.exit.code()
     }

@@ -3,12 +3,13 @@
 use customs_qfpay::input::{DeclareInput, QueryInput, RedeclareInput};
 use customs_qfpay::request::HttpMethod;
 use customs_qfpay::sign::SignType;
+use customs_qfpay::{DeclareRequest, QueryRequest, RedeclareRequest};
 use customs_qfpay::{Environment, QfPay, QfPayConfig};
-use serde::de::DeserializeOwned;
 
-use crate::cli::{CallArgs, QfPayCommand, QfPayDeclareFields, QfPayQueryFields, QfPayRedeclareFields};
+use crate::cli::{JsonArg, QfPayCommand};
 use crate::config::{Config, ConfigError};
 use crate::output::{Failure, dry_run_json};
+use crate::{hints, input};
 
 /// Builds the QFPay configuration from `[qfpay]`, with `--base-url` taking precedence.
 pub(crate) fn provider(config: &Config, base_url: Option<&str>) -> Result<QfPay, Failure> {
@@ -43,84 +44,49 @@ pub(crate) fn config_failure(e: ConfigError) -> Failure {
     Failure::from(e)
 }
 
-/// Reads `--json FILE` into `T`, or `T::default()`.
-pub(crate) fn json_input<T: DeserializeOwned + Default>(call: &CallArgs) -> Result<T, Failure> {
-    let Some(path) = &call.json else { return Ok(T::default()) };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::invalid(format!("--json {}: cannot read: {e}", path.display())))?;
-    parse_json_input(&text, path)
+/// The request fields of a QFPay command, from its flags over `--json`
+/// ([`input::fields`]), with the warnings of [`hints`] on the result.
+fn fields<F: serde::Serialize + Default, T: serde::de::DeserializeOwned>(
+    flags: &F,
+    json: &JsonArg,
+) -> Result<T, Failure> {
+    let (input, merged) = input::fields(flags, json.json.as_deref())?;
+    hints::fields(&merged, merged.get("trade_type").and_then(|t| t.as_str()) == Some("alipay"));
+    Ok(input)
 }
 
-/// Parses the text of the `--json` file at `path` (named in errors) into `T`.
-pub(crate) fn parse_json_input<T: DeserializeOwned>(text: &str, path: &std::path::Path) -> Result<T, Failure> {
-    serde_json::from_str(text).map_err(|e| Failure::invalid(format!("--json {}: {e}", path.display())))
+/// The typed request a QFPay command sends.
+pub(crate) enum Request {
+    Declare(DeclareRequest),
+    Query(QueryRequest),
+    Redeclare(RedeclareRequest),
 }
 
-fn over(flag: Option<&String>, json: &mut Option<String>) {
-    if let Some(v) = flag {
-        *json = Some(v.clone());
-    }
-}
-
-pub(crate) fn declare_input(f: &QfPayDeclareFields, call: &CallArgs) -> Result<DeclareInput, Failure> {
-    let mut i: DeclareInput = json_input(call)?;
-    over(f.trade_type.as_ref(), &mut i.trade_type);
-    over(f.syssn.as_ref(), &mut i.syssn);
-    over(f.customs.as_ref(), &mut i.customs);
-    over(f.mch_customs_no.as_ref(), &mut i.mch_customs_no);
-    over(f.action_type.as_ref(), &mut i.action_type);
-    over(f.mch_customs_name.as_ref(), &mut i.mch_customs_name);
-    over(f.out_request_no.as_ref(), &mut i.out_request_no);
-    over(f.amount.as_ref(), &mut i.amount);
-    over(f.sub_order_no.as_ref(), &mut i.sub_order_no);
-    over(f.fee_type.as_ref(), &mut i.fee_type);
-    over(f.order_fee.as_ref(), &mut i.order_fee);
-    over(f.product_fee.as_ref(), &mut i.product_fee);
-    over(f.transport_fee.as_ref(), &mut i.transport_fee);
-    Ok(i)
-}
-
-pub(crate) fn query_input(f: &QfPayQueryFields, call: &CallArgs) -> Result<QueryInput, Failure> {
-    let mut i: QueryInput = json_input(call)?;
-    over(f.trade_type.as_ref(), &mut i.trade_type);
-    over(f.customs.as_ref(), &mut i.customs);
-    over(f.syssn.as_ref(), &mut i.syssn);
-    over(f.sub_order_no.as_ref(), &mut i.sub_order_no);
-    Ok(i)
-}
-
-pub(crate) fn redeclare_input(f: &QfPayRedeclareFields, call: &CallArgs) -> Result<RedeclareInput, Failure> {
-    let mut i: RedeclareInput = json_input(call)?;
-    over(f.trade_type.as_ref(), &mut i.trade_type);
-    over(f.customs.as_ref(), &mut i.customs);
-    over(f.syssn.as_ref(), &mut i.syssn);
-    over(f.mch_customs_no.as_ref(), &mut i.mch_customs_no);
-    over(f.sub_order_no.as_ref(), &mut i.sub_order_no);
-    Ok(i)
-}
-
-/// The signed request a command would send.
-pub(crate) fn build(qf: &QfPay, cmd: &QfPayCommand) -> Result<customs_core::Request, Failure> {
-    match cmd {
-        QfPayCommand::Declare { fields, call } => {
-            let req = declare_input(fields, call)?.validate().map_err(Failure::from)?;
-            qf.build_declare(&req).map_err(Failure::from)
+/// Validates a QFPay command's fields into its typed request.
+pub(crate) fn request(cmd: &QfPayCommand) -> Result<Request, Failure> {
+    Ok(match cmd {
+        QfPayCommand::Declare { fields: f, json, .. } => {
+            Request::Declare(fields::<_, DeclareInput>(f, json)?.validate().map_err(Failure::from)?)
         }
-        QfPayCommand::Query { fields, get, call } => {
-            let mut req = query_input(fields, call)?.validate().map_err(Failure::from)?;
+        QfPayCommand::Query { fields: f, json, get, .. } => {
+            let mut req = fields::<_, QueryInput>(f, json)?.validate().map_err(Failure::from)?;
             if *get {
                 req = req.with_method(HttpMethod::Get);
             }
-            qf.build_query(&req).map_err(Failure::from)
+            Request::Query(req)
         }
-        QfPayCommand::Redeclare { fields, call } => {
-            let req = redeclare_input(fields, call)?.validate().map_err(Failure::from)?;
-            qf.build_redeclare(&req).map_err(Failure::from)
+        QfPayCommand::Redeclare { fields: f, json, .. } => {
+            Request::Redeclare(fields::<_, RedeclareInput>(f, json)?.validate().map_err(Failure::from)?)
         }
-    }
+    })
 }
 
 /// `--dry-run`: the exact signed request as JSON.
-pub(crate) fn dry_run(qf: &QfPay, cmd: &QfPayCommand) -> Result<serde_json::Value, Failure> {
-    build(qf, cmd).map(|r| dry_run_json(&r))
+pub(crate) fn dry_run(qf: &QfPay, req: &Request) -> Result<serde_json::Value, Failure> {
+    let built = match req {
+        Request::Declare(r) => qf.build_declare(r),
+        Request::Query(r) => qf.build_query(r),
+        Request::Redeclare(r) => qf.build_redeclare(r),
+    };
+    built.map(|r| dry_run_json(&r)).map_err(Failure::from)
 }

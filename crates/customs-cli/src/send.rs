@@ -1,25 +1,55 @@
-//! Sending operations through the async clients, and what is printed.
+//! Sending operations through the async client, waiting on them
+//! ([`wait`](crate::wait)), and what is printed.
+//!
+//! With `--wait`, a write's follow-up query is built from the typed request
+//! that was sent (its customs office and order or sub-order), for both
+//! providers, before anything is sent: a write is never sent when its
+//! follow-up query could not be made.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use customs_client::settle::{Settles, WaitError};
 use customs_client::wechat::{Verification, WeChatOptions};
 use customs_client::{ClientOptions, qfpay, wechat};
-use customs_core::{CustomsCode, Outcome, Syssn, TransportError};
+use customs_core::{Outcome, Settles, TransportError, TransportSettings};
 use customs_http_reqwest::ReqwestTransport;
-use customs_qfpay::request::HttpMethod;
-use customs_qfpay::{QfPay, QfSubOrderNo, QueryRequest as QfQueryRequest, TradeType};
+use customs_qfpay::{QfPay, QueryRequest as QfQueryRequest};
 use customs_wechat::verifier::PlatformCertificates;
-use customs_wechat::{CertificateCheckResult, QueryInput, WeChatPay};
+use customs_wechat::{
+    CertificateCheckResult, ModifyAmounts, OrderRef, QueryOrder, QueryRequest, SubOrderRef, WeChatPay,
+};
 use serde::Serialize;
 
-use crate::cli::{CallArgs, QfPayCommand, WeChatCommand};
+use crate::cli::{OutputFormat, QfPayCommand, WaitArgs, WeChatCommand};
 use crate::output::{Exit, Failure, Report};
+use crate::wait::{self, Effect, Interrupt, Unsettled};
 use crate::{qfpay_cmd, wechat_cmd};
 
-fn transport() -> Result<ReqwestTransport, Failure> {
-    ReqwestTransport::new().map_err(|e| Failure::invalid(format!("cannot build the HTTP client: {e}")))
+/// What every send shares: the output format (for the progress display),
+/// the `--timeout`, the client options.
+pub(crate) struct Context {
+    pub(crate) format: OutputFormat,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) options: ClientOptions,
+}
+
+impl Context {
+    /// The HTTP transport, with `--timeout` as the per-request timeout.
+    fn transport(&self) -> Result<ReqwestTransport, Failure> {
+        let settings = match self.timeout {
+            None => TransportSettings::default(),
+            Some(t) => {
+                let defaults = TransportSettings::default();
+                TransportSettings::builder()
+                    .timeout(t)
+                    .connect_timeout(defaults.connect_timeout().min(t))
+                    .build()
+                    .map_err(|e| Failure::invalid(format!("--timeout: {e}")))?
+            }
+        };
+        ReqwestTransport::with_settings(settings)
+            .map_err(|e| Failure::invalid(format!("cannot build the HTTP client: {e}")))
+    }
 }
 
 fn to_json<T: Serialize>(v: &T) -> serde_json::Value {
@@ -30,44 +60,29 @@ fn fail<TE: TransportError>(e: &customs_core::Error<TE>) -> Failure {
     Failure::from_error(e)
 }
 
-/// `--wait`: poll until settled, mapping the result to a report.
-fn settled<R: Serialize + Settles, TE: TransportError>(
+/// The report of a wait: settled, or still pending (deadline or Ctrl-C).
+fn waited<R: Serialize + Settles>(
     operation: &str,
-    result: Result<R, WaitError<R, TE>>,
+    result: Result<R, Unsettled<R>>,
     describe: impl Fn(&R) -> Vec<String>,
-) -> Result<Report, Failure> {
+) -> Report {
     match result {
         Ok(r) => {
             let outcome = r.outcome();
-            Ok(Report {
-                operation: operation.to_owned(),
-                exit: Exit::of_outcome(outcome),
-                outcome: Some(outcome),
-                lines: describe(&r),
-                response: to_json(&r),
-            })
+            Report::new(operation, Exit::of_outcome(outcome), Some(outcome), describe(&r), to_json(&r))
         }
-        Err(WaitError::StillPending { last, polls, waited }) => Ok(Report {
-            operation: operation.to_owned(),
-            exit: Exit::Pending,
-            outcome: Some(Outcome::Pending),
-            lines: {
-                let mut l = describe(&last);
-                l.push(format!(
-                    "still pending after {polls} queries over {:.1} s: query again later, do not resubmit",
-                    waited.as_secs_f64()
-                ));
-                l
-            },
-            response: to_json(&last),
-        }),
-        Err(WaitError::Query(e)) => Err(fail(&e)),
-        Err(_) => Err(Failure::invalid("waiting failed")),
+        Err(Unsettled { last, polls, waited, interrupted }) => {
+            let mut lines = describe(&last);
+            lines.push(format!(
+                "{} after {polls} queries over {:.1} s: still pending; query again later, do not resubmit",
+                if interrupted { "interrupted (Ctrl-C)" } else { "deadline reached" },
+                waited.as_secs_f64()
+            ));
+            let mut report = Report::new(operation, Exit::Pending, Some(Outcome::Pending), lines, to_json(&last));
+            report.interrupted = interrupted;
+            report
+        }
     }
-}
-
-fn wait_args(call: &CallArgs) -> Option<(Duration, Instant)> {
-    call.wait.map(|secs| (Duration::from_millis(call.poll_interval_ms), Instant::now() + Duration::from_secs(secs)))
 }
 
 fn qf_lines(respcd: &str, resperr: Option<&String>, respmsg: Option<&String>, syssn: Option<&String>) -> Vec<String> {
@@ -107,6 +122,18 @@ fn qf_query_lines(r: &customs_qfpay::QueryResponse) -> Vec<String> {
     l
 }
 
+/// What a QFPay query answer holds, in a few words (progress).
+#[allow(clippy::unnecessary_wraps)] // the shape `wait::until_settled` takes
+fn qf_state(r: &customs_qfpay::QueryResponse) -> Result<String, Failure> {
+    Ok(if r.is_pending() {
+        format!("respcd {} (processing)", r.respcd)
+    } else if r.data.is_empty() {
+        "no record yet".into()
+    } else {
+        r.verdicts().iter().map(|v| v.outcome.to_string()).collect::<Vec<_>>().join(", ")
+    })
+}
+
 /// `--output json`: each record's outcome and reason, beside `data`.
 fn qf_results(r: &customs_qfpay::QueryResponse) -> serde_json::Value {
     r.data
@@ -123,117 +150,102 @@ fn qf_results(r: &customs_qfpay::QueryResponse) -> serde_json::Value {
         .collect()
 }
 
-/// A QFPay query's report (waited on or not), with every record's reason.
-fn qf_query_report<TE: TransportError>(
+/// A QFPay query's report, with every record's reason.
+fn qf_query_report(
     operation: &str,
-    result: Result<customs_qfpay::QueryResponse, WaitError<customs_qfpay::QueryResponse, TE>>,
-) -> Result<Report, Failure> {
+    result: Result<customs_qfpay::QueryResponse, Unsettled<customs_qfpay::QueryResponse>>,
+) -> Report {
     let results = match &result {
-        Ok(r) | Err(WaitError::StillPending { last: r, .. }) => Some(qf_results(r)),
-        _ => None,
+        Ok(r) | Err(Unsettled { last: r, .. }) => qf_results(r),
     };
-    let mut report = settled(operation, result, qf_query_lines)?;
-    if let (Some(results), Some(obj)) = (results, report.response.as_object_mut()) {
+    let mut report = waited(operation, result, qf_query_lines);
+    if let Some(obj) = report.response.as_object_mut() {
         obj.insert("results".into(), results);
     }
-    Ok(report)
+    report
 }
 
-/// A failed QFPay write: one that may have taken effect (an ambiguous 5xx, a
-/// gateway's answer, a maybe-sent transport failure) says to check first.
-fn qf_write_failure<TE: TransportError>(e: &customs_core::Error<TE>) -> Failure {
-    const ADVICE: &str = "check the declaration's state before resubmitting";
-    let mut f = fail(e);
-    if e.may_have_taken_effect() && !f.message.contains(ADVICE) {
-        f.message.push_str("; ");
-        f.message.push_str(ADVICE);
-        f.message.push_str(" (customs qfpay query)");
+/// The query that follows a QFPay declare or redeclare (`--wait`), from the
+/// typed request: the same trade type, customs office, payment and
+/// sub-order. QFPay's query takes a shorter `sub_order_no` than declare
+/// does, so it is checked before the write is sent.
+fn qf_follow_up(req: &qfpay_cmd::Request, wait: &WaitArgs) -> Result<Option<QfQueryRequest>, Failure> {
+    if wait.wait.is_none() {
+        return Ok(None);
     }
-    f
-}
-
-/// The query that follows a QFPay declare or redeclare (`--wait`).
-fn qf_follow_up(
-    trade_type: TradeType,
-    customs: &CustomsCode,
-    syssn: &Syssn,
-    sub_order_no: Option<&QfSubOrderNo>,
-) -> QfQueryRequest {
+    let (trade_type, customs, syssn, sub_order_no) = match req {
+        qfpay_cmd::Request::Declare(r) => (r.trade_type(), r.customs(), r.syssn(), r.sub_order_no()),
+        qfpay_cmd::Request::Redeclare(r) => (r.trade_type, &r.customs, &r.syssn, r.sub_order_no.as_ref()),
+        qfpay_cmd::Request::Query(_) => return Ok(None),
+    };
     let q = QfQueryRequest::new(trade_type, customs.clone(), syssn.clone());
-    match sub_order_no {
+    let q = match sub_order_no {
         Some(no) => q.with_sub_order_no(no.clone()),
         None => q,
-    }
+    };
+    q.validate().map_err(|e| {
+        Failure::invalid(format!(
+            "--wait cannot query this declaration afterwards: {e}; nothing was sent (leave out --wait and query it \
+             another way)"
+        ))
+    })?;
+    Ok(Some(q))
 }
 
-/// With `--wait`, the follow-up query must be valid before the write is
-/// sent (QFPay's query takes a shorter `sub_order_no` than declare does).
-fn qf_check_follow_up(query: &QfQueryRequest, call: &CallArgs) -> Result<(), Failure> {
-    if call.wait.is_none() {
-        return Ok(());
+/// The `--wait` of a command, if given.
+fn wait_of(cmd: &QfPayCommand) -> &WaitArgs {
+    match cmd {
+        QfPayCommand::Declare { wait, .. }
+        | QfPayCommand::Query { wait, .. }
+        | QfPayCommand::Redeclare { wait, .. } => wait,
     }
-    query.validate().map_err(|e| {
-        Failure::invalid(format!(
-            "--wait cannot query this declaration afterwards: {e}; nothing was sent (leave out --wait and query it another way)"
-        ))
-    })
 }
 
 /// Sends a QFPay command.
-pub(crate) async fn qfpay(qf: &QfPay, cmd: &QfPayCommand, options: ClientOptions) -> Result<Report, Failure> {
-    let client = qfpay::Client::with_session(qf.clone(), transport()?, options);
-    match cmd {
-        QfPayCommand::Declare { fields, call } => {
-            let req = qfpay_cmd::declare_input(fields, call)?.validate().map_err(Failure::from)?;
-            let query = qf_follow_up(req.trade_type(), req.customs(), req.syssn(), req.sub_order_no());
-            qf_check_follow_up(&query, call)?;
-            let r = client.declare(&req).await.map_err(|e| qf_write_failure(&e))?;
-            qfpay_after_write("declare", &client, r, &query, call).await
-        }
-        QfPayCommand::Redeclare { fields, call } => {
-            let req = qfpay_cmd::redeclare_input(fields, call)?.validate().map_err(Failure::from)?;
-            let query = qf_follow_up(req.trade_type, &req.customs, &req.syssn, req.sub_order_no.as_ref());
-            qf_check_follow_up(&query, call)?;
-            let r = client.redeclare(&req).await.map_err(|e| qf_write_failure(&e))?;
-            qfpay_after_write("redeclare", &client, r, &query, call).await
-        }
-        QfPayCommand::Query { fields, get, call } => {
-            let mut req = qfpay_cmd::query_input(fields, call)?.validate().map_err(Failure::from)?;
-            if *get {
-                req = req.with_method(HttpMethod::Get);
-            }
-            if let Some((interval, deadline)) = wait_args(call) {
-                return qf_query_report("query", client.wait_until_settled(&req, interval, deadline).await);
-            }
-            let r = client.query(&req).await;
-            qf_query_report("query", r.map_err(WaitError::<customs_qfpay::QueryResponse, _>::Query))
-        }
-    }
-}
-
-/// After a write: `0000` is accepted, not settled (QFPay Customs Declaration
-/// API, Response Behaviour: "processing may not be instantaneous"); with
-/// `--wait`, query until a result or the deadline.
-async fn qfpay_after_write(
-    operation: &str,
-    client: &qfpay::Client<ReqwestTransport>,
-    r: customs_qfpay::DeclareResponse,
-    query: &QfQueryRequest,
-    call: &CallArgs,
+pub(crate) async fn qfpay(
+    qf: &QfPay,
+    cmd: &QfPayCommand,
+    req: &qfpay_cmd::Request,
+    ctx: Context,
 ) -> Result<Report, Failure> {
+    let client = qfpay::Client::with_session(qf.clone(), ctx.transport()?, ctx.options.clone());
+    let interrupt = Interrupt::install();
+    let wait = wait_of(cmd);
+    let follow_up = qf_follow_up(req, wait)?;
+    let (operation, r) = match req {
+        qfpay_cmd::Request::Query(q) => {
+            if wait.wait.is_some() {
+                let what = format!("the customs result of {}", q.syssn);
+                let r = wait::until_settled(&client, q, wait, ctx.format, what, &interrupt, qf_state).await?;
+                return Ok(qf_query_report("query", r));
+            }
+            let r = wait::call(&interrupt, "query", Effect::Read, client.send(q), fail).await?;
+            return Ok(qf_query_report("query", Ok(r)));
+        }
+        qfpay_cmd::Request::Declare(d) => {
+            ("declare", wait::call(&interrupt, "declaration", Effect::Write, client.send(d), fail).await?)
+        }
+        qfpay_cmd::Request::Redeclare(d) => {
+            ("redeclare", wait::call(&interrupt, "re-push", Effect::Write, client.send(d), fail).await?)
+        }
+    };
     let outcome = r.outcome();
     let mut lines = qf_lines(&r.respcd, r.resperr.as_ref(), r.respmsg.as_ref(), r.syssn.as_ref());
     if let Some(v) = &r.verify_department_trade_id {
         lines.push(format!("verify_department: {}", r.verify_department.as_deref().unwrap_or("")));
         lines.push(format!("verify_department_trade_id: {v}"));
     }
-    if let Some((interval, deadline)) = wait_args(call) {
+    if let Some(query) = follow_up {
         lines.push(if outcome == Outcome::Accepted {
             "accepted, querying for the customs result".to_owned()
         } else {
             format!("QFPay is still processing it (respcd {}), querying", r.respcd)
         });
-        let mut report = qf_query_report(operation, client.wait_until_settled(query, interval, deadline).await)?;
+        let what = format!("the customs result of {}", query.syssn);
+        let result = wait::until_settled(&client, &query, wait, ctx.format, what, &interrupt, qf_state)
+            .await
+            .map_err(|f| wait::follow_up_failed(&lines, f))?;
+        let mut report = qf_query_report(operation, result);
         lines.append(&mut report.lines);
         report.lines = lines;
         return Ok(report);
@@ -246,7 +258,7 @@ async fn qfpay_after_write(
     } else {
         "QFPay is still processing: query it later, do not resubmit".into()
     });
-    Ok(Report { operation: operation.to_owned(), exit, outcome: Some(outcome), lines, response: to_json(&r) })
+    Ok(Report::new(operation, exit, Some(outcome), lines, to_json(&r)))
 }
 
 fn wx_query_lines(r: &customs_wechat::QueryResponse) -> Vec<String> {
@@ -262,6 +274,36 @@ fn wx_query_lines(r: &customs_wechat::QueryResponse) -> Vec<String> {
     l
 }
 
+/// What a WeChat query answer holds, in a few words (progress).
+#[allow(clippy::unnecessary_wraps)] // the shape `wait::until_settled` takes
+fn wx_state(r: &customs_wechat::QueryResponse) -> Result<String, Failure> {
+    if r.data.is_empty() {
+        return Ok("no record yet".into());
+    }
+    Ok(r.data.iter().map(|d| d.state.raw.clone()).collect::<Vec<_>>().join(", "))
+}
+
+/// [`wx_state`] for a write's follow-up query, which must be about the
+/// order written (`transaction_id` of the write's verified answer): a
+/// sub-order query names a sub-order number that another order may use too.
+fn wx_follow_up_state(transaction_id: &str) -> impl Fn(&customs_wechat::QueryResponse) -> Result<String, Failure> + '_ {
+    move |r| {
+        if r.transaction_id != transaction_id {
+            return Err(Failure {
+                exit: Exit::Transport,
+                kind: "verify",
+                message: format!(
+                    "the follow-up query's answer is about transaction {}, not the order written ({transaction_id}): it \
+                     does not say how this declaration settled; check the declaration's state before resubmitting",
+                    r.transaction_id
+                ),
+                details: serde_json::json!({ "asked": transaction_id, "answered": r.transaction_id, "may_have_taken_effect": true }),
+            });
+        }
+        wx_state(r)
+    }
+}
+
 /// The WeChat client options for the configured keys.
 pub(crate) fn wechat_options(keys: &wechat_cmd::Keys, client: ClientOptions) -> WeChatOptions {
     let mut o = WeChatOptions::default().with_client(client);
@@ -274,79 +316,110 @@ pub(crate) fn wechat_options(keys: &wechat_cmd::Keys, client: ClientOptions) -> 
     o
 }
 
+/// The query that follows a WeChat write (`--wait`), from the typed
+/// request: its customs office, and its sub-order when split, else its
+/// order.
+fn wx_follow_up(req: &wechat_cmd::Request) -> Option<QueryRequest> {
+    let (order, customs) = match req {
+        wechat_cmd::Request::Declare(r) => (
+            r.sub_order.as_ref().map_or_else(
+                || QueryOrder::TransactionId(r.transaction_id.clone()),
+                |s| QueryOrder::SubOrderNo(s.sub_order_no().clone()),
+            ),
+            &r.customs,
+        ),
+        wechat_cmd::Request::Modify(r) => (
+            match &r.amounts {
+                ModifyAmounts::SubOrder(s) => QueryOrder::SubOrderNo(s.sub_order_no().clone()),
+                _ => QueryOrder::TransactionId(r.transaction_id.clone()),
+            },
+            &r.customs,
+        ),
+        wechat_cmd::Request::Redeclare(r) => (
+            match (&r.sub_order, &r.order) {
+                (Some(SubOrderRef::SubOrderNo(n)), _) => QueryOrder::SubOrderNo(n.clone()),
+                (Some(SubOrderRef::SubOrderId(i)), _) => QueryOrder::SubOrderId(i.clone()),
+                (None, OrderRef::TransactionId(t) | OrderRef::Both(_, t)) => QueryOrder::TransactionId(t.clone()),
+                (None, OrderRef::OutTradeNo(o)) => QueryOrder::OutTradeNo(o.clone()),
+                _ => return None,
+            },
+            &r.customs,
+        ),
+        _ => return None,
+    };
+    Some(QueryRequest::new(order, customs.clone()))
+}
+
+/// A WeChat failure: one whose platform certificates would not decrypt
+/// (the APIv3 key) is a configuration problem, whatever call made the download.
+fn wx_fail<TE: TransportError>(pay: &WeChatPay) -> impl Fn(&customs_core::Error<TE>) -> Failure + '_ {
+    move |e| if crate::advice::apiv3_key_refused(e, pay) { crate::advice::apiv3_key_failure() } else { fail(e) }
+}
+
 /// Sends a WeChat command.
 pub(crate) async fn wechat(
     pay: &WeChatPay,
     keys: &wechat_cmd::Keys,
     cmd: &WeChatCommand,
-    options: ClientOptions,
+    req: &wechat_cmd::Request,
+    ctx: Context,
 ) -> Result<Report, Failure> {
-    let client = wechat::Client::from_pay(pay.clone(), transport()?, wechat_options(keys, options));
-    let follow = |customs: &str, transaction_id: &str, sub_order_no: Option<&String>| QueryInput {
-        order_type: if sub_order_no.is_some() { "sub_order_no" } else { "transaction_id" }.into(),
-        order_no: sub_order_no.cloned().unwrap_or_else(|| transaction_id.to_owned()),
-        customs: customs.to_owned(),
-        ..QueryInput::default()
+    let client = wechat::Client::from_pay(pay.clone(), ctx.transport()?, wechat_options(keys, ctx.options.clone()));
+    let interrupt = Interrupt::install();
+    let wait = match cmd {
+        WeChatCommand::Declare { wait, .. }
+        | WeChatCommand::Query { wait, .. }
+        | WeChatCommand::Modify { wait, .. }
+        | WeChatCommand::Redeclare { wait, .. } => Some(wait),
+        WeChatCommand::VerifyIdentity { .. } | WeChatCommand::Certificates { .. } => None,
     };
-    match cmd {
-        WeChatCommand::Declare { fields, call } => {
-            let input = wechat_cmd::declare_input(fields, call)?;
-            let r = client.declare(&input.validate().map_err(Failure::from)?).await.map_err(|e| fail(&e))?;
-            let lines = vec![format!("declared {} ({}): state {}", r.out_trade_no, r.transaction_id, r.state.raw)];
-            let q = follow(&input.customs, &input.transaction_id, input.sub_order_no.as_ref());
-            wechat_after_write("declare", &client, lines, r.state.outcome(), to_json(&r), &q, call).await
+    let (operation, lines, state, response, written_txn) = match req {
+        wechat_cmd::Request::Declare(r) => {
+            let a = wait::call(&interrupt, "declaration", Effect::Write, client.send(r), wx_fail(pay)).await?;
+            let line = format!("declared {} ({}): state {}", a.out_trade_no, a.transaction_id, a.state.raw);
+            ("declare", vec![line], a.state.outcome(), to_json(&a), a.transaction_id.clone())
         }
-        WeChatCommand::Modify { fields, call } => {
-            let input = wechat_cmd::modify_input(fields, call)?;
-            let r = client.modify(&input.validate().map_err(Failure::from)?).await.map_err(|e| fail(&e))?;
-            let lines = vec![format!("modified {} ({}): state {}", r.out_trade_no, r.transaction_id, r.state.raw)];
-            let q = follow(&input.customs, &input.transaction_id, input.sub_order_no.as_ref());
-            wechat_after_write("modify", &client, lines, r.state.outcome(), to_json(&r), &q, call).await
+        wechat_cmd::Request::Modify(r) => {
+            let a = wait::call(&interrupt, "modification", Effect::Write, client.send(r), wx_fail(pay)).await?;
+            let line = format!("modified {} ({}): state {}", a.out_trade_no, a.transaction_id, a.state.raw);
+            ("modify", vec![line], a.state.outcome(), to_json(&a), a.transaction_id.clone())
         }
-        WeChatCommand::Redeclare { fields, sub_order_id, call } => {
-            let input = wechat_cmd::redeclare_input(fields, sub_order_id.as_ref(), call)?;
-            let r = client.redeclare(&input.validate().map_err(Failure::from)?).await.map_err(|e| fail(&e))?;
-            let lines = vec![format!("pushed again {} ({}): state {}", r.out_trade_no, r.transaction_id, r.state.raw)];
-            // The answer names both order numbers (bound to what was asked).
-            let q = follow(&input.customs, &r.transaction_id, input.sub_order_no.as_ref());
-            wechat_after_write("redeclare", &client, lines, r.state.outcome(), to_json(&r), &q, call).await
+        wechat_cmd::Request::Redeclare(r) => {
+            let a = wait::call(&interrupt, "re-push", Effect::Write, client.send(r), wx_fail(pay)).await?;
+            let line = format!("pushed again {} ({}): state {}", a.out_trade_no, a.transaction_id, a.state.raw);
+            ("redeclare", vec![line], a.state.outcome(), to_json(&a), a.transaction_id.clone())
         }
-        WeChatCommand::Query { fields, call } => {
-            let req = wechat_cmd::query_input(fields, call)?.validate().map_err(Failure::from)?;
-            if let Some((interval, deadline)) = wait_args(call) {
-                return settled("query", client.wait_until_settled(&req, interval, deadline).await, wx_query_lines);
+        wechat_cmd::Request::Query(q) => {
+            if let Some(w) = wait.filter(|w| w.wait.is_some()) {
+                let what = format!("the customs result of {}", q.order.order_no());
+                let r = wait::until_settled(&client, q, w, ctx.format, what, &interrupt, wx_state).await?;
+                return Ok(waited("query", r, wx_query_lines));
             }
-            let r = client.query(&req).await.map_err(|e| fail(&e))?;
+            let r = wait::call(&interrupt, "query", Effect::Read, client.send(q), wx_fail(pay)).await?;
             let outcome = r.outcome();
-            Ok(Report {
-                operation: "query".into(),
-                exit: Exit::of_outcome(outcome),
-                outcome: Some(outcome),
-                lines: wx_query_lines(&r),
-                response: to_json(&r),
-            })
+            return Ok(Report::new("query", Exit::of_outcome(outcome), Some(outcome), wx_query_lines(&r), to_json(&r)));
         }
-        WeChatCommand::VerifyIdentity { fields, certificate_id, certificate_name, call } => {
-            let req = wechat_cmd::verify_input(fields, certificate_id.as_ref(), certificate_name.as_ref(), call)?
-                .validate()
-                .map_err(Failure::from)?;
-            let r = client.verify_certificate(&req).await.map_err(|e| fail(&e))?;
-            let same = r.certificate_check_result == CertificateCheckResult::Same;
-            Ok(Report {
-                operation: "verify-identity".into(),
-                exit: if same { Exit::Ok } else { Exit::Refused },
-                outcome: None,
-                lines: vec![format!(
-                    "identity check for {}: {}{}",
-                    r.out_trade_no,
-                    r.certificate_check_result,
-                    if same { " (purchaser is the payer)" } else { " (purchaser and payer differ)" }
-                )],
-                response: to_json(&r),
-            })
+        wechat_cmd::Request::VerifyIdentity(r) => {
+            let a = wait::call(&interrupt, "identity check", Effect::Read, client.send(r), wx_fail(pay)).await?;
+            let same = a.certificate_check_result == CertificateCheckResult::Same;
+            let line = format!(
+                "identity check for {}: {}{}",
+                a.out_trade_no,
+                a.certificate_check_result,
+                if same { " (purchaser is the payer)" } else { " (purchaser and payer differ)" }
+            );
+            let exit = if same { Exit::Ok } else { Exit::Refused };
+            return Ok(Report::new("verify-identity", exit, None, vec![line], to_json(&a)));
         }
-        WeChatCommand::Certificates { .. } => {
-            let r = client.refresh_certificates().await.map_err(|e| fail(&e))?;
+        wechat_cmd::Request::Certificates => {
+            let r = wait::call(
+                &interrupt,
+                "certificate download",
+                Effect::Read,
+                client.refresh_certificates(),
+                wx_fail(pay),
+            )
+            .await?;
             let lines = r
                 .certificates
                 .iter()
@@ -362,38 +435,26 @@ pub(crate) async fn wechat(
                     "pem": c.certificate.pem(),
                 })).collect::<Vec<_>>()
             });
-            Ok(Report { operation: "certificates".into(), exit: Exit::Ok, outcome: None, lines, response })
+            return Ok(Report::new("certificates", Exit::Ok, None, lines, response));
         }
-    }
-}
-
-async fn wechat_after_write(
-    operation: &str,
-    client: &wechat::Client<ReqwestTransport>,
-    mut lines: Vec<String>,
-    outcome: Outcome,
-    response: serde_json::Value,
-    query: &QueryInput,
-    call: &CallArgs,
-) -> Result<Report, Failure> {
-    if let Some((interval, deadline)) = wait_args(call) {
-        let q = query.validate().map_err(Failure::from)?;
-        let mut report = settled(operation, client.wait_until_settled(&q, interval, deadline).await, wx_query_lines)?;
+    };
+    let mut lines = lines;
+    if let (Some(query), Some(w)) = (wx_follow_up(req), wait.filter(|w| w.wait.is_some())) {
+        let what = format!("the customs result of {}", query.order.order_no());
+        let check = wx_follow_up_state(&written_txn);
+        let r = wait::until_settled(&client, &query, w, ctx.format, what, &interrupt, check)
+            .await
+            .map_err(|f| wait::follow_up_failed(&lines, f))?;
+        let mut report = waited(operation, r, wx_query_lines);
         lines.append(&mut report.lines);
         report.lines = lines;
         return Ok(report);
     }
-    if outcome != Outcome::Pending {
+    if state != Outcome::Pending {
         // The answer already names a settled state (e.g. a repeated
         // declaration of a record that FAILed): report it as such.
-        return Ok(Report {
-            operation: operation.to_owned(),
-            exit: Exit::of_outcome(outcome),
-            outcome: Some(outcome),
-            lines,
-            response,
-        });
+        return Ok(Report::new(operation, Exit::of_outcome(state), Some(state), lines, response));
     }
-    lines.push("accepted; customs declares in batches: query later (or pass --wait SECONDS)".into());
-    Ok(Report { operation: operation.to_owned(), exit: Exit::Ok, outcome: None, lines, response })
+    lines.push("accepted; customs declares in batches: query later (or pass --wait SECONDS); do not resubmit".into());
+    Ok(Report::new(operation, Exit::Ok, Some(Outcome::Accepted), lines, response))
 }

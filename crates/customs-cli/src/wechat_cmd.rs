@@ -4,14 +4,16 @@ use customs_core::Secret;
 use customs_wechat::certificate::Certificate;
 use customs_wechat::verifier::{PlatformCertificates, PlatformPublicKey, PublicKeyVerifier};
 use customs_wechat::{
-    CertificatesRequest, DeclareInput, ModifyInput, QueryInput, RedeclareInput, RsaPadding, VerifyCertificateInput,
-    WeChatConfig, WeChatPay,
+    CertificatesRequest, DeclareInput, DeclareRequest, ModifyInput, ModifyRequest, QueryInput, QueryRequest,
+    RedeclareInput, RedeclareRequest, RsaPadding, VerifyCertificateInput, VerifyCertificateRequest, WeChatConfig,
+    WeChatPay,
 };
 
-use crate::cli::{CallArgs, WeChatCommand, WeChatOrderFields, WeChatQueryFields};
+use crate::cli::{DryRunArg, JsonArg, SigningArgs, WeChatCommand};
 use crate::config::{Config, ConfigError};
 use crate::output::{Failure, dry_run_json};
-use crate::qfpay_cmd::{config_failure, json_input};
+use crate::qfpay_cmd::config_failure;
+use crate::{hints, input};
 
 /// What the configuration says about the keys that sign WeChat's answers.
 pub(crate) struct Keys {
@@ -77,99 +79,58 @@ pub(crate) fn provider(config: &Config, base_url: Option<&str>) -> Result<(WeCha
     Ok((WeChatPay::new(cfg), Keys { public_key, certificates }))
 }
 
-fn over<T: Clone>(flag: Option<&T>, json: &mut T) {
-    if let Some(v) = flag {
-        *json = v.clone();
-    }
+/// The request fields of a WeChat command, from its flags over `--json`
+/// ([`input::fields`]), with the warnings of [`hints`] on the result.
+fn fields<F: serde::Serialize + Default, T: serde::de::DeserializeOwned>(
+    flags: &F,
+    json: &JsonArg,
+) -> Result<T, Failure> {
+    let (input, merged) = input::fields(flags, json.json.as_deref())?;
+    hints::fields(&merged, false);
+    Ok(input)
 }
 
-fn over_opt<T: Clone>(flag: Option<&T>, json: &mut Option<T>) {
-    if let Some(v) = flag {
-        *json = Some(v.clone());
-    }
+/// The typed request a WeChat command sends.
+pub(crate) enum Request {
+    Declare(DeclareRequest),
+    Query(QueryRequest),
+    Modify(ModifyRequest),
+    Redeclare(RedeclareRequest),
+    VerifyIdentity(VerifyCertificateRequest),
+    Certificates,
 }
 
-pub(crate) fn declare_input(f: &WeChatOrderFields, call: &CallArgs) -> Result<DeclareInput, Failure> {
-    let mut i: DeclareInput = json_input(call)?;
-    over(f.out_trade_no.as_ref(), &mut i.out_trade_no);
-    over(f.transaction_id.as_ref(), &mut i.transaction_id);
-    over(f.customs.as_ref(), &mut i.customs);
-    over(f.merchant_customs_no.as_ref(), &mut i.merchant_customs_no);
-    over_opt(f.duty.as_ref(), &mut i.duty);
-    over_opt(f.sub_order_no.as_ref(), &mut i.sub_order_no);
-    over_opt(f.fee_type.as_ref(), &mut i.fee_type);
-    over_opt(f.order_fee.as_ref(), &mut i.order_fee);
-    over_opt(f.product_fee.as_ref(), &mut i.product_fee);
-    over_opt(f.transport_fee.as_ref(), &mut i.transport_fee);
-    Ok(i)
+/// Validates a WeChat command's fields into its typed request.
+pub(crate) fn request(cmd: &WeChatCommand) -> Result<Request, Failure> {
+    Ok(match cmd {
+        WeChatCommand::Declare { fields: f, json, .. } => {
+            Request::Declare(fields::<_, DeclareInput>(f, json)?.validate().map_err(Failure::from)?)
+        }
+        WeChatCommand::Query { fields: f, json, .. } => {
+            Request::Query(fields::<_, QueryInput>(f, json)?.validate().map_err(Failure::from)?)
+        }
+        WeChatCommand::Modify { fields: f, json, .. } => {
+            Request::Modify(fields::<_, ModifyInput>(f, json)?.validate().map_err(Failure::from)?)
+        }
+        WeChatCommand::Redeclare { fields: f, json, .. } => {
+            Request::Redeclare(fields::<_, RedeclareInput>(f, json)?.validate().map_err(Failure::from)?)
+        }
+        WeChatCommand::VerifyIdentity { fields: f, json, .. } => {
+            Request::VerifyIdentity(fields::<_, VerifyCertificateInput>(f, json)?.validate().map_err(Failure::from)?)
+        }
+        WeChatCommand::Certificates { .. } => Request::Certificates,
+    })
 }
 
-pub(crate) fn modify_input(f: &WeChatOrderFields, call: &CallArgs) -> Result<ModifyInput, Failure> {
-    let mut i: ModifyInput = json_input(call)?;
-    over(f.out_trade_no.as_ref(), &mut i.out_trade_no);
-    over(f.transaction_id.as_ref(), &mut i.transaction_id);
-    over(f.customs.as_ref(), &mut i.customs);
-    over(f.merchant_customs_no.as_ref(), &mut i.merchant_customs_no);
-    over_opt(f.duty.as_ref(), &mut i.duty);
-    over_opt(f.sub_order_no.as_ref(), &mut i.sub_order_no);
-    over_opt(f.fee_type.as_ref(), &mut i.fee_type);
-    over_opt(f.order_fee.as_ref(), &mut i.order_fee);
-    over_opt(f.product_fee.as_ref(), &mut i.product_fee);
-    over_opt(f.transport_fee.as_ref(), &mut i.transport_fee);
-    Ok(i)
-}
-
-pub(crate) fn redeclare_input(
-    f: &WeChatOrderFields,
-    sub_order_id: Option<&String>,
-    call: &CallArgs,
-) -> Result<RedeclareInput, Failure> {
-    let mut i: RedeclareInput = json_input(call)?;
-    over_opt(f.out_trade_no.as_ref(), &mut i.out_trade_no);
-    over_opt(f.transaction_id.as_ref(), &mut i.transaction_id);
-    over(f.customs.as_ref(), &mut i.customs);
-    over(f.merchant_customs_no.as_ref(), &mut i.merchant_customs_no);
-    over_opt(f.sub_order_no.as_ref(), &mut i.sub_order_no);
-    over_opt(sub_order_id, &mut i.sub_order_id);
-    Ok(i)
-}
-
-pub(crate) fn verify_input(
-    f: &WeChatOrderFields,
-    certificate_id: Option<&String>,
-    certificate_name: Option<&String>,
-    call: &CallArgs,
-) -> Result<VerifyCertificateInput, Failure> {
-    let mut i: VerifyCertificateInput = json_input(call)?;
-    over(f.out_trade_no.as_ref(), &mut i.out_trade_no);
-    over(f.transaction_id.as_ref(), &mut i.transaction_id);
-    over(f.customs.as_ref(), &mut i.customs);
-    over(f.merchant_customs_no.as_ref(), &mut i.merchant_customs_no);
-    over_opt(f.sub_order_no.as_ref(), &mut i.sub_order_no);
-    over(certificate_id, &mut i.certificate_id);
-    over(certificate_name, &mut i.certificate_name);
-    Ok(i)
-}
-
-pub(crate) fn query_input(f: &WeChatQueryFields, call: &CallArgs) -> Result<QueryInput, Failure> {
-    let mut i: QueryInput = json_input(call)?;
-    over(f.order_type.as_ref(), &mut i.order_type);
-    over(f.order_no.as_ref(), &mut i.order_no);
-    over(f.customs.as_ref(), &mut i.customs);
-    over_opt(f.offset.as_ref(), &mut i.offset);
-    over_opt(f.limit.as_ref(), &mut i.limit);
-    Ok(i)
-}
-
-/// The call options of any WeChat command.
-pub(crate) fn call_args(cmd: &WeChatCommand) -> &CallArgs {
+/// The signing options of any WeChat command.
+pub(crate) fn signing(cmd: &WeChatCommand) -> (&DryRunArg, &SigningArgs) {
     match cmd {
-        WeChatCommand::Declare { call, .. }
-        | WeChatCommand::Query { call, .. }
-        | WeChatCommand::Modify { call, .. }
-        | WeChatCommand::Redeclare { call, .. }
-        | WeChatCommand::VerifyIdentity { call, .. }
-        | WeChatCommand::Certificates { call } => call,
+        WeChatCommand::Declare { dry_run, signing, .. }
+        | WeChatCommand::Query { dry_run, signing, .. }
+        | WeChatCommand::Modify { dry_run, signing, .. }
+        | WeChatCommand::Redeclare { dry_run, signing, .. }
+        | WeChatCommand::VerifyIdentity { dry_run, signing, .. }
+        | WeChatCommand::Certificates { dry_run, signing } => (dry_run, signing),
     }
 }
 
@@ -177,40 +138,25 @@ pub(crate) fn call_args(cmd: &WeChatCommand) -> &CallArgs {
 pub(crate) fn dry_run(
     pay: &WeChatPay,
     keys: &Keys,
-    cmd: &WeChatCommand,
+    req: &Request,
     now: i64,
     nonce: &str,
 ) -> Result<serde_json::Value, Failure> {
-    let req = match cmd {
-        WeChatCommand::Declare { fields, call } => {
-            let r = declare_input(fields, call)?.validate().map_err(Failure::from)?;
-            pay.build_declare(&r, now, nonce)
-        }
-        WeChatCommand::Query { fields, call } => {
-            let r = query_input(fields, call)?.validate().map_err(Failure::from)?;
-            pay.build_query(&r, now, nonce)
-        }
-        WeChatCommand::Modify { fields, call } => {
-            let r = modify_input(fields, call)?.validate().map_err(Failure::from)?;
-            pay.build_modify(&r, now, nonce)
-        }
-        WeChatCommand::Redeclare { fields, sub_order_id, call } => {
-            let r = redeclare_input(fields, sub_order_id.as_ref(), call)?.validate().map_err(Failure::from)?;
-            pay.build_redeclare(&r, now, nonce)
-        }
-        WeChatCommand::VerifyIdentity { fields, certificate_id, certificate_name, call } => {
-            let r = verify_input(fields, certificate_id.as_ref(), certificate_name.as_ref(), call)?
-                .validate()
-                .map_err(Failure::from)?;
+    let built = match req {
+        Request::Declare(r) => pay.build_declare(r, now, nonce),
+        Request::Query(r) => pay.build_query(r, now, nonce),
+        Request::Modify(r) => pay.build_modify(r, now, nonce),
+        Request::Redeclare(r) => pay.build_redeclare(r, now, nonce),
+        Request::VerifyIdentity(r) => {
             let key = keys.encryption_key(now).ok_or_else(|| {
                 Failure::invalid(
                     "configuration `wechat.platform_certificates`: a dry run of verify-identity encrypts with the \
                      platform key; list a platform certificate file or set public_key_id and public_key",
                 )
             })?;
-            pay.build_verify_certificate(&r, &key, RsaPadding::default(), now, nonce)
+            pay.build_verify_certificate(r, &key, RsaPadding::default(), now, nonce)
         }
-        WeChatCommand::Certificates { .. } => pay.build_certificates(&CertificatesRequest::default(), now, nonce),
+        Request::Certificates => pay.build_certificates(&CertificatesRequest::default(), now, nonce),
     };
-    req.map(|r| dry_run_json(&r)).map_err(Failure::from)
+    built.map(|r| dry_run_json(&r)).map_err(Failure::from)
 }

@@ -67,7 +67,6 @@ fn platform() -> Platform {
 /// order A's sub-order `1` (recorded within the 300 s window; each CLI run
 /// has a fresh replay memory) settles order B's sub-order `1` as a success.
 #[test]
-#[ignore = "review finding: the split --wait follow-up query by sub_order_no is not bound to the transaction_id declared"]
 fn a_split_wait_refuses_another_orders_sub_order_answer() {
     let (out_b, txn_b, txn_a) = (demo::WECHAT_OUT_TRADE_NO_SPLIT, demo::WECHAT_TXN_SPLIT, demo::WECHAT_TXN_PAID);
     let p = platform();
@@ -185,7 +184,6 @@ fn a_base_url_password_is_never_echoed() {
 /// declaration was accepted; a script (or person) that retries on exit 3, or
 /// takes the advice, declares it twice.
 #[test]
-#[ignore = "review finding: --wait reports a failed follow-up query as the write's refusal (exit 3) and drops the accepted answer"]
 fn a_failed_follow_up_query_is_not_the_declarations_refusal() {
     let sandbox = Sandbox::builder()
         .fault(FaultRule::on(Route::WechatQuery, FaultKind::SystemError))
@@ -285,7 +283,6 @@ fn a_secret_given_as_a_file_name_is_never_echoed() {
 /// not name the field (the standard: a clear error naming the field, the rule
 /// and what to do). Either accept both spellings of a number or name the field.
 #[test]
-#[ignore = "review finding: --json type errors do not name the field (and QFPay fees as JSON numbers are refused)"]
 fn json_input_type_errors_name_the_field() {
     let w = Workdir::new("json-types", "http://127.0.0.1:1", "base_url = \"http://127.0.0.1:1\"\n");
     let qf = r#"{"trade_type":"weixin","syssn":"20260101000100010001","customs":"SHANGHAI_ZS","mch_customs_no":"110084111","product_fee":800,"transport_fee":0}"#;

@@ -20,6 +20,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "customs_client=info".into()),
         )
+        // Logs on stderr, coloured only on a terminal; results on stdout.
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     let sandbox = Sandbox::builder().start_blocking()?;
@@ -34,7 +37,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         WeChatDeclaration::new(demo::QFPAY_SYSSN_PAID.parse()?, CustomsCode::SHANGHAI_ZS, "110084111".parse()?).into();
     // `0000`: accepted, not settled; the customs result comes from queries.
     let declared = client.declare(&declaration)?;
-    println!("declared: respcd {} {:?} ({})", declared.respcd, declared.syssn, declared.outcome());
+    println!(
+        "declared: respcd {} syssn {} ({})",
+        declared.respcd,
+        declared.syssn.as_deref().unwrap_or("-"),
+        declared.outcome()
+    );
 
     let query = QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, demo::QFPAY_SYSSN_PAID.parse()?);
     let first = client.query(&query)?;
@@ -45,11 +53,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("outcome: {}", settled.outcome());
     for (record, verdict) in settled.data.iter().zip(settled.verdicts()) {
         println!(
-            "  record {}: {} ({}), verify_department {:?}",
+            "  record {}: {} ({}), verify_department {}",
             record.sub_order_no.as_deref().unwrap_or("(whole order)"),
             verdict.outcome,
             verdict.reason,
-            record.verify_department
+            record.verify_department.as_deref().unwrap_or("-")
         );
     }
     Ok(())

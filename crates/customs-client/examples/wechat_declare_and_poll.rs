@@ -27,6 +27,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "customs_client=info".into()),
         )
+        // Logs on stderr, coloured only on a terminal; results on stdout.
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     // A local WeChat Pay emulator; in production, leave `base_url` at its default.
@@ -53,7 +56,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(settled) => {
             for record in &settled.data {
                 println!(
-                    "settled: state {} ({}), verify_department {:?}",
+                    "settled: state {} ({}), verify_department {}",
                     record.state.raw,
                     record.state.outcome(),
                     settled.verify_department
@@ -61,11 +64,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Err(WaitError::StillPending { last, polls, .. }) => {
-            println!("still pending after {polls} queries; last state {:?}", last.data.first().map(|r| &r.state.raw));
+            println!(
+                "still pending after {polls} queries; last state {}",
+                last.data.first().map_or("(no record yet)", |r| r.state.raw.as_str())
+            );
         }
         Err(e) => return Err(e.into()),
     }
-    println!("platform certificates held: {:?}", client.certificates().serials());
+    println!("platform certificates held: {}", client.certificates().serials().join(", "));
 
     sandbox.shutdown().await;
     Ok(())

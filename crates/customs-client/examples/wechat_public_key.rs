@@ -20,6 +20,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "customs_client=info".into()),
         )
+        // Logs on stderr, coloured only on a terminal; results on stdout.
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     // A sandbox that signs every answer with its public-key-mode key.
@@ -50,7 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &Secret::new(demo::PAYER_NAME),
     )?;
     let checked = client.verify_certificate(&identity).await?;
-    println!("identity check: {:?}", checked.certificate_check_result);
+    println!("identity check: {}", checked.certificate_check_result);
 
     // By transaction_id: the answer carries it, so it is checked to be this order's.
     let query =

@@ -276,6 +276,93 @@ pub fn credentials_toml() -> String {
     )
 }
 
+/// A seeded payment, as the banners and `customs sandbox cases` list it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Case {
+    /// `qfpay` or `wechat`.
+    pub provider: &'static str,
+    /// The payment's id: QFPay `syssn`, WeChat `transaction_id`.
+    pub id: &'static str,
+    /// WeChat's `out_trade_no` (none for QFPay).
+    pub out_trade_no: Option<&'static str>,
+    /// QFPay's `trade_type` (none for WeChat).
+    pub trade_type: Option<&'static str>,
+    /// What was paid, e.g. `100.00 CNY`.
+    pub paid: &'static str,
+    /// What a declaration of it does.
+    pub behaviour: &'static str,
+}
+
+/// Every seeded payment of the default sandbox, with what declaring it does.
+pub fn cases() -> Vec<Case> {
+    let qf = |id, trade_type, paid, behaviour| Case {
+        provider: "qfpay",
+        id,
+        out_trade_no: None,
+        trade_type: Some(trade_type),
+        paid,
+        behaviour,
+    };
+    let wx = |id, out_trade_no, paid, behaviour| Case {
+        provider: "wechat",
+        id,
+        out_trade_no: Some(out_trade_no),
+        trade_type: None,
+        paid,
+        behaviour,
+    };
+    vec![
+        qf(QFPAY_SYSSN_PAID, "weixin", "100.00 CNY", "paid: customs accepts it (SUCCESS)"),
+        qf(QFPAY_SYSSN_SPLIT, "weixin", "888.00 CNY", "paid: for split declarations"),
+        qf(QFPAY_SYSSN_ALIPAY, "alipay", "200.00 CNY", "paid by Alipay: customs accepts it (amount in yuan)"),
+        qf(QFPAY_SYSSN_REFUNDED, "weixin", "50.00 CNY", "refunded: declarations are refused"),
+        qf(QFPAY_SYSSN_FAILS, "weixin", "66.00 CNY", "paid: customs refuses the declaration (FAIL)"),
+        qf(QFPAY_SYSSN_PAYMENT_PENDING, "weixin", "10.00 CNY", "payment pending: declarations are refused (1260)"),
+        wx(WECHAT_TXN_PAID, WECHAT_OUT_TRADE_NO_PAID, "100.00 CNY", "paid: customs accepts it (SUCCESS)"),
+        wx(WECHAT_TXN_SPLIT, WECHAT_OUT_TRADE_NO_SPLIT, "888.00 CNY", "paid: for split declarations"),
+        wx(WECHAT_TXN_REFUNDED, WECHAT_OUT_TRADE_NO_REFUNDED, "50.00 CNY", "refunded: declarations are refused"),
+        wx(WECHAT_TXN_FAILS, WECHAT_OUT_TRADE_NO_FAILS, "66.00 CNY", "paid: customs refuses the declaration (FAIL)"),
+        wx(WECHAT_TXN_EXCEPT, WECHAT_OUT_TRADE_NO_EXCEPT, "77.00 CNY", "paid: the customs interface fails (EXCEPT)"),
+        wx(
+            WECHAT_TXN_PARTLY_REFUNDED,
+            WECHAT_OUT_TRADE_NO_PARTLY_REFUNDED,
+            "100.00 CNY",
+            "30.00 refunded: declare the 70.00 still paid (order_fee 7000) or no amount",
+        ),
+    ]
+}
+
+/// A `customs.toml` for the `customs` CLI with the demo credentials,
+/// targeting `base_url`; its key files are those of [`write_files`], beside it.
+pub fn customs_toml(base_url: &str) -> String {
+    format!(
+        "# customs.toml for the local sandbox: SANDBOX CREDENTIALS ONLY, NEVER REAL.\n\
+         [qfpay]\n\
+         app_code = \"{QFPAY_APP_CODE}\"\n\
+         client_key = \"{QFPAY_CLIENT_KEY}\"\n\
+         base_url = \"{base_url}\"\n\
+         \n\
+         [wechat]\n\
+         mchid = \"{WECHAT_MCHID}\"\n\
+         appid = \"{WECHAT_APPID}\"\n\
+         serial_no = \"{WECHAT_MERCHANT_SERIAL}\"\n\
+         private_key = {{ file = \"merchant_key.pem\" }}\n\
+         apiv3_key = \"{WECHAT_APIV3_KEY}\"\n\
+         base_url = \"{base_url}\"\n\
+         platform_certificates = [\"platform_cert.pem\"]\n"
+    )
+}
+
+/// Writes [`write_files`]' files and a [`customs_toml`] for `base_url` into
+/// `dir`; returns the path of `customs.toml`.
+pub fn write_customs_dir(dir: &Path, base_url: &str) -> std::io::Result<PathBuf> {
+    write_files(dir)?;
+    let path = dir.join("customs.toml");
+    std::fs::write(&path, customs_toml(base_url))?;
+    Ok(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -49,8 +49,10 @@ struct Args {
     /// TOML configuration (merchants, transactions, advance rule, faults, limits).
     #[arg(long, env = "CUSTOMS_SANDBOX_CONFIG")]
     config: Option<PathBuf>,
-    /// Where to write the demo credentials (PEM files and credentials.toml).
-    #[arg(long, default_value_os_t = std::env::temp_dir().join("customs-sandbox-demo"))]
+    /// Where to write the demo credentials (PEM files, credentials.toml and a
+    /// customs.toml for the `customs` CLI); default: a directory of this
+    /// process's own under the system temporary directory.
+    #[arg(long, visible_alias = "state-dir", default_value_os_t = std::env::temp_dir().join(format!("customs-sandbox-{}", std::process::id())))]
     demo_dir: PathBuf,
     /// Advance declarations one step every this many milliseconds instead of
     /// per query (overrides the config file).
@@ -129,16 +131,32 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         handle.base_url()
     );
     println!("          {}/v3/global/certificates", handle.base_url());
-    println!("  admin:  {}/__admin/state|transactions|advance|reset|faults", handle.base_url());
+    println!(
+        "  admin:  GET {0}/__admin/state, GET {0}/__admin/faults, GET {0}/__admin/health; POST \
+         /__admin/transactions|advance|reset|faults; DELETE /__admin/faults",
+        handle.base_url()
+    );
     if demo_on {
-        demo::write_files(&args.demo_dir)?;
+        let customs_toml = demo::write_customs_dir(&args.demo_dir, &handle.base_url())?;
         println!("demo credentials (SANDBOX ONLY): {}", args.demo_dir.join("credentials.toml").display());
+        println!("customs CLI configuration: {}", customs_toml.display());
         println!(
             "  QFPay app_code {}  |  WeChat mchid {} appid {}",
             demo::QFPAY_APP_CODE,
             demo::WECHAT_MCHID,
             demo::WECHAT_APPID
         );
+        println!("seeded payments:");
+        for c in demo::cases() {
+            println!(
+                "  {:<6} {}  {:<20} {:<10}  {}",
+                c.provider,
+                c.id,
+                c.out_trade_no.or(c.trade_type).unwrap_or(""),
+                c.paid,
+                c.behaviour
+            );
+        }
     }
     tokio::signal::ctrl_c().await?;
     eprintln!("customs-sandbox: shutting down");
