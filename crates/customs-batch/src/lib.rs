@@ -1,0 +1,9 @@
+//! Batch declaration with a durable journal.
+
+pub mod input;
+pub mod order;
+pub mod time;
+
+pub use input::{Checked, Format, InputDeclaration, InputOptions, Line, LineError, Lines, ReadError, check};
+pub use order::{ContentHash, Declaration, Fields, OrderKey, ProviderName};
+pub use time::Timestamp;
