@@ -2,6 +2,7 @@
 
 pub mod input;
 pub mod order;
+pub mod plan;
 pub mod time;
 
 pub use input::{Checked, Format, InputDeclaration, InputOptions, Line, LineError, Lines, ReadError, check};
