@@ -1,6 +1,7 @@
 //! Batch declaration with a durable journal.
 
 pub mod input;
+pub mod journal;
 pub mod order;
 pub mod plan;
 pub mod time;
