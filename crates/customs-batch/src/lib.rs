@@ -1,5 +1,6 @@
 //! Batch declaration with a durable journal.
 
+pub mod bucket;
 pub mod input;
 pub mod journal;
 pub mod order;
