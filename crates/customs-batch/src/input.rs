@@ -206,7 +206,9 @@ impl<R: BufRead> Lines<R> {
                 if overlong {
                     let v = Violation::new(
                         "(line)",
-                        Rule::Other { rule: format!("is longer than {MAX_LINE_BYTES} bytes; one declaration per line") },
+                        Rule::Other {
+                            rule: format!("is longer than {MAX_LINE_BYTES} bytes; one declaration per line"),
+                        },
                         None,
                     );
                     return Some(Ok((*line, Err(vec![v]))));
@@ -256,22 +258,20 @@ impl<R: BufRead> Iterator for Lines<R> {
 /// included).
 pub fn validate(line: u64, mut fields: Fields, options: &InputOptions) -> Line {
     let mut bad = Vec::new();
-    let provider = match fields.get(PROVIDER) {
-        Some(raw) => ProviderName::parse(raw).map_err(|v| bad.push(v)).ok(),
-        None => {
-            if options.provider.is_none() {
-                bad.push(Violation::new(
-                    PROVIDER,
-                    Rule::Other {
-                        rule: "is required: add a `provider` column (qfpay or wechat) or give the batch a default \
-                               provider"
-                            .into(),
-                    },
-                    None,
-                ));
-            }
-            options.provider
+    let provider = if let Some(raw) = fields.get(PROVIDER) {
+        ProviderName::parse(raw).map_err(|v| bad.push(v)).ok()
+    } else {
+        if options.provider.is_none() {
+            bad.push(Violation::new(
+                PROVIDER,
+                Rule::Other {
+                    rule: "is required: add a `provider` column (qfpay or wechat) or give the batch a default provider"
+                        .into(),
+                },
+                None,
+            ));
         }
+        options.provider
     };
     let merchant_column = fields.get(MERCHANT).map(|m| m.trim().to_owned());
     fields.set(PROVIDER, "");
@@ -403,7 +403,11 @@ fn json_fields(text: &[u8]) -> Result<Fields, Vec<Violation>> {
             serde_json::Value::Null => {}
             serde_json::Value::String(s) => fields.set(name, s),
             serde_json::Value::Number(n) => fields.set(name, n.to_string()),
-            other => bad.push(Violation::new(name, Rule::Format { expected: "a string or a number" }, Some(other.to_string()))),
+            other => bad.push(Violation::new(
+                name,
+                Rule::Format { expected: "a string or a number" },
+                Some(other.to_string()),
+            )),
         }
     }
     if bad.is_empty() { Ok(fields) } else { Err(bad) }
@@ -442,7 +446,11 @@ mod tests {
     use super::*;
 
     fn options() -> InputOptions {
-        InputOptions { provider: None, qfpay_merchant: Some("A1B2C3".into()), wechat_merchant: Some("1230000109".into()) }
+        InputOptions {
+            provider: None,
+            qfpay_merchant: Some("A1B2C3".into()),
+            wechat_merchant: Some("1230000109".into()),
+        }
     }
 
     fn read(text: &str, format: Format, options: InputOptions) -> Vec<Line> {
@@ -561,7 +569,8 @@ mod tests {
     fn check_counts_and_reports_without_collecting() {
         let text = format!("{QF}\n{{}}\n{WX}\n{{}}\n");
         let mut bad = Vec::new();
-        let c = check(Lines::new(text.as_bytes(), Format::JsonLines, options()).unwrap(), |e| bad.push(e.line)).unwrap();
+        let c =
+            check(Lines::new(text.as_bytes(), Format::JsonLines, options()).unwrap(), |e| bad.push(e.line)).unwrap();
         assert_eq!(c, Checked { lines: 4, valid: 2, invalid: 2 });
         assert!(!c.all_valid());
         assert_eq!(bad, [2, 4]);

@@ -155,7 +155,9 @@ pub enum JournalError {
         reason: String,
     },
     /// An SQLite database of something else.
-    #[error("{path} is not a customs batch journal ({reason}); nothing was sent: give the path of a journal, or a new file")]
+    #[error(
+        "{path} is not a customs batch journal ({reason}); nothing was sent: give the path of a journal, or a new file"
+    )]
     NotAJournal {
         /// The path.
         path: PathBuf,

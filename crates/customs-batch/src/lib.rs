@@ -5,6 +5,9 @@ pub mod input;
 pub mod journal;
 pub mod order;
 pub mod plan;
+pub mod results;
+#[cfg(test)]
+mod testutil;
 pub mod time;
 
 pub use input::{Checked, Format, InputDeclaration, InputOptions, Line, LineError, Lines, ReadError, check};

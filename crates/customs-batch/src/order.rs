@@ -108,13 +108,8 @@ impl Fields {
     /// The names of the fields whose values differ between the two (given
     /// in one and not the other included), sorted.
     pub fn differing(&self, other: &Self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .0
-            .keys()
-            .chain(other.0.keys())
-            .filter(|k| self.0.get(*k) != other.0.get(*k))
-            .cloned()
-            .collect();
+        let mut names: Vec<String> =
+            self.0.keys().chain(other.0.keys()).filter(|k| self.0.get(*k) != other.0.get(*k)).cloned().collect();
         names.sort();
         names.dedup();
         names
@@ -165,10 +160,10 @@ impl fmt::Display for ContentHash {
 
 /// Which order a declaration is for: the journal's key.
 ///
-/// QFPay: `syssn` + `sub_order_no`; WeChat: `out_trade_no` + `sub_order_no`
-/// + `customs` (with `transaction_id` + `sub_order_no` + `customs` as a
-/// second identity, [`alt_order`](Self::alt_order), that must not name
-/// another row). `merchant` is the provider account the order was paid to
+/// QFPay: `syssn` and `sub_order_no`; WeChat: `out_trade_no`,
+/// `sub_order_no` and `customs` (with `transaction_id`, `sub_order_no` and
+/// `customs` as a second identity, [`alt_order`](Self::alt_order), that
+/// must not name another row). `merchant` is the provider account the order was paid to
 /// (QFPay app code, WeChat `mchid`), so that two merchants' orders never
 /// collide. The same order in two input files is the same key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -318,9 +313,11 @@ impl Declaration {
                     if let Some(t) = a.fee_type() {
                         f.set("fee_type", t.as_str());
                     }
-                    for (name, fee) in
-                        [("order_fee", a.order_fee()), ("transport_fee", a.transport_fee()), ("product_fee", a.product_fee())]
-                    {
+                    for (name, fee) in [
+                        ("order_fee", a.order_fee()),
+                        ("transport_fee", a.transport_fee()),
+                        ("product_fee", a.product_fee()),
+                    ] {
                         if let Some(fee) = fee {
                             f.set(name, fee.to_string());
                         }
@@ -536,7 +533,8 @@ mod tests {
         assert_eq!(e.fields(), ["duty", "order_fee", "transaction_id"]);
         assert!(matches!(e.violations()[0].rule, Rule::Format { .. }));
 
-        let alipay = fields(&[("trade_type", "alipay"), ("syssn", "1"), ("customs", "ZONGSHU"), ("mch_customs_no", "9")]);
+        let alipay =
+            fields(&[("trade_type", "alipay"), ("syssn", "1"), ("customs", "ZONGSHU"), ("mch_customs_no", "9")]);
         assert!(!Declaration::from_fields(ProviderName::QfPay, &alipay).unwrap().can_modify());
     }
 

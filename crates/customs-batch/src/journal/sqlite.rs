@@ -52,7 +52,9 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavio
 use super::{Admitted, Journal, JournalError, LineStatus, ReportLine, Status};
 use crate::input::{InputDeclaration, LineError};
 use crate::order::{ContentHash, Fields, OrderKey, ProviderName};
-use crate::plan::{self, Admission, ConflictPolicy, Detail, LogEntry, LogEvent, Phase, PendingModify, Row, RowId, SendKind, Transition};
+use crate::plan::{
+    self, Admission, ConflictPolicy, Detail, LogEntry, LogEvent, PendingModify, Phase, Row, RowId, SendKind, Transition,
+};
 use crate::time::Timestamp;
 
 /// The schema version this build writes and reads.
@@ -234,10 +236,12 @@ impl SqliteJournal {
         }
         for (v, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let next = v + 1;
-            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| classify(&path, &e))?;
+            let tx =
+                self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| classify(&path, &e))?;
             tx.execute_batch(sql).map_err(|e| classify(&path, &e))?;
             tx.pragma_update(None, "application_id", APPLICATION_ID).map_err(|e| classify(&path, &e))?;
-            tx.pragma_update(None, "user_version", i64::try_from(next).unwrap_or(i64::MAX)).map_err(|e| classify(&path, &e))?;
+            tx.pragma_update(None, "user_version", i64::try_from(next).unwrap_or(i64::MAX))
+                .map_err(|e| classify(&path, &e))?;
             tx.commit().map_err(|e| classify(&path, &e))?;
         }
         Ok(())
@@ -351,7 +355,12 @@ fn query_rows(
     Ok(out)
 }
 
-fn one_row(conn: &Connection, path: &Path, sql: &str, params: impl rusqlite::Params) -> Result<Option<Row>, JournalError> {
+fn one_row(
+    conn: &Connection,
+    path: &Path,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Option<Row>, JournalError> {
     Ok(query_rows(conn, path, sql, params)?.into_iter().next())
 }
 
@@ -618,8 +627,10 @@ impl Journal for SqliteJournal {
         let path = self.path.clone();
         let mut by_phase: Vec<(&'static str, u64)> = Phase::NAMES.iter().map(|p| (*p, 0)).collect();
         {
-            let mut stmt =
-                self.conn.prepare("SELECT phase, count(*) FROM declarations GROUP BY phase").map_err(|e| self.err(&e))?;
+            let mut stmt = self
+                .conn
+                .prepare("SELECT phase, count(*) FROM declarations GROUP BY phase")
+                .map_err(|e| self.err(&e))?;
             let mut rows = stmt.query([]).map_err(|e| classify(&path, &e))?;
             while let Some(r) = rows.next().map_err(|e| classify(&path, &e))? {
                 let phase: String = r.get(0).map_err(|e| classify(&path, &e))?;
@@ -654,7 +665,9 @@ impl Journal for SqliteJournal {
         let oldest_unsettled = one_row(
             &self.conn,
             &path,
-            &format!("SELECT {ROW_COLUMNS} FROM declarations WHERE phase NOT IN ({settled}) ORDER BY created_at, id LIMIT 1"),
+            &format!(
+                "SELECT {ROW_COLUMNS} FROM declarations WHERE phase NOT IN ({settled}) ORDER BY created_at, id LIMIT 1"
+            ),
             [],
         )?;
         let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| self.err(&e))?;

@@ -118,7 +118,8 @@ fn killed_after_the_intent_before_the_answer_is_queried_never_resent() {
     assert_eq!(decide(&mine, later, &alone), Decision::Wait(T0 + ms(30_000)));
 
     // The query finds it: answered without a second send.
-    let found = step(apply(&r, Event::Queried(QueryOutcome::Found(Standing::Pending, detail("UNDECLARED"))), later, &alone));
+    let found =
+        step(apply(&r, Event::Queried(QueryOutcome::Found(Standing::Pending, detail("UNDECLARED"))), later, &alone));
     assert_eq!((found.phase, found.sends, found.owner.clone()), (Phase::Pending, 1, None));
 
     // The query finds nothing: it never arrived, so it is sent again.
@@ -129,7 +130,10 @@ fn killed_after_the_intent_before_the_answer_is_queried_never_resent() {
 
     // The query fails: still in doubt, queried again after a back-off.
     let doubt = step(apply(&r, Event::Queried(QueryOutcome::Failed(None, detail("timeout"))), later, &alone));
-    assert_eq!((doubt.phase, doubt.due_at, doubt.owner.clone()), (Phase::MaybeSent(SendKind::Declare), Some(later + ms(1_000)), None));
+    assert_eq!(
+        (doubt.phase, doubt.due_at, doubt.owner.clone()),
+        (Phase::MaybeSent(SendKind::Declare), Some(later + ms(1_000)), None)
+    );
     assert_eq!(decide(&doubt, later + ms(1_000), &alone), Decision::Query);
 }
 
@@ -284,19 +288,31 @@ fn a_changed_line_with_modify_is_sent_as_a_modify_once_settled() {
     assert_eq!(admit_one(Some(&r), &new, ConflictPolicy::Modify), Admission::Same(r.id), "already queued");
     // Not while the declaration is being processed: it is polled first.
     assert_eq!(decide(&r, T0 + ms(5_000), &policy()), Decision::Query);
-    let r = step(apply(&r, Event::Queried(QueryOutcome::Found(Standing::Failure, detail("FAIL"))), T0 + ms(5_000), &policy()));
+    let r = step(apply(
+        &r,
+        Event::Queried(QueryOutcome::Found(Standing::Failure, detail("FAIL"))),
+        T0 + ms(5_000),
+        &policy(),
+    ));
     assert_eq!(r.due_at, Some(T0 + ms(5_000)));
     let r = sent(&r, SendKind::Modify, T0 + ms(5_000));
     assert_eq!(r.phase, Phase::Intent(SendKind::Modify));
     assert_eq!(r.fields.get("customs"), Some("SHANGHAI_ZS"), "the content changes when the modify is answered");
     let r = answer(&r, SendOutcome::Answered(Standing::Pending, detail("SUBMITTED")), T0 + ms(5_100));
-    assert_eq!((r.fields.get("customs"), r.hash.clone(), r.modify.clone()), (Some("NINGBO"), ContentHash::of(&new), None));
+    assert_eq!(
+        (r.fields.get("customs"), r.hash.clone(), r.modify.clone()),
+        (Some("NINGBO"), ContentHash::of(&new), None)
+    );
     assert_eq!(r.phase, Phase::Pending);
 }
 
 #[test]
 fn a_modify_in_doubt_is_queried_and_not_resent() {
-    let r = answer(&sent(&queued(), SendKind::Declare, T0), SendOutcome::Answered(Standing::Success, Detail::default()), T0);
+    let r = answer(
+        &sent(&queued(), SendKind::Declare, T0),
+        SendOutcome::Answered(Standing::Success, Detail::default()),
+        T0,
+    );
     let Admission::Update(t) = admit_one(Some(&r), &fields("NINGBO"), ConflictPolicy::Modify) else { panic!() };
     let m = sent(&t.row, SendKind::Modify, T0);
     let doubt = answer(&m, SendOutcome::MayHaveTakenEffect(detail("timeout")), T0);
@@ -315,7 +331,11 @@ fn a_modify_in_doubt_is_queried_and_not_resent() {
 
 #[test]
 fn modify_conflicts_that_cannot_be_sent_and_cancelling() {
-    let mut r = answer(&sent(&queued(), SendKind::Declare, T0), SendOutcome::Answered(Standing::Success, Detail::default()), T0);
+    let mut r = answer(
+        &sent(&queued(), SendKind::Declare, T0),
+        SendOutcome::Answered(Standing::Success, Detail::default()),
+        T0,
+    );
     r.modifiable = false;
     let Admission::Conflict { reason, .. } = admit_one(Some(&r), &fields("NINGBO"), ConflictPolicy::Modify) else {
         panic!()
@@ -324,7 +344,9 @@ fn modify_conflicts_that_cannot_be_sent_and_cancelling() {
 
     r.modifiable = true;
     let Admission::Update(t) = admit_one(Some(&r), &fields("NINGBO"), ConflictPolicy::Modify) else { panic!() };
-    let Admission::Update(c) = admit_one(Some(&t.row), &fields("SHANGHAI_ZS"), ConflictPolicy::Modify) else { panic!() };
+    let Admission::Update(c) = admit_one(Some(&t.row), &fields("SHANGHAI_ZS"), ConflictPolicy::Modify) else {
+        panic!()
+    };
     assert_eq!((c.row.modify.clone(), c.row.due_at), (None, None));
     assert_eq!(decide(&c.row, T0, &policy()), Decision::Done);
 }
@@ -369,7 +391,7 @@ mod property {
     #[derive(Debug, Clone)]
     enum Step {
         /// Follow the decision with this outcome, if it asks for one.
-        Follow(SendOutcome, QueryOutcome),
+        Follow(Box<(SendOutcome, QueryOutcome)>),
         /// The process dies; another one takes over.
         Crash,
         /// The process dies between the intent and the answer.
@@ -381,7 +403,7 @@ mod property {
     fn steps() -> impl Strategy<Value = Vec<Step>> {
         prop::collection::vec(
             prop_oneof![
-                4 => (send_outcome(), query_outcome()).prop_map(|(s, q)| Step::Follow(s, q)),
+                4 => (send_outcome(), query_outcome()).prop_map(|o| Step::Follow(Box::new(o))),
                 1 => Just(Step::Crash),
                 1 => Just(Step::CrashAfterIntent),
                 1 => (0u64..100_000).prop_map(Step::Sleep),
@@ -418,7 +440,7 @@ mod property {
                         owner += 1;
                         p.owner = format!("w{owner}");
                     }
-                    Step::Follow(so, qo) => match decide(&row, now, &p) {
+                    Step::Follow(o) => { let (so, qo) = *o; match decide(&row, now, &p) {
                         Decision::Send(SendKind::Declare) => {
                             prop_assert!(!in_effect, "sent again while the first may be in effect: {row:?}");
                             row = intent(&row, SendKind::Declare, now, &p).unwrap().row;
@@ -446,7 +468,7 @@ mod property {
                         }
                         Decision::Done => prop_assert!(row.phase.is_settled()),
                         Decision::Stopped => prop_assert!(false, "no deadline"),
-                    },
+                    }},
                 }
             }
         }

@@ -1,46 +1,10 @@
 use std::time::Duration;
 
 use super::*;
-use crate::input::{InputOptions, Line, validate};
 use crate::plan::{Decision, Event, Policy, SendOutcome, Standing, decide, intent};
+use crate::testutil::{Dir, line};
 
 const T0: Timestamp = Timestamp::from_millis(1_000_000);
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("customs-batch-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-    fn file(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn line(n: u64, syssn: &str, customs: &str) -> InputDeclaration {
-    let mut f = Fields::new();
-    for (k, v) in [
-        ("provider", "qfpay"),
-        ("trade_type", "weixin"),
-        ("syssn", syssn),
-        ("customs", customs),
-        ("mch_customs_no", "110084111"),
-    ] {
-        f.set(k, v);
-    }
-    let options = InputOptions { qfpay_merchant: Some("app".into()), ..InputOptions::default() };
-    let l: Line = validate(n, f, &options);
-    l.unwrap()
-}
 
 fn open(path: &Path) -> SqliteJournal {
     SqliteJournal::open(path, Access::Exclusive).unwrap()
@@ -48,9 +12,10 @@ fn open(path: &Path) -> SqliteJournal {
 
 #[test]
 fn a_new_journal_is_wal_synchronous_full_and_versioned() {
-    let d = Dir::new("pragmas");
-    let j = open(&d.file("j.sqlite"));
-    let get = |p: &str| j.conn.query_row(&format!("PRAGMA {p}"), [], |r| r.get::<_, rusqlite::types::Value>(0)).unwrap();
+    let dir = Dir::new("pragmas");
+    let j = open(&dir.file("j.sqlite"));
+    let get =
+        |p: &str| j.conn.query_row(&format!("PRAGMA {p}"), [], |r| r.get::<_, rusqlite::types::Value>(0)).unwrap();
     assert_eq!(get("journal_mode"), rusqlite::types::Value::Text("wal".into()));
     assert_eq!(get("synchronous"), rusqlite::types::Value::Integer(2), "FULL");
     assert_eq!(get("user_version"), rusqlite::types::Value::Integer(i64::from(SCHEMA_VERSION)));
@@ -59,24 +24,38 @@ fn a_new_journal_is_wal_synchronous_full_and_versioned() {
 
 #[test]
 fn the_same_order_in_two_files_is_one_row_and_changed_content_is_a_conflict() {
-    let d = Dir::new("admit");
-    let mut j = open(&d.file("j.sqlite"));
-    let a = j.admit("a.jsonl", &[line(1, "1", "SHANGHAI_ZS"), line(2, "2", "SHANGHAI_ZS")], ConflictPolicy::Report, T0).unwrap();
+    let dir = Dir::new("admit");
+    let mut j = open(&dir.file("j.sqlite"));
+    let a = j
+        .admit("a.jsonl", &[line(1, "1", "SHANGHAI_ZS"), line(2, "2", "SHANGHAI_ZS")], ConflictPolicy::Report, T0)
+        .unwrap();
     assert!(matches!(a[..], [Admitted::New(_), Admitted::New(_)]));
     let b = j
-        .admit("b.csv", &[line(2, "2", "SHANGHAI_ZS"), line(3, "1", "NINGBO"), line(4, "1", "SHANGHAI_ZS")], ConflictPolicy::Report, T0)
+        .admit(
+            "b.csv",
+            &[line(2, "2", "SHANGHAI_ZS"), line(3, "1", "NINGBO"), line(4, "1", "SHANGHAI_ZS")],
+            ConflictPolicy::Report,
+            T0,
+        )
         .unwrap();
     assert_eq!(b[0], Admitted::Same(a[1].id()));
     let Admitted::Conflict(id, reason) = &b[1] else { panic!("{b:?}") };
     assert_eq!(*id, a[0].id());
     assert!(reason.contains("(customs)"), "{reason}");
     assert_eq!(b[2], Admitted::Same(a[0].id()), "a line repeating the journaled content is not a conflict");
-    j.record_invalid("b.csv", &[LineError { line: 1, violations: vec![customs_core::Violation::new("syssn", customs_core::Rule::Required, None)] }])
-        .unwrap();
+    j.record_invalid(
+        "b.csv",
+        &[LineError {
+            line: 1,
+            violations: vec![customs_core::Violation::new("syssn", customs_core::Rule::Required, None)],
+        }],
+    )
+    .unwrap();
 
     let mut lines = Vec::new();
     j.report(&mut |l| lines.push(l)).unwrap();
-    let brief: Vec<_> = lines.iter().map(|l| (l.source.as_str(), l.line, l.status, l.row.as_ref().map(|r| r.id))).collect();
+    let brief: Vec<_> =
+        lines.iter().map(|l| (l.source.as_str(), l.line, l.status, l.row.as_ref().map(|r| r.id))).collect();
     assert_eq!(
         brief,
         [
@@ -97,14 +76,14 @@ fn the_same_order_in_two_files_is_one_row_and_changed_content_is_a_conflict() {
 
 #[test]
 fn commits_are_checked_against_the_version_read_and_logged() {
-    let d = Dir::new("commit");
-    let path = d.file("j.sqlite");
+    let dir = Dir::new("commit");
+    let path = dir.file("j.sqlite");
     let mut j = open(&path);
     let id = j.admit("a", &[line(1, "1", "SHANGHAI_ZS")], ConflictPolicy::Report, T0).unwrap()[0].id();
-    let p = Policy::new("w1");
+    let pol = Policy::new("w1");
     let row = j.row(id).unwrap().unwrap();
-    assert_eq!(decide(&row, T0, &p), Decision::Send(crate::plan::SendKind::Declare));
-    let t = intent(&row, crate::plan::SendKind::Declare, T0, &p).unwrap();
+    assert_eq!(decide(&row, T0, &pol), Decision::Send(crate::plan::SendKind::Declare));
+    let t = intent(&row, crate::plan::SendKind::Declare, T0, &pol).unwrap();
     j.commit(&t).unwrap();
     assert!(matches!(j.commit(&t), Err(JournalError::Stale(i)) if i == id), "the same transition twice");
     let row = j.row(id).unwrap().unwrap();
@@ -116,7 +95,7 @@ fn commits_are_checked_against_the_version_read_and_logged() {
             Detail { http_status: Some(200), code: Some("0000".into()), ..Detail::default() },
         )),
         T0 + Duration::from_millis(5),
-        &p,
+        &pol,
     )
     .unwrap();
     j.commit(&a).unwrap();
@@ -140,19 +119,24 @@ fn commits_are_checked_against_the_version_read_and_logged() {
 
 #[test]
 fn due_rows_come_oldest_first_and_settled_rows_never() {
-    let d = Dir::new("due");
-    let mut j = open(&d.file("j.sqlite"));
+    let dir = Dir::new("due");
+    let mut j = open(&dir.file("j.sqlite"));
     let ids: Vec<RowId> = j
-        .admit("a", &[line(1, "1", "NINGBO"), line(2, "2", "NINGBO"), line(3, "3", "NINGBO")], ConflictPolicy::Report, T0)
+        .admit(
+            "a",
+            &[line(1, "1", "NINGBO"), line(2, "2", "NINGBO"), line(3, "3", "NINGBO")],
+            ConflictPolicy::Report,
+            T0,
+        )
         .unwrap()
         .iter()
         .map(Admitted::id)
         .collect();
-    let p = Policy::new("w");
+    let pol = Policy::new("w");
     let r = j.row(ids[0]).unwrap().unwrap();
-    let t = intent(&r, SendKind::Declare, T0, &p).unwrap();
+    let t = intent(&r, SendKind::Declare, T0, &pol).unwrap();
     j.commit(&t).unwrap();
-    let t = plan::apply(&t.row, Event::Sent(SendOutcome::Refused(Detail::default())), T0, &p).unwrap();
+    let t = plan::apply(&t.row, Event::Sent(SendOutcome::Refused(Detail::default())), T0, &pol).unwrap();
     j.commit(&t).unwrap();
     let due: Vec<RowId> = j.due(T0, 10).unwrap().iter().map(|r| r.id).collect();
     assert_eq!(due, [ids[1], ids[2]]);
@@ -163,8 +147,8 @@ fn due_rows_come_oldest_first_and_settled_rows_never() {
 
 #[test]
 fn a_newer_schema_is_refused_before_anything_else() {
-    let d = Dir::new("newer");
-    let path = d.file("j.sqlite");
+    let dir = Dir::new("newer");
+    let path = dir.file("j.sqlite");
     drop(open(&path));
     {
         let c = Connection::open(&path).unwrap();
@@ -179,15 +163,15 @@ fn a_newer_schema_is_refused_before_anything_else() {
 
 #[test]
 fn damaged_files_and_other_databases_are_refused() {
-    let d = Dir::new("corrupt");
-    let garbage = d.file("garbage.sqlite");
+    let dir = Dir::new("corrupt");
+    let garbage = dir.file("garbage.sqlite");
     std::fs::write(&garbage, b"this is not a database at all, not even close....").unwrap();
     let e = SqliteJournal::open(&garbage, Access::Exclusive).unwrap_err();
     assert!(matches!(e, JournalError::Corrupt { .. }), "{e}");
     assert!(e.to_string().contains("nothing was sent"), "{e}");
 
     // A journal with a damaged page in the middle.
-    let path = d.file("j.sqlite");
+    let path = dir.file("j.sqlite");
     {
         let mut j = open(&path);
         let lines: Vec<_> = (0..400).map(|i| line(i, &i.to_string(), "NINGBO")).collect();
@@ -202,7 +186,7 @@ fn damaged_files_and_other_databases_are_refused() {
     let e = SqliteJournal::open(&path, Access::Exclusive).unwrap_err();
     assert!(matches!(e, JournalError::Corrupt { .. }), "{e}");
 
-    let other = d.file("other.sqlite");
+    let other = dir.file("other.sqlite");
     {
         let c = Connection::open(&other).unwrap();
         c.execute_batch("CREATE TABLE t (x)").unwrap();
@@ -210,14 +194,14 @@ fn damaged_files_and_other_databases_are_refused() {
     let e = SqliteJournal::open(&other, Access::Exclusive).unwrap_err();
     assert!(matches!(e, JournalError::NotAJournal { .. }), "{e}");
 
-    let e = SqliteJournal::open(d.file("missing.sqlite"), Access::Shared).unwrap_err();
+    let e = SqliteJournal::open(dir.file("missing.sqlite"), Access::Shared).unwrap_err();
     assert!(matches!(e, JournalError::Missing { .. }), "{e}");
 }
 
 #[test]
 fn a_run_holds_the_journal_alone_until_it_closes() {
-    let d = Dir::new("exclusive");
-    let path = d.file("j.sqlite");
+    let dir = Dir::new("exclusive");
+    let path = dir.file("j.sqlite");
     let j = open(&path);
     let e = SqliteJournal::open(&path, Access::Exclusive).unwrap_err();
     assert!(matches!(e, JournalError::InUse { .. }), "{e}");
@@ -231,18 +215,19 @@ fn a_run_holds_the_journal_alone_until_it_closes() {
 
 #[test]
 fn a_modify_is_journaled_as_pending_and_read_back() {
-    let d = Dir::new("modify");
-    let mut j = open(&d.file("j.sqlite"));
+    let dir = Dir::new("modify");
+    let mut j = open(&dir.file("j.sqlite"));
     let id = j.admit("a", &[line(1, "1", "NINGBO")], ConflictPolicy::Report, T0).unwrap()[0].id();
-    let p = Policy::new("w");
+    let pol = Policy::new("w");
     let r = j.row(id).unwrap().unwrap();
-    let t = intent(&r, SendKind::Declare, T0, &p).unwrap();
+    let t = intent(&r, SendKind::Declare, T0, &pol).unwrap();
     j.commit(&t).unwrap();
-    let t = plan::apply(&t.row, Event::Sent(SendOutcome::Answered(Standing::Success, Detail::default())), T0, &p).unwrap();
+    let t = plan::apply(&t.row, Event::Sent(SendOutcome::Answered(Standing::Success, Detail::default())), T0, &pol)
+        .unwrap();
     j.commit(&t).unwrap();
     let a = j.admit("b", &[line(1, "1", "SHANGHAI_ZS")], ConflictPolicy::Modify, T0).unwrap();
     assert_eq!(a, [Admitted::Updated(id)]);
     let r = j.row(id).unwrap().unwrap();
     assert_eq!(r.modify.as_ref().and_then(|m| m.fields.get("customs")), Some("SHANGHAI_ZS"));
-    assert_eq!(decide(&r, T0, &p), Decision::Send(SendKind::Modify));
+    assert_eq!(decide(&r, T0, &pol), Decision::Send(SendKind::Modify));
 }
