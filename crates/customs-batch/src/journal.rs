@@ -231,8 +231,9 @@ pub trait Journal {
     /// Counts by phase and line status, and the oldest unsettled row.
     fn status(&mut self) -> Result<Status, JournalError>;
 
-    /// Every input line in order (by source, then line), with its row.
-    fn report(&mut self, each: &mut dyn FnMut(ReportLine)) -> Result<(), JournalError>;
+    /// Every input line in order (by source, then line), with its row;
+    /// only the lines of `source` when given.
+    fn report(&mut self, source: Option<&str>, each: &mut dyn FnMut(ReportLine)) -> Result<(), JournalError>;
 
     /// The log of one row, oldest first.
     fn history(&mut self, id: RowId) -> Result<Vec<crate::plan::LogEntry>, JournalError>;

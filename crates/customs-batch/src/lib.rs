@@ -6,6 +6,7 @@ pub mod journal;
 pub mod order;
 pub mod plan;
 pub mod results;
+pub mod runner;
 #[cfg(test)]
 mod testutil;
 pub mod time;

@@ -472,9 +472,11 @@ pub enum QueryOutcome {
     Found(Standing, Detail),
     /// The provider has no such declaration (it never received it).
     NotFound(Detail),
-    /// The query failed (transport, 5xx, 429, unverified answer); query
-    /// again after the delay (`Retry-After`, when advised).
+    /// The query failed (transport, 5xx, unverified answer); query again
+    /// after the delay (`Retry-After`, when advised).
     Failed(Option<Duration>, Detail),
+    /// HTTP 429: query again after the advised or backed-off delay. Never a failure.
+    RateLimited(Option<Duration>, Detail),
 }
 
 /// An event for [`apply`].
@@ -644,7 +646,7 @@ pub fn apply(row: &Row, event: Event, now: Timestamp, policy: &Policy) -> Result
                     }
                     detail
                 }
-                QueryOutcome::Failed(advised, detail) => {
+                QueryOutcome::Failed(advised, detail) | QueryOutcome::RateLimited(advised, detail) => {
                     r.failures += 1;
                     if let Phase::Intent(kind) = row.phase {
                         release(&mut r);

@@ -343,13 +343,13 @@ impl ResultsWriter {
     }
 }
 
-/// Writes the results of every journaled input line to `out` (from the
-/// journal alone) and returns the summary.
-pub fn report(journal: &mut dyn Journal, out: &Path) -> Result<Summary, ResultsError> {
+/// Writes the results of every journaled input line (of `source` only,
+/// when given) to `out`, from the journal alone, and returns the summary.
+pub fn report(journal: &mut dyn Journal, source: Option<&str>, out: &Path) -> Result<Summary, ResultsError> {
     let mut w = ResultsWriter::create(out)?;
     let mut summary = Summary::default();
     let mut failed = None;
-    journal.report(&mut |line| {
+    journal.report(source, &mut |line| {
         if failed.is_some() {
             return;
         }

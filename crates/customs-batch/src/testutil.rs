@@ -9,7 +9,11 @@ pub(crate) struct Dir(PathBuf);
 
 impl Dir {
     pub(crate) fn new(name: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("customs-batch-{name}-{}", std::process::id()));
+        // tmpfs when there is one: fsync is free there, and the tests
+        // commit with synchronous=FULL like any run.
+        let shm = std::path::Path::new("/dev/shm");
+        let base = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+        let p = base.join(format!("customs-batch-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).unwrap();
         Self(p)

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(Timestamp::from_millis(1_500).saturating_duration_since(t), Duration::from_millis(500));
 /// assert_eq!(t.saturating_duration_since(Timestamp::from_millis(2_000)), Duration::ZERO);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Timestamp(u64);
 

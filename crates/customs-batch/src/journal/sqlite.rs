@@ -680,17 +680,18 @@ impl Journal for SqliteJournal {
         })
     }
 
-    fn report(&mut self, each: &mut dyn FnMut(ReportLine)) -> Result<(), JournalError> {
+    fn report(&mut self, source: Option<&str>, each: &mut dyn FnMut(ReportLine)) -> Result<(), JournalError> {
         let path = self.path.clone();
         let cols = ROW_COLUMNS.split(", ").map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", ");
         let mut stmt = self
             .conn
             .prepare(&format!(
                 "SELECT l.source, l.line, l.status, l.message, d.id IS NOT NULL, {cols} FROM lines l \
-                 LEFT JOIN declarations d ON d.id = l.declaration_id ORDER BY l.source, l.line"
+                 LEFT JOIN declarations d ON d.id = l.declaration_id WHERE ?1 IS NULL OR l.source = ?1 \
+                 ORDER BY l.source, l.line"
             ))
             .map_err(|e| classify(&path, &e))?;
-        let mut rows = stmt.query([]).map_err(|e| classify(&path, &e))?;
+        let mut rows = stmt.query([source]).map_err(|e| classify(&path, &e))?;
         while let Some(r) = rows.next().map_err(|e| classify(&path, &e))? {
             let g = |e: rusqlite::Error| classify(&path, &e);
             let status: String = r.get(2).map_err(g)?;

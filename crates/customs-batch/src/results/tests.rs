@@ -47,7 +47,7 @@ fn json_lines_results_have_one_row_per_input_line() {
     let dir = Dir::new("results-json");
     let mut j = journal(&dir);
     let out = dir.file("results.jsonl");
-    let summary = report(&mut j, &out).unwrap();
+    let summary = report(&mut j, None, &out).unwrap();
     let text = std::fs::read_to_string(&out).unwrap();
     let rows: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let brief: Vec<(u64, &str)> =
@@ -75,7 +75,7 @@ fn csv_results_have_a_header_and_the_same_rows() {
     let dir = Dir::new("results-csv");
     let mut j = journal(&dir);
     let out = dir.file("results.csv");
-    report(&mut j, &out).unwrap();
+    report(&mut j, None, &out).unwrap();
     let mut r = csv::Reader::from_path(&out).unwrap();
     assert_eq!(r.headers().unwrap().iter().collect::<Vec<_>>(), CSV_HEADER);
     let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();

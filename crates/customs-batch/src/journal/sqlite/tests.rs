@@ -53,7 +53,10 @@ fn the_same_order_in_two_files_is_one_row_and_changed_content_is_a_conflict() {
     .unwrap();
 
     let mut lines = Vec::new();
-    j.report(&mut |l| lines.push(l)).unwrap();
+    j.report(None, &mut |l| lines.push(l)).unwrap();
+    let mut only_a = 0;
+    j.report(Some("a.jsonl"), &mut |_| only_a += 1).unwrap();
+    assert_eq!(only_a, 2);
     let brief: Vec<_> =
         lines.iter().map(|l| (l.source.as_str(), l.line, l.status, l.row.as_ref().map(|r| r.id))).collect();
     assert_eq!(
