@@ -216,6 +216,10 @@ pub trait Journal {
     /// Rows due at `now` (oldest due first), at most `limit`.
     fn due(&mut self, now: Timestamp, limit: usize) -> Result<Vec<Row>, JournalError>;
 
+    /// Rows whose intent is leased to a worker (to take over those of a
+    /// worker that is gone).
+    fn leased(&mut self) -> Result<Vec<Row>, JournalError>;
+
     /// When the next row is due, if any has work left.
     fn next_due(&mut self) -> Result<Option<Timestamp>, JournalError>;
 

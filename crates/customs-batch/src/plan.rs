@@ -382,6 +382,8 @@ pub enum LogEvent {
     Query,
     /// An input line changed the row (content replaced, modify queued or cancelled).
     Admit,
+    /// A worker took over an intent whose worker is gone (to query it).
+    TakeOver,
 }
 
 impl LogEvent {
@@ -394,6 +396,7 @@ impl LogEvent {
             Self::Answer(SendKind::Modify) => "answer_modify",
             Self::Query => "query",
             Self::Admit => "admit",
+            Self::TakeOver => "take_over",
         }
     }
 }
@@ -528,6 +531,28 @@ pub fn intent(row: &Row, kind: SendKind, now: Timestamp, policy: &Policy) -> Res
     r.due_at = Some(until);
     r.sends += 1;
     Ok(transition(row, r, now, LogEvent::Intent(kind), Detail::default()))
+}
+
+/// Takes over an intent recorded by a worker that is gone: with
+/// [`Policy::exclusive`], any other worker's intent; otherwise one whose
+/// lease has expired. The row stays maybe-sent and becomes due now, so that
+/// [`decide`] queries it. `None` when there is nothing to take over.
+pub fn take_over(row: &Row, now: Timestamp, policy: &Policy) -> Option<Transition> {
+    let Phase::Intent(_) = row.phase else { return None };
+    let mine = row.owner.as_deref() == Some(policy.owner.as_str());
+    let expired = row.lease_until.is_none_or(|until| until <= now);
+    if mine || !(expired || policy.exclusive) {
+        return None;
+    }
+    let mut r = next(row, now);
+    r.owner = None;
+    r.lease_until = Some(now);
+    r.due_at = Some(now);
+    let detail = Detail::message(format!(
+        "taken over from {}: it may have been sent, so it is queried",
+        row.owner.as_deref().unwrap_or("a worker that is gone")
+    ));
+    Some(transition(row, r, now, LogEvent::TakeOver, detail))
 }
 
 fn settle(r: &mut Row, standing: Standing, now: Timestamp, policy: &Policy) {

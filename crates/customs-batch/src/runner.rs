@@ -158,6 +158,16 @@ pub fn run(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Progress, JournalError> {
     let concurrency = options.concurrency.max(1);
+    // Intents of a run that is gone are resolved first (by query).
+    let now = Timestamp::now();
+    for row in journal.leased()? {
+        if let Some(t) = plan::take_over(&row, now, &options.policy) {
+            match journal.commit(&t) {
+                Ok(()) | Err(JournalError::Stale(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
     let scan = (concurrency * 4).max(64);
     let policy = options.policy.clone();
     let (job_tx, job_rx) = mpsc::channel::<Job>();

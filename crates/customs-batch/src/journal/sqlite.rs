@@ -525,6 +525,7 @@ fn parse_event(s: &str, kind: Option<SendKind>) -> Option<LogEvent> {
         ("answer_modify", _) => LogEvent::Answer(SendKind::Modify),
         ("query", _) => LogEvent::Query,
         ("admit", _) => LogEvent::Admit,
+        ("take_over", _) => LogEvent::TakeOver,
         _ => return None,
     })
 }
@@ -597,6 +598,15 @@ impl Journal for SqliteJournal {
                  ORDER BY due_at, id LIMIT ?2"
             ),
             params![ts(now), i64::try_from(limit).unwrap_or(i64::MAX)],
+        )
+    }
+
+    fn leased(&mut self) -> Result<Vec<Row>, JournalError> {
+        query_rows(
+            &self.conn,
+            &self.path,
+            &format!("SELECT {ROW_COLUMNS} FROM declarations WHERE owner IS NOT NULL ORDER BY id"),
+            [],
         )
     }
 

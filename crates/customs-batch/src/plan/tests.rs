@@ -474,3 +474,23 @@ mod property {
         }
     }
 }
+
+#[test]
+fn an_intent_of_a_worker_that_is_gone_is_taken_over_to_be_queried() {
+    let mut r = sent(&queued(), SendKind::Declare, T0);
+    r.owner = Some("dead".into());
+    let soon = T0 + ms(10);
+    assert_eq!(take_over(&r, soon, &policy()), None, "its lease still runs");
+    let alone = Policy { exclusive: true, ..policy() };
+    let t = take_over(&r, soon, &alone).unwrap();
+    assert_eq!(t.log.event, LogEvent::TakeOver);
+    assert_eq!((t.row.phase, t.row.owner.clone(), t.row.due_at), (Phase::Intent(SendKind::Declare), None, Some(soon)));
+    assert!(t.log.detail.message.as_deref().unwrap().contains("taken over from dead"));
+    assert_eq!(decide(&t.row, soon, &policy()), Decision::Query, "queried, never resent");
+    assert_eq!(t.row.sends, 1);
+    assert!(take_over(&r, T0 + ms(30_000), &policy()).is_some(), "an expired lease is taken over by anyone");
+
+    let mine = sent(&queued(), SendKind::Declare, T0);
+    assert_eq!(take_over(&mine, T0 + ms(99_000), &alone), None, "never its own in-flight intent");
+    assert_eq!(take_over(&queued(), T0, &alone), None);
+}

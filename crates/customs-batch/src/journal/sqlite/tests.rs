@@ -141,8 +141,13 @@ fn due_rows_come_oldest_first_and_settled_rows_never() {
     j.commit(&t).unwrap();
     let t = plan::apply(&t.row, Event::Sent(SendOutcome::Refused(Detail::default())), T0, &pol).unwrap();
     j.commit(&t).unwrap();
+    assert!(j.leased().unwrap().is_empty(), "an answer ends the lease");
+    let r = j.row(ids[2]).unwrap().unwrap();
+    let t = intent(&r, SendKind::Declare, T0, &pol).unwrap();
+    j.commit(&t).unwrap();
+    assert_eq!(j.leased().unwrap().iter().map(|r| r.id).collect::<Vec<_>>(), [ids[2]]);
     let due: Vec<RowId> = j.due(T0, 10).unwrap().iter().map(|r| r.id).collect();
-    assert_eq!(due, [ids[1], ids[2]]);
+    assert_eq!(due, [ids[1]], "an intent is due when its lease ends");
     assert_eq!(j.due(T0, 1).unwrap().len(), 1);
     assert!(j.due(Timestamp::from_millis(T0.as_millis() - 1), 10).unwrap().is_empty());
     assert_eq!(j.next_due().unwrap(), Some(T0));
