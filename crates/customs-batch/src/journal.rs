@@ -10,7 +10,7 @@
 //!
 //! * one row per order (provider, merchant, order identity; see
 //!   [`OrderKey`]): its canonical fields and their content hash, its
-//!   [`Phase`], when it is next due, the lease (owner and `lease_until`)
+//!   [`Phase`](crate::plan::Phase), when it is next due, the lease (owner and `lease_until`)
 //!   of the worker that recorded its intent, counters, the last answer and
 //!   a modify waiting to be sent;
 //! * a log entry for each intent, each answer and each follow-up query;
@@ -110,7 +110,7 @@ pub struct ReportLine {
 pub struct Status {
     /// Schema version of the journal.
     pub schema_version: u32,
-    /// Declarations by phase name (every [`Phase::NAMES`] entry, zeros included).
+    /// Declarations by phase name (every [`Phase::NAMES`](crate::plan::Phase::NAMES) entry, zeros included).
     pub by_phase: Vec<(&'static str, u64)>,
     /// Input lines by status (`declared`, `conflict`, `invalid`).
     pub lines: Vec<(&'static str, u64)>,
