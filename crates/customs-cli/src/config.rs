@@ -421,6 +421,7 @@ impl WeChatSection {
     pub(crate) fn refusal(&self, e: &customs_wechat::ConfigError, base: &Path) -> ConfigError {
         let key = e.key();
         let reason = match customs_core::BuildError::from(e.clone()) {
+            customs_core::BuildError::Config { reason, source: Some(cause), .. } => format!("{reason}: {cause}"),
             customs_core::BuildError::Config { reason, .. } => reason,
             other => other.to_string(),
         };

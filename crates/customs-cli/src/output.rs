@@ -90,7 +90,7 @@ impl Failure {
             // The platform keys could not be obtained (the certificate
             // download failed or listed none valid): nothing was sent, but it
             // is a transport/provider matter, not bad input.
-            Error::Build(customs_core::BuildError::KeysUnavailable { .. }) => Self {
+            Error::Keys(_) | Error::Build(customs_core::BuildError::KeysUnavailable { .. }) => Self {
                 exit: Exit::Transport,
                 kind: "keys_unavailable",
                 message,
@@ -304,19 +304,8 @@ mod tests {
     #[test]
     fn answers_that_may_have_taken_effect_exit_4() {
         use customs_core::{Provider, Retryability, ServiceError, UnverifiedAnswer, VerifyError};
-        let ambiguous = ServiceError {
-            provider: Provider::QfPay,
-            http_status: 503,
-            code: "HTTP_503".into(),
-            message: String::new(),
-            detail: None,
-            field: None,
-            request_id: None,
-            retryability: Retryability::Ambiguous,
-            advice: None,
-            raw: vec![],
-        };
-        let refused = ServiceError { retryability: Retryability::Final, ..ambiguous.clone() };
+        let ambiguous = ServiceError::new(Provider::QfPay, 503, "HTTP_503", "", Retryability::Ambiguous, vec![]);
+        let refused = ambiguous.clone().with_retryability(Retryability::Final);
         let cases: Vec<(Error<TransportFailure>, Exit, &str)> = vec![
             (ResponseError::Service(ambiguous).into(), Exit::Transport, "ambiguous"),
             (ResponseError::Service(refused).into(), Exit::Refused, "refused"),
@@ -348,6 +337,20 @@ mod tests {
                 f.message
             );
         }
+    }
+
+    /// A failed certificate download is a typed dispatch failure: exit 4,
+    /// kind `keys_unavailable`, nothing sent, whatever the download's own
+    /// delivery (a timed-out download does not make the call maybe-sent).
+    #[test]
+    fn a_failed_key_download_exits_4_as_keys_unavailable() {
+        let download: Error<TransportFailure> = Error::Transport(TransportFailure::timeout("read timed out"));
+        let e: Error<TransportFailure> = Error::Keys(customs_core::KeysError::Download(Box::new(download)));
+        let f = Failure::from_error(&e);
+        assert_eq!((f.exit, f.kind), (Exit::Transport, "keys_unavailable"));
+        assert_eq!(f.details["maybe_sent"], false);
+        assert_eq!(f.details["may_have_taken_effect"], false);
+        assert!(!f.message.contains(CHECK_THE_STATE), "{}", f.message);
     }
 
     #[test]

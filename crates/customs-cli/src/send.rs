@@ -181,7 +181,7 @@ fn qf_check_follow_up(query: &QfQueryRequest, call: &CallArgs) -> Result<(), Fai
 
 /// Sends a QFPay command.
 pub(crate) async fn qfpay(qf: &QfPay, cmd: &QfPayCommand, options: ClientOptions) -> Result<Report, Failure> {
-    let client = qfpay::Client::with_options(qf.config().clone(), transport()?, options);
+    let client = qfpay::Client::with_session(qf.clone(), transport()?, options);
     match cmd {
         QfPayCommand::Declare { fields, call } => {
             let req = qfpay_cmd::declare_input(fields, call)?.validate().map_err(Failure::from)?;
@@ -281,7 +281,7 @@ pub(crate) async fn wechat(
     cmd: &WeChatCommand,
     options: ClientOptions,
 ) -> Result<Report, Failure> {
-    let client = wechat::Client::with_options(pay.config().clone(), transport()?, wechat_options(keys, options));
+    let client = wechat::Client::from_pay(pay.clone(), transport()?, wechat_options(keys, options));
     let follow = |customs: &str, transaction_id: &str, sub_order_no: Option<&String>| QueryInput {
         order_type: if sub_order_no.is_some() { "sub_order_no" } else { "transaction_id" }.into(),
         order_no: sub_order_no.cloned().unwrap_or_else(|| transaction_id.to_owned()),

@@ -1,66 +1,34 @@
-//! The two drivers, blocking and async, around one shared attempt loop.
+//! The one driver: the attempt loop shared by both flavours, and the key
+//! fetches a [`Session`] asks for.
 //!
 //! `Attempts` holds every decision (retry or stop, what to log); the
-//! drivers differ only in how they wait: for the transport, for the backoff
-//! delay, and (async only) for signing and verification, which run on
-//! tokio's blocking pool so that RSA work does not stall the runtime.
+//! flavours differ only in how they wait: for the transport, for the backoff
+//! delay, for the single-flight gate around a key fetch and (async only) for
+//! signing and verification, which run on tokio's blocking pool so that RSA
+//! work does not stall the runtime.
+//!
+//! Around the attempts, the session's decisions are obeyed in one place per
+//! flavour: before a call, the fetch it needs (a failed
+//! [`KeyTrigger::FirstNeed`] fails the call with [`Error::Keys`], nothing
+//! sent; a failed refresh keeps the current keys); after a failed finish,
+//! one fetch and the *same* response finished again, never re-sent.
 //!
 //! Each call runs in a `customs.call` tracing span (`provider`, `operation`);
 //! each attempt ends with one event carrying `attempt`, `status`,
 //! `request_id` and `latency_ms` — never a secret, a body or a signature.
 
-use std::future::Future;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use customs_core::{AsyncTransport, Error, ResponseError, RetryDecision, Transport, TransportError};
-use tracing::Instrument as _;
+use customs_core::exchange::ExchangeInfo;
+use customs_core::{
+    Error, Exchange, KeyDecision, KeyTrigger, KeysError, ResponseError, RetryDecision, Session, TransportError,
+};
 
-use crate::call::{Call, CallInfo};
 use crate::env::ClientOptions;
-
-/// What a repair hook did with a failed `finish`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Repair {
-    /// The error is not one this hook repairs.
-    NotApplicable,
-    /// The hook tried and could not repair it; the error stands.
-    Failed,
-    /// Repaired: finish the same response again.
-    Repaired,
-}
-
-/// A one-time repair, blocking flavour: when finishing a received response
-/// fails (WeChat: unknown signing serial), fix what the client holds
-/// (refresh the platform certificates) so that the *same* response can be
-/// finished again. The request is never re-sent for this.
-pub(crate) trait BlockingRepair {
-    fn repair(&self, error: &ResponseError) -> Repair;
-}
-
-/// A one-time repair, async flavour (see [`BlockingRepair`]).
-pub(crate) trait AsyncRepair: Sync {
-    fn repair(&self, error: &ResponseError) -> impl Future<Output = Repair> + Send;
-}
-
-/// No repair: every error stands.
-pub(crate) struct NoRepair;
-
-impl BlockingRepair for NoRepair {
-    fn repair(&self, _error: &ResponseError) -> Repair {
-        Repair::NotApplicable
-    }
-}
-
-impl AsyncRepair for NoRepair {
-    fn repair(&self, _error: &ResponseError) -> impl Future<Output = Repair> + Send {
-        std::future::ready(Repair::NotApplicable)
-    }
-}
 
 /// The attempt loop's state and decisions, shared by both drivers.
 pub(crate) struct Attempts<'a> {
-    info: CallInfo,
+    info: ExchangeInfo,
     opts: &'a ClientOptions,
     attempt: u32,
     sent_at: Option<Instant>,
@@ -77,7 +45,7 @@ pub(crate) enum Next<O, E> {
 }
 
 impl<'a> Attempts<'a> {
-    pub(crate) fn new(info: CallInfo, opts: &'a ClientOptions) -> Self {
+    pub(crate) fn new(info: ExchangeInfo, opts: &'a ClientOptions) -> Self {
         Self { info, opts, attempt: 0, sent_at: None, repaired: false, deadline: None }
     }
 
@@ -108,7 +76,7 @@ impl<'a> Attempts<'a> {
         self.opts.now()
     }
 
-    /// The error a repair hook should look at: `Some` for a failed finish,
+    /// The error the session should look at: `Some` for a failed finish,
     /// as long as no repair was made in this call yet (one per call).
     pub(crate) fn repairable<'r, O>(&self, result: &'r Result<O, ResponseError>) -> Option<&'r ResponseError> {
         match result {
@@ -117,12 +85,9 @@ impl<'a> Attempts<'a> {
         }
     }
 
-    /// Records what the repair hook did; `true` when the response should be finished again.
-    pub(crate) fn repaired(&mut self, outcome: Repair) -> bool {
-        if outcome != Repair::NotApplicable {
-            self.repaired = true;
-        }
-        outcome == Repair::Repaired
+    /// Records that this call's one repair was made.
+    pub(crate) fn mark_repaired(&mut self) {
+        self.repaired = true;
     }
 
     /// Decides after an attempt ended with `result`.
@@ -164,212 +129,355 @@ fn response_meta(r: &customs_core::Response) -> (u16, Option<String>) {
     (r.status().as_u16(), id)
 }
 
-/// Runs `call` to completion over a blocking transport.
-///
-/// Retries follow [`ClientOptions::retry`]: never-sent failures and
-/// transient provider answers are retried with a fresh timestamp and nonce;
-/// a declaration that may have been sent is not (query it instead).
-pub fn run_blocking<C: Call, T: Transport>(
-    transport: &T,
-    call: &C,
+/// What to do with a key fetch's result, and how to log it.
+pub(crate) fn fetched<S: Session, TE: TransportError>(
+    session: &S,
+    trigger: &KeyTrigger,
+    result: Result<<S::Fetch as Exchange>::Output, Error<TE>>,
     opts: &ClientOptions,
-) -> Result<C::Output, Error<T::Error>> {
-    run_blocking_with(transport, call, opts, &NoRepair)
-}
-
-/// [`run_blocking`] with a repair hook for failed finishes.
-pub(crate) fn run_blocking_with<C: Call, T: Transport, R: BlockingRepair>(
-    transport: &T,
-    call: &C,
-    opts: &ClientOptions,
-    repair: &R,
-) -> Result<C::Output, Error<T::Error>> {
-    run_blocking_until(transport, call, opts, repair, None)
-}
-
-/// [`run_blocking_with`] that starts no retry at or after `deadline`.
-pub(crate) fn run_blocking_until<C: Call, T: Transport, R: BlockingRepair>(
-    transport: &T,
-    call: &C,
-    opts: &ClientOptions,
-    repair: &R,
-    deadline: Option<Instant>,
-) -> Result<C::Output, Error<T::Error>> {
-    let mut attempts = Attempts::new(call.info(), opts).until(deadline);
-    let span = attempts.span();
-    let _entered = span.enter();
-    loop {
-        let (now, nonce) = attempts.begin();
-        let request = call.prepare(now, &nonce)?;
-        attempts.sending();
-        let (result, status, id) = match transport.send(request) {
-            Ok(response) => {
-                let (status, id) = response_meta(&response);
-                let mut result = call.finish(&response, attempts.now());
-                if let Some(e) = attempts.repairable(&result) {
-                    if attempts.repaired(repair.repair(e)) {
-                        result = call.finish(&response, attempts.now());
-                    }
-                }
-                (result.map_err(Error::from), Some(status), id)
-            }
-            Err(e) => (Err(Error::Transport(e)), None, None),
-        };
-        match attempts.end(result, status, id.as_deref()) {
-            Next::Return(r) => return r,
-            Next::Sleep(d) => std::thread::sleep(d),
+) -> Result<<S::Fetch as Exchange>::Output, KeysError<TE>> {
+    let installed = session.install(trigger, result.as_ref().map_err(ToString::to_string), opts.now(), Instant::now());
+    match (result, installed) {
+        (Err(e), _) => {
+            tracing::warn!(reason = trigger.name(), error = %e, "downloading provider keys failed");
+            Err(KeysError::Download(Box::new(e)))
+        }
+        (Ok(_), Err(reason)) => {
+            tracing::warn!(reason = trigger.name(), error = %reason, "the downloaded provider keys do not serve");
+            Err(KeysError::Unavailable { reason })
+        }
+        (Ok(o), Ok(())) => {
+            tracing::info!(reason = trigger.name(), "provider keys downloaded");
+            Ok(o)
         }
     }
 }
 
-/// Runs `f` on tokio's blocking pool when `heavy` and inside a tokio
-/// runtime, else inline.
-pub(crate) async fn offload<R: Send + 'static>(heavy: bool, f: impl FnOnce() -> R + Send + 'static) -> R {
-    if !heavy || tokio::runtime::Handle::try_current().is_err() {
-        return f();
+/// What the session decided, with the gate held, as the flavour's next step.
+pub(crate) fn decided<S: Session, TE>(decision: KeyDecision, session: &S) -> Result<Option<S::Fetch>, KeysError<TE>> {
+    match decision {
+        KeyDecision::Fetch => match session.fetch() {
+            Some(f) => Ok(Some(f)),
+            None => Err(KeysError::Unavailable { reason: "this provider has no keys to download".into() }),
+        },
+        KeyDecision::Ready => Ok(None),
+        KeyDecision::Unavailable(reason) => Err(KeysError::Unavailable { reason }),
+        _ => Err(KeysError::Unavailable { reason: "the session gave a decision this client does not know".into() }),
     }
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => panic!("blocking task was cancelled: {e}"),
+}
+
+/// What a failed pre-call fetch means for the call: only a first need fails
+/// it; a failed refresh keeps the current keys (already logged).
+pub(crate) fn before_call_result<TE>(trigger: &KeyTrigger, result: Result<(), KeysError<TE>>) -> Result<(), Error<TE>> {
+    match (trigger, result) {
+        (KeyTrigger::FirstNeed, Err(e)) => Err(Error::Keys(e)),
+        _ => Ok(()),
     }
 }
 
-/// Finishes `response` off the runtime's worker threads; hands the response back.
-async fn finish_offloaded<C: Call>(
-    call: &Arc<C>,
-    response: customs_core::Response,
-    now: i64,
-) -> (customs_core::Response, Result<C::Output, ResponseError>) {
-    let c = Arc::clone(call);
-    offload(call.is_cpu_heavy(), move || {
-        let result = c.finish(&response, now);
-        (response, result)
-    })
-    .await
+pub(crate) fn log_repair(trigger: &KeyTrigger) {
+    if let KeyTrigger::UnknownSerial(serial) = trigger {
+        tracing::info!(
+            serial = serial.as_str(),
+            "answer signed by an unknown platform certificate; downloading certificates to verify the same answer again"
+        );
+    }
 }
 
-/// Runs `call` to completion over an async transport.
-///
-/// The same attempt loop as [`run_blocking`]; signing and verification run
-/// on tokio's blocking pool. Dropping the future cancels the call cleanly:
-/// no state is held across an `.await` that could be left inconsistent.
-pub async fn run_async<C: Call, T: AsyncTransport>(
-    transport: &T,
-    call: Arc<C>,
-    opts: &ClientOptions,
-) -> Result<C::Output, Error<T::Error>> {
-    run_async_with(transport, call, opts, &NoRepair).await
-}
+// ---- blocking flavour -------------------------------------------------------
 
-/// [`run_async`] with a repair hook for failed finishes.
-pub(crate) async fn run_async_with<C: Call, T: AsyncTransport, R: AsyncRepair>(
-    transport: &T,
-    call: Arc<C>,
-    opts: &ClientOptions,
-    repair: &R,
-) -> Result<C::Output, Error<T::Error>> {
-    run_async_until(transport, call, opts, repair, None).await
-}
+#[cfg(feature = "blocking")]
+pub(crate) mod blocking {
+    use std::sync::{Mutex, PoisonError};
+    use std::time::Instant;
 
-/// [`run_async_with`] that starts no retry at or after `deadline`.
-pub(crate) async fn run_async_until<C: Call, T: AsyncTransport, R: AsyncRepair>(
-    transport: &T,
-    call: Arc<C>,
-    opts: &ClientOptions,
-    repair: &R,
-    deadline: Option<Instant>,
-) -> Result<C::Output, Error<T::Error>> {
-    let mut attempts = Attempts::new(call.info(), opts).until(deadline);
-    let span = attempts.span();
-    async move {
-        loop {
-            let (now, nonce) = attempts.begin();
-            let c = Arc::clone(&call);
-            let request = offload(call.is_cpu_heavy(), move || c.prepare(now, &nonce)).await?;
-            attempts.sending();
-            let (result, status, id) = match transport.send(request).await {
-                Ok(response) => {
-                    let (status, id) = response_meta(&response);
-                    let (response, mut result) = finish_offloaded(&call, response, attempts.now()).await;
-                    let outcome = match attempts.repairable(&result) {
-                        Some(e) => repair.repair(e).await,
-                        None => Repair::NotApplicable,
-                    };
-                    if attempts.repaired(outcome) {
-                        result = finish_offloaded(&call, response, attempts.now()).await.1;
-                    }
-                    (result.map_err(Error::from), Some(status), id)
-                }
-                Err(e) => (Err(Error::Transport(e)), None, None),
+    use customs_core::{Error, Exchange, KeyTrigger, KeysError, Session, Transport};
+
+    use super::{Attempts, Next, before_call_result, decided, fetched, log_repair, response_meta};
+    use crate::env::ClientOptions;
+
+    /// What a blocking client holds.
+    pub(crate) struct Driver<S, T> {
+        pub(crate) session: S,
+        pub(crate) transport: T,
+        pub(crate) opts: ClientOptions,
+        pub(crate) gate: Mutex<()>,
+    }
+
+    impl<S: Session, T: Transport> Driver<S, T> {
+        /// Fetches keys for `trigger` behind the single-flight gate.
+        pub(crate) fn fetch_keys(
+            &self,
+            trigger: &KeyTrigger,
+        ) -> Result<Option<<S::Fetch as Exchange>::Output>, KeysError<T::Error>> {
+            let seen = self.session.fetches();
+            let _gate = self.gate.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(fetch) = decided(self.session.decide(trigger, seen, Instant::now()), &self.session)? else {
+                return Ok(None);
             };
-            match attempts.end(result, status, id.as_deref()) {
-                Next::Return(r) => return r,
-                Next::Sleep(d) => sleep(d).await,
+            let result = self.attempts(&fetch, None, false);
+            fetched(&self.session, trigger, result, &self.opts).map(Some)
+        }
+
+        /// Runs `exchange`: the session's pre-call fetch, then the attempts.
+        pub(crate) fn run<E: Exchange>(
+            &self,
+            exchange: &E,
+            deadline: Option<Instant>,
+        ) -> Result<E::Output, Error<T::Error>> {
+            if let Some(trigger) = self.session.before_call(Instant::now()) {
+                before_call_result(&trigger, self.fetch_keys(&trigger).map(drop))?;
+            }
+            self.attempts(exchange, deadline, true)
+        }
+
+        /// The attempt loop; `repair` lets the session cure one failed finish.
+        pub(crate) fn attempts<E: Exchange>(
+            &self,
+            exchange: &E,
+            deadline: Option<Instant>,
+            repair: bool,
+        ) -> Result<E::Output, Error<T::Error>> {
+            let mut attempts = Attempts::new(exchange.info(), &self.opts).until(deadline);
+            let span = attempts.span();
+            let _entered = span.enter();
+            loop {
+                let (now, nonce) = attempts.begin();
+                let request = exchange.prepare(now, &nonce)?;
+                attempts.sending();
+                let (result, status, id) = match self.transport.send(request) {
+                    Ok(response) => {
+                        let (status, id) = response_meta(&response);
+                        let mut result = exchange.finish(&response, attempts.now());
+                        let trigger = attempts
+                            .repairable(&result)
+                            .filter(|_| repair)
+                            .and_then(|e| self.session.after_failed_finish(e));
+                        if let Some(trigger) = trigger {
+                            attempts.mark_repaired();
+                            log_repair(&trigger);
+                            if self.fetch_keys(&trigger).is_ok() {
+                                result = exchange.finish(&response, attempts.now());
+                            }
+                        }
+                        (result.map_err(Error::from), Some(status), id)
+                    }
+                    Err(e) => (Err(Error::Transport(e)), None, None),
+                };
+                match attempts.end(result, status, id.as_deref()) {
+                    Next::Return(r) => return r,
+                    Next::Sleep(d) => std::thread::sleep(d),
+                }
             }
         }
     }
-    .instrument(span)
-    .await
 }
 
-/// Waits `d`: on tokio's timer inside a runtime, else by blocking the thread.
-pub(crate) async fn sleep(d: Duration) {
-    if tokio::runtime::Handle::try_current().is_ok() {
-        tokio::time::sleep(d).await;
-    } else {
-        std::thread::sleep(d);
+// ---- async flavour ----------------------------------------------------------
+
+#[cfg(feature = "async")]
+pub(crate) mod nonblocking {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use customs_core::{AsyncTransport, Error, Exchange, KeyTrigger, KeysError, ResponseError, Session};
+
+    use tracing::Instrument as _;
+
+    use super::{Attempts, Next, before_call_result, decided, fetched, log_repair, response_meta};
+    use crate::env::ClientOptions;
+
+    /// What an async client holds.
+    pub(crate) struct Driver<S, T> {
+        pub(crate) session: S,
+        pub(crate) transport: T,
+        pub(crate) opts: ClientOptions,
+        pub(crate) gate: tokio::sync::Mutex<()>,
+    }
+
+    /// Runs `f` on tokio's blocking pool when `heavy` and inside a tokio
+    /// runtime, else inline.
+    pub(crate) async fn offload<R: Send + 'static>(heavy: bool, f: impl FnOnce() -> R + Send + 'static) -> R {
+        if !heavy || tokio::runtime::Handle::try_current().is_err() {
+            return f();
+        }
+        match tokio::task::spawn_blocking(f).await {
+            Ok(r) => r,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => panic!("blocking task was cancelled: {e}"),
+        }
+    }
+
+    /// Finishes `response` off the runtime's worker threads; hands the response back.
+    async fn finish_offloaded<E: Exchange>(
+        exchange: &Arc<E>,
+        response: customs_core::Response,
+        now: i64,
+    ) -> (customs_core::Response, Result<E::Output, ResponseError>) {
+        let e = Arc::clone(exchange);
+        offload(exchange.is_cpu_heavy(), move || {
+            let result = e.finish(&response, now);
+            (response, result)
+        })
+        .await
+    }
+
+    /// Waits `d`: on tokio's timer inside a runtime, else by blocking the thread.
+    pub(crate) async fn sleep(d: Duration) {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::time::sleep(d).await;
+        } else {
+            std::thread::sleep(d);
+        }
+    }
+
+    impl<S: Session, T: AsyncTransport> Driver<S, T> {
+        /// Fetches keys for `trigger` behind the single-flight gate.
+        /// Cancellation-safe: dropping this future releases the gate, and the
+        /// session changes only once a fetch has completed.
+        pub(crate) async fn fetch_keys(
+            &self,
+            trigger: &KeyTrigger,
+        ) -> Result<Option<<S::Fetch as Exchange>::Output>, KeysError<T::Error>> {
+            let seen = self.session.fetches();
+            let _gate = self.gate.lock().await;
+            let Some(fetch) = decided(self.session.decide(trigger, seen, Instant::now()), &self.session)? else {
+                return Ok(None);
+            };
+            let result = self.attempts(Arc::new(fetch), None, None::<fn(KeyTrigger) -> std::future::Ready<bool>>).await;
+            fetched(&self.session, trigger, result, &self.opts).map(Some)
+        }
+
+        /// Runs `exchange`: the session's pre-call fetch, then the attempts.
+        pub(crate) async fn run<E: Exchange>(
+            &self,
+            exchange: Arc<E>,
+            deadline: Option<Instant>,
+        ) -> Result<E::Output, Error<T::Error>> {
+            if let Some(trigger) = self.session.before_call(Instant::now()) {
+                before_call_result(&trigger, self.fetch_keys(&trigger).await.map(drop))?;
+            }
+            let repair = |trigger: KeyTrigger| async move { self.fetch_keys(&trigger).await.is_ok() };
+            self.attempts(exchange, deadline, Some(repair)).await
+        }
+
+        /// The attempt loop (see the blocking flavour); signing and
+        /// verification run on tokio's blocking pool for CPU-heavy
+        /// exchanges. `repair`, when given, fetches keys for the session's
+        /// trigger and says whether to finish the response again (a closure,
+        /// not a recursive call: the fetch itself runs with none). Dropping
+        /// the future cancels the call cleanly.
+        pub(crate) async fn attempts<E: Exchange, F, Fut>(
+            &self,
+            exchange: Arc<E>,
+            deadline: Option<Instant>,
+            repair: Option<F>,
+        ) -> Result<E::Output, Error<T::Error>>
+        where
+            F: Fn(KeyTrigger) -> Fut,
+            Fut: std::future::Future<Output = bool>,
+        {
+            let mut attempts = Attempts::new(exchange.info(), &self.opts).until(deadline);
+            let span = attempts.span();
+            async move {
+                loop {
+                    let (now, nonce) = attempts.begin();
+                    let e = Arc::clone(&exchange);
+                    let request = offload(exchange.is_cpu_heavy(), move || e.prepare(now, &nonce)).await?;
+                    attempts.sending();
+                    let (result, status, id) = match self.transport.send(request).await {
+                        Ok(response) => {
+                            let (status, id) = response_meta(&response);
+                            let (response, mut result) = finish_offloaded(&exchange, response, attempts.now()).await;
+                            let trigger = attempts
+                                .repairable(&result)
+                                .filter(|_| repair.is_some())
+                                .and_then(|e| self.session.after_failed_finish(e));
+                            if let (Some(trigger), Some(repair)) = (trigger, &repair) {
+                                attempts.mark_repaired();
+                                log_repair(&trigger);
+                                if repair(trigger).await {
+                                    result = finish_offloaded(&exchange, response, attempts.now()).await.1;
+                                }
+                            }
+                            (result.map_err(Error::from), Some(status), id)
+                        }
+                        Err(e) => (Err(Error::Transport(e)), None, None),
+                    };
+                    match attempts.end(result, status, id.as_deref()) {
+                        Next::Return(r) => return r,
+                        Next::Sleep(d) => sleep(d).await,
+                    }
+                }
+            }
+            .instrument(span)
+            .await
+        }
     }
 }
-
-#[cfg(test)]
+#[cfg(all(test, feature = "async", feature = "blocking"))]
 mod tests {
-    use std::sync::Mutex;
+    use std::future::Future;
     use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
 
+    use customs_core::exchange::{ExchangeInfo, KeyDecision, KeyTrigger, NoFetch};
     use customs_core::{
-        BuildError, DecodeError, Idempotency, Provider, Request, Response, ResponseError, RetryPolicy,
-        TransportFailure, VerifyError,
+        BuildError, DecodeError, Error, Exchange, Idempotency, Provider, Request, Response, ResponseError, RetryPolicy,
+        Session, TransportFailure, VerifyError,
     };
 
-    use super::*;
+    use crate::env::ClientOptions;
+    use crate::{BlockingClient, Client};
 
-    /// A call that echoes the nonce, fails to decode non-2xx and refuses
-    /// bodies it has no key for (`key:` prefix) until `keys` holds it.
-    struct Echo {
-        idempotency: Idempotency,
+    /// What the echo exchange and its key session share.
+    #[derive(Default)]
+    struct State {
         nonces: Mutex<Vec<String>>,
         keys: Mutex<Vec<String>>,
     }
 
+    /// An exchange that echoes the nonce, fails to decode non-2xx and
+    /// refuses bodies it has no key for (`key:` prefix) until `keys` holds it.
+    #[derive(Clone)]
+    struct Echo {
+        idempotency: Idempotency,
+        state: Arc<State>,
+    }
+
     impl Echo {
-        fn new(idempotency: Idempotency) -> Arc<Self> {
-            Arc::new(Self { idempotency, nonces: Mutex::new(Vec::new()), keys: Mutex::new(Vec::new()) })
+        fn new(idempotency: Idempotency) -> Self {
+            Self { idempotency, state: Arc::default() }
+        }
+
+        fn nonces(&self) -> Vec<String> {
+            self.state.nonces.lock().unwrap().clone()
         }
     }
 
-    impl Call for Echo {
+    impl Exchange for Echo {
         type Output = String;
-        fn info(&self) -> CallInfo {
-            CallInfo { provider: Provider::WeChat, operation: "echo", idempotency: self.idempotency }
+        fn info(&self) -> ExchangeInfo {
+            ExchangeInfo::new(Provider::WeChat, "echo", self.idempotency)
         }
         fn prepare(&self, _now: i64, nonce: &str) -> Result<Request, BuildError> {
-            self.nonces.lock().unwrap().push(nonce.to_owned());
+            self.state.nonces.lock().unwrap().push(nonce.to_owned());
             Ok(http::Request::post("http://sandbox/echo").body(nonce.as_bytes().to_vec()).unwrap())
         }
         fn finish(&self, response: &Response, _now: i64) -> Result<String, ResponseError> {
             if !response.status().is_success() {
-                return Err(DecodeError {
-                    provider: Provider::WeChat,
-                    http_status: response.status().as_u16(),
-                    reason: "not 2xx".into(),
-                    raw: response.body().clone(),
-                }
+                return Err(DecodeError::new(
+                    Provider::WeChat,
+                    response.status().as_u16(),
+                    "not 2xx",
+                    response.body().clone(),
+                )
                 .into());
             }
             let body = String::from_utf8(response.body().clone()).unwrap();
             if let Some(key) = body.strip_prefix("key:") {
-                if !self.keys.lock().unwrap().iter().any(|k| k == key) {
+                if !self.state.keys.lock().unwrap().iter().any(|k| k == key) {
                     return Err(VerifyError::UnknownSerial { serial: key.to_owned() }.into());
                 }
             }
@@ -377,37 +485,81 @@ mod tests {
         }
     }
 
-    /// Adds the unknown key to the call's keys (or fails to, when `works` is false).
+    /// The key download of [`AddKey`]: `GET /keys`, answered with anything.
+    struct FetchKey;
+
+    impl Exchange for FetchKey {
+        type Output = ();
+        fn info(&self) -> ExchangeInfo {
+            ExchangeInfo::new(Provider::WeChat, "keys", Idempotency::Idempotent)
+        }
+        fn prepare(&self, _now: i64, _nonce: &str) -> Result<Request, BuildError> {
+            Ok(http::Request::get("http://sandbox/keys").body(Vec::new()).unwrap())
+        }
+        fn finish(&self, _response: &Response, _now: i64) -> Result<(), ResponseError> {
+            Ok(())
+        }
+    }
+
+    /// A session that, on an unknown serial, downloads and then adds the
+    /// serial to the echo's keys (or fails to, when `works` is false).
     struct AddKey {
-        call: Arc<Echo>,
+        state: Arc<State>,
         works: bool,
         runs: AtomicU32,
     }
 
     impl AddKey {
-        fn run(&self, error: &ResponseError) -> Repair {
+        fn for_echo(echo: &Echo, works: bool) -> Self {
+            Self { state: Arc::clone(&echo.state), works, runs: AtomicU32::new(0) }
+        }
+    }
+
+    impl Session for AddKey {
+        type Fetch = FetchKey;
+        fn fetch(&self) -> Option<FetchKey> {
+            Some(FetchKey)
+        }
+        fn after_failed_finish(&self, error: &ResponseError) -> Option<KeyTrigger> {
             let ResponseError::Verify(VerifyError::UnknownSerial { serial }) = error else {
-                return Repair::NotApplicable;
+                return None;
             };
+            Some(KeyTrigger::UnknownSerial(serial.clone()))
+        }
+        fn decide(&self, _trigger: &KeyTrigger, _seen: u64, _now: Instant) -> KeyDecision {
+            KeyDecision::Fetch
+        }
+        fn install(
+            &self,
+            trigger: &KeyTrigger,
+            fetched: Result<&(), String>,
+            _: i64,
+            _: Instant,
+        ) -> Result<(), String> {
             self.runs.fetch_add(1, Ordering::SeqCst);
+            fetched?;
             if !self.works {
-                return Repair::Failed;
+                return Err("the download did not list it".into());
             }
-            self.call.keys.lock().unwrap().push(serial.clone());
-            Repair::Repaired
+            if let KeyTrigger::UnknownSerial(serial) = trigger {
+                self.state.keys.lock().unwrap().push(serial.clone());
+            }
+            Ok(())
         }
     }
 
-    impl BlockingRepair for AddKey {
-        fn repair(&self, error: &ResponseError) -> Repair {
-            self.run(error)
+    /// A session with no keys at all.
+    struct Plain;
+
+    impl Session for Plain {
+        type Fetch = NoFetch;
+        fn fetch(&self) -> Option<NoFetch> {
+            None
         }
     }
 
-    impl AsyncRepair for AddKey {
-        async fn repair(&self, error: &ResponseError) -> Repair {
-            self.run(error)
-        }
+    fn blocking<S, T>(session: S, transport: T) -> BlockingClient<S, T> {
+        BlockingClient::with_session(session, transport, fast())
     }
 
     fn fast() -> ClientOptions {
@@ -424,9 +576,9 @@ mod tests {
             Ok(http::Response::new(req.into_body()))
         };
         let call = Echo::new(Idempotency::NonIdempotent);
-        let out = run_blocking(&transport, &*call, &fast()).unwrap();
+        let out = blocking(Plain, &transport).send(call.clone()).unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 2);
-        let nonces = call.nonces.lock().unwrap();
+        let nonces = call.nonces();
         assert_eq!(nonces.len(), 2);
         assert_ne!(nonces[0], nonces[1]);
         assert_eq!(out, nonces[1]);
@@ -439,12 +591,13 @@ mod tests {
             calls.fetch_add(1, Ordering::SeqCst);
             Err(TransportFailure::timeout("read timed out"))
         };
-        let err = run_blocking(&transport, &*Echo::new(Idempotency::NonIdempotent), &fast()).unwrap_err();
+        let client = blocking(Plain, &transport);
+        let err = client.send(Echo::new(Idempotency::NonIdempotent)).unwrap_err();
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         assert_eq!(err.delivery(), customs_core::Delivery::MaybeSent);
 
         calls.store(0, Ordering::SeqCst);
-        let _ = run_blocking(&transport, &*Echo::new(Idempotency::Idempotent), &fast()).unwrap_err();
+        let _ = client.send(Echo::new(Idempotency::Idempotent)).unwrap_err();
         assert_eq!(calls.load(Ordering::SeqCst), 3, "queries are retried up to max_attempts");
     }
 
@@ -455,31 +608,41 @@ mod tests {
             calls.fetch_add(1, Ordering::SeqCst);
             Ok(http::Response::builder().status(502).body(b"<html>".to_vec()).unwrap())
         };
-        let err = run_blocking(&transport, &*Echo::new(Idempotency::Idempotent), &fast()).unwrap_err();
+        let err = blocking(Plain, &transport).send(Echo::new(Idempotency::Idempotent)).unwrap_err();
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         assert_eq!(err.raw_body(), Some(&b"<html>"[..]));
     }
 
+    /// Counts the echo requests and the key downloads apart.
+    fn counting(
+        echo: &AtomicU32,
+        keys: &AtomicU32,
+        body: &'static [u8],
+    ) -> impl Fn(Request) -> Result<Response, TransportFailure> {
+        move |req: Request| {
+            if req.uri().path() == "/keys" { keys } else { echo }.fetch_add(1, Ordering::SeqCst);
+            Ok(http::Response::new(body.to_vec()))
+        }
+    }
+
     #[test]
     fn blocking_repair_finishes_the_same_response_again_without_resending() {
-        let sent = AtomicU32::new(0);
-        let transport = |_req: Request| -> Result<Response, TransportFailure> {
-            sent.fetch_add(1, Ordering::SeqCst);
-            Ok(http::Response::new(b"key:K2".to_vec()))
-        };
+        let (sent, fetched) = (AtomicU32::new(0), AtomicU32::new(0));
+        let transport = counting(&sent, &fetched, b"key:K2");
         let call = Echo::new(Idempotency::NonIdempotent);
-        let repair = AddKey { call: Arc::clone(&call), works: true, runs: AtomicU32::new(0) };
-        let out = run_blocking_with(&transport, &*call, &fast(), &repair).unwrap();
+        let client = blocking(AddKey::for_echo(&call, true), &transport);
+        let out = client.send(call.clone()).unwrap();
         assert_eq!(out, "key:K2");
         assert_eq!(sent.load(Ordering::SeqCst), 1, "the request is not re-sent");
-        assert_eq!(repair.runs.load(Ordering::SeqCst), 1);
+        assert_eq!(fetched.load(Ordering::SeqCst), 1);
+        assert_eq!(client.session().runs.load(Ordering::SeqCst), 1);
 
         // A failed repair leaves the verification error, tried once only.
         let call = Echo::new(Idempotency::Idempotent);
-        let repair = AddKey { call: Arc::clone(&call), works: false, runs: AtomicU32::new(0) };
-        let err = run_blocking_with(&transport, &*call, &fast(), &repair).unwrap_err();
+        let client = blocking(AddKey::for_echo(&call, false), &transport);
+        let err = client.send(call).unwrap_err();
         assert_eq!(err.verify(), Some(&VerifyError::UnknownSerial { serial: "K2".into() }));
-        assert_eq!(repair.runs.load(Ordering::SeqCst), 1);
+        assert_eq!(client.session().runs.load(Ordering::SeqCst), 1);
         assert_eq!(sent.load(Ordering::SeqCst), 2);
     }
 
@@ -489,10 +652,10 @@ mod tests {
             Ok(http::Response::builder().status(400).body(b"bad".to_vec()).unwrap())
         };
         let call = Echo::new(Idempotency::Idempotent);
-        let repair = AddKey { call: Arc::clone(&call), works: true, runs: AtomicU32::new(0) };
-        let err = run_blocking_with(&transport, &*call, &fast(), &repair).unwrap_err();
+        let client = blocking(AddKey::for_echo(&call, true), &transport);
+        let err = client.send(call).unwrap_err();
         assert!(matches!(err, Error::Response(ResponseError::Decode(_))));
-        assert_eq!(repair.runs.load(Ordering::SeqCst), 0);
+        assert_eq!(client.session().runs.load(Ordering::SeqCst), 0);
     }
 
     fn runtime() -> tokio::runtime::Runtime {
@@ -515,9 +678,9 @@ mod tests {
                 }
             };
             let call = Echo::new(Idempotency::Idempotent);
-            let out = run_async(&transport, Arc::clone(&call), &fast()).await.unwrap();
+            let out = Client::with_session(Plain, transport, fast()).send(call.clone()).await.unwrap();
             assert_eq!(calls.load(Ordering::SeqCst), 2);
-            assert_eq!(out, call.nonces.lock().unwrap()[1]);
+            assert_eq!(out, call.nonces()[1]);
         });
     }
 
@@ -526,16 +689,18 @@ mod tests {
         runtime().block_on(async {
             let sent = Arc::new(AtomicU32::new(0));
             let s2 = Arc::clone(&sent);
-            let transport = move |_req: Request| {
-                s2.fetch_add(1, Ordering::SeqCst);
+            let transport = move |req: Request| {
+                if req.uri().path() != "/keys" {
+                    s2.fetch_add(1, Ordering::SeqCst);
+                }
                 async { Ok::<_, TransportFailure>(http::Response::new(b"key:K9".to_vec())) }
             };
             let call = Echo::new(Idempotency::NonIdempotent);
-            let repair = AddKey { call: Arc::clone(&call), works: true, runs: AtomicU32::new(0) };
-            let out = run_async_with(&transport, Arc::clone(&call), &fast(), &repair).await.unwrap();
+            let client = Client::with_session(AddKey::for_echo(&call, true), transport, fast());
+            let out = client.send(call).await.unwrap();
             assert_eq!(out, "key:K9");
             assert_eq!(sent.load(Ordering::SeqCst), 1);
-            assert_eq!(repair.runs.load(Ordering::SeqCst), 1);
+            assert_eq!(client.session().runs.load(Ordering::SeqCst), 1);
         });
     }
 
@@ -544,23 +709,23 @@ mod tests {
         // Any executor works: prepare/finish then run inline.
         let transport = |req: Request| async move { Ok::<_, TransportFailure>(http::Response::new(req.into_body())) };
         let call = Echo::new(Idempotency::Idempotent);
-        let opts = fast();
-        let fut = run_async(&transport, Arc::clone(&call), &opts);
+        let client = Client::with_session(Plain, transport, fast());
+        let fut = client.send(call.clone());
         let mut fut = std::pin::pin!(fut);
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         match fut.as_mut().poll(&mut cx) {
-            std::task::Poll::Ready(r) => assert_eq!(r.unwrap(), call.nonces.lock().unwrap()[0]),
+            std::task::Poll::Ready(r) => assert_eq!(r.unwrap(), call.nonces()[0]),
             std::task::Poll::Pending => panic!("a ready transport should complete at once"),
         }
     }
 
-    /// A call whose signing blocks its thread for 50 ms, like RSA under load.
+    /// An exchange whose signing blocks its thread for 50 ms, like RSA under load.
     struct SlowSign;
 
-    impl Call for SlowSign {
+    impl Exchange for SlowSign {
         type Output = ();
-        fn info(&self) -> CallInfo {
-            CallInfo { provider: Provider::WeChat, operation: "slow", idempotency: Idempotency::Idempotent }
+        fn info(&self) -> ExchangeInfo {
+            ExchangeInfo::new(Provider::WeChat, "slow", Idempotency::Idempotent)
         }
         fn prepare(&self, _now: i64, _nonce: &str) -> Result<Request, BuildError> {
             std::thread::sleep(Duration::from_millis(50));
@@ -592,11 +757,11 @@ mod tests {
                 }
                 worst
             });
-            let opts = ClientOptions::default();
+            let client = Client::with_session(Plain, transport, ClientOptions::default());
             let calls: Vec<_> = (0..8)
                 .map(|_| {
-                    let (t, o) = (transport, opts.clone());
-                    tokio::spawn(async move { run_async(&t, Arc::new(SlowSign), &o).await })
+                    let c = client.clone();
+                    tokio::spawn(async move { c.send(SlowSign).await })
                 })
                 .collect();
             for c in calls {

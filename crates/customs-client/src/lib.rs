@@ -91,10 +91,13 @@
 //! [`customs_core::Transport`] (blocking) or [`customs_core::AsyncTransport`]
 //! (async).
 //!
-//! * Each operation is one [`Call`] (prepare a signed request, finish a
-//!   response), shared by both flavours. Every call goes through one attempt
-//!   loop ([`driver`]); the blocking and async drivers differ only in how they
-//!   wait.
+//! * Each operation is one sans-IO [`Exchange`] (prepare a signed request,
+//!   finish a response: verify, bind, decode), built by the provider crates.
+//!   There is one client type per flavour, generic over the provider
+//!   [`Session`] and the transport: [`Client`] (async, feature `async`) and
+//!   [`BlockingClient`] (feature `blocking`); both
+//!   [`send`](Client::send) a typed request or an exchange through one
+//!   attempt loop ([`driver`]), differing only in how they wait.
 //! * Retries follow [`ClientOptions::retry`] (the core
 //!   [`RetryPolicy`](customs_core::RetryPolicy)): never-sent failures and
 //!   transient provider answers (`SYSTEMERROR`, 429 after at least a
@@ -103,17 +106,21 @@
 //!   whether it was processed, an unsigned gateway answer) is not, unless you
 //!   opt in — query it instead; reads retry. Invalid input fails before
 //!   anything is sent.
-//! * [`qfpay::Client`] / [`qfpay::BlockingClient`]: declare, query, redeclare.
-//! * [`wechat::Client`] / [`wechat::BlockingClient`]: declare, query, modify,
-//!   redeclare, verify-certificate, certificate download; platform
-//!   certificates fetched on first need, re-fetched once on an unknown
-//!   serial (re-verifying the same answer), refreshed per interval;
+//! * [`qfpay::Client`] / [`qfpay::BlockingClient`] (the generic clients over
+//!   [`customs_qfpay::QfPay`]): declare, query, redeclare.
+//! * [`wechat::Client`] / [`wechat::BlockingClient`] (over
+//!   [`customs_wechat::KeySession`]): declare, query, modify, redeclare,
+//!   verify-certificate, certificate download; the session decides when
+//!   platform certificates are fetched (on first need, once on an unknown
+//!   serial — re-verifying the same answer — and per refresh interval) and
+//!   the driver fetches them, single-flight;
 //!   public-key and combined modes ([`wechat::Verification`]); every answer
 //!   verified, refused when replayed, decoded strictly and bound to its
 //!   request.
 //! * `wait_until_settled` on every client polls until
 //!   [`Outcome::is_settled`](customs_core::Outcome::is_settled), or returns
-//!   [`WaitError::StillPending`] at the deadline ([`settle`]).
+//!   [`WaitError::StillPending`] at the deadline ([`settle`]); one
+//!   implementation per flavour, for any answer that [`Settles`].
 //! * Clients hold one `Arc`: `Send + Sync` for a `Send + Sync` transport,
 //!   cheap to clone, no global state — several merchants' clients can live
 //!   side by side. Async calls are cancellation-safe.
@@ -141,14 +148,46 @@
 //! assert!(!opts.retry().retry_maybe_sent_declarations);
 //! ```
 
-pub mod call;
+/// One-line conveniences over `send`, for both flavours, written once per
+/// provider: `conveniences!(Session; doc name(Request) -> Response; …)`.
+macro_rules! conveniences {
+    ($session:ty; $($(#[$doc:meta])* $name:ident($req:ty) -> $out:ty;)*) => {
+        #[cfg(feature = "async")]
+        impl<T: customs_core::AsyncTransport> crate::Client<$session, T> {
+            $(
+                $(#[$doc])*
+                pub async fn $name(&self, request: &$req) -> Result<$out, customs_core::Error<T::Error>> {
+                    self.send(request).await
+                }
+            )*
+        }
+
+        #[cfg(feature = "blocking")]
+        impl<T: customs_core::Transport> crate::BlockingClient<$session, T> {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self, request: &$req) -> Result<$out, customs_core::Error<T::Error>> {
+                    self.send(request)
+                }
+            )*
+        }
+    };
+}
+pub(crate) use conveniences;
+
+pub mod client;
 pub mod driver;
 pub mod env;
+#[cfg(feature = "qfpay")]
 pub mod qfpay;
 pub mod settle;
+#[cfg(feature = "wechat")]
 pub mod wechat;
 
-pub use call::{Call, CallInfo};
-pub use driver::{run_async, run_blocking};
+#[cfg(feature = "blocking")]
+pub use client::BlockingClient;
+#[cfg(feature = "async")]
+pub use client::Client;
+pub use customs_core::{Exchange, IntoExchange, Session, Settles};
 pub use env::{ClientOptions, Clock, OsRandom, Randomness, SystemClock};
-pub use settle::{Settles, WaitError};
+pub use settle::WaitError;

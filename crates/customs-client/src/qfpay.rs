@@ -1,23 +1,23 @@
 //! QFPay customs clients (`/custom/v1/declare`, `/query`, `/redeclare`):
-//! [`Client`] over an [`AsyncTransport`], [`BlockingClient`] over a blocking
-//! [`Transport`].
+//! [`Client`] (async) and [`BlockingClient`], the generic clients over the
+//! [`QfPay`] session.
 //!
-//! Both run the same three [`Call`]s (build with
-//! [`customs_qfpay::QfPay`], send, decode) through the shared attempt loop;
+//! Both send the three [`customs_qfpay::exchange`]s through the one driver;
 //! they differ only in how they wait. QFPay signing needs neither a
 //! timestamp nor a nonce (spec `qfpay.md` §1) and is cheap (MD5/SHA-256 over
-//! a short form), so it runs inline even in the async client.
+//! a short form), so it runs inline even in the async client. QFPay needs
+//! no keys beyond its configuration: its session never fetches any.
 //!
 //! Results follow the decoder ([`customs_qfpay::response`]; QFPay 報關 API
 //! 指南; QFPay Customs Declaration API, Response Behaviour): a write
 //! (declare, `action_type=MODIFY`, redeclare) answered `0000` is `Ok` and
 //! [`Outcome::Accepted`](customs_core::Outcome::Accepted), "accepted …
 //! processing may not be instantaneous": not settled, so query for the
-//! customs result with [`Client::wait_until_settled`]. `1143`/`1145`/`1298`
+//! customs result with `wait_until_settled`. `1143`/`1145`/`1298`
 //! are `Ok` and [`Outcome::Pending`](customs_core::Outcome::Pending): query
 //! later, never resubmit. A query settles by its `data` records'
 //! documented fields ([`customs_qfpay::record`]). Every other answer is an
-//! [`Error::Response`]; a non-2xx answer not in QFPay's shape (a gateway's
+//! [`Error::Response`](customs_core::Error::Response); a non-2xx answer not in QFPay's shape (a gateway's
 //! HTML 502) is an [`UnverifiedAnswer`](customs_core::UnverifiedAnswer),
 //! never resent for a write unless the retry policy opts in.
 //!
@@ -25,283 +25,73 @@
 //! clone (one `Arc`), and hold nothing global: clients of several merchants
 //! live side by side, each with its own credentials.
 
-use std::fmt;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use customs_qfpay::{QfPay, QfPayConfig};
 
-use customs_core::{AsyncTransport, BuildError, Error, Provider, Request, Response, ResponseError, Transport};
-use customs_qfpay::{
-    DeclareRequest, DeclareResponse, QfPay, QfPayConfig, QueryRequest, QueryResponse, RedeclareRequest,
-    RedeclareResponse,
-};
-
-use crate::call::{Call, CallInfo};
-use crate::driver::{Next, NoRepair, run_async, run_async_until, run_blocking, run_blocking_until, sleep};
 use crate::env::ClientOptions;
-use crate::settle::{Poller, WaitError};
 
-macro_rules! qfpay_call {
-    ($(#[$doc:meta])* $name:ident, $req:ty, $out:ty, $op:literal, $idem:expr, $build:ident, $decode:ident) => {
-        $(#[$doc])*
-        struct $name {
-            qfpay: Arc<QfPay>,
-            request: $req,
-        }
+/// The async QFPay client ([`crate::Client`] over the [`QfPay`] session).
+#[cfg(feature = "async")]
+pub type Client<T> = crate::Client<QfPay, T>;
 
-        impl Call for $name {
-            type Output = $out;
+/// The blocking QFPay client ([`crate::BlockingClient`] over the [`QfPay`] session).
+#[cfg(feature = "blocking")]
+pub type BlockingClient<T> = crate::BlockingClient<QfPay, T>;
 
-            fn info(&self) -> CallInfo {
-                CallInfo { provider: Provider::QfPay, operation: $op, idempotency: $idem }
+macro_rules! constructors {
+    ($client:ident) => {
+        impl<T> crate::$client<QfPay, T> {
+            /// A client for one merchant's `config`, with the default
+            /// [`ClientOptions`] (system clock, OS randomness, default retry policy).
+            pub fn new(config: QfPayConfig, transport: T) -> Self {
+                Self::with_options(config, transport, ClientOptions::default())
             }
 
-            fn prepare(&self, _now: i64, _nonce: &str) -> Result<Request, BuildError> {
-                self.qfpay.$build(&self.request)
+            /// A client with explicit options.
+            pub fn with_options(config: QfPayConfig, transport: T, options: ClientOptions) -> Self {
+                Self::with_session(QfPay::new(config), transport, options)
             }
 
-            fn finish(&self, response: &Response, _now: i64) -> Result<$out, ResponseError> {
-                self.qfpay.$decode(response)
-            }
-
-            fn is_cpu_heavy(&self) -> bool {
-                false
+            /// The sans-IO provider (its configuration, builders and decoders).
+            pub fn qfpay(&self) -> &QfPay {
+                self.session()
             }
         }
     };
 }
 
-qfpay_call!(
-    /// `POST /custom/v1/declare` (QFPay 報關 API 指南 §1): not idempotent.
-    Declare, DeclareRequest, DeclareResponse, "declare", QfPay::DECLARE_IDEMPOTENCY, build_declare, decode_declare
-);
-qfpay_call!(
-    /// `POST|GET /custom/v1/query` (QFPay 報關 API 指南 §2): idempotent.
-    Query, QueryRequest, QueryResponse, "query", QfPay::QUERY_IDEMPOTENCY, build_query, decode_query
-);
-qfpay_call!(
-    /// `POST /custom/v1/redeclare` (QFPay 報關 API 指南 §3): not idempotent.
-    Redeclare, RedeclareRequest, RedeclareResponse, "redeclare", QfPay::REDECLARE_IDEMPOTENCY, build_redeclare,
-    decode_redeclare
-);
+#[cfg(feature = "async")]
+constructors!(Client);
+#[cfg(feature = "blocking")]
+constructors!(BlockingClient);
 
-/// What both flavours hold.
-struct Shared<T> {
-    qfpay: Arc<QfPay>,
-    transport: T,
-    opts: ClientOptions,
-}
-
-impl<T> Shared<T> {
-    fn new(config: QfPayConfig, transport: T, opts: ClientOptions) -> Arc<Self> {
-        Arc::new(Self { qfpay: Arc::new(QfPay::new(config)), transport, opts })
-    }
-
-    fn declare(&self, request: &DeclareRequest) -> Declare {
-        Declare { qfpay: Arc::clone(&self.qfpay), request: request.clone() }
-    }
-
-    fn query(&self, request: &QueryRequest) -> Query {
-        Query { qfpay: Arc::clone(&self.qfpay), request: request.clone() }
-    }
-
-    fn redeclare(&self, request: &RedeclareRequest) -> Redeclare {
-        Redeclare { qfpay: Arc::clone(&self.qfpay), request: request.clone() }
-    }
-
-    fn debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The config's Debug redacts the client key.
-        f.debug_struct(name).field("qfpay", &self.qfpay).field("options", &self.opts).finish_non_exhaustive()
-    }
-}
-
-/// The async QFPay client, generic over an [`AsyncTransport`] (e.g.
-/// `customs_http_reqwest::ReqwestTransport`).
-///
-/// Futures are `Send` and cancellation-safe: dropping one abandons the call
-/// without leaving the client in an inconsistent state (a declaration whose
-/// request was already written may still have reached QFPay — query it).
-pub struct Client<T> {
-    inner: Arc<Shared<T>>,
-}
-
-impl<T> Clone for Client<T> {
-    fn clone(&self) -> Self {
-        Self { inner: Arc::clone(&self.inner) }
-    }
-}
-
-impl<T> fmt::Debug for Client<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.debug("qfpay::Client", f)
-    }
-}
-
-impl<T: AsyncTransport> Client<T> {
-    /// A client for one merchant's `config`, with the default
-    /// [`ClientOptions`] (system clock, OS randomness, default retry policy).
-    pub fn new(config: QfPayConfig, transport: T) -> Self {
-        Self::with_options(config, transport, ClientOptions::default())
-    }
-
-    /// A client with explicit options.
-    pub fn with_options(config: QfPayConfig, transport: T, options: ClientOptions) -> Self {
-        Self { inner: Shared::new(config, transport, options) }
-    }
-
-    /// The sans-IO provider (its configuration, builders and decoders).
-    pub fn qfpay(&self) -> &QfPay {
-        &self.inner.qfpay
-    }
-
-    /// The options every call uses.
-    pub fn options(&self) -> &ClientOptions {
-        &self.inner.opts
-    }
-
-    /// The transport.
-    pub fn transport(&self) -> &T {
-        &self.inner.transport
-    }
-
+crate::conveniences!(QfPay;
     /// Declares a paid order (`POST /custom/v1/declare`, QFPay 報關 API 指南 §1),
-    /// or modifies one (`action_type=MODIFY`).
-    ///
-    /// Invalid input fails before anything is sent. `0000` is `Ok` and
+    /// or modifies one (`action_type=MODIFY`). Invalid input fails before
+    /// anything is sent. `0000` is `Ok` and
     /// [`Outcome::Accepted`](customs_core::Outcome::Accepted); a pending
     /// answer (`1143`/`1145`) is `Ok` and pending. Neither is settled: poll
-    /// with [`wait_until_settled`](Self::wait_until_settled), never resubmit.
-    /// A maybe-sent failure, an ambiguous 5xx or a gateway's answer is not
-    /// retried unless the retry policy opts in
-    /// ([`Error::may_have_taken_effect`]: query before resubmitting).
-    pub async fn declare(&self, request: &DeclareRequest) -> Result<DeclareResponse, Error<T::Error>> {
-        run_async(&self.inner.transport, Arc::new(self.inner.declare(request)), &self.inner.opts).await
-    }
-
-    /// Queries a declaration (`/custom/v1/query`, QFPay 報關 API 指南 §2). Idempotent:
-    /// retried per the policy, whatever the delivery.
-    pub async fn query(&self, request: &QueryRequest) -> Result<QueryResponse, Error<T::Error>> {
-        run_async(&self.inner.transport, Arc::new(self.inner.query(request)), &self.inner.opts).await
-    }
-
+    /// with `wait_until_settled`, never resubmit.
+    declare(customs_qfpay::DeclareRequest) -> customs_qfpay::DeclareResponse;
+    /// Queries a declaration (`/custom/v1/query`, QFPay 報關 API 指南 §2).
+    /// Idempotent: retried per the policy, whatever the delivery.
+    query(customs_qfpay::QueryRequest) -> customs_qfpay::QueryResponse;
     /// Pushes a declaration to customs again (`POST /custom/v1/redeclare`,
     /// QFPay 報關 API 指南 §3), when customs did not receive it
     /// (若海關端未收到報關資訊). `0000` is
     /// [`Outcome::Accepted`](customs_core::Outcome::Accepted): query for the result.
-    pub async fn redeclare(&self, request: &RedeclareRequest) -> Result<RedeclareResponse, Error<T::Error>> {
-        run_async(&self.inner.transport, Arc::new(self.inner.redeclare(request)), &self.inner.opts).await
-    }
+    redeclare(customs_qfpay::RedeclareRequest) -> customs_qfpay::RedeclareResponse;
+);
 
-    /// Queries every `poll_interval` until the declaration settles
-    /// ([`Outcome::is_settled`](customs_core::Outcome::is_settled)) and
-    /// returns that answer.
-    ///
-    /// When `deadline` passes first, returns [`WaitError::StillPending`]
-    /// with the last answer; a failed query (after retries) returns
-    /// [`WaitError::Query`]. Nothing is ever resubmitted. The deadline is
-    /// checked between queries, and a failed query is retried only while the
-    /// retry would start before it; a query in flight is bounded by the
-    /// transport's own timeout.
-    pub async fn wait_until_settled(
-        &self,
-        query: &QueryRequest,
-        poll_interval: Duration,
-        deadline: Instant,
-    ) -> Result<QueryResponse, WaitError<QueryResponse, T::Error>> {
-        let call = Arc::new(self.inner.query(query));
-        let mut poller = Poller::new(poll_interval, deadline);
-        loop {
-            let result =
-                run_async_until(&self.inner.transport, Arc::clone(&call), &self.inner.opts, &NoRepair, Some(deadline))
-                    .await;
-            match poller.after(result) {
-                Next::Return(r) => return r,
-                Next::Sleep(d) => sleep(d).await,
-            }
-        }
-    }
-}
-
-/// The blocking QFPay client, generic over a blocking [`Transport`] (e.g.
-/// `customs_http_ureq::UreqTransport`). No async runtime is involved.
-pub struct BlockingClient<T> {
-    inner: Arc<Shared<T>>,
-}
-
-impl<T> Clone for BlockingClient<T> {
-    fn clone(&self) -> Self {
-        Self { inner: Arc::clone(&self.inner) }
-    }
-}
-
-impl<T> fmt::Debug for BlockingClient<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.debug("qfpay::BlockingClient", f)
-    }
-}
-
-impl<T: Transport> BlockingClient<T> {
-    /// A client for one merchant's `config`, with the default [`ClientOptions`].
-    pub fn new(config: QfPayConfig, transport: T) -> Self {
-        Self::with_options(config, transport, ClientOptions::default())
-    }
-
-    /// A client with explicit options.
-    pub fn with_options(config: QfPayConfig, transport: T, options: ClientOptions) -> Self {
-        Self { inner: Shared::new(config, transport, options) }
-    }
-
-    /// The sans-IO provider (its configuration, builders and decoders).
-    pub fn qfpay(&self) -> &QfPay {
-        &self.inner.qfpay
-    }
-
-    /// The options every call uses.
-    pub fn options(&self) -> &ClientOptions {
-        &self.inner.opts
-    }
-
-    /// The transport.
-    pub fn transport(&self) -> &T {
-        &self.inner.transport
-    }
-
-    /// Declares a paid order; see [`Client::declare`].
-    pub fn declare(&self, request: &DeclareRequest) -> Result<DeclareResponse, Error<T::Error>> {
-        run_blocking(&self.inner.transport, &self.inner.declare(request), &self.inner.opts)
-    }
-
-    /// Queries a declaration; see [`Client::query`].
-    pub fn query(&self, request: &QueryRequest) -> Result<QueryResponse, Error<T::Error>> {
-        run_blocking(&self.inner.transport, &self.inner.query(request), &self.inner.opts)
-    }
-
-    /// Pushes a declaration again; see [`Client::redeclare`].
-    pub fn redeclare(&self, request: &RedeclareRequest) -> Result<RedeclareResponse, Error<T::Error>> {
-        run_blocking(&self.inner.transport, &self.inner.redeclare(request), &self.inner.opts)
-    }
-
-    /// Polls until settled or `deadline`; see [`Client::wait_until_settled`].
-    pub fn wait_until_settled(
-        &self,
-        query: &QueryRequest,
-        poll_interval: Duration,
-        deadline: Instant,
-    ) -> Result<QueryResponse, WaitError<QueryResponse, T::Error>> {
-        let call = self.inner.query(query);
-        let mut poller = Poller::new(poll_interval, deadline);
-        loop {
-            let result = run_blocking_until(&self.inner.transport, &call, &self.inner.opts, &NoRepair, Some(deadline));
-            match poller.after(result) {
-                Next::Return(r) => return r,
-                Next::Sleep(d) => std::thread::sleep(d),
-            }
-        }
-    }
-}
-
-#[cfg(test)]
+#[cfg(all(test, feature = "async", feature = "blocking"))]
 mod tests {
+    use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::{Duration, Instant};
+
+    use customs_core::{Request, Response};
+    use customs_qfpay::{DeclareRequest, QueryRequest, RedeclareRequest};
+
+    use crate::WaitError;
 
     use customs_core::{CustomsCode, Delivery, Outcome, RetryPolicy, Secret, TransportFailure};
     use customs_qfpay::sign::ReceivedRequest;

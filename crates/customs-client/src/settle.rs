@@ -4,32 +4,22 @@
 //! A declaration that is still being processed is **queried again**, never
 //! resubmitted (spec `qfpay.md` §3.2 for `1143`/`1145`, spec `wechat.md` §7
 //! for `UNDECLARED`/`SUBMITTED`/`PROCESSING`). A write the provider only
-//! accepted ([`Outcome::Accepted`], QFPay's `0000`) is not settled either:
+//! accepted ([`Outcome::Accepted`](customs_core::Outcome::Accepted), QFPay's `0000`) is not settled either:
 //! waiting on it queries until a result or the deadline. Polling stops when the query's
-//! [`Outcome`] is settled ([`Outcome::is_settled`]: success, failure, or a
+//! [`Outcome`](customs_core::Outcome) is settled ([`Outcome::is_settled`](customs_core::Outcome::is_settled): success, failure, or a
 //! state that needs the merchant to act), or when the deadline passes, which
 //! is reported as [`WaitError::StillPending`] with the last answer.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use customs_core::{Error, Outcome, TransportError};
+use customs_core::{Error, TransportError};
 
 use crate::driver::Next;
 
-/// A query answer that says where a declaration stands.
-pub trait Settles {
-    /// What the caller should do next; polling stops once it is settled.
-    fn outcome(&self) -> Outcome;
-}
+pub use customs_core::Settles;
 
-impl Settles for customs_qfpay::QueryResponse {
-    fn outcome(&self) -> Outcome {
-        customs_qfpay::QueryResponse::outcome(self)
-    }
-}
-
-/// Why [`wait_until_settled`](crate::qfpay::Client::wait_until_settled)
+/// Why `wait_until_settled`
 /// returned without a settled answer.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -137,6 +127,8 @@ impl Poller {
 #[cfg(test)]
 mod tests {
     use customs_core::TransportFailure;
+
+    use customs_core::Outcome;
 
     use super::*;
 

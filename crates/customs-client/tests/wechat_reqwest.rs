@@ -11,7 +11,7 @@ use common::{
 use customs_client::WaitError;
 use customs_client::wechat::{Client, Verification, WeChatOptions};
 use customs_core::{
-    AsyncTransport, BuildError, DeclarationState, Delivery, Error, Outcome, Request, Retryability, TransportError,
+    AsyncTransport, DeclarationState, Delivery, Error, KeysError, Outcome, Request, Retryability, TransportError,
     VerifyError,
 };
 use customs_http_reqwest::{ReqwestError, ReqwestTransport, TransportSettings};
@@ -152,7 +152,10 @@ async fn connection_refused_fails_before_sending() {
     let log = Log::default();
     let client = client_with(wx::config(&common::refused_url()), &log, wechat_options());
     let err = client.declare(&wx::declaration(OUT, TXN)).await.unwrap_err();
-    assert!(matches!(err, Error::Build(BuildError::KeysUnavailable { .. })), "{err}");
+    // A typed dispatch failure carrying the download's own error.
+    let Error::Keys(KeysError::Download(download)) = &err else { panic!("{err}") };
+    assert_eq!(download.delivery(), Delivery::NotSent);
+    assert!(!err.may_have_taken_effect());
     assert_eq!(err.delivery(), Delivery::NotSent);
     assert_eq!((log.count(WX_CERTIFICATES), log.count(WX_DECLARE)), (3, 0));
 

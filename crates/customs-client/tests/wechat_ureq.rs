@@ -10,7 +10,7 @@ use common::{
 use customs_client::WaitError;
 use customs_client::wechat::{BlockingClient, Verification};
 use customs_core::{
-    BuildError, DeclarationState, Delivery, Error, Outcome, Request, Response, Retryability, Transport, TransportError,
+    DeclarationState, Delivery, Error, KeysError, Outcome, Request, Response, Retryability, Transport, TransportError,
     VerifyError,
 };
 use customs_http_ureq::{TransportSettings, UreqError, UreqTransport};
@@ -118,7 +118,10 @@ fn connection_refused_fails_before_sending() {
     // Certificate mode: the first-need download fails, so the declaration is never sent.
     let client = client_with(wx::config(&common::refused_url()), &log, wechat_options());
     let err = client.declare(&wx::declaration(OUT, TXN)).unwrap_err();
-    assert!(matches!(err, Error::Build(BuildError::KeysUnavailable { .. })), "{err}");
+    // A typed dispatch failure carrying the download's own error.
+    let Error::Keys(KeysError::Download(download)) = &err else { panic!("{err}") };
+    assert_eq!(download.delivery(), Delivery::NotSent);
+    assert!(!err.may_have_taken_effect());
     assert_eq!(err.delivery(), Delivery::NotSent);
     assert!(err.to_string().contains("nothing was sent"), "{err}");
     assert_eq!(log.count(WX_CERTIFICATES), 3);

@@ -33,35 +33,136 @@ impl fmt::Display for Provider {
     }
 }
 
+/// The typed error a [`BuildError`] was caused by, kept as its
+/// [`source`](std::error::Error::source). Compared by message (`PartialEq`),
+/// so that tests can `assert_eq!` on build errors.
+#[derive(Clone)]
+pub struct Cause(std::sync::Arc<dyn std::error::Error + Send + Sync>);
+
+impl Cause {
+    /// Wraps `error`.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(error))
+    }
+
+    /// Wraps an already boxed error.
+    pub fn from_boxed(error: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        Self(std::sync::Arc::from(error))
+    }
+
+    /// The error.
+    pub fn get(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+/// `: {cause}: {its cause}…` when there is one: messages stay complete on
+/// one line (the CLI prints one), and [`source`](std::error::Error::source)
+/// gives the typed cause.
+struct Because<'a>(&'a Option<Cause>);
+
+impl fmt::Display for Because<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut next: Option<&(dyn std::error::Error + 'static)> = self.0.as_ref().map(|c| c.get() as _);
+        while let Some(e) = next {
+            write!(f, ": {e}")?;
+            next = e.source();
+        }
+        Ok(())
+    }
+}
+
 /// A request that could not be built. Nothing was sent.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
     /// The input breaks provider rules; every violation is listed.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     /// The configuration is unusable.
-    #[error("configuration `{key}` is invalid: {reason}; fix the configuration, nothing was sent")]
+    #[error("configuration `{key}` is invalid: {reason}{}; fix the configuration, nothing was sent", Because(.source))]
     Config {
         /// The configuration key (never its secret value).
         key: &'static str,
         /// What is wrong and how to fix it.
         reason: String,
+        /// The error it was caused by, if any.
+        #[source]
+        source: Option<Cause>,
     },
     /// Signing or encryption failed (e.g. a KMS signer was unavailable).
-    #[error("could not sign or encrypt the request: {reason}; nothing was sent")]
+    #[error("could not sign or encrypt the request: {reason}{}; nothing was sent", Because(.source))]
     Crypto {
         /// What failed.
         reason: String,
+        /// The error it was caused by (e.g. the KMS client's), if any.
+        #[source]
+        source: Option<Cause>,
     },
-    /// Provider keys the call needs could not be obtained, e.g. WeChat Pay
-    /// platform certificates (to verify the answer or encrypt fields) could
-    /// not be downloaded. The request was not sent.
+    /// A key the call needs is not held, e.g. no WeChat Pay platform
+    /// certificate valid now to encrypt `verify-certificate`'s fields with.
+    /// The request was not sent. (A failed key *download* is
+    /// [`Error::Keys`].)
     #[error("the provider keys this call needs are unavailable: {reason}; nothing was sent, try again later")]
     KeysUnavailable {
-        /// Why, including the underlying error.
+        /// Why.
         reason: String,
     },
+}
+
+impl BuildError {
+    /// An unusable configuration `key`: what is wrong and how to fix it.
+    pub fn config(key: &'static str, reason: impl Into<String>) -> Self {
+        BuildError::Config { key, reason: reason.into(), source: None }
+    }
+
+    /// A signing or encryption failure.
+    pub fn crypto(reason: impl Into<String>) -> Self {
+        BuildError::Crypto { reason: reason.into(), source: None }
+    }
+
+    /// The same error, caused by `cause` (kept as its source). No effect on
+    /// [`Invalid`](Self::Invalid) and [`KeysUnavailable`](Self::KeysUnavailable).
+    #[must_use]
+    pub fn with_source(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        if let BuildError::Config { source, .. } | BuildError::Crypto { source, .. } = &mut self {
+            *source = Some(Cause::new(cause));
+        }
+        self
+    }
+
+    /// The same error, caused by `cause`, already wrapped.
+    #[must_use]
+    pub fn with_cause(mut self, cause: Option<Cause>) -> Self {
+        if let BuildError::Config { source, .. } | BuildError::Crypto { source, .. } = &mut self {
+            *source = cause;
+        }
+        self
+    }
 }
 
 /// Why a response failed verification.
@@ -177,7 +278,10 @@ pub enum Retryability {
 }
 
 /// An error answer from the provider, with everything it said.
+///
+/// Built with [`ServiceError::new`] and the `with_*` setters.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServiceError {
     /// The provider.
     pub provider: Provider,
@@ -202,6 +306,67 @@ pub struct ServiceError {
     pub advice: Option<String>,
     /// The raw response body.
     pub raw: Vec<u8>,
+}
+
+impl ServiceError {
+    /// `provider` answered HTTP `http_status` with error `code` and
+    /// `message`; `raw` is the body. No detail, field, request id or advice.
+    pub fn new(
+        provider: Provider,
+        http_status: u16,
+        code: impl Into<String>,
+        message: impl Into<String>,
+        retryability: Retryability,
+        raw: Vec<u8>,
+    ) -> Self {
+        Self {
+            provider,
+            http_status,
+            code: code.into(),
+            message: message.into(),
+            detail: None,
+            field: None,
+            request_id: None,
+            retryability,
+            advice: None,
+            raw,
+        }
+    }
+
+    /// Sets the extra detail.
+    #[must_use]
+    pub fn with_detail(mut self, detail: Option<String>) -> Self {
+        self.detail = detail;
+        self
+    }
+
+    /// Sets the field the provider blames.
+    #[must_use]
+    pub fn with_field(mut self, field: Option<String>) -> Self {
+        self.field = field;
+        self
+    }
+
+    /// Sets the `Request-ID`.
+    #[must_use]
+    pub fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        self.request_id = request_id;
+        self
+    }
+
+    /// Sets what the provider's documents say to do about this error.
+    #[must_use]
+    pub fn with_advice(mut self, advice: Option<String>) -> Self {
+        self.advice = advice;
+        self
+    }
+
+    /// Sets whether an identical retry may succeed.
+    #[must_use]
+    pub fn with_retryability(mut self, retryability: Retryability) -> Self {
+        self.retryability = retryability;
+        self
+    }
 }
 
 impl fmt::Debug for ServiceError {
@@ -250,7 +415,9 @@ impl fmt::Display for ServiceError {
 impl std::error::Error for ServiceError {}
 
 /// A response body that could not be decoded. The raw body is kept.
+/// Built with [`DecodeError::new`].
 #[derive(Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 #[error(
     "could not decode the {provider} response (HTTP {http_status}): {reason}; the request was received: check the declaration's state before resubmitting"
 )]
@@ -263,6 +430,14 @@ pub struct DecodeError {
     pub reason: String,
     /// The raw response body.
     pub raw: Vec<u8>,
+}
+
+impl DecodeError {
+    /// The `provider`'s HTTP `http_status` answer `raw` could not be
+    /// decoded: `reason` says why (with the JSON path where known).
+    pub fn new(provider: Provider, http_status: u16, reason: impl Into<String>, raw: Vec<u8>) -> Self {
+        Self { provider, http_status, reason: reason.into(), raw }
+    }
 }
 
 impl fmt::Debug for DecodeError {
@@ -284,7 +459,10 @@ impl fmt::Debug for DecodeError {
 /// [`claimed_message`](Self::claimed_message) for diagnosis only. The request
 /// reached *something*, so a write may have taken effect: check the
 /// declaration's state before resubmitting it.
+///
+/// Built with [`UnverifiedAnswer::new`] and the `with_*` setters.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UnverifiedAnswer {
     /// The provider the request was sent to.
     pub provider: Provider,
@@ -330,6 +508,28 @@ impl UnverifiedAnswer {
             Retryability::Final
         }
     }
+
+    /// Sets what the body claims: an error code and a message.
+    #[must_use]
+    pub fn with_claims(mut self, code: Option<String>, message: Option<String>) -> Self {
+        self.claimed_code = code;
+        self.claimed_message = message;
+        self
+    }
+
+    /// Sets the `Request-ID`.
+    #[must_use]
+    pub fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        self.request_id = request_id;
+        self
+    }
+
+    /// Sets how a retry is judged.
+    #[must_use]
+    pub fn with_retryability(mut self, retryability: Retryability) -> Self {
+        self.retryability = retryability;
+        self
+    }
 }
 
 impl fmt::Debug for UnverifiedAnswer {
@@ -369,7 +569,7 @@ impl fmt::Display for UnverifiedAnswer {
 impl std::error::Error for UnverifiedAnswer {}
 
 /// A response was received but is not a usable success.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ResponseError {
     /// The body could not be decoded.
@@ -404,7 +604,7 @@ impl ResponseError {
 }
 
 /// Any failure of one call, generic over the transport error `TE`.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Error<TE> {
     /// Not built, never sent.
@@ -413,6 +613,52 @@ pub enum Error<TE> {
     Transport(TE),
     /// A response was received but is not a usable success.
     Response(ResponseError),
+    /// The provider keys this call needs (WeChat Pay platform certificates)
+    /// could not be obtained before it was sent. The call itself was never
+    /// sent; try again later.
+    Keys(KeysError<TE>),
+}
+
+/// Why the provider keys a call needs could not be obtained. The call was
+/// not sent (the key download itself may have been).
+#[derive(Debug, PartialEq)]
+#[non_exhaustive]
+pub enum KeysError<TE> {
+    /// This call's key download failed: its own error.
+    Download(Box<Error<TE>>),
+    /// No usable key: the download brought none valid now, or no download
+    /// was made for this call (one was made too recently, or a concurrent
+    /// one failed). Says why.
+    Unavailable {
+        /// Why, including the last download's error where there was one.
+        reason: String,
+    },
+}
+
+impl<TE: TransportError> fmt::Display for KeysError<TE> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let reason: &dyn fmt::Display = match self {
+            // The transport's own words: the download's delivery is not this call's.
+            KeysError::Download(e) => match &**e {
+                Error::Transport(t) => t,
+                other => other,
+            },
+            KeysError::Unavailable { reason } => reason,
+        };
+        write!(
+            f,
+            "the provider keys this call needs are unavailable (downloading the WeChat Pay platform certificates failed: {reason}); nothing was sent, try again later"
+        )
+    }
+}
+
+impl<TE: TransportError> std::error::Error for KeysError<TE> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            KeysError::Download(e) => Some(&**e),
+            KeysError::Unavailable { .. } => None,
+        }
+    }
 }
 
 impl<TE> From<BuildError> for Error<TE> {
@@ -445,6 +691,7 @@ impl<TE: TransportError> fmt::Display for Error<TE> {
                 write!(f, "transport failed ({hint}): {e}")
             }
             Error::Response(e) => fmt::Display::fmt(e, f),
+            Error::Keys(e) => fmt::Display::fmt(e, f),
         }
     }
 }
@@ -455,6 +702,7 @@ impl<TE: TransportError> std::error::Error for Error<TE> {
             Error::Build(e) => e.source(),
             Error::Transport(e) => Some(e),
             Error::Response(e) => e.source(),
+            Error::Keys(e) => Some(e),
         }
     }
 }
@@ -463,7 +711,7 @@ impl<TE: TransportError> Error<TE> {
     /// Whether the request could have reached the provider.
     pub fn delivery(&self) -> Delivery {
         match self {
-            Error::Build(_) => Delivery::NotSent,
+            Error::Build(_) | Error::Keys(_) => Delivery::NotSent,
             Error::Transport(e) => e.delivery(),
             Error::Response(_) => Delivery::Received,
         }
@@ -476,7 +724,7 @@ impl<TE: TransportError> Error<TE> {
     /// state (query) before resubmitting; never resend blindly.
     pub fn may_have_taken_effect(&self) -> bool {
         match self {
-            Error::Build(_) => false,
+            Error::Build(_) | Error::Keys(_) => false,
             Error::Transport(e) => e.delivery() != Delivery::NotSent,
             Error::Response(e) => e.may_have_taken_effect(),
         }
@@ -514,6 +762,14 @@ impl<TE: TransportError> Error<TE> {
         }
     }
 
+    /// Why the keys this call needs are unavailable, if that is what this is.
+    pub fn keys(&self) -> Option<&KeysError<TE>> {
+        match self {
+            Error::Keys(k) => Some(k),
+            _ => None,
+        }
+    }
+
     /// The raw response body, where one was received.
     pub fn raw_body(&self) -> Option<&[u8]> {
         match self {
@@ -533,27 +789,19 @@ impl<TE: TransportError> Error<TE> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::RetryPolicy;
     use crate::transport::TransportFailure;
     use crate::validation::{Rule, Violation};
 
     fn service(retry: Retryability) -> ServiceError {
-        ServiceError {
-            provider: Provider::WeChat,
-            http_status: 400,
-            code: "PARAM_ERROR".into(),
-            message: "bad".into(),
-            detail: None,
-            field: Some("out_trade_no".into()),
-            request_id: Some("req-1".into()),
-            retryability: retry,
-            advice: None,
-            raw: b"{\"code\":\"PARAM_ERROR\"}".to_vec(),
-        }
+        ServiceError::new(Provider::WeChat, 400, "PARAM_ERROR", "bad", retry, b"{\"code\":\"PARAM_ERROR\"}".to_vec())
+            .with_field(Some("out_trade_no".into()))
+            .with_request_id(Some("req-1".into()))
     }
 
     #[test]
     fn delivery_classes() {
-        let e: Error<TransportFailure> = BuildError::Crypto { reason: "kms down".into() }.into();
+        let e: Error<TransportFailure> = BuildError::crypto("kms down").into();
         assert_eq!(e.delivery(), Delivery::NotSent);
         let e: Error<TransportFailure> = Error::Transport(TransportFailure::timeout("t"));
         assert_eq!(e.delivery(), Delivery::MaybeSent);
@@ -578,11 +826,43 @@ mod tests {
         assert!(ambiguous.contains("check the declaration's state before resubmitting"), "{ambiguous}");
         assert!(ambiguous.contains("does not say whether the request took effect") && !ambiguous.contains("refused"));
         // Documented advice replaces the generic one: given once, not twice.
-        let advised =
-            ServiceError { advice: Some("wait until it settles, then modify".into()), ..service(Retryability::Final) };
+        let advised = service(Retryability::Final).with_advice(Some("wait until it settles, then modify".into()));
         let s = advised.to_string();
         assert!(s.ends_with("; wait until it settles, then modify"), "{s}");
         assert!(!s.contains("fix the request"), "{s}");
+    }
+
+    #[test]
+    fn a_failed_key_download_is_typed_and_the_call_never_sent() {
+        let download: Error<TransportFailure> = Error::Transport(TransportFailure::timeout("read timed out"));
+        let e: Error<TransportFailure> = Error::Keys(KeysError::Download(Box::new(download)));
+        assert_eq!(e.delivery(), Delivery::NotSent);
+        assert!(!e.may_have_taken_effect());
+        assert_eq!(
+            e.keys(),
+            Some(&KeysError::Download(Box::new(Error::Transport(TransportFailure::timeout("read timed out")))))
+        );
+        let msg = e.to_string();
+        assert!(msg.contains("read timed out") && msg.ends_with("nothing was sent, try again later"), "{msg}");
+        assert!(!msg.contains("check the declaration's state"), "the download's delivery is not the call's: {msg}");
+        let source = std::error::Error::source(&e).and_then(std::error::Error::source).unwrap();
+        assert!(source.to_string().contains("read timed out"), "{source}");
+        assert!(!RetryPolicy::default().is_retryable(crate::Idempotency::Idempotent, &e));
+    }
+
+    #[test]
+    fn build_errors_keep_their_source_and_compare() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("KMS key arn:test is disabled")]
+        struct Kms;
+        let e = BuildError::crypto("the signer failed").with_source(Kms);
+        assert_eq!(e, BuildError::crypto("the signer failed").with_source(Kms));
+        assert_ne!(e, BuildError::crypto("the signer failed"));
+        assert_eq!(std::error::Error::source(&e).unwrap().to_string(), "KMS key arn:test is disabled");
+        assert_eq!(
+            e.to_string(),
+            "could not sign or encrypt the request: the signer failed: KMS key arn:test is disabled; nothing was sent"
+        );
     }
 
     #[test]
@@ -597,8 +877,7 @@ mod tests {
     fn verify_and_decode_messages_say_what_to_do() {
         let v = VerifyError::UnknownSerial { serial: "ABC".into() }.to_string();
         assert!(v.contains("refresh the platform certificates"), "{v}");
-        let d =
-            DecodeError { provider: Provider::QfPay, http_status: 200, reason: "x".into(), raw: b"<html>".to_vec() };
+        let d = DecodeError::new(Provider::QfPay, 200, "x", b"<html>".to_vec());
         assert!(d.to_string().contains("received: check the declaration's state before resubmitting"));
         assert!(format!("{d:?}").contains("<html>"));
     }
@@ -624,7 +903,7 @@ mod tests {
     fn may_have_taken_effect_is_one_predicate() {
         type E = Error<TransportFailure>;
         let cases: Vec<(E, bool)> = vec![
-            (BuildError::Crypto { reason: String::new() }.into(), false),
+            (BuildError::crypto("").into(), false),
             (Error::Transport(TransportFailure::not_sent("refused")), false),
             (Error::Transport(TransportFailure::timeout("t")), true),
             (Error::Transport(TransportFailure::maybe_sent("reset")), true),
@@ -643,16 +922,7 @@ mod tests {
                 .into(),
                 true,
             ),
-            (
-                ResponseError::Decode(DecodeError {
-                    provider: Provider::QfPay,
-                    http_status: 200,
-                    reason: String::new(),
-                    raw: vec![],
-                })
-                .into(),
-                true,
-            ),
+            (ResponseError::Decode(DecodeError::new(Provider::QfPay, 200, "", vec![])).into(), true),
         ];
         for (i, (e, expected)) in cases.iter().enumerate() {
             assert_eq!(e.may_have_taken_effect(), *expected, "case {i}: {e}");

@@ -12,6 +12,8 @@
 //!   [`AsyncTransport`] traits, and what every transport shares: its
 //!   [`TransportSettings`] and its [`SendError`] (classified by [`FailureKind`]);
 //! * layered [`Error`]s that tell never-sent, maybe-sent and received apart;
+//! * one operation as a sans-IO [`Exchange`], and the provider [`Session`]
+//!   whose key fetches a driver runs ([`exchange`]);
 //! * a pure [`RetryPolicy`] and the [`Secret`] type.
 //!
 //! It does no I/O and reads no clock: time and randomness come in as arguments.
@@ -38,6 +40,7 @@
 
 pub mod customs_code;
 pub mod error;
+pub mod exchange;
 pub mod ids;
 pub mod money;
 pub mod retry;
@@ -49,14 +52,16 @@ pub mod validation;
 
 pub use customs_code::{CodeSource, CustomsCode};
 pub use error::{
-    BuildError, DecodeError, Error, Provider, ResponseError, Retryability, ServiceError, UnverifiedAnswer, VerifyError,
+    BuildError, Cause, DecodeError, Error, KeysError, Provider, ResponseError, Retryability, ServiceError,
+    UnverifiedAnswer, VerifyError,
 };
+pub use exchange::{Exchange, ExchangeInfo, IntoExchange, KeyDecision, KeyTrigger, NoFetch, Session};
 pub use ids::{MerchantCustomsNo, OutRequestNo, OutTradeNo, SubOrderNo, Syssn, TransactionId};
 pub use money::{Currency, Fen, MoneyError, Yuan};
 pub use retry::{Idempotency, RetryDecision, RetryPolicy};
 pub use secret::Secret;
 pub use split::{MAX_SUB_ORDERS, OrderFees, SplitPlan, SubOrder, SubOrderInput};
-pub use state::{DeclarationState, Outcome, StateReport};
+pub use state::{DeclarationState, Outcome, Settles, StateReport};
 pub use transport::{
     AsyncTransport, Delivery, FailureKind, Request, Response, SendError, Transport, TransportError, TransportFailure,
     TransportSettings, TransportSettingsBuilder,

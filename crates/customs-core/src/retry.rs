@@ -127,7 +127,8 @@ impl RetryPolicy {
                 Retryability::Ambiguous => idempotency == Idempotency::Idempotent || self.retry_maybe_sent_declarations,
                 _ => false,
             },
-            Error::Build(_) | Error::Response(_) => false,
+            // The key download had its own attempts; the call was never sent.
+            Error::Build(_) | Error::Response(_) | Error::Keys(_) => false,
         }
     }
 
@@ -151,19 +152,7 @@ mod tests {
     type E = Error<TransportFailure>;
 
     fn service(r: Retryability) -> E {
-        ResponseError::Service(ServiceError {
-            provider: Provider::WeChat,
-            http_status: 500,
-            code: "SYSTEMERROR".into(),
-            message: String::new(),
-            detail: None,
-            field: None,
-            request_id: None,
-            retryability: r,
-            advice: None,
-            raw: vec![],
-        })
-        .into()
+        ResponseError::Service(ServiceError::new(Provider::WeChat, 500, "SYSTEMERROR", "", r, vec![])).into()
     }
 
     fn unverified(status: u16) -> E {
@@ -184,7 +173,7 @@ mod tests {
             (NonIdempotent, service(Retryability::Ambiguous), false),
             (Idempotent, service(Retryability::Ambiguous), true),
             (Idempotent, service(Retryability::Final), false),
-            (Idempotent, BuildError::Crypto { reason: String::new() }.into(), false),
+            (Idempotent, BuildError::crypto("").into(), false),
             (Idempotent, unverified(502), true),
             (NonIdempotent, unverified(502), false),
             (NonIdempotent, unverified(504), false),

@@ -132,6 +132,15 @@ impl fmt::Display for Outcome {
     }
 }
 
+/// An answer that says where a declaration stands: what the caller should
+/// do next. Polling (`wait_until_settled`) stops once it
+/// [is settled](Outcome::is_settled). Implemented by the providers'
+/// response types.
+pub trait Settles {
+    /// What the answer means for the caller.
+    fn outcome(&self) -> Outcome;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -90,7 +90,9 @@ impl QfPay {
             HttpMethod::Get => Vec::new(),
             HttpMethod::Post => form.into_bytes(),
         };
-        builder.body(body).map_err(|e| BuildError::Config { key: "environment", reason: e.to_string() })
+        builder
+            .body(body)
+            .map_err(|e| BuildError::config("environment", "the base URL does not make a valid request").with_source(e))
     }
 
     /// Decodes a `declare` response (see [`response`](crate::response)).

@@ -237,7 +237,7 @@ impl QfPayConfig {
     }
 
     fn check(&self) -> Result<(), BuildError> {
-        let config = |key: &'static str, reason: String| Err(BuildError::Config { key, reason });
+        let config = |key: &'static str, reason: String| Err(BuildError::config(key, reason));
         if self.app_code.trim().is_empty() {
             return config("app_code", "is empty; use the app code QFPay issued for this environment".into());
         }

@@ -100,6 +100,7 @@
 pub mod client;
 pub mod code;
 pub mod config;
+pub mod exchange;
 pub mod input;
 pub mod record;
 pub mod request;

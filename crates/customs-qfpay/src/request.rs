@@ -207,6 +207,15 @@ impl Operation {
         }
     }
 
+    /// The operation's name, as in logs and tracing: `declare`, `query`, `redeclare`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Operation::Declare => "declare",
+            Operation::Query => "query",
+            Operation::Redeclare => "redeclare",
+        }
+    }
+
     /// Whether repeating the operation is harmless: only the query is.
     /// A declaration or redeclaration that *may* have been sent must be
     /// queried, not resubmitted.
@@ -220,11 +229,7 @@ impl Operation {
 
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Operation::Declare => "declare",
-            Operation::Query => "query",
-            Operation::Redeclare => "redeclare",
-        })
+        f.write_str(self.name())
     }
 }
 

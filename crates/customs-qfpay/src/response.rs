@@ -80,13 +80,7 @@ fn field_error(name: &str, e: &serde_json::Error) -> serde_json::Error {
 }
 
 fn decode_error(resp: &Response, reason: impl Into<String>) -> ResponseError {
-    DecodeError {
-        provider: Provider::QfPay,
-        http_status: resp.status().as_u16(),
-        reason: reason.into(),
-        raw: resp.body().clone(),
-    }
-    .into()
+    DecodeError::new(Provider::QfPay, resp.status().as_u16(), reason, resp.body().clone()).into()
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {
@@ -181,19 +175,9 @@ fn service_error(
     detail: Option<String>,
     retryability: Retryability,
 ) -> ResponseError {
-    ServiceError {
-        provider: Provider::QfPay,
-        http_status: resp.status().as_u16(),
-        code,
-        message,
-        detail,
-        field: None,
-        request_id: None,
-        retryability,
-        advice: None,
-        raw: resp.body().clone(),
-    }
-    .into()
+    ServiceError::new(Provider::QfPay, resp.status().as_u16(), code, message, retryability, resp.body().clone())
+        .with_detail(detail)
+        .into()
 }
 
 fn from_map<T: DeserializeOwned>(resp: &Response, map: Map<String, Value>) -> Result<T, ResponseError> {

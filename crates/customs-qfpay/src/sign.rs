@@ -46,7 +46,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use customs_core::{Request, Secret};
+#[cfg(feature = "server")]
+use customs_core::Request;
+use customs_core::Secret;
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
@@ -382,6 +384,7 @@ fn eq_hex_ignore_case(expected: &[u8], got: &[u8]) -> bool {
 /// assert!(!received.verify(&Secret::new("wrong")));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[cfg(feature = "server")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReceivedRequest {
@@ -396,6 +399,7 @@ pub struct ReceivedRequest {
     pub params: Params,
 }
 
+#[cfg(feature = "server")]
 impl ReceivedRequest {
     /// Reads the QFPay headers and the parameters of `request`.
     pub fn parse(request: &Request) -> Result<Self, ReceiveError> {
@@ -425,6 +429,7 @@ impl ReceivedRequest {
     }
 }
 
+#[cfg(feature = "server")]
 /// Why a received request could not be read (see [`ReceivedRequest::parse`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

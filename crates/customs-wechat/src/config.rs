@@ -56,13 +56,12 @@ impl ConfigError {
 impl From<ConfigError> for BuildError {
     fn from(e: ConfigError) -> Self {
         let key = e.key();
-        let reason = match e {
-            ConfigError::Missing { .. } => "it is required".to_owned(),
-            ConfigError::Invalid { reason, .. } => reason,
-            ConfigError::ApiV3Key(e) => e.to_string(),
-            ConfigError::PrivateKey(e) => e.to_string(),
-        };
-        BuildError::Config { key, reason }
+        match e {
+            ConfigError::Missing { .. } => BuildError::config(key, "it is required"),
+            ConfigError::Invalid { reason, .. } => BuildError::config(key, reason),
+            ConfigError::ApiV3Key(e) => BuildError::config(key, "it cannot be used").with_source(e),
+            ConfigError::PrivateKey(e) => BuildError::config(key, "it cannot be used").with_source(e),
+        }
     }
 }
 

@@ -292,6 +292,14 @@ impl Answers<DeclareRequest> for DeclareResponse {
     }
 }
 
+/// A declare answer stands where its `state` says (usually `UNDECLARED`:
+/// pending, query later).
+impl customs_core::Settles for DeclareResponse {
+    fn outcome(&self) -> customs_core::Outcome {
+        self.state.outcome()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use customs_core::validation::Rule;

@@ -78,6 +78,7 @@ pub mod certificate;
 pub mod certificates;
 pub mod config;
 pub mod declare;
+pub mod exchange;
 pub mod keys;
 pub mod model;
 pub mod modify;
@@ -87,8 +88,10 @@ pub mod query;
 pub mod redeclare;
 pub mod replay;
 pub mod rsa_crypt;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod service;
+pub mod session;
 pub mod signer;
 pub mod verifier;
 pub mod verify_certificate;
@@ -106,6 +109,7 @@ pub use redeclare::{OrderRef, RedeclareInput, RedeclareRequest, RedeclareRespons
 pub use replay::ReplayGuard;
 pub use rsa_crypt::RsaPadding;
 pub use service::{ErrorCode, Remedy};
+pub use session::{KeySession, KeySettings, Verification};
 pub use verifier::{
     CombinedVerifier, PlatformCertificates, PlatformPublicKey, PublicKeyVerifier, Verifier, verify_response,
 };

@@ -211,14 +211,14 @@ impl WeChatPay {
     ) -> Result<Request, BuildError> {
         let serial = platform_key.serial.trim();
         if serial.is_empty() || HeaderValue::from_str(serial).is_err() {
-            return Err(BuildError::Config {
-                key: "platform_key.serial",
-                reason: "the platform certificate serial or PUB_KEY_ID_ must be non-empty visible text".into(),
-            });
+            return Err(BuildError::config(
+                "platform_key.serial",
+                "the platform certificate serial or PUB_KEY_ID_ must be non-empty visible text",
+            ));
         }
         let body = request
             .body(self.config.appid(), self.config.mchid(), platform_key, padding)
-            .map_err(|e: RsaCryptError| BuildError::Crypto { reason: e.to_string() })?;
+            .map_err(|e: RsaCryptError| BuildError::crypto("could not encrypt the identity fields").with_source(e))?;
         self.build_signed(Operation::VerifyCertificate, None, body, Some(serial), timestamp, nonce)
     }
 
@@ -294,11 +294,13 @@ impl WeChatPay {
     ) -> Result<CertificatesResponse, ResponseError> {
         let mut certificates = Vec::with_capacity(body.data.len());
         for (i, listing) in body.data.iter().enumerate() {
-            let cert = listing.open(self.config.apiv3_key()).map_err(|e| DecodeError {
-                provider: Provider::WeChat,
-                http_status: response.status().as_u16(),
-                reason: format!("data[{i}] (serial_no {}): {e}", listing.serial_no),
-                raw: response.body().clone(),
+            let cert = listing.open(self.config.apiv3_key()).map_err(|e| {
+                DecodeError::new(
+                    Provider::WeChat,
+                    response.status().as_u16(),
+                    format!("data[{i}] (serial_no {}): {e}", listing.serial_no),
+                    response.body().clone(),
+                )
             })?;
             certificates.push(cert);
         }
@@ -355,11 +357,8 @@ impl WeChatPay {
     }
 
     fn parse_json<T: DeserializeOwned>(response: &Response) -> Result<T, ResponseError> {
-        let decode_error = |reason: String| DecodeError {
-            provider: Provider::WeChat,
-            http_status: response.status().as_u16(),
-            reason,
-            raw: response.body().clone(),
+        let decode_error = |reason: String| {
+            DecodeError::new(Provider::WeChat, response.status().as_u16(), reason, response.body().clone())
         };
         if response.body().iter().all(u8::is_ascii_whitespace) {
             return Err(decode_error("the body is empty, a JSON object was expected".into()).into());
@@ -413,7 +412,9 @@ impl WeChatPay {
         if let Some(serial) = wechatpay_serial.or(self.config.wechatpay_serial()) {
             builder = builder.header(HEADER_SERIAL, serial);
         }
-        builder.body(body).map_err(|e| BuildError::Config { key: "base_url", reason: e.to_string() })
+        builder
+            .body(body)
+            .map_err(|e| BuildError::config("base_url", "it does not make a valid request").with_source(e))
     }
 }
 

@@ -373,6 +373,23 @@ impl QueryResponse {
     }
 }
 
+/// A query answer is settled when every record of the page is: the least
+/// settled record wins (pending, then needs-action, then failure, then
+/// success). No record yet counts as pending. Only the page returned is
+/// considered; query split orders with a `limit` covering every sub-order.
+impl customs_core::Settles for QueryResponse {
+    fn outcome(&self) -> customs_core::Outcome {
+        use customs_core::Outcome;
+        let rank = |o: Outcome| match o {
+            Outcome::Pending => 0,
+            Outcome::NeedsAction => 1,
+            Outcome::SettledFailure => 2,
+            _ => 3,
+        };
+        self.data.iter().map(|r| r.state.outcome()).min_by_key(|o| rank(*o)).unwrap_or(Outcome::Pending)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use customs_core::DeclarationState;

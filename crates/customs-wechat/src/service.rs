@@ -348,18 +348,13 @@ pub fn service_error(http_status: u16, headers: &HeaderMap, body: &[u8]) -> Serv
         .and_then(serde_json::Value::as_str)
         .filter(|f| !f.is_empty())
         .map(str::to_owned);
-    ServiceError {
-        provider: Provider::WeChat,
-        http_status,
-        retryability: retryability(http_status, &code),
-        advice: Remedy::classify(&code, &message).map(|r| format!("what to do: {r}")),
-        code,
-        message,
-        detail: detail.map(|d| d.to_string()),
-        field,
-        request_id: request_id(headers),
-        raw: body.to_vec(),
-    }
+    let advice = Remedy::classify(&code, &message).map(|r| format!("what to do: {r}"));
+    let retry = retryability(http_status, &code);
+    ServiceError::new(Provider::WeChat, http_status, code, message, retry, body.to_vec())
+        .with_detail(detail.map(|d| d.to_string()))
+        .with_field(field)
+        .with_request_id(request_id(headers))
+        .with_advice(advice)
 }
 
 /// Reads an answer that carries no signature (a gateway's HTML 502, an
@@ -513,7 +508,8 @@ mod tests {
             assert!(e.to_string().contains(remedy.advice()), "{e}");
             assert_eq!(e.retryability, Retryability::Final, "a refusal is not retried blindly");
             // Without the raw body, the message still classifies.
-            let bare = ServiceError { raw: Vec::new(), ..e };
+            let mut bare = e;
+            bare.raw = Vec::new();
             assert_eq!(Remedy::of(&bare), Some(remedy));
         }
     }

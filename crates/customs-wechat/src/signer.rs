@@ -70,12 +70,7 @@ impl SignError {
 
 impl From<SignError> for customs_core::BuildError {
     fn from(e: SignError) -> Self {
-        let mut reason = e.reason.clone();
-        if let Some(src) = &e.source {
-            reason.push_str(": ");
-            reason.push_str(&src.to_string());
-        }
-        customs_core::BuildError::Crypto { reason }
+        customs_core::BuildError::crypto("the signer failed").with_source(e)
     }
 }
 
@@ -203,6 +198,15 @@ mod tests {
     fn sign_error_becomes_a_crypto_build_error() {
         let e = SignError::with_source("kms unavailable", std::io::Error::other("timeout"));
         let b: customs_core::BuildError = e.into();
-        assert!(b.to_string().contains("kms unavailable: timeout"), "{b}");
+        // The signer's error is kept as the source, and the message still says it all.
+        let again = customs_core::BuildError::crypto("the signer failed")
+            .with_source(SignError::with_source("kms unavailable", std::io::Error::other("timeout")));
+        assert_eq!(b, again);
+        assert_eq!(
+            b.to_string(),
+            "could not sign or encrypt the request: the signer failed: signing failed: kms unavailable: timeout; nothing was sent"
+        );
+        let source = std::error::Error::source(&b).unwrap();
+        assert_eq!(source.to_string(), "signing failed: kms unavailable");
     }
 }

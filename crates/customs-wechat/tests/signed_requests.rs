@@ -334,7 +334,11 @@ fn a_failing_kms_signer_is_a_crypto_error() {
             .unwrap(),
     );
     let err = wechat.build_declare(&declare_request(), TS, NONCE).unwrap_err();
-    assert!(matches!(&err, BuildError::Crypto { reason } if reason.contains("KMS key arn:test is disabled")), "{err}");
+    // The signer's own error is kept as the source, not flattened into a string.
+    let BuildError::Crypto { reason, source: Some(cause) } = &err else { panic!("{err}") };
+    assert_eq!(reason, "the signer failed");
+    assert_eq!(cause.to_string(), "signing failed: KMS key arn:test is disabled");
+    assert!(cause.get().downcast_ref::<SignError>().is_some());
 }
 
 #[test]

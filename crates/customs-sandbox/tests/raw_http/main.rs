@@ -9,4 +9,5 @@ mod faults;
 mod late_answer;
 mod lifecycle;
 mod qfpay;
+mod review_findings;
 mod wechat;
