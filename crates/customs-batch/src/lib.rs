@@ -91,6 +91,7 @@
 //! ```
 
 pub mod bucket;
+pub mod dispatch;
 pub mod input;
 pub mod journal;
 pub mod order;
