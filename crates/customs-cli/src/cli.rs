@@ -50,6 +50,8 @@ pub(crate) enum Command {
     /// WeChat Pay Global customs operations (/v3/global/customs/*).
     #[command(subcommand)]
     Wechat(WeChatCommand),
+    /// Declare many orders from a file, exactly once, resumable (see `customs batch --help`).
+    Batch(crate::batch_cmd::BatchArgs),
 }
 
 #[derive(Debug, Args)]

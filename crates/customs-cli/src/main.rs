@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod batch_cmd;
 mod cli;
 mod config;
 mod demo;
@@ -66,6 +67,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Failure> {
             runtime()?.block_on(sandbox_cmd::run(args))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Batch(args) => batch_cmd::run(cli, args),
         Command::Demo => {
             runtime()?.block_on(demo::run())?;
             Ok(ExitCode::SUCCESS)
