@@ -9,24 +9,28 @@
 //! * `bench [--quick] [--no-run] [--report-only]`: runs every benchmark of
 //!   `customs-bench` and prints one summary table with the performance
 //!   budgets as ratios to baselines measured in the same run.
+//! * `fuzz [--seconds N] [--merge] [--list] [TARGET…]`: runs the cargo-fuzz
+//!   targets of `fuzz/` on the nightly toolchain (see `fuzz/README.md`).
 
 use std::process::{Command, ExitCode};
 
 mod advisories;
 mod bench;
 mod deps;
+mod fuzz;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((cmd, rest)) = args.split_first() else {
-        eprintln!("usage: cargo xtask <check-deps|bench> [options]");
+        eprintln!("usage: cargo xtask <check-deps|bench|fuzz> [options]");
         return ExitCode::from(2);
     };
     let cmd = cmd.as_str();
     let result = match cmd {
         "check-deps" => deps::run(rest),
         "bench" => bench::run(rest),
-        other => Err(format!("unknown command `{other}`; expected check-deps or bench")),
+        "fuzz" => fuzz::run(rest),
+        other => Err(format!("unknown command `{other}`; expected check-deps, bench or fuzz")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

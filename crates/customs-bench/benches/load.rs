@@ -21,10 +21,10 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, KeyPair, ParsedPublicKey, RsaKeyPair};
 use customs_client::wechat::{Client, WeChatOptions};
 use customs_http_reqwest::ReqwestTransport;
-use customs_sandbox::{Sandbox, WechatTransaction, demo};
-use customs_wechat::certificate::Certificate;
+use customs_sandbox::{Sandbox, WeChatTransaction, demo};
+use customs_wechat::Certificate;
 use customs_wechat::verifier::PlatformCertificates;
-use customs_wechat::{DeclareInput, DeclareRequest, WeChatConfig};
+use customs_wechat::{DeclareInput, DeclareRequest};
 
 struct Args {
     n: usize,
@@ -84,13 +84,13 @@ fn rsa_costs() -> (Duration, Duration) {
     (sign, verify)
 }
 
-fn requests(n: usize) -> (Vec<WechatTransaction>, Vec<DeclareRequest>) {
+fn requests(n: usize) -> (Vec<WeChatTransaction>, Vec<DeclareRequest>) {
     (0..n)
         .map(|i| {
             let txn = format!("42000099992026010100{i:08}");
             let order = format!("load-{i:08}");
             let t =
-                WechatTransaction::new(&txn, &order, demo::WECHAT_MCHID, 10_000, demo::PAYER_NAME, demo::PAYER_ID_NO);
+                WeChatTransaction::new(&txn, &order, demo::WECHAT_MCHID, 10_000, demo::PAYER_NAME, demo::PAYER_ID_NO);
             let r = DeclareInput {
                 out_trade_no: order,
                 transaction_id: txn,
@@ -117,15 +117,7 @@ fn main() {
             builder = builder.wechat_transaction(t);
         }
         let sandbox = builder.start().await.expect("sandbox starts");
-        let config = WeChatConfig::builder()
-            .mchid(demo::WECHAT_MCHID)
-            .appid(demo::WECHAT_APPID)
-            .merchant_serial(demo::WECHAT_MERCHANT_SERIAL)
-            .private_key_pem(&demo::wechat_merchant_private_key_pem())
-            .apiv3_key(demo::wechat_apiv3_key())
-            .base_url(sandbox.base_url())
-            .build()
-            .unwrap();
+        let config = demo::wechat_config(sandbox.base_url()).build().unwrap();
         let cert = Certificate::from_pem(demo::PLATFORM_CERT_PEM).unwrap();
         let options =
             WeChatOptions::default().with_certificates(Arc::new(PlatformCertificates::from_certificates([&cert])));

@@ -19,8 +19,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use customs_core::{CustomsCode, Fen, Secret, SubOrder};
 use customs_qfpay::sign::Params;
 use customs_qfpay::{DeclareRequest, Environment, QfPay, QfPayConfig, SignType, WeChatDeclaration};
+use customs_wechat::Certificate;
 use customs_wechat::aes_gcm::ApiV3Key;
-use customs_wechat::certificate::Certificate;
 use customs_wechat::signer::RsaSigner;
 use customs_wechat::verifier::PlatformCertificates;
 use customs_wechat::{DeclareInput as WeChatDeclareInput, WeChatConfig, WeChatPay, server};
@@ -187,7 +187,7 @@ fn wechat_benches(c: &mut Criterion) {
         customs_wechat::QueryOrder::TransactionId("1000320306201511078440737890".parse().unwrap()),
         CustomsCode::SHANGHAI_ZS,
     )
-    .with_page(0, 50);
+    .with_page(0, std::num::NonZeroU32::new(50).unwrap());
     g.bench_function("query_50_records_decode_verify", |b| {
         b.iter(|| pay.decode_query(&query, black_box(&resp), NOW, &certs).unwrap());
     });

@@ -15,12 +15,11 @@
 //! failed, in conflict or skipped as invalid; 4 some line may have been sent
 //! or was not sent (run again); 5 some line still pending at the deadline.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Args, Subcommand, ValueEnum};
 use customs_batch::bucket::{Buckets, Limits, Window};
 use customs_batch::dispatch::{ClientDispatch, QfPaySender, WeChatSender};
 use customs_batch::plan::{ConflictPolicy, Policy};
@@ -32,96 +31,11 @@ use customs_core::{Error, RetryPolicy, TransportSettings};
 use customs_http_reqwest::ReqwestTransport;
 use serde_json::{Value, json};
 
+use crate::batch_args::{BatchAction, BatchArgs, ProviderArg, RunArgs};
 use crate::cli::{Cli, OutputFormat};
 use crate::config::Config;
 use crate::output::{Exit, Failure, out};
 use crate::{qfpay_cmd, send, wechat_cmd};
-
-/// `customs batch …`.
-#[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
-pub(crate) struct BatchArgs {
-    #[command(subcommand)]
-    action: Option<BatchAction>,
-    #[command(flatten)]
-    run: RunArgs,
-}
-
-#[derive(Debug, Subcommand)]
-enum BatchAction {
-    /// Counts by state and the oldest unsettled declaration of a journal.
-    Status {
-        /// The journal.
-        journal: PathBuf,
-    },
-    /// Writes the results file again from the journal alone.
-    Report {
-        /// The journal.
-        journal: PathBuf,
-        /// Results file: .jsonl or .csv.
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
-        /// Only the lines of this input (as the run named it); all by default.
-        #[arg(long, value_name = "SOURCE")]
-        source: Option<String>,
-    },
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum ProviderArg {
-    Qfpay,
-    Wechat,
-}
-
-#[derive(Debug, Args)]
-#[allow(clippy::struct_excessive_bools)] // Flags.
-struct RunArgs {
-    /// Input: JSON Lines (.jsonl) or CSV with a header row (.csv), one declaration per line, fields by wire name.
-    #[arg(required = true, value_name = "FILE")]
-    input: Option<PathBuf>,
-    /// The journal (SQLite; created if missing). Required unless --validate-only.
-    #[arg(long, value_name = "FILE")]
-    journal: Option<PathBuf>,
-    /// Results file: .jsonl or .csv, one row per input line.
-    #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
-    /// Provider of lines without a `provider` column.
-    #[arg(long, value_enum)]
-    provider: Option<ProviderArg>,
-    /// Validate every line and stop; nothing is journaled or sent.
-    #[arg(long)]
-    validate_only: bool,
-    /// Journal invalid lines as invalid and send the valid ones.
-    #[arg(long)]
-    skip_invalid: bool,
-    /// Send a line that differs from its journaled declaration as a modify (once it has settled).
-    #[arg(long)]
-    modify: bool,
-    /// Requests in flight at most.
-    #[arg(long, default_value_t = 8, value_name = "N")]
-    concurrency: usize,
-    /// Stop sending and polling after this many seconds; a later run goes on.
-    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
-    deadline: u64,
-    /// Between two queries of a pending declaration.
-    #[arg(long, default_value_t = 2000, value_name = "MS")]
-    poll_interval_ms: u64,
-    /// Overall timeout of one request.
-    #[arg(long, default_value_t = 30_000, value_name = "MS")]
-    timeout_ms: u64,
-    /// QFPay requests per second per merchant (QFPay's published limit: 100); 0 = no limit.
-    #[arg(long, default_value_t = 100, value_name = "N")]
-    qfpay_per_second: u32,
-    /// QFPay requests per minute per merchant (QFPay's published limit: 400); 0 = no limit.
-    #[arg(long, default_value_t = 400, value_name = "N")]
-    qfpay_per_minute: u32,
-    /// WeChat requests per second per merchant (WeChat publishes none); 0 = no limit.
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    wechat_per_second: u32,
-    /// WeChat requests per minute per merchant; 0 = no limit.
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    wechat_per_minute: u32,
-}
 
 /// Runs `customs batch …`.
 pub(crate) fn run(cli: &Cli, args: &BatchArgs) -> Result<ExitCode, Failure> {

@@ -51,7 +51,7 @@ pub(crate) enum Command {
     #[command(subcommand)]
     Wechat(WeChatCommand),
     /// Declare many orders from a file, exactly once, resumable (see `customs batch --help`).
-    Batch(crate::batch_cmd::BatchArgs),
+    Batch(crate::batch_args::BatchArgs),
 }
 
 #[derive(Debug, Args)]

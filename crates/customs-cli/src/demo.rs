@@ -215,7 +215,6 @@ async fn poll_wechat(
     query: &customs_wechat::QueryRequest,
     what: &str,
 ) -> Result<(), Failure> {
-    use customs_client::settle::Settles;
     for n in 1..=MAX_POLLS {
         let r = client.query(query).await.map_err(|e| unexpected(what, e))?;
         let states: Vec<String> = r.data.iter().map(|d| d.state.raw.clone()).collect();

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod batch_args;
 mod batch_cmd;
 mod cli;
 mod config;

@@ -48,7 +48,12 @@ pub(crate) fn json_input<T: DeserializeOwned + Default>(call: &CallArgs) -> Resu
     let Some(path) = &call.json else { return Ok(T::default()) };
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::invalid(format!("--json {}: cannot read: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| Failure::invalid(format!("--json {}: {e}", path.display())))
+    parse_json_input(&text, path)
+}
+
+/// Parses the text of the `--json` file at `path` (named in errors) into `T`.
+pub(crate) fn parse_json_input<T: DeserializeOwned>(text: &str, path: &std::path::Path) -> Result<T, Failure> {
+    serde_json::from_str(text).map_err(|e| Failure::invalid(format!("--json {}: {e}", path.display())))
 }
 
 fn over(flag: Option<&String>, json: &mut Option<String>) {

@@ -314,6 +314,8 @@ impl Drop for Dir {
 fn run(c: &Case, config: &Path, json: bool) -> Output {
     let mut cmd = Command::cargo_bin("customs").expect("the customs binary is built");
     cmd.current_dir(config.parent().unwrap()).env_remove("CUSTOMS_TEST_PEM").env_remove("CUSTOMS_TEST_APIV3");
+    // Tracing at TRACE, where the binary has it: it must not show a secret either.
+    cmd.env("RUST_LOG", "trace");
     for (k, v) in &c.env {
         cmd.env(k, v);
     }

@@ -19,7 +19,7 @@ use customs_client::wechat::Client;
 use customs_core::CustomsCode;
 use customs_http_reqwest::ReqwestTransport;
 use customs_sandbox::{Sandbox, demo};
-use customs_wechat::{DeclareRequest, QueryOrder, QueryRequest, WeChatConfig};
+use customs_wechat::{DeclareRequest, QueryOrder, QueryRequest};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,14 +32,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A local WeChat Pay emulator; in production, leave `base_url` at its default.
     let sandbox = Sandbox::builder().start().await?;
 
-    let config = WeChatConfig::builder()
-        .mchid(demo::WECHAT_MCHID)
-        .appid(demo::WECHAT_APPID)
-        .merchant_serial(demo::WECHAT_MERCHANT_SERIAL)
-        .private_key_pem(&demo::wechat_merchant_private_key_pem())
-        .apiv3_key(demo::wechat_apiv3_key())
-        .base_url(sandbox.base_url())
-        .build()?;
+    let config = demo::wechat_config(sandbox.base_url()).build()?;
     let client = Client::new(config, ReqwestTransport::new()?);
 
     let declaration = DeclareRequest::new(

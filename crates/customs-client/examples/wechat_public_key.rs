@@ -12,9 +12,7 @@ use customs_client::wechat::{Client, Verification, WeChatOptions};
 use customs_core::{CustomsCode, Secret};
 use customs_http_reqwest::ReqwestTransport;
 use customs_sandbox::{Sandbox, SigningMode, demo};
-use customs_wechat::{
-    DeclareRequest, PublicKeyVerifier, QueryOrder, QueryRequest, VerifyCertificateRequest, WeChatConfig,
-};
+use customs_wechat::{DeclareRequest, PublicKeyVerifier, QueryOrder, QueryRequest, VerifyCertificateRequest};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,15 +25,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A sandbox that signs every answer with its public-key-mode key.
     let sandbox = Sandbox::builder().signing(SigningMode::PublicKey).start().await?;
 
-    let config = WeChatConfig::builder()
-        .mchid(demo::WECHAT_MCHID)
-        .appid(demo::WECHAT_APPID)
-        .merchant_serial(demo::WECHAT_MERCHANT_SERIAL)
-        .private_key_pem(&demo::wechat_merchant_private_key_pem())
-        .apiv3_key(demo::wechat_apiv3_key())
+    let config = demo::wechat_config(sandbox.base_url())
         // Pin answers to the public key (sent as `Wechatpay-Serial`).
         .wechatpay_serial(demo::PUB_KEY_ID)
-        .base_url(sandbox.base_url())
         .build()?;
     // The key as downloaded from the merchant platform, with its id.
     let public_key = PublicKeyVerifier::from_pem(demo::PUB_KEY_ID, demo::PUB_KEY_PEM)?;

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use customs_core::{BuildError, Error, Exchange, IntoExchange, KeyTrigger, Session, Settles};
 
-use crate::env::ClientOptions;
+use crate::options::ClientOptions;
 use crate::settle::{Poller, WaitError};
 
 /// The output of sending `Q` with session `S`.

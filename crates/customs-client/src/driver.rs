@@ -24,7 +24,7 @@ use customs_core::{
     Error, Exchange, KeyDecision, KeyTrigger, KeysError, ResponseError, RetryDecision, Session, TransportError,
 };
 
-use crate::env::ClientOptions;
+use crate::options::ClientOptions;
 
 /// The attempt loop's state and decisions, shared by both drivers.
 pub(crate) struct Attempts<'a> {
@@ -194,7 +194,7 @@ pub(crate) mod blocking {
     use customs_core::{Error, Exchange, KeyTrigger, KeysError, Session, Transport};
 
     use super::{Attempts, Next, before_call_result, decided, fetched, log_repair, response_meta};
-    use crate::env::ClientOptions;
+    use crate::options::ClientOptions;
 
     /// What a blocking client holds.
     pub(crate) struct Driver<S, T> {
@@ -285,7 +285,7 @@ pub(crate) mod nonblocking {
     use tracing::Instrument as _;
 
     use super::{Attempts, Next, before_call_result, decided, fetched, log_repair, response_meta};
-    use crate::env::ClientOptions;
+    use crate::options::ClientOptions;
 
     /// What an async client holds.
     pub(crate) struct Driver<S, T> {
@@ -428,7 +428,7 @@ mod tests {
         Session, TransportFailure, VerifyError,
     };
 
-    use crate::env::ClientOptions;
+    use crate::options::ClientOptions;
     use crate::{BlockingClient, Client};
 
     /// What the echo exchange and its key session share.

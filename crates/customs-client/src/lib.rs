@@ -177,17 +177,21 @@ pub(crate) use conveniences;
 
 pub mod client;
 pub mod driver;
-pub mod env;
+pub mod options;
 #[cfg(feature = "qfpay")]
 pub mod qfpay;
 pub mod settle;
 #[cfg(feature = "wechat")]
 pub mod wechat;
 
+/// Former name of [`options`].
+#[doc(hidden)]
+pub use options as env;
+
 #[cfg(feature = "blocking")]
 pub use client::BlockingClient;
 #[cfg(feature = "async")]
 pub use client::Client;
 pub use customs_core::{Exchange, IntoExchange, Session, Settles};
-pub use env::{ClientOptions, Clock, OsRandom, Randomness, SystemClock};
+pub use options::{ClientOptions, Clock, OsRandom, Randomness, SystemClock};
 pub use settle::WaitError;

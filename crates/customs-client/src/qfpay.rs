@@ -27,7 +27,7 @@
 
 use customs_qfpay::{QfPay, QfPayConfig};
 
-use crate::env::ClientOptions;
+use crate::options::ClientOptions;
 
 /// The async QFPay client ([`crate::Client`] over the [`QfPay`] session).
 #[cfg(feature = "async")]

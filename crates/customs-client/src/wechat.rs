@@ -52,7 +52,7 @@ pub use customs_wechat::session::{
     DEFAULT_MIN_REFRESH_INTERVAL, DEFAULT_REFRESH_INTERVAL, KeySession, KeySettings, Verification,
 };
 
-use crate::env::ClientOptions;
+use crate::options::ClientOptions;
 
 /// WeChat-specific client settings: the client's options and the key
 /// session's settings.

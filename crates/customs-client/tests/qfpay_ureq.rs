@@ -16,7 +16,7 @@ use customs_qfpay::{
     ActionType, AlipayDeclaration, QfSubOrderNo, QueryRequest, RecordOutcome, TradeType, WeChatDeclaration,
 };
 use customs_sandbox::{
-    AdvanceRule, BlockingSandbox, FaultKind, FaultRule, QfpayMerchant, QfpayTransaction, Route, Sandbox,
+    AdvanceRule, BlockingSandbox, FaultKind, FaultRule, QfPayMerchant, QfPayTransaction, Route, Sandbox,
     TradeType as PaidWith, demo,
 };
 use customs_testkit::peer::{Mode, Peer, response};
@@ -223,7 +223,7 @@ fn inputs_the_documents_allow_are_accepted_by_the_sandbox() {
     const SPLIT_ALIPAY: &str = "20260101000199990031";
     let sandbox = Sandbox::builder()
         .qfpay_transaction(
-            QfpayTransaction::new(SPLIT_ALIPAY, demo::QFPAY_APP_CODE, 30_000, demo::PAYER_NAME, demo::PAYER_ID_NO)
+            QfPayTransaction::new(SPLIT_ALIPAY, demo::QFPAY_APP_CODE, 30_000, demo::PAYER_NAME, demo::PAYER_ID_NO)
                 .with_trade_type(PaidWith::Alipay),
         )
         .start_blocking()
@@ -389,8 +389,8 @@ fn two_merchants_side_by_side_each_with_their_own_key() {
     const OTHER_APP: &str = "SANDBOXQFPAYAPPCODE000000000002";
     const OTHER_SYSSN: &str = "20260101000200020001";
     let sandbox = Sandbox::builder()
-        .qfpay_merchant(QfpayMerchant::new(OTHER_APP, Secret::new("another-merchant-key")))
-        .qfpay_transaction(QfpayTransaction::new(OTHER_SYSSN, OTHER_APP, 1_000, demo::PAYER_NAME, demo::PAYER_ID_NO))
+        .qfpay_merchant(QfPayMerchant::new(OTHER_APP, Secret::new("another-merchant-key")))
+        .qfpay_transaction(QfPayTransaction::new(OTHER_SYSSN, OTHER_APP, 1_000, demo::PAYER_NAME, demo::PAYER_ID_NO))
         .start_blocking()
         .unwrap();
     let first = client(&sandbox, &Log::default());

@@ -16,7 +16,7 @@ use customs_http_ureq::UreqTransport;
 use customs_sandbox::demo;
 use customs_testkit::peer::RawRequest;
 use customs_testkit::wechat::{Answer, AnswerServer, Forgery, Platform};
-use customs_wechat::certificate::Certificate;
+use customs_wechat::Certificate;
 use customs_wechat::signer::RsaSigner;
 use customs_wechat::{
     DeclareRequest, DeclareResponse, ModifyRequest, ModifyResponse, PlatformCertificates, QueryOrder, QueryRequest,

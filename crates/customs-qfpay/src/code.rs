@@ -55,8 +55,8 @@ pub enum RespCode {
 }
 
 impl RespCode {
-    /// Maps a raw `respcd`.
-    pub fn parse(raw: &str) -> Self {
+    /// Maps a raw `respcd` (the same name as WeChat's `ErrorCode::from_wire`).
+    pub fn from_wire(raw: &str) -> Self {
         match raw {
             "0000" => RespCode::Success,
             "1100" => RespCode::SystemMaintenance,
@@ -71,6 +71,12 @@ impl RespCode {
             "1298" => RespCode::NetworkSlowPending,
             _ => RespCode::Other(raw.to_owned()),
         }
+    }
+
+    /// Former name of [`from_wire`](Self::from_wire).
+    #[deprecated(note = "use `RespCode::from_wire`, the name both providers' code types share")]
+    pub fn parse(raw: &str) -> Self {
+        Self::from_wire(raw)
     }
 
     /// The code as QFPay sent it.
@@ -168,23 +174,23 @@ mod tests {
 
     #[test]
     fn classes() {
-        assert!(RespCode::parse("0000").is_success());
+        assert!(RespCode::from_wire("0000").is_success());
         for c in ["1143", "1145", "1298"] {
-            let r = RespCode::parse(c);
+            let r = RespCode::from_wire(c);
             assert!(r.is_pending());
             assert!(!r.is_success());
             assert_eq!(r.as_str(), c);
         }
-        assert_eq!(RespCode::parse("1108"), RespCode::SignatureError);
-        assert_eq!(RespCode::parse("1108").retryability(), Retryability::Final);
-        assert_eq!(RespCode::parse("1100").retryability(), Retryability::Retryable);
+        assert_eq!(RespCode::from_wire("1108"), RespCode::SignatureError);
+        assert_eq!(RespCode::from_wire("1108").retryability(), Retryability::Final);
+        assert_eq!(RespCode::from_wire("1100").retryability(), Retryability::Retryable);
         for c in ["1295", "1296", "1297"] {
-            assert_eq!(RespCode::parse(c).retryability(), Retryability::Ambiguous, "{c}");
-            assert_eq!(RespCode::parse(c).as_str(), c);
+            assert_eq!(RespCode::from_wire(c).retryability(), Retryability::Ambiguous, "{c}");
+            assert_eq!(RespCode::from_wire(c).as_str(), c);
         }
         for c in ["1294", "1104", "9999", "", "abcd"] {
-            assert_eq!(RespCode::parse(c).retryability(), Retryability::Final, "{c}");
-            assert_eq!(RespCode::parse(c).as_str(), c);
+            assert_eq!(RespCode::from_wire(c).retryability(), Retryability::Final, "{c}");
+            assert_eq!(RespCode::from_wire(c).as_str(), c);
         }
     }
 

@@ -276,6 +276,13 @@ impl QfPayConfigBuilder {
         self
     }
 
+    /// Where requests go, by URL: [`Environment::Custom`]. The same host
+    /// selection as `WeChatConfigBuilder::base_url` (a sandbox, a proxy);
+    /// named hosts are [`environment`](Self::environment).
+    pub fn base_url(self, url: impl Into<String>) -> Self {
+        self.environment(Environment::Custom(url.into()))
+    }
+
     /// The merchant id: only if QFPay issued one, then it is mandatory and
     /// signed like any parameter (spec §1).
     pub fn mchid(mut self, mchid: impl Into<String>) -> Self {
@@ -330,6 +337,13 @@ mod tests {
             assert!(env.base_url().starts_with("https://"));
             assert!(env.check().is_ok());
         }
+    }
+
+    #[test]
+    fn base_url_selects_a_custom_host() {
+        let c = QfPayConfig::builder("A", Secret::new("k")).base_url("http://127.0.0.1:9/").build().unwrap();
+        assert_eq!(c.environment(), &Environment::Custom("http://127.0.0.1:9/".into()));
+        assert_eq!(c.base_url(), "http://127.0.0.1:9");
     }
 
     #[test]

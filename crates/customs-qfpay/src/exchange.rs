@@ -26,7 +26,7 @@
 use customs_core::exchange::{ExchangeInfo, NoFetch};
 use customs_core::{BuildError, Exchange, Outcome, Provider, Request, Response, ResponseError, Session, Settles};
 
-use crate::client::QfPay;
+use crate::codec::QfPay;
 use crate::request::{DeclareRequest, Operation, QueryRequest, RedeclareRequest};
 use crate::response::{DeclareResponse, QueryResponse};
 

@@ -97,8 +97,8 @@
 //!   codes are documented, so `resperr`/`respmsg` are surfaced verbatim.
 //! * The regional hosts of spec §2 come from docs since removed.
 
-pub mod client;
 pub mod code;
+pub mod codec;
 pub mod config;
 pub mod exchange;
 pub mod input;
@@ -108,8 +108,12 @@ pub mod response;
 pub mod sign;
 mod sub_order_no;
 
-pub use client::QfPay;
+/// Former name of [`codec`] (it holds [`QfPay`], the sans-IO codec, not a client).
+#[doc(hidden)]
+pub use codec as client;
+
 pub use code::RespCode;
+pub use codec::QfPay;
 pub use config::{Environment, QfPayConfig, QfPayConfigBuilder};
 pub use input::{DeclareInput, QueryInput, RedeclareInput};
 pub use record::{QueryRecord, RecordOutcome, RecordVerdict};

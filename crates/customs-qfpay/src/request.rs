@@ -47,7 +47,9 @@ pub mod limits {
 pub const MCH_CUSTOMS_NO: &str = "mch_customs_no";
 
 /// The payment platform, `trade_type` (QFPay 報關 API 指南: `weixin` or `alipay`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Serde reads and writes the wire value (the sandbox's configuration uses it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum TradeType {
     /// WeChat Pay, wire value `weixin`.
@@ -198,6 +200,22 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// Every operation.
+    pub const ALL: [Operation; 3] = [Operation::Declare, Operation::Query, Operation::Redeclare];
+
+    /// The operation a path (below the base URL, without query) names. QFPay
+    /// routes by path alone; which methods a path accepts is
+    /// [`accepts`](Self::accepts).
+    pub fn from_path(path: &str) -> Option<Operation> {
+        Self::ALL.into_iter().find(|op| op.path() == path)
+    }
+
+    /// Whether the operation accepts `method`: declare and redeclare POST
+    /// only, query POST or GET (QFPay 報關 API 指南 §2).
+    pub fn accepts(self, method: HttpMethod) -> bool {
+        method == HttpMethod::Post || self == Operation::Query
+    }
+
     /// The path, relative to the environment's base URL.
     pub const fn path(self) -> &'static str {
         match self {
@@ -352,7 +370,7 @@ pub struct AlipayDeclaration {
     /// or `tianjin`, in any case ([`CustomsCode::new_alipay`]).
     pub customs: CustomsCode,
     /// Merchant customs registration number, `mch_customs_no` (String(20)).
-    pub mch_customs_no: MerchantCustomsNo,
+    pub merchant_customs_no: MerchantCustomsNo,
     /// Name in the Alipay customs record, `mch_customs_name` (optional).
     pub mch_customs_name: Option<MchCustomsName>,
     /// Declaration request number, `out_request_no` (optional, String(32)).
@@ -369,11 +387,11 @@ pub struct AlipayDeclaration {
 
 impl AlipayDeclaration {
     /// An Alipay declaration of the whole payment, with no optional field.
-    pub fn new(syssn: Syssn, customs: CustomsCode, mch_customs_no: MerchantCustomsNo) -> Self {
+    pub fn new(syssn: Syssn, customs: CustomsCode, merchant_customs_no: MerchantCustomsNo) -> Self {
         Self {
             syssn,
             customs,
-            mch_customs_no,
+            merchant_customs_no,
             mch_customs_name: None,
             out_request_no: None,
             amount: None,
@@ -436,7 +454,7 @@ pub struct WeChatDeclaration {
     /// upper-case codes.
     pub customs: CustomsCode,
     /// Merchant customs registration number, `mch_customs_no` (String(20)).
-    pub mch_customs_no: MerchantCustomsNo,
+    pub merchant_customs_no: MerchantCustomsNo,
     /// `ADD` (default) or `MODIFY`; always sent.
     pub action_type: ActionType,
     /// Sub-order number of a split payment, `sub_order_no` (String(64));
@@ -449,8 +467,8 @@ pub struct WeChatDeclaration {
 
 impl WeChatDeclaration {
     /// An `ADD` declaration of the whole payment.
-    pub fn new(syssn: Syssn, customs: CustomsCode, mch_customs_no: MerchantCustomsNo) -> Self {
-        Self { syssn, customs, mch_customs_no, action_type: ActionType::Add, sub_order_no: None, fees: None }
+    pub fn new(syssn: Syssn, customs: CustomsCode, merchant_customs_no: MerchantCustomsNo) -> Self {
+        Self { syssn, customs, merchant_customs_no, action_type: ActionType::Add, sub_order_no: None, fees: None }
     }
 
     /// Sets `action_type`.
@@ -538,12 +556,20 @@ impl DeclareRequest {
         }
     }
 
-    /// `mch_customs_no`.
-    pub fn mch_customs_no(&self) -> &MerchantCustomsNo {
+    /// The merchant's customs registration number (wire `mch_customs_no`).
+    pub fn merchant_customs_no(&self) -> &MerchantCustomsNo {
         match self {
-            DeclareRequest::Alipay(d) => &d.mch_customs_no,
-            DeclareRequest::WeChat(d) => &d.mch_customs_no,
+            DeclareRequest::Alipay(d) => &d.merchant_customs_no,
+            DeclareRequest::WeChat(d) => &d.merchant_customs_no,
         }
+    }
+
+    /// Former name of [`merchant_customs_no`](Self::merchant_customs_no).
+    #[deprecated(
+        note = "use `merchant_customs_no` (the Rust name both providers share; the wire name stays `mch_customs_no`)"
+    )]
+    pub fn mch_customs_no(&self) -> &MerchantCustomsNo {
+        self.merchant_customs_no()
     }
 
     /// `sub_order_no`, if this declares a sub-order.
@@ -576,7 +602,7 @@ impl DeclareRequest {
     pub fn validate(&self) -> Result<(), ValidationError> {
         let mut v = Violations::new();
         check_customs(&mut v, self.customs(), self.trade_type());
-        check_mch_customs_no(&mut v, self.mch_customs_no());
+        check_mch_customs_no(&mut v, self.merchant_customs_no());
         if let DeclareRequest::Alipay(AlipayDeclaration { amount: Some(a), .. }) = self {
             check_amount(&mut v, *a);
         }
@@ -607,7 +633,7 @@ impl DeclareRequest {
         p.insert("trade_type", self.trade_type().as_str())
             .insert("syssn", self.syssn().as_str())
             .insert("customs", self.customs().as_str())
-            .insert(MCH_CUSTOMS_NO, self.mch_customs_no().as_str());
+            .insert(MCH_CUSTOMS_NO, self.merchant_customs_no().as_str());
         match self {
             DeclareRequest::Alipay(d) => {
                 p.insert_opt("mch_customs_name", d.mch_customs_name.as_ref().map(MchCustomsName::as_str))
@@ -701,7 +727,7 @@ pub struct RedeclareRequest {
     /// `syssn`.
     pub syssn: Syssn,
     /// `mch_customs_no` (String(20)).
-    pub mch_customs_no: MerchantCustomsNo,
+    pub merchant_customs_no: MerchantCustomsNo,
     /// `sub_order_no` (String(40)): required for split declarations.
     pub sub_order_no: Option<QfSubOrderNo>,
 }
@@ -713,8 +739,13 @@ impl RedeclareRequest {
     pub const IDEMPOTENCY: Idempotency = Operation::Redeclare.idempotency();
 
     /// A redeclaration of a whole (unsplit) declaration.
-    pub fn new(trade_type: TradeType, customs: CustomsCode, syssn: Syssn, mch_customs_no: MerchantCustomsNo) -> Self {
-        Self { trade_type, customs, syssn, mch_customs_no, sub_order_no: None }
+    pub fn new(
+        trade_type: TradeType,
+        customs: CustomsCode,
+        syssn: Syssn,
+        merchant_customs_no: MerchantCustomsNo,
+    ) -> Self {
+        Self { trade_type, customs, syssn, merchant_customs_no, sub_order_no: None }
     }
 
     /// Redeclares one sub-order.
@@ -729,7 +760,7 @@ impl RedeclareRequest {
     pub fn validate(&self) -> Result<(), ValidationError> {
         let mut v = Violations::new();
         check_customs(&mut v, &self.customs, self.trade_type);
-        check_mch_customs_no(&mut v, &self.mch_customs_no);
+        check_mch_customs_no(&mut v, &self.merchant_customs_no);
         check_query_sub_order_no(&mut v, self.sub_order_no.as_ref());
         v.finish()
     }
@@ -740,7 +771,7 @@ impl RedeclareRequest {
         p.insert("trade_type", self.trade_type.as_str())
             .insert("customs", self.customs.as_str())
             .insert("syssn", self.syssn.as_str())
-            .insert(MCH_CUSTOMS_NO, self.mch_customs_no.as_str())
+            .insert(MCH_CUSTOMS_NO, self.merchant_customs_no.as_str())
             .insert_opt("sub_order_no", self.sub_order_no.as_ref().map(QfSubOrderNo::as_str));
         p
     }
@@ -905,7 +936,7 @@ mod tests {
         // The core types allow 32 characters; QFPay allows 20.
         let mut wx = wechat();
         wx.customs = CustomsCode::new("A".repeat(21)).unwrap();
-        wx.mch_customs_no = "1".repeat(21).parse().unwrap();
+        wx.merchant_customs_no = "1".repeat(21).parse().unwrap();
         wx = wx.with_sub_order(SubOrder::new("s".parse().unwrap(), Fen::new(100_000_000), Fen::new(1)).unwrap());
         let e = DeclareRequest::from(wx).validate().unwrap_err();
         assert_eq!(e.fields(), ["customs", "mch_customs_no", "order_fee", "product_fee"]);

@@ -130,7 +130,7 @@ fn classify(resp: &Response) -> Result<Map<String, Value>, ResponseError> {
         } else if status.is_server_error() {
             Retryability::Ambiguous
         } else {
-            respcd.as_deref().map_or(Retryability::Final, |c| RespCode::parse(c).retryability())
+            respcd.as_deref().map_or(Retryability::Final, |c| RespCode::from_wire(c).retryability())
         };
         let fallback = if status == http::StatusCode::TOO_MANY_REQUESTS {
             "too many requests (QFPay allows 100 requests/s and 400/min per merchant)".to_owned()
@@ -160,7 +160,7 @@ fn classify(resp: &Response) -> Result<Map<String, Value>, ResponseError> {
             return Err(decode_error(resp, format!("`respcd` must be a string, found {}", kind(other))));
         }
     };
-    let code = RespCode::parse(&respcd);
+    let code = RespCode::from_wire(&respcd);
     if code.is_success() || code.is_pending() {
         return Ok(map);
     }
@@ -188,8 +188,11 @@ fn from_map<T: DeserializeOwned>(resp: &Response, map: Map<String, Value>) -> Re
 /// "accepted" ([`DeclarationState::Undeclared`]: accepted, not known to be at
 /// customs yet), a pending code [`DeclarationState::Processing`].
 fn respcd_state(respcd: &str) -> StateReport {
-    let state =
-        if RespCode::parse(respcd).is_success() { DeclarationState::Undeclared } else { DeclarationState::Processing };
+    let state = if RespCode::from_wire(respcd).is_success() {
+        DeclarationState::Undeclared
+    } else {
+        DeclarationState::Processing
+    };
     StateReport { state, raw: respcd.to_owned() }
 }
 
@@ -234,7 +237,7 @@ impl DeclareResponse {
 
     /// The mapped `respcd`.
     pub fn code(&self) -> RespCode {
-        RespCode::parse(&self.respcd)
+        RespCode::from_wire(&self.respcd)
     }
 
     /// `1143`/`1145`/`1298`: query later, do not resubmit.
@@ -311,7 +314,7 @@ impl QueryResponse {
 
     /// The mapped `respcd`.
     pub fn code(&self) -> RespCode {
-        RespCode::parse(&self.respcd)
+        RespCode::from_wire(&self.respcd)
     }
 
     /// `1143`/`1145`: query again later.

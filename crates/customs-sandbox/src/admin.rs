@@ -26,20 +26,20 @@ use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::config::{QfpayTransaction, WechatTransaction};
+use crate::config::{QfPayTransaction, WeChatTransaction};
 use crate::fault::FaultRule;
+use crate::reply::Reply;
 use crate::server::Shared;
 use crate::state::{Book, Now, Which};
-use crate::wire::Reply;
 
 /// A transaction posted to `/__admin/transactions`.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "provider", rename_all = "lowercase")]
 pub(crate) enum AdminTransaction {
     /// A QFPay payment.
-    Qfpay(QfpayTransaction),
+    Qfpay(QfPayTransaction),
     /// A WeChat payment.
-    Wechat(WechatTransaction),
+    Wechat(WeChatTransaction),
 }
 
 impl AdminTransaction {

@@ -56,10 +56,12 @@ pub struct SandboxConfig {
     pub demo: bool,
     /// How declarations move from `UNDECLARED` to a final state.
     pub advance: AdvanceRule,
-    /// QFPay settings.
-    pub qfpay: QfpayConfig,
-    /// WeChat Pay Global settings.
-    pub wechat: WechatConfig,
+    /// The emulated QFPay: merchants, transactions and behaviour switches
+    /// (the `[qfpay]` table).
+    pub qfpay: QfPayEmulation,
+    /// The emulated WeChat Pay Global: merchants, transactions and behaviour
+    /// switches (the `[wechat]` table).
+    pub wechat: WeChatEmulation,
     /// Injected faults, evaluated on every provider request.
     pub faults: Vec<FaultRule>,
     /// Connection limits and timeouts (`[limits]`).
@@ -76,8 +78,8 @@ impl Default for SandboxConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             demo: true,
             advance: AdvanceRule::default(),
-            qfpay: QfpayConfig::default(),
-            wechat: WechatConfig::default(),
+            qfpay: QfPayEmulation::default(),
+            wechat: WeChatEmulation::default(),
             faults: Vec::new(),
             limits: Limits::default(),
             platform: demo::platform_keys(),
@@ -103,28 +105,28 @@ impl SandboxConfig {
     }
 
     /// The QFPay merchants in effect (demo ones first, when enabled).
-    pub(crate) fn qfpay_merchants(&self) -> Vec<QfpayMerchant> {
+    pub(crate) fn qfpay_merchants(&self) -> Vec<QfPayMerchant> {
         let mut v = if self.demo { vec![demo::qfpay_merchant()] } else { Vec::new() };
         v.extend(self.qfpay.merchants.iter().cloned());
         v
     }
 
     /// The WeChat merchants in effect (demo ones first, when enabled).
-    pub(crate) fn wechat_merchants(&self) -> Vec<WechatMerchant> {
+    pub(crate) fn wechat_merchants(&self) -> Vec<WeChatMerchant> {
         let mut v = if self.demo { vec![demo::wechat_merchant()] } else { Vec::new() };
         v.extend(self.wechat.merchants.iter().cloned());
         v
     }
 
     /// The QFPay transactions in effect.
-    pub(crate) fn qfpay_transactions(&self) -> Vec<QfpayTransaction> {
+    pub(crate) fn qfpay_transactions(&self) -> Vec<QfPayTransaction> {
         let mut v = if self.demo { demo::qfpay_transactions() } else { Vec::new() };
         v.extend(self.qfpay.transactions.iter().cloned());
         v
     }
 
     /// The WeChat transactions in effect.
-    pub(crate) fn wechat_transactions(&self) -> Vec<WechatTransaction> {
+    pub(crate) fn wechat_transactions(&self) -> Vec<WeChatTransaction> {
         let mut v = if self.demo { demo::wechat_transactions() } else { Vec::new() };
         v.extend(self.wechat.transactions.iter().cloned());
         v
@@ -308,15 +310,16 @@ impl RateLimit {
     }
 }
 
-/// QFPay settings.
+/// The emulated QFPay: merchants, transactions and behaviour switches
+/// (the `[qfpay]` table).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
-pub struct QfpayConfig {
+pub struct QfPayEmulation {
     /// Merchants (app code + client key) whose requests are accepted.
-    pub merchants: Vec<QfpayMerchant>,
+    pub merchants: Vec<QfPayMerchant>,
     /// Known paid transactions.
-    pub transactions: Vec<QfpayTransaction>,
+    pub transactions: Vec<QfPayTransaction>,
     /// Rate limit per app code; QFPay's 100/s and 400/min by default.
     pub rate_limit: RateLimit,
     /// Whether query `data` records also carry WeChat's `state` (off by
@@ -327,7 +330,7 @@ pub struct QfpayConfig {
     pub query_record_state: bool,
 }
 
-impl Default for QfpayConfig {
+impl Default for QfPayEmulation {
     fn default() -> Self {
         Self {
             merchants: Vec::new(),
@@ -342,7 +345,7 @@ impl Default for QfpayConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
-pub struct QfpayMerchant {
+pub struct QfPayMerchant {
     /// `X-QF-APPCODE`.
     pub app_code: String,
     /// The `client_key` appended to the signed string (spec qfpay.md §1).
@@ -350,33 +353,20 @@ pub struct QfpayMerchant {
     pub client_key: Secret,
 }
 
-impl QfpayMerchant {
+impl QfPayMerchant {
     /// A merchant with this app code and client key.
     pub fn new(app_code: impl Into<String>, client_key: Secret) -> Self {
         Self { app_code: app_code.into(), client_key }
     }
 }
 
-/// `trade_type` of a QFPay payment (QFPay 報關 API 指南, `weixin` | `alipay`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum TradeType {
-    /// Paid with WeChat Pay (`weixin`).
-    #[default]
-    Weixin,
-    /// Paid with Alipay (`alipay`).
-    Alipay,
-}
+/// `trade_type` of a QFPay payment: the provider crate's own type (in TOML
+/// `weixin` or `alipay`).
+pub use customs_qfpay::TradeType;
 
-impl TradeType {
-    /// The wire value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TradeType::Weixin => "weixin",
-            TradeType::Alipay => "alipay",
-        }
-    }
+/// A transaction's `trade_type` when the configuration leaves it out.
+fn weixin() -> TradeType {
+    TradeType::Weixin
 }
 
 /// How customs finally answers a declaration of a transaction.
@@ -401,13 +391,13 @@ fn default_verify_department() -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
-pub struct QfpayTransaction {
+pub struct QfPayTransaction {
     /// The payment id (`syssn`).
     pub syssn: String,
     /// The app code of the merchant that took the payment.
     pub app_code: String,
     /// `weixin` (default) or `alipay`.
-    #[serde(default)]
+    #[serde(default = "weixin")]
     pub trade_type: TradeType,
     /// Amount paid, in fen.
     pub amount_fen: u64,
@@ -432,7 +422,7 @@ pub struct QfpayTransaction {
     pub verify_department: String,
 }
 
-impl QfpayTransaction {
+impl QfPayTransaction {
     /// A paid, unrefunded WeChat-channel (`weixin`) transaction that customs accepts.
     pub fn new(
         syssn: impl Into<String>,
@@ -488,7 +478,7 @@ impl QfpayTransaction {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
-pub struct WechatTransaction {
+pub struct WeChatTransaction {
     /// WeChat's order number (`transaction_id`).
     pub transaction_id: String,
     /// The merchant's order number (`out_trade_no`).
@@ -513,7 +503,7 @@ pub struct WechatTransaction {
     #[serde(default)]
     pub refunded_fen: u64,
     /// The transaction's currency (`CNY` by default); one other than the
-    /// merchant's [`settlement_currency`](WechatMerchant::settlement_currency)
+    /// merchant's [`settlement_currency`](WeChatMerchant::settlement_currency)
     /// answers `PARAM_ERROR` "Transaction currency is different from
     /// merchant's settlement currency" (WeChat Customs Declaration).
     #[serde(default = "default_currency")]
@@ -526,7 +516,7 @@ pub struct WechatTransaction {
     pub verify_department: String,
 }
 
-impl WechatTransaction {
+impl WeChatTransaction {
     /// A paid, unrefunded transaction that customs accepts.
     pub fn new(
         transaction_id: impl Into<String>,
@@ -609,15 +599,16 @@ pub enum SigningMode {
     PublicKey,
 }
 
-/// WeChat Pay Global settings.
+/// The emulated WeChat Pay Global: merchants, transactions and behaviour
+/// switches (the `[wechat]` table).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
-pub struct WechatConfig {
+pub struct WeChatEmulation {
     /// Merchants whose signed requests are accepted.
-    pub merchants: Vec<WechatMerchant>,
+    pub merchants: Vec<WeChatMerchant>,
     /// Known paid transactions.
-    pub transactions: Vec<WechatTransaction>,
+    pub transactions: Vec<WeChatTransaction>,
     /// Which key signs responses.
     pub signing: SigningMode,
     /// Largest accepted difference between a request's timestamp and the
@@ -665,7 +656,7 @@ impl DocumentedLengths {
     }
 }
 
-impl Default for WechatConfig {
+impl Default for WeChatEmulation {
     fn default() -> Self {
         Self {
             merchants: Vec::new(),
@@ -711,7 +702,7 @@ impl Default for PlatformKeys {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
-pub struct WechatMerchant {
+pub struct WeChatMerchant {
     /// Merchant id (`mchid`).
     pub mchid: String,
     /// App ids bound to the merchant (`appid` must be one of them).
@@ -738,12 +729,12 @@ pub struct WechatMerchant {
     #[serde(default = "yes")]
     pub self_clearance: bool,
     /// The merchant's settlement currency (`CNY` by default); see
-    /// [`WechatTransaction::currency`].
+    /// [`WeChatTransaction::currency`].
     #[serde(default = "default_currency")]
     pub settlement_currency: String,
 }
 
-impl WechatMerchant {
+impl WeChatMerchant {
     /// A merchant registered with every customs office.
     pub fn new(
         mchid: impl Into<String>,
@@ -919,7 +910,7 @@ mod tests {
             c.wechat.documented_lengths,
             DocumentedLengths { mchid: true, transaction_id: true, merchant_customs_no: false }
         );
-        let t = WechatTransaction::new("T", "O", "1", 10_000, "n", "i").with_refund(20_000);
+        let t = WeChatTransaction::new("T", "O", "1", 10_000, "n", "i").with_refund(20_000);
         assert_eq!(t.refunded_amount(), 10_000, "capped at the amount paid");
         assert_eq!(t.clone().refunded().with_refund(1).refunded_amount(), 10_000);
         assert!(SandboxConfig::from_toml("[wechat]\ndocumented_lengths = { appid = true }").is_err());

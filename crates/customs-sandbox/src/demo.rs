@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use customs_core::Secret;
 
 use crate::config::{
-    PlatformKeys, QfpayMerchant, QfpayTransaction, Settlement, TradeType, WechatMerchant, WechatTransaction,
+    PlatformKeys, QfPayMerchant, QfPayTransaction, Settlement, TradeType, WeChatMerchant, WeChatTransaction,
 };
 
 /// QFPay `X-QF-APPCODE` of the demo merchant.
@@ -66,6 +66,26 @@ pub fn wechat_merchant_private_key_pem() -> Secret {
 /// The demo merchant's APIv3 key: 32 ASCII bytes (sandbox-only).
 pub fn wechat_apiv3_key() -> Secret {
     Secret::new(WECHAT_APIV3_KEY)
+}
+
+/// The demo merchant's WeChat configuration (`mchid`, `appid`, merchant
+/// serial, private key, APIv3 key) sending to `base_url`, as a builder so a
+/// caller can add more (e.g. `wechatpay_serial`) before `build()`. The one
+/// copy of the block every example and benchmark would otherwise repeat.
+///
+/// ```
+/// let config = customs_sandbox::demo::wechat_config("http://127.0.0.1:9").build()?;
+/// assert_eq!(config.mchid(), customs_sandbox::demo::WECHAT_MCHID);
+/// # Ok::<(), customs_wechat::ConfigError>(())
+/// ```
+pub fn wechat_config(base_url: impl Into<String>) -> customs_wechat::WeChatConfigBuilder {
+    customs_wechat::WeChatConfig::builder()
+        .mchid(WECHAT_MCHID)
+        .appid(WECHAT_APPID)
+        .merchant_serial(WECHAT_MERCHANT_SERIAL)
+        .private_key_pem(&wechat_merchant_private_key_pem())
+        .apiv3_key(wechat_apiv3_key())
+        .base_url(base_url)
 }
 
 /// Serial of the sandbox's platform certificate (`Wechatpay-Serial`).
@@ -107,8 +127,8 @@ pub fn platform_keys() -> PlatformKeys {
 }
 
 /// The demo QFPay merchant.
-pub fn qfpay_merchant() -> QfpayMerchant {
-    QfpayMerchant::new(QFPAY_APP_CODE, qfpay_client_key())
+pub fn qfpay_merchant() -> QfPayMerchant {
+    QfPayMerchant::new(QFPAY_APP_CODE, qfpay_client_key())
 }
 
 /// Customs offices the demo WeChat merchant is registered with (the v3 list
@@ -126,8 +146,8 @@ pub const WECHAT_CUSTOMS: [&str; 9] = [
 ];
 
 /// The demo WeChat merchant, verified with [`WECHAT_MERCHANT_PUBLIC_KEY_PEM`].
-pub fn wechat_merchant() -> WechatMerchant {
-    WechatMerchant::new(
+pub fn wechat_merchant() -> WeChatMerchant {
+    WeChatMerchant::new(
         WECHAT_MCHID,
         WECHAT_APPID,
         WECHAT_MERCHANT_SERIAL,
@@ -161,8 +181,8 @@ pub const FAIL_EXPLANATION: &str = "支付单已存在并且为非退单状态";
 pub const EXCEPT_EXPLANATION: &str = "海关接口异常 (sandbox)";
 
 /// The demo QFPay transactions.
-pub fn qfpay_transactions() -> Vec<QfpayTransaction> {
-    let t = |syssn: &str, fen| QfpayTransaction::new(syssn, QFPAY_APP_CODE, fen, PAYER_NAME, PAYER_ID_NO);
+pub fn qfpay_transactions() -> Vec<QfPayTransaction> {
+    let t = |syssn: &str, fen| QfPayTransaction::new(syssn, QFPAY_APP_CODE, fen, PAYER_NAME, PAYER_ID_NO);
     vec![
         t(QFPAY_SYSSN_PAID, 10_000),
         t(QFPAY_SYSSN_SPLIT, 88_800),
@@ -202,8 +222,8 @@ pub const WECHAT_TXN_PARTLY_REFUNDED: &str = "4200000001202601010000000006";
 pub const WECHAT_OUT_TRADE_NO_PARTLY_REFUNDED: &str = "sandbox-order-0006";
 
 /// The demo WeChat transactions.
-pub fn wechat_transactions() -> Vec<WechatTransaction> {
-    let t = |id: &str, out: &str, fen| WechatTransaction::new(id, out, WECHAT_MCHID, fen, PAYER_NAME, PAYER_ID_NO);
+pub fn wechat_transactions() -> Vec<WeChatTransaction> {
+    let t = |id: &str, out: &str, fen| WeChatTransaction::new(id, out, WECHAT_MCHID, fen, PAYER_NAME, PAYER_ID_NO);
     vec![
         t(WECHAT_TXN_PAID, WECHAT_OUT_TRADE_NO_PAID, 10_000),
         t(WECHAT_TXN_SPLIT, WECHAT_OUT_TRADE_NO_SPLIT, 88_800),

@@ -565,7 +565,7 @@ impl Faults {
 
 /// The page a gateway answers with for [`FaultKind::GatewayError`]: HTML
 /// like nginx's, no provider headers and no signature.
-pub(crate) fn gateway_reply(status: u16) -> crate::wire::Reply {
+pub(crate) fn gateway_reply(status: u16) -> crate::reply::Reply {
     let status = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_GATEWAY);
     let title = format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or("Error"));
     let body = format!(
@@ -574,7 +574,7 @@ pub(crate) fn gateway_reply(status: u16) -> crate::wire::Reply {
     );
     let mut headers = http::HeaderMap::new();
     headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/html"));
-    crate::wire::Reply { status, headers, body: body.into_bytes() }
+    crate::reply::Reply { status, headers, body: body.into_bytes() }
 }
 
 #[cfg(test)]

@@ -106,13 +106,13 @@
 //! | Code | Row (declare / modify wording) | Emulated | How to trigger it |
 //! |---|---|---|---|
 //! | `INVALID_REQUEST` | information re-entered differs from the original (declare) | yes | declare an order again with another `merchant_customs_no`, `duty` or amount |
-//! | `INVALID_REQUEST` | Customs information is not configured / 海关配置未设置 | yes | a merchant with `customs_configured = false` ([`WechatMerchant::without_customs_configuration`]) |
+//! | `INVALID_REQUEST` | Customs information is not configured / 海关配置未设置 | yes | a merchant with `customs_configured = false` ([`WeChatMerchant::without_customs_configuration`]) |
 //! | `INVALID_REQUEST` | Order amount does not match / 订单金额不匹配 | yes | an unsplit `order_fee` other than the payment after refunds (e.g. 10000 for [`demo::WECHAT_TXN_PARTLY_REFUNDED`], 30.00 of 100.00 refunded); or, after a partial refund (`refunded_fen`), a repeated declare, or a modify without the new amount |
 //! | `INVALID_REQUEST` | Declaration is not allowed for refunded orders. (declare) | yes | a fully refunded payment: [`demo::WECHAT_TXN_REFUNDED`], `refunded = true` or `refunded_fen = amount_fen` |
 //! | `INVALID_REQUEST` | 海关申报记录不存在 (modify) | yes | modify an order never declared (also redeclare, verify-certificate) |
 //! | `INVALID_REQUEST` | 支付单申报中，不能修改申报信息 (modify) | yes | modify while `PROCESSING` (`refuse_modify_while_processing`, on) |
 //! | `NOAUTH` | The merchant has not registered with the current customs / 商户未在当前申报的海关进行备案 | yes | a `customs` outside the merchant's `customs` list (the demo merchant: [`demo::WECHAT_CUSTOMS`], e.g. `BEIJING`) |
-//! | `NOAUTH` | Self-Clearance is not enabled. / 未开通自助清关功能 | yes | a merchant with `self_clearance = false` ([`WechatMerchant::without_self_clearance`]) |
+//! | `NOAUTH` | Self-Clearance is not enabled. / 未开通自助清关功能 | yes | a merchant with `self_clearance = false` ([`WeChatMerchant::without_self_clearance`]) |
 //! | `PARAM_ERROR` | Merchant ID (mch_id) is not set (declare) | yes | no `mchid` |
 //! | `PARAM_ERROR` | Invalid merchant ID length: "must be 10 digit number" (declare) | behind a switch | `documented_lengths.mchid` and a merchant whose `mchid` is not 10 digits. Off by default: the request table says `string[1,32]` |
 //! | `PARAM_ERROR` | Currency is not set / 币种类型未设置 | yes | `sub_order_no` without `fee_type` (modify: unless `modify_split_requires_fee_type = false`) |
@@ -241,15 +241,18 @@ pub mod admin;
 pub mod config;
 pub mod demo;
 pub mod fault;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 
 mod conn;
-mod crypto;
 mod qfpay;
 mod ratelimit;
+mod reply;
 mod server;
 mod state;
 mod wechat;
-mod wire;
+mod wechat_keys;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -259,9 +262,14 @@ use customs_core::{DeclarationState, Provider};
 use tokio::sync::watch;
 
 pub use config::{
-    AdvanceRule, DocumentedLengths, Limits, PlatformKeys, QfpayMerchant, QfpayTransaction, RateLimit, SandboxConfig,
-    Settlement, SigningMode, TradeType, WechatMerchant, WechatTransaction,
+    AdvanceRule, DocumentedLengths, Limits, PlatformKeys, QfPayMerchant, QfPayTransaction, RateLimit, SandboxConfig,
+    Settlement, SigningMode, TradeType, WeChatMerchant, WeChatTransaction,
 };
+/// Former names of the sandbox's provider sections, kept so existing code
+/// compiles (they near-collided with the providers' own `QfPayConfig` and
+/// `WeChatConfig`).
+#[doc(hidden)]
+pub use config::{QfPayEmulation as QfpayConfig, WeChatEmulation as WechatConfig};
 pub use fault::{FaultKind, FaultRule, Route, RouteMatch, Trigger};
 pub use qfpay::codes as qfpay_respcd;
 
@@ -400,25 +408,25 @@ impl SandboxBuilder {
     }
 
     /// Adds a QFPay merchant.
-    pub fn qfpay_merchant(mut self, m: QfpayMerchant) -> Self {
+    pub fn qfpay_merchant(mut self, m: QfPayMerchant) -> Self {
         self.config.qfpay.merchants.push(m);
         self
     }
 
     /// Adds a WeChat merchant.
-    pub fn wechat_merchant(mut self, m: WechatMerchant) -> Self {
+    pub fn wechat_merchant(mut self, m: WeChatMerchant) -> Self {
         self.config.wechat.merchants.push(m);
         self
     }
 
     /// Adds a known paid QFPay transaction.
-    pub fn qfpay_transaction(mut self, t: QfpayTransaction) -> Self {
+    pub fn qfpay_transaction(mut self, t: QfPayTransaction) -> Self {
         self.config.qfpay.transactions.push(t);
         self
     }
 
     /// Adds a known paid WeChat transaction.
-    pub fn wechat_transaction(mut self, t: WechatTransaction) -> Self {
+    pub fn wechat_transaction(mut self, t: WeChatTransaction) -> Self {
         self.config.wechat.transactions.push(t);
         self
     }
@@ -589,12 +597,12 @@ impl SandboxHandle {
     }
 
     /// Adds (or replaces) a known paid QFPay transaction.
-    pub fn add_qfpay_transaction(&self, t: QfpayTransaction) {
+    pub fn add_qfpay_transaction(&self, t: QfPayTransaction) {
         admin::AdminTransaction::Qfpay(t).apply(&self.inner.shared);
     }
 
     /// Adds (or replaces) a known paid WeChat transaction.
-    pub fn add_wechat_transaction(&self, t: WechatTransaction) {
+    pub fn add_wechat_transaction(&self, t: WeChatTransaction) {
         admin::AdminTransaction::Wechat(t).apply(&self.inner.shared);
     }
 

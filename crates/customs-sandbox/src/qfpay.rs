@@ -16,7 +16,7 @@
 //!   `verify_department_trade_id`): a settled success carries its
 //!   `verify_department_trade_id`, a failure its explanation in `resperr` and
 //!   `errmsg`, a record still in process neither. WeChat's `state` is added
-//!   only with [`QfpayConfig::query_record_state`](crate::config::QfpayConfig::query_record_state).
+//!   only with [`QfPayEmulation::query_record_state`](crate::config::QfPayEmulation::query_record_state).
 //! * Redeclare (re-push) follows QFPay 報關 API 指南 §3, "若海關端未收到報關資訊，可使用此接口重新推送"
 //!   (re-push when customs has not received the declaration), not WeChat's
 //!   state rule: see [`redeclare`].
@@ -30,9 +30,9 @@ use serde_json::{Map, Value, json};
 
 use crate::config::TradeType;
 use crate::fault::{FaultKind, Route};
+use crate::reply::Reply;
 use crate::server::Shared;
 use crate::state::{Content, Declaration, Declared, Fees, Key, Now, Refusal, Which};
-use crate::wire::Reply;
 
 /// The `respcd` values the sandbox answers with (spec qfpay.md §4). No
 /// customs-specific codes are documented (UNCONFIRMED), so the general
@@ -338,7 +338,8 @@ fn declare(shared: &Shared, app_code: &str, f: &Form<'_>, now: Now) -> Answer {
     let fees = stated_fee.map(|order_fee| Fees { order_fee, product_fee, transport_fee });
     let declared_fen = match trade_type {
         TradeType::Alipay => amount,
-        TradeType::Weixin => stated_fee,
+        // `weixin` (the provider type is non-exhaustive).
+        _ => stated_fee,
     };
     {
         let live = shared.lock();
@@ -348,7 +349,7 @@ fn declare(shared: &Shared, app_code: &str, f: &Form<'_>, now: Now) -> Answer {
             .txn(app_code, &syssn)
             .ok_or_else(|| refusal(f, &Refusal::UnknownTransaction))?;
         if t.trade_type != Some(trade_type) {
-            let paid_with = t.trade_type.unwrap_or_default().as_str();
+            let paid_with = t.trade_type.unwrap_or(TradeType::Weixin).as_str();
             return Err(f.err("trade_type", &format!("does not match the payment (paid with {paid_with})")));
         }
     }
@@ -416,7 +417,7 @@ fn query(shared: &Shared, app_code: &str, f: &Form<'_>, now: Now) -> Answer {
 /// `verify_department_trade_id`; a failure (`FAIL`, or `EXCEPT`: the push to
 /// customs failed) its explanation and no trade id; a record in process
 /// neither. `state` (WeChat's value) only when `with_state`
-/// ([`QfpayConfig::query_record_state`](crate::config::QfpayConfig::query_record_state)).
+/// ([`QfPayEmulation::query_record_state`](crate::config::QfPayEmulation::query_record_state)).
 fn query_item(d: &Declaration, with_state: bool) -> Value {
     let mut v = Map::new();
     v.insert("sub_order_no".into(), if d.key.is_split() { d.key.sub_order_no.clone().into() } else { Value::Null });
@@ -483,12 +484,14 @@ fn redeclare(shared: &Shared, app_code: &str, f: &Form<'_>, now: Now) -> Answer 
         .map_err(|r| refusal(f, &r))
 }
 
-/// The route of a QFPay path, if emulated.
+/// The route of a QFPay path, if emulated: the provider crate's route
+/// table ([`customs_qfpay::Operation::from_path`]).
 pub(crate) fn route_of(path: &str) -> Option<Route> {
-    match path {
-        "/custom/v1/declare" => Some(Route::QfpayDeclare),
-        "/custom/v1/query" => Some(Route::QfpayQuery),
-        "/custom/v1/redeclare" => Some(Route::QfpayRedeclare),
+    use customs_qfpay::Operation;
+    match Operation::from_path(path)? {
+        Operation::Declare => Some(Route::QfpayDeclare),
+        Operation::Query => Some(Route::QfpayQuery),
+        Operation::Redeclare => Some(Route::QfpayRedeclare),
         _ => None,
     }
 }

@@ -18,13 +18,13 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::config::{Limits, QfpayMerchant, SandboxConfig};
+use crate::config::{Limits, QfPayMerchant, SandboxConfig};
 use crate::conn::{Done, Expired, Phase, Tracker, Watched};
-use crate::crypto::WechatKeys;
-use crate::fault::{FaultKind, Faults};
+use crate::fault::{FaultKind, Faults, Route};
 use crate::ratelimit::Limiter;
+use crate::reply::{Body, DropConnection, Reply};
 use crate::state::{Now, Rules, Store, Which};
-use crate::wire::{Body, DropConnection, Reply};
+use crate::wechat_keys::WeChatKeys;
 use crate::{admin, qfpay, wechat};
 
 /// How long shutdown waits for in-flight requests.
@@ -44,8 +44,8 @@ pub(crate) struct Live {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) config: SandboxConfig,
-    pub(crate) qfpay_merchants: HashMap<String, QfpayMerchant>,
-    pub(crate) wechat: WechatKeys,
+    pub(crate) qfpay_merchants: HashMap<String, QfPayMerchant>,
+    pub(crate) wechat: WeChatKeys,
     live: Mutex<Live>,
 }
 
@@ -55,7 +55,7 @@ impl Shared {
             return Err(crate::Error::Config("advance.per_step must be at least 1".into()));
         }
         config.limits.check().map_err(crate::Error::Config)?;
-        let wechat = WechatKeys::new(&config.platform, config.wechat_merchants()).map_err(crate::Error::Config)?;
+        let wechat = WeChatKeys::new(&config.platform, config.wechat_merchants()).map_err(crate::Error::Config)?;
         let qfpay_merchants = config.qfpay_merchants().into_iter().map(|m| (m.app_code.clone(), m)).collect();
         let live = Mutex::new(Self::initial(&config));
         Ok(Self { config, qfpay_merchants, wechat, live })
@@ -94,6 +94,41 @@ fn not_found(path: &str) -> Reply {
         StatusCode::NOT_FOUND,
         &json!({"code": "NOT_FOUND", "message": format!("{path} is not emulated by customs-sandbox")}),
     )
+}
+
+/// Where a request goes: a provider route, or already answered (admin
+/// endpoints, unknown paths and methods).
+pub(crate) fn route(shared: &Shared, req: &customs_core::Request) -> Result<Route, Reply> {
+    let path = req.uri().path();
+    if path.starts_with("/__admin/") {
+        return Err(admin::handle(shared, req));
+    }
+    match (qfpay::route_of(path), wechat::route_of(req.method(), path)) {
+        (Some(r), _) | (None, Some(Ok(r))) => Ok(r),
+        (None, Some(Err(()))) => Err(wechat::method_not_allowed()),
+        (None, None) => Err(not_found(path)),
+    }
+}
+
+/// The answer on `route` with the fault `action` applied to what it says: a
+/// gateway's page in the provider's place, or the provider's answer (which
+/// the fault may alter).
+pub(crate) fn answer(
+    shared: &Shared,
+    route: Route,
+    req: &customs_core::Request,
+    action: Option<FaultKind>,
+    now: Now,
+) -> Reply {
+    if let Some(FaultKind::GatewayError(status)) = action {
+        tracing::debug!(%route, status, "fault: a gateway answers in the provider's place");
+        return crate::fault::gateway_reply(status);
+    }
+    if route.is_wechat() {
+        wechat::handle(shared, route, req, action, now)
+    } else {
+        qfpay::handle(shared, route, req, action, now)
+    }
 }
 
 /// Why a request body was not read whole.
@@ -197,14 +232,9 @@ async fn serve(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> Result<htt
         }
     };
     let req = http::Request::from_parts(parts, bytes);
-    let path = req.uri().path().to_owned();
-    if path.starts_with("/__admin/") {
-        return Ok(admin::handle(&shared, &req).into_response(false));
-    }
-    let route = match (qfpay::route_of(&path), wechat::route_of(req.method(), &path)) {
-        (Some(r), _) | (None, Some(Ok(r))) => r,
-        (None, Some(Err(()))) => return Ok(wechat::method_not_allowed().into_response(false)),
-        (None, None) => return Ok(not_found(&path).into_response(false)),
+    let route = match route(&shared, &req) {
+        Ok(r) => r,
+        Err(reply) => return Ok(reply.into_response(false)),
     };
     let decision = shared.lock().faults.decide(route);
     if !decision.latency.is_zero() {
@@ -214,16 +244,8 @@ async fn serve(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> Result<htt
         tracing::debug!(%route, "fault: connection dropped before the state change");
         return Err(DropConnection);
     }
-    if let Some(FaultKind::GatewayError(status)) = decision.action {
-        tracing::debug!(%route, status, "fault: a gateway answers in the provider's place");
-        return Ok(crate::fault::gateway_reply(status).into_response(false));
-    }
     let now = Now::system();
-    let reply = if route.is_wechat() {
-        wechat::handle(&shared, route, &req, decision.action, now)
-    } else {
-        qfpay::handle(&shared, route, &req, decision.action, now)
-    };
+    let reply = answer(&shared, route, &req, decision.action, now);
     tracing::debug!(%route, status = %reply.status, fault = ?decision.action, "request");
     if !decision.late.is_zero() {
         // Applied already; only the answer waits (`late_answer`).

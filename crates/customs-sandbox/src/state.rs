@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use customs_core::{DeclarationState, MAX_SUB_ORDERS};
 use serde::Serialize;
 
-use crate::config::{AdvanceRule, QfpayTransaction, Settlement, TradeType, WechatTransaction};
+use crate::config::{AdvanceRule, QfPayTransaction, Settlement, TradeType, WeChatTransaction};
 
 /// The current time, as wall clock (for `modify_time`) and monotonic (for the
 /// clock rule).
@@ -62,8 +62,8 @@ impl Txn {
     }
 }
 
-impl From<QfpayTransaction> for Txn {
-    fn from(t: QfpayTransaction) -> Self {
+impl From<QfPayTransaction> for Txn {
+    fn from(t: QfPayTransaction) -> Self {
         Self {
             id: t.syssn,
             merchant: t.app_code,
@@ -81,8 +81,8 @@ impl From<QfpayTransaction> for Txn {
     }
 }
 
-impl From<WechatTransaction> for Txn {
-    fn from(t: WechatTransaction) -> Self {
+impl From<WeChatTransaction> for Txn {
+    fn from(t: WeChatTransaction) -> Self {
         Self {
             refunded_fen: t.refunded_amount(),
             id: t.transaction_id,

@@ -18,11 +18,11 @@ use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
 use crate::config::SigningMode;
-use crate::crypto::{KeyChoice, MerchantKeys};
 use crate::fault::{FaultKind, Route};
+use crate::reply::{Reply, random_alnum, random_hex};
 use crate::server::Shared;
 use crate::state::{Content, Declaration, Declared, Fees, Key, Now, Refusal, Which};
-use crate::wire::{Reply, random_alnum, random_hex};
+use crate::wechat_keys::{KeyChoice, MerchantKeys};
 use customs_wechat::server::rfc3339_beijing as rfc3339_cst;
 
 /// How old a `stale_timestamp` fault makes `Wechatpay-Timestamp` (beyond the
@@ -885,28 +885,26 @@ fn certificates(shared: &Shared, m: &MerchantKeys) -> Answer {
     Ok(r)
 }
 
-/// The route of a WeChat path and method, if emulated.
+/// The route of a WeChat path and method, if emulated: the provider
+/// crate's route table ([`customs_wechat::Operation::from_route`]), plus
+/// `/v3/certificates`, the domestic path (spec §6.3), which peer SDKs (e.g.
+/// Python `wechatpayv3`) use for the certificate download. `Some(Err(()))`:
+/// a known path with another method.
 pub(crate) fn route_of(method: &Method, path: &str) -> Option<Result<Route, ()>> {
-    let r = match (path, method) {
-        ("/v3/global/customs/orders", &Method::POST) => Route::WechatDeclare,
-        ("/v3/global/customs/orders", &Method::GET) => Route::WechatQuery,
-        ("/v3/global/customs/orders", &Method::PATCH) => Route::WechatModify,
-        ("/v3/global/customs/redeclare", &Method::POST) => Route::WechatRedeclare,
-        ("/v3/global/customs/verify-certificate", &Method::POST) => Route::WechatVerifyCertificate,
-        // `/v3/certificates` is the domestic path (spec §6.3), which peer SDKs
-        // (e.g. Python `wechatpayv3`) use for the certificate download.
-        ("/v3/global/certificates" | "/v3/certificates", &Method::GET) => Route::WechatCertificates,
-        (
-            "/v3/global/customs/orders"
-            | "/v3/global/customs/redeclare"
-            | "/v3/global/customs/verify-certificate"
-            | "/v3/global/certificates"
-            | "/v3/certificates",
-            _,
-        ) => return Some(Err(())),
-        _ => return None,
+    use customs_wechat::Operation;
+    let path = if path == "/v3/certificates" { Operation::Certificates.path() } else { path };
+    let Some(op) = Operation::from_route(method, path) else {
+        return Operation::ALL.into_iter().any(|op| op.path() == path).then_some(Err(()));
     };
-    Some(Ok(r))
+    Some(Ok(match op {
+        Operation::Declare => Route::WechatDeclare,
+        Operation::Query => Route::WechatQuery,
+        Operation::Modify => Route::WechatModify,
+        Operation::Redeclare => Route::WechatRedeclare,
+        Operation::VerifyCertificate => Route::WechatVerifyCertificate,
+        Operation::Certificates => Route::WechatCertificates,
+        _ => return None,
+    }))
 }
 
 /// 405 for a known WeChat path with another method.

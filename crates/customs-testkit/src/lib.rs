@@ -5,6 +5,11 @@
 //! for testing what the transports do on the wire; [`transport_suite`](mod@transport_suite)
 //! is the conformance suite every transport runs against it.
 //!
+//! [`secrets`] finds any 8-byte window of a secret in output.
+//!
+//! [`tap`] relays a real server's bytes unchanged and counts the requests
+//! that reached it (e.g. in front of the sandbox).
+//!
 //! [`wechat`] stands in for WeChat Pay: genuine signed answers, replays of
 //! them to other requests, forgeries, and gateways' unsigned answers, with a
 //! count of the requests received.
@@ -16,5 +21,7 @@
 //! ```
 
 pub mod peer;
+pub mod secrets;
+pub mod tap;
 pub mod transport_suite;
 pub mod wechat;

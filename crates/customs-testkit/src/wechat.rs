@@ -24,6 +24,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use customs_wechat::aes_gcm::ApiV3Key;
+use customs_wechat::certificate::Certificate;
 use customs_wechat::server;
 use customs_wechat::signer::Signer;
 use customs_wechat::verifier::{
@@ -185,6 +187,13 @@ impl Platform {
             a = a.with_header(name, value);
         }
         a
+    }
+
+    /// The genuine `GET /v3/global/certificates` answer listing `certificate`
+    /// (this platform's, for a download to succeed), encrypted under `apiv3`.
+    pub fn certificates(&self, apiv3: &ApiV3Key, certificate: &Certificate) -> Answer {
+        let body = server::certificates_body(apiv3, &[(certificate, "0123456789ab")]).expect("test key encrypts");
+        self.sign(200, body)
     }
 
     /// An answer that departs from a genuine one as `forgery` says.

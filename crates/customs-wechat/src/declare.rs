@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::binding::{self, Answers};
 use crate::config::WeChatConfig;
-use crate::model::{OrderAmounts, RawFees, VerifyDepartment};
+use crate::fields::{OrderAmounts, RawFees, VerifyDepartment};
 use crate::operation::Operation;
 
 /// A declaration of a paid order, or of one sub-order of a split order.
@@ -260,7 +260,7 @@ pub struct DeclareResponse {
     /// `mchid` (required).
     pub mchid: String,
     /// Declaration state (required); usually `UNDECLARED` at first (spec §4): poll with query.
-    #[serde(with = "crate::model::state_serde")]
+    #[serde(with = "crate::fields::state_serde")]
     pub state: StateReport,
     /// `out_trade_no` (required).
     pub out_trade_no: String,
@@ -292,11 +292,19 @@ impl Answers<DeclareRequest> for DeclareResponse {
     }
 }
 
-/// A declare answer stands where its `state` says (usually `UNDECLARED`:
-/// pending, query later).
+impl DeclareResponse {
+    /// What the answer means: where its `state` says (usually `UNDECLARED`:
+    /// pending, query later). The same accessor as QFPay's
+    /// `DeclareResponse::outcome`; also [`customs_core::Settles`].
+    pub fn outcome(&self) -> customs_core::Outcome {
+        self.state.outcome()
+    }
+}
+
+/// See [`DeclareResponse::outcome`].
 impl customs_core::Settles for DeclareResponse {
     fn outcome(&self) -> customs_core::Outcome {
-        self.state.outcome()
+        DeclareResponse::outcome(self)
     }
 }
 

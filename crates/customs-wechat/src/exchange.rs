@@ -14,11 +14,11 @@ use std::sync::Arc;
 use customs_core::exchange::ExchangeInfo;
 use customs_core::{BuildError, Exchange, Provider, Request, Response, ResponseError, VerifyError};
 
-use crate::certificates::{CertificatesRequest, CertificatesResponse};
+use crate::codec::WeChatPay;
 use crate::declare::{DeclareRequest, DeclareResponse};
 use crate::modify::{ModifyRequest, ModifyResponse};
 use crate::operation::Operation;
-use crate::pay::WeChatPay;
+use crate::platform_certificates::{CertificatesRequest, CertificatesResponse};
 use crate::query::{QueryRequest, QueryResponse};
 use crate::redeclare::{RedeclareRequest, RedeclareResponse};
 use crate::rsa_crypt::RsaPadding;
@@ -161,7 +161,7 @@ impl Exchange for VerifyCertificate {
 /// keys already known; when the answer is signed by a key not known yet (the
 /// first download, or a rotation), verified with the certificates it
 /// carries, which only the APIv3 key can decrypt (see
-/// [the bootstrap problem](crate::certificates#the-bootstrap-problem)).
+/// [the bootstrap problem](crate::platform_certificates#the-bootstrap-problem)).
 #[derive(Clone)]
 pub struct DownloadCertificates {
     pub(crate) pay: WeChatPay,

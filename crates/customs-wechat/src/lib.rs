@@ -74,16 +74,15 @@
 pub mod aes_gcm;
 pub mod auth;
 pub mod binding;
-pub mod certificate;
-pub mod certificates;
+pub mod codec;
 pub mod config;
 pub mod declare;
 pub mod exchange;
+pub mod fields;
 pub mod keys;
-pub mod model;
 pub mod modify;
 pub mod operation;
-pub mod pay;
+pub mod platform_certificates;
 pub mod query;
 pub mod redeclare;
 pub mod replay;
@@ -95,15 +94,23 @@ pub mod session;
 pub mod signer;
 pub mod verifier;
 pub mod verify_certificate;
+pub mod x509;
+
+/// Former module names, kept so existing imports compile: [`x509`] holds
+/// the parsed X.509 [`Certificate`], [`platform_certificates`] the
+/// certificate download, [`codec`] [`WeChatPay`], [`fields`] the types
+/// shared by several operations.
+#[doc(hidden)]
+pub use {codec as pay, fields as model, platform_certificates as certificates, x509 as certificate};
 
 pub use binding::Answers;
-pub use certificates::{CertificatesRequest, CertificatesResponse, PlatformCertificate};
+pub use codec::WeChatPay;
 pub use config::{ConfigError, DEFAULT_BASE_URL, WeChatConfig, WeChatConfigBuilder};
 pub use declare::{DeclareInput, DeclareRequest, DeclareResponse};
-pub use model::{CertificateCheckResult, Fees, OrderAmounts, SubOrderId, VerifyDepartment};
+pub use fields::{CertificateCheckResult, Fees, OrderAmounts, SubOrderId, VerifyDepartment};
 pub use modify::{ModifyAmounts, ModifyInput, ModifyRequest, ModifyResponse};
 pub use operation::Operation;
-pub use pay::WeChatPay;
+pub use platform_certificates::{CertificatesRequest, CertificatesResponse, PlatformCertificate};
 pub use query::{QueryInput, QueryOrder, QueryRecord, QueryRequest, QueryResponse};
 pub use redeclare::{OrderRef, RedeclareInput, RedeclareRequest, RedeclareResponse, SubOrderRef};
 pub use replay::ReplayGuard;
@@ -114,6 +121,7 @@ pub use verifier::{
     CombinedVerifier, PlatformCertificates, PlatformPublicKey, PublicKeyVerifier, Verifier, verify_response,
 };
 pub use verify_certificate::{VerifyCertificateInput, VerifyCertificateRequest, VerifyCertificateResponse};
+pub use x509::Certificate;
 
 /// Upper-case hex.
 pub(crate) fn hex_upper(bytes: &[u8]) -> String {

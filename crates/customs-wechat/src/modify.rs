@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::binding::{self, Answers};
 use crate::config::WeChatConfig;
-use crate::model::{Fees, OrderAmounts, RawFees, VerifyDepartment};
+use crate::fields::{Fees, OrderAmounts, RawFees, VerifyDepartment};
 use crate::operation::Operation;
 
 /// What a modification does to the amounts.
@@ -283,7 +283,7 @@ pub struct ModifyResponse {
     /// `mchid`.
     pub mchid: String,
     /// Declaration state (example `SUBMITTED`).
-    #[serde(with = "crate::model::state_serde")]
+    #[serde(with = "crate::fields::state_serde")]
     pub state: StateReport,
     /// `out_trade_no`.
     pub out_trade_no: String,

@@ -83,9 +83,12 @@ impl Operation {
     }
 }
 
+/// The short [`name`](Operation::name), as QFPay's `Operation` displays
+/// (`declare`, `modify`, …); the route is [`method`](Operation::method) and
+/// [`path`](Operation::path).
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.method(), self.path())
+        f.write_str(self.name())
     }
 }
 
@@ -102,7 +105,11 @@ mod tests {
         assert_eq!(Operation::Query.idempotency(), Idempotency::Idempotent);
         assert_eq!(Operation::Certificates.idempotency(), Idempotency::Idempotent);
         assert_eq!(Operation::Declare.idempotency(), Idempotency::NonIdempotent);
-        assert_eq!(Operation::Modify.to_string(), "PATCH /v3/global/customs/orders");
+        assert_eq!(Operation::Modify.to_string(), "modify");
+        assert_eq!(
+            (Operation::Modify.method(), Operation::Modify.path()),
+            (Method::PATCH, "/v3/global/customs/orders")
+        );
         assert_eq!(Operation::VerifyCertificate.name(), "verify_certificate");
     }
 }

@@ -12,6 +12,7 @@
 //! results with [`QueryResponse::next_page`].
 
 use std::fmt::Write as _;
+use std::num::NonZeroU32;
 
 use customs_core::validation::{Rule, ValidationError, Violation, Violations};
 use customs_core::{CustomsCode, Fen, OutTradeNo, StateReport, SubOrderNo, TransactionId, VerifyError};
@@ -19,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::binding::{self, Answers};
 use crate::config::WeChatConfig;
-use crate::model::{SubOrderId, VerifyDepartment};
+use crate::fields::{SubOrderId, VerifyDepartment};
 use crate::operation::Operation;
 
 /// The page size WeChat 报关查询API suggests as the default ("默认值建议为20"); a
@@ -76,9 +77,9 @@ impl QueryOrder {
 /// assert_eq!(req.query_string("wxd678efh567hg6787", "1230000109"),
 ///     "appid=wxd678efh567hg6787&mchid=1230000109&order_type=transaction_id&order_no=20150806125346&customs=SHANGHAI_ZS");
 /// // The official example URL (WeChat 报关查询API).
-/// assert_eq!(req.with_page(1, 20).query_string("wxd678efh567hg6787", "1230000109"),
+/// assert_eq!(req.with_page(1, 20.try_into()?).query_string("wxd678efh567hg6787", "1230000109"),
 ///     "appid=wxd678efh567hg6787&mchid=1230000109&order_type=transaction_id&order_no=20150806125346&customs=SHANGHAI_ZS&offset=1&limit=20");
-/// # Ok::<(), customs_core::ValidationError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -89,8 +90,9 @@ pub struct QueryRequest {
     pub customs: CustomsCode,
     /// First record, from 0 (sent only when not 0).
     pub offset: u32,
-    /// Most records returned, at least 1 (`None`: not sent, the provider's default).
-    pub limit: Option<u32>,
+    /// Most records returned, at least 1 by its type (`None`: not sent, the
+    /// provider's default).
+    pub limit: Option<NonZeroU32>,
 }
 
 impl QueryRequest {
@@ -102,9 +104,11 @@ impl QueryRequest {
         Self { order, customs, offset: 0, limit: None }
     }
 
-    /// Sets the page: `offset` from 0, `limit` at least 1 (checked when built).
+    /// Sets the page: `offset` from 0, `limit` at least 1 (by its type: a
+    /// query request is valid by construction, nothing is checked again when
+    /// it is built).
     #[must_use]
-    pub fn with_page(mut self, offset: u32, limit: u32) -> Self {
+    pub fn with_page(mut self, offset: u32, limit: NonZeroU32) -> Self {
         self.offset = offset;
         self.limit = Some(limit);
         self
@@ -115,19 +119,6 @@ impl QueryRequest {
     pub fn with_offset(mut self, offset: u32) -> Self {
         self.offset = offset;
         self
-    }
-
-    /// Checks the page (`limit`, when set, at least 1).
-    pub fn validate(&self) -> Result<(), ValidationError> {
-        if self.limit == Some(0) {
-            return Err(Violation::new(
-                "limit",
-                Rule::Other { rule: "must be at least 1 (WeChat 报关查询API: 非0非负)".into() },
-                Some("0".into()),
-            )
-            .into());
-        }
-        Ok(())
     }
 
     /// The query string (values percent-encoded), as sent and signed;
@@ -207,23 +198,20 @@ impl QueryInput {
             }
         };
         let customs: Option<CustomsCode> = v.parse("customs", &self.customs);
-        let req = order.zip(customs).map(|(order, customs)| QueryRequest {
-            order,
-            customs,
-            offset: self.offset.unwrap_or(0),
-            limit: self.limit,
-        });
-        if let Some(r) = &req {
-            if let Err(e) = r.validate() {
-                v.extend(e);
-            }
-        } else if self.limit == Some(0) {
+        let limit = self.limit.map(NonZeroU32::new);
+        if limit == Some(None) {
             v.push(Violation::new(
                 "limit",
                 Rule::Other { rule: "must be at least 1 (WeChat 报关查询API: 非0非负)".into() },
                 Some("0".into()),
             ));
         }
+        let req = order.zip(customs).map(|(order, customs)| QueryRequest {
+            order,
+            customs,
+            offset: self.offset.unwrap_or(0),
+            limit: limit.flatten(),
+        });
         v.finish_with(|| req.expect("checked"))
     }
 }
@@ -277,7 +265,7 @@ pub struct QueryRecord {
     pub product_fee: Option<Fen>,
     /// Declaration state (required; a missing or empty state is a decode
     /// error, never "pending").
-    #[serde(with = "crate::model::state_serde")]
+    #[serde(with = "crate::fields::state_serde")]
     pub state: StateReport,
     /// Why the declaration failed (`FAIL`, `EXCEPT`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -355,14 +343,14 @@ impl QueryResponse {
     /// ```
     /// use customs_core::CustomsCode;
     /// use customs_wechat::{QueryOrder, QueryRequest, QueryResponse};
-    /// let first = QueryRequest::new(QueryOrder::OutTradeNo("o1".parse()?), CustomsCode::NINGBO).with_page(0, 1);
+    /// let first = QueryRequest::new(QueryOrder::OutTradeNo("o1".parse()?), CustomsCode::NINGBO).with_page(0, 1.try_into()?);
     /// let page: QueryResponse = serde_json::from_str(
     ///     r#"{"appid":"wx","mchid":"1","transaction_id":"t","verify_department":"UNIONPAY",
     ///         "verify_department_trade_id":"v","offset":0,"limit":1,"total_count":2,
     ///         "data":[{"customs":"NINGBO","state":"SUCCESS","modify_time":"2015-09-01T10:00:00+08:00"}]}"#).unwrap();
     /// let second = page.next_page(&first).unwrap();
-    /// assert_eq!((second.offset, second.limit), (1, Some(1)));
-    /// # Ok::<(), customs_core::ValidationError>(())
+    /// assert_eq!((second.offset, second.limit), (1, 1.try_into().ok()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn next_page(&self, request: &QueryRequest) -> Option<QueryRequest> {
         if !self.has_more(request) {
@@ -373,12 +361,14 @@ impl QueryResponse {
     }
 }
 
-/// A query answer is settled when every record of the page is: the least
-/// settled record wins (pending, then needs-action, then failure, then
-/// success). No record yet counts as pending. Only the page returned is
-/// considered; query split orders with a `limit` covering every sub-order.
-impl customs_core::Settles for QueryResponse {
-    fn outcome(&self) -> customs_core::Outcome {
+impl QueryResponse {
+    /// A query answer is settled when every record of the page is: the least
+    /// settled record wins (pending, then needs-action, then failure, then
+    /// success). No record yet counts as pending. Only the page returned is
+    /// considered; query split orders with a `limit` covering every sub-order.
+    /// The same accessor as QFPay's `QueryResponse::outcome`; also
+    /// [`customs_core::Settles`].
+    pub fn outcome(&self) -> customs_core::Outcome {
         use customs_core::Outcome;
         let rank = |o: Outcome| match o {
             Outcome::Pending => 0,
@@ -387,6 +377,13 @@ impl customs_core::Settles for QueryResponse {
             _ => 3,
         };
         self.data.iter().map(|r| r.state.outcome()).min_by_key(|o| rank(*o)).unwrap_or(Outcome::Pending)
+    }
+}
+
+/// See [`QueryResponse::outcome`].
+impl customs_core::Settles for QueryResponse {
+    fn outcome(&self) -> customs_core::Outcome {
+        QueryResponse::outcome(self)
     }
 }
 
@@ -550,9 +547,12 @@ mod tests {
             "appid=wx&mchid=1&order_type=out_trade_no&order_no=a%7Cb%2Ac%40d&customs=NINGBO"
         );
         // A caller can still set them; offset 0 is the default and stays out.
-        assert_eq!(req.clone().with_page(0, 20).query_string("wx", "1").rsplit_once('&').unwrap().1, "limit=20");
+        assert_eq!(
+            req.clone().with_page(0, NonZeroU32::new(20).unwrap()).query_string("wx", "1").rsplit_once('&').unwrap().1,
+            "limit=20"
+        );
         assert!(req.clone().with_offset(40).query_string("wx", "1").ends_with("&customs=NINGBO&offset=40"));
-        assert!(req.with_page(40, 5).query_string("wx", "1").ends_with("&offset=40&limit=5"));
+        assert!(req.with_page(40, NonZeroU32::new(5).unwrap()).query_string("wx", "1").ends_with("&offset=40&limit=5"));
     }
 
     #[test]
@@ -587,8 +587,7 @@ mod tests {
         }
         .validate()
         .unwrap();
-        assert_eq!((r.order.order_type(), r.offset, r.limit), ("sub_order_id", 40, Some(20)));
-        assert!(QueryRequest::new(r.order.clone(), r.customs.clone()).with_page(0, 0).validate().is_err());
+        assert_eq!((r.order.order_type(), r.offset, r.limit), ("sub_order_id", 40, NonZeroU32::new(20)));
         // Absent offset and limit stay unset; offset 0 is accepted (the document counts from 0).
         let r = QueryInput {
             order_type: "transaction_id".into(),
@@ -600,7 +599,6 @@ mod tests {
         .validate()
         .unwrap();
         assert_eq!((r.offset, r.limit), (0, None));
-        assert!(r.validate().is_ok());
         assert_eq!(
             r.query_string("wx", "1"),
             "appid=wx&mchid=1&order_type=transaction_id&order_no=1000320306201511078440737890&customs=SHENZHEN"
@@ -609,7 +607,8 @@ mod tests {
 
     #[test]
     fn paging() {
-        let req = QueryRequest::new(QueryOrder::OutTradeNo("o".parse().unwrap()), CustomsCode::NINGBO).with_page(0, 2);
+        let req = QueryRequest::new(QueryOrder::OutTradeNo("o".parse().unwrap()), CustomsCode::NINGBO)
+            .with_page(0, NonZeroU32::new(2).unwrap());
         let rec = QueryRecord {
             sub_order_no: None,
             sub_order_id: None,
@@ -637,8 +636,8 @@ mod tests {
         };
         let next = page(2, 5).next_page(&req).unwrap();
         assert_eq!(next.offset, 2);
-        assert_eq!(next.limit, Some(2), "the next page keeps the page size");
-        let last = page(1, 5).next_page(&next.clone().with_page(4, 2));
+        assert_eq!(next.limit, NonZeroU32::new(2), "the next page keeps the page size");
+        let last = page(1, 5).next_page(&next.clone().with_page(4, NonZeroU32::new(2).unwrap()));
         assert!(last.is_none());
         let unsized_first = QueryRequest::new(QueryOrder::OutTradeNo("o".parse().unwrap()), CustomsCode::NINGBO);
         let next = page(2, 5).next_page(&unsized_first).unwrap();

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::binding::{self, Answers};
 use crate::config::WeChatConfig;
-use crate::model::SubOrderId;
+use crate::fields::SubOrderId;
 use crate::operation::Operation;
 
 /// Which order a re-push names.
@@ -215,7 +215,7 @@ pub struct RedeclareResponse {
     /// `mchid`.
     pub mchid: String,
     /// Declaration state.
-    #[serde(with = "crate::model::state_serde")]
+    #[serde(with = "crate::fields::state_serde")]
     pub state: StateReport,
     /// `out_trade_no`.
     pub out_trade_no: String,

@@ -29,17 +29,17 @@ use customs_core::{Request, VerifyError};
 use http::{HeaderMap, HeaderValue};
 
 pub use crate::auth::{Authorization, AuthorizationError};
-pub use crate::certificates::{CertificateListing, CertificatesBody, EncryptCertificate, rfc3339_beijing};
+pub use crate::platform_certificates::{CertificateListing, CertificatesBody, EncryptCertificate, rfc3339_beijing};
 pub use crate::rsa_crypt::RsaDecryptor;
 
 use crate::aes_gcm::{AeadError, ApiV3Key};
 use crate::auth;
-use crate::certificate::Certificate;
 use crate::keys::PublicKey;
 use crate::signer::{SignError, Signer};
 use crate::verifier::{
     self, HEADER_NONCE, HEADER_SERIAL, HEADER_SIGNATURE, HEADER_TIMESTAMP, Verifier, check_timestamp,
 };
+use crate::x509::Certificate;
 
 /// The request header name checked by [`verify_request`].
 const AUTHORIZATION: &str = "Authorization";
@@ -198,7 +198,7 @@ pub fn certificates_body(key: &ApiV3Key, certificates: &[(&Certificate, &str)]) 
             encrypt_certificate: EncryptCertificate::encrypt(
                 key,
                 nonce,
-                crate::certificates::ASSOCIATED_DATA,
+                crate::platform_certificates::ASSOCIATED_DATA,
                 cert.pem(),
             )?,
         });

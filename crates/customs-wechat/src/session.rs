@@ -42,11 +42,11 @@ use std::time::{Duration, Instant};
 
 use customs_core::{KeyDecision, KeyTrigger, ResponseError, Session, VerifyError};
 
-use crate::certificates::CertificatesResponse;
+use crate::codec::WeChatPay;
 use crate::declare::DeclareRequest;
 use crate::exchange::{Declare, DownloadCertificates, EncryptWith, Modify, Query, Redeclare, VerifyCertificate};
 use crate::modify::ModifyRequest;
-use crate::pay::WeChatPay;
+use crate::platform_certificates::CertificatesResponse;
 use crate::query::QueryRequest;
 use crate::redeclare::RedeclareRequest;
 use crate::rsa_crypt::RsaPadding;
@@ -451,10 +451,10 @@ into_exchange!(VerifyCertificateRequest, VerifyCertificate, verify_certificate);
 mod tests {
     use customs_core::Secret;
 
-    use crate::certificate::Certificate;
-    use crate::certificates::PlatformCertificate;
     use crate::config::WeChatConfig;
     use crate::keys::PublicKey;
+    use crate::platform_certificates::PlatformCertificate;
+    use crate::x509::Certificate;
 
     use super::*;
 

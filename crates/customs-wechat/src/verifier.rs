@@ -24,8 +24,8 @@ use customs_core::VerifyError;
 use http::HeaderMap;
 
 use crate::auth;
-use crate::certificate::Certificate;
 use crate::keys::{KeyError, PublicKey};
+use crate::x509::Certificate;
 
 /// Largest accepted distance between a response timestamp and `now`, in
 /// seconds (wechatpay-go `FiveMinute`, spec §6.2).
@@ -129,7 +129,7 @@ struct Entry {
 /// inserts new certificates. Serials are compared after [`normalize_serial`].
 ///
 /// ```
-/// use customs_wechat::certificate::Certificate;
+/// use customs_wechat::Certificate;
 /// use customs_wechat::verifier::PlatformCertificates;
 /// let certs = PlatformCertificates::new();
 /// certs.insert_certificate(&Certificate::from_pem(include_str!("../testdata/platform_cert.pem"))?);

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::binding::{self, Answers};
 use crate::config::WeChatConfig;
-use crate::model::CertificateCheckResult;
+use crate::fields::CertificateCheckResult;
 use crate::operation::Operation;
 use crate::rsa_crypt::{self, RsaCryptError, RsaPadding};
 use crate::verifier::PlatformPublicKey;

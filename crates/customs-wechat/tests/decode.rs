@@ -394,7 +394,7 @@ mod certificates {
 
     use super::*;
 
-    fn body(certs: &[&customs_wechat::certificate::Certificate]) -> String {
+    fn body(certs: &[&customs_wechat::Certificate]) -> String {
         let key = ApiV3Key::new(&Secret::new(APIV3_KEY)).unwrap();
         let items: Vec<_> = certs.iter().map(|c| (*c, "0123456789ab")).collect();
         String::from_utf8(server::certificates_body(&key, &items).unwrap()).unwrap()

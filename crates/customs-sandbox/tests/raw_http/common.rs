@@ -171,8 +171,8 @@ pub fn wx_auth_as(mchid: &str, method: &str, target: &str, body: &[u8], ts: i64,
 }
 
 /// A WeChat merchant `mchid` with the demo merchant's key, serial, app id and APIv3 key.
-pub fn merchant_like_demo(mchid: &str) -> customs_sandbox::WechatMerchant {
-    customs_sandbox::WechatMerchant::new(
+pub fn merchant_like_demo(mchid: &str) -> customs_sandbox::WeChatMerchant {
+    customs_sandbox::WeChatMerchant::new(
         mchid,
         demo::WECHAT_APPID,
         demo::WECHAT_MERCHANT_SERIAL,

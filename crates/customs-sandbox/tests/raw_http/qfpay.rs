@@ -3,7 +3,7 @@
 use customs_core::{DeclarationState, Provider, Secret};
 use customs_qfpay::sign::SignType;
 use customs_sandbox::{
-    AdvanceRule, QfpayTransaction, RateLimit, Sandbox, SandboxConfig, SandboxHandle, Settlement, demo,
+    AdvanceRule, QfPayTransaction, RateLimit, Sandbox, SandboxConfig, SandboxHandle, Settlement, demo,
     qfpay_respcd as respcd,
 };
 use serde_json::Value;
@@ -423,7 +423,7 @@ async fn redeclare_re_pushes_what_customs_did_not_receive() {
     let sb = Sandbox::builder()
         .advance(AdvanceRule::Manual)
         .qfpay_transaction(
-            QfpayTransaction::new(EXCEPT, demo::QFPAY_APP_CODE, 1_000, demo::PAYER_NAME, demo::PAYER_ID_NO)
+            QfPayTransaction::new(EXCEPT, demo::QFPAY_APP_CODE, 1_000, demo::PAYER_NAME, demo::PAYER_ID_NO)
                 .settles(Settlement::Except(demo::EXCEPT_EXPLANATION.into())),
         )
         .start()
@@ -475,7 +475,7 @@ async fn rate_limit_per_merchant_answers_429() {
     let other = Secret::new("other-client-key");
     let sb2 = Sandbox::builder()
         .qfpay_rate_limit(RateLimit::new(None, Some(1)))
-        .qfpay_merchant(customs_sandbox::QfpayMerchant::new("OTHER-APP", other.clone()))
+        .qfpay_merchant(customs_sandbox::QfPayMerchant::new("OTHER-APP", other.clone()))
         .start()
         .await
         .unwrap();

@@ -1,9 +1,9 @@
 //! WeChat Pay Global routes over raw HTTP.
 
 use customs_core::{DeclarationState, Provider};
-use customs_sandbox::{DocumentedLengths, RateLimit, Sandbox, SandboxHandle, SigningMode, WechatTransaction, demo};
+use customs_sandbox::{DocumentedLengths, RateLimit, Sandbox, SandboxHandle, SigningMode, WeChatTransaction, demo};
+use customs_wechat::Certificate;
 use customs_wechat::aes_gcm::{self, ApiV3Key};
-use customs_wechat::certificate::Certificate;
 use customs_wechat::rsa_crypt::{self, RsaPadding};
 use serde_json::{Value, json};
 
@@ -721,7 +721,7 @@ async fn customs_not_configured_and_self_clearance_off() {
 async fn the_error_tables_length_rules_apply_only_when_switched_on() {
     const SHORT_MCHID: &str = "12345";
     let txn =
-        WechatTransaction::new("4200000001", "short-order", SHORT_MCHID, 1_000, demo::PAYER_NAME, demo::PAYER_ID_NO);
+        WeChatTransaction::new("4200000001", "short-order", SHORT_MCHID, 1_000, demo::PAYER_NAME, demo::PAYER_ID_NO);
     let body = with(declare_body("4200000001", "short-order"), "merchant_customs_no", json!("4403169D3W"));
     // By default the request table's string[1,32] rules: accepted.
     let lenient = Sandbox::builder()
@@ -764,7 +764,7 @@ async fn transaction_currency_must_be_the_settlement_currency() {
     const HKD_MERCHANT: &str = "1900000013";
     let sb = Sandbox::builder()
         .wechat_merchant(merchant_like_demo(HKD_MERCHANT).with_settlement_currency("HKD"))
-        .wechat_transaction(WechatTransaction::new(
+        .wechat_transaction(WeChatTransaction::new(
             "4200000001202601010000000013",
             "cny-order",
             HKD_MERCHANT,
@@ -773,7 +773,7 @@ async fn transaction_currency_must_be_the_settlement_currency() {
             demo::PAYER_ID_NO,
         ))
         .wechat_transaction(
-            WechatTransaction::new("4200000001202601010000000014", "hkd-order", demo::WECHAT_MCHID, 1_000, "n", "i")
+            WeChatTransaction::new("4200000001202601010000000014", "hkd-order", demo::WECHAT_MCHID, 1_000, "n", "i")
                 .with_currency("HKD"),
         )
         .start()

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use customs_core::{Response, Secret};
-use customs_wechat::certificate::Certificate;
+use customs_wechat::Certificate;
 use customs_wechat::server;
 use customs_wechat::signer::{RsaSigner, Signer};
 use customs_wechat::verifier::{PlatformCertificates, PublicKeyVerifier};

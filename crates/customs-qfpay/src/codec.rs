@@ -1,0 +1,271 @@
+//! [`QfPay`]: builds signed requests and decodes responses, without I/O.
+
+use customs_core::{BuildError, Idempotency, Request, Response, ResponseError};
+
+use crate::config::QfPayConfig;
+use crate::request::{DeclareRequest, HttpMethod, Operation, QueryRequest, RedeclareRequest};
+use crate::response::{DeclareResponse, QueryResponse, RedeclareResponse};
+use crate::sign::{self, HEADER_APPCODE, HEADER_SIGN, HEADER_SIGNTYPE, Params, SignType};
+
+/// `Content-Type` of a POST body (spec §1: form-encoded UTF-8).
+pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
+
+/// The QFPay customs provider: signed request builders and response
+/// decoders for one set of credentials. Cheap to clone; `Send + Sync`.
+///
+/// Signing needs neither a timestamp nor a nonce (spec §1), so the builders
+/// take none and are deterministic: the same request and config give the
+/// same bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QfPay {
+    config: QfPayConfig,
+}
+
+impl QfPay {
+    /// Idempotency of `declare`: after a maybe-sent failure, query instead of resubmitting.
+    pub const DECLARE_IDEMPOTENCY: Idempotency = Operation::Declare.idempotency();
+    /// Idempotency of `query`: safe to repeat.
+    pub const QUERY_IDEMPOTENCY: Idempotency = Operation::Query.idempotency();
+    /// Idempotency of `redeclare`: after a maybe-sent failure, query instead of resubmitting.
+    pub const REDECLARE_IDEMPOTENCY: Idempotency = Operation::Redeclare.idempotency();
+
+    /// A provider for `config` (already checked by its builder).
+    pub fn new(config: QfPayConfig) -> Self {
+        Self { config }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &QfPayConfig {
+        &self.config
+    }
+
+    /// `POST /custom/v1/declare`, signed. Checks QFPay's field limits first
+    /// ([`DeclareRequest::validate`]); nothing is built from invalid input.
+    pub fn build_declare(&self, request: &DeclareRequest) -> Result<Request, BuildError> {
+        request.validate()?;
+        self.build_params(Operation::Declare, HttpMethod::Post, request.params())
+    }
+
+    /// `POST` (or `GET`, per [`QueryRequest::method`]) `/custom/v1/query`, signed.
+    pub fn build_query(&self, request: &QueryRequest) -> Result<Request, BuildError> {
+        request.validate()?;
+        self.build_params(Operation::Query, request.method, request.params())
+    }
+
+    /// `POST /custom/v1/redeclare`, signed.
+    pub fn build_redeclare(&self, request: &RedeclareRequest) -> Result<Request, BuildError> {
+        request.validate()?;
+        self.build_params(Operation::Redeclare, HttpMethod::Post, request.params())
+    }
+
+    /// Signs arbitrary parameters for `operation` (a low-level escape hatch,
+    /// e.g. to exercise a server with unusual input). Adds `mchid` when
+    /// configured, then produces the body (or query string) and the
+    /// signature from the same list (spec §1). Performs no field validation.
+    pub fn build_params(
+        &self,
+        operation: Operation,
+        method: HttpMethod,
+        mut params: Params,
+    ) -> Result<Request, BuildError> {
+        params.insert_opt("mchid", self.config.mchid());
+        let signature = sign::sign(&params, self.config.client_key(), self.config.sign_type());
+        let form = params.to_form();
+        let base = self.config.base_url();
+        let path = operation.path();
+        let builder = match method {
+            HttpMethod::Get => {
+                let sep = if form.is_empty() { "" } else { "?" };
+                http::Request::get(format!("{base}{path}{sep}{form}"))
+            }
+            HttpMethod::Post => {
+                http::Request::post(format!("{base}{path}")).header(http::header::CONTENT_TYPE, FORM_CONTENT_TYPE)
+            }
+        };
+        let mut builder = builder.header(HEADER_APPCODE, self.config.app_code()).header(HEADER_SIGN, signature);
+        if self.config.sign_type() != SignType::Md5 {
+            builder = builder.header(HEADER_SIGNTYPE, self.config.sign_type().as_str());
+        }
+        let body = match method {
+            HttpMethod::Get => Vec::new(),
+            HttpMethod::Post => form.into_bytes(),
+        };
+        builder
+            .body(body)
+            .map_err(|e| BuildError::config("environment", "the base URL does not make a valid request").with_source(e))
+    }
+
+    /// Decodes a `declare` response (see [`response`](crate::response)).
+    pub fn decode_declare(&self, response: &Response) -> Result<DeclareResponse, ResponseError> {
+        DeclareResponse::decode(response)
+    }
+
+    /// Decodes a `query` response.
+    pub fn decode_query(&self, response: &Response) -> Result<QueryResponse, ResponseError> {
+        QueryResponse::decode(response)
+    }
+
+    /// Decodes a `redeclare` response (same shape as declare's).
+    pub fn decode_redeclare(&self, response: &Response) -> Result<RedeclareResponse, ResponseError> {
+        DeclareResponse::decode(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+
+    use customs_core::{CustomsCode, Fen, Secret, SubOrder};
+
+    use super::*;
+    use crate::config::Environment;
+    use crate::request::{ActionType, AlipayDeclaration, QfSubOrderNo, TradeType, WeChatDeclaration};
+    use crate::sign::ReceivedRequest;
+
+    const KEY: &str = "0123456789ABCDEF0123456789ABCDEF";
+
+    fn qfpay(sign_type: SignType) -> QfPay {
+        QfPay::new(
+            QfPayConfig::builder("A1B2C3D4E5F6A7B8C9D0", Secret::new(KEY))
+                .environment(Environment::LiveTest)
+                .sign_type(sign_type)
+                .build()
+                .unwrap(),
+        )
+    }
+
+    fn render(req: &Request) -> String {
+        let mut s = format!("{} {}\n", req.method(), req.uri());
+        let mut headers: Vec<_> = req.headers().iter().map(|(k, v)| (k.as_str(), v.to_str().unwrap())).collect();
+        headers.sort_unstable();
+        for (k, v) in headers {
+            writeln!(s, "{k}: {v}").unwrap();
+        }
+        s.push('\n');
+        s.push_str(std::str::from_utf8(req.body()).unwrap());
+        s
+    }
+
+    fn alipay() -> DeclareRequest {
+        AlipayDeclaration::new(
+            "20191227000200020061752832".parse().unwrap(),
+            CustomsCode::ZONGSHU,
+            "31222699S7".parse().unwrap(),
+        )
+        .with_mch_customs_name("jwyhanguo_card".parse().unwrap())
+        .with_out_request_no("2024010100000001".parse().unwrap())
+        .with_amount("2.00".parse().unwrap())
+        .into()
+    }
+
+    fn wechat() -> DeclareRequest {
+        let sub = SubOrder::new("15752730835729139712".parse().unwrap(), Fen::new(900), Fen::new(100)).unwrap();
+        WeChatDeclaration::new(
+            "20191227000200020061752831".parse().unwrap(),
+            CustomsCode::SHANGHAI_ZS,
+            "110084111".parse().unwrap(),
+        )
+        .with_action_type(ActionType::Add)
+        .with_sub_order(sub)
+        .into()
+    }
+
+    fn query(trade_type: TradeType) -> QueryRequest {
+        let q = QueryRequest::new(trade_type, CustomsCode::SHANGHAI_ZS, "20191227000200020061752831".parse().unwrap());
+        match trade_type {
+            TradeType::Weixin => q.with_sub_order_no(QfSubOrderNo::new("15752730835729139712").unwrap()),
+            _ => q,
+        }
+    }
+
+    fn redeclare(trade_type: TradeType) -> RedeclareRequest {
+        RedeclareRequest::new(
+            trade_type,
+            CustomsCode::SHANGHAI_ZS,
+            "20191227000200020061752831".parse().unwrap(),
+            "110084111".parse().unwrap(),
+        )
+    }
+
+    /// Every operation × trade type × sign type, as sent.
+    #[test]
+    fn signed_request_snapshots() {
+        for (sign_type, suffix) in [(SignType::Md5, "md5"), (SignType::Sha256, "sha256")] {
+            let q = qfpay(sign_type);
+            let cases = [
+                ("declare_alipay", q.build_declare(&alipay()).unwrap()),
+                ("declare_weixin", q.build_declare(&wechat()).unwrap()),
+                ("query_alipay", q.build_query(&query(TradeType::Alipay)).unwrap()),
+                ("query_weixin", q.build_query(&query(TradeType::Weixin)).unwrap()),
+                ("redeclare_alipay", q.build_redeclare(&redeclare(TradeType::Alipay)).unwrap()),
+                ("redeclare_weixin", q.build_redeclare(&redeclare(TradeType::Weixin)).unwrap()),
+            ];
+            for (name, req) in cases {
+                // The sandbox's view agrees with the signature.
+                let received = ReceivedRequest::parse(&req).unwrap();
+                assert!(received.verify(&Secret::new(KEY)), "{name}");
+                assert_eq!(received.sign_type, sign_type);
+                insta::assert_snapshot!(format!("{name}_{suffix}"), render(&req));
+            }
+        }
+    }
+
+    #[test]
+    fn query_by_get_and_mchid_snapshot() {
+        let q = QfPay::new(
+            qfpay(SignType::Md5)
+                .config()
+                .to_builder()
+                .mchid("ZaMVg12345")
+                .environment(Environment::Custom("http://127.0.0.1:8080/".into()))
+                .build()
+                .unwrap(),
+        );
+        let req = q.build_query(&query(TradeType::Weixin).with_method(HttpMethod::Get)).unwrap();
+        assert!(req.body().is_empty());
+        assert!(req.headers().get(http::header::CONTENT_TYPE).is_none());
+        let received = ReceivedRequest::parse(&req).unwrap();
+        assert_eq!(received.params.get("mchid"), Some("ZaMVg12345"));
+        assert!(received.verify(&Secret::new(KEY)));
+        insta::assert_snapshot!("query_weixin_get_mchid_md5", render(&req));
+    }
+
+    #[test]
+    fn builders_validate_before_signing() {
+        let DeclareRequest::WeChat(mut w) = wechat() else { unreachable!() };
+        w.merchant_customs_no = "1".repeat(21).parse().unwrap();
+        let e = qfpay(SignType::Md5).build_declare(&w.into()).unwrap_err();
+        match e {
+            BuildError::Invalid(v) => assert_eq!(v.fields(), ["mch_customs_no"]),
+            other => panic!("{other:?}"),
+        }
+        let mut r = redeclare(TradeType::Alipay);
+        r.customs = CustomsCode::new("X".repeat(21)).unwrap();
+        assert!(matches!(qfpay(SignType::Md5).build_redeclare(&r), Err(BuildError::Invalid(_))));
+    }
+
+    #[test]
+    fn the_key_never_appears_in_the_request() {
+        for t in [SignType::Md5, SignType::Sha256] {
+            let q = qfpay(t);
+            for req in [
+                q.build_declare(&alipay()).unwrap(),
+                q.build_declare(&wechat()).unwrap(),
+                q.build_query(&query(TradeType::Alipay).with_method(HttpMethod::Get)).unwrap(),
+                q.build_redeclare(&redeclare(TradeType::Weixin)).unwrap(),
+            ] {
+                assert!(!render(&req).contains(KEY));
+            }
+        }
+        assert!(!format!("{:?}", qfpay(SignType::Md5)).contains(KEY));
+    }
+
+    #[test]
+    fn send_sync_clone_and_idempotency() {
+        fn assert_traits<T: Send + Sync + Clone + 'static>() {}
+        assert_traits::<QfPay>();
+        assert_eq!(QfPay::DECLARE_IDEMPOTENCY, Idempotency::NonIdempotent);
+        assert_eq!(QfPay::REDECLARE_IDEMPOTENCY, Idempotency::NonIdempotent);
+        assert_eq!(QfPay::QUERY_IDEMPOTENCY, Idempotency::Idempotent);
+    }
+}
