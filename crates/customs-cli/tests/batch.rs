@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use customs_sandbox::{
-    BlockingSandbox, FaultKind, FaultRule, QfpayTransaction, RateLimit, RouteMatch, Sandbox, WechatTransaction, demo,
+    BlockingSandbox, FaultKind, FaultRule, QfPayTransaction, RateLimit, RouteMatch, Sandbox, WeChatTransaction, demo,
 };
 
 struct Workdir(PathBuf);
@@ -70,7 +70,7 @@ fn orders(sandbox: &BlockingSandbox, n: u32) -> String {
     let mut lines = String::new();
     for i in 0..n {
         let syssn = format!("2026030100010001{i:04}");
-        sandbox.add_qfpay_transaction(QfpayTransaction::new(
+        sandbox.add_qfpay_transaction(QfPayTransaction::new(
             &syssn,
             demo::QFPAY_APP_CODE,
             1_000,
@@ -82,7 +82,7 @@ fn orders(sandbox: &BlockingSandbox, n: u32) -> String {
             "{{\"provider\":\"qfpay\",\"trade_type\":\"weixin\",\"syssn\":\"{syssn}\",\"customs\":\"SHANGHAI_ZS\",\"mch_customs_no\":\"110084111\"}}"
         );
         let (txn, otn) = (format!("42000000002026030100000{i:05}"), format!("CLI{i:06}"));
-        sandbox.add_wechat_transaction(WechatTransaction::new(
+        sandbox.add_wechat_transaction(WeChatTransaction::new(
             &txn,
             &otn,
             demo::WECHAT_MCHID,

@@ -8,7 +8,7 @@ use customs_client::ClientOptions;
 use customs_core::{RetryPolicy, TransportSettings};
 use customs_http_ureq::UreqTransport;
 use customs_sandbox::{
-    BlockingSandbox, FaultKind, FaultRule, QfpayTransaction, Route, RouteMatch, Sandbox, WechatTransaction, demo,
+    BlockingSandbox, FaultKind, FaultRule, QfPayTransaction, Route, RouteMatch, Sandbox, WeChatTransaction, demo,
 };
 use customs_wechat::WeChatConfig;
 
@@ -80,7 +80,7 @@ fn orders(sandbox: &BlockingSandbox, n: u32) -> Vec<Fields> {
     let mut lines = Vec::new();
     for i in 0..n {
         let syssn = qfpay_syssn(i);
-        sandbox.add_qfpay_transaction(QfpayTransaction::new(
+        sandbox.add_qfpay_transaction(QfPayTransaction::new(
             &syssn,
             demo::QFPAY_APP_CODE,
             1_000,
@@ -99,7 +99,7 @@ fn orders(sandbox: &BlockingSandbox, n: u32) -> Vec<Fields> {
         }
         lines.push(f);
         let (txn, out_trade_no) = wechat_txn(i);
-        sandbox.add_wechat_transaction(WechatTransaction::new(
+        sandbox.add_wechat_transaction(WeChatTransaction::new(
             &txn,
             &out_trade_no,
             demo::WECHAT_MCHID,
