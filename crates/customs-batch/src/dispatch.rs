@@ -7,7 +7,7 @@
 //!
 //! | result | send | query |
 //! |---|---|---|
-//! | `Ok(answer)` | [`SendOutcome::Answered`] by the answer's [`Outcome`](customs_core::Outcome) | [`QueryOutcome::Found`] by this row's record |
+//! | `Ok(answer)` | [`SendOutcome::Answered`] by the answer's [`Outcome`] | [`QueryOutcome::Found`] by this row's record |
 //! | HTTP 429 | [`SendOutcome::RateLimited`] (may have taken effect when unverified) | [`QueryOutcome::RateLimited`] |
 //! | may have taken effect (timeout after sending, 5xx, unverified, undecodable) | [`SendOutcome::MayHaveTakenEffect`] | [`QueryOutcome::Failed`] |
 //! | not sent (connect failed, keys unavailable), or a documented transient error (`SYSTEMERROR`: "declare again") | [`SendOutcome::NotSent`] | [`QueryOutcome::Failed`] |
