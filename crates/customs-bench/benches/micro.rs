@@ -114,7 +114,12 @@ fn qfpay_benches(c: &mut Criterion) {
         records.join(",")
     );
     let resp = http::Response::builder().status(200).body(body.into_bytes()).unwrap();
-    g.bench_function("query_50_records_decode", |b| b.iter(|| md5.decode_query(black_box(&resp)).unwrap()));
+    let query = customs_qfpay::QueryRequest::new(
+        customs_qfpay::TradeType::Weixin,
+        CustomsCode::SHANGHAI_ZS,
+        "20191227000200020061752831".parse().unwrap(),
+    );
+    g.bench_function("query_50_records_decode", |b| b.iter(|| md5.decode_query(&query, black_box(&resp)).unwrap()));
     g.finish();
 }
 

@@ -321,7 +321,10 @@ impl std::fmt::Debug for SecretSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SecretSource::Inline(_) => f.write_str("Inline([redacted])"),
-            SecretSource::File { file } => write!(f, "File({})", file.display()),
+            SecretSource::File { file } if file.to_str().is_some_and(redact::looks_like_a_path) => {
+                write!(f, "File({})", file.display())
+            }
+            SecretSource::File { .. } => f.write_str("File(<name not shown>)"),
             SecretSource::Env { env } if redact::looks_like_a_name(env) => write!(f, "Env({env})"),
             SecretSource::Env { .. } => f.write_str("Env([not a variable name, redacted])"),
         }
@@ -333,9 +336,10 @@ impl SecretSource {
     fn origin(&self, base: &Path) -> String {
         match self {
             SecretSource::Inline(_) => "written inline in the configuration file".to_owned(),
-            SecretSource::File { file } => {
+            SecretSource::File { file } if file.to_str().is_some_and(redact::looks_like_a_path) => {
                 format!("read from {}", if file.is_absolute() { file.clone() } else { base.join(file) }.display())
             }
+            SecretSource::File { .. } => "read from the file named by `{ file = … }`".to_owned(),
             SecretSource::Env { env } if redact::looks_like_a_name(env) => {
                 format!("read from the environment variable {env}")
             }
@@ -354,7 +358,20 @@ impl SecretSource {
                 let path = if file.is_absolute() { file.clone() } else { base.join(file) };
                 std::fs::read_to_string(&path)
                     .map(|s| Secret::new(s.trim_end_matches(['\r', '\n']).to_owned()))
-                    .map_err(|e| ConfigError::new(key, format!("cannot read file {}: {e}", path.display())))
+                    .map_err(|e| {
+                        if file.to_str().is_some_and(redact::looks_like_a_path) {
+                            ConfigError::new(key, format!("cannot read file {}: {e}", path.display()))
+                        } else {
+                            ConfigError::new(
+                                key,
+                                format!(
+                                    "cannot read the file named by `{{ file = … }}`: {e}; its name is not shown \
+                                     because it does not look like a file name (was the secret itself written \
+                                     there? `{{ file = … }}` takes the path of a file holding the secret)"
+                                ),
+                            )
+                        }
+                    })
             }
             SecretSource::Env { env } => std::env::var(env).map(Secret::new).map_err(|e| {
                 let what = match e {

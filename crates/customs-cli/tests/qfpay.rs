@@ -194,13 +194,14 @@ fn qfpay_http_5xx_exits_4_saying_check_the_state_before_resubmitting() {
             "the fault changed nothing"
         );
     }
-    // QFPay's own error answered the QFPay way (HTTP 200 with a code) is a refusal: 3.
+    // QFPay's system error answered the QFPay way (HTTP 200, `1254`) does not
+    // say whether the declaration was processed either: 4, not a refusal.
     let sb = Sandbox::builder()
         .fault(FaultRule::on(Route::QfpayDeclare, FaultKind::SystemErrorWithStatus(200)))
         .start_blocking()
         .unwrap();
     let o = Workdir::new("200", &sb.base_url()).run(&declare(demo::QFPAY_SYSSN_PAID));
-    assert_eq!(o.status.code(), Some(3), "{:?}", text(&o));
+    assert_eq!(o.status.code(), Some(4), "{:?}", text(&o));
 }
 
 /// Inputs the documents allow: a lower-case Alipay customs place without

@@ -132,7 +132,6 @@ fn a_split_wait_refuses_another_orders_sub_order_answer() {
 /// refusal, and does not say the declaration was not processed (the same
 /// error with HTTP 500 exits 4, "check the declaration's state").
 #[test]
-#[ignore = "review finding: QFPay respcd 1254 (system error) on HTTP 200 to a declaration exits 3 'refused, fix the request'"]
 fn a_qfpay_system_error_on_http_200_exits_4() {
     let sandbox = Sandbox::builder()
         .fault(FaultRule::on(Route::QfpayDeclare, FaultKind::SystemErrorWithStatus(200)))
@@ -161,7 +160,6 @@ fn a_qfpay_system_error_on_http_200_exits_4() {
 /// configuration errors of both providers (`base URL "http://user:…@…"
 /// may not carry a query or fragment`). Secrets never appear in errors.
 #[test]
-#[ignore = "review finding: a base URL's userinfo password is echoed in configuration errors"]
 fn a_base_url_password_is_never_echoed() {
     for (provider, args) in [
         ("qfpay", vec!["qfpay", "query", "--trade-type", "weixin", "--syssn", "1", "--customs", "SHANGHAI_ZS"]),
@@ -243,7 +241,6 @@ fn a_failed_follow_up_query_is_not_the_declarations_refusal() {
 /// already guards against the same mistake (its name is not shown unless it
 /// looks like a variable name); `file` does not. Secrets never appear in errors.
 #[test]
-#[ignore = "review finding: a secret written as the { file = ... } path is echoed in the 'cannot read file' error"]
 fn a_secret_given_as_a_file_name_is_never_echoed() {
     let pem = demo::wechat_merchant_private_key_pem().expose().to_owned();
     let client_key = demo::qfpay_client_key().expose().to_owned();

@@ -80,7 +80,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! More in `examples/`: `wechat_declare_and_poll`, `qfpay_blocking` and
+//! More in `examples/`: `wechat_declare_and_poll`, `qfpay_declare_and_wait` and
 //! `wechat_public_key` (`cargo run -p customs-client --example …`).
 //!
 //! # How it works

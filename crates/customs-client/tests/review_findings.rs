@@ -62,7 +62,6 @@ fn record(sub_order_no: Option<&str>, state: &str) -> String {
 /// as the sub-order's answer: `binding::same_if_present` passes a record that
 /// omits the field asked for, and the sub-order reads "settled: success".
 #[test]
-#[ignore = "review finding: a query by sub_order_no accepts records without sub_order_no (another order's answer)"]
 fn a_query_by_sub_order_no_refuses_records_without_that_sub_order_no() {
     let genuine = platform().sign(200, query_page(TXN_A, 1, &[record(None, "SUCCESS")]));
     let server = AnswerServer::script(vec![genuine]);
@@ -81,7 +80,6 @@ fn a_query_by_sub_order_no_refuses_records_without_that_sub_order_no() {
 /// returned for a split order") is accepted, so a whole-order answer passes
 /// as the sub-order's (`binding::sub_order` returns `Ok` for `(Some, None)`).
 #[test]
-#[ignore = "review finding: a split declare answered without sub_order_no is accepted as the sub-order's answer"]
 fn a_split_declaration_answered_without_its_sub_order_no_is_refused() {
     let whole = format!(
         r#"{{"appid":"{}","mchid":"{}","state":"SUCCESS","out_trade_no":"{OUT_B}","transaction_id":"{TXN_B}","verify_department":"UNIONPAY","verify_department_trade_id":"2018112288340107038204310100000"}}"#,
@@ -108,7 +106,6 @@ fn a_split_declaration_answered_without_its_sub_order_no_is_refused() {
 /// gets the provider's page size (suggested 20) while an order may have 50
 /// sub-orders.
 #[test]
-#[ignore = "review finding: WeChat wait_until_settled settles on a partial page (total_count > records seen)"]
 fn a_partial_page_is_not_settled() {
     let p = platform();
     let server = AnswerServer::spawn(move |_| p.sign(200, query_page(TXN_B, 3, &[record(Some("B-1"), "SUCCESS")])));
@@ -148,7 +145,6 @@ fn qfpay_json(body: &str) -> Answer {
 /// success". The answer names the payment it is about; nothing compares it
 /// with the request (`QfPay::decode_query` does not take the request).
 #[test]
-#[ignore = "review finding: a QFPay query answer for another syssn is accepted as this payment's result"]
 fn a_qfpay_answer_for_another_payment_is_not_this_payments_result() {
     let answer_for_a = format!(
         r#"{{"syssn":"{}","respcd":"0000","resperr":"","respmsg":"","data":[{{"resperr":"","errmsg":null,"sub_order_no":null,"verify_department":"OTHERS","verify_department_trade_id":"4200000459201911265585026208"}}]}}"#,
@@ -168,7 +164,6 @@ fn a_qfpay_answer_for_another_payment_is_not_this_payments_result() {
 /// `S1`'s failure is reported as `S2`'s, and an answer holding only `S1`'s
 /// success settles `S2` as a success.
 #[test]
-#[ignore = "review finding: a QFPay query by sub_order_no is decided from other sub-orders' records"]
 fn a_qfpay_sub_order_query_is_decided_by_that_sub_orders_record() {
     let records = |data: &str| {
         format!(
@@ -201,7 +196,6 @@ fn a_qfpay_sub_order_query_is_decided_by_that_sub_orders_record() {
 /// ambiguous ("check the declaration's state"). A system error says nothing
 /// about the request being wrong, and does not say it was not processed.
 #[test]
-#[ignore = "review finding: QFPay system error respcd 1254 on HTTP 200 is reported as a final refusal"]
 fn a_qfpay_system_error_on_http_200_is_not_a_refusal() {
     let sandbox = Sandbox::builder()
         .fault(FaultRule::on(Route::QfpayDeclare, FaultKind::SystemErrorWithStatus(200)))
@@ -226,7 +220,6 @@ fn a_qfpay_system_error_on_http_200_is_not_a_refusal() {
 /// read the first), so the body does not say one thing: it is not an answer
 /// to decide an outcome from. (WeChat's typed decoders refuse duplicates.)
 #[test]
-#[ignore = "review finding: QFPay answers with duplicated JSON keys are read last-value-wins"]
 fn a_qfpay_answer_with_duplicated_keys_is_not_trusted() {
     let record = r#"{"resperr":"订购人身份信息不一致","errmsg":null,"sub_order_no":null,"verify_department":"OTHERS","verify_department_trade_id":"4200","resperr":""}"#;
     let body = format!(

@@ -14,7 +14,8 @@ use crate::validation::{Rule, ValidationError, Violation, check_length};
 
 /// Characters allowed in a WeChat `out_trade_no`.
 pub(crate) const OUT_TRADE_NO_CHARS: &str = "digits, ASCII letters and _-|*@";
-/// Characters allowed in a QFPay `out_request_no`: the document gives only a length.
+/// Characters allowed where the documents give only a length (`out_request_no`,
+/// `sub_order_no`, `merchant_customs_no`).
 pub(crate) const NO_CONTROL_CHARS: &str = "characters other than control characters";
 /// Printable ASCII without spaces.
 pub(crate) const VISIBLE_ASCII: &str = "printable ASCII characters without spaces";
@@ -175,21 +176,29 @@ identifier! {
 
 identifier! {
     /// A merchant sub-order number for split declarations, `sub_order_no`:
-    /// 1–32 printable ASCII characters, WeChat's limit (`string[1,32]`, WeChat
-    /// Customs Declaration, request field `sub_order_no`).
+    /// 1–32 characters, no control characters. WeChat's limit is
+    /// `string[1,32]` with no character set (WeChat Pay Global Customs
+    /// Declaration and WeChat 报关信息修改, request field `sub_order_no`),
+    /// so `包裹-1` and `box 1` are accepted, as [`OutRequestNo`] accepts
+    /// any characters its document does not exclude.
     ///
     /// QFPay allows longer ones (`String(64)` in declare, `String(40)` in query
     /// and redeclare, QFPay 報關 API 指南 §1–§3); `customs_qfpay` checks those
     /// limits with its own type, so this cap applies to WeChat only.
-    SubOrderNo, field = "sub_order_no", len = 1..=32, chars = (VISIBLE_ASCII, visible_ascii)
+    SubOrderNo, field = "sub_order_no", len = 1..=32, chars = (NO_CONTROL_CHARS, not_control)
 }
 
 identifier! {
     /// A merchant's customs registration number (`merchant_customs_no` at
-    /// WeChat, `mch_customs_no` at QFPay): 1–32 printable ASCII characters,
-    /// surrounding whitespace trimmed (a common cause of rejections, WeChat FAQ 3.2#7).
+    /// WeChat, `mch_customs_no` at QFPay): 1–32 characters, no control
+    /// characters, surrounding whitespace trimmed (a stray space copied with
+    /// the number is a common cause of rejections).
+    ///
+    /// The documents give a length only (`string[1,32]`, WeChat Pay Global
+    /// Customs Declaration; `String(20)` at QFPay, checked by `customs_qfpay`)
+    /// and no character set, so none beyond "no control characters" is enforced.
     MerchantCustomsNo, field = "merchant_customs_no", len = 1..=32,
-        chars = (VISIBLE_ASCII, visible_ascii), trim = true
+        chars = (NO_CONTROL_CHARS, not_control), trim = true
 }
 
 identifier! {
@@ -250,7 +259,23 @@ mod tests {
         assert_eq!(n.as_str(), "4403169D3W");
         let e = MerchantCustomsNo::new("   ").unwrap_err();
         assert_eq!(rule_of(&e), ("merchant_customs_no", &Rule::Required));
-        assert!(MerchantCustomsNo::new("4403 169").is_err());
+        // No character set is documented: inner spaces and non-ASCII pass, control characters do not.
+        assert_eq!(MerchantCustomsNo::new("4403 169").unwrap().as_str(), "4403 169");
+        assert!(MerchantCustomsNo::new("海关4403").is_ok());
+        let e = MerchantCustomsNo::new("44\u{7}03").unwrap_err();
+        assert_eq!(rule_of(&e), ("merchant_customs_no", &Rule::Charset { allowed: NO_CONTROL_CHARS }));
+        assert!(MerchantCustomsNo::new("x".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn sub_order_no_is_string_32_without_a_character_set() {
+        for ok in ["包裹-1", "box 1", "Ｂ1", "20150806125346", &"子".repeat(32)] {
+            assert_eq!(SubOrderNo::new(ok).unwrap().as_str(), ok);
+        }
+        let e = SubOrderNo::new("子".repeat(33)).unwrap_err();
+        assert_eq!(rule_of(&e), ("sub_order_no", &Rule::Length { min: 1, max: 32, actual: 33 }));
+        let e = SubOrderNo::new("s\t1").unwrap_err();
+        assert_eq!(rule_of(&e), ("sub_order_no", &Rule::Charset { allowed: NO_CONTROL_CHARS }));
     }
 
     #[test]

@@ -31,10 +31,10 @@
 //! // A split plan is checked against the payment; every violation is named.
 //! let inputs = [
 //!     SubOrderInput { sub_order_no: "box-1".into(), product_fee: 600, transport_fee: 100 },
-//!     SubOrderInput { sub_order_no: "box 2".into(), product_fee: 300, transport_fee: 100 },
+//!     SubOrderInput { sub_order_no: "box-1".into(), product_fee: 200, transport_fee: 100 },
 //! ];
 //! let err = SplitPlan::from_inputs(paid.to_fen(), &inputs).unwrap_err();
-//! assert_eq!(err.fields(), ["sub_orders[1].sub_order_no"]);
+//! assert_eq!(err.fields(), ["sub_orders[1].sub_order_no"]); // a duplicate
 //! # Ok::<(), customs_core::ValidationError>(())
 //! ```
 

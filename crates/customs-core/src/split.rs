@@ -335,7 +335,7 @@ mod tests {
         let inputs = vec![
             SubOrderInput { sub_order_no: "ok".into(), product_fee: 10, transport_fee: 0 },
             SubOrderInput { sub_order_no: "x".repeat(33), product_fee: 10, transport_fee: 0 },
-            SubOrderInput { sub_order_no: "bad space".into(), product_fee: 1, transport_fee: 1 },
+            SubOrderInput { sub_order_no: "bad\ncontrol".into(), product_fee: 1, transport_fee: 1 },
             SubOrderInput { sub_order_no: "zero".into(), product_fee: 0, transport_fee: 0 },
         ];
         let e = SplitPlan::from_inputs(Fen::new(100), &inputs).unwrap_err();

@@ -22,7 +22,7 @@
 //! | [`wechat_signature`](wechat::wechat_signature) | the response signature check on fuzzed `Wechatpay-*` headers (timestamp, nonce, serial, signature type, base64) |
 //! | [`wechat_certificates`](wechat::wechat_certificates) | the platform-certificate download decoder (JSON, AEAD_AES_256_GCM, PEM, X.509) and the key and certificate parsers |
 //! | [`wechat_authorization`](wechat::wechat_authorization) | the provider side's `Authorization` header parser and request verification |
-//! | [`qfpay_answer`](qfpay::qfpay_answer) | `QfPay::decode_*` of declare, query and redeclare answers |
+//! | [`qfpay_answer`](qfpay::qfpay_answer) | `QfPay::decode_*` of declare, query and redeclare answers, bound to their request |
 //! | [`qfpay_form`](qfpay::qfpay_form) | the `application/x-www-form-urlencoded` parser (`Params::from_form`) and `ReceivedRequest::parse` used by the sandbox |
 //! | [`sandbox_request`](sandbox::sandbox_request) | the sandbox's request handling: routing, admin JSON (`/__admin/faults`, `/transactions`, `/advance`), WeChat JSON bodies and query strings, `Authorization`, QFPay forms, the state machine, over a sequence of requests |
 //! | [`sandbox_config`](sandbox::sandbox_config) | the sandbox's TOML configuration |

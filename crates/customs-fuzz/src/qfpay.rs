@@ -1,8 +1,10 @@
 //! The QFPay targets.
 
-use customs_core::{ResponseError, Secret};
+use customs_core::{CustomsCode, ResponseError, Secret, Syssn};
 use customs_qfpay::sign::{self, Params, ReceivedRequest, SignType};
-use customs_qfpay::{Environment, QfPay, QfPayConfig};
+use customs_qfpay::{
+    Environment, QfPay, QfPayConfig, QfSubOrderNo, QueryRequest, RedeclareRequest, TradeType, WeChatDeclaration,
+};
 use customs_sandbox::demo;
 
 use crate::{input, keep};
@@ -14,45 +16,79 @@ fn qfpay() -> QfPay {
     )
 }
 
-/// Every decoder of `QfPay`. Input: a first line `OPERATION [STATUS]` —
-/// `declare`, `query` or `redeclare`, the HTTP status (200 by default) —
-/// then the body.
+/// Every decoder of `QfPay`. Input: a first line
+/// `OPERATION [STATUS [SYSSN [SUB_ORDER_NO]]]` — `declare`, `query` or
+/// `redeclare`, the HTTP status (200 by default), the `syssn` asked about
+/// (the demo paid payment by default) and, for a query, the `sub_order_no`
+/// asked about (none by default) — then the body.
 ///
 /// Asserted: only `0000` and the pending codes decode to an answer (any
-/// other `respcd` is an error).
+/// other `respcd` is an error); an answer names no payment, or the one
+/// asked (`syssn`); a query by `sub_order_no` settles only from a record of
+/// that sub-order.
 pub fn qfpay_answer(data: &[u8]) {
     let (head, body) = input::first_line(data);
     let words = input::words(head);
     let mut response = http::Response::new(body.to_vec());
     *response.status_mut() = input::status(words.get(1).copied(), 200);
     response.headers_mut().insert("content-type", http::HeaderValue::from_static("application/json"));
+    let syssn: Syssn = words
+        .get(2)
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| demo::QFPAY_SYSSN_PAID.parse().expect("the demo syssn is valid"));
+    let sub_order_no = words.get(3).and_then(|w| QfSubOrderNo::new(*w).ok());
+    let customs = CustomsCode::SHANGHAI_ZS;
     let qf = qfpay();
-    let accepted = |respcd: &str, pending: bool| {
+    let accepted = |respcd: &str, pending: bool, answered: Option<&String>| {
         assert!(respcd == "0000" || pending, "respcd {respcd:?} decoded as an answer");
+        assert!(
+            answered.is_none_or(|a| a.is_empty() || a == syssn.as_str()),
+            "an answer about payment {answered:?} was taken for {syssn}"
+        );
     };
     match words.first().copied() {
-        Some("declare") => match qf.decode_declare(&response) {
-            Ok(r) => {
-                accepted(&r.respcd, r.is_pending());
-                keep((r.state(), r.outcome(), format!("{r:?}")));
+        Some("declare") => {
+            let declaration =
+                WeChatDeclaration::new(syssn.clone(), customs, "110084111".parse().expect("valid")).into();
+            match qf.decode_declare(&declaration, &response) {
+                Ok(r) => {
+                    accepted(&r.respcd, r.is_pending(), r.syssn.as_ref());
+                    keep((r.state(), r.outcome(), format!("{r:?}")));
+                }
+                Err(e) => exercise(&e),
             }
-            Err(e) => exercise(&e),
-        },
-        Some("redeclare") => match qf.decode_redeclare(&response) {
-            Ok(r) => {
-                accepted(&r.respcd, r.is_pending());
-                keep((r.state(), r.outcome()));
+        }
+        Some("redeclare") => {
+            let redeclare =
+                RedeclareRequest::new(TradeType::Weixin, customs, syssn.clone(), "110084111".parse().expect("valid"));
+            match qf.decode_redeclare(&redeclare, &response) {
+                Ok(r) => {
+                    accepted(&r.respcd, r.is_pending(), r.syssn.as_ref());
+                    keep((r.state(), r.outcome()));
+                }
+                Err(e) => exercise(&e),
             }
-            Err(e) => exercise(&e),
-        },
-        Some("query") => match qf.decode_query(&response) {
-            Ok(r) => {
-                accepted(&r.respcd, r.is_pending());
-                keep((r.outcome(), r.verdicts(), r.has_conflict(), r.record("box-1"), format!("{r:?}")));
-                r.data.iter().for_each(|record| keep((record.state(), record.error_text())));
+        }
+        Some("query") => {
+            let mut query = QueryRequest::new(TradeType::Weixin, customs, syssn.clone());
+            if let Some(no) = &sub_order_no {
+                query = query.with_sub_order_no(no.clone());
             }
-            Err(e) => exercise(&e),
-        },
+            match qf.decode_query(&query, &response) {
+                Ok(r) => {
+                    accepted(&r.respcd, r.is_pending(), r.syssn.as_ref());
+                    if let Some(no) = &sub_order_no {
+                        assert!(
+                            !r.outcome().is_settled() || r.record(no.as_str()).is_some(),
+                            "sub-order {no} settled without a record of it"
+                        );
+                    }
+                    keep((r.outcome(), r.verdicts(), r.has_conflict(), r.record("box-1"), format!("{r:?}")));
+                    r.data.iter().for_each(|record| keep((record.state(), record.error_text())));
+                }
+                Err(e) => exercise(&e),
+            }
+        }
         _ => {}
     }
 }

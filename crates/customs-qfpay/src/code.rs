@@ -13,6 +13,15 @@
 //!   say whether the request took effect, so they are
 //!   [`Ambiguous`](customs_core::Retryability::Ambiguous): queries are retried,
 //!   declarations are not (query their state first).
+//! * `1252`, `1254` (system error): [`Ambiguous`](customs_core::Retryability::Ambiguous)
+//!   too. QFPay's status-code pages group `1250`, `1252` and `1254` as
+//!   "forbidden / system error" without saying which code is which
+//!   (**UNCONFIRMED**, spec §4). A system error says nothing about the request
+//!   being wrong, nor that it was not processed, so the safe class is the one
+//!   that never resends a write and never tells the merchant to "fix the
+//!   request": query the declaration's state first. `1250`, listed first with
+//!   "forbidden", stays final. (The same codes with HTTP 5xx were already
+//!   ambiguous; this makes HTTP 200, how QFPay answers its errors, agree.)
 //! * anything else: a final failure. No customs-specific codes are
 //!   documented (**UNCONFIRMED**), so `resperr`/`respmsg` are surfaced verbatim.
 //!
@@ -48,6 +57,9 @@ pub enum RespCode {
     Processing,
     /// `1295`–`1297`: network slow or bank busy (transient).
     NetworkBusy(String),
+    /// `1252`, `1254`: system error. Ambiguous: the request may have taken
+    /// effect (see the module docs for why this class).
+    SystemError(String),
     /// `1298`: network slow, do not pay again. Pending: query later, never resubmit.
     NetworkSlowPending,
     /// Any other code, kept verbatim.
@@ -68,6 +80,7 @@ impl RespCode {
             "1143" => RespCode::AwaitingPassword,
             "1145" => RespCode::Processing,
             "1295" | "1296" | "1297" => RespCode::NetworkBusy(raw.to_owned()),
+            "1252" | "1254" => RespCode::SystemError(raw.to_owned()),
             "1298" => RespCode::NetworkSlowPending,
             _ => RespCode::Other(raw.to_owned()),
         }
@@ -92,7 +105,7 @@ impl RespCode {
             RespCode::AwaitingPassword => "1143",
             RespCode::Processing => "1145",
             RespCode::NetworkSlowPending => "1298",
-            RespCode::NetworkBusy(c) | RespCode::Other(c) => c,
+            RespCode::NetworkBusy(c) | RespCode::SystemError(c) | RespCode::Other(c) => c,
         }
     }
 
@@ -110,7 +123,7 @@ impl RespCode {
     pub fn retryability(&self) -> Retryability {
         match self {
             RespCode::SystemMaintenance => Retryability::Retryable,
-            RespCode::NetworkBusy(_) => Retryability::Ambiguous,
+            RespCode::NetworkBusy(_) | RespCode::SystemError(_) => Retryability::Ambiguous,
             _ => Retryability::Final,
         }
     }
@@ -156,7 +169,10 @@ pub fn describe(code: &str) -> Option<&'static str> {
         1201..=1205 => "balance, pay code, account or bank failure",
         1212 => "use the UnionPay overseas code",
         1241..=1243 | 1251 => "store missing, misconfigured or disabled",
-        1250 | 1252 | 1254 => "transaction forbidden or system error",
+        1250 => "transaction forbidden (QFPay groups 1250, 1252 and 1254 as forbidden or system error)",
+        1252 | 1254 => {
+            "system error; the request may have taken effect: query its state before resubmitting, do not resend"
+        }
         1265 | 1269..=1272 => "refund restriction",
         1260..=1268 => "order state conflict, mismatch or missing order",
         1294 => "blocked by bank risk control; do not retry automatically",
@@ -188,7 +204,14 @@ mod tests {
             assert_eq!(RespCode::from_wire(c).retryability(), Retryability::Ambiguous, "{c}");
             assert_eq!(RespCode::from_wire(c).as_str(), c);
         }
-        for c in ["1294", "1104", "9999", "", "abcd"] {
+        // A system error is no refusal and may have taken effect.
+        for c in ["1252", "1254"] {
+            assert_eq!(RespCode::from_wire(c), RespCode::SystemError(c.to_owned()));
+            assert_eq!(RespCode::from_wire(c).retryability(), Retryability::Ambiguous, "{c}");
+            assert_eq!(RespCode::from_wire(c).as_str(), c);
+            assert!(RespCode::from_wire(c).description().unwrap().contains("query its state"), "{c}");
+        }
+        for c in ["1250", "1294", "1104", "9999", "", "abcd"] {
             assert_eq!(RespCode::from_wire(c).retryability(), Retryability::Final, "{c}");
             assert_eq!(RespCode::from_wire(c).as_str(), c);
         }

@@ -95,19 +95,33 @@ impl QfPay {
             .map_err(|e| BuildError::config("environment", "the base URL does not make a valid request").with_source(e))
     }
 
-    /// Decodes a `declare` response (see [`response`](crate::response)).
-    pub fn decode_declare(&self, response: &Response) -> Result<DeclareResponse, ResponseError> {
-        DeclareResponse::decode(response)
+    /// Decodes the answer to the declaration `request` and checks that it
+    /// answers `request`: an answer naming another payment (`syssn`) is a
+    /// [`VerifyError::NotThisRequest`](customs_core::VerifyError::NotThisRequest)
+    /// (see [`response`](crate::response)).
+    pub fn decode_declare(
+        &self,
+        request: &DeclareRequest,
+        response: &Response,
+    ) -> Result<DeclareResponse, ResponseError> {
+        DeclareResponse::decode(request, response)
     }
 
-    /// Decodes a `query` response.
-    pub fn decode_query(&self, response: &Response) -> Result<QueryResponse, ResponseError> {
-        QueryResponse::decode(response)
+    /// Decodes the answer to the query `request` and checks that it answers
+    /// `request`; a query by `sub_order_no` is decided from that sub-order's
+    /// records only ([`QueryResponse::outcome`]).
+    pub fn decode_query(&self, request: &QueryRequest, response: &Response) -> Result<QueryResponse, ResponseError> {
+        QueryResponse::decode(request, response)
     }
 
-    /// Decodes a `redeclare` response (same shape as declare's).
-    pub fn decode_redeclare(&self, response: &Response) -> Result<RedeclareResponse, ResponseError> {
-        DeclareResponse::decode(response)
+    /// Decodes the answer to the re-push `request` (same shape as declare's)
+    /// and checks that it answers `request`.
+    pub fn decode_redeclare(
+        &self,
+        request: &RedeclareRequest,
+        response: &Response,
+    ) -> Result<RedeclareResponse, ResponseError> {
+        DeclareResponse::decode_redeclare(request, response)
     }
 }
 

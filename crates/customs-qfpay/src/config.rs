@@ -53,6 +53,8 @@ pub enum Environment {
     EuropeTest,
     /// Any base URL, e.g. the local sandbox `http://127.0.0.1:8080`. It may
     /// carry a path prefix (`http://host/qfpay`); a trailing `/` is ignored.
+    /// User information (`http://user:password@host`) is refused, and never
+    /// shown in the error.
     Custom(String),
 }
 
@@ -107,22 +109,43 @@ impl Environment {
     }
 
     /// Checks a [`Custom`](Self::Custom) base URL: `http` or `https`, with a
-    /// host, without query or fragment.
+    /// host, without user information, query or fragment. Errors show the
+    /// URL with any user information replaced by `***` (it may hold a
+    /// password).
     fn check(&self) -> Result<(), String> {
         let Environment::Custom(raw) = self else { return Ok(()) };
+        let (shown, has_userinfo) = without_userinfo(raw);
+        if has_userinfo {
+            return Err(format!(
+                "base URL {shown:?} may not carry user information (`user:password@`); give the host only                  (QFPay authenticates with app_code and client_key)"
+            ));
+        }
         let url = raw.trim_end_matches('/');
         if url.contains(['?', '#']) {
-            return Err(format!("base URL {raw:?} may not carry a query or fragment"));
+            return Err(format!("base URL {shown:?} may not carry a query or fragment"));
         }
-        let uri: http::Uri = url.parse().map_err(|e| format!("base URL {raw:?} is not a URL: {e}"))?;
+        let uri: http::Uri = url.parse().map_err(|e| format!("base URL {shown:?} is not a URL: {e}"))?;
         match uri.scheme_str() {
             Some("http" | "https") => {}
-            _ => return Err(format!("base URL {raw:?} must start with http:// or https://")),
+            _ => return Err(format!("base URL {shown:?} must start with http:// or https://")),
         }
         if uri.host().is_none_or(str::is_empty) {
-            return Err(format!("base URL {raw:?} has no host"));
+            return Err(format!("base URL {shown:?} has no host"));
         }
         Ok(())
+    }
+}
+
+/// `raw` with the user information of its authority (everything before the
+/// last `@` of the part between `scheme://` and the first `/`, `?` or `#`)
+/// replaced by `***`, and whether it had any.
+fn without_userinfo(raw: &str) -> (String, bool) {
+    let start = raw.find("://").map_or(0, |i| i + 3);
+    let rest = &raw[start..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => (format!("{}***{}", &raw[..start], &raw[start + at..]), true),
+        None => (raw.to_owned(), false),
     }
 }
 
@@ -357,6 +380,37 @@ mod tests {
         assert!(e.contains("production, live-test, sandbox"), "{e}");
         assert!("ftp://host".parse::<Environment>().unwrap_err().contains("http:// or https://"));
         assert!("http://host/?a=1".parse::<Environment>().unwrap_err().contains("query or fragment"));
+    }
+
+    /// A base URL's `user:password@` (e.g. an egress proxy's credentials) is
+    /// refused, and the password never appears in the error.
+    #[test]
+    fn a_base_url_with_userinfo_is_refused_without_echoing_it() {
+        for raw in [
+            "http://user:TOPSECRETPW@127.0.0.1:1/?x=1",
+            "https://user:TOPSECRETPW@openapi-hk.qfapi.com",
+            "http://TOPSECRETPW@host/path",
+            "http://a@b:TOPSECRETPW@host#frag",
+            "user:TOPSECRETPW@host",
+        ] {
+            let e = raw.parse::<Environment>().map_or_else(|e| e, |_| panic!("{raw} accepted"));
+            if raw.contains("://") {
+                assert!(e.contains("may not carry user information"), "{e}");
+            }
+            let e = key_and_reason(QfPayConfig::new("A", Secret::new("k"), Environment::Custom(raw.into())));
+            assert!(!e.contains("TOPSECRETPW"), "{e}");
+            assert!(e.contains("***@"), "{e}");
+        }
+        // An `@` in the path is no user information.
+        assert!("http://127.0.0.1:1/a@b".parse::<Environment>().is_ok());
+        assert_eq!(without_userinfo("http://host/a@b"), ("http://host/a@b".to_owned(), false));
+        assert_eq!(without_userinfo("http://u:p@host/a@b"), ("http://***@host/a@b".to_owned(), true));
+    }
+
+    fn key_and_reason(r: Result<QfPayConfig, BuildError>) -> String {
+        let e = r.unwrap_err();
+        assert!(matches!(e, BuildError::Config { key: "environment", .. }), "{e:?}");
+        format!("{e} {e:?}")
     }
 
     #[test]

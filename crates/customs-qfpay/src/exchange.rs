@@ -58,7 +58,7 @@ macro_rules! qfpay_exchange {
             }
 
             fn finish(&self, response: &Response, _now: i64) -> Result<$out, ResponseError> {
-                self.qfpay.$decode(response)
+                self.qfpay.$decode(&self.request, response)
             }
 
             fn is_cpu_heavy(&self) -> bool {

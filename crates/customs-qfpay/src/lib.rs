@@ -38,7 +38,7 @@
 //! let answer = http::Response::builder()
 //!     .status(200)
 //!     .body(br#"{"respcd":"1145","resperr":"processing","syssn":"20191227000200020061752831"}"#.to_vec())?;
-//! let decoded = qfpay.decode_declare(&answer)?;
+//! let decoded = qfpay.decode_declare(&declaration, &answer)?;
 //! assert_eq!(decoded.outcome(), customs_core::Outcome::Pending); // query later, never resubmit
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -48,8 +48,9 @@
 //! * [`QfPayConfig`], [`Environment`]: credentials, sign type and host (spec
 //!   `qfpay.md` §1, §2).
 //! * [`QfPay`]: `build_declare` / `build_query` / `build_redeclare` return a
-//!   signed [`customs_core::Request`]; `decode_*` turn a
-//!   [`customs_core::Response`] into a typed answer or a
+//!   signed [`customs_core::Request`]; `decode_*` take the request and turn
+//!   a [`customs_core::Response`] into a typed answer bound to it (an
+//!   answer naming another `syssn` is refused) or a
 //!   [`customs_core::ResponseError`].
 //! * [`request`]: typed requests ([`DeclareRequest`] is either an
 //!   [`AlipayDeclaration`] or a [`WeChatDeclaration`]); [`input`]: the same
@@ -85,11 +86,18 @@
 //! * `0000` to a write is [`Outcome::Accepted`](customs_core::Outcome::Accepted),
 //!   not settled: query for the customs result. A query's outcome comes
 //!   from the documented record fields only ([`record`]).
+//! * Answers are unsigned, so they are bound by what they say: one naming
+//!   another `syssn` is [`VerifyError::NotThisRequest`](customs_core::VerifyError::NotThisRequest);
+//!   one without `syssn` is not refused for that. A query by `sub_order_no`
+//!   is decided from that sub-order's records only. A JSON key given twice
+//!   makes the answer a decode error ([`response`]).
 //! * A non-2xx answer not in QFPay's JSON shape (a gateway's HTML 502) is a
 //!   [`customs_core::UnverifiedAnswer`], never QFPay's verdict.
 //! * `trade_type=wechat` is accepted as input and sent as `weixin`.
 //! * `respcd` `1100` (maintenance) is retried. `1295`–`1297` (network slow,
-//!   bank busy) and HTTP 5xx are [`Ambiguous`](customs_core::Retryability::Ambiguous):
+//!   bank busy), `1252`/`1254` (system error; QFPay groups `1250`, `1252`
+//!   and `1254` as "forbidden / system error" without saying which is which,
+//!   so [`code`] takes the safe class) and HTTP 5xx are [`Ambiguous`](customs_core::Retryability::Ambiguous):
 //!   QFPay does not say whether such a request took effect, so queries are
 //!   retried and declarations are not (query their state first). `1298`
 //!   ("network slow; don't pay again") is pending, like `1143`/`1145`, as

@@ -282,13 +282,13 @@ mod tests {
 
     #[test]
     fn formats_match_the_spec() {
-        assert_eq!(wechat_apiv3_key().len(), 32, "APIv3 keys are 32 bytes (spec wechat.md §6.3)");
+        assert_eq!(wechat_apiv3_key().len(), 32, "APIv3 keys are 32 bytes");
         let digits = PUB_KEY_ID.strip_prefix("PUB_KEY_ID_").unwrap();
         assert_eq!(digits.len(), 32);
         assert!(digits.bytes().all(|b| b.is_ascii_digit()));
         assert_eq!(WECHAT_MCHID.len(), 10);
         for t in wechat_transactions() {
-            assert_eq!(t.transaction_id.len(), 28, "28-digit transaction ids (spec §3)");
+            assert_eq!(t.transaction_id.len(), 28, "28-digit transaction ids, as WeChat issues them");
         }
         assert!(PAYER_ID_NO.ends_with('X'));
     }

@@ -44,53 +44,54 @@
 //! Sources: QFPay's 報關 API 指南 (zh-HK) and Customs Declaration API (en);
 //! WeChat Pay Global's Customs Declaration (declare, 2025-01-07), 报关查询API
 //! (query, 2020-04-03) and 报关信息修改 (modify, 2025-01-07); the project's
-//! fact sheets on both providers.
-//! **Guess** marks behaviour the sources leave open (the spec's UNCONFIRMED
+//! fact sheets on both providers (cited as "fact sheet §n"; they gather
+//! public WeChat Pay and QFPay pages not listed here).
+//! **Guess** marks behaviour the sources leave open (the fact sheets' UNCONFIRMED
 //! items); each is the lenient choice and most are configurable.
 //!
 //! | Rule | Source | Status |
 //! |---|---|---|
-//! | QFPay: `X-QF-APPCODE` + `X-QF-SIGN` over sorted raw `k=v&…` + client key, MD5 by default, SHA-256 with `X-QF-SIGNTYPE: SHA256` | qfpay.md §1 | documented |
-//! | QFPay: bad signature → `respcd` `1108` | qfpay.md §4 | documented |
-//! | QFPay: signature hex compared case-insensitively; empty parameters may be signed or not | qfpay.md §1 | **guess** (via `customs_qfpay::sign::verify`) |
-//! | QFPay: unknown app code or missing sign headers → `1108` | qfpay.md §4 | **guess** |
+//! | QFPay: `X-QF-APPCODE` + `X-QF-SIGN` over sorted raw `k=v&…` + client key, MD5 by default, SHA-256 with `X-QF-SIGNTYPE: SHA256` | QFPay fact sheet §1 | documented |
+//! | QFPay: bad signature → `respcd` `1108` | QFPay fact sheet §4 | documented |
+//! | QFPay: signature hex compared case-insensitively; empty parameters may be signed or not | QFPay fact sheet §1 | **guess** (via `customs_qfpay::sign::verify`) |
+//! | QFPay: unknown app code or missing sign headers → `1108` | QFPay fact sheet §4 | **guess** |
 //! | QFPay: `declare`/`redeclare` POST only, `query` POST or GET; form bodies | QFPay 報關 API 指南 / Customs Declaration API | documented |
-//! | QFPay: answers HTTP 200 JSON `{syssn, respcd, resperr, respmsg, …}`; query adds `data[]` | QFPay 報關 API 指南 / Customs Declaration API, qfpay.md §3.2–3.3 | documented |
+//! | QFPay: answers HTTP 200 JSON `{syssn, respcd, resperr, respmsg, …}`; query adds `data[]` | QFPay 報關 API 指南 / Customs Declaration API | documented |
 //! | QFPay: query `data[]` records have the documented fields only: `resperr`, `errmsg`, `sub_order_no`, `verify_department`, `verify_department_trade_id`; a success carries the trade id, a failure (`FAIL`/`EXCEPT`) its explanation in `resperr` and `errmsg`, a record in process neither | QFPay 報關 API 指南 §2 | documented fields, **guess** which are set when |
-//! | QFPay: records also carry WeChat's `state` only with `[qfpay] query_record_state = true` ([`SandboxBuilder::qfpay_query_record_state`]) | qfpay.md §3.3 | UNCONFIRMED, off by default |
-//! | QFPay: repeat declare or re-push while in process, and query while in process → `1145` ("1143/1145 需重查"); no pending code is ever a final refusal | QFPay 報關 API 指南 §1, qfpay.md §4 | documented code, **guess** trigger |
+//! | QFPay: records also carry WeChat's `state` only with `[qfpay] query_record_state = true` ([`SandboxBuilder::qfpay_query_record_state`]) | QFPay 報關 API 指南 | UNCONFIRMED, off by default |
+//! | QFPay: repeat declare or re-push while in process, and query while in process → `1145` ("1143/1145 需重查"); no pending code is ever a final refusal | QFPay 報關 API 指南 §1 | documented code, **guess** trigger |
 //! | QFPay: declaring a payment not yet finished → `1260` (refused: "declare only successful payments") | QFPay 報關 API 指南, 注意事項 | documented rule, **guess** code |
 //! | QFPay: redeclare re-pushes unless the declaration is being pushed (`1145`) or customs received and refused it (`FAIL` → `1260`); accepted from `UNDECLARED`, `SUBMITTED`, `SUCCESS`, `EXCEPT`, restarting at `UNDECLARED` | QFPay 報關 API 指南 §3 ("若海關端未收到報關資訊，可使用此接口重新推送") | documented purpose, **guess** states |
-//! | QFPay: unknown `syssn` → `1136`, refunded → `1125`, parameter errors → `1104` naming the field, state conflicts → `1260` | qfpay.md §4 | **guess** (no customs codes documented) |
-//! | QFPay: Alipay `mch_customs_name`, `out_request_no`, `amount` (yuan) optional; `amount`, when given for an unsplit order, must equal the payment; `customs` any case (String(20)) | QFPay 報關 API 指南 §1 | documented |
+//! | QFPay: unknown `syssn` → `1136`, refunded → `1125`, parameter errors → `1104` naming the field, state conflicts → `1260` | QFPay fact sheet §4 | **guess** (no customs codes documented) |
+//! | QFPay: Alipay `mch_customs_name`, `out_request_no`, `amount` (yuan) optional; `amount`, when given for an unsplit order, must equal the payment; `customs` any case (String(20)), and for Alipay compared case-insensitively (a declaration at `tianjin` is the one queried at `TIANJIN`; Alipay `customs_place`) | QFPay 報關 API 指南 §1 | documented |
 //! | QFPay: `sub_order_no` String(64) in declare, String(40) in query and redeclare; amounts accepted for Alipay and without `sub_order_no`; a `weixin` split needs all four | QFPay 報關 API 指南 §1–§3, Customs Declaration API | documented |
-//! | QFPay: system error fault → `respcd` `1254` with HTTP 500 or, per fault, HTTP 200 (`http_status`) | qfpay.md §4 | **guess** code |
-//! | QFPay: `trade_type` `weixin` or `alipay` (`wechat` accepted too) | qfpay.md §3.1 | **guess** for `wechat` |
-//! | QFPay: `action_type=MODIFY` modifies a WeChat-channel declaration | qfpay.md §3.1, §5.5 | documented field, **guess** semantics |
-//! | QFPay: 100 requests/s and 400/min per merchant → HTTP 429 | qfpay.md §2 | documented limit, **guess** body |
-//! | WeChat: `Authorization` SHA256withRSA over `METHOD\nURL\nTS\nNONCE\nBODY\n`, merchant key and serial, ±5 min → 401 `SIGN_ERROR` | wechat.md §6.1 | documented |
-//! | WeChat: responses signed over `TS\nNONCE\nBODY\n`, `Wechatpay-Timestamp/Nonce/Signature/Serial` + `Wechatpay-Signature-Type: WECHATPAY2-SHA256-RSA2048` + `Request-ID`; a request whose own signature failed gets an unsigned 401 (as WeChat's APIv3 docs describe, and as `customs-wechat`'s decoder expects) | wechat.md §6.2, §5.1 | documented (unsigned 401: **guess**, not in the spec; `Wechatpay-Signature-Type`: WeChat's answers carry it, peer SDKs require it) |
-//! | WeChat: `Wechatpay-Serial: PUB_KEY_ID_…` in a request pins the response key; [`SigningMode::PublicKey`](config::SigningMode) signs every response with it | wechat.md §6.3 | documented for domestic APIs; global **guess** |
-//! | WeChat: `/v3/global/certificates` returns the platform certificate, AEAD_AES_256_GCM with the APIv3 key, `associated_data` `certificate`, 12-char nonce; also served at the domestic path `/v3/certificates` (for peer SDKs) | wechat.md §6.3 | documented (the alias: **guess**, for SDKs built for the domestic API) |
-//! | WeChat: `verify-certificate` decrypts `certificate_id`/`certificate_name` (PKCS#1 v1.5 or OAEP-SHA1), answers `SAME`/`DIFFERENT` | wechat.md §2.5, §6.4 | documented; padding accepted either way is a **guess** |
-//! | WeChat: `verify-certificate` only for declared orders; lower-case check letter `x` refused | wechat.md §2.5 | documented / **guess** |
-//! | WeChat: errors `{code, message, detail?}`; `PARAM_ERROR` `detail {field, value, issue, location}`, `field` `#/properties/<name>` in the body | wechat.md §5.1, WeChat 报关信息修改 | documented |
-//! | WeChat: statuses 400 `PARAM_ERROR`/`INVALID_REQUEST`, 401 `SIGN_ERROR`, 403 `NOAUTH`, 429 `RATELIMIT_EXCEEDED`, 500 `SYSTEMERROR` | wechat.md §5.2–5.3 | documented table; per-code status **guess** |
+//! | QFPay: system error fault → `respcd` `1254` with HTTP 500 or, per fault, HTTP 200 (`http_status`) | QFPay fact sheet §4 | **guess** code |
+//! | QFPay: `trade_type` `weixin` or `alipay` (`wechat` accepted too) | QFPay 報關 API 指南 | **guess** for `wechat` |
+//! | QFPay: `action_type=MODIFY` modifies a WeChat-channel declaration | QFPay 報關 API 指南 | documented field, **guess** semantics |
+//! | QFPay: 100 requests/s and 400/min per merchant → HTTP 429 | QFPay fact sheet §2 | documented limit, **guess** body |
+//! | WeChat: `Authorization` SHA256withRSA over `METHOD\nURL\nTS\nNONCE\nBODY\n`, merchant key and serial, ±5 min → 401 `SIGN_ERROR` | WeChat fact sheet §6.1 | documented |
+//! | WeChat: responses signed over `TS\nNONCE\nBODY\n`, `Wechatpay-Timestamp/Nonce/Signature/Serial` + `Wechatpay-Signature-Type: WECHATPAY2-SHA256-RSA2048` + `Request-ID`; a request whose own signature failed gets an unsigned 401 (as WeChat's APIv3 docs describe, and as `customs-wechat`'s decoder expects) | WeChat fact sheet §6.2, §5.1 | documented (unsigned 401: **guess**, not in the documents; `Wechatpay-Signature-Type`: WeChat's answers carry it, peer SDKs require it) |
+//! | WeChat: `Wechatpay-Serial: PUB_KEY_ID_…` in a request pins the response key; [`SigningMode::PublicKey`](config::SigningMode) signs every response with it | WeChat fact sheet §6.3 | documented for domestic APIs; global **guess** |
+//! | WeChat: `/v3/global/certificates` returns the platform certificate, AEAD_AES_256_GCM with the APIv3 key, `associated_data` `certificate`, 12-char nonce; also served at the domestic path `/v3/certificates` (for peer SDKs) | WeChat fact sheet §6.3 | documented (the alias: **guess**, for SDKs built for the domestic API) |
+//! | WeChat: `verify-certificate` decrypts `certificate_id`/`certificate_name` (PKCS#1 v1.5 or OAEP-SHA1), answers `SAME`/`DIFFERENT` | WeChat fact sheet §2.5, §6.4 | documented; padding accepted either way is a **guess** |
+//! | WeChat: `verify-certificate` only for declared orders; lower-case check letter `x` refused | WeChat fact sheet §2.5 | documented / **guess** |
+//! | WeChat: errors `{code, message, detail?}`; `PARAM_ERROR` `detail {field, value, issue, location}`, `field` `#/properties/<name>` in the body | WeChat 报关信息修改, 错误码 | documented |
+//! | WeChat: statuses 400 `PARAM_ERROR`/`INVALID_REQUEST`, 401 `SIGN_ERROR`, 403 `NOAUTH`, 429 `RATELIMIT_EXCEEDED`, 500 `SYSTEMERROR` | WeChat fact sheet §5.2–5.3 | documented table; per-code status **guess** |
 //! | WeChat: customs not registered for the merchant → 403 `NOAUTH` | WeChat Customs Declaration | documented |
 //! | WeChat: unknown `transaction_id` (or not this mchid's) → `PARAM_ERROR` | WeChat Customs Declaration, FAQ | documented |
 //! | Both: fully refunded payments refused (`INVALID_REQUEST` / `1125`) | WeChat Customs Declaration | documented |
-//! | Both: unsplit declared amount (`order_fee`, Alipay `amount`; unstated: the record's) must equal the payment after refunds (`refunded_fen`) → `INVALID_REQUEST`; after a partial refund, modify with the new amount | WeChat Customs Declaration, WeChat 报关信息修改, wechat.md §7 | documented |
+//! | Both: unsplit declared amount (`order_fee`, Alipay `amount`; unstated: the record's) must equal the payment after refunds (`refunded_fen`) → `INVALID_REQUEST`; after a partial refund, modify with the new amount | WeChat Customs Declaration, WeChat 报关信息修改 | documented |
 //! | WeChat and QFPay `weixin`: split needs `fee_type` (`CNY`), `order_fee`, `transport_fee`, `product_fee`; `order_fee = product_fee + transport_fee`; each ≤ payment | QFPay 報關 API 指南 / WeChat Customs Declaration | documented |
-//! | Both: at most 50 sub-orders; sub-orders add up to ≤ payment | wechat.md §7 (FAQ 3.1#5) | 50: documented; total: **guess**, `enforce_split_total` |
-//! | Both: identical re-declare accepted (current state), different one → `INVALID_REQUEST` | wechat.md §7, WeChat Customs Declaration | inference in the spec |
+//! | Both: at most 50 sub-orders; sub-orders add up to ≤ payment | WeChat fact sheet §7 (FAQ 3.1#5) | 50: documented; total: **guess**, `enforce_split_total` |
+//! | Both: identical re-declare accepted (current state), different one → `INVALID_REQUEST` | WeChat Customs Declaration; WeChat fact sheet §7 | inference in the fact sheet |
 //! | Both: modify (PATCH) replaces and voids the record, state `SUBMITTED` | WeChat 报关信息修改 | documented |
 //! | WeChat: a split modify needs `fee_type` (error table) although the request table has none | WeChat 报关信息修改, 错误码 | documented row; `modify_split_requires_fee_type` (on) |
 //! | WeChat: fee fields without `sub_order_no` accepted (required only for split orders), their rules applied where given | WeChat Customs Declaration, WeChat 报关信息修改 | documented |
 //! | Both: modify refused while `PROCESSING` → `INVALID_REQUEST` (QFPay: `1260`, a refusal, not the pending `1145`) | WeChat 报关信息修改 | documented; all customs offices: **guess**, `refuse_modify_while_processing` (set under `[wechat]` in the config file, applies to both providers) |
-//! | WeChat: re-push only from `SUCCESS` or `EXCEPT`, restarts at `UNDECLARED` (QFPay: see its redeclare row) | wechat.md §2.4 (W4) | documented rule, **guess** restart state |
-//! | Both: `UNDECLARED` → `PROCESSING` → `SUCCESS`/`FAIL`/`EXCEPT`; `FAIL`/`EXCEPT` by the transaction's [`Settlement`] | wechat.md §4 | documented states, **guess** timing ([`AdvanceRule`]) |
-//! | WeChat: query by `out_trade_no`/`transaction_id`/`sub_order_no`/`sub_order_id`, `offset`/`limit` (default 20), nothing found → `INVALID_REQUEST` "查询指定记录不存在" | wechat.md §2.2, §5.3 | documented; not-found code from practice |
-//! | WeChat: rate limit per mchid off by default | wechat.md §7 | UNCONFIRMED, configurable |
+//! | WeChat: re-push only from `SUCCESS` or `EXCEPT`, restarts at `UNDECLARED` (QFPay: see its redeclare row) | WeChat fact sheet §2.4 (W4) | documented rule, **guess** restart state |
+//! | Both: `UNDECLARED` → `PROCESSING` → `SUCCESS`/`FAIL`/`EXCEPT`; `FAIL`/`EXCEPT` by the transaction's [`Settlement`] | WeChat fact sheet §4 | documented states, **guess** timing ([`AdvanceRule`]) |
+//! | WeChat: query by `out_trade_no`/`transaction_id`/`sub_order_no`/`sub_order_id`, `offset`/`limit` (default 20), nothing found → `INVALID_REQUEST` "查询指定记录不存在" | WeChat 报关查询API; WeChat fact sheet §5.3 | documented; not-found code from practice |
+//! | WeChat: rate limit per mchid off by default | WeChat fact sheet §7 | UNCONFIRMED, configurable |
 //!
 //! # WeChat error rows
 //!
@@ -101,7 +102,7 @@
 //! are "参数错误" there); each message starts with the row's text, then says
 //! what was wrong. `customs_wechat::Remedy` reads the rows back.
 //! Statuses: 400 for `INVALID_REQUEST`/`PARAM_ERROR`, 403 for `NOAUTH`, 500
-//! for `SYSTEMERROR` (per-code statuses are a **guess**, wechat.md §5.3).
+//! for `SYSTEMERROR` (per-code statuses are a **guess**, WeChat fact sheet §5.3).
 //!
 //! | Code | Row (declare / modify wording) | Emulated | How to trigger it |
 //! |---|---|---|---|
@@ -121,7 +122,7 @@
 //! | `PARAM_ERROR` | Invalid WeChat order No. length: "a 28-digit number" (declare) | behind a switch | `documented_lengths.transaction_id` and a `transaction_id` that is not 28 digits. Off by default: `string[1,32]` |
 //! | `PARAM_ERROR` | Customs information is not set (declare) | yes | no `customs` |
 //! | `PARAM_ERROR` | Customs registration No. is not set (declare) | yes | no `merchant_customs_no` |
-//! | `PARAM_ERROR` | Invalid customs registration No. length: "a 6-digit string" (declare) | behind a switch | `documented_lengths.merchant_customs_no` and one that is not 6 characters. Off by default: `string[1,32]`, and real numbers are usually 10 characters (wechat.md §3) |
+//! | `PARAM_ERROR` | Invalid customs registration No. length: "a 6-digit string" (declare) | behind a switch | `documented_lengths.merchant_customs_no` and one that is not 6 characters. Off by default: `string[1,32]`, and real numbers are usually 10 characters (WeChat Customs Declaration, Error Codes) |
 //! | `PARAM_ERROR` | Invalid sub-order No. length (sub_order_no) (declare) | yes | a `sub_order_no` over 32 characters |
 //! | `PARAM_ERROR` | AppId is not set (declare) | yes | no `appid` |
 //! | `PARAM_ERROR` | Transaction currency is different from merchant's settlement currency / 交易币种与商户结算币种不一致 ("check fee_type") | yes | a `fee_type` other than `CNY` |

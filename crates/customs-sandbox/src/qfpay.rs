@@ -20,6 +20,10 @@
 //! * Redeclare (re-push) follows QFPay 報關 API 指南 §3, "若海關端未收到報關資訊，可使用此接口重新推送"
 //!   (re-push when customs has not received the declaration), not WeChat's
 //!   state rule: see [`redeclare`].
+//! * Alipay customs places are compared case-insensitively (Alipay
+//!   `customs_place`): an `alipay` declaration at `tianjin` is the one a query
+//!   or re-push at `TIANJIN` finds, and declaring it again at `TIANJIN`
+//!   repeats it. `weixin` codes are compared as sent.
 
 use std::collections::BTreeMap;
 
@@ -190,6 +194,16 @@ impl Form<'_> {
         int.checked_mul(100).and_then(|f| f.checked_add(frac)).map(Some).ok_or_else(bad)
     }
 
+    /// `customs` (String(20)) as the declaration is keyed: Alipay compares
+    /// customs places case-insensitively (Alipay `customs_place`; published
+    /// both as `TIANJIN` and `tianjin`), so for `alipay` it is upper-cased
+    /// (ASCII only); `weixin` codes are WeChat's upper-case list and kept as
+    /// sent.
+    fn customs(&self, trade_type: TradeType) -> Result<String, Reply> {
+        let customs = self.req("customs", 20)?;
+        Ok(if trade_type == TradeType::Alipay { customs.to_ascii_uppercase() } else { customs })
+    }
+
     fn trade_type(&self) -> Result<TradeType, Reply> {
         match self.req("trade_type", 8)?.as_str() {
             // `wechat` appears in QFPay's prose ([GH-CD]); accepted (UNCONFIRMED).
@@ -301,7 +315,7 @@ fn success(d: &Declaration) -> Reply {
 fn declare(shared: &Shared, app_code: &str, f: &Form<'_>, now: Now) -> Answer {
     let trade_type = f.trade_type()?;
     let syssn = f.req("syssn", 32)?;
-    let customs = f.req("customs", 20)?;
+    let customs = f.customs(trade_type)?;
     let mch_customs_no = f.req("mch_customs_no", 20)?;
     let action_type = f.opt("action_type", 256)?;
     let mch_customs_name = f.opt("mch_customs_name", 256)?;
@@ -380,8 +394,8 @@ fn declare(shared: &Shared, app_code: &str, f: &Form<'_>, now: Now) -> Answer {
 
 /// `POST|GET /custom/v1/query` (QFPay 報關 API 指南 §2, [GH-CD] example).
 fn query(shared: &Shared, app_code: &str, f: &Form<'_>, now: Now) -> Answer {
-    f.trade_type()?;
-    let customs = f.req("customs", 20)?;
+    let trade_type = f.trade_type()?;
+    let customs = f.customs(trade_type)?;
     let syssn = f.req("syssn", 32)?;
     let sub_order_no = f.opt("sub_order_no", 40)?;
     let mut live = shared.lock();
@@ -456,8 +470,8 @@ pub(crate) fn repush_allowed(state: DeclarationState) -> bool {
 
 /// `POST /custom/v1/redeclare` (QFPay 報關 API 指南 §3), by [`repush_allowed`].
 fn redeclare(shared: &Shared, app_code: &str, f: &Form<'_>, now: Now) -> Answer {
-    f.trade_type()?;
-    let customs = f.req("customs", 20)?;
+    let trade_type = f.trade_type()?;
+    let customs = f.customs(trade_type)?;
     let syssn = f.req("syssn", 32)?;
     let mch_customs_no = f.req("mch_customs_no", 20)?;
     let sub_order_no = f.opt("sub_order_no", 40)?;

@@ -764,6 +764,12 @@ fn query(shared: &Shared, m: &MerchantKeys, req: &customs_core::Request, now: No
             "查询指定记录不存在,请重新选择条件查询 (no declaration matches order_type/order_no at this customs)",
         ));
     };
+    // One page answers one order: the documented answer carries a single
+    // top-level `transaction_id` for its records. A `sub_order_no` (or
+    // `sub_order_id`) that several of the merchant's orders use is answered
+    // with the records of one of them, the lowest `transaction_id` (a
+    // guess: WeChat 报关查询API does not say what WeChat does then).
+    let keys: Vec<Key> = keys.into_iter().filter(|k| k.txn == first_key.txn).collect();
     let page: Vec<Key> = keys
         .iter()
         .skip(usize::try_from(offset).unwrap_or(usize::MAX))

@@ -435,7 +435,7 @@ fn accepted(response: &Response) -> customs_core::ServiceError {
     let mut e = service::service_error(202, response.headers(), response.body());
     if e.code.starts_with("HTTP_") {
         "ACCEPTED".clone_into(&mut e.code);
-        "accepted but not processed yet; repeat the identical request (spec wechat.md §5.2)".clone_into(&mut e.message);
+        "accepted but not processed yet; repeat the identical request".clone_into(&mut e.message);
     }
     e.retryability = Retryability::Retryable;
     e

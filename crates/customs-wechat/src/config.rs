@@ -323,11 +323,33 @@ fn header_token(key: &'static str, value: Option<String>, max: usize) -> Result<
     Ok(value.to_owned())
 }
 
+/// A base URL as it may be shown in an error: everything up to the last
+/// `@` (a `user:password@`, possibly a proxy's credentials) is replaced, so
+/// a password never reaches a message or a log.
+fn shown(url: &str) -> String {
+    match url.rsplit_once('@') {
+        None => url.to_owned(),
+        Some((before, after)) => {
+            let scheme = before.split_once("://").map_or("", |(scheme, _)| scheme);
+            if scheme.is_empty() { format!("[redacted]@{after}") } else { format!("{scheme}://[redacted]@{after}") }
+        }
+    }
+}
+
 /// Splits a base URL into `scheme://authority[/prefix]` and its path prefix.
+/// User information (`user:password@host`) is refused and never echoed:
+/// WeChat Pay authenticates with the `Authorization` signature, not with
+/// URL credentials, and a URL is printed and logged where a password must not be.
 fn parse_base_url(url: &str) -> Result<(String, String), ConfigError> {
     let invalid = |reason: &str| ConfigError::Invalid { key: "base_url", reason: reason.to_owned() };
     let trimmed = url.trim().trim_end_matches('/');
+    let url = shown(url);
     let uri: http::Uri = trimmed.parse().map_err(|e| invalid(&format!("`{url}` is not a URL ({e})")))?;
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(invalid(&format!(
+            "`{url}` must not carry user information (`user:password@`); remove it (credentials are not sent in the URL)"
+        )));
+    }
     match uri.scheme_str() {
         Some("https" | "http") => {}
         _ => return Err(invalid(&format!("`{url}` must start with https:// (or http:// for a local sandbox)"))),
@@ -380,6 +402,38 @@ mod tests {
             let e = base().base_url(bad).build().unwrap_err();
             assert_eq!(e.key(), "base_url", "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn a_base_url_with_user_information_is_refused_and_never_echoed() {
+        for bad in [
+            "http://user:TOPSECRETPW@127.0.0.1:1",
+            "http://user:TOPSECRETPW@127.0.0.1:1/?x=1",
+            "https://user:TOPSECRETPW@apihk.mch.weixin.qq.com/prefix",
+            "ftp://user:TOPSECRETPW@x",
+            "http://user:TOP@SECRETPW@127.0.0.1:1",
+            "user:TOPSECRETPW@127.0.0.1 1",
+        ] {
+            let e = base().base_url(bad).build().unwrap_err();
+            assert_eq!(e.key(), "base_url", "{bad}: {e}");
+            let (shown, debug) = (e.to_string(), format!("{e:?}"));
+            for text in [&shown, &debug] {
+                assert!(!text.contains("SECRET") && !text.contains("TOP"), "{bad}: {text}");
+            }
+        }
+        let e = base().base_url("https://u:p@apihk.mch.weixin.qq.com").build().unwrap_err();
+        assert_eq!(
+            e,
+            ConfigError::Invalid {
+                key: "base_url",
+                reason: "`https://[redacted]@apihk.mch.weixin.qq.com` must not carry user information \
+                         (`user:password@`); remove it (credentials are not sent in the URL)"
+                    .into()
+            }
+        );
+        // An `@` in a path is not user information.
+        let c = base().base_url("http://127.0.0.1:1/a@b").build().unwrap();
+        assert_eq!(c.path_prefix(), "/a@b");
     }
 
     #[test]

@@ -355,7 +355,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_002_param_errors_fail_before_signing() {
+    fn the_documents_param_errors_fail_before_signing() {
         // Missing everything: each required field is named.
         let e = DeclareInput::default().validate().unwrap_err();
         assert_eq!(e.fields(), ["out_trade_no", "transaction_id", "customs", "merchant_customs_no"]);
@@ -366,7 +366,7 @@ mod tests {
             out_trade_no: "x".repeat(33),
             transaction_id: "1".repeat(33),
             customs: "shanghai".into(),
-            merchant_customs_no: "4403 169".into(),
+            merchant_customs_no: "4403\u{0}169".into(),
             sub_order_no: Some("s".repeat(33)),
             fee_type: Some("CNY".into()),
             order_fee: Some(1),
@@ -531,7 +531,12 @@ mod tests {
         .validate()
         .unwrap();
         answer(|r| r.sub_order_no = Some("sub-1".into())).check_binding(&split, &c).unwrap();
-        answer(|_| {}).check_binding(&split, &c).unwrap();
+        // A split declaration's answer names its sub-order ("returned for a split order").
+        let e = answer(|_| {}).check_binding(&split, &c).unwrap_err();
+        assert_eq!(
+            e,
+            VerifyError::NotThisRequest { field: "sub_order_no", asked: "sub-1".into(), answered: "(absent)".into() }
+        );
         let e = answer(|r| r.sub_order_no = Some("sub-2".into())).check_binding(&split, &c).unwrap_err();
         assert!(matches!(e, VerifyError::NotThisRequest { field: "sub_order_no", .. }), "{e:?}");
     }

@@ -49,7 +49,9 @@ pub enum KeyError {
         reason: String,
     },
     /// A WeChat Pay public-key id does not look like one.
-    #[error("`{id}` is not a WeChat Pay public key id: it must start with `PUB_KEY_ID_` (spec wechat.md §6.3)")]
+    #[error(
+        "`{id}` is not a WeChat Pay public key id: it must start with `PUB_KEY_ID_` (the id WeChat Pay shows with the public key)"
+    )]
     InvalidKeyId {
         /// The id given.
         id: String,

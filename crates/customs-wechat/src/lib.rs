@@ -62,7 +62,8 @@
 //!   "支付单申报中，不能修改申报信息": wait until the declaration settles, then modify.
 //! * [`server`]: the provider's side, for emulators and tests.
 //!
-//! Sources: the fact sheet `wechat.md` (cited by section) and the provider documents (WeChat Pay Global Customs Declaration, 报关查询API, 报关信息修改).
+//! Sources: the provider documents (WeChat Pay Global Customs Declaration, 报关查询API, 报关信息修改),
+//! cited by title and section, and the project's fact sheet on WeChat Pay's public pages.
 //! Where the sources leave a point UNCONFIRMED the lenient choice is made and
 //! documented at the item concerned (e.g. the encryption padding, the query
 //! `limit` maximum). Where a document's error table and request table

@@ -337,7 +337,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_004_example_body_needs_fee_type_because_the_error_table_requires_it() {
+    fn the_documents_example_body_needs_fee_type_because_the_error_table_requires_it() {
         let example = ModifyInput {
             sub_order_no: Some("20150806125346".into()),
             duty: Some(888),

@@ -315,14 +315,23 @@ impl Answers<QueryRequest> for QueryResponse {
         if let QueryOrder::TransactionId(t) = &request.order {
             binding::same("transaction_id", t.as_str(), &self.transaction_id)?;
         }
+        // The page asked for (offset 0 when not sent): another page of the
+        // same order would otherwise settle what it does not show.
+        if self.offset != request.offset {
+            return Err(VerifyError::NotThisRequest {
+                field: "offset",
+                asked: request.offset.to_string(),
+                answered: self.offset.to_string(),
+            });
+        }
         for record in &self.data {
             binding::same_customs(request.customs.as_str(), &record.customs)?;
             match &request.order {
                 QueryOrder::SubOrderNo(no) => {
-                    binding::same_if_present("sub_order_no", no.as_str(), record.sub_order_no.as_deref())?;
+                    binding::same_required("sub_order_no", no.as_str(), record.sub_order_no.as_deref())?;
                 }
                 QueryOrder::SubOrderId(id) => {
-                    binding::same_if_present("sub_order_id", id.as_str(), record.sub_order_id.as_deref())?;
+                    binding::same_required("sub_order_id", id.as_str(), record.sub_order_id.as_deref())?;
                 }
                 QueryOrder::OutTradeNo(_) | QueryOrder::TransactionId(_) => {}
             }
@@ -332,6 +341,13 @@ impl Answers<QueryRequest> for QueryResponse {
 }
 
 impl QueryResponse {
+    /// Whether this page holds every record of the order: it starts at the
+    /// first record (`offset` 0) and holds `total_count` of them. Only a
+    /// complete page can settle ([`Settles`](customs_core::Settles)).
+    pub fn is_complete(&self) -> bool {
+        self.offset == 0 && self.data.len() as u64 >= u64::from(self.total_count)
+    }
+
     /// Whether records remain after this page of `request`.
     pub fn has_more(&self, request: &QueryRequest) -> bool {
         let seen = u64::from(request.offset) + self.data.len() as u64;
@@ -362,14 +378,26 @@ impl QueryResponse {
 }
 
 impl QueryResponse {
-    /// A query answer is settled when every record of the page is: the least
-    /// settled record wins (pending, then needs-action, then failure, then
-    /// success). No record yet counts as pending. Only the page returned is
-    /// considered; query split orders with a `limit` covering every sub-order.
-    /// The same accessor as QFPay's `QueryResponse::outcome`; also
-    /// [`customs_core::Settles`].
+    /// A query answer is settled when it holds every record of the order
+    /// ([`QueryResponse::is_complete`]) and every record is settled: the
+    /// least settled record wins (pending, then needs-action, then failure,
+    /// then success). No record yet counts as pending, and so does a partial
+    /// page (`offset` not 0, or fewer records than `total_count`): the
+    /// records not shown may still be processing or have failed. The same
+    /// accessor as QFPay's `QueryResponse::outcome`; also [`customs_core::Settles`].
+    ///
+    /// `wait_until_settled` does not page: it repeats one request, and the
+    /// pages of a changing order fetched at different times would not make
+    /// one answer. A split order with more sub-orders than the provider's
+    /// page size (suggested 20) therefore waits until its deadline; query it
+    /// with a `limit` covering every sub-order ([`QueryRequest::with_page`]),
+    /// wait on each sub-order by `sub_order_no`, or page with
+    /// [`QueryResponse::next_page`] and decide from all the records.
     pub fn outcome(&self) -> customs_core::Outcome {
         use customs_core::Outcome;
+        if !self.is_complete() {
+            return Outcome::Pending;
+        }
         let rank = |o: Outcome| match o {
             Outcome::Pending => 0,
             Outcome::NeedsAction => 1,
@@ -421,7 +449,7 @@ mod tests {
 }"#;
 
     #[test]
-    fn seed_003_example_decodes() {
+    fn the_documents_example_decodes() {
         let r: QueryResponse = serde_json::from_str(QUERY_DOCUMENT_EXAMPLE).unwrap();
         assert_eq!(r.total_count, 1);
         let rec = &r.data[0];
@@ -537,6 +565,48 @@ mod tests {
         assert_eq!(field_of(&other.check_binding(&txn("1000320306201511078440737890"), &c).unwrap_err()), "appid");
         // By out_trade_no the answer carries no out_trade_no: bound on merchant, app and customs.
         answer.check_binding(&by(QueryOrder::OutTradeNo("anything".parse().unwrap())), &c).unwrap();
+        // A query by sub-order is answered by records that carry it.
+        let mut unsplit = answer.clone();
+        unsplit.data[0].sub_order_no = None;
+        unsplit.data[0].sub_order_id = None;
+        let e = unsplit.check_binding(&by(QueryOrder::SubOrderNo("20150806125346".parse().unwrap())), &c).unwrap_err();
+        assert_eq!(field_of(&e), "sub_order_no");
+        let e = unsplit.check_binding(&by(QueryOrder::SubOrderId("20150806125346".parse().unwrap())), &c).unwrap_err();
+        assert_eq!(field_of(&e), "sub_order_id");
+        unsplit.check_binding(&txn("1000320306201511078440737890"), &c).unwrap();
+        // The page asked for: offset 0 when not sent, else the one sent.
+        let e = answer.check_binding(&txn("1000320306201511078440737890").with_offset(20), &c).unwrap_err();
+        assert_eq!(e, VerifyError::NotThisRequest { field: "offset", asked: "20".into(), answered: "0".into() });
+        let mut later = answer.clone();
+        later.offset = 20;
+        assert_eq!(field_of(&later.check_binding(&txn("1000320306201511078440737890"), &c).unwrap_err()), "offset");
+        later.check_binding(&txn("1000320306201511078440737890").with_offset(20), &c).unwrap();
+    }
+
+    #[test]
+    fn only_a_page_holding_every_record_settles() {
+        use customs_core::Outcome;
+        let mut page: QueryResponse = serde_json::from_str(&with_data(
+            r#"[{"sub_order_no":"1","customs":"SHANGHAI_ZS","state":"SUCCESS","modify_time":"2015-09-01T10:00:00+08:00"}]"#,
+        ))
+        .unwrap();
+        assert!(page.is_complete());
+        assert_eq!(page.outcome(), Outcome::SettledSuccess);
+        // One record of three: the other two are unseen.
+        page.total_count = 3;
+        assert!(!page.is_complete());
+        assert_eq!(page.outcome(), Outcome::Pending);
+        // Every record, but a later page: the first ones are unseen.
+        page.total_count = 1;
+        page.offset = 1;
+        assert_eq!(page.outcome(), Outcome::Pending);
+        // A complete page decides by its least settled record.
+        page.offset = 0;
+        page.total_count = 2;
+        let mut failed = page.data[0].clone();
+        failed.state = StateReport::wechat("FAIL");
+        page.data.push(failed);
+        assert_eq!(page.outcome(), Outcome::SettledFailure);
     }
 
     #[test]

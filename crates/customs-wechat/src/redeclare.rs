@@ -152,7 +152,7 @@ impl RedeclareInput {
         if !given(&self.out_trade_no) && !given(&self.transaction_id) {
             v.push(Violation::new(
                 "out_trade_no",
-                Rule::Other { rule: "or `transaction_id` is required (give one of them, spec §2.4)".into() },
+                Rule::Other { rule: "or `transaction_id` is required (give one of them)".into() },
                 None,
             ));
         }
@@ -247,7 +247,7 @@ impl Answers<RedeclareRequest> for RedeclareResponse {
         match &request.sub_order {
             Some(SubOrderRef::SubOrderNo(no)) => binding::sub_order(Some(no.as_str()), self.sub_order_no.as_deref()),
             Some(SubOrderRef::SubOrderId(id)) => {
-                binding::same_if_present("sub_order_id", id.as_str(), self.sub_order_id.as_deref())
+                binding::same_required("sub_order_id", id.as_str(), self.sub_order_id.as_deref())
             }
             None => binding::sub_order(None, self.sub_order_no.as_deref()),
         }
@@ -370,5 +370,30 @@ mod tests {
             let e = answer.check_binding(&req(input), &config).unwrap_err();
             assert!(matches!(&e, VerifyError::NotThisRequest { field: f, .. } if *f == field), "{field}: {e:?}");
         }
+        // A sub-order's redeclaration answered without that sub-order (a whole order's answer).
+        let mut whole = answer.clone();
+        whole.sub_order_no = None;
+        whole.sub_order_id = None;
+        for (input, field) in [
+            (
+                RedeclareInput { transaction_id: Some("t".into()), sub_order_no: Some("s1".into()), ..base() },
+                "sub_order_no",
+            ),
+            (
+                RedeclareInput {
+                    transaction_id: Some("t".into()),
+                    sub_order_id: Some("1000320306201511078440737891".into()),
+                    ..base()
+                },
+                "sub_order_id",
+            ),
+        ] {
+            let e = whole.check_binding(&req(input), &config).unwrap_err();
+            assert!(
+                matches!(&e, VerifyError::NotThisRequest { field: f, answered, .. } if *f == field && answered == "(absent)"),
+                "{field}: {e:?}"
+            );
+        }
+        whole.check_binding(&req(RedeclareInput { transaction_id: Some("t".into()), ..base() }), &config).unwrap();
     }
 }

@@ -234,7 +234,7 @@ impl Remedy {
             }
             Self::DeclareThePaidAmount => {
                 "the declared amount must equal the amount paid (after any refund): correct order_fee, or after a \
-                 refund modify the declaration with the new amount (WeChat Customs Declaration, Error Codes; spec §7)"
+                 refund modify the declaration with the new amount (WeChat Customs Declaration, Error Codes)"
             }
             Self::RefundedOrder => {
                 "the payment was refunded and cannot be declared; after a partial refund declare or modify with the \
@@ -391,7 +391,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_004_error_example() {
+    fn the_modify_documents_error_example() {
         let body = r##"{"code":"INVALID_REQUEST","message":"Parameter format verification error","detail":{"field":"#/properties/payer","value":"1346177081915535577","issue":"与ALLOF schema不符","location":"body"}}"##;
         let e = service_error(400, &headers(), body.as_bytes());
         assert_eq!(e.code, "INVALID_REQUEST");

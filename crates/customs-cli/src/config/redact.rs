@@ -71,6 +71,20 @@ pub(super) fn looks_like_a_name(s: &str) -> bool {
     shape && one_case && (separated || lower_word)
 }
 
+/// Whether `s` has the shape of a file path someone chose, as opposed to a
+/// secret pasted where the path goes (`{ file = "<the key>" }`): every piece
+/// between `/`, `\\`, `.` and `:` is a name ([`looks_like_a_name`]) or at
+/// most 8 ASCII letters and digits, with at least one piece, and nothing
+/// else (no spaces, no control characters, no PEM armour). A random key has
+/// no separators and fails; `apiclient_key.pem`, `/etc/customs/Keys/key.pem`
+/// and `C:\\keys\\qf.key` pass. Paths of other shapes are not repeated.
+pub(super) fn looks_like_a_path(s: &str) -> bool {
+    let mut pieces = s.split(['/', '\\', '.', ':']).filter(|p| !p.is_empty()).peekable();
+    pieces.peek().is_some()
+        && s.len() <= 4096
+        && pieces.all(|p| looks_like_a_name(p) || (p.len() <= 8 && p.bytes().all(|c| c.is_ascii_alphanumeric())))
+}
+
 /// Whether a key part is shown: a name of the schema, or one that looks like a name.
 fn key_is_shown(name: &str) -> bool {
     is_known_name(name) || looks_like_a_name(name)
@@ -664,6 +678,33 @@ impl Scan<'_> {
                     }
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::looks_like_a_path;
+
+    #[test]
+    fn paths_are_shown_and_secrets_pasted_as_paths_are_not() {
+        for shown in [
+            "apiclient_key.pem",
+            "/etc/customs/Keys/key.pem",
+            "C:\\keys\\qf.key",
+            "../keys/merchant_key.pkcs8.pem",
+            "/nonexistent/nope.pem",
+        ] {
+            assert!(looks_like_a_path(shown), "{shown}");
+        }
+        for hidden in [
+            "0123456789ABCDEF0123456789ABCDEF",
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----",
+            "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC/abc+def=",
+            "",
+        ] {
+            assert!(!looks_like_a_path(hidden), "{hidden}");
         }
     }
 }

@@ -93,7 +93,7 @@ async fn declare_then_query_walks_to_success_and_every_answer_is_signed() {
     let item = &j["data"][0];
     assert_eq!(item["state"], "PROCESSING");
     assert_eq!(item["customs"], "SHANGHAI_ZS");
-    assert_eq!(item["mch_customs_no"], "4403169D3W", "the response says mch_customs_no (spec §2.2)");
+    assert_eq!(item["mch_customs_no"], "4403169D3W", "the response says mch_customs_no (WeChat 报关查询API, 返回参数)");
     let mt = item["modify_time"].as_str().unwrap();
     assert!(mt.len() == 25 && mt.ends_with("+08:00") && &mt[10..11] == "T", "{mt}");
 
@@ -377,7 +377,7 @@ async fn redeclare_only_from_success_or_except() {
     assert!(wx_signed_by(&r, &platform_key()));
     let j = r.json();
     assert_eq!((j["state"].as_str(), j["transaction_id"].as_str()), (Some("UNDECLARED"), Some(demo::WECHAT_TXN_PAID)));
-    assert!(j.get("verify_department").is_none(), "re-push answers have no verify_department (spec §2.4)");
+    assert!(j.get("verify_department").is_none(), "re-push answers have no verify_department");
     let r = wx(a, "POST", RE, Some(&redeclare_body(Some(demo::WECHAT_TXN_EXCEPT), None))).await;
     assert_eq!(r.json()["state"], "UNDECLARED");
     let mut other_no = redeclare_body(Some(demo::WECHAT_TXN_EXCEPT), None);

@@ -4,7 +4,7 @@
 //! runtime in this program; the sandbox runs on its own thread):
 //!
 //! ```text
-//! cargo run -p customs-client --example qfpay_blocking
+//! cargo run -p customs-client --example qfpay_declare_and_wait
 //! ```
 
 use std::time::{Duration, Instant};
