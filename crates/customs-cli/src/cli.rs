@@ -19,7 +19,8 @@ pub(crate) struct Cli {
     pub(crate) global: GlobalArgs,
 
     /// `--config` and `--base-url` before the command name
-    /// (`customs --config FILE wechat …`); they apply to `qfpay` and `wechat`.
+    /// (`customs --config FILE wechat …`); they apply to `qfpay`, `wechat`
+    /// and `batch`.
     #[command(flatten)]
     pub(crate) connection: RootConnectionArgs,
 
@@ -129,6 +130,8 @@ pub(crate) enum Command {
     Qfpay(QfPayGroup),
     /// WeChat Pay Global customs operations (/v3/global/customs/*).
     Wechat(WeChatGroup),
+    /// Declare many orders from a file, exactly once, resumable (see `customs batch --help`).
+    Batch(crate::batch_args::BatchArgs),
     /// Print a shell completion script (e.g. `customs completions bash > /etc/bash_completion.d/customs`).
     Completions {
         /// The shell to complete in.

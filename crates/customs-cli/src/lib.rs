@@ -10,6 +10,9 @@
 
 #[cfg(feature = "fuzzing")]
 #[allow(dead_code, unused_imports, unused_macros)]
+mod batch_args;
+#[cfg(feature = "fuzzing")]
+#[allow(dead_code, unused_imports, unused_macros)]
 mod cli;
 #[cfg(feature = "fuzzing")]
 #[allow(dead_code, unused_imports, unused_macros)]

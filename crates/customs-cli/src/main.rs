@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 
 mod advice;
+mod batch_args;
+mod batch_cmd;
 mod cli;
 mod config;
 mod demo;
@@ -96,6 +98,7 @@ fn operation_name(command: &Command) -> String {
     match command {
         Command::Demo => "demo".into(),
         Command::Completions { .. } => "completions".into(),
+        Command::Batch(_) => "batch".into(),
         Command::Sandbox(a) => match a.action {
             None => "sandbox".into(),
             Some(SandboxAction::Cases) => "sandbox cases".into(),
@@ -233,6 +236,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Failure> {
             connection(cli, None)?;
             runtime()?.block_on(sandbox_cmd::run(args, format))
         }
+        Command::Batch(args) => batch_cmd::run(cli, args),
         Command::Demo => {
             connection(cli, None)?;
             runtime()?.block_on(demo::run(format))?;

@@ -156,6 +156,9 @@ pub(crate) struct Declaration {
     pub(crate) verify_department_trade_id: String,
     /// Modifications so far (each voided the previous record).
     pub(crate) revision: u32,
+    /// Declare requests applied to this record: 1 when it was created, one
+    /// more for each identical repeat (so a test can count exactly-once).
+    pub(crate) declare_requests: u32,
     #[serde(skip)]
     polls: u32,
     #[serde(skip)]
@@ -474,7 +477,11 @@ impl Store {
                 return Err(Refusal::AmountMismatch { declared: stated, paid: txn.payable_fen() });
             }
             return match first_difference(&existing.content, &content) {
-                None => Ok(Declared::Repeat(existing.clone())),
+                None => {
+                    let d = self.book_mut(w).decls.get_mut(&key).expect("found above");
+                    d.declare_requests += 1;
+                    Ok(Declared::Repeat(d.clone()))
+                }
                 Some(field) => Err(Refusal::DiffersFromOriginal { field }),
             };
         }
@@ -492,6 +499,7 @@ impl Store {
             modify_time: now.unix,
             sub_order_id,
             revision: 0,
+            declare_requests: 1,
             polls: 0,
             changed_at: now.instant,
         };

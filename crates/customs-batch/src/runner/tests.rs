@@ -1,0 +1,253 @@
+//! The runner against an in-process provider double that applies
+//! declarations, injects faults and counts what it received. (The same
+//! properties are tested against the sandbox over real HTTP, with a real
+//! process killed, in the CLI's tests.)
+
+use std::collections::{HashMap, VecDeque};
+
+use super::*;
+use crate::bucket::{Limits, Window};
+use crate::journal::{Access, SqliteJournal};
+use crate::plan::{ConflictPolicy, Standing};
+use crate::testutil::{Dir, line};
+
+#[derive(Default)]
+struct State {
+    /// Declarations the provider holds, by order, with the queries seen.
+    declared: HashMap<String, u32>,
+    /// Times each order was applied (exactly once is the point).
+    applied: HashMap<String, u32>,
+    /// Request times per merchant, for the rate limit.
+    seen: VecDeque<Timestamp>,
+    rate_limited: u32,
+    rng: u64,
+    /// After this many applies, abandon the run and hang the answer.
+    crash_after: Option<u32>,
+}
+
+struct Fake {
+    state: Mutex<State>,
+    /// Percent of sends and queries that fail, by kind.
+    faults: u64,
+    /// The provider's own limit (`count` per `per`), if any.
+    limit: Option<(usize, Duration)>,
+    stop: Stop,
+}
+
+impl Fake {
+    fn new(faults: u64, seed: u64) -> Self {
+        Self { state: Mutex::new(State { rng: seed | 1, ..State::default() }), faults, limit: None, stop: Stop::new() }
+    }
+
+    fn roll(s: &mut State) -> u64 {
+        s.rng ^= s.rng << 13;
+        s.rng ^= s.rng >> 7;
+        s.rng ^= s.rng << 17;
+        s.rng % 100
+    }
+
+    /// Counts a request; `false` = answer 429 (not processed).
+    fn admit(&self, s: &mut State) -> bool {
+        let Some((count, per)) = self.limit else { return true };
+        let now = Timestamp::now();
+        while s.seen.front().is_some_and(|t| now.saturating_duration_since(*t) >= per) {
+            s.seen.pop_front();
+        }
+        if s.seen.len() >= count {
+            s.rate_limited += 1;
+            return false;
+        }
+        s.seen.push_back(now);
+        true
+    }
+
+    fn apply(s: &mut State, order: &str) {
+        *s.applied.entry(order.to_owned()).or_default() += 1;
+        s.declared.entry(order.to_owned()).or_default();
+    }
+}
+
+impl Dispatch for Fake {
+    fn send(&self, row: &Row, _kind: SendKind) -> SendOutcome {
+        let order = row.key.order.clone();
+        let mut s = self.state.lock().unwrap();
+        if !self.admit(&mut s) {
+            return SendOutcome::RateLimited {
+                retry_after: Some(Duration::from_millis(50)),
+                may_have_taken_effect: true,
+                detail: Detail { http_status: Some(429), ..Detail::default() },
+            };
+        }
+        let r = Self::roll(&mut s);
+        let f = self.faults;
+        if r < f {
+            return SendOutcome::NotSent(None, Detail::message("connection refused"));
+        }
+        if r < 2 * f {
+            return SendOutcome::RateLimited {
+                retry_after: Some(Duration::from_millis(20)),
+                may_have_taken_effect: true,
+                detail: Detail { http_status: Some(429), ..Detail::default() },
+            };
+        }
+        Self::apply(&mut s, &order);
+        let total: u32 = s.applied.values().sum();
+        if s.crash_after == Some(total) {
+            // Killed after the provider took it, before the answer was journaled.
+            drop(s);
+            self.stop.abandon();
+            std::thread::sleep(Duration::from_millis(300));
+            return SendOutcome::Answered(Standing::Accepted, Detail::default());
+        }
+        if r < 3 * f {
+            return SendOutcome::MayHaveTakenEffect(Detail { http_status: Some(500), ..Detail::default() });
+        }
+        if r < 4 * f {
+            drop(s);
+            std::thread::sleep(Duration::from_millis(5));
+            return SendOutcome::MayHaveTakenEffect(Detail::message("timed out after sending"));
+        }
+        SendOutcome::Answered(Standing::Accepted, Detail { code: Some("0000".into()), ..Detail::default() })
+    }
+
+    fn query(&self, row: &Row) -> QueryOutcome {
+        let mut s = self.state.lock().unwrap();
+        if !self.admit(&mut s) {
+            return QueryOutcome::RateLimited(None, Detail { http_status: Some(429), ..Detail::default() });
+        }
+        if Self::roll(&mut s) < self.faults {
+            return QueryOutcome::Failed(None, Detail { http_status: Some(503), ..Detail::default() });
+        }
+        match s.declared.get_mut(&row.key.order) {
+            None => QueryOutcome::NotFound(Detail::default()),
+            Some(polls) => {
+                *polls += 1;
+                if *polls >= 2 {
+                    QueryOutcome::Found(
+                        Standing::Success,
+                        Detail {
+                            state: Some("SUCCESS".into()),
+                            customs_trade_id: Some("C1".into()),
+                            ..Detail::default()
+                        },
+                    )
+                } else {
+                    QueryOutcome::Found(
+                        Standing::Pending,
+                        Detail { state: Some("PROCESSING".into()), ..Detail::default() },
+                    )
+                }
+            }
+        }
+    }
+}
+
+fn fast(owner: &str) -> RunOptions {
+    let policy = Policy {
+        exclusive: true,
+        lease: Duration::from_secs(5),
+        poll_interval: Duration::from_millis(5),
+        resolve_after: Duration::from_millis(5),
+        retry_base: Duration::from_millis(5),
+        retry_max: Duration::from_millis(40),
+        ..Policy::new(owner)
+    };
+    RunOptions {
+        policy,
+        concurrency: 8,
+        buckets: Buckets::new(Limits::unlimited(), Limits::unlimited()),
+        progress_every: Duration::from_millis(10),
+    }
+}
+
+fn admit(j: &mut SqliteJournal, n: u64) {
+    let lines: Vec<_> = (1..=n).map(|i| line(i, &i.to_string(), "NINGBO")).collect();
+    j.admit("in.jsonl", &lines, ConflictPolicy::Report, Timestamp::now()).unwrap();
+}
+
+fn assert_exactly_once(fake: &Fake, j: &mut SqliteJournal, n: u64) {
+    let s = fake.state.lock().unwrap();
+    assert_eq!(s.applied.len() as u64, n, "every order arrived");
+    let twice: Vec<_> = s.applied.iter().filter(|(_, c)| **c != 1).collect();
+    assert!(twice.is_empty(), "declared more than once: {twice:?}");
+    let st = j.status().unwrap();
+    assert_eq!(st.count("success"), n, "{st:?}");
+}
+
+#[test]
+fn faults_everywhere_still_declare_each_order_exactly_once() {
+    let dir = Dir::new("runner-faults");
+    let mut j = SqliteJournal::open(dir.file("j.sqlite"), Access::Exclusive).unwrap();
+    admit(&mut j, 150);
+    let fake = Arc::new(Fake::new(8, 42));
+    let mut calls = 0;
+    let p = run(&mut j, &(fake.clone() as Arc<dyn Dispatch>), fast("w1"), &Stop::new(), &mut |_| calls += 1).unwrap();
+    assert_exactly_once(&fake, &mut j, 150);
+    assert!(p.sends >= 150 && p.queries >= 300, "{p:?}");
+    assert!(p.rate_limited > 0, "the faults include 429s: {p:?}");
+    assert_eq!((p.settled_success, p.in_flight, p.deadline_reached), (150, 0, false));
+    assert!(calls > 0);
+}
+
+#[test]
+fn killed_after_the_provider_took_it_and_resumed_declares_nothing_twice() {
+    let dir = Dir::new("runner-crash");
+    let path = dir.file("j.sqlite");
+    let fake = Arc::new(Fake::new(5, 7));
+    {
+        let mut j = SqliteJournal::open(&path, Access::Exclusive).unwrap();
+        admit(&mut j, 60);
+        fake.state.lock().unwrap().crash_after = Some(20);
+        let p = run(&mut j, &(fake.clone() as Arc<dyn Dispatch>), fast("w1"), &fake.stop, &mut |_| {}).unwrap();
+        assert!(p.sends >= 20, "{p:?}");
+        let st = j.status().unwrap();
+        assert!(st.count("intent") >= 1, "the crash left a row maybe sent: {st:?}");
+    }
+    // The lingering answer of the dead run must not reach the new one.
+    let mut j = SqliteJournal::open(&path, Access::Exclusive).unwrap();
+    run(&mut j, &(fake.clone() as Arc<dyn Dispatch>), fast("w2"), &Stop::new(), &mut |_| {}).unwrap();
+    assert_exactly_once(&fake, &mut j, 60);
+}
+
+#[test]
+fn at_the_providers_limit_no_request_is_refused() {
+    let dir = Dir::new("runner-limit");
+    let mut j = SqliteJournal::open(dir.file("j.sqlite"), Access::Exclusive).unwrap();
+    admit(&mut j, 40);
+    let per = Duration::from_millis(200);
+    let fake = Arc::new(Fake { limit: Some((20, per)), ..Fake::new(0, 3) });
+    let mut options = fast("w1");
+    options.buckets = Buckets::new(Limits::new(vec![Window::new(20, per)]).unwrap(), Limits::unlimited());
+    let p = run(&mut j, &(fake.clone() as Arc<dyn Dispatch>), options, &Stop::new(), &mut |_| {}).unwrap();
+    assert_eq!((fake.state.lock().unwrap().rate_limited, p.rate_limited), (0, 0));
+    assert_exactly_once(&fake, &mut j, 40);
+}
+
+#[test]
+fn the_deadline_ends_a_run_and_the_next_run_goes_on() {
+    let dir = Dir::new("runner-deadline");
+    let mut j = SqliteJournal::open(dir.file("j.sqlite"), Access::Exclusive).unwrap();
+    admit(&mut j, 10);
+    let fake = Arc::new(Fake::new(0, 5));
+    let mut options = fast("w1");
+    options.policy.poll_interval = Duration::from_secs(1);
+    options.policy.deadline = Some(Timestamp::now() + Duration::from_millis(300));
+    let p = run(&mut j, &(fake.clone() as Arc<dyn Dispatch>), options, &Stop::new(), &mut |_| {}).unwrap();
+    assert!(p.deadline_reached, "{p:?}");
+    assert_eq!(j.status().unwrap().count("accepted"), 10, "sent, polled later");
+    run(&mut j, &(fake.clone() as Arc<dyn Dispatch>), fast("w2"), &Stop::new(), &mut |_| {}).unwrap();
+    assert_exactly_once(&fake, &mut j, 10);
+}
+
+#[test]
+fn a_graceful_stop_sends_nothing_more_and_commits_what_was_in_flight() {
+    let dir = Dir::new("runner-stop");
+    let mut j = SqliteJournal::open(dir.file("j.sqlite"), Access::Exclusive).unwrap();
+    admit(&mut j, 5);
+    let fake = Arc::new(Fake::new(0, 9));
+    let stop = Stop::new();
+    stop.graceful();
+    let p = run(&mut j, &(fake.clone() as Arc<dyn Dispatch>), fast("w1"), &stop, &mut |_| {}).unwrap();
+    assert_eq!((p.sends, p.queries), (0, 0));
+    assert_eq!(j.status().unwrap().count("queued"), 5);
+}

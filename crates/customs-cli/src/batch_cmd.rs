@@ -1,0 +1,347 @@
+//! `customs batch`: many declarations from a file, exactly once, at the
+//! provider's rate limit, resumable (the `customs-batch` library; this
+//! module only reads flags and configuration and prints).
+//!
+//! * `customs batch FILE --journal J [--out RESULTS]`: validate every line
+//!   (nothing is sent while one is invalid, unless `--skip-invalid`),
+//!   journal them, send and settle under the per-merchant limits until
+//!   settled or `--deadline`, write the results; run it again with the same
+//!   command after any crash.
+//! * `customs batch status J`: counts by state, the oldest unsettled declaration.
+//! * `customs batch report J --out FILE`: the results again, from the journal alone.
+//!
+//! Exit codes: 0 every line settled successfully; 2 invalid input,
+//! configuration or journal (nothing sent); 3 some line refused, settled as
+//! failed, in conflict or skipped as invalid; 4 some line may have been sent
+//! or was not sent (run again); 5 some line still pending at the deadline.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use customs_batch::bucket::{Buckets, Limits, Window};
+use customs_batch::dispatch::{ClientDispatch, QfPaySender, WeChatSender};
+use customs_batch::plan::{ConflictPolicy, Policy};
+use customs_batch::results::{LineOutcome, ResultRow, Summary};
+use customs_batch::runner::{self, Dispatch, Progress, RunOptions, Stop};
+use customs_batch::{Access, InputOptions, Journal, JournalError, ProviderName, SqliteJournal, Timestamp, pipeline};
+use customs_client::{ClientOptions, qfpay, wechat};
+use customs_core::{Error, RetryPolicy, TransportSettings};
+use customs_http_reqwest::ReqwestTransport;
+use serde_json::{Value, json};
+
+use crate::batch_args::{BatchAction, BatchArgs, ProviderArg, RunArgs};
+use crate::cli::{Cli, OutputFormat};
+use crate::config::Config;
+use crate::output::{Exit, Failure, out};
+use crate::{qfpay_cmd, send, wechat_cmd};
+
+/// Runs `customs batch …`.
+pub(crate) fn run(cli: &Cli, args: &BatchArgs) -> Result<ExitCode, Failure> {
+    match &args.action {
+        Some(BatchAction::Status { journal }) => status(journal, cli.global.output),
+        Some(BatchAction::Report { journal, out, source }) => {
+            let mut j = open(journal, Access::Shared)?;
+            let summary = customs_batch::results::report(&mut j, source.as_deref(), out)
+                .map_err(|e| Failure::invalid(e.to_string()))?;
+            Ok(finish(&summary, None, cli.global.output))
+        }
+        None => batch(cli, &args.run),
+    }
+}
+
+fn open(path: &Path, access: Access) -> Result<SqliteJournal, Failure> {
+    SqliteJournal::open(path, access).map_err(|e| journal_failure(&e))
+}
+
+fn journal_failure(e: &JournalError) -> Failure {
+    let kind = match e {
+        JournalError::Corrupt { .. } => "journal_corrupt",
+        JournalError::NewerSchema { .. } => "journal_newer_schema",
+        JournalError::InUse { .. } => "journal_in_use",
+        JournalError::NotAJournal { .. } => "not_a_journal",
+        _ => "journal",
+    };
+    Failure { exit: Exit::Invalid, kind, message: e.to_string(), details: Value::Null }
+}
+
+fn limits(per_second: u32, per_minute: u32) -> Result<Limits, Failure> {
+    let mut w = Vec::new();
+    if per_second > 0 {
+        w.push(Window::new(per_second, Duration::from_secs(1)));
+    }
+    if per_minute > 0 {
+        w.push(Window::new(per_minute, Duration::from_secs(60)));
+    }
+    Limits::new(w).map_err(|e| Failure::invalid(e.to_string()))
+}
+
+/// An async client driven from the runner's worker threads.
+struct Blocking<C> {
+    rt: tokio::runtime::Handle,
+    client: C,
+}
+
+impl QfPaySender for Blocking<qfpay::Client<ReqwestTransport>> {
+    type TransportError = customs_http_reqwest::ReqwestError;
+    fn declare(
+        &self,
+        r: &customs_qfpay::DeclareRequest,
+    ) -> Result<customs_qfpay::DeclareResponse, Error<Self::TransportError>> {
+        self.rt.block_on(self.client.send(r))
+    }
+    fn query(
+        &self,
+        r: &customs_qfpay::QueryRequest,
+    ) -> Result<customs_qfpay::QueryResponse, Error<Self::TransportError>> {
+        self.rt.block_on(self.client.send(r))
+    }
+}
+
+impl WeChatSender for Blocking<wechat::Client<ReqwestTransport>> {
+    type TransportError = customs_http_reqwest::ReqwestError;
+    fn declare(
+        &self,
+        r: &customs_wechat::DeclareRequest,
+    ) -> Result<customs_wechat::DeclareResponse, Error<Self::TransportError>> {
+        self.rt.block_on(self.client.send(r))
+    }
+    fn modify(
+        &self,
+        r: &customs_wechat::ModifyRequest,
+    ) -> Result<customs_wechat::ModifyResponse, Error<Self::TransportError>> {
+        self.rt.block_on(self.client.send(r))
+    }
+    fn query(
+        &self,
+        r: &customs_wechat::QueryRequest,
+    ) -> Result<customs_wechat::QueryResponse, Error<Self::TransportError>> {
+        self.rt.block_on(self.client.send(r))
+    }
+}
+
+type CliDispatch =
+    ClientDispatch<Blocking<qfpay::Client<ReqwestTransport>>, Blocking<wechat::Client<ReqwestTransport>>>;
+
+fn batch(cli: &Cli, a: &RunArgs) -> Result<ExitCode, Failure> {
+    let input = a.input.clone().ok_or_else(|| Failure::invalid("give the input file"))?;
+    // `--config` / `--base-url` are given before the command: `customs --config FILE batch …`.
+    let conn = cli.connection.under(&crate::cli::ConnectionArgs::default());
+    let config = Config::discover(conn.config.as_deref()).map_err(qfpay_cmd::config_failure)?;
+    let base_url = conn.base_url.as_deref();
+    let qf = config.file.qfpay.is_some().then(|| qfpay_cmd::provider(&config, base_url)).transpose()?;
+    let wx = config.file.wechat.is_some().then(|| wechat_cmd::provider(&config, base_url)).transpose()?;
+    let options = InputOptions {
+        provider: a.provider.map(|p| match p {
+            ProviderArg::Qfpay => ProviderName::QfPay,
+            ProviderArg::Wechat => ProviderName::WeChat,
+        }),
+        qfpay_merchant: qf.as_ref().map(|q| q.config().app_code().to_owned()),
+        wechat_merchant: wx.as_ref().map(|(pay, _)| pay.config().mchid().to_owned()),
+    };
+
+    // 1. Every line valid? Nothing is sent otherwise.
+    let checked = pipeline::validate_file(&input, None, &options, |bad| eprintln!("invalid: {bad}"))
+        .map_err(|e| Failure::invalid(e.to_string()))?;
+    eprintln!("validated {} lines: {} valid, {} invalid", checked.lines, checked.valid, checked.invalid);
+    if a.validate_only {
+        if cli.global.output == OutputFormat::Json {
+            out!("{}", json!({ "lines": checked.lines, "valid": checked.valid, "invalid": checked.invalid }));
+        }
+        return Ok(if checked.all_valid() { ExitCode::SUCCESS } else { Exit::Invalid.code() });
+    }
+    if !checked.all_valid() && !a.skip_invalid {
+        return Err(Failure::invalid(pipeline::BatchError::Invalid(checked).to_string()));
+    }
+    let journal_path =
+        a.journal.as_ref().ok_or_else(|| Failure::invalid("--journal is required (unless --validate-only)"))?;
+
+    // 2. Into the journal.
+    let mut journal = open(journal_path, Access::Exclusive)?;
+    let source = std::fs::canonicalize(&input).unwrap_or_else(|_| input.clone()).display().to_string();
+    let conflicts = if a.modify { ConflictPolicy::Modify } else { ConflictPolicy::Report };
+    let admitted = pipeline::admit_file(&mut journal, &source, &input, None, &options, conflicts, Timestamp::now())
+        .map_err(|e| match e {
+            pipeline::BatchError::Journal(j) => journal_failure(&j),
+            other => Failure::invalid(other.to_string()),
+        })?;
+    eprintln!(
+        "journaled: {} new, {} already journaled, {} changed, {} in conflict, {} invalid",
+        admitted.new, admitted.same, admitted.updated, admitted.conflicts, admitted.invalid
+    );
+
+    // 3. Send and settle.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::invalid(format!("cannot start the runtime: {e}")))?;
+    let timeout = Duration::from_millis(a.timeout_ms.max(1));
+    let settings = TransportSettings::builder().timeout(timeout).build().map_err(Failure::from)?;
+    // One attempt per call: the batch's planner retries, after a query where needed.
+    let client = ClientOptions::default().with_retry(RetryPolicy::default().with_max_attempts(1));
+    let transport = || {
+        let _guard = rt.enter();
+        ReqwestTransport::with_settings(settings.clone())
+            .map_err(|e| Failure::invalid(format!("cannot build the HTTP client: {e}")))
+    };
+    let mut dispatch = CliDispatch::new();
+    if let Some(q) = &qf {
+        let c = qfpay::Client::with_session(q.clone(), transport()?, client.clone());
+        dispatch = dispatch.with_qfpay(q.config().app_code(), Blocking { rt: rt.handle().clone(), client: c });
+    }
+    if let Some((pay, keys)) = &wx {
+        let c = wechat::Client::from_pay(pay.clone(), transport()?, send::wechat_options(keys, client.clone()));
+        dispatch = dispatch.with_wechat(pay.config().mchid(), Blocking { rt: rt.handle().clone(), client: c });
+    }
+    let dispatch: Arc<dyn Dispatch> = Arc::new(dispatch);
+    let poll = Duration::from_millis(a.poll_interval_ms.max(1));
+    let policy = Policy {
+        exclusive: true,
+        lease: timeout * 2 + Duration::from_secs(5),
+        poll_interval: poll,
+        resolve_after: poll.min(Duration::from_secs(1)),
+        retry_base: poll.min(Duration::from_secs(1)),
+        retry_max: Duration::from_secs(60),
+        deadline: Some(Timestamp::now() + Duration::from_secs(a.deadline)),
+        ..Policy::new(format!("pid{}-{}", std::process::id(), Timestamp::now().as_millis()))
+    };
+    let run_options = RunOptions {
+        policy,
+        concurrency: a.concurrency.max(1),
+        buckets: Buckets::new(
+            limits(a.qfpay_per_second, a.qfpay_per_minute)?,
+            limits(a.wechat_per_second, a.wechat_per_minute)?,
+        ),
+        progress_every: Duration::from_secs(2),
+    };
+    let stop = Stop::new();
+    {
+        let stop = stop.clone();
+        rt.spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("interrupted: finishing what is in flight, sending nothing more");
+                stop.graceful();
+            }
+        });
+    }
+    let progress = runner::run(&mut journal, &dispatch, run_options, &stop, &mut print_progress)
+        .map_err(|e| journal_failure(&e))?;
+
+    // 4. Results.
+    let summary = results(&mut journal, &source, a.out.as_deref())?;
+    Ok(finish(&summary, Some(&progress), cli.global.output))
+}
+
+fn print_progress(p: &Progress) {
+    let minutes = p.now.saturating_duration_since(p.started).as_secs_f64() / 60.0;
+    #[allow(clippy::cast_precision_loss)] // A rate for people.
+    let rate = if minutes > 0.0 { (p.sends + p.queries) as f64 / minutes } else { 0.0 };
+    eprintln!(
+        "progress: sent {}, accepted {}, settled {} ok and {} otherwise, queries {}, 429s {}, in flight {}, {rate:.0} requests/min",
+        p.sends, p.accepted, p.settled_success, p.settled_other, p.queries, p.rate_limited, p.in_flight
+    );
+}
+
+fn results(journal: &mut SqliteJournal, source: &str, out: Option<&Path>) -> Result<Summary, Failure> {
+    if let Some(out) = out {
+        return customs_batch::results::report(journal, Some(source), out).map_err(|e| Failure::invalid(e.to_string()));
+    }
+    let mut summary = Summary::default();
+    journal.report(Some(source), &mut |l| summary.add(ResultRow::of(&l).outcome)).map_err(|e| journal_failure(&e))?;
+    Ok(summary)
+}
+
+/// The exit code of a batch's summary (see the module documentation).
+fn exit_of(s: &Summary) -> Exit {
+    let any = |o: &[LineOutcome]| o.iter().any(|o| s.count(*o) > 0);
+    if s.all_settled_success() {
+        Exit::Ok
+    } else if any(&[
+        LineOutcome::Refused,
+        LineOutcome::SettledFailure,
+        LineOutcome::NeedsAction,
+        LineOutcome::Conflict,
+        LineOutcome::Invalid,
+    ]) {
+        Exit::Refused
+    } else if any(&[LineOutcome::MaybeSent, LineOutcome::NotSent]) {
+        Exit::Transport
+    } else if any(&[LineOutcome::Accepted, LineOutcome::Pending]) {
+        Exit::Pending
+    } else {
+        Exit::Ok
+    }
+}
+
+fn finish(summary: &Summary, progress: Option<&Progress>, format: OutputFormat) -> ExitCode {
+    let exit = exit_of(summary);
+    eprintln!("summary: {summary}");
+    if format == OutputFormat::Json {
+        let mut v = json!({ "ok": exit == Exit::Ok, "exit_code": exit as u8, "summary": summary.to_json() });
+        if let Some(p) = progress {
+            v["run"] = json!({
+                "sends": p.sends,
+                "queries": p.queries,
+                "rate_limited": p.rate_limited,
+                "deadline_reached": p.deadline_reached,
+            });
+        }
+        out!("{v}");
+    }
+    exit.code()
+}
+
+fn status(journal: &Path, format: OutputFormat) -> Result<ExitCode, Failure> {
+    let mut j = open(journal, Access::Shared)?;
+    let s = j.status().map_err(|e| journal_failure(&e))?;
+    let now = Timestamp::now();
+    let oldest = s.oldest_unsettled.as_ref().map(|r| {
+        json!({
+            "provider": r.key.provider.as_str(),
+            "merchant": r.key.merchant,
+            "order": r.key.order,
+            "state": r.phase.as_str(),
+            "age_seconds": now.saturating_duration_since(r.created_at).as_secs(),
+            "last_message": r.last.message,
+        })
+    });
+    match format {
+        OutputFormat::Json => {
+            let phases: serde_json::Map<String, Value> =
+                s.by_phase.iter().map(|(p, n)| ((*p).to_owned(), (*n).into())).collect();
+            let lines: serde_json::Map<String, Value> =
+                s.lines.iter().map(|(p, n)| ((*p).to_owned(), (*n).into())).collect();
+            out!(
+                "{}",
+                json!({
+                    "schema_version": s.schema_version,
+                    "declarations": s.declarations(),
+                    "by_state": phases,
+                    "lines": lines,
+                    "oldest_unsettled": oldest,
+                })
+            );
+        }
+        OutputFormat::Text => {
+            out!("journal {} (schema {}): {} declarations", journal.display(), s.schema_version, s.declarations());
+            for (p, n) in s.by_phase.iter().filter(|(_, n)| *n > 0) {
+                out!("  {p}: {n}");
+            }
+            out!("lines: {}", s.lines.iter().map(|(p, n)| format!("{n} {p}")).collect::<Vec<_>>().join(", "));
+            match (&s.oldest_unsettled, &oldest) {
+                (Some(r), Some(o)) => out!(
+                    "oldest unsettled: {} {} {} ({}, journaled {} s ago)",
+                    r.key.provider,
+                    r.key.merchant,
+                    r.key.order,
+                    r.phase.as_str(),
+                    o["age_seconds"]
+                ),
+                _ => out!("everything is settled"),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
