@@ -207,6 +207,9 @@ fn batch(cli: &Cli, a: &RunArgs) -> Result<ExitCode, Failure> {
         deadline: Some(Timestamp::now() + Duration::from_secs(a.deadline)),
         ..Policy::new(format!("pid{}-{}", std::process::id(), Timestamp::now().as_millis()))
     };
+    let st = journal.status().map_err(|e| journal_failure(&e))?;
+    let settled: u64 = ["success", "failure", "needs_action", "refused"].iter().map(|p| st.count(p)).sum();
+    let show = Show::new(cli.global.output, st.declarations() - settled);
     let run_options = RunOptions {
         policy,
         concurrency: a.concurrency.max(1),
@@ -214,7 +217,7 @@ fn batch(cli: &Cli, a: &RunArgs) -> Result<ExitCode, Failure> {
             limits(a.qfpay_per_second, a.qfpay_per_minute)?,
             limits(a.wechat_per_second, a.wechat_per_minute)?,
         ),
-        progress_every: Duration::from_secs(2),
+        progress_every: show.every(),
     };
     let stop = Stop::new();
     {
@@ -226,22 +229,75 @@ fn batch(cli: &Cli, a: &RunArgs) -> Result<ExitCode, Failure> {
             }
         });
     }
-    let progress = runner::run(&mut journal, &dispatch, run_options, &stop, &mut print_progress)
+    let progress = runner::run(&mut journal, &dispatch, run_options, &stop, &mut |p| show.update(p))
         .map_err(|e| journal_failure(&e))?;
+    show.finish();
 
     // 4. Results.
     let summary = results(&mut journal, &source, a.out.as_deref())?;
     Ok(finish(&summary, Some(&progress), cli.global.output))
 }
 
-fn print_progress(p: &Progress) {
-    let minutes = p.now.saturating_duration_since(p.started).as_secs_f64() / 60.0;
-    #[allow(clippy::cast_precision_loss)] // A rate for people.
-    let rate = if minutes > 0.0 { (p.sends + p.queries) as f64 / minutes } else { 0.0 };
-    eprintln!(
-        "progress: sent {}, accepted {}, settled {} ok and {} otherwise, queries {}, 429s {}, in flight {}, {rate:.0} requests/min",
-        p.sends, p.accepted, p.settled_success, p.settled_other, p.queries, p.rate_limited, p.in_flight
-    );
+/// How a run's progress is shown: a bar on a terminal (`indicatif`, on
+/// stderr), a plain line every two seconds otherwise, nothing with
+/// `--output json` (stdout keeps exactly the one JSON object).
+enum Show {
+    Bar(indicatif::ProgressBar),
+    Lines,
+    Nothing,
+}
+
+impl Show {
+    fn new(format: OutputFormat, to_settle: u64) -> Self {
+        use std::io::IsTerminal as _;
+        match format {
+            OutputFormat::Json => Self::Nothing,
+            OutputFormat::Text if std::io::stderr().is_terminal() => {
+                let bar =
+                    indicatif::ProgressBar::with_draw_target(Some(to_settle), indicatif::ProgressDrawTarget::stderr());
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} settled [{elapsed}] {msg}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                Self::Bar(bar)
+            }
+            OutputFormat::Text => Self::Lines,
+        }
+    }
+
+    fn every(&self) -> Duration {
+        match self {
+            Self::Bar(_) => Duration::from_millis(200),
+            _ => Duration::from_secs(2),
+        }
+    }
+
+    fn update(&self, p: &Progress) {
+        let minutes = p.now.saturating_duration_since(p.started).as_secs_f64() / 60.0;
+        #[allow(clippy::cast_precision_loss)] // A rate for people.
+        let rate = if minutes > 0.0 { (p.sends + p.queries) as f64 / minutes } else { 0.0 };
+        match self {
+            Self::Bar(bar) => {
+                bar.set_position(p.settled_success + p.settled_other);
+                bar.set_message(format!(
+                    "sent {}, accepted {}, failed {}, 429s {}, in flight {}, {rate:.0} requests/min",
+                    p.sends, p.accepted, p.settled_other, p.rate_limited, p.in_flight
+                ));
+            }
+            Self::Lines => eprintln!(
+                "progress: sent {}, accepted {}, settled {} ok and {} otherwise, queries {}, 429s {}, in flight {}, \
+                 {rate:.0} requests/min",
+                p.sends, p.accepted, p.settled_success, p.settled_other, p.queries, p.rate_limited, p.in_flight
+            ),
+            Self::Nothing => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Self::Bar(bar) = self {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 fn results(journal: &mut SqliteJournal, source: &str, out: Option<&Path>) -> Result<Summary, Failure> {
