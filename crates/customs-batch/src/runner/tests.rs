@@ -251,3 +251,81 @@ fn a_graceful_stop_sends_nothing_more_and_commits_what_was_in_flight() {
     assert_eq!((p.sends, p.queries), (0, 0));
     assert_eq!(j.status().unwrap().count("queued"), 5);
 }
+
+#[test]
+fn a_send_whose_intent_lease_ran_out_is_not_sent() {
+    struct Never;
+    impl Dispatch for Never {
+        fn send(&self, _: &Row, _: SendKind) -> SendOutcome {
+            panic!("sent after the intent's lease ran out")
+        }
+        fn query(&self, _: &Row) -> QueryOutcome {
+            QueryOutcome::NotFound(Detail::default())
+        }
+    }
+    let mut row = crate::plan::Row::queued(
+        line(1, "1", "NINGBO").key,
+        crate::order::Fields::new(),
+        crate::order::ContentHash::from_hex("00"),
+        false,
+        Timestamp::now(),
+    );
+    row.phase = Phase::Intent(SendKind::Declare);
+    row.lease_until = Some(Timestamp::now());
+    let event = dispatch_one(&Never, &Job { row, work: Work::Send(SendKind::Declare) });
+    let Event::Sent(SendOutcome::NotSent(None, detail)) = event else { panic!("{event:?}") };
+    assert!(detail.message.unwrap().contains("lease"));
+}
+
+#[test]
+fn three_workers_on_one_postgres_journal_declare_each_order_exactly_once() {
+    use crate::journal::{PostgresJournal, PostgresOptions};
+    let Some(db) = crate::testutil::PgDb::new("runner_workers") else { return };
+    let connect = |owner: &str| {
+        PostgresJournal::connect(
+            db.url(),
+            PostgresOptions {
+                owner: owner.into(),
+                merchant_lease: Duration::from_millis(1500),
+                cooldown: Duration::from_millis(100),
+            },
+        )
+        .unwrap()
+    };
+    let n = 300u64;
+    let mut j = connect("admin");
+    let lines: Vec<_> = (1..=n)
+        .map(|i| {
+            let mut l = line(i, &i.to_string(), "NINGBO");
+            l.key.merchant = format!("m{}", i % 6);
+            l
+        })
+        .collect();
+    j.admit("in.jsonl", &lines, ConflictPolicy::Report, Timestamp::now()).unwrap();
+    let mut fake = Fake::new(8, 7);
+    fake.state.get_mut().unwrap().crash_after = Some(40);
+    let fake = Arc::new(fake);
+    let workers: Vec<_> = (0..3)
+        .map(|w| {
+            let mut journal = connect(&format!("w{w}"));
+            let dispatch = fake.clone() as Arc<dyn Dispatch>;
+            // Worker 0 is "killed" (abandons its run, in flight included) after the 40th declaration.
+            let stop = if w == 0 { fake.stop.clone() } else { Stop::new() };
+            std::thread::spawn(move || {
+                let mut options = fast(&format!("w{w}"));
+                options.policy.exclusive = false;
+                options.policy.lease = Duration::from_millis(1500);
+                run(&mut journal, &dispatch, options, &stop, &mut |_| {}).unwrap()
+            })
+        })
+        .collect();
+    let progress: Vec<Progress> = workers.into_iter().map(|h| h.join().unwrap()).collect();
+    let s = fake.state.lock().unwrap();
+    assert_eq!(s.applied.len() as u64, n, "every order arrived");
+    let twice: Vec<_> = s.applied.iter().filter(|(_, c)| **c != 1).collect();
+    assert!(twice.is_empty(), "declared more than once: {twice:?}");
+    drop(s);
+    let st = j.status().unwrap();
+    assert_eq!(st.count("success"), n, "{st:?}");
+    assert!(progress.iter().filter(|p| p.sends > 0).count() >= 2, "the work was shared: {progress:?}");
+}
