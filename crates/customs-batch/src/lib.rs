@@ -10,10 +10,11 @@
 //! | [`order`] | the typed [`Declaration`], its canonical [`Fields`], [`OrderKey`] and [`ContentHash`] | none |
 //! | [`plan`] | the state machine: [`plan::decide`], [`plan::intent`], [`plan::apply`], [`plan::admit`] | none |
 //! | [`bucket`] | per-merchant token buckets (QFPay's published limits by default) | none |
-//! | [`journal`] | the [`Journal`] trait and [`SqliteJournal`] | SQLite |
+//! | [`journal`] | the [`Journal`] trait, [`SqliteJournal`] and the shared [`PostgresJournal`] | SQLite, PostgreSQL |
 //! | [`runner`] | the loop: due rows → decide → bucket → intent → [`Dispatch`] → apply | threads |
 //! | [`pipeline`] | a file's validation pass and its admission into the journal | reads |
 //! | [`results`] | the results file and summary, from the journal alone | writes |
+//! | [`worker`] | a continuous worker over a shared journal: input table, slices, metrics | PostgreSQL |
 //!
 //! # Exactly once
 //!
@@ -102,9 +103,10 @@ pub mod runner;
 #[cfg(test)]
 mod testutil;
 pub mod time;
+pub mod worker;
 
 pub use input::{Checked, Format, InputDeclaration, InputOptions, Line, LineError, Lines, ReadError, check};
-pub use journal::{Access, Journal, JournalError, SqliteJournal};
+pub use journal::{Access, Journal, JournalError, PostgresJournal, PostgresOptions, SqliteJournal};
 pub use order::{ContentHash, Declaration, Fields, OrderKey, ProviderName};
 pub use runner::Dispatch;
 pub use time::Timestamp;

@@ -110,6 +110,11 @@ impl Stop {
         self.0.store(ABANDON, Ordering::SeqCst);
     }
 
+    /// Whether a stop (graceful or not) was asked for.
+    pub fn is_requested(&self) -> bool {
+        self.state() != RUNNING
+    }
+
     fn state(&self) -> u8 {
         self.0.load(Ordering::SeqCst)
     }

@@ -66,7 +66,7 @@ use postgres::types::ToSql;
 use postgres::{Client, GenericClient, NoTls};
 
 use super::{Admitted, Journal, JournalError, LineStatus, ReportLine, Status};
-use crate::input::{InputDeclaration, LineError};
+use crate::input::{Format, InputDeclaration, InputOptions, LineError, Lines};
 use crate::order::{ContentHash, Fields, OrderKey, ProviderName};
 use crate::plan::{
     self, Admission, ConflictPolicy, Detail, LogEntry, LogEvent, PendingModify, Phase, Row, RowId, SendKind, Transition,
@@ -220,6 +220,58 @@ impl PostgresJournal {
         self.counters.merchants_held.store(0, Ordering::Relaxed);
         self.last_renew = None;
         Ok(())
+    }
+
+    /// Admits up to `limit` lines of the input table (`customs_inbox`, the
+    /// enqueue contract: one JSON object per row, as a line of a JSON Lines
+    /// input), validated like a batch's lines with `options`: valid lines
+    /// become declarations, invalid ones are recorded as invalid lines of
+    /// their source (nothing is sent for them); either way the row leaves
+    /// the input table, in the same transaction. Returns how many rows it took.
+    pub fn drain_inbox(
+        &mut self,
+        options: &InputOptions,
+        conflicts: ConflictPolicy,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<usize, JournalError> {
+        let name = self.name.clone();
+        let mut tx = self.client.transaction().map_err(|e| storage(&e))?;
+        let rows = tx
+            .query(
+                "SELECT id, source, line, body FROM customs_inbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                &[&i64::try_from(limit).unwrap_or(i64::MAX)],
+            )
+            .map_err(|e| storage(&e))?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ADMIT_LOCK]).map_err(|e| storage(&e))?;
+        let mut ids = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: i64 = r.get(0);
+            let source: String = r.get(1);
+            let line = u64::try_from(r.get::<_, i64>(2)).unwrap_or(0);
+            let body: String = r.get(3);
+            ids.push(id);
+            let parsed = Lines::new(body.trim().as_bytes(), Format::JsonLines, options.clone())
+                .map_err(|e| e.to_string())
+                .and_then(|mut lines| match lines.next() {
+                    None => Err("the body is empty: give one JSON object with the declaration's fields".to_owned()),
+                    Some(Err(e)) => Err(e.to_string()),
+                    Some(Ok(Err(bad))) => Err(LineError { line, ..bad }.message()),
+                    Some(Ok(Ok(decl))) => Ok(InputDeclaration { line, ..decl }),
+                });
+            match parsed {
+                Ok(decl) => {
+                    admit_in(&mut tx, &name, &source, std::slice::from_ref(&decl), conflicts, now)?;
+                }
+                Err(message) => put_line(&mut tx, &source, line, None, LineStatus::Invalid, Some(&message))?,
+            }
+        }
+        tx.execute("DELETE FROM customs_inbox WHERE id = ANY($1)", &[&ids]).map_err(|e| storage(&e))?;
+        tx.commit().map_err(|e| storage(&e))?;
+        Ok(rows.len())
     }
 
     /// Heartbeat, renewal of held merchants, release of the excess over a
@@ -614,6 +666,53 @@ fn parse_event(s: &str) -> Option<LogEvent> {
     })
 }
 
+/// Admits `lines` of `source` inside the caller's transaction (which holds [`ADMIT_LOCK`]).
+fn admit_in(
+    tx: &mut impl GenericClient,
+    name: &str,
+    source: &str,
+    lines: &[InputDeclaration],
+    conflicts: ConflictPolicy,
+    now: Timestamp,
+) -> Result<Vec<Admitted>, JournalError> {
+    let mut out = Vec::with_capacity(lines.len());
+    for l in lines {
+        let existing = find_key(tx, name, &l.key)?;
+        let other = find_alt(tx, name, &l.key)?;
+        let admission = plan::admit(
+            existing.as_ref(),
+            other.as_ref(),
+            (&l.key, &l.fields, &l.hash, l.declaration.can_modify()),
+            conflicts,
+            now,
+        );
+        let admitted = match admission {
+            Admission::New(row) => {
+                let id = insert_row(tx, &row)?;
+                log(
+                    tx,
+                    id,
+                    &LogEntry { at: now, event: LogEvent::Admit, phase: row.phase, detail: Detail::default() },
+                )?;
+                Admitted::New(id)
+            }
+            Admission::Same(id) => Admitted::Same(id),
+            Admission::Update(t) => {
+                update_row(tx, &t)?;
+                Admitted::Updated(t.row.id)
+            }
+            Admission::Conflict { id, reason } => Admitted::Conflict(id, reason),
+        };
+        let (status, message) = match &admitted {
+            Admitted::Conflict(_, reason) => (LineStatus::Conflict, Some(reason.as_str())),
+            _ => (LineStatus::Declared, None),
+        };
+        put_line(tx, source, l.line, Some(admitted.id()), status, message)?;
+        out.push(admitted);
+    }
+    Ok(out)
+}
+
 /// Admissions are serialized (one transaction admits many lines; two
 /// enqueues of the same order must not both insert it).
 const ADMIT_LOCK: i64 = 0x4355_5354_0001;
@@ -629,41 +728,7 @@ impl Journal for PostgresJournal {
         let name = self.name.clone();
         let mut tx = self.client.transaction().map_err(|e| storage(&e))?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ADMIT_LOCK]).map_err(|e| storage(&e))?;
-        let mut out = Vec::with_capacity(lines.len());
-        for l in lines {
-            let existing = find_key(&mut tx, &name, &l.key)?;
-            let other = find_alt(&mut tx, &name, &l.key)?;
-            let admission = plan::admit(
-                existing.as_ref(),
-                other.as_ref(),
-                (&l.key, &l.fields, &l.hash, l.declaration.can_modify()),
-                conflicts,
-                now,
-            );
-            let admitted = match admission {
-                Admission::New(row) => {
-                    let id = insert_row(&mut tx, &row)?;
-                    log(
-                        &mut tx,
-                        id,
-                        &LogEntry { at: now, event: LogEvent::Admit, phase: row.phase, detail: Detail::default() },
-                    )?;
-                    Admitted::New(id)
-                }
-                Admission::Same(id) => Admitted::Same(id),
-                Admission::Update(t) => {
-                    update_row(&mut tx, &t)?;
-                    Admitted::Updated(t.row.id)
-                }
-                Admission::Conflict { id, reason } => Admitted::Conflict(id, reason),
-            };
-            let (status, message) = match &admitted {
-                Admitted::Conflict(_, reason) => (LineStatus::Conflict, Some(reason.as_str())),
-                _ => (LineStatus::Declared, None),
-            };
-            put_line(&mut tx, source, l.line, Some(admitted.id()), status, message)?;
-            out.push(admitted);
-        }
+        let out = admit_in(&mut tx, &name, source, lines, conflicts, now)?;
         tx.commit().map_err(|e| storage(&e))?;
         Ok(out)
     }

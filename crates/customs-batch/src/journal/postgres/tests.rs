@@ -149,3 +149,36 @@ fn a_graceful_release_hands_the_merchants_on_after_the_cool_down() {
     let rows = b.due(later, 10).unwrap();
     assert_eq!(rows.iter().map(|r| r.phase).collect::<Vec<_>>(), [Phase::Pending]);
 }
+
+fn enqueue(url: &str, source: &str, line: i64, body: &str) {
+    let mut c = postgres::Client::connect(url, NoTls).unwrap();
+    // The documented enqueue contract (README, "Running several workers").
+    c.execute("INSERT INTO customs_inbox (source, line, body) VALUES ($1, $2, $3)", &[&source, &line, &body]).unwrap();
+}
+
+pub(crate) fn qfpay_body(syssn: &str) -> String {
+    format!(
+        r#"{{"provider":"qfpay","trade_type":"weixin","syssn":"{syssn}","customs":"NINGBO","mch_customs_no":"110084111"}}"#
+    )
+}
+
+#[test]
+fn enqueued_rows_are_validated_and_admitted_once() {
+    let Some(db) = PgDb::new("inbox") else { return };
+    let mut j = PostgresJournal::connect(db.url(), options("w")).unwrap();
+    enqueue(db.url(), "orders-service", 1, &qfpay_body("20260301000100010001"));
+    enqueue(db.url(), "orders-service", 2, r#"{"provider":"qfpay","trade_type":"weixin","customs":"NINGBO"}"#);
+    enqueue(db.url(), "orders-service", 3, "not json");
+    enqueue(db.url(), "orders-service", 4, &qfpay_body("20260301000100010001"));
+    let input = InputOptions { qfpay_merchant: Some("app".into()), ..InputOptions::default() };
+    assert_eq!(j.drain_inbox(&input, ConflictPolicy::Report, T0, 500).unwrap(), 4);
+    assert_eq!(j.drain_inbox(&input, ConflictPolicy::Report, T0, 500).unwrap(), 0, "each row is taken once");
+    let s = j.status().unwrap();
+    assert_eq!(s.declarations(), 1, "the same order twice is one declaration");
+    assert_eq!(s.lines, [("declared", 2), ("conflict", 0), ("invalid", 2)]);
+    let mut lines = Vec::new();
+    j.report(Some("orders-service"), &mut |l| lines.push((l.line, l.status, l.message))).unwrap();
+    assert_eq!(lines[1].0, 2);
+    assert!(lines[1].2.as_deref().unwrap().contains("syssn"), "{lines:?}");
+    assert_eq!((lines[2].0, lines[2].1), (3, LineStatus::Invalid));
+}
