@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use crate::input::InputOptions;
 use crate::journal::postgres::Counters;
-use crate::journal::{JournalError, PostgresJournal};
+use crate::journal::{Journal as _, JournalError, PostgresJournal};
 use crate::plan::ConflictPolicy;
 use crate::runner::{self, Dispatch, Progress, RunOptions, Stop};
 use crate::time::Timestamp;
@@ -46,6 +46,9 @@ pub struct WorkerOptions {
     pub slice: Duration,
     /// The pause when there was nothing to do.
     pub idle: Duration,
+    /// Return once the journal has no work left and the input table is
+    /// empty (for scripts and benchmarks), instead of waiting for more.
+    pub exit_when_idle: bool,
 }
 
 impl WorkerOptions {
@@ -57,6 +60,7 @@ impl WorkerOptions {
             conflicts: ConflictPolicy::Report,
             slice: Duration::from_secs(2),
             idle: Duration::from_millis(200),
+            exit_when_idle: false,
         }
     }
 }
@@ -188,9 +192,11 @@ pub fn serve(
     }
     let result = (|| {
         while !stop.is_requested() {
+            let mut admitted = 0;
             loop {
                 let n = journal.drain_inbox(&options.input, options.conflicts, Timestamp::now(), 500)?;
                 metrics.admitted(n);
+                admitted += n;
                 if n < 500 {
                     break;
                 }
@@ -199,6 +205,10 @@ pub fn serve(
             run.policy.deadline = Some(Timestamp::now() + options.slice);
             let p = runner::run(journal, dispatch, run, stop, &mut |p| metrics.observe(p))?;
             metrics.end_run(&p);
+            // A run that ended before its slice did found nothing left to do.
+            if options.exit_when_idle && admitted == 0 && !p.deadline_reached && journal.next_due()?.is_none() {
+                break;
+            }
             if p.sends + p.queries == 0 {
                 let until = Timestamp::now() + options.idle;
                 while !stop.is_requested() && Timestamp::now() < until {
