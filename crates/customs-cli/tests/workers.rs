@@ -331,23 +331,23 @@ fn a_stalled_worker_does_not_send_what_another_has_taken() {
     let o = w.run(&["enqueue", "orders.jsonl", "--journal", &db.url]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
 
-    let a = w.worker("a", &db.url, &[]);
+    let stalled = w.worker("a", &db.url, &[]);
     wait_for("the first declarations", Duration::from_secs(30), || declare_counts(&sandbox).len() >= 20);
-    signal(&a, "-STOP");
-    let b = w.worker("b", &db.url, &[]);
+    signal(&stalled, "-STOP");
+    let other = w.worker("b", &db.url, &[]);
     // Past every lease of the stalled worker: the other takes its merchants and intents.
     wait_for("the other worker to take the merchants", Duration::from_secs(30), || {
         let h = holders(&db);
-        h.len() == 2 && h.iter().all(|p| *p == b.id())
+        h.len() == 2 && h.iter().all(|p| *p == other.id())
     });
     wait_for("more declarations", Duration::from_secs(30), || declare_counts(&sandbox).len() >= 60);
-    signal(&a, "-CONT");
+    signal(&stalled, "-CONT");
     wait_for("every order settled", Duration::from_secs(90), || settled(&sandbox) == total);
     let counts = declare_counts(&sandbox);
     assert_eq!(counts.len(), total);
     assert!(counts.iter().all(|c| *c == 1), "an order was declared twice: {counts:?}\n{}", w.log("a"));
-    stop(a, "a", &w);
-    stop(b, "b", &w);
+    stop(stalled, "a", &w);
+    stop(other, "b", &w);
 }
 
 #[test]
