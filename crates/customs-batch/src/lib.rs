@@ -34,9 +34,19 @@
 //! it has accepted (a provider whose query lags its writes could answer "not
 //! found" for a declaration in flight, which is then sent again); that a
 //! disk which acknowledges fsync before writing keeps the intent; and, for
-//! several workers sharing a journal, that a worker stalled past its lease
-//! does not still send (the lease must outlast a send: transport timeout
-//! times attempts).
+//! several workers sharing a journal, that a worker stalled *in the middle
+//! of a send* (after its last check of the intent's lease) does not still
+//! send (the lease must outlast a send: transport timeout times attempts).
+//!
+//! # Several workers
+//!
+//! [`PostgresJournal`] is shared by any number of processes: work is
+//! divided by merchant (one worker holds a merchant's lease, and its token
+//! bucket, at a time), an intent commits only while no other worker holds
+//! the merchant, the runner sends only while the intent's lease runs, and a
+//! dead worker's intents are resolved by query after its leases run out.
+//! [`worker::serve`] is the continuous worker. The reasoning is in
+//! [`journal::postgres`] and [`worker`].
 //!
 //! # Example
 //!

@@ -132,8 +132,26 @@ pub fn is_postgres_url(journal: &str) -> bool {
     journal.starts_with("postgres://") || journal.starts_with("postgresql://")
 }
 
-/// `url` with its password (if any) replaced by `***`.
+/// `url` with its password (if any, in the user part or as a `password`
+/// parameter) replaced by `***`.
 pub fn redact_url(url: &str) -> String {
+    let url = redact_user_password(url);
+    match url.split_once('?') {
+        None => url,
+        Some((base, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => p.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", params.join("&"))
+        }
+    }
+}
+
+fn redact_user_password(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else { return url.to_owned() };
     let rest = &url[scheme_end + 3..];
     let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());

@@ -74,6 +74,10 @@ fn a_password_never_appears_in_the_journal_name() {
     assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
     assert_eq!(redact_url("postgresql://u@h/db?x=1"), "postgresql://u@h/db?x=1");
     assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
+    assert_eq!(
+        redact_url("postgres:///db?host=/run&password=s3&user=u"),
+        "postgres:///db?host=/run&password=***&user=u"
+    );
     let e = PostgresJournal::connect("postgres://u:secret@127.0.0.1:1/db", options("w")).unwrap_err();
     assert!(!e.to_string().contains("secret"), "{e}");
     assert!(e.to_string().contains("postgres://u:***@127.0.0.1:1/db"), "{e}");
