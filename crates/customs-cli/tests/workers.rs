@@ -194,6 +194,12 @@ fn settled(sandbox: &BlockingSandbox) -> usize {
         .count()
 }
 
+fn journaled_success(db: &Db) -> usize {
+    let n: i64 =
+        db.client().query_one("SELECT count(*) FROM customs_declarations WHERE phase = 'success'", &[]).unwrap().get(0);
+    usize::try_from(n).unwrap()
+}
+
 fn wait_for(what: &str, limit: Duration, ready: impl Fn() -> bool) {
     let start = Instant::now();
     while !ready() {
@@ -275,6 +281,7 @@ fn three_workers_one_killed_declare_every_order_exactly_once() {
     killed.wait().unwrap();
 
     wait_for("every order settled", Duration::from_secs(120), || settled(&sandbox) == total);
+    wait_for("every declaration journaled as settled", Duration::from_secs(30), || journaled_success(&db) == total);
     let counts = declare_counts(&sandbox);
     assert_eq!(counts.len(), total, "every order arrived");
     assert!(counts.iter().all(|c| *c == 1), "an order was declared twice: {counts:?}");
@@ -302,9 +309,9 @@ fn three_workers_one_killed_declare_every_order_exactly_once() {
             stop(child, name, &w);
         }
     }
-    let takeovers: i64 =
+    let held: i64 =
         db.client().query_one("SELECT count(*) FROM customs_merchants WHERE owner IS NOT NULL", &[]).unwrap().get(0);
-    assert_eq!(takeovers, 0, "the workers released their merchants when stopped");
+    assert_eq!(held, 0, "the workers released their merchants when stopped");
 
     // Every input line reported, from the shared journal alone.
     let o = w.run(&["batch", "report", &db.url, "--out", "results.jsonl"]);
