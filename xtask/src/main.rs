@@ -6,9 +6,12 @@
 //!   hyper, mio), or when `Cargo.lock` holds a version that a security
 //!   advisory the project has fixed affects (`time` < 0.3.47,
 //!   RUSTSEC-2026-0009).
-//! * `bench [--quick] [--no-run] [--report-only]`: runs every benchmark of
-//!   `customs-bench` and prints one summary table with the performance
-//!   budgets as ratios to baselines measured in the same run.
+//! * `bench [--quick] [--no-run] [--report-only] [--peers]`: runs every
+//!   benchmark of `customs-bench` and prints the machine (CPU model, cores)
+//!   and one summary table with the performance budgets as ratios to
+//!   baselines measured in the same run; `--peers` adds Python
+//!   `wechatpayv3`'s signing and verification side by side (or says how to
+//!   install it).
 //! * `fuzz [--seconds N] [--merge] [--list] [TARGET…]`: runs the cargo-fuzz
 //!   targets of `fuzz/` on the nightly toolchain (see `fuzz/README.md`).
 
@@ -16,6 +19,7 @@ use std::process::{Command, ExitCode};
 
 mod advisories;
 mod bench;
+mod bench_peers;
 mod deps;
 mod fuzz;
 
