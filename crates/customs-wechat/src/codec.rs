@@ -316,9 +316,9 @@ impl WeChatPay {
     /// the typed `decode_*` also bind the answer to its request.
     pub fn verify(&self, response: &Response, now: i64, verifier: &dyn Verifier) -> Result<(), VerifyError> {
         let max_skew = self.config.max_skew_secs();
-        let signed = verifier::verify_response_signature(response.headers(), response.body(), now, max_skew, verifier)?;
+        let signed = verifier::verify_borrowed(response.headers(), response.body(), now, max_skew, verifier)?;
         match &self.replay {
-            Some(guard) => guard.check(&signed.nonce, signed.timestamp, now, max_skew),
+            Some(guard) => guard.check(signed.nonce, signed.timestamp, now, max_skew),
             None => Ok(()),
         }
     }
