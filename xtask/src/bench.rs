@@ -51,10 +51,12 @@ pub(crate) const BUDGETS: &[Budget] = &[
     },
 ];
 
-/// SHA-256 is ~3× cheaper than MD5 per byte here (SHA extensions), so the
-/// same non-hash work is a larger multiple of it: the MD5 budget's absolute
-/// allowance (3 × ~0.4 µs) over a ~0.15 µs hash is ~9×.
-const SHA256_RATIO: f64 = 9.0;
+/// The SHA-256 budget allows the same non-hash work as the MD5 one. A
+/// bare SHA-256 of the signing string is ~2.8× cheaper than a bare MD5 on
+/// CPUs with SHA extensions (149 ns vs 424 ns on the project's machine), so
+/// the MD5 budget's allowance of 3 bare MD5s of other work is ~8.4 bare
+/// SHA-256s: limit 1 + 7 = 8× (measured 6–7× here).
+const SHA256_RATIO: f64 = 8.0;
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut quick = false;

@@ -6,7 +6,8 @@
 //! thread (`/proc/self/task/*/schedstat`, nanoseconds), so the client's own
 //! CPU per declaration is reported apart from the sandbox's. Subtracting the
 //! client's RSA work (one signature for the request, one verification of the
-//! answer, bare costs measured in this same run) gives the client's
+//! answer; bare costs measured in this same run, in thread CPU time, with
+//! every core running RSA at once as under the load) gives the client's
 //! **non-RSA CPU per declaration**, reported as a ratio to one RSA sign.
 //!
 //! Also reports declarations/s, p50/p99 latency, and compares throughput
@@ -49,11 +50,24 @@ fn args() -> Args {
 const CLIENT_THREADS: &str = "customs-client";
 const SANDBOX_THREADS: &str = "customs-sandbox";
 
+/// A thread's name, CPU time, and user and kernel time (clock ticks).
+type ThreadCpu = (String, Duration, (Duration, Duration));
+
+/// A thread's user and kernel CPU time: `stat`'s utime and stime, clock ticks of 1/100 s.
+fn user_system(dir: &std::path::Path) -> Option<(Duration, Duration)> {
+    let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 of proc(5), counted after the ')'.
+    let tick = |i: usize| f.get(i)?.parse::<u64>().ok().map(|t| Duration::from_millis(t * 10));
+    Some((tick(11)?, tick(12)?))
+}
+
 /// CPU time per thread of this process: `(thread name, CPU time)` by thread
 /// id, from `/proc/self/task` (Linux). `schedstat`'s first field is the time
 /// on CPU in nanoseconds; `stat`'s utime + stime (clock ticks of 1/100 s) is
 /// the fallback.
-fn thread_cpu() -> Option<HashMap<u32, (String, Duration)>> {
+fn thread_cpu() -> Option<HashMap<u32, ThreadCpu>> {
     let mut out = HashMap::new();
     for entry in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
         let Some(tid) = entry.file_name().to_str().and_then(|t| t.parse::<u32>().ok()) else { continue };
@@ -72,30 +86,38 @@ fn thread_cpu() -> Option<HashMap<u32, (String, Duration)>> {
                 Some(Duration::from_millis(ticks * 10))
             });
         if let Some(cpu) = cpu {
-            out.insert(tid, (name, cpu));
+            out.insert(tid, (name, cpu, user_system(&dir).unwrap_or_default()));
         }
     }
     Some(out)
 }
 
+/// CPU spent between two [`thread_cpu`] readings, per side.
+#[derive(Default, Clone, Copy)]
+struct Side {
+    cpu: Duration,
+    user: Duration,
+    system: Duration,
+}
+
 /// CPU spent between two [`thread_cpu`] readings: `(client, sandbox, other)`.
 /// Client threads are the client runtime's and the main thread (which only
 /// waits for the client's tasks); threads that started in between count from zero.
-fn cpu_split(
-    before: &HashMap<u32, (String, Duration)>,
-    after: &HashMap<u32, (String, Duration)>,
-) -> (Duration, Duration, Duration) {
+fn cpu_split(before: &HashMap<u32, ThreadCpu>, after: &HashMap<u32, ThreadCpu>) -> (Side, Side, Side) {
     let main = std::process::id();
-    let (mut client, mut sandbox, mut other) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
-    for (tid, (name, cpu)) in after {
-        let spent = cpu.saturating_sub(before.get(tid).map_or(Duration::ZERO, |b| b.1));
-        if *tid == main || name.starts_with(CLIENT_THREADS) {
-            client += spent;
+    let (mut client, mut sandbox, mut other) = (Side::default(), Side::default(), Side::default());
+    for (tid, (name, cpu, (user, system))) in after {
+        let b = before.get(tid);
+        let side = if *tid == main || name.starts_with(CLIENT_THREADS) {
+            &mut client
         } else if name.starts_with(SANDBOX_THREADS) {
-            sandbox += spent;
+            &mut sandbox
         } else {
-            other += spent;
-        }
+            &mut other
+        };
+        side.cpu += cpu.saturating_sub(b.map_or(Duration::ZERO, |b| b.1));
+        side.user += user.saturating_sub(b.map_or(Duration::ZERO, |b| b.2.0));
+        side.system += system.saturating_sub(b.map_or(Duration::ZERO, |b| b.2.1));
     }
     (client, sandbox, other)
 }
@@ -129,8 +151,9 @@ fn time_per_op(iters: u32, mut f: impl FnMut()) -> Duration {
 }
 
 /// Bare RSA-2048 sign and verify of a declaration-sized message, after a
-/// warm-up (a cold CPU overstates the cost and so understates the bound).
-fn rsa_costs() -> (Duration, Duration) {
+/// warm-up (a cold CPU overstates the cost and so understates the bound),
+/// on one thread.
+fn rsa_costs_one_thread() -> (Duration, Duration) {
     let pem = demo::wechat_merchant_private_key_pem();
     let der = {
         use base64::Engine as _;
@@ -146,6 +169,18 @@ fn rsa_costs() -> (Duration, Duration) {
     let public = ParsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, key.public_key().as_ref()).unwrap();
     let verify = time_per_op(10_000, || public.verify_sig(&msg, &sig).unwrap());
     (sign, verify)
+}
+
+/// [`rsa_costs_one_thread`] on every core at once, averaged: under the load
+/// every core runs RSA, and cores that share execution units (SMT siblings,
+/// virtual CPUs) each take longer per operation than one alone does.
+fn rsa_costs(cores: usize) -> (Duration, Duration) {
+    let runs: Vec<(Duration, Duration)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..cores).map(|_| s.spawn(rsa_costs_one_thread)).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let n = u32::try_from(runs.len().max(1)).unwrap_or(1);
+    (runs.iter().map(|r| r.0).sum::<Duration>() / n, runs.iter().map(|r| r.1).sum::<Duration>() / n)
 }
 
 fn requests(n: usize) -> (Vec<WeChatTransaction>, Vec<DeclareRequest>) {
@@ -186,7 +221,7 @@ fn us(d: Duration) -> f64 {
 fn main() {
     let Args { n, c } = args();
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let before = rsa_costs();
+    let before = rsa_costs(cores);
     let (txns, reqs) = requests(n);
     // The sandbox runs on its own runtime (its own threads), the client on another.
     let sandbox_rt = runtime(SANDBOX_THREADS);
@@ -243,14 +278,20 @@ fn main() {
     sandbox_rt.block_on(sandbox.shutdown());
     let (lat, wall, cpu) = report;
     // The cheapest of two measurements, before and after the load, bounds best.
-    let after = rsa_costs();
+    let after = rsa_costs(cores);
     let (sign, verify) = (before.0.min(after.0), before.1.min(after.1));
+    let alone = rsa_costs_one_thread();
     let measured = lat.len();
     let per_sec = measured as f64 / wall.as_secs_f64();
     let rsa_per_trip = 2 * sign + 2 * verify;
     let bound = cores as f64 / rsa_per_trip.as_secs_f64();
     let per = |d: Duration| d / u32::try_from(measured.max(1)).unwrap_or(u32::MAX);
-    let split = cpu.map(|(client, sandbox, other)| (per(client), per(sandbox), per(other)));
+    let split = cpu.map(|(client, sandbox, other)| (per(client.cpu), per(sandbox.cpu), per(other.cpu)));
+    // The kernel's share of the client's CPU (loopback TCP, futex wake-ups, epoll).
+    let client_system_share = cpu.and_then(|(client, _, _)| {
+        let ticks = client.user + client.system;
+        (!ticks.is_zero()).then(|| (client.system.as_secs_f64() / ticks.as_secs_f64() * 1000.0).round() / 1000.0)
+    });
     let cpu_per = split.map(|(a, b, o)| a + b + o);
     // The client's RSA work per declaration: one signature, one verification.
     let client_rsa = sign + verify;
@@ -267,12 +308,14 @@ fn main() {
         "sandbox_cpu_us_per_declaration": split.map(|s| us(s.1)),
         "other_threads_cpu_us_per_declaration": split.map(|s| us(s.2)),
         "client_rsa_us_per_declaration": us(client_rsa),
+        "client_kernel_share_of_cpu": client_system_share,
         "client_non_rsa_us_per_declaration": client_non_rsa.map(us),
         "client_non_rsa_per_rsa_sign": client_non_rsa
             .map(|d| (d.as_secs_f64() / sign.as_secs_f64() * 10_000.0).round() / 10_000.0),
         "client_non_rsa_ns_per_declaration": client_non_rsa.map(|d| d.as_nanos() as f64),
         "rsa_sign_ns": sign.as_nanos() as f64,
         "rsa_sign_us": us(sign),
+        "rsa_sign_one_thread_us": us(alone.0),
         "rsa_verify_us": us(verify),
         "rsa_sign_ms": sign.as_secs_f64() * 1e3,
         "rsa_verify_ms": verify.as_secs_f64() * 1e3,
