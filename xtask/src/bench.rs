@@ -263,7 +263,7 @@ mod tests {
             ("baseline/md5_signing_string", 400.0),
             ("qfpay/declare_build_sign_md5", 1_500.0),
             ("baseline/sha256_signing_string", 150.0),
-            ("qfpay/declare_build_sign_sha256", 1_300.0),
+            ("qfpay/declare_build_sign_sha256", 1_100.0),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
