@@ -250,3 +250,45 @@ fn a_mixed_batch_with_faults_is_declared_exactly_once_at_the_sandbox() {
         assert_eq!(r.phase, Phase::Success);
     }
 }
+
+#[test]
+fn a_batch_crosses_the_per_minute_limit_with_no_429_and_declares_once() {
+    // The sandbox's QFPay limit with its "minute" shortened to 2 s (a
+    // sandbox switch, so that the test crosses the window several times in
+    // seconds): 100 per second and 40 per 2 s per merchant; the batch's
+    // bucket has the same windows. One merchant, 40 orders, each a declare
+    // and its queries: well over 40 requests, hence several windows.
+    let minute = Duration::from_secs(2);
+    let sandbox = Sandbox::builder()
+        .qfpay_rate_limit(customs_sandbox::RateLimit::new(Some(100), Some(40)).with_minute(minute))
+        .start_blocking()
+        .unwrap();
+    let dir = Dir::new("dispatch-minute");
+    let d: Arc<dyn Dispatch> = Arc::new(dispatch(&sandbox));
+    let mut j = SqliteJournal::open(dir.file("j.sqlite"), Access::Exclusive).unwrap();
+    let n = 40;
+    let qfpay: Vec<Fields> = orders(&sandbox, n).into_iter().filter(|f| f.get("provider") == Some("qfpay")).collect();
+    journaled(&mut j, qfpay);
+    let limits = Limits::new(vec![
+        crate::bucket::Window::new(100, Duration::from_secs(1)),
+        crate::bucket::Window::new(40, minute),
+    ])
+    .unwrap();
+    let options = RunOptions {
+        policy: policy("w1"),
+        concurrency: 8,
+        buckets: Buckets::new(limits, Limits::unlimited()),
+        progress_every: Duration::from_millis(200),
+    };
+    let started = std::time::Instant::now();
+    let p = runner::run(&mut j, &d, options, &Stop::new(), &mut |_| {}).unwrap();
+    let requests = p.sends + p.queries;
+    assert!(requests > 2 * 40, "the batch crossed the window at least twice: {p:?}");
+    assert!(started.elapsed() >= minute * 2, "paced by the window: {:?} for {requests}", started.elapsed());
+    assert_eq!(sandbox.snapshot()["rate_limited"], serde_json::json!({}), "the sandbox answered 429");
+    assert_eq!(p.rate_limited, 0, "{p:?}");
+    let counts = declare_counts(&sandbox);
+    assert_eq!(counts.len(), n as usize);
+    assert!(counts.iter().all(|c| c.2 == 1), "declared more than once: {counts:?}");
+    assert_eq!(j.status().unwrap().count("success"), u64::from(n));
+}
