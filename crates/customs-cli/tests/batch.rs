@@ -224,6 +224,11 @@ fn killed_at_several_points_and_resumed_every_order_is_declared_exactly_once() {
     let (stdout, stderr) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{stderr}");
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(
+        (&v["operation"], &v["ok"], &v["exit_code"], &v["outcome"]),
+        (&"batch report".into(), &true.into(), &0.into(), &"done".into()),
+        "{v}"
+    );
     assert_eq!(v["summary"]["settled_success"], total);
     let csv = std::fs::read_to_string(w.path("again.csv")).unwrap();
     assert_eq!(csv.lines().count(), total + 1, "a header and a row per line");
@@ -261,7 +266,15 @@ fn invalid_lines_are_all_reported_and_nothing_is_sent() {
     let o = w.run(&["--output", "json", "batch", "orders.jsonl", "--validate-only"]);
     let (stdout, _) = text(&o);
     assert_eq!(o.status.code(), Some(2));
-    assert_eq!(stdout.trim(), r#"{"invalid":3,"lines":7,"valid":4}"#);
+    // The CLI's common envelope, the counts under `validation`.
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "operation": "batch", "ok": false, "exit_code": 2, "outcome": "not_sent",
+            "validation": { "lines": 7, "valid": 4, "invalid": 3 },
+        })
+    );
 }
 
 #[test]
@@ -293,6 +306,28 @@ fn at_the_default_per_second_limit_the_sandbox_answers_no_429() {
     assert_eq!(v["summary"]["settled_success"], 150);
     assert_eq!(v["run"]["rate_limited"], 0, "{stderr}");
     assert!(v["run"]["queries"].as_u64().unwrap() >= 300, "{v}");
+    assert_eq!(sandbox.snapshot()["rate_limited"], serde_json::json!({}), "the sandbox counted no 429");
+    // The CLI's common envelope around the summary and the run's counters.
+    assert_eq!(
+        (&v["operation"], &v["ok"], &v["exit_code"], &v["outcome"]),
+        (&"batch".into(), &true.into(), &0.into(), &"done".into()),
+        "{v}"
+    );
+
+    let o = w.run(&["--output", "json", "batch", "status", "journal.sqlite"]);
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(
+        (&v["operation"], &v["ok"], &v["exit_code"], &v["outcome"]),
+        (&"batch status".into(), &true.into(), &0.into(), &"done".into()),
+        "{v}"
+    );
+    assert_eq!(
+        (&v["declarations"], &v["by_state"]["success"], &v["oldest_unsettled"]),
+        (&150.into(), &150.into(), &serde_json::Value::Null),
+        "{v}"
+    );
 }
 
 #[test]
@@ -325,4 +360,13 @@ fn a_damaged_or_newer_journal_is_refused_and_nothing_is_sent() {
     assert!(declare_counts(&sandbox).is_empty(), "nothing reached the sandbox");
     let o = w.run(&["batch", "status", "journal.sqlite"]);
     assert_eq!(o.status.code(), Some(2));
+    // A failure in the same envelope, named for the subcommand.
+    let o = w.run(&["--output", "json", "batch", "status", "journal.sqlite"]);
+    let v: serde_json::Value = serde_json::from_str(text(&o).0.trim()).unwrap();
+    assert_eq!(
+        (&v["operation"], &v["ok"], &v["exit_code"], &v["outcome"]),
+        (&"batch status".into(), &false.into(), &2.into(), &"not_sent".into()),
+        "{v}"
+    );
+    assert_eq!(v["error"]["kind"], "journal_newer_schema", "{v}");
 }
