@@ -4,8 +4,9 @@
 //!
 //! * `journal`: the SQLite journal's cost for one declaration's whole life
 //!   (admitted in the pipeline's chunks, then its intent, the answer, a
-//!   pending query and the settling query, each a durable commit as the
-//!   runner makes them, with the runner's row reads) against the CPU cost of
+//!   pending query and the settling query, each a commit as the runner
+//!   makes them, the intent's synced to disk, with the runner's row reads),
+//!   wall-clock and this thread's CPU time, against the CPU cost of
 //!   the same life at the provider's side of the SDK: building and signing
 //!   the declaration and two queries, and verifying and decoding their
 //!   three answers. WeChat (RSA-2048 signatures both ways) is the budget's

@@ -275,6 +275,32 @@ fn invalid_lines_are_all_reported_and_nothing_is_sent() {
             "validation": { "lines": 7, "valid": 4, "invalid": 3 },
         })
     );
+
+    // --skip-invalid: the valid lines are sent, the invalid ones reported as such.
+    let o = w.run(&[
+        "batch",
+        "orders.jsonl",
+        "--journal",
+        "journal.sqlite",
+        "--skip-invalid",
+        "--out",
+        "results.jsonl",
+        "--poll-interval-ms",
+        "10",
+        "--deadline",
+        "30",
+    ]);
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "invalid lines make exit 3: {stderr}");
+    assert!(stderr.contains("progress: sent 4,"), "plain progress lines off a terminal: {stderr}");
+    assert_eq!(declare_counts(&sandbox), [1, 1, 1, 1], "each valid line declared once");
+    let results = std::fs::read_to_string(w.path("results.jsonl")).unwrap();
+    let outcomes: Vec<String> = results
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["outcome"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(outcomes[4..], ["invalid", "invalid", "invalid"], "{results}");
+    assert!(outcomes[..4].iter().all(|o| o == "settled_success"), "{results}");
 }
 
 #[test]
@@ -307,6 +333,7 @@ fn at_the_default_per_second_limit_the_sandbox_answers_no_429() {
     assert_eq!(v["run"]["rate_limited"], 0, "{stderr}");
     assert!(v["run"]["queries"].as_u64().unwrap() >= 300, "{v}");
     assert_eq!(sandbox.snapshot()["rate_limited"], serde_json::json!({}), "the sandbox counted no 429");
+    assert!(!stderr.contains("progress:"), "no progress with --output json: {stderr}");
     // The CLI's common envelope around the summary and the run's counters.
     assert_eq!(
         (&v["operation"], &v["ok"], &v["exit_code"], &v["outcome"]),
