@@ -70,7 +70,7 @@ mod tests {
     #[test]
     fn the_minute_can_be_shortened() {
         let mut l = Limiter::default();
-        let lim = RateLimit::new(None, Some(3)).with_minute(Duration::from_millis(2_000));
+        let lim = RateLimit::new(None, Some(3)).with_minute(Duration::from_secs(2));
         let t0 = Instant::now();
         let at = |ms| t0 + Duration::from_millis(ms);
         assert!((0..3).all(|i| l.admit(lim, "m", at(i * 100))));
