@@ -59,23 +59,31 @@ pub(crate) const BUDGETS: &[Budget] = &[
 const SHA256_RATIO: f64 = 8.0;
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    // The batch benchmarks (issue 16) live in `bench_batch`.
+    let (batch, args) = crate::bench_batch::Options::take(args)?;
+    if batch.only {
+        return crate::bench_batch::run(&batch);
+    }
     let mut quick = false;
     let mut report_only = false;
     let mut no_run = false;
     let mut peers = false;
-    for a in args {
+    for a in &args {
         match a.as_str() {
             "--quick" => quick = true,
             "--report-only" => report_only = true,
             "--no-run" => no_run = true,
             "--peers" => peers = true,
             other => {
-                return Err(format!("unknown option `{other}` (expected --quick, --no-run, --report-only, --peers)"));
+                return Err(format!(
+                    "unknown option `{other}` (expected --quick, --no-run, --report-only, --peers, --batch and its options)"
+                ));
             }
         }
     }
     if no_run {
-        return cargo_run(&["bench", "-p", "customs-bench", "--no-run"]);
+        cargo_run(&["bench", "-p", "customs-bench", "--no-run"])?;
+        return crate::bench_batch::run(&batch);
     }
     let machine = Machine::this();
     println!("machine: {machine}");
@@ -103,12 +111,16 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     let (table, failures) = report(&results, load.as_deref(), &machine);
     println!("{table}");
-    let peer_result = if peers { crate::bench_peers::run(&target, quick) } else { Ok(()) };
     if failures.is_empty() {
         println!("all budgets hold");
     }
-    peer_result?;
-    if failures.is_empty() { Ok(()) } else { Err(format!("budgets exceeded: {}", failures.join("; "))) }
+    let batch = crate::bench_batch::run(&batch);
+    let peer_result = if peers { crate::bench_peers::run(&target, quick) } else { Ok(()) };
+    if !failures.is_empty() {
+        return Err(format!("budgets exceeded: {}", failures.join("; ")));
+    }
+    batch?;
+    peer_result
 }
 
 /// The machine the figures were measured on: CPU model and core count.
@@ -151,7 +163,7 @@ pub(crate) fn load_results(load_json: &str) -> Vec<(String, f64)> {
     obj.iter().filter_map(|(k, v)| Some((format!("load/{k}"), v.as_f64()?))).collect()
 }
 
-fn target_dir() -> Result<PathBuf, String> {
+pub(crate) fn target_dir() -> Result<PathBuf, String> {
     let meta = cargo_stdout(&["metadata", "--format-version", "1", "--no-deps"])?;
     let v: Value = serde_json::from_str(&meta).map_err(|e| format!("cargo metadata: {e}"))?;
     v["target_directory"].as_str().map(PathBuf::from).ok_or_else(|| "cargo metadata has no target_directory".into())

@@ -9,9 +9,12 @@
 //! * `bench [--quick] [--no-run] [--report-only] [--peers]`: runs every
 //!   benchmark of `customs-bench` and prints the machine (CPU model, cores)
 //!   and one summary table with the performance budgets as ratios to
-//!   baselines measured in the same run; `--peers` adds Python
-//!   `wechatpayv3`'s signing and verification side by side (or says how to
-//!   install it).
+//!   baselines measured in the same run, then the batch benchmarks;
+//!   `--peers` adds Python `wechatpayv3`'s signing and verification side by
+//!   side (or says how to install it). `bench --batch [--quick] [--customs-bin PATH]
+//!   [--profile P] [--window-seconds S] [--per-minute N] [--declarations N]` runs only
+//!   the batch ones (journal cost, throughput at the rate limit, peak RSS
+//!   of `--validate-only`; see `bench_batch`).
 //! * `fuzz [--seconds N] [--merge] [--list] [TARGET…]`: runs the cargo-fuzz
 //!   targets of `fuzz/` on the nightly toolchain (see `fuzz/README.md`).
 
@@ -19,6 +22,7 @@ use std::process::{Command, ExitCode};
 
 mod advisories;
 mod bench;
+mod bench_batch;
 mod bench_peers;
 mod deps;
 mod fuzz;
