@@ -21,7 +21,15 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(root.join("scripts/with-postgres"));
     // Commits flushed as in production (the test cluster turns fsync off).
-    cmd.current_dir(&root).env("CUSTOMS_PG_DURABLE", "1").args([cargo.as_str(), "bench", "-p", "customs-batch", "--bench", "workers", "--"]);
+    cmd.current_dir(&root).env("CUSTOMS_PG_DURABLE", "1").args([
+        cargo.as_str(),
+        "bench",
+        "-p",
+        "customs-batch",
+        "--bench",
+        "workers",
+        "--",
+    ]);
     if quick {
         cmd.arg("--quick");
     }
