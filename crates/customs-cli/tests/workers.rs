@@ -341,6 +341,18 @@ fn a_stalled_worker_does_not_send_what_another_has_taken() {
     let stalled = w.worker("a", &db.url, &[]);
     wait_for("the first declarations", Duration::from_secs(30), || declare_counts(&sandbox).len() >= 20);
     signal(&stalled, "-STOP");
+    // What the stalled worker had recorded as maybe sent.
+    let intents_of = |pid: u32| -> Vec<i64> {
+        db.client()
+            .query("SELECT id, owner FROM customs_declarations WHERE phase = 'intent' ORDER BY id", &[])
+            .unwrap()
+            .iter()
+            .filter(|r| r.get::<_, Option<String>>(1).is_some_and(|o| pid_of(&o) == pid))
+            .map(|r| r.get(0))
+            .collect()
+    };
+    let stalled_intents = intents_of(stalled.id());
+    assert!(!stalled_intents.is_empty(), "stalled with requests in flight");
     let other = w.worker("b", &db.url, &[]);
     // Past every lease of the stalled worker: the other takes its merchants and intents.
     wait_for("the other worker to take the merchants", Duration::from_secs(30), || {
@@ -348,6 +360,9 @@ fn a_stalled_worker_does_not_send_what_another_has_taken() {
         h.len() == 2 && h.iter().all(|p| *p == other.id())
     });
     wait_for("more declarations", Duration::from_secs(30), || declare_counts(&sandbox).len() >= 60);
+    wait_for("its intents resolved by the other worker", Duration::from_secs(30), || {
+        intents_of(stalled.id()).is_empty()
+    });
     signal(&stalled, "-CONT");
     wait_for("every order settled", Duration::from_secs(90), || settled(&sandbox) == total);
     let counts = declare_counts(&sandbox);

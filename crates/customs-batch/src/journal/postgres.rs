@@ -116,6 +116,8 @@ pub struct PostgresJournal {
     options: PostgresOptions,
     counters: Arc<Counters>,
     last_renew: Option<Timestamp>,
+    /// Intents of other workers handed out by `due` (each counted once as a takeover).
+    taken_over: std::collections::HashSet<(i64, u64)>,
 }
 
 impl std::fmt::Debug for PostgresJournal {
@@ -205,7 +207,14 @@ impl PostgresJournal {
         })?;
         client.batch_execute("SET synchronous_commit = on").map_err(|e| storage(&e))?;
         schema::migrate(&mut client, &name)?;
-        Ok(Self { client, name, options, counters: Arc::default(), last_renew: None })
+        Ok(Self {
+            client,
+            name,
+            options,
+            counters: Arc::default(),
+            last_renew: None,
+            taken_over: std::collections::HashSet::new(),
+        })
     }
 
     /// The URL, without its password.
@@ -784,6 +793,16 @@ impl Journal for PostgresJournal {
             &[&self.options.owner, &ts(now), &i64::try_from(limit).unwrap_or(i64::MAX)],
         )?;
         tx.commit().map_err(|e| storage(&e))?;
+        // An intent of another worker that is due now: its lease ran out,
+        // and this worker resolves it (by a query).
+        for r in &rows {
+            if matches!(r.phase, Phase::Intent(_))
+                && r.owner.as_deref().is_some_and(|o| o != self.options.owner)
+                && self.taken_over.insert((r.id.0, r.version))
+            {
+                self.counters.intent_takeovers.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         Ok(rows)
     }
 

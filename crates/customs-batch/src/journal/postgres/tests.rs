@@ -124,9 +124,24 @@ fn merchants_are_shared_out_and_an_intent_needs_the_merchant() {
     let t4 = t2 + Duration::from_secs(11);
     assert_eq!(b.due(t4, 100).unwrap().len(), 8);
     assert_eq!(b.counters().merchant_takeovers.load(Ordering::Relaxed), 2);
-    // `a` wakes up: its intent is refused, nothing is sent.
-    let row = due_a.iter().find(|r| theirs.contains(&r.key.merchant)).unwrap();
+    // An intent `a` recorded before it stalled is handed to `b` once its lease has run out.
+    let rows_b = b.due(t4, 100).unwrap();
+    let row = rows_b.iter().find(|r| theirs.contains(&r.key.merchant)).unwrap().clone();
     let pa = Policy::new("a");
+    let t = intent(&row, SendKind::Declare, t2, &pa).unwrap();
+    let mut c = postgres::Client::connect(db.url(), NoTls).unwrap();
+    c.execute(
+        "UPDATE customs_declarations SET version = $1, phase = 'intent', kind = 'declare', owner = 'a', \
+         lease_until = $2, due_at = $2 WHERE id = $3",
+        &[&i64::try_from(t.row.version).unwrap(), &ts(t2 + Duration::from_secs(1)), &row.id.0],
+    )
+    .unwrap();
+    let before = b.counters().intent_takeovers.load(Ordering::Relaxed);
+    assert!(b.due(t4, 100).unwrap().iter().any(|r| r.id == row.id && r.owner.as_deref() == Some("a")));
+    b.due(t4, 100).unwrap();
+    assert_eq!(b.counters().intent_takeovers.load(Ordering::Relaxed), before + 1, "counted once");
+    // `a` wakes up: its intent is refused, nothing is sent.
+    let row = due_a.iter().find(|r| theirs.contains(&r.key.merchant) && r.id != row.id).unwrap();
     assert_eq!(decide(row, t4, &pa), Decision::Send(SendKind::Declare));
     let t = intent(row, SendKind::Declare, t4, &pa).unwrap();
     assert!(matches!(a.commit(&t), Err(JournalError::Stale(_))));
