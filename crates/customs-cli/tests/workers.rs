@@ -400,3 +400,32 @@ fn a_journal_of_a_newer_schema_is_refused_and_nothing_is_sent() {
     assert_eq!(o.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("not a PostgreSQL URL"), "{stderr}");
 }
+
+#[test]
+fn a_batch_on_a_postgres_journal_sends_settles_and_reports_each_order_once() {
+    let Some(db) = Db::new("batch") else { return };
+    let sandbox = Sandbox::builder().start_blocking().unwrap();
+    let w = Workdir::new("batch", &sandbox.base_url());
+    std::fs::write(w.path("orders.jsonl"), orders(&sandbox, 5, 4)).unwrap();
+    let args = ["batch", "orders.jsonl", "--journal", &db.url, "--out", "results.jsonl", "--poll-interval-ms", "100"];
+    let o = w.run(&args);
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert_eq!(declare_counts(&sandbox), vec![1; 10], "each order declared once");
+    assert_eq!(settled(&sandbox), 10);
+    assert_eq!(journaled_success(&db), 10);
+    let results = std::fs::read_to_string(w.path("results.jsonl")).unwrap();
+    let outcomes: Vec<_> = results
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["outcome"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(outcomes, vec!["settled_success"; 10], "{results}");
+
+    // The same command again sends nothing and reports the same.
+    let o = w.run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    assert_eq!(declare_counts(&sandbox), vec![1; 10], "nothing sent twice");
+    let again = w.run(&["batch", "report", &db.url, "--out", "again.jsonl"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again).1);
+    assert_eq!(std::fs::read_to_string(w.path("again.jsonl")).unwrap().lines().count(), 10);
+}
