@@ -36,6 +36,7 @@ use serde_json::json;
 
 use crate::output::{Exit, Failure};
 
+pub(crate) mod accounts;
 mod redact;
 
 use redact::Redacted;
@@ -409,6 +410,9 @@ pub(crate) struct QfPaySection {
     pub(crate) environment: Option<String>,
     #[serde(default)]
     pub(crate) base_url: Option<String>,
+    /// Further merchant accounts (see [`accounts`]).
+    #[serde(default)]
+    pub(crate) merchants: Vec<accounts::QfPayAccount>,
 }
 
 /// The `[wechat]` table.
@@ -429,13 +433,16 @@ pub(crate) struct WeChatSection {
     /// Platform certificate PEM files to trust without downloading.
     #[serde(default)]
     pub(crate) platform_certificates: Vec<PathBuf>,
+    /// Further merchant accounts (see [`accounts`]).
+    #[serde(default)]
+    pub(crate) merchants: Vec<accounts::WeChatAccount>,
 }
 
 impl WeChatSection {
     /// The WeChat configuration builder's refusal, naming the setting as it
     /// is written here (`wechat.private_key`) and where its secret was read
     /// from; like every message of the builder, it holds no secret.
-    pub(crate) fn refusal(&self, e: &customs_wechat::ConfigError, base: &Path) -> ConfigError {
+    pub(crate) fn refusal(&self, at: &str, e: &customs_wechat::ConfigError, base: &Path) -> ConfigError {
         let key = e.key();
         let reason = match customs_core::BuildError::from(e.clone()) {
             customs_core::BuildError::Config { reason, source: Some(cause), .. } => format!("{reason}: {cause}"),
@@ -449,9 +456,9 @@ impl WeChatSection {
         };
         match source {
             Some(s) => {
-                ConfigError::new(format!("wechat.{key}"), format!("{reason} (the secret was {})", s.origin(base)))
+                ConfigError::new(format!("{at}.{key}"), format!("{reason} (the secret was {})", s.origin(base)))
             }
-            None => ConfigError::new(format!("wechat.{key}"), reason),
+            None => ConfigError::new(format!("{at}.{key}"), reason),
         }
     }
 }
