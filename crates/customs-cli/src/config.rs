@@ -455,9 +455,7 @@ impl WeChatSection {
             _ => None,
         };
         match source {
-            Some(s) => {
-                ConfigError::new(format!("{at}.{key}"), format!("{reason} (the secret was {})", s.origin(base)))
-            }
+            Some(s) => ConfigError::new(format!("{at}.{key}"), format!("{reason} (the secret was {})", s.origin(base))),
             None => ConfigError::new(format!("{at}.{key}"), reason),
         }
     }

@@ -156,7 +156,10 @@ apiv3_key = { env = "V3_2" }
         assert_eq!(w.len(), 2);
         let (at, b) = &w[1];
         assert_eq!(at, "wechat.merchants[0]");
-        assert_eq!((b.mchid.as_str(), b.serial_no.as_str(), b.appid.as_str()), ("1230000110", "S2", "wxd678efh567hg6787"));
+        assert_eq!(
+            (b.mchid.as_str(), b.serial_no.as_str(), b.appid.as_str()),
+            ("1230000110", "S2", "wxd678efh567hg6787")
+        );
         assert_eq!(b.base_url.as_deref(), Some("http://127.0.0.1:1"));
         assert_eq!(b.platform_certificates, [std::path::PathBuf::from("platform.pem")]);
     }
@@ -172,7 +175,9 @@ apiv3_key = { env = "V3_2" }
         );
         let twice = PLATFORM.replace("mchid = \"1230000110\"", "mchid = \"1230000109\"");
         let f = Config::parse(&twice).unwrap();
-        assert!(super::wechat(f.wechat.as_ref().unwrap()).unwrap_err().to_string().contains("wechat.merchants[0].mchid"));
+        assert!(
+            super::wechat(f.wechat.as_ref().unwrap()).unwrap_err().to_string().contains("wechat.merchants[0].mchid")
+        );
         // The endpoint is the provider table's: an account may not set its own.
         let own = PLATFORM.replace("app_code = \"B2\"", "app_code = \"B2\"\nenvironment = \"production\"");
         assert!(Config::parse(&own).unwrap_err().to_string().contains("environment"));

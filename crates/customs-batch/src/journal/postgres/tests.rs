@@ -212,17 +212,16 @@ fn only_an_intent_waits_for_the_flush_and_a_commit_is_one_statement() {
     let t = intent(&row, SendKind::Declare, T0, &p).unwrap();
     j.commit(&t).unwrap();
     let sent = j.row(row.id).unwrap().unwrap();
-    let answer = crate::plan::apply(
-        &sent,
-        Event::Sent(SendOutcome::Answered(Standing::Accepted, Detail::default())),
-        T0,
-        &p,
-    )
-    .unwrap();
+    let answer =
+        crate::plan::apply(&sent, Event::Sent(SendOutcome::Answered(Standing::Accepted, Detail::default())), T0, &p)
+            .unwrap();
     j.commit(&answer).unwrap();
     assert_eq!(
         j.commit_sync,
-        [(LogEvent::Intent(SendKind::Declare), "on".to_owned()), (LogEvent::Answer(SendKind::Declare), "off".to_owned())],
+        [
+            (LogEvent::Intent(SendKind::Declare), "on".to_owned()),
+            (LogEvent::Answer(SendKind::Declare), "off".to_owned())
+        ],
         "an intent is flushed before its commit returns; an answer is not waited for"
     );
     // The session is back to `on` (SET LOCAL ended with the transaction).
