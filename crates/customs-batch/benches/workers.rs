@@ -170,7 +170,7 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     println!(
         "\n| journal | per declaration ({m} declarations, provider answering at once) |\n|---|---|\n| PostgreSQL | \
-         {:.0} µs |\n| SQLite (synchronous=FULL) | {:.0} µs |\n| ratio PostgreSQL / SQLite | {:.2} |",
+         {:.0} µs |\n| SQLite | {:.0} µs |\n| ratio PostgreSQL / SQLite | {:.2} |",
         on_pg.as_secs_f64() * 1e6,
         on_sqlite.as_secs_f64() * 1e6,
         on_pg.as_secs_f64() / on_sqlite.as_secs_f64()
