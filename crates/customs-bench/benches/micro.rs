@@ -50,7 +50,9 @@ fn pem_der(pem: &str) -> Vec<u8> {
 }
 
 fn qfpay(sign_type: SignType) -> QfPay {
-    let config = QfPayConfig::builder("A1B2C3D4E5F6", Secret::new("0123456789ABCDEF0123456789ABCDEF"))
+    let config = QfPayConfig::builder()
+        .app_code("A1B2C3D4E5F6")
+        .client_key(Secret::new("0123456789ABCDEF0123456789ABCDEF"))
         .environment(Environment::Production)
         .sign_type(sign_type)
         .build()

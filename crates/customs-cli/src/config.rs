@@ -431,6 +431,15 @@ pub(crate) struct WeChatSection {
     pub(crate) platform_certificates: Vec<PathBuf>,
 }
 
+impl QfPaySection {
+    /// The QFPay configuration builder's refusal, as
+    /// [`WeChatSection::refusal`] words WeChat's.
+    pub(crate) fn refusal(&self, e: &customs_qfpay::ConfigError, base: &Path) -> ConfigError {
+        let source = (e.key() == "client_key").then_some(&self.client_key);
+        refusal("qfpay", e.key(), e.reason().to_owned(), source, base)
+    }
+}
+
 impl WeChatSection {
     /// The WeChat configuration builder's refusal, naming the setting as it
     /// is written here (`wechat.private_key`) and where its secret was read
@@ -447,12 +456,16 @@ impl WeChatSection {
             "apiv3_key" => Some(&self.apiv3_key),
             _ => None,
         };
-        match source {
-            Some(s) => {
-                ConfigError::new(format!("wechat.{key}"), format!("{reason} (the secret was {})", s.origin(base)))
-            }
-            None => ConfigError::new(format!("wechat.{key}"), reason),
-        }
+        refusal("wechat", key, reason, source, base)
+    }
+}
+
+/// A provider builder's refusal of `table.key`, with where its secret was
+/// read from when the key holds one.
+fn refusal(table: &str, key: &str, reason: String, secret: Option<&SecretSource>, base: &Path) -> ConfigError {
+    match secret {
+        Some(s) => ConfigError::new(format!("{table}.{key}"), format!("{reason} (the secret was {})", s.origin(base))),
+        None => ConfigError::new(format!("{table}.{key}"), reason),
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use customs_client::qfpay::BlockingClient;
 use customs_core::CustomsCode;
 use customs_http_ureq::UreqTransport;
-use customs_qfpay::{DeclareRequest, Environment, QfPayConfig, QueryRequest, TradeType, WeChatDeclaration};
+use customs_qfpay::{DeclareRequest, QfPayConfig, QueryRequest, TradeType, WeChatDeclaration};
 use customs_sandbox::{Sandbox, demo};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -28,8 +28,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sandbox = Sandbox::builder().start_blocking()?;
 
     // In production: `.environment(Environment::Production)` and your own app code and key.
-    let config = QfPayConfig::builder(demo::QFPAY_APP_CODE, demo::qfpay_client_key())
-        .environment(Environment::Custom(sandbox.base_url()))
+    let config = QfPayConfig::builder()
+        .app_code(demo::QFPAY_APP_CODE)
+        .client_key(demo::qfpay_client_key())
+        .base_url(sandbox.base_url())
         .build()?;
     let client = BlockingClient::new(config, UreqTransport::new());
 

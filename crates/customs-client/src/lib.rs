@@ -12,12 +12,14 @@
 //! use customs_client::qfpay::BlockingClient;
 //! use customs_core::{CustomsCode, Outcome};
 //! use customs_http_ureq::UreqTransport;
-//! use customs_qfpay::{Environment, QfPayConfig, QueryRequest, TradeType, WeChatDeclaration};
+//! use customs_qfpay::{QfPayConfig, QueryRequest, TradeType, WeChatDeclaration};
 //! use customs_sandbox::{Sandbox, demo};
 //!
 //! let sandbox = Sandbox::builder().start_blocking()?;
-//! let config = QfPayConfig::builder(demo::QFPAY_APP_CODE, demo::qfpay_client_key())
-//!     .environment(Environment::Custom(sandbox.base_url()))
+//! let config = QfPayConfig::builder()
+//!     .app_code(demo::QFPAY_APP_CODE)
+//!     .client_key(demo::qfpay_client_key())
+//!     .base_url(sandbox.base_url())
 //!     .build()?;
 //! let client = BlockingClient::new(config, UreqTransport::new());
 //!

@@ -95,7 +95,7 @@ mod tests {
 
     use customs_core::{CustomsCode, Delivery, Outcome, RetryPolicy, Secret, TransportFailure};
     use customs_qfpay::sign::ReceivedRequest;
-    use customs_qfpay::{Environment, TradeType, WeChatDeclaration};
+    use customs_qfpay::{TradeType, WeChatDeclaration};
 
     use super::*;
 
@@ -103,8 +103,10 @@ mod tests {
     const SYSSN: &str = "20191227000200020061752831";
 
     fn config() -> QfPayConfig {
-        QfPayConfig::builder("A1B2C3D4E5F6", Secret::new(KEY))
-            .environment(Environment::Custom("http://127.0.0.1:9".into()))
+        QfPayConfig::builder()
+            .app_code("A1B2C3D4E5F6")
+            .client_key(Secret::new(KEY))
+            .base_url("http://127.0.0.1:9")
             .build()
             .unwrap()
     }

@@ -394,8 +394,10 @@ fn two_merchants_side_by_side_each_with_their_own_key() {
         .start_blocking()
         .unwrap();
     let first = client(&sandbox, &Log::default());
-    let other_config = customs_qfpay::QfPayConfig::builder(OTHER_APP, Secret::new("another-merchant-key"))
-        .environment(customs_qfpay::Environment::Custom(sandbox.base_url()))
+    let other_config = customs_qfpay::QfPayConfig::builder()
+        .app_code(OTHER_APP)
+        .client_key(Secret::new("another-merchant-key"))
+        .base_url(sandbox.base_url())
         .build()
         .unwrap();
     let second = BlockingClient::with_options(other_config, UreqTransport::new(), fast());

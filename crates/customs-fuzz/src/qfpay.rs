@@ -11,7 +11,11 @@ use crate::{input, keep};
 
 fn qfpay() -> QfPay {
     QfPay::new(
-        QfPayConfig::new(demo::QFPAY_APP_CODE, demo::qfpay_client_key(), Environment::LiveTest)
+        QfPayConfig::builder()
+            .app_code(demo::QFPAY_APP_CODE)
+            .client_key(demo::qfpay_client_key())
+            .environment(Environment::LiveTest)
+            .build()
             .expect("the demo QFPay configuration is valid"),
     )
 }

@@ -140,7 +140,9 @@ mod tests {
 
     fn qfpay(sign_type: SignType) -> QfPay {
         QfPay::new(
-            QfPayConfig::builder("A1B2C3D4E5F6A7B8C9D0", Secret::new(KEY))
+            QfPayConfig::builder()
+                .app_code("A1B2C3D4E5F6A7B8C9D0")
+                .client_key(Secret::new(KEY))
                 .environment(Environment::LiveTest)
                 .sign_type(sign_type)
                 .build()
@@ -231,7 +233,7 @@ mod tests {
                 .config()
                 .to_builder()
                 .mchid("ZaMVg12345")
-                .environment(Environment::Custom("http://127.0.0.1:8080/".into()))
+                .base_url("http://127.0.0.1:8080/")
                 .build()
                 .unwrap(),
         );

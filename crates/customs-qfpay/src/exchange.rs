@@ -10,7 +10,9 @@
 //! use customs_core::{CustomsCode, Exchange, Idempotency, Secret};
 //! use customs_qfpay::{QfPay, QfPayConfig, WeChatDeclaration};
 //!
-//! let qfpay = QfPay::new(QfPayConfig::builder("A1B2C3D4E5F6", Secret::new("0123456789ABCDEF0123456789ABCDEF")).build()?);
+//! let qfpay = QfPay::new(
+//!     QfPayConfig::builder().app_code("A1B2C3D4E5F6").client_key(Secret::new("0123456789ABCDEF0123456789ABCDEF")).build()?,
+//! );
 //! let declaration = WeChatDeclaration::new(
 //!     "20191227000200020061752831".parse()?,
 //!     CustomsCode::SHANGHAI_ZS,

@@ -30,13 +30,15 @@
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use customs::qfpay::{BlockingClient, Environment, QfPayConfig, QueryRequest, TradeType, WeChatDeclaration};
+//! use customs::qfpay::{BlockingClient, QfPayConfig, QueryRequest, TradeType, WeChatDeclaration};
 //! use customs::sandbox::{Sandbox, demo};
 //! use customs::{CustomsCode, Outcome, UreqTransport};
 //!
 //! let sandbox = Sandbox::builder().start_blocking()?;
-//! let config = QfPayConfig::builder(demo::QFPAY_APP_CODE, demo::qfpay_client_key())
-//!     .environment(Environment::Custom(sandbox.base_url()))
+//! let config = QfPayConfig::builder()
+//!     .app_code(demo::QFPAY_APP_CODE)
+//!     .client_key(demo::qfpay_client_key())
+//!     .base_url(sandbox.base_url())
 //!     .build()?;
 //! let client = BlockingClient::new(config, UreqTransport::new());
 //!

@@ -66,15 +66,15 @@ pub const WX_CERTIFICATES: &str = "GET /v3/global/certificates";
 
 pub mod qf {
     use super::*;
-    use customs_qfpay::{
-        DeclareRequest, Environment, QfPayConfig, QueryRequest, RedeclareRequest, TradeType, WeChatDeclaration,
-    };
+    use customs_qfpay::{DeclareRequest, QfPayConfig, QueryRequest, RedeclareRequest, TradeType, WeChatDeclaration};
 
     pub const MCH_CUSTOMS_NO: &str = "110084111";
 
     pub fn config(base_url: &str) -> QfPayConfig {
-        QfPayConfig::builder(demo::QFPAY_APP_CODE, demo::qfpay_client_key())
-            .environment(Environment::Custom(base_url.to_owned()))
+        QfPayConfig::builder()
+            .app_code(demo::QFPAY_APP_CODE)
+            .client_key(demo::qfpay_client_key())
+            .base_url(base_url)
             .build()
             .unwrap()
     }
