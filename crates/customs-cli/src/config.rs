@@ -593,6 +593,29 @@ impl Config {
 mod tests {
     use super::*;
 
+    /// A QFPay setting the builder refuses is named as written in the file,
+    /// with where its secret came from, as WeChat's are.
+    #[test]
+    fn a_refused_qfpay_setting_is_named_as_written() {
+        let file = Config::parse("[qfpay]\napp_code = \"A B\"\nclient_key = \"k\"\n").unwrap();
+        let s = file.qfpay.unwrap();
+        let build = |app_code: &str, key: &str| {
+            customs_qfpay::QfPayConfig::builder().app_code(app_code).client_key(Secret::new(key)).build().unwrap_err()
+        };
+        let e = s.refusal(&build(&s.app_code, "k"), Path::new("."));
+        assert_eq!(e.key, "qfpay.app_code");
+        assert!(e.reason.contains("printable ASCII without spaces"), "{}", e.reason);
+        let e = s.refusal(&build("APP", ""), Path::new("."));
+        assert_eq!(
+            (e.key.as_str(), e.reason.as_str()),
+            (
+                "qfpay.client_key",
+                "is empty; use the client key QFPay issued with the app code (the secret was written inline in the \
+                 configuration file)"
+            )
+        );
+    }
+
     const SAMPLE: &str = r#"
 [qfpay]
 app_code = "APP"
