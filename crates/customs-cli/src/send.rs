@@ -175,15 +175,14 @@ fn qf_follow_up(req: &qfpay_cmd::Request, wait: &WaitArgs) -> Result<Option<QfQu
     }
     let (trade_type, customs, syssn, sub_order_no) = match req {
         qfpay_cmd::Request::Declare(r) => (r.trade_type(), r.customs(), r.syssn(), r.sub_order_no()),
-        qfpay_cmd::Request::Redeclare(r) => (r.trade_type, &r.customs, &r.syssn, r.sub_order_no.as_ref()),
+        qfpay_cmd::Request::Redeclare(r) => (r.trade_type(), r.customs(), r.syssn(), r.sub_order_no()),
         qfpay_cmd::Request::Query(_) => return Ok(None),
     };
-    let q = QfQueryRequest::new(trade_type, customs.clone(), syssn.clone());
-    let q = match sub_order_no {
+    let q = QfQueryRequest::new(trade_type, customs.clone(), syssn.clone()).and_then(|q| match sub_order_no {
         Some(no) => q.with_sub_order_no(no.clone()),
-        None => q,
-    };
-    q.validate().map_err(|e| {
+        None => Ok(q),
+    });
+    let q = q.map_err(|e| {
         Failure::invalid(format!(
             "--wait cannot query this declaration afterwards: {e}; nothing was sent (leave out --wait and query it \
              another way)"
@@ -215,7 +214,7 @@ pub(crate) async fn qfpay(
     let (operation, r) = match req {
         qfpay_cmd::Request::Query(q) => {
             if wait.wait.is_some() {
-                let what = format!("the customs result of {}", q.syssn);
+                let what = format!("the customs result of {}", q.syssn());
                 let r = wait::until_settled(&client, q, wait, ctx.format, what, &interrupt, qf_state).await?;
                 return Ok(qf_query_report("query", r));
             }
@@ -241,7 +240,7 @@ pub(crate) async fn qfpay(
         } else {
             format!("QFPay is still processing it (respcd {}), querying", r.respcd)
         });
-        let what = format!("the customs result of {}", query.syssn);
+        let what = format!("the customs result of {}", query.syssn());
         let result = wait::until_settled(&client, &query, wait, ctx.format, what, &interrupt, qf_state)
             .await
             .map_err(|f| wait::follow_up_failed(&lines, f))?;

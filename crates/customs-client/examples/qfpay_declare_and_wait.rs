@@ -36,7 +36,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = BlockingClient::new(config, UreqTransport::new());
 
     let declaration: DeclareRequest =
-        WeChatDeclaration::new(demo::QFPAY_SYSSN_PAID.parse()?, CustomsCode::SHANGHAI_ZS, "110084111".parse()?).into();
+        WeChatDeclaration::new(demo::QFPAY_SYSSN_PAID.parse()?, CustomsCode::SHANGHAI_ZS, "110084111".parse()?)
+            .try_into()?;
     // `0000`: accepted, not settled; the customs result comes from queries.
     let declared = client.declare(&declaration)?;
     println!(
@@ -46,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         declared.outcome()
     );
 
-    let query = QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, demo::QFPAY_SYSSN_PAID.parse()?);
+    let query = QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, demo::QFPAY_SYSSN_PAID.parse()?)?;
     let first = client.query(&query)?;
     println!("first query: respcd {} ({})", first.respcd, first.outcome());
 

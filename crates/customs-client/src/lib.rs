@@ -25,10 +25,10 @@
 //!
 //! let syssn = demo::QFPAY_SYSSN_PAID.parse()?;
 //! let declaration = WeChatDeclaration::new(syssn, CustomsCode::SHANGHAI_ZS, "110084111".parse()?);
-//! client.declare(&declaration.into())?;
+//! client.declare(&declaration.try_into()?)?;
 //!
 //! // Pending answers are queried again, never resubmitted.
-//! let query = QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, demo::QFPAY_SYSSN_PAID.parse()?);
+//! let query = QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, demo::QFPAY_SYSSN_PAID.parse()?)?;
 //! let settled = client.wait_until_settled(&query, Duration::from_millis(50), Instant::now() + Duration::from_secs(10))?;
 //! assert_eq!(settled.outcome(), Outcome::SettledSuccess);
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -116,11 +116,13 @@ mod tests {
     }
 
     fn declaration() -> DeclareRequest {
-        WeChatDeclaration::new(SYSSN.parse().unwrap(), CustomsCode::SHANGHAI_ZS, "110084111".parse().unwrap()).into()
+        WeChatDeclaration::new(SYSSN.parse().unwrap(), CustomsCode::SHANGHAI_ZS, "110084111".parse().unwrap())
+            .try_into()
+            .unwrap()
     }
 
     fn query() -> QueryRequest {
-        QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, SYSSN.parse().unwrap())
+        QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, SYSSN.parse().unwrap()).unwrap()
     }
 
     fn json(status: u16, body: &str) -> Response {
@@ -208,12 +210,13 @@ mod tests {
         assert_eq!(sent.load(Ordering::SeqCst), 1 + 3);
     }
 
+    /// Invalid input never becomes a request a client could send: the typed
+    /// request refuses it by field, and as a client error it was not sent.
     #[test]
     fn invalid_input_is_refused_before_sending() {
-        let client = BlockingClient::new(config(), scripted(vec![]));
-        let mut q = query();
-        q.customs = CustomsCode::new("X".repeat(21)).unwrap();
-        let err = client.query(&q).unwrap_err();
+        let e = QueryRequest::new(TradeType::Weixin, CustomsCode::new("X".repeat(21)).unwrap(), SYSSN.parse().unwrap())
+            .unwrap_err();
+        let err = customs_core::Error::<TransportFailure>::from(e);
         assert_eq!(err.validation().unwrap().fields(), ["customs"]);
         assert_eq!(err.delivery(), Delivery::NotSent);
     }
@@ -253,7 +256,8 @@ mod tests {
                 CustomsCode::SHANGHAI_ZS,
                 SYSSN.parse().unwrap(),
                 "110084111".parse().unwrap(),
-            );
+            )
+            .unwrap();
             assert_eq!(client.redeclare(&redeclare).await.unwrap().outcome(), Outcome::Accepted);
             let settled = assert_send(client.wait_until_settled(
                 &query(),

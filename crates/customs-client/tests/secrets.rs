@@ -205,9 +205,12 @@ fn no_secret_in_any_formatted_value_or_trace() {
         common::no_retry(),
     );
     shown.result("qfpay not sent", &refused.declare(&declare));
-    let mut invalid = qf::query(demo::QFPAY_SYSSN_PAID);
-    invalid.customs = customs_core::CustomsCode::new("X".repeat(21)).unwrap();
-    shown.result("qfpay invalid", &qb.query(&invalid));
+    let invalid = customs_qfpay::QueryRequest::new(
+        customs_qfpay::TradeType::Weixin,
+        customs_core::CustomsCode::new("X".repeat(21)).unwrap(),
+        demo::QFPAY_SYSSN_PAID.parse().unwrap(),
+    );
+    shown.result("qfpay invalid", &invalid);
 
     // ---- WeChat: both clients, every operation, each failure class ----
     let wb = wechat::BlockingClient::with_options(wconfig.clone(), UreqTransport::new(), common::wechat_options());

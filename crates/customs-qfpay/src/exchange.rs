@@ -18,7 +18,7 @@
 //!     CustomsCode::SHANGHAI_ZS,
 //!     "110084111".parse()?,
 //! );
-//! let exchange = qfpay.declare(&declaration.into());
+//! let exchange = qfpay.declare(&declaration.try_into()?);
 //! assert_eq!(exchange.info().idempotency, Idempotency::NonIdempotent);
 //! let request = exchange.prepare(0, "unused")?;
 //! assert_eq!(request.uri().path(), "/custom/v1/declare");

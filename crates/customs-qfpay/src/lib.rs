@@ -22,7 +22,7 @@
 //! let declaration: DeclareRequest =
 //!     WeChatDeclaration::new("20191227000200020061752831".parse()?, CustomsCode::SHANGHAI_ZS, "110084111".parse()?)
 //!         .with_sub_order(sub_order)
-//!         .into();
+//!         .try_into()?;
 //!
 //! let request = qfpay.build_declare(&declaration)?;
 //! assert_eq!(request.uri(), "https://test-openapi-hk.qfapi.com/custom/v1/declare");

@@ -13,6 +13,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let client = Client::new(config, ReqwestTransport::new()?);
     let order = WeChatDeclaration::new(demo::QFPAY_SYSSN_PAID.parse()?, CustomsCode::SHANGHAI_ZS, "110084111".parse()?);
-    println!("{}", client.declare(&order.into()).await?.outcome());
+    println!("{}", client.declare(&order.try_into()?).await?.outcome());
     Ok(())
 }

@@ -12,6 +12,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let client = BlockingClient::new(config, UreqTransport::new());
     let order = WeChatDeclaration::new(demo::QFPAY_SYSSN_PAID.parse()?, CustomsCode::SHANGHAI_ZS, "110084111".parse()?);
-    println!("{}", client.declare(&order.into())?.outcome());
+    println!("{}", client.declare(&order.try_into()?)?.outcome());
     Ok(())
 }

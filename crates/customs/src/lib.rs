@@ -43,10 +43,10 @@
 //! let client = BlockingClient::new(config, UreqTransport::new());
 //!
 //! let declaration = WeChatDeclaration::new(demo::QFPAY_SYSSN_PAID.parse()?, CustomsCode::SHANGHAI_ZS, "110084111".parse()?);
-//! let declared = client.declare(&declaration.into())?;
+//! let declared = client.declare(&declaration.try_into()?)?;
 //! assert_eq!(declared.outcome(), Outcome::Accepted); // accepted, not settled: query
 //!
-//! let query = QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, demo::QFPAY_SYSSN_PAID.parse()?);
+//! let query = QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, demo::QFPAY_SYSSN_PAID.parse()?)?;
 //! let settled = client.wait_until_settled(&query, Duration::from_millis(50), Instant::now() + Duration::from_secs(10))?;
 //! assert_eq!(settled.outcome(), Outcome::SettledSuccess);
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -80,11 +80,13 @@ pub mod qf {
     }
 
     pub fn declaration(syssn: &str) -> DeclareRequest {
-        WeChatDeclaration::new(syssn.parse().unwrap(), CustomsCode::SHANGHAI_ZS, MCH_CUSTOMS_NO.parse().unwrap()).into()
+        WeChatDeclaration::new(syssn.parse().unwrap(), CustomsCode::SHANGHAI_ZS, MCH_CUSTOMS_NO.parse().unwrap())
+            .try_into()
+            .unwrap()
     }
 
     pub fn query(syssn: &str) -> QueryRequest {
-        QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, syssn.parse().unwrap())
+        QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, syssn.parse().unwrap()).unwrap()
     }
 
     pub fn redeclaration(syssn: &str) -> RedeclareRequest {
@@ -94,6 +96,7 @@ pub mod qf {
             syssn.parse().unwrap(),
             MCH_CUSTOMS_NO.parse().unwrap(),
         )
+        .unwrap()
     }
 }
 
