@@ -150,6 +150,24 @@
 //! assert!(!opts.retry().retry_maybe_sent_declarations);
 //! ```
 
+/// Items for both flavours over one provider session, written once:
+/// `for_both_clients!(Session { items })` stamps `impl<T> Client<Session, T>`
+/// and `impl<T> BlockingClient<Session, T>` (those whose feature is on).
+macro_rules! for_both_clients {
+    ($session:ty { $($items:tt)* }) => {
+        #[cfg(feature = "async")]
+        impl<T> crate::Client<$session, T> {
+            $($items)*
+        }
+
+        #[cfg(feature = "blocking")]
+        impl<T> crate::BlockingClient<$session, T> {
+            $($items)*
+        }
+    };
+}
+pub(crate) use for_both_clients;
+
 /// One-line conveniences over `send`, for both flavours, written once per
 /// provider: `conveniences!(Session; doc name(Request) -> Response; …)`.
 macro_rules! conveniences {

@@ -37,32 +37,23 @@ pub type Client<T> = crate::Client<QfPay, T>;
 #[cfg(feature = "blocking")]
 pub type BlockingClient<T> = crate::BlockingClient<QfPay, T>;
 
-macro_rules! constructors {
-    ($client:ident) => {
-        impl<T> crate::$client<QfPay, T> {
-            /// A client for one merchant's `config`, with the default
-            /// [`ClientOptions`] (system clock, OS randomness, default retry policy).
-            pub fn new(config: QfPayConfig, transport: T) -> Self {
-                Self::with_options(config, transport, ClientOptions::default())
-            }
+crate::for_both_clients!(QfPay {
+    /// A client for one merchant's `config`, with the default
+    /// [`ClientOptions`] (system clock, OS randomness, default retry policy).
+    pub fn new(config: QfPayConfig, transport: T) -> Self {
+        Self::with_options(config, transport, ClientOptions::default())
+    }
 
-            /// A client with explicit options.
-            pub fn with_options(config: QfPayConfig, transport: T, options: ClientOptions) -> Self {
-                Self::with_session(QfPay::new(config), transport, options)
-            }
+    /// A client with explicit options.
+    pub fn with_options(config: QfPayConfig, transport: T, options: ClientOptions) -> Self {
+        Self::with_session(QfPay::new(config), transport, options)
+    }
 
-            /// The sans-IO provider (its configuration, builders and decoders).
-            pub fn qfpay(&self) -> &QfPay {
-                self.session()
-            }
-        }
-    };
-}
-
-#[cfg(feature = "async")]
-constructors!(Client);
-#[cfg(feature = "blocking")]
-constructors!(BlockingClient);
+    /// The sans-IO provider (its configuration, builders and decoders).
+    pub fn qfpay(&self) -> &QfPay {
+        self.session()
+    }
+});
 
 crate::conveniences!(QfPay;
     /// Declares a paid order (`POST /custom/v1/declare`, QFPay 報關 API 指南 §1),
