@@ -22,19 +22,6 @@ fn assert_no_secrets(out: &str) {
     assert!(!out.contains("PRIVATE KEY"), "private key printed: {out}");
 }
 
-const WX_DECLARE: &[&str] = &[
-    "wechat",
-    "declare",
-    "--out-trade-no",
-    demo::WECHAT_OUT_TRADE_NO_PAID,
-    "--transaction-id",
-    demo::WECHAT_TXN_PAID,
-    "--customs",
-    "SHANGHAI_ZS",
-    "--merchant-customs-no",
-    "4403169D3W",
-];
-
 #[test]
 fn dry_run_prints_the_exact_signed_request_reproducibly() {
     let w = workdir("dry", "http://127.0.0.1:9");

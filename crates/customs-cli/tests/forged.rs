@@ -23,7 +23,7 @@ use customs_wechat::aes_gcm::ApiV3Key;
 use customs_wechat::certificate::Certificate;
 use customs_wechat::signer::RsaSigner;
 
-use common::{Workdir, wechat_section};
+use common::{Workdir, wechat_section, wx_declare};
 
 const ORDERS: &str = "/v3/global/customs/orders";
 const CERTIFICATES: &str = "/v3/global/certificates";
@@ -46,18 +46,7 @@ impl Workdir {
             cmd.args(["--output", "json"]);
         }
         match op {
-            Op::Write => cmd.args([
-                "wechat",
-                "declare",
-                "--out-trade-no",
-                out,
-                "--transaction-id",
-                txn,
-                "--customs",
-                "SHANGHAI_ZS",
-                "--merchant-customs-no",
-                "4403169D3W",
-            ]),
+            Op::Write => cmd.args(wx_declare(out, txn)),
             Op::Read => cmd.args([
                 "wechat",
                 "query",

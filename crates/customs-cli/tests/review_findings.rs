@@ -10,7 +10,7 @@ use customs_sandbox::{FaultKind, FaultRule, Route, Sandbox, demo};
 use customs_testkit::wechat::{AnswerServer, Platform};
 use customs_wechat::signer::RsaSigner;
 
-use common::{Workdir, qfpay_section, wechat_section};
+use common::{WX_DECLARE, Workdir, qfpay_section, wechat_section};
 
 /// A scratch directory with a `customs.toml` for both demo merchants: QFPay
 /// at `qfpay_base_url`, WeChat trusting the demo platform certificate, then `extra`.
@@ -161,21 +161,7 @@ fn a_failed_follow_up_query_is_not_the_declarations_refusal() {
         .unwrap();
     let w = workdir("wait-query-fails", &sandbox.base_url(), &format!("base_url = \"{}\"\n", sandbox.base_url()));
     let wait = ["--wait", "3", "--poll-interval-ms", "20"];
-    let wechat: Vec<&str> = [
-        "wechat",
-        "declare",
-        "--out-trade-no",
-        demo::WECHAT_OUT_TRADE_NO_PAID,
-        "--transaction-id",
-        demo::WECHAT_TXN_PAID,
-        "--customs",
-        "SHANGHAI_ZS",
-        "--merchant-customs-no",
-        "4403169D3W",
-    ]
-    .into_iter()
-    .chain(wait)
-    .collect();
+    let wechat: Vec<&str> = WX_DECLARE.iter().copied().chain(wait).collect();
     let qfpay: Vec<&str> = [
         "qfpay",
         "declare",

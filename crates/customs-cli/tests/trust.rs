@@ -11,7 +11,7 @@ use customs_sandbox::demo;
 use customs_testkit::wechat::{Answer, AnswerServer, Forgery, Platform};
 use customs_wechat::signer::RsaSigner;
 
-use common::{Workdir, wechat_section};
+use common::{Workdir, wechat_section, wx_declare};
 
 const ORDERS: &str = "/v3/global/customs/orders";
 
@@ -29,18 +29,7 @@ impl Workdir {
         if json {
             cmd.args(["--output", "json"]);
         }
-        cmd.args([
-            "wechat",
-            "declare",
-            "--out-trade-no",
-            out,
-            "--transaction-id",
-            txn,
-            "--customs",
-            "SHANGHAI_ZS",
-            "--merchant-customs-no",
-            "4403169D3W",
-        ]);
+        cmd.args(wx_declare(out, txn));
         cmd.output().unwrap()
     }
 }

@@ -29,6 +29,37 @@ pub(crate) fn text(o: &Output) -> (String, String) {
     (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
+/// `wechat declare` of order (`out_trade_no`, `transaction_id`) of the demo
+/// merchant at `SHANGHAI_ZS`.
+pub(crate) fn wx_declare<'a>(out_trade_no: &'a str, transaction_id: &'a str) -> [&'a str; 10] {
+    [
+        "wechat",
+        "declare",
+        "--out-trade-no",
+        out_trade_no,
+        "--transaction-id",
+        transaction_id,
+        "--customs",
+        "SHANGHAI_ZS",
+        "--merchant-customs-no",
+        "4403169D3W",
+    ]
+}
+
+/// [`wx_declare`] of the demo merchant's paid order.
+pub(crate) const WX_DECLARE: &[&str] = &[
+    "wechat",
+    "declare",
+    "--out-trade-no",
+    demo::WECHAT_OUT_TRADE_NO_PAID,
+    "--transaction-id",
+    demo::WECHAT_TXN_PAID,
+    "--customs",
+    "SHANGHAI_ZS",
+    "--merchant-customs-no",
+    "4403169D3W",
+];
+
 /// `[qfpay]` for the demo merchant at `base_url`, its key read from [`QFPAY_KEY_ENV`].
 pub(crate) fn qfpay_section(base_url: &str) -> String {
     format!(
