@@ -208,22 +208,10 @@ fn operations_against_the_sandbox_and_their_exit_codes() {
     assert_eq!(v["error"]["details"]["code"], "INVALID_REQUEST");
 
     // QFPay: declare, then wait until settled.
-    let o = w.run(&[
-        "qfpay",
-        "declare",
-        "--trade-type",
-        "weixin",
-        "--syssn",
-        demo::QFPAY_SYSSN_PAID,
-        "--customs",
-        "SHANGHAI_ZS",
-        "--mch-customs-no",
-        "4403169D3W",
-        "--wait",
-        "10",
-        "--poll-interval-ms",
-        "50",
-    ]);
+    let o = w.run(
+        &[&qf_declare(demo::QFPAY_SYSSN_PAID, "4403169D3W")[..], &["--wait", "10", "--poll-interval-ms", "50"]]
+            .concat(),
+    );
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     assert!(text(&o).0.contains("settled: success"));
 

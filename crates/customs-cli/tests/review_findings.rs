@@ -10,7 +10,7 @@ use customs_sandbox::{FaultKind, FaultRule, Route, Sandbox, demo};
 use customs_testkit::wechat::{AnswerServer, Platform};
 use customs_wechat::signer::RsaSigner;
 
-use common::{WX_DECLARE, Workdir, qfpay_section, wechat_section};
+use common::{WX_DECLARE, Workdir, qf_declare, qfpay_section, wechat_section};
 
 /// A scratch directory with a `customs.toml` for both demo merchants: QFPay
 /// at `qfpay_base_url`, WeChat trusting the demo platform certificate, then `extra`.
@@ -106,18 +106,7 @@ fn a_qfpay_system_error_on_http_200_exits_4() {
         .start_blocking()
         .unwrap();
     let w = workdir("qf-1254", &sandbox.base_url(), "");
-    let o = w.run(&[
-        "qfpay",
-        "declare",
-        "--trade-type",
-        "weixin",
-        "--syssn",
-        demo::QFPAY_SYSSN_PAID,
-        "--customs",
-        "SHANGHAI_ZS",
-        "--mch-customs-no",
-        "110084111",
-    ]);
+    let o = w.run(&qf_declare(demo::QFPAY_SYSSN_PAID, "110084111"));
     let t = text(&o);
     assert!(!t.contains("fix the request"), "{t}");
     assert_eq!(o.status.code(), Some(4), "{t}");
@@ -162,21 +151,7 @@ fn a_failed_follow_up_query_is_not_the_declarations_refusal() {
     let w = workdir("wait-query-fails", &sandbox.base_url(), &format!("base_url = \"{}\"\n", sandbox.base_url()));
     let wait = ["--wait", "3", "--poll-interval-ms", "20"];
     let wechat: Vec<&str> = WX_DECLARE.iter().copied().chain(wait).collect();
-    let qfpay: Vec<&str> = [
-        "qfpay",
-        "declare",
-        "--trade-type",
-        "weixin",
-        "--syssn",
-        demo::QFPAY_SYSSN_PAID,
-        "--customs",
-        "SHANGHAI_ZS",
-        "--mch-customs-no",
-        "110084111",
-    ]
-    .into_iter()
-    .chain(wait)
-    .collect();
+    let qfpay: Vec<&str> = qf_declare(demo::QFPAY_SYSSN_PAID, "110084111").into_iter().chain(wait).collect();
     for (name, args, accepted_line) in [("wechat", wechat, "declared"), ("qfpay", qfpay, "respcd: 0000")] {
         let o = w.run(&args);
         let t = text(&o);

@@ -14,7 +14,7 @@ use customs_sandbox::config::AdvanceRule;
 use customs_sandbox::{BlockingSandbox, FaultKind, FaultRule, Route, Sandbox, demo};
 use serde_json::Value;
 
-use common::{WX_DECLARE, customs, text};
+use common::{WX_DECLARE, customs, qf_declare, text};
 
 /// A sandbox whose declarations never move on their own (pending until
 /// advanced), with a `customs.toml` for it.
@@ -74,18 +74,8 @@ const QUERY: &[&str] = &[
     "SHANGHAI_ZS",
 ];
 
-const QF_DECLARE: &[&str] = &[
-    "qfpay",
-    "declare",
-    "--trade-type",
-    "weixin",
-    "--syssn",
-    demo::QFPAY_SYSSN_PAID,
-    "--customs",
-    "SHANGHAI_ZS",
-    "--mch-customs-no",
-    "4403169D3W",
-];
+/// The demo merchant's paid QFPay order.
+const QF_DECLARE: &[&str] = &qf_declare(demo::QFPAY_SYSSN_PAID, "4403169D3W");
 
 fn with(base: &[&'static str], extra: &[&'static str]) -> Vec<&'static str> {
     [base, extra].concat()

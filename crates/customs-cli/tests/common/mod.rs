@@ -31,7 +31,7 @@ pub(crate) fn text(o: &Output) -> (String, String) {
 
 /// `wechat declare` of order (`out_trade_no`, `transaction_id`) of the demo
 /// merchant at `SHANGHAI_ZS`.
-pub(crate) fn wx_declare<'a>(out_trade_no: &'a str, transaction_id: &'a str) -> [&'a str; 10] {
+pub(crate) const fn wx_declare<'a>(out_trade_no: &'a str, transaction_id: &'a str) -> [&'a str; 10] {
     [
         "wechat",
         "declare",
@@ -47,18 +47,24 @@ pub(crate) fn wx_declare<'a>(out_trade_no: &'a str, transaction_id: &'a str) -> 
 }
 
 /// [`wx_declare`] of the demo merchant's paid order.
-pub(crate) const WX_DECLARE: &[&str] = &[
-    "wechat",
-    "declare",
-    "--out-trade-no",
-    demo::WECHAT_OUT_TRADE_NO_PAID,
-    "--transaction-id",
-    demo::WECHAT_TXN_PAID,
-    "--customs",
-    "SHANGHAI_ZS",
-    "--merchant-customs-no",
-    "4403169D3W",
-];
+pub(crate) const WX_DECLARE: &[&str] = &wx_declare(demo::WECHAT_OUT_TRADE_NO_PAID, demo::WECHAT_TXN_PAID);
+
+/// `qfpay declare` (`weixin`, `SHANGHAI_ZS`) of payment `syssn` for
+/// merchant customs number `mch_customs_no`.
+pub(crate) const fn qf_declare<'a>(syssn: &'a str, mch_customs_no: &'a str) -> [&'a str; 10] {
+    [
+        "qfpay",
+        "declare",
+        "--trade-type",
+        "weixin",
+        "--syssn",
+        syssn,
+        "--customs",
+        "SHANGHAI_ZS",
+        "--mch-customs-no",
+        mch_customs_no,
+    ]
+}
 
 /// `[qfpay]` for the demo merchant at `base_url`, its key read from [`QFPAY_KEY_ENV`].
 pub(crate) fn qfpay_section(base_url: &str) -> String {
