@@ -10,7 +10,7 @@ use customs_core::Provider;
 use customs_sandbox::{BlockingSandbox, FaultKind, FaultRule, Route, Sandbox, demo};
 use serde_json::Value;
 
-use common::{Workdir, qfpay_section, text};
+use common::{Workdir, qf_declare, qfpay_section, text};
 
 /// A scratch directory with a `customs.toml` for the demo QFPay merchant.
 fn workdir(name: &str, base_url: &str) -> Workdir {
@@ -22,18 +22,7 @@ fn json(o: &Output) -> Value {
 }
 
 fn declare(syssn: &str) -> Vec<&str> {
-    vec![
-        "qfpay",
-        "declare",
-        "--trade-type",
-        "weixin",
-        "--syssn",
-        syssn,
-        "--customs",
-        "SHANGHAI_ZS",
-        "--mch-customs-no",
-        "110084111",
-    ]
+    qf_declare(syssn, "110084111").to_vec()
 }
 
 fn query(syssn: &str) -> Vec<&str> {

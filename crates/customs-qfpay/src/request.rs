@@ -327,6 +327,13 @@ pub(crate) fn check_query_sub_order_no(v: &mut Violations, no: Option<&QfSubOrde
     }
 }
 
+/// `no` if it fits a query's or redeclaration's `sub_order_no` (at most 40 characters).
+fn query_sub_order_no(no: QfSubOrderNo) -> Result<QfSubOrderNo, ValidationError> {
+    let mut v = Violations::new();
+    check_query_sub_order_no(&mut v, Some(&no));
+    v.finish_with(|| no)
+}
+
 fn insert_fees(p: &mut Params, fees: Option<&OrderFees>) {
     if let Some(f) = fees {
         p.insert("fee_type", f.fee_type().as_str())
@@ -736,13 +743,8 @@ impl QueryRequest {
 
     /// Queries one sub-order: `sub_order_no` at most 40 characters here.
     pub fn with_sub_order_no(mut self, sub_order_no: impl Into<QfSubOrderNo>) -> Result<Self, ValidationError> {
-        let sub_order_no = sub_order_no.into();
-        let mut v = Violations::new();
-        check_query_sub_order_no(&mut v, Some(&sub_order_no));
-        v.finish_with(|| {
-            self.sub_order_no = Some(sub_order_no);
-            self
-        })
+        self.sub_order_no = Some(query_sub_order_no(sub_order_no.into())?);
+        Ok(self)
     }
 
     /// `trade_type`.
@@ -837,13 +839,8 @@ impl RedeclareRequest {
 
     /// Redeclares one sub-order: `sub_order_no` at most 40 characters here.
     pub fn with_sub_order_no(mut self, sub_order_no: impl Into<QfSubOrderNo>) -> Result<Self, ValidationError> {
-        let sub_order_no = sub_order_no.into();
-        let mut v = Violations::new();
-        check_query_sub_order_no(&mut v, Some(&sub_order_no));
-        v.finish_with(|| {
-            self.sub_order_no = Some(sub_order_no);
-            self
-        })
+        self.sub_order_no = Some(query_sub_order_no(sub_order_no.into())?);
+        Ok(self)
     }
 
     /// `trade_type`.
