@@ -50,19 +50,29 @@ pub(crate) const BUDGETS: &[Budget] = &[
 ];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    // The batch benchmarks (issue 16) live in `bench_batch`.
+    let (batch, args) = crate::bench_batch::Options::take(args)?;
+    if batch.only {
+        return crate::bench_batch::run(&batch);
+    }
     let mut quick = false;
     let mut report_only = false;
     let mut no_run = false;
-    for a in args {
+    for a in &args {
         match a.as_str() {
             "--quick" => quick = true,
             "--report-only" => report_only = true,
             "--no-run" => no_run = true,
-            other => return Err(format!("unknown option `{other}` (expected --quick, --no-run, --report-only)")),
+            other => {
+                return Err(format!(
+                    "unknown option `{other}` (expected --quick, --no-run, --report-only, --batch and its options)"
+                ));
+            }
         }
     }
     if no_run {
-        return cargo_run(&["bench", "-p", "customs-bench", "--no-run"]);
+        cargo_run(&["bench", "-p", "customs-bench", "--no-run"])?;
+        return crate::bench_batch::run(&batch);
     }
     let target = target_dir()?;
     if !report_only {
@@ -81,15 +91,16 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let load = std::fs::read_to_string(target.join("customs-bench").join("load.json")).ok();
     let (table, failures) = report(&results, load.as_deref());
     println!("{table}");
+    let batch = crate::bench_batch::run(&batch);
     if failures.is_empty() {
         println!("all budgets hold");
-        Ok(())
+        batch
     } else {
         Err(format!("budgets exceeded: {}", failures.join("; ")))
     }
 }
 
-fn target_dir() -> Result<PathBuf, String> {
+pub(crate) fn target_dir() -> Result<PathBuf, String> {
     let meta = cargo_stdout(&["metadata", "--format-version", "1", "--no-deps"])?;
     let v: Value = serde_json::from_str(&meta).map_err(|e| format!("cargo metadata: {e}"))?;
     v["target_directory"].as_str().map(PathBuf::from).ok_or_else(|| "cargo metadata has no target_directory".into())

@@ -8,7 +8,11 @@
 //!   RUSTSEC-2026-0009).
 //! * `bench [--quick] [--no-run] [--report-only]`: runs every benchmark of
 //!   `customs-bench` and prints one summary table with the performance
-//!   budgets as ratios to baselines measured in the same run.
+//!   budgets as ratios to baselines measured in the same run, then the
+//!   batch benchmarks. `bench --batch [--quick] [--customs-bin PATH]
+//!   [--profile P] [--window-seconds S] [--per-minute N] [--declarations N]` runs only
+//!   the batch ones (journal cost, throughput at the rate limit, peak RSS
+//!   of `--validate-only`; see `bench_batch`).
 //! * `fuzz [--seconds N] [--merge] [--list] [TARGET…]`: runs the cargo-fuzz
 //!   targets of `fuzz/` on the nightly toolchain (see `fuzz/README.md`).
 
@@ -16,6 +20,7 @@ use std::process::{Command, ExitCode};
 
 mod advisories;
 mod bench;
+mod bench_batch;
 mod deps;
 mod fuzz;
 

@@ -369,32 +369,44 @@ impl<Q: QfPaySender, W: WeChatSender> ClientDispatch<Q, W> {
         }
     }
 
+    /// Queries the order by `transaction_id` and reads this row's record
+    /// (its `sub_order_no`, or the record without one). A split order's
+    /// records come in pages (WeChat 报关查询API `offset`/`limit`, the
+    /// provider's page size): the pages are read in turn, each answer bound
+    /// to its own `offset`, until the record is found or none remain. The
+    /// pages after the first are one poll for the merchant's bucket (a
+    /// split order of n sub-orders costs ⌈n / page size⌉ requests per poll:
+    /// leave that headroom in a configured WeChat limit).
     fn query_wechat(&self, client: &W, d: &customs_wechat::DeclareRequest) -> QueryOutcome {
-        let q =
+        let mut q =
             customs_wechat::QueryRequest::new(QueryOrder::TransactionId(d.transaction_id.clone()), d.customs.clone());
-        match client.query(&q) {
-            Ok(r) => {
-                let sub = d.sub_order.as_ref().map(|s| s.sub_order_no().as_str());
-                let record = r.data.iter().find(|rec| rec.sub_order_no.as_deref() == sub);
-                let Some(rec) = record else {
-                    // No record of it in the answer: pending, never "not found".
-                    return QueryOutcome::Found(
-                        Standing::Pending,
-                        Detail::message("the query answer has no record of this declaration yet"),
-                    );
-                };
-                QueryOutcome::Found(
-                    Standing::of(rec.state.outcome()),
-                    Detail {
-                        http_status: Some(200),
-                        code: Some(rec.state.raw.clone()),
-                        message: rec.explanation.clone(),
-                        state: Some(rec.state.raw.clone()),
-                        customs_trade_id: Some(r.verify_department_trade_id.clone()).filter(|t| !t.is_empty()),
-                    },
-                )
-            }
-            Err(e) => classify_query_error(ProviderName::WeChat, &e, &self.not_found),
+        let sub = d.sub_order.as_ref().map(|s| s.sub_order_no().as_str());
+        loop {
+            let r = match client.query(&q) {
+                Ok(r) => r,
+                Err(e) => return classify_query_error(ProviderName::WeChat, &e, &self.not_found),
+            };
+            let Some(rec) = r.data.iter().find(|rec| rec.sub_order_no.as_deref() == sub) else {
+                if let Some(next) = r.next_page(&q) {
+                    q = next;
+                    continue;
+                }
+                // No record of it in any page: pending, never "not found".
+                return QueryOutcome::Found(
+                    Standing::Pending,
+                    Detail::message("the query answer has no record of this declaration yet"),
+                );
+            };
+            return QueryOutcome::Found(
+                Standing::of(rec.state.outcome()),
+                Detail {
+                    http_status: Some(200),
+                    code: Some(rec.state.raw.clone()),
+                    message: rec.explanation.clone(),
+                    state: Some(rec.state.raw.clone()),
+                    customs_trade_id: Some(r.verify_department_trade_id.clone()).filter(|t| !t.is_empty()),
+                },
+            );
         }
     }
 }

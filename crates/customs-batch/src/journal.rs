@@ -229,7 +229,11 @@ pub trait Journal {
     /// The row of an order.
     fn find(&mut self, key: &OrderKey) -> Result<Option<Row>, JournalError>;
 
-    /// Commits `t` if the row is still at `t.from_version`, durably, with its log entry.
+    /// Commits `t` if the row is still at `t.from_version`, with its log
+    /// entry. An intent ([`LogEvent::Intent`](crate::plan::LogEvent::Intent))
+    /// is durable when this returns (the request leaves after it); another
+    /// transition may become durable later, but never before the commits
+    /// that preceded it (its loss to a power cut is resolved by a query).
     fn commit(&mut self, t: &Transition) -> Result<(), JournalError>;
 
     /// Counts by phase and line status, and the oldest unsettled row.

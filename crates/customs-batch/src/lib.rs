@@ -20,8 +20,9 @@
 //! Every declaration's life is a journal row keyed by the order (provider,
 //! merchant account, and the order's identity: QFPay `syssn` and
 //! `sub_order_no`; WeChat `out_trade_no`, `sub_order_no` and `customs`).
-//! Before a request leaves, its **intent is committed durably** (SQLite WAL
-//! with `synchronous=FULL`; the argument is in [`journal`]'s SQLite module).
+//! Before a request leaves, its **intent is committed durably** (SQLite WAL,
+//! the intent's commit with `synchronous=FULL`, the others with `NORMAL`; the
+//! argument is in [`journal`]'s SQLite module).
 //! A row whose intent is recorded but whose answer is not may have been
 //! sent: it is resolved by **querying**, never by resending, and is sent
 //! again only if the query shows the provider has no such declaration. An

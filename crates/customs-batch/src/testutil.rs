@@ -10,7 +10,7 @@ pub(crate) struct Dir(PathBuf);
 impl Dir {
     pub(crate) fn new(name: &str) -> Self {
         // tmpfs when there is one: fsync is free there, and the tests
-        // commit with synchronous=FULL like any run.
+        // sync each intent like any run.
         let shm = std::path::Path::new("/dev/shm");
         let base = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
         let p = base.join(format!("customs-batch-{name}-{}", std::process::id()));

@@ -34,7 +34,7 @@ use serde_json::{Value, json};
 use crate::batch_args::{BatchAction, BatchArgs, ProviderArg, RunArgs};
 use crate::cli::{Cli, OutputFormat};
 use crate::config::Config;
-use crate::output::{Exit, Failure, out};
+use crate::output::{Exit, Failure, envelope, out};
 use crate::{qfpay_cmd, send, wechat_cmd};
 
 /// Runs `customs batch …`.
@@ -45,7 +45,7 @@ pub(crate) fn run(cli: &Cli, args: &BatchArgs) -> Result<ExitCode, Failure> {
             let mut j = open(journal, Access::Shared)?;
             let summary = customs_batch::results::report(&mut j, source.as_deref(), out)
                 .map_err(|e| Failure::invalid(e.to_string()))?;
-            Ok(finish(&summary, None, cli.global.output))
+            Ok(finish("batch report", &summary, None, cli.global.output))
         }
         None => batch(cli, &args.run),
     }
@@ -146,10 +146,12 @@ fn batch(cli: &Cli, a: &RunArgs) -> Result<ExitCode, Failure> {
         .map_err(|e| Failure::invalid(e.to_string()))?;
     eprintln!("validated {} lines: {} valid, {} invalid", checked.lines, checked.valid, checked.invalid);
     if a.validate_only {
+        let exit = if checked.all_valid() { Exit::Ok } else { Exit::Invalid };
         if cli.global.output == OutputFormat::Json {
-            out!("{}", json!({ "lines": checked.lines, "valid": checked.valid, "invalid": checked.invalid }));
+            let validation = json!({ "lines": checked.lines, "valid": checked.valid, "invalid": checked.invalid });
+            out!("{}", envelope("batch", exit, outcome_of(exit), json!({ "validation": validation })));
         }
-        return Ok(if checked.all_valid() { ExitCode::SUCCESS } else { Exit::Invalid.code() });
+        return Ok(exit.code());
     }
     if !checked.all_valid() && !a.skip_invalid {
         return Err(Failure::invalid(pipeline::BatchError::Invalid(checked).to_string()));
@@ -235,7 +237,7 @@ fn batch(cli: &Cli, a: &RunArgs) -> Result<ExitCode, Failure> {
 
     // 4. Results.
     let summary = results(&mut journal, &source, a.out.as_deref())?;
-    Ok(finish(&summary, Some(&progress), cli.global.output))
+    Ok(finish("batch", &summary, Some(&progress), cli.global.output))
 }
 
 /// How a run's progress is shown: a bar on a terminal (`indicatif`, on
@@ -331,20 +333,34 @@ fn exit_of(s: &Summary) -> Exit {
     }
 }
 
-fn finish(summary: &Summary, progress: Option<&Progress>, format: OutputFormat) -> ExitCode {
+/// The envelope's `outcome` of a batch command, from its exit code: `done`
+/// (every line settled successfully, or every line valid), `refused`,
+/// `unknown` (some line may have been sent or was not sent yet), `pending`,
+/// or `not_sent` (invalid input, nothing sent).
+fn outcome_of(exit: Exit) -> &'static str {
+    match exit {
+        Exit::Ok => "done",
+        Exit::Refused => "refused",
+        Exit::Transport => "unknown",
+        Exit::Pending => "pending",
+        Exit::Invalid => "not_sent",
+    }
+}
+
+fn finish(operation: &str, summary: &Summary, progress: Option<&Progress>, format: OutputFormat) -> ExitCode {
     let exit = exit_of(summary);
     eprintln!("summary: {summary}");
     if format == OutputFormat::Json {
-        let mut v = json!({ "ok": exit == Exit::Ok, "exit_code": exit as u8, "summary": summary.to_json() });
+        let mut fields = json!({ "summary": summary.to_json() });
         if let Some(p) = progress {
-            v["run"] = json!({
+            fields["run"] = json!({
                 "sends": p.sends,
                 "queries": p.queries,
                 "rate_limited": p.rate_limited,
                 "deadline_reached": p.deadline_reached,
             });
         }
-        out!("{v}");
+        out!("{}", envelope(operation, exit, outcome_of(exit), fields));
     }
     exit.code()
 }
@@ -369,16 +385,14 @@ fn status(journal: &Path, format: OutputFormat) -> Result<ExitCode, Failure> {
                 s.by_phase.iter().map(|(p, n)| ((*p).to_owned(), (*n).into())).collect();
             let lines: serde_json::Map<String, Value> =
                 s.lines.iter().map(|(p, n)| ((*p).to_owned(), (*n).into())).collect();
-            out!(
-                "{}",
-                json!({
-                    "schema_version": s.schema_version,
-                    "declarations": s.declarations(),
-                    "by_state": phases,
-                    "lines": lines,
-                    "oldest_unsettled": oldest,
-                })
-            );
+            let fields = json!({
+                "schema_version": s.schema_version,
+                "declarations": s.declarations(),
+                "by_state": phases,
+                "lines": lines,
+                "oldest_unsettled": oldest,
+            });
+            out!("{}", envelope("batch status", Exit::Ok, outcome_of(Exit::Ok), fields));
         }
         OutputFormat::Text => {
             out!("journal {} (schema {}): {} declarations", journal.display(), s.schema_version, s.declarations());

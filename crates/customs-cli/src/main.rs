@@ -98,7 +98,11 @@ fn operation_name(command: &Command) -> String {
     match command {
         Command::Demo => "demo".into(),
         Command::Completions { .. } => "completions".into(),
-        Command::Batch(_) => "batch".into(),
+        Command::Batch(b) => match b.action {
+            None => "batch".into(),
+            Some(batch_args::BatchAction::Status { .. }) => "batch status".into(),
+            Some(batch_args::BatchAction::Report { .. }) => "batch report".into(),
+        },
         Command::Sandbox(a) => match a.action {
             None => "sandbox".into(),
             Some(SandboxAction::Cases) => "sandbox cases".into(),

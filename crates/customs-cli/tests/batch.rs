@@ -224,6 +224,11 @@ fn killed_at_several_points_and_resumed_every_order_is_declared_exactly_once() {
     let (stdout, stderr) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{stderr}");
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(
+        (&v["operation"], &v["ok"], &v["exit_code"], &v["outcome"]),
+        (&"batch report".into(), &true.into(), &0.into(), &"done".into()),
+        "{v}"
+    );
     assert_eq!(v["summary"]["settled_success"], total);
     let csv = std::fs::read_to_string(w.path("again.csv")).unwrap();
     assert_eq!(csv.lines().count(), total + 1, "a header and a row per line");
@@ -261,7 +266,41 @@ fn invalid_lines_are_all_reported_and_nothing_is_sent() {
     let o = w.run(&["--output", "json", "batch", "orders.jsonl", "--validate-only"]);
     let (stdout, _) = text(&o);
     assert_eq!(o.status.code(), Some(2));
-    assert_eq!(stdout.trim(), r#"{"invalid":3,"lines":7,"valid":4}"#);
+    // The CLI's common envelope, the counts under `validation`.
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "operation": "batch", "ok": false, "exit_code": 2, "outcome": "not_sent",
+            "validation": { "lines": 7, "valid": 4, "invalid": 3 },
+        })
+    );
+
+    // --skip-invalid: the valid lines are sent, the invalid ones reported as such.
+    let o = w.run(&[
+        "batch",
+        "orders.jsonl",
+        "--journal",
+        "journal.sqlite",
+        "--skip-invalid",
+        "--out",
+        "results.jsonl",
+        "--poll-interval-ms",
+        "10",
+        "--deadline",
+        "30",
+    ]);
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "invalid lines make exit 3: {stderr}");
+    assert!(stderr.contains("progress: sent 4,"), "plain progress lines off a terminal: {stderr}");
+    assert_eq!(declare_counts(&sandbox), [1, 1, 1, 1], "each valid line declared once");
+    let results = std::fs::read_to_string(w.path("results.jsonl")).unwrap();
+    let outcomes: Vec<String> = results
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["outcome"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(outcomes[4..], ["invalid", "invalid", "invalid"], "{results}");
+    assert!(outcomes[..4].iter().all(|o| o == "settled_success"), "{results}");
 }
 
 #[test]
@@ -293,6 +332,29 @@ fn at_the_default_per_second_limit_the_sandbox_answers_no_429() {
     assert_eq!(v["summary"]["settled_success"], 150);
     assert_eq!(v["run"]["rate_limited"], 0, "{stderr}");
     assert!(v["run"]["queries"].as_u64().unwrap() >= 300, "{v}");
+    assert_eq!(sandbox.snapshot()["rate_limited"], serde_json::json!({}), "the sandbox counted no 429");
+    assert!(!stderr.contains("progress:"), "no progress with --output json: {stderr}");
+    // The CLI's common envelope around the summary and the run's counters.
+    assert_eq!(
+        (&v["operation"], &v["ok"], &v["exit_code"], &v["outcome"]),
+        (&"batch".into(), &true.into(), &0.into(), &"done".into()),
+        "{v}"
+    );
+
+    let o = w.run(&["--output", "json", "batch", "status", "journal.sqlite"]);
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(
+        (&v["operation"], &v["ok"], &v["exit_code"], &v["outcome"]),
+        (&"batch status".into(), &true.into(), &0.into(), &"done".into()),
+        "{v}"
+    );
+    assert_eq!(
+        (&v["declarations"], &v["by_state"]["success"], &v["oldest_unsettled"]),
+        (&150.into(), &150.into(), &serde_json::Value::Null),
+        "{v}"
+    );
 }
 
 #[test]
@@ -325,4 +387,13 @@ fn a_damaged_or_newer_journal_is_refused_and_nothing_is_sent() {
     assert!(declare_counts(&sandbox).is_empty(), "nothing reached the sandbox");
     let o = w.run(&["batch", "status", "journal.sqlite"]);
     assert_eq!(o.status.code(), Some(2));
+    // A failure in the same envelope, named for the subcommand.
+    let o = w.run(&["--output", "json", "batch", "status", "journal.sqlite"]);
+    let v: serde_json::Value = serde_json::from_str(text(&o).0.trim()).unwrap();
+    assert_eq!(
+        (&v["operation"], &v["ok"], &v["exit_code"], &v["outcome"]),
+        (&"batch status".into(), &false.into(), &2.into(), &"not_sent".into()),
+        "{v}"
+    );
+    assert_eq!(v["error"]["kind"], "journal_newer_schema", "{v}");
 }

@@ -128,7 +128,10 @@ impl<S: Session, T: customs_core::AsyncTransport> Client<S, T> {
     ///
     /// When `deadline` passes first, returns [`WaitError::StillPending`]
     /// with the last answer; a failed query (after retries) returns
-    /// [`WaitError::Query`]. Nothing is ever resubmitted. The deadline is
+    /// [`WaitError::Query`]. An answer that is one page of several (a WeChat
+    /// split order with more sub-orders than a page) is completed with the
+    /// following pages at once, each bound to its own request
+    /// ([`Exchange::next_page`]), before deciding. Nothing is ever resubmitted. The deadline is
     /// checked between queries, and a failed query is retried only while the
     /// retry would start before it; a query in flight is bounded by the
     /// transport's own timeout.
@@ -144,12 +147,34 @@ impl<S: Session, T: customs_core::AsyncTransport> Client<S, T> {
         let exchange = Arc::new(query.into_exchange(&self.inner.session));
         let mut poller = Poller::new(poll_interval, deadline);
         loop {
-            let result = self.inner.run(Arc::clone(&exchange), Some(deadline)).await;
+            let result = match self.inner.run(Arc::clone(&exchange), Some(deadline)).await {
+                Ok(first) => self.rest_of_pages(exchange.as_ref(), first, deadline).await,
+                Err(e) => Err(e),
+            };
             match poller.after(result) {
                 crate::driver::Next::Return(r) => return r,
                 crate::driver::Next::Sleep(d) => crate::driver::nonblocking::sleep(d).await,
             }
         }
+    }
+
+    /// The pages after `answer`, fetched at once and joined to it
+    /// ([`Exchange::next_page`]); a failed page fails the poll.
+    async fn rest_of_pages<E: Exchange>(
+        &self,
+        first: &E,
+        mut answer: E::Output,
+        deadline: Instant,
+    ) -> Result<E::Output, Error<T::Error>> {
+        let mut next = first.next_page(&answer).map(Arc::new);
+        while let Some(page) = next {
+            let got = self.inner.run(Arc::clone(&page), Some(deadline)).await?;
+            next = page.next_page(&got).map(Arc::new);
+            if !page.join_page(&mut answer, got) {
+                break;
+            }
+        }
+        Ok(answer)
     }
 
     /// Downloads the session's keys now (WeChat: the platform certificates,
@@ -198,12 +223,32 @@ impl<S: Session, T: customs_core::Transport> BlockingClient<S, T> {
         let exchange = query.into_exchange(&self.inner.session);
         let mut poller = Poller::new(poll_interval, deadline);
         loop {
-            let result = self.inner.run(&exchange, Some(deadline));
+            let result =
+                self.inner.run(&exchange, Some(deadline)).and_then(|a| self.rest_of_pages(&exchange, a, deadline));
             match poller.after(result) {
                 crate::driver::Next::Return(r) => return r,
                 crate::driver::Next::Sleep(d) => std::thread::sleep(d),
             }
         }
+    }
+
+    /// The pages after `answer`, fetched at once and joined to it
+    /// ([`Exchange::next_page`]); a failed page fails the poll.
+    fn rest_of_pages<E: Exchange>(
+        &self,
+        first: &E,
+        mut answer: E::Output,
+        deadline: Instant,
+    ) -> Result<E::Output, Error<T::Error>> {
+        let mut next = first.next_page(&answer);
+        while let Some(page) = next {
+            let got = self.inner.run(&page, Some(deadline))?;
+            next = page.next_page(&got);
+            if !page.join_page(&mut answer, got) {
+                break;
+            }
+        }
+        Ok(answer)
     }
 
     /// Downloads and installs the session's keys now; see [`Client::refresh_keys`].

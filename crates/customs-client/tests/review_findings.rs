@@ -104,11 +104,20 @@ fn a_split_declaration_answered_without_its_sub_order_no_is_refused() {
 /// unseen, e.g. still `PROCESSING` or `FAIL`) ends `wait_until_settled` as
 /// "settled: success". A query without `limit` (the default since issue 12)
 /// gets the provider's page size (suggested 20) while an order may have 50
-/// sub-orders.
+/// sub-orders. `wait_until_settled` now asks for the next pages
+/// (`offset=1`); this server answers them, bound to the `offset` asked, with
+/// no records: the two sub-orders stay unseen and the answer partial.
 #[test]
 fn a_partial_page_is_not_settled() {
     let p = platform();
-    let server = AnswerServer::spawn(move |_| p.sign(200, query_page(TXN_B, 3, &[record(Some("B-1"), "SUCCESS")])));
+    let server = AnswerServer::spawn(move |req| {
+        let line = req.request_line();
+        let offset = line.split("offset=").nth(1).map(|v| v.split(['&', ' ']).next().unwrap_or("0").to_owned());
+        match offset {
+            None => p.sign(200, query_page(TXN_B, 3, &[record(Some("B-1"), "SUCCESS")])),
+            Some(o) => p.sign(200, query_page(TXN_B, 3, &[]).replace(r#""offset":0"#, &format!(r#""offset":{o}"#))),
+        }
+    });
     let query = QueryRequest::new(QueryOrder::TransactionId(TXN_B.parse().unwrap()), CustomsCode::SHANGHAI_ZS);
     let result = wechat(&server).wait_until_settled(
         &query,

@@ -100,6 +100,27 @@ pub trait Exchange: Send + Sync + 'static {
     fn is_cpu_heavy(&self) -> bool {
         true
     }
+
+    /// When `output` is one page of several (WeChat 报关查询API `offset` and
+    /// `limit`), the exchange for the next page; `None` (the default) when
+    /// the answer is whole. `wait_until_settled` fetches the pages one after
+    /// another, each bound to its own request, and joins them with
+    /// [`join_page`](Exchange::join_page) before deciding.
+    fn next_page(&self, output: &Self::Output) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        let _ = output;
+        None
+    }
+
+    /// Appends `page` (this exchange's answer, the page after `so_far`) to
+    /// `so_far`; `false` when the pages do not make one answer (the order
+    /// changed between them: `so_far` is left as it was). Default: `false`.
+    fn join_page(&self, so_far: &mut Self::Output, page: Self::Output) -> bool {
+        let _ = (so_far, page);
+        false
+    }
 }
 
 /// Why a session wants keys fetched.

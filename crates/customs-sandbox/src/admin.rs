@@ -4,7 +4,7 @@
 //! | Method + path | Body | Effect |
 //! |---|---|---|
 //! | `GET /__admin/health` | | `{"status":"ok"}` |
-//! | `GET /__admin/state` | | transactions and declarations of both providers |
+//! | `GET /__admin/state` | | transactions and declarations of both providers, and `rate_limited`: requests the rate limit refused with 429, per merchant |
 //! | `POST /__admin/transactions` | a transaction or an array, each with `"provider": "qfpay"` or `"wechat"` | adds (or replaces) known paid transactions |
 //! | `POST /__admin/advance` | optional `{"steps": n}` (default 1) | moves every pending declaration `n` steps; answers `{"advanced": count}` |
 //! | `POST /__admin/reset` | | forgets declarations, runtime transactions and faults: back to the configuration |
@@ -169,9 +169,12 @@ fn book_json(book: &Book) -> Value {
 pub(crate) fn snapshot(shared: &Shared) -> Value {
     let mut live = shared.lock();
     live.store.catch_up(Now::system());
+    let refused: serde_json::Map<String, Value> =
+        live.limiter.refused().iter().map(|(m, n)| (m.clone(), Value::from(*n))).collect();
     json!({
         "qfpay": book_json(live.store.book(Which::QfPay)),
         "wechat": book_json(live.store.book(Which::WeChat)),
+        "rate_limited": refused,
     })
 }
 

@@ -282,6 +282,19 @@ impl AdvanceRule {
 
 /// A provider-like rate limit: at most `per_second` requests in any sliding
 /// second and `per_minute` in any sliding minute, per merchant.
+///
+/// The "minute" is 60 s unless `minute_ms` shortens it: an emulator switch,
+/// not a provider's behaviour, so that tests and benchmarks cross the
+/// per-minute limit in seconds (e.g. `per_minute = 40`, `minute_ms = 2000`:
+/// at most 40 requests in any 2 s).
+///
+/// ```
+/// use std::time::Duration;
+/// use customs_sandbox::SandboxConfig;
+/// let cfg = SandboxConfig::from_toml("[qfpay.rate_limit]\nper_minute = 40\nminute_ms = 2000")?;
+/// assert_eq!(cfg.qfpay.rate_limit.minute(), Duration::from_secs(2));
+/// # Ok::<(), customs_sandbox::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
@@ -290,12 +303,27 @@ pub struct RateLimit {
     pub per_second: Option<u32>,
     /// Requests per sliding minute (`None`: unlimited).
     pub per_minute: Option<u32>,
+    /// The length of the per-minute window in milliseconds (`None`: 60 000).
+    pub minute_ms: Option<u64>,
 }
 
 impl RateLimit {
     /// A limit of `per_second` and `per_minute` requests.
     pub fn new(per_second: Option<u32>, per_minute: Option<u32>) -> Self {
-        Self { per_second, per_minute }
+        Self { per_second, per_minute, minute_ms: None }
+    }
+
+    /// The same limit with a per-minute window of `minute` instead of 60 s
+    /// (at least 1 ms): for tests and benchmarks that must cross it quickly.
+    #[must_use]
+    pub fn with_minute(mut self, minute: Duration) -> Self {
+        self.minute_ms = Some(u64::try_from(minute.as_millis()).unwrap_or(u64::MAX).max(1));
+        self
+    }
+
+    /// The length of the per-minute window.
+    pub fn minute(&self) -> Duration {
+        self.minute_ms.map_or(Duration::from_secs(60), |ms| Duration::from_millis(ms.max(1)))
     }
 
     /// QFPay's documented limit: 100 requests/s and 400 requests/min per

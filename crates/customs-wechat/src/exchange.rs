@@ -31,6 +31,9 @@ fn info(operation: Operation) -> ExchangeInfo {
 
 macro_rules! wechat_exchange {
     ($(#[$doc:meta])* $name:ident, $req:ty, $out:ty, $op:expr, $build:ident, $decode:ident) => {
+        wechat_exchange!($(#[$doc])* $name, $req, $out, $op, $build, $decode, {});
+    };
+    ($(#[$doc:meta])* $name:ident, $req:ty, $out:ty, $op:expr, $build:ident, $decode:ident, { $($extra:tt)* }) => {
         $(#[$doc])*
         #[derive(Clone)]
         pub struct $name {
@@ -72,6 +75,8 @@ macro_rules! wechat_exchange {
                 // Bound to this request: the decoder checks that the answer answers it.
                 self.pay.$decode(&self.request, response, now, &*self.verifier)
             }
+
+            $($extra)*
         }
     };
 }
@@ -81,8 +86,20 @@ wechat_exchange!(
     Declare, DeclareRequest, DeclareResponse, Operation::Declare, build_declare, decode_declare
 );
 wechat_exchange!(
-    /// `GET /v3/global/customs/orders` (WeChat 报关查询API): idempotent.
-    Query, QueryRequest, QueryResponse, Operation::Query, build_query, decode_query
+    /// `GET /v3/global/customs/orders` (WeChat 报关查询API): idempotent. An
+    /// answer with more records than its page has a next page
+    /// ([`QueryResponse::next_page`]): the same query at the next `offset`,
+    /// whose answer is bound to that `offset`.
+    Query, QueryRequest, QueryResponse, Operation::Query, build_query, decode_query, {
+        fn next_page(&self, output: &QueryResponse) -> Option<Self> {
+            let request = output.next_page(&self.request)?;
+            Some(Self { pay: self.pay.clone(), verifier: Arc::clone(&self.verifier), request })
+        }
+
+        fn join_page(&self, so_far: &mut QueryResponse, page: QueryResponse) -> bool {
+            so_far.join(page)
+        }
+    }
 );
 wechat_exchange!(
     /// `PATCH /v3/global/customs/orders` (WeChat 报关信息修改): not idempotent.

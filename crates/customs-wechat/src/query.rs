@@ -375,6 +375,42 @@ impl QueryResponse {
         let next = u32::try_from(u64::from(request.offset) + self.data.len() as u64).ok()?;
         Some(request.clone().with_offset(next))
     }
+
+    /// Appends the records of `page`, the page right after the records held
+    /// (its `offset` is this answer's `offset` plus the records held), when
+    /// both describe the same order the same way: the same `transaction_id`,
+    /// `total_count`, verifying institution and its trade id. Otherwise the
+    /// order changed between the two queries (or `page` is not the next
+    /// one): nothing is appended and `false` is returned, so the answer
+    /// stays partial, hence pending.
+    ///
+    /// ```
+    /// use customs_wechat::QueryResponse;
+    /// let page = |offset: u32, sub: &str| -> QueryResponse { serde_json::from_str(&format!(
+    ///     r#"{{"appid":"wx","mchid":"1","transaction_id":"t","verify_department":"UNIONPAY",
+    ///         "verify_department_trade_id":"v","offset":{offset},"limit":1,"total_count":2,
+    ///         "data":[{{"customs":"NINGBO","state":"SUCCESS","sub_order_no":"{sub}","modify_time":"2015-09-01T10:00:00+08:00"}}]}}"#)).unwrap() };
+    /// let mut whole = page(0, "s1");
+    /// assert!(!whole.is_complete());
+    /// assert!(!whole.join(page(0, "s1")), "not the next page");
+    /// assert!(whole.join(page(1, "s2")));
+    /// assert!(whole.is_complete());
+    /// assert_eq!(whole.outcome(), customs_core::Outcome::SettledSuccess);
+    /// ```
+    pub fn join(&mut self, page: QueryResponse) -> bool {
+        let next = u64::from(self.offset) + self.data.len() as u64;
+        let same_order = page.transaction_id == self.transaction_id
+            && page.total_count == self.total_count
+            && page.verify_department == self.verify_department
+            && page.verify_department_trade_id == self.verify_department_trade_id
+            && page.appid == self.appid
+            && page.mchid == self.mchid;
+        if !same_order || u64::from(page.offset) != next {
+            return false;
+        }
+        self.data.extend(page.data);
+        true
+    }
 }
 
 impl QueryResponse {
@@ -386,13 +422,13 @@ impl QueryResponse {
     /// records not shown may still be processing or have failed. The same
     /// accessor as QFPay's `QueryResponse::outcome`; also [`customs_core::Settles`].
     ///
-    /// `wait_until_settled` does not page: it repeats one request, and the
-    /// pages of a changing order fetched at different times would not make
-    /// one answer. A split order with more sub-orders than the provider's
-    /// page size (suggested 20) therefore waits until its deadline; query it
-    /// with a `limit` covering every sub-order ([`QueryRequest::with_page`]),
-    /// wait on each sub-order by `sub_order_no`, or page with
-    /// [`QueryResponse::next_page`] and decide from all the records.
+    /// `wait_until_settled` pages: after each first page it fetches the
+    /// following ones at once ([`QueryResponse::next_page`], each bound to
+    /// its own `offset`) and joins them ([`QueryResponse::join`]); pages
+    /// that disagree about the order (it changed in between) are not
+    /// joined, and the partial answer stays pending until the next poll. A
+    /// split order with more sub-orders than one page (the provider's page
+    /// size, suggested 20) therefore settles like any other.
     pub fn outcome(&self) -> customs_core::Outcome {
         use customs_core::Outcome;
         if !self.is_complete() {

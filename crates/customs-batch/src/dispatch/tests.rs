@@ -252,3 +252,106 @@ fn a_mixed_batch_with_faults_is_declared_exactly_once_at_the_sandbox() {
         assert_eq!(r.phase, Phase::Success);
     }
 }
+
+#[test]
+fn a_batch_crosses_the_per_minute_limit_with_no_429_and_declares_once() {
+    // The sandbox's QFPay limit with its "minute" shortened to 2 s (a
+    // sandbox switch, so that the test crosses the window several times in
+    // seconds): 100 per second and 40 per 2 s per merchant; the batch's
+    // bucket has the same windows. One merchant, 40 orders, each a declare
+    // and its queries: well over 40 requests, hence several windows.
+    let minute = Duration::from_secs(2);
+    let sandbox = Sandbox::builder()
+        .qfpay_rate_limit(customs_sandbox::RateLimit::new(Some(100), Some(40)).with_minute(minute))
+        .start_blocking()
+        .unwrap();
+    let dir = Dir::new("dispatch-minute");
+    let d: Arc<dyn Dispatch> = Arc::new(dispatch(&sandbox));
+    let mut j = SqliteJournal::open(dir.file("j.sqlite"), Access::Exclusive).unwrap();
+    let n = 40;
+    let qfpay: Vec<Fields> = orders(&sandbox, n).into_iter().filter(|f| f.get("provider") == Some("qfpay")).collect();
+    journaled(&mut j, qfpay);
+    let limits = Limits::new(vec![
+        crate::bucket::Window::new(100, Duration::from_secs(1)),
+        crate::bucket::Window::new(40, minute),
+    ])
+    .unwrap();
+    let options = RunOptions {
+        policy: policy("w1"),
+        concurrency: 8,
+        buckets: Buckets::new(limits, Limits::unlimited()),
+        progress_every: Duration::from_millis(200),
+    };
+    let started = std::time::Instant::now();
+    let p = runner::run(&mut j, &d, options, &Stop::new(), &mut |_| {}).unwrap();
+    let requests = p.sends + p.queries;
+    assert!(requests > 2 * 40, "the batch crossed the window at least twice: {p:?}");
+    assert!(started.elapsed() >= minute * 2, "paced by the window: {:?} for {requests}", started.elapsed());
+    assert_eq!(sandbox.snapshot()["rate_limited"], serde_json::json!({}), "the sandbox answered 429");
+    assert_eq!(p.rate_limited, 0, "{p:?}");
+    let counts = declare_counts(&sandbox);
+    assert_eq!(counts.len(), n as usize);
+    assert!(counts.iter().all(|c| c.2 == 1), "declared more than once: {counts:?}");
+    assert_eq!(j.status().unwrap().count("success"), u64::from(n));
+}
+
+#[test]
+fn a_split_order_with_more_sub_orders_than_a_page_settles() {
+    // 25 sub-orders of one WeChat order: the sandbox answers a query by
+    // `transaction_id` 20 records a page (the documented default), so the
+    // last 5 are only on the second page (offset 20).
+    let sandbox = Sandbox::builder().start_blocking().unwrap();
+    let dir = Dir::new("dispatch-pages");
+    let d: Arc<dyn Dispatch> = Arc::new(dispatch(&sandbox));
+    let mut j = SqliteJournal::open(dir.file("j.sqlite"), Access::Exclusive).unwrap();
+    let (txn, out_trade_no) = wechat_txn(900);
+    let n: u32 = 25;
+    sandbox.add_wechat_transaction(WeChatTransaction::new(
+        &txn,
+        &out_trade_no,
+        demo::WECHAT_MCHID,
+        u64::from(n) * 100,
+        demo::PAYER_NAME,
+        demo::PAYER_ID_NO,
+    ));
+    let lines: Vec<Fields> = (0..n)
+        .map(|i| {
+            let mut f = Fields::new();
+            let sub = format!("SUB{i:03}");
+            for (k, v) in [
+                ("provider", "wechat"),
+                ("out_trade_no", out_trade_no.as_str()),
+                ("transaction_id", txn.as_str()),
+                ("customs", "SHANGHAI_ZS"),
+                ("merchant_customs_no", "4403169D3W"),
+                ("sub_order_no", sub.as_str()),
+                ("fee_type", "CNY"),
+                ("order_fee", "100"),
+                ("product_fee", "100"),
+                ("transport_fee", "0"),
+            ] {
+                f.set(k, v);
+            }
+            f
+        })
+        .collect();
+    let rows = journaled(&mut j, lines);
+    let mut policy = policy("w1");
+    policy.deadline = Some(Timestamp::now() + Duration::from_secs(15));
+    let options = RunOptions {
+        policy,
+        concurrency: 4,
+        buckets: Buckets::new(Limits::unlimited(), Limits::unlimited()),
+        progress_every: Duration::from_millis(200),
+    };
+    let p = runner::run(&mut j, &d, options, &Stop::new(), &mut |_| {}).unwrap();
+    assert!(!p.deadline_reached, "sub-orders beyond the first page stayed pending: {p:?}");
+    assert_eq!(j.status().unwrap().count("success"), u64::from(n), "{p:?}");
+    let counts = declare_counts(&sandbox);
+    assert_eq!(counts.len(), n as usize);
+    assert!(counts.iter().all(|c| c.2 == 1), "declared more than once: {counts:?}");
+
+    // The last sub-order, queried alone, is read from the second page.
+    let QueryOutcome::Found(Standing::Success, detail) = d.query(&rows[24]) else { panic!("{:?}", d.query(&rows[24])) };
+    assert!(detail.customs_trade_id.is_some(), "{detail:?}");
+}

@@ -1,6 +1,6 @@
-//! The SQLite journal (one file, WAL, `synchronous=FULL`).
+//! The SQLite journal (one file, WAL, `synchronous=FULL` for intents).
 //!
-//! # Durability: why `synchronous=FULL`
+//! # Durability: why `synchronous=FULL` for an intent, and only for it
 //!
 //! Exactly-once rests on one ordering: **the intent to send is durable
 //! before the request leaves**. If a recorded intent could be lost after
@@ -19,13 +19,21 @@
 //! [`SqliteJournal::commit`] returns only after that, and the runner sends
 //! only after `commit` returned.
 //!
-//! The cost is one fsync per commit (an intent, an answer, a query),
-//! milliseconds at most, far below the providers' rate limits (QFPay: 400
-//! requests per minute per merchant). Admitting input lines needs no such
-//! ordering (nothing is sent for an unjournaled line, and admission is
-//! repeated by the next run), so lines are admitted many per transaction.
-//! An answer or query lost to a power cut is harmless: the row falls back to
-//! its intent and is resolved by a query.
+//! Only an intent needs that ordering, so only an intent pays for it: the
+//! connection is switched to `synchronous=FULL` for an intent's commit and
+//! to `synchronous=NORMAL` for every other commit (answers, queries,
+//! leases, admissions). An answer or query lost to a power cut is harmless:
+//! the row falls back to its intent (or its previous answer) and is
+//! resolved by a query, never by a resend. Admitting input lines needs no
+//! ordering either (nothing is sent for an unjournaled line, and admission
+//! is repeated by the next run), so lines are admitted many per transaction.
+//! The WAL is one ordered log, so an intent's fsync also makes every commit
+//! before it durable: what a power cut can take is only a tail of
+//! `NORMAL` commits after the last intent, and what kill -9 can take is
+//! nothing (every commit reached the operating system). One fsync per send,
+//! not per commit: a declaration's life (intent, answer, a pending query, the
+//! settling query) costs one fsync instead of four (`cargo xtask bench
+//! --batch` measures it).
 //!
 //! # Versions and damage
 //!
@@ -135,6 +143,8 @@ pub enum Access {
 pub struct SqliteJournal {
     conn: Connection,
     path: PathBuf,
+    /// Whether the connection is at `synchronous=FULL` now.
+    full_sync: bool,
 }
 
 const ROW_COLUMNS: &str = "id, version, provider, merchant, order_key, alt_key, fields, content_hash, modifiable, \
@@ -172,7 +182,7 @@ impl SqliteJournal {
             Access::Shared => OpenFlags::SQLITE_OPEN_READ_WRITE,
         } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&path, flags).map_err(|e| classify(&path, &e))?;
-        let mut j = Self { conn, path };
+        let mut j = Self { conn, path, full_sync: false };
         j.configure(access)?;
         j.check_and_migrate()?;
         Ok(j)
@@ -201,6 +211,7 @@ impl SqliteJournal {
         }
         // The durability argument is in the module documentation.
         self.conn.pragma_update(None, "synchronous", "FULL").map_err(|e| self.err(&e))?;
+        self.full_sync = true;
         self.conn.pragma_update(None, "foreign_keys", "ON").map_err(|e| self.err(&e))?;
         if access == Access::Exclusive {
             // Take the exclusive lock now, not at the first write.
@@ -245,6 +256,24 @@ impl SqliteJournal {
             tx.commit().map_err(|e| classify(&path, &e))?;
         }
         Ok(())
+    }
+
+    /// Sets `synchronous` for the next commits: `FULL` (fsync before the
+    /// commit returns) for an intent, `NORMAL` otherwise (see the module
+    /// documentation).
+    fn sync(&mut self, full: bool) -> Result<(), JournalError> {
+        if self.full_sync != full {
+            let level = if full { "FULL" } else { "NORMAL" };
+            self.conn.pragma_update(None, "synchronous", level).map_err(|e| self.err(&e))?;
+            self.full_sync = full;
+        }
+        Ok(())
+    }
+
+    /// The `synchronous` level now (`2` is FULL, `1` NORMAL).
+    #[cfg(test)]
+    fn synchronous(&self) -> i64 {
+        self.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap()
     }
 
     fn tx(&mut self) -> Result<Transaction<'_>, JournalError> {
@@ -538,6 +567,7 @@ impl Journal for SqliteJournal {
         conflicts: ConflictPolicy,
         now: Timestamp,
     ) -> Result<Vec<Admitted>, JournalError> {
+        self.sync(false)?;
         let path = self.path.clone();
         let tx = self.tx()?;
         let mut out = Vec::with_capacity(lines.len());
@@ -581,6 +611,7 @@ impl Journal for SqliteJournal {
     }
 
     fn record_invalid(&mut self, source: &str, lines: &[LineError]) -> Result<(), JournalError> {
+        self.sync(false)?;
         let path = self.path.clone();
         let tx = self.tx()?;
         for l in lines {
@@ -627,6 +658,8 @@ impl Journal for SqliteJournal {
     }
 
     fn commit(&mut self, t: &Transition) -> Result<(), JournalError> {
+        // Durable before it returns only for an intent: the request leaves after it.
+        self.sync(matches!(t.log.event, LogEvent::Intent(_)))?;
         let path = self.path.clone();
         let tx = self.tx()?;
         update_row(&tx, &path, t)?;

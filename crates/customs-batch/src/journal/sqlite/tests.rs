@@ -86,8 +86,10 @@ fn commits_are_checked_against_the_version_read_and_logged() {
     let pol = Policy::new("w1");
     let row = j.row(id).unwrap().unwrap();
     assert_eq!(decide(&row, T0, &pol), Decision::Send(crate::plan::SendKind::Declare));
+    assert_eq!(j.synchronous(), 1, "an admission is committed with synchronous=NORMAL");
     let t = intent(&row, crate::plan::SendKind::Declare, T0, &pol).unwrap();
     j.commit(&t).unwrap();
+    assert_eq!(j.synchronous(), 2, "an intent is committed with synchronous=FULL (fsync before it returns)");
     assert!(matches!(j.commit(&t), Err(JournalError::Stale(i)) if i == id), "the same transition twice");
     let row = j.row(id).unwrap().unwrap();
     assert_eq!(row, t.row, "a row reads back exactly as committed");
@@ -102,6 +104,7 @@ fn commits_are_checked_against_the_version_read_and_logged() {
     )
     .unwrap();
     j.commit(&a).unwrap();
+    assert_eq!(j.synchronous(), 1, "an answer is committed with synchronous=NORMAL: its loss is resolved by a query");
     drop(j);
 
     // Reopened (as after a crash): everything is there.
