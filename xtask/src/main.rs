@@ -6,10 +6,12 @@
 //!   hyper, mio), or when `Cargo.lock` holds a version that a security
 //!   advisory the project has fixed affects (`time` < 0.3.47,
 //!   RUSTSEC-2026-0009).
-//! * `bench [--quick] [--no-run] [--report-only]`: runs every benchmark of
-//!   `customs-bench` and prints one summary table with the performance
-//!   budgets as ratios to baselines measured in the same run, then the
-//!   batch benchmarks. `bench --batch [--quick] [--customs-bin PATH]
+//! * `bench [--quick] [--no-run] [--report-only] [--peers]`: runs every
+//!   benchmark of `customs-bench` and prints the machine (CPU model, cores)
+//!   and one summary table with the performance budgets as ratios to
+//!   baselines measured in the same run, then the batch benchmarks;
+//!   `--peers` adds Python `wechatpayv3`'s signing and verification side by
+//!   side (or says how to install it). `bench --batch [--quick] [--customs-bin PATH]
 //!   [--profile P] [--window-seconds S] [--per-minute N] [--declarations N]` runs only
 //!   the batch ones (journal cost, throughput at the rate limit, peak RSS
 //!   of `--validate-only`; see `bench_batch`).
@@ -21,6 +23,7 @@ use std::process::{Command, ExitCode};
 mod advisories;
 mod bench;
 mod bench_batch;
+mod bench_peers;
 mod deps;
 mod fuzz;
 

@@ -1,11 +1,19 @@
 //! End-to-end load: `N` WeChat declarations through the async client
-//! (reqwest transport) against the in-process sandbox at concurrency `C`.
+//! (reqwest transport) against the sandbox at concurrency `C`.
 //!
-//! Reports declarations/s, p50/p99 latency and process CPU time per
-//! declaration, and compares throughput with the CPU bound of the RSA work
-//! every round trip needs — two signatures (the client's request, the
-//! sandbox's answer) and two verifications — spread over the cores, with the
-//! per-operation costs measured in this same run.
+//! The client and the sandbox run on separate tokio runtimes whose threads
+//! are named (`customs-client`, `customs-sandbox`), and CPU time is read per
+//! thread (`/proc/self/task/*/schedstat`, nanoseconds), so the client's own
+//! CPU per declaration is reported apart from the sandbox's. Subtracting the
+//! client's RSA work (one signature for the request, one verification of the
+//! answer; bare costs measured in this same run, in thread CPU time, with
+//! every core running RSA at once as under the load) gives the client's
+//! **non-RSA CPU per declaration**, reported as a ratio to one RSA sign.
+//!
+//! Also reports declarations/s, p50/p99 latency, and compares throughput
+//! with the CPU bound of the RSA work every round trip needs — two
+//! signatures (the client's request, the sandbox's answer) and two
+//! verifications — spread over the cores.
 //!
 //! `cargo bench -p customs-bench --bench load [-- --quick] [-- -n N -c C]`;
 //! writes `target/customs-bench/load.json` for `cargo xtask bench`.
@@ -13,6 +21,7 @@
 // Counts here are small (thousands); converting them to f64 loses nothing.
 #![allow(clippy::cast_precision_loss)]
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -38,14 +47,79 @@ fn args() -> Args {
     Args { n: value("-n").unwrap_or(if quick { 400 } else { 2_000 }), c: value("-c").unwrap_or(16) }
 }
 
-/// Process CPU time (user + system) from `/proc/self/stat`, if readable.
-fn cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+const CLIENT_THREADS: &str = "customs-client";
+const SANDBOX_THREADS: &str = "customs-sandbox";
+
+/// A thread's name, CPU time, and user and kernel time (clock ticks).
+type ThreadCpu = (String, Duration, (Duration, Duration));
+
+/// A thread's user and kernel CPU time: `stat`'s utime and stime, clock ticks of 1/100 s.
+fn user_system(dir: &std::path::Path) -> Option<(Duration, Duration)> {
+    let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
-    // Fields 14 and 15 of proc(5) (utime, stime), counted after the ')'; clock ticks of 1/100 s.
-    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
+    // Fields 14 and 15 of proc(5), counted after the ')'.
+    let tick = |i: usize| f.get(i)?.parse::<u64>().ok().map(|t| Duration::from_millis(t * 10));
+    Some((tick(11)?, tick(12)?))
+}
+
+/// CPU time per thread of this process: `(thread name, CPU time)` by thread
+/// id, from `/proc/self/task` (Linux). `schedstat`'s first field is the time
+/// on CPU in nanoseconds; `stat`'s utime + stime (clock ticks of 1/100 s) is
+/// the fallback.
+fn thread_cpu() -> Option<HashMap<u32, ThreadCpu>> {
+    let mut out = HashMap::new();
+    for entry in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let Some(tid) = entry.file_name().to_str().and_then(|t| t.parse::<u32>().ok()) else { continue };
+        let dir = entry.path();
+        let name = std::fs::read_to_string(dir.join("comm")).unwrap_or_default().trim().to_owned();
+        let cpu = std::fs::read_to_string(dir.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .map(Duration::from_nanos)
+            .or_else(|| {
+                let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
+                let rest = &stat[stat.rfind(')')? + 2..];
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                // Fields 14 and 15 of proc(5) (utime, stime), counted after the ')'.
+                let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+                Some(Duration::from_millis(ticks * 10))
+            });
+        if let Some(cpu) = cpu {
+            out.insert(tid, (name, cpu, user_system(&dir).unwrap_or_default()));
+        }
+    }
+    Some(out)
+}
+
+/// CPU spent between two [`thread_cpu`] readings, per side.
+#[derive(Default, Clone, Copy)]
+struct Side {
+    cpu: Duration,
+    user: Duration,
+    system: Duration,
+}
+
+/// CPU spent between two [`thread_cpu`] readings: `(client, sandbox, other)`.
+/// Client threads are the client runtime's and the main thread (which only
+/// waits for the client's tasks); threads that started in between count from zero.
+fn cpu_split(before: &HashMap<u32, ThreadCpu>, after: &HashMap<u32, ThreadCpu>) -> (Side, Side, Side) {
+    let main = std::process::id();
+    let (mut client, mut sandbox, mut other) = (Side::default(), Side::default(), Side::default());
+    for (tid, (name, cpu, (user, system))) in after {
+        let b = before.get(tid);
+        let side = if *tid == main || name.starts_with(CLIENT_THREADS) {
+            &mut client
+        } else if name.starts_with(SANDBOX_THREADS) {
+            &mut sandbox
+        } else {
+            &mut other
+        };
+        side.cpu += cpu.saturating_sub(b.map_or(Duration::ZERO, |b| b.1));
+        side.user += user.saturating_sub(b.map_or(Duration::ZERO, |b| b.2.0));
+        side.system += system.saturating_sub(b.map_or(Duration::ZERO, |b| b.2.1));
+    }
+    (client, sandbox, other)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -55,18 +129,31 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i]
 }
 
-/// Mean time of `f` over `iters` runs.
+/// CPU time of the calling thread (`/proc/thread-self/schedstat`, ns), if readable.
+fn this_thread_cpu() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok().map(Duration::from_nanos)
+}
+
+/// Mean cost of `f` over `iters` runs: this thread's CPU time when readable
+/// (the load's CPU is counted so too, and on a busy machine wall time would
+/// include time the thread waited for a core), else wall time.
 fn time_per_op(iters: u32, mut f: impl FnMut()) -> Duration {
+    let cpu0 = this_thread_cpu();
     let start = Instant::now();
     for _ in 0..iters {
         f();
     }
-    start.elapsed() / iters
+    match (cpu0, this_thread_cpu()) {
+        (Some(a), Some(b)) => b.saturating_sub(a) / iters,
+        _ => start.elapsed() / iters,
+    }
 }
 
 /// Bare RSA-2048 sign and verify of a declaration-sized message, after a
-/// warm-up (a cold CPU overstates the cost and so understates the bound).
-fn rsa_costs() -> (Duration, Duration) {
+/// warm-up (a cold CPU overstates the cost and so understates the bound),
+/// on one thread.
+fn rsa_costs_one_thread() -> (Duration, Duration) {
     let pem = demo::wechat_merchant_private_key_pem();
     let der = {
         use base64::Engine as _;
@@ -82,6 +169,18 @@ fn rsa_costs() -> (Duration, Duration) {
     let public = ParsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, key.public_key().as_ref()).unwrap();
     let verify = time_per_op(10_000, || public.verify_sig(&msg, &sig).unwrap());
     (sign, verify)
+}
+
+/// [`rsa_costs_one_thread`] on every core at once, averaged: under the load
+/// every core runs RSA, and cores that share execution units (SMT siblings,
+/// virtual CPUs) each take longer per operation than one alone does.
+fn rsa_costs(cores: usize) -> (Duration, Duration) {
+    let runs: Vec<(Duration, Duration)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..cores).map(|_| s.spawn(rsa_costs_one_thread)).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let n = u32::try_from(runs.len().max(1)).unwrap_or(1);
+    (runs.iter().map(|r| r.0).sum::<Duration>() / n, runs.iter().map(|r| r.1).sum::<Duration>() / n)
 }
 
 fn requests(n: usize) -> (Vec<WeChatTransaction>, Vec<DeclareRequest>) {
@@ -105,19 +204,38 @@ fn requests(n: usize) -> (Vec<WeChatTransaction>, Vec<DeclareRequest>) {
         .unzip()
 }
 
+fn runtime(name: &'static str) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name(name)
+        // Blocking-pool threads must outlive the run so their CPU time is read.
+        .thread_keep_alive(Duration::from_secs(3_600))
+        .build()
+        .unwrap()
+}
+
+fn us(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e7).round() / 10.0
+}
+
 fn main() {
     let Args { n, c } = args();
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let before = rsa_costs();
+    let before = rsa_costs(cores);
     let (txns, reqs) = requests(n);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let report = rt.block_on(async move {
+    // The sandbox runs on its own runtime (its own threads), the client on another.
+    let sandbox_rt = runtime(SANDBOX_THREADS);
+    let sandbox = sandbox_rt.block_on(async move {
         let mut builder = Sandbox::builder();
         for t in txns {
             builder = builder.wechat_transaction(t);
         }
-        let sandbox = builder.start().await.expect("sandbox starts");
-        let config = demo::wechat_config(sandbox.base_url()).build().unwrap();
+        builder.start().await.expect("sandbox starts")
+    });
+    let base_url = sandbox.base_url();
+    let rt = runtime(CLIENT_THREADS);
+    let report = rt.block_on(async move {
+        let config = demo::wechat_config(base_url).build().unwrap();
         let cert = Certificate::from_pem(demo::PLATFORM_CERT_PEM).unwrap();
         let options =
             WeChatOptions::default().with_certificates(Arc::new(PlatformCertificates::from_certificates([&cert])));
@@ -128,7 +246,7 @@ fn main() {
         }
         let reqs = Arc::new(reqs);
         let next = Arc::new(AtomicUsize::new(c.min(n)));
-        let cpu0 = cpu_time();
+        let cpu0 = thread_cpu();
         let start = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..c {
@@ -150,23 +268,34 @@ fn main() {
             lat.extend(l.unwrap());
         }
         let wall = start.elapsed();
-        let cpu = match (cpu0, cpu_time()) {
-            (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        let cpu = match (cpu0, thread_cpu()) {
+            (Some(a), Some(b)) => Some(cpu_split(&a, &b)),
             _ => None,
         };
-        sandbox.shutdown().await;
         lat.sort();
         (lat, wall, cpu)
     });
+    sandbox_rt.block_on(sandbox.shutdown());
     let (lat, wall, cpu) = report;
     // The cheapest of two measurements, before and after the load, bounds best.
-    let after = rsa_costs();
+    let after = rsa_costs(cores);
     let (sign, verify) = (before.0.min(after.0), before.1.min(after.1));
+    let alone = rsa_costs_one_thread();
     let measured = lat.len();
     let per_sec = measured as f64 / wall.as_secs_f64();
     let rsa_per_trip = 2 * sign + 2 * verify;
     let bound = cores as f64 / rsa_per_trip.as_secs_f64();
-    let cpu_per = cpu.map(|c| c / u32::try_from(measured.max(1)).unwrap_or(u32::MAX));
+    let per = |d: Duration| d / u32::try_from(measured.max(1)).unwrap_or(u32::MAX);
+    let split = cpu.map(|(client, sandbox, other)| (per(client.cpu), per(sandbox.cpu), per(other.cpu)));
+    // The kernel's share of the client's CPU (loopback TCP, futex wake-ups, epoll).
+    let client_system_share = cpu.and_then(|(client, _, _)| {
+        let ticks = client.user + client.system;
+        (!ticks.is_zero()).then(|| (client.system.as_secs_f64() / ticks.as_secs_f64() * 1000.0).round() / 1000.0)
+    });
+    let cpu_per = split.map(|(a, b, o)| a + b + o);
+    // The client's RSA work per declaration: one signature, one verification.
+    let client_rsa = sign + verify;
+    let client_non_rsa = split.map(|(client, _, _)| client.saturating_sub(client_rsa));
     let summary = serde_json::json!({
         "declarations": measured,
         "concurrency": c,
@@ -175,6 +304,19 @@ fn main() {
         "p50_ms": percentile(&lat, 0.50).as_secs_f64() * 1e3,
         "p99_ms": percentile(&lat, 0.99).as_secs_f64() * 1e3,
         "cpu_ms_per_declaration": cpu_per.map(|d| d.as_secs_f64() * 1e3),
+        "client_cpu_us_per_declaration": split.map(|s| us(s.0)),
+        "sandbox_cpu_us_per_declaration": split.map(|s| us(s.1)),
+        "other_threads_cpu_us_per_declaration": split.map(|s| us(s.2)),
+        "client_rsa_us_per_declaration": us(client_rsa),
+        "client_kernel_share_of_cpu": client_system_share,
+        "client_non_rsa_us_per_declaration": client_non_rsa.map(us),
+        "client_non_rsa_per_rsa_sign": client_non_rsa
+            .map(|d| (d.as_secs_f64() / sign.as_secs_f64() * 10_000.0).round() / 10_000.0),
+        "client_non_rsa_ns_per_declaration": client_non_rsa.map(|d| d.as_nanos() as f64),
+        "rsa_sign_ns": sign.as_nanos() as f64,
+        "rsa_sign_us": us(sign),
+        "rsa_sign_one_thread_us": us(alone.0),
+        "rsa_verify_us": us(verify),
         "rsa_sign_ms": sign.as_secs_f64() * 1e3,
         "rsa_verify_ms": verify.as_secs_f64() * 1e3,
         "rsa_cpu_bound_declarations_per_s": (bound * 10.0).round() / 10.0,

@@ -36,12 +36,15 @@ pub struct OsRandom;
 
 impl Randomness for OsRandom {
     fn nonce(&self) -> String {
+        // Hex by table, not `write!` (the formatting machinery costs more
+        // than the random bytes; this runs for every signed attempt).
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
         let mut b = [0u8; 16];
         getrandom::fill(&mut b).expect("the operating system's random source failed");
         let mut s = String::with_capacity(32);
         for byte in b {
-            use std::fmt::Write;
-            let _ = write!(s, "{byte:02X}");
+            s.push(char::from(HEX[usize::from(byte >> 4)]));
+            s.push(char::from(HEX[usize::from(byte & 0x0f)]));
         }
         s
     }

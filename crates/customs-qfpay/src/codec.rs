@@ -5,7 +5,13 @@ use customs_core::{BuildError, Idempotency, Request, Response, ResponseError};
 use crate::config::QfPayConfig;
 use crate::request::{DeclareRequest, HttpMethod, Operation, QueryRequest, RedeclareRequest};
 use crate::response::{DeclareResponse, QueryResponse, RedeclareResponse};
-use crate::sign::{self, HEADER_APPCODE, HEADER_SIGN, HEADER_SIGNTYPE, Params, SignType};
+use crate::sign::{Params, SignType};
+
+// The header names (`sign::HEADER_*`), parsed once; `http` keeps names in
+// lower case, and HTTP/1.1 names are case-insensitive.
+static APPCODE: http::HeaderName = http::HeaderName::from_static("x-qf-appcode");
+static SIGN: http::HeaderName = http::HeaderName::from_static("x-qf-sign");
+static SIGNTYPE: http::HeaderName = http::HeaderName::from_static("x-qf-signtype");
 
 /// `Content-Type` of a POST body (spec §1: form-encoded UTF-8).
 pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
@@ -19,6 +25,45 @@ pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QfPay {
     config: QfPayConfig,
+    prebuilt: Prebuilt,
+}
+
+/// What every request of a config shares, parsed once: the POST URI of
+/// each operation and the `X-QF-APPCODE` value. `None` when the config does
+/// not make one; building then fails with the error it did before.
+#[derive(Clone, PartialEq, Eq)]
+struct Prebuilt {
+    declare: Option<http::Uri>,
+    query: Option<http::Uri>,
+    redeclare: Option<http::Uri>,
+    app_code: Option<http::HeaderValue>,
+}
+
+impl Prebuilt {
+    fn new(config: &QfPayConfig) -> Self {
+        let uri = |op: Operation| http::Uri::try_from(format!("{}{}", config.base_url(), op.path())).ok();
+        Self {
+            declare: uri(Operation::Declare),
+            query: uri(Operation::Query),
+            redeclare: uri(Operation::Redeclare),
+            app_code: http::HeaderValue::try_from(config.app_code()).ok(),
+        }
+    }
+
+    fn post_uri(&self, operation: Operation) -> Option<&http::Uri> {
+        match operation {
+            Operation::Declare => self.declare.as_ref(),
+            Operation::Query => self.query.as_ref(),
+            Operation::Redeclare => self.redeclare.as_ref(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Prebuilt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Derived from the config, which is shown beside it.
+        f.write_str("Prebuilt")
+    }
 }
 
 impl QfPay {
@@ -31,7 +76,7 @@ impl QfPay {
 
     /// A provider for `config` (already checked by its builder).
     pub fn new(config: QfPayConfig) -> Self {
-        Self { config }
+        Self { prebuilt: Prebuilt::new(&config), config }
     }
 
     /// The configuration.
@@ -66,31 +111,47 @@ impl QfPay {
         method: HttpMethod,
         mut params: Params,
     ) -> Result<Request, BuildError> {
-        params.insert_opt("mchid", self.config.mchid());
-        let signature = sign::sign(&params, self.config.client_key(), self.config.sign_type());
-        let form = params.to_form();
+        params.insert_static_opt("mchid", self.config.mchid());
+        // One sort, one pass: the body (or query string) and the signature
+        // come from the same sorted list (spec §1).
+        let (form, signature) = params.sign_and_encode(self.config.client_key(), self.config.sign_type());
+        let invalid = |e: http::Error| {
+            BuildError::config("environment", "the base URL does not make a valid request").with_source(e)
+        };
+        let parse = |uri: String| http::Uri::try_from(uri).map_err(|e| invalid(e.into()));
         let base = self.config.base_url();
         let path = operation.path();
-        let builder = match method {
+        let (method, uri, body) = match method {
             HttpMethod::Get => {
                 let sep = if form.is_empty() { "" } else { "?" };
-                http::Request::get(format!("{base}{path}{sep}{form}"))
+                (http::Method::GET, parse(format!("{base}{path}{sep}{form}"))?, Vec::new())
             }
             HttpMethod::Post => {
-                http::Request::post(format!("{base}{path}")).header(http::header::CONTENT_TYPE, FORM_CONTENT_TYPE)
+                let uri = match self.prebuilt.post_uri(operation) {
+                    Some(uri) => uri.clone(),
+                    None => parse(format!("{base}{path}"))?,
+                };
+                (http::Method::POST, uri, form.into_bytes())
             }
         };
-        let mut builder = builder.header(HEADER_APPCODE, self.config.app_code()).header(HEADER_SIGN, signature);
-        if self.config.sign_type() != SignType::Md5 {
-            builder = builder.header(HEADER_SIGNTYPE, self.config.sign_type().as_str());
-        }
-        let body = match method {
-            HttpMethod::Get => Vec::new(),
-            HttpMethod::Post => form.into_bytes(),
+        let app_code = match &self.prebuilt.app_code {
+            Some(v) => v.clone(),
+            None => http::HeaderValue::try_from(self.config.app_code()).map_err(|e| invalid(e.into()))?,
         };
-        builder
-            .body(body)
-            .map_err(|e| BuildError::config("environment", "the base URL does not make a valid request").with_source(e))
+        let mut headers = http::HeaderMap::with_capacity(4);
+        if method == http::Method::POST {
+            headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(FORM_CONTENT_TYPE));
+        }
+        headers.insert(APPCODE.clone(), app_code);
+        headers.insert(SIGN.clone(), http::HeaderValue::try_from(signature).map_err(|e| invalid(e.into()))?);
+        if self.config.sign_type() != SignType::Md5 {
+            headers.insert(SIGNTYPE.clone(), http::HeaderValue::from_static(self.config.sign_type().as_str()));
+        }
+        let mut request = http::Request::new(body);
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        Ok(request)
     }
 
     /// Decodes the answer to the declaration `request` and checks that it
@@ -280,6 +341,14 @@ mod tests {
             }
         }
         assert!(!format!("{:?}", qfpay(SignType::Md5)).contains(KEY));
+    }
+
+    #[test]
+    fn header_names_are_the_documented_ones() {
+        use crate::sign::{HEADER_APPCODE, HEADER_SIGN, HEADER_SIGNTYPE};
+        for (name, documented) in [(&APPCODE, HEADER_APPCODE), (&SIGN, HEADER_SIGN), (&SIGNTYPE, HEADER_SIGNTYPE)] {
+            assert_eq!(*name, http::HeaderName::try_from(documented).unwrap());
+        }
     }
 
     #[test]

@@ -336,11 +336,30 @@ fn query_sub_order_no(no: QfSubOrderNo) -> Result<QfSubOrderNo, ValidationError>
 
 fn insert_fees(p: &mut Params, fees: Option<&OrderFees>) {
     if let Some(f) = fees {
-        p.insert("fee_type", f.fee_type().as_str())
-            .insert("order_fee", f.order_fee().to_string())
-            .insert("product_fee", f.product_fee().to_string())
-            .insert("transport_fee", f.transport_fee().to_string());
+        p.insert_static("fee_type", f.fee_type().as_str())
+            .insert_static("order_fee", decimal(f.order_fee().get()))
+            .insert_static("product_fee", decimal(f.product_fee().get()))
+            .insert_static("transport_fee", decimal(f.transport_fee().get()));
     }
+}
+
+/// `n` in decimal, as `Fen`'s `Display` writes it (without the formatting
+/// machinery: this runs for every signed request).
+fn decimal(mut n: u64) -> String {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        // `n % 10 < 10`, so the cast is exact.
+        #[allow(clippy::cast_possible_truncation)]
+        let digit = (n % 10) as u8;
+        buf[i] = b'0' + digit;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf[i..].iter().map(|&b| char::from(b)).collect()
 }
 
 // ---- declare ----------------------------------------------------------------
@@ -693,21 +712,21 @@ impl DeclareRequest {
     /// The request parameters (without `mchid`), exactly as signed and sent.
     pub fn params(&self) -> Params {
         let mut p = Params::new();
-        p.insert("trade_type", self.trade_type().as_str())
-            .insert("syssn", self.syssn().as_str())
-            .insert("customs", self.customs().as_str())
-            .insert(MCH_CUSTOMS_NO, self.merchant_customs_no().as_str());
+        p.insert_static("trade_type", self.trade_type().as_str())
+            .insert_static("syssn", self.syssn().as_str())
+            .insert_static("customs", self.customs().as_str())
+            .insert_static(MCH_CUSTOMS_NO, self.merchant_customs_no().as_str());
         match &self.0 {
             Declaration::Alipay(d) => {
-                p.insert_opt("mch_customs_name", d.mch_customs_name.as_ref().map(MchCustomsName::as_str))
-                    .insert_opt("out_request_no", d.out_request_no.as_ref().map(OutRequestNo::as_str))
-                    .insert_opt("amount", d.amount.map(|a| a.to_string()));
+                p.insert_static_opt("mch_customs_name", d.mch_customs_name.as_ref().map(MchCustomsName::as_str))
+                    .insert_static_opt("out_request_no", d.out_request_no.as_ref().map(OutRequestNo::as_str))
+                    .insert_static_opt("amount", d.amount.map(|a| a.to_string()));
             }
             Declaration::WeChat(d) => {
-                p.insert("action_type", d.action_type.as_str());
+                p.insert_static("action_type", d.action_type.as_str());
             }
         }
-        p.insert_opt("sub_order_no", self.sub_order_no().map(QfSubOrderNo::as_str));
+        p.insert_static_opt("sub_order_no", self.sub_order_no().map(QfSubOrderNo::as_str));
         insert_fees(&mut p, self.fees());
         p
     }
@@ -793,10 +812,10 @@ impl QueryRequest {
     /// The request parameters (without `mchid`), exactly as signed and sent.
     pub fn params(&self) -> Params {
         let mut p = Params::new();
-        p.insert("trade_type", self.trade_type.as_str())
-            .insert("customs", self.customs.as_str())
-            .insert("syssn", self.syssn.as_str())
-            .insert_opt("sub_order_no", self.sub_order_no.as_ref().map(QfSubOrderNo::as_str));
+        p.insert_static("trade_type", self.trade_type.as_str())
+            .insert_static("customs", self.customs.as_str())
+            .insert_static("syssn", self.syssn.as_str())
+            .insert_static_opt("sub_order_no", self.sub_order_no.as_ref().map(QfSubOrderNo::as_str));
         p
     }
 }
@@ -883,11 +902,11 @@ impl RedeclareRequest {
     /// The request parameters (without `mchid`), exactly as signed and sent.
     pub fn params(&self) -> Params {
         let mut p = Params::new();
-        p.insert("trade_type", self.trade_type.as_str())
-            .insert("customs", self.customs.as_str())
-            .insert("syssn", self.syssn.as_str())
-            .insert(MCH_CUSTOMS_NO, self.merchant_customs_no.as_str())
-            .insert_opt("sub_order_no", self.sub_order_no.as_ref().map(QfSubOrderNo::as_str));
+        p.insert_static("trade_type", self.trade_type.as_str())
+            .insert_static("customs", self.customs.as_str())
+            .insert_static("syssn", self.syssn.as_str())
+            .insert_static(MCH_CUSTOMS_NO, self.merchant_customs_no.as_str())
+            .insert_static_opt("sub_order_no", self.sub_order_no.as_ref().map(QfSubOrderNo::as_str));
         p
     }
 }
@@ -895,6 +914,13 @@ impl RedeclareRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_is_fen_display() {
+        for n in [0, 1, 9, 10, 99, 100, 888, 1_776, 99_999_999, u64::MAX] {
+            assert_eq!(decimal(n), Fen::new(n).to_string());
+        }
+    }
 
     fn wechat() -> WeChatDeclaration {
         WeChatDeclaration::new(

@@ -313,9 +313,9 @@ impl WeChatPay {
     /// the typed `decode_*` also bind the answer to its request.
     pub fn verify(&self, response: &Response, now: i64, verifier: &dyn Verifier) -> Result<(), VerifyError> {
         let max_skew = self.config.max_skew_secs();
-        let signed = verifier::verify_response_signature(response.headers(), response.body(), now, max_skew, verifier)?;
+        let signed = verifier::verify_borrowed(response.headers(), response.body(), now, max_skew, verifier)?;
         match &self.replay {
-            Some(guard) => guard.check(&signed.nonce, signed.timestamp, now, max_skew),
+            Some(guard) => guard.check(signed.nonce, signed.timestamp, now, max_skew),
             None => Ok(()),
         }
     }
@@ -361,7 +361,14 @@ impl WeChatPay {
         if response.body().iter().all(u8::is_ascii_whitespace) {
             return Err(decode_error("the body is empty, a JSON object was expected".into()).into());
         }
-        serde_json::from_slice(response.body()).map_err(|e| decode_error(format!("invalid JSON answer: {e}")).into())
+        // One UTF-8 check of the whole body lets serde_json skip one per
+        // string; a body that is not UTF-8 takes the byte path, whose
+        // error says where.
+        let decoded = match std::str::from_utf8(response.body()) {
+            Ok(text) => serde_json::from_str(text),
+            Err(_) => serde_json::from_slice(response.body()),
+        };
+        decoded.map_err(|e| decode_error(format!("invalid JSON answer: {e}")).into())
     }
 
     /// Signs and assembles a request: the exact `body` bytes are signed and sent.
@@ -454,6 +461,31 @@ mod tests {
         thread_safe::<PlatformCertificates>();
         thread_safe::<crate::signer::RsaSigner>();
         thread_safe::<crate::rsa_crypt::RsaDecryptor>();
+    }
+
+    #[test]
+    fn json_errors_are_serde_jsons_whichever_path_decodes() {
+        let full = br#"{"appid":"wx","mchid":"1","state":"UNDECLARED","out_trade_no":"o","transaction_id":"t","verify_department":"UNIONPAY","verify_department_trade_id":"v"}"#;
+        let bodies: [&[u8]; 5] = [
+            b"{\"appid\":\"\xff\"}",
+            b"{\"appid\":\"wx\xe5\x85\"}",
+            b"{\"appid\":",
+            b"[1]",
+            br#"{"appid":"wx","mchid":"1"}"#,
+        ];
+        for body in bodies {
+            let resp = http::Response::builder().status(200).body(body.to_vec()).unwrap();
+            let expected = serde_json::from_slice::<DeclareResponse>(body).unwrap_err();
+            match WeChatPay::parse_json::<DeclareResponse>(&resp) {
+                Err(ResponseError::Decode(e)) => assert_eq!(e.reason, format!("invalid JSON answer: {expected}")),
+                other => panic!("{other:?}"),
+            }
+        }
+        let resp = http::Response::builder().status(200).body(full.to_vec()).unwrap();
+        assert_eq!(
+            WeChatPay::parse_json::<DeclareResponse>(&resp).unwrap(),
+            serde_json::from_slice::<DeclareResponse>(full).unwrap()
+        );
     }
 
     #[test]

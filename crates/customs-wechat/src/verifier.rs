@@ -21,7 +21,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use customs_core::VerifyError;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 use crate::auth;
 use crate::keys::{KeyError, PublicKey};
@@ -82,6 +82,18 @@ fn check(key: &PublicKey, serial: &str, message: &[u8], signature: &[u8]) -> Res
     } else {
         Err(VerifyError::BadSignature { serial: serial.to_owned() })
     }
+}
+
+/// [`normalize_serial`], borrowing when `serial` is already canonical (as
+/// WeChat Pay sends it: upper-case hex without leading zeros, or a
+/// `PUB_KEY_ID_…`), so a lookup allocates nothing.
+fn normalized(serial: &str) -> std::borrow::Cow<'_, str> {
+    let b = serial.as_bytes();
+    let hex = b.iter().all(u8::is_ascii_hexdigit);
+    let canonical = !b.is_empty()
+        && b.iter().all(|c| c.is_ascii_graphic() && !c.is_ascii_lowercase())
+        && !(hex && b[0] == b'0' && b.len() > 1);
+    if canonical { std::borrow::Cow::Borrowed(serial) } else { std::borrow::Cow::Owned(normalize_serial(serial)) }
 }
 
 /// The canonical form of a key name: trimmed, upper case, and for hex
@@ -196,7 +208,7 @@ impl PlatformCertificates {
         self.entries
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(&normalize_serial(serial))
+            .get(normalized(serial).as_ref())
             .map(|e| e.key.clone())
     }
 
@@ -338,9 +350,17 @@ impl Verifier for CombinedVerifier {
     }
 }
 
-/// Reads a required header as text.
-fn header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str, VerifyError> {
-    let value = headers.get(name).ok_or(VerifyError::MissingHeader { name })?;
+// The response headers, parsed once (lookups by `&str` parse the name
+// every time); `http` keeps names in lower case.
+static TIMESTAMP: HeaderName = HeaderName::from_static("wechatpay-timestamp");
+static NONCE: HeaderName = HeaderName::from_static("wechatpay-nonce");
+static SIGNATURE: HeaderName = HeaderName::from_static("wechatpay-signature");
+static SERIAL: HeaderName = HeaderName::from_static("wechatpay-serial");
+static SIGNATURE_TYPE_NAME: HeaderName = HeaderName::from_static("wechatpay-signature-type");
+
+/// Reads a required header as text; `key` is `name` parsed.
+fn header<'h>(headers: &'h HeaderMap, key: &HeaderName, name: &'static str) -> Result<&'h str, VerifyError> {
+    let value = headers.get(key).ok_or(VerifyError::MissingHeader { name })?;
     let s = value
         .to_str()
         .map_err(|_| VerifyError::MalformedHeader { name, reason: "not visible ASCII text".into() })?
@@ -363,7 +383,7 @@ pub fn has_signature_headers(headers: &HeaderMap) -> bool {
 /// [`SIGNATURE_TYPE`] is [`VerifyError::UnsupportedSignatureType`]; absent
 /// is accepted (the header is optional in WeChat Pay's APIv3 rules).
 pub fn check_signature_type(headers: &HeaderMap) -> Result<(), VerifyError> {
-    let Some(value) = headers.get(HEADER_SIGNATURE_TYPE) else { return Ok(()) };
+    let Some(value) = headers.get(&SIGNATURE_TYPE_NAME) else { return Ok(()) };
     let text = value.to_str().map(str::trim).unwrap_or_default();
     if text == SIGNATURE_TYPE {
         Ok(())
@@ -442,20 +462,62 @@ pub fn verify_response_signature(
     max_skew_secs: u64,
     verifier: &dyn Verifier,
 ) -> Result<VerifiedSignature, VerifyError> {
+    let signed = verify_borrowed(headers, body, now_unix, max_skew_secs, verifier)?;
+    Ok(VerifiedSignature {
+        timestamp: signed.timestamp,
+        nonce: signed.nonce.to_owned(),
+        serial: signed.serial.to_owned(),
+    })
+}
+
+/// [`VerifiedSignature`], borrowing the headers (nothing copied).
+pub(crate) struct VerifiedHeaders<'h> {
+    pub(crate) timestamp: i64,
+    pub(crate) nonce: &'h str,
+    pub(crate) serial: &'h str,
+}
+
+/// Largest signature decoded on the stack (RSA-4096 is 512 bytes).
+const MAX_STACK_SIGNATURE: usize = 512;
+
+/// [`verify_response_signature`] without copying the nonce and serial.
+pub(crate) fn verify_borrowed<'h>(
+    headers: &'h HeaderMap,
+    body: &[u8],
+    now_unix: i64,
+    max_skew_secs: u64,
+    verifier: &dyn Verifier,
+) -> Result<VerifiedHeaders<'h>, VerifyError> {
     check_signature_type(headers)?;
-    let timestamp_text = header(headers, HEADER_TIMESTAMP)?;
-    let nonce = header(headers, HEADER_NONCE)?;
-    let signature_b64 = header(headers, HEADER_SIGNATURE)?;
-    let serial = header(headers, HEADER_SERIAL)?;
+    let timestamp_text = header(headers, &TIMESTAMP, HEADER_TIMESTAMP)?;
+    let nonce = header(headers, &NONCE, HEADER_NONCE)?;
+    let signature_b64 = header(headers, &SIGNATURE, HEADER_SIGNATURE)?;
+    let serial = header(headers, &SERIAL, HEADER_SERIAL)?;
 
     let timestamp = parse_timestamp(HEADER_TIMESTAMP, timestamp_text)?;
     check_timestamp(timestamp, now_unix, max_skew_secs)?;
-    let signature = STANDARD
-        .decode(signature_b64)
-        .map_err(|e| VerifyError::MalformedHeader { name: HEADER_SIGNATURE, reason: format!("not base64: {e}") })?;
+    let malformed = |e: base64::DecodeError| VerifyError::MalformedHeader {
+        name: HEADER_SIGNATURE,
+        reason: format!("not base64: {e}"),
+    };
     let message = auth::response_message(timestamp_text, nonce, body);
-    verifier.verify(serial, &message, &signature)?;
-    Ok(VerifiedSignature { timestamp, nonce: nonce.to_owned(), serial: serial.to_owned() })
+    // Decoded on the stack when it fits (it always does for RSA keys up to
+    // 4096 bits); larger input takes the allocating path, with its errors.
+    let mut stack = [0u8; MAX_STACK_SIGNATURE];
+    if base64::decoded_len_estimate(signature_b64.len()) <= MAX_STACK_SIGNATURE {
+        let n = STANDARD.decode_slice(signature_b64, &mut stack).map_err(|e| match e {
+            base64::DecodeSliceError::DecodeError(e) => malformed(e),
+            // Unreachable: the estimate bounds the output.
+            base64::DecodeSliceError::OutputSliceTooSmall => {
+                VerifyError::MalformedHeader { name: HEADER_SIGNATURE, reason: "too long for a signature".into() }
+            }
+        })?;
+        verifier.verify(serial, &message, &stack[..n])?;
+    } else {
+        let signature = STANDARD.decode(signature_b64).map_err(malformed)?;
+        verifier.verify(serial, &message, &signature)?;
+    }
+    Ok(VerifiedHeaders { timestamp, nonce, serial })
 }
 
 #[cfg(test)]
@@ -491,6 +553,66 @@ mod tests {
         h.insert(HEADER_SIGNATURE, HeaderValue::from_str(&sig).unwrap());
         h.insert(HEADER_SERIAL, HeaderValue::from_str(serial).unwrap());
         h
+    }
+
+    #[test]
+    fn signatures_decode_on_the_stack_or_not_with_the_same_errors() {
+        let certs = PlatformCertificates::from_certificates([&platform_cert()]);
+        let body = br#"{"state":"UNDECLARED"}"#;
+        let h = signed_headers(&platform_signer(), PLATFORM_SERIAL, NOW, "n0nce", body);
+        let with_signature = |sig: &str| {
+            let mut h = h.clone();
+            h.insert(HEADER_SIGNATURE, HeaderValue::from_str(sig).unwrap());
+            verify_response(&h, body, NOW, 300, &certs).unwrap_err()
+        };
+        let bad = VerifyError::BadSignature { serial: PLATFORM_SERIAL.into() };
+        // 512 bytes (the stack buffer) and 600 bytes (the heap): both decode, neither verifies.
+        assert_eq!(with_signature(&STANDARD.encode([7u8; 512])), bad);
+        assert_eq!(with_signature(&STANDARD.encode([7u8; 600])), bad);
+        for sig in ["not*base64", &format!("{}*", "A".repeat(900))] {
+            let expected = format!("not base64: {}", STANDARD.decode(sig).unwrap_err());
+            match with_signature(sig) {
+                VerifyError::MalformedHeader { name, reason } => {
+                    assert_eq!((name, reason.as_str()), (HEADER_SIGNATURE, expected.as_str()));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn borrowed_lookup_form_is_the_normal_form() {
+        for serial in [
+            "6B1E3A0F9C2D4E5F708192A3B4C5D6E7F8091A2B",
+            "6b1e3a0f",
+            "006B1E",
+            "0",
+            "000",
+            " 6B1E ",
+            "PUB_KEY_ID_0114232101",
+            "pub_key_id_01",
+            "0PUB",
+            "",
+            "Ä0",
+            "6B\t1E",
+        ] {
+            assert_eq!(normalized(serial), normalize_serial(serial), "{serial:?}");
+        }
+        assert!(matches!(normalized("6B1E3A0F"), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(normalized(PUB_KEY_ID), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn header_names_are_the_documented_ones() {
+        for (key, name) in [
+            (&TIMESTAMP, HEADER_TIMESTAMP),
+            (&NONCE, HEADER_NONCE),
+            (&SIGNATURE, HEADER_SIGNATURE),
+            (&SERIAL, HEADER_SERIAL),
+            (&SIGNATURE_TYPE_NAME, HEADER_SIGNATURE_TYPE),
+        ] {
+            assert_eq!(*key, HeaderName::try_from(name).unwrap());
+        }
     }
 
     #[test]
