@@ -15,6 +15,9 @@
 //!   [--profile P] [--window-seconds S] [--per-minute N] [--declarations N]` runs only
 //!   the batch ones (journal cost, throughput at the rate limit, peak RSS
 //!   of `--validate-only`; see `bench_batch`).
+//! * `bench-workers [--quick]`: several workers over one PostgreSQL journal
+//!   (a throwaway cluster from `scripts/with-postgres`): throughput of 1, 2
+//!   and 4 workers, and the journal's cost on PostgreSQL and SQLite.
 //! * `fuzz [--seconds N] [--merge] [--list] [TARGET…]`: runs the cargo-fuzz
 //!   targets of `fuzz/` on the nightly toolchain (see `fuzz/README.md`).
 
@@ -24,21 +27,23 @@ mod advisories;
 mod bench;
 mod bench_batch;
 mod bench_peers;
+mod bench_workers;
 mod deps;
 mod fuzz;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((cmd, rest)) = args.split_first() else {
-        eprintln!("usage: cargo xtask <check-deps|bench|fuzz> [options]");
+        eprintln!("usage: cargo xtask <check-deps|bench|bench-workers|fuzz> [options]");
         return ExitCode::from(2);
     };
     let cmd = cmd.as_str();
     let result = match cmd {
         "check-deps" => deps::run(rest),
         "bench" => bench::run(rest),
+        "bench-workers" => bench_workers::run(rest),
         "fuzz" => fuzz::run(rest),
-        other => Err(format!("unknown command `{other}`; expected check-deps, bench or fuzz")),
+        other => Err(format!("unknown command `{other}`; expected check-deps, bench, bench-workers or fuzz")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,10 +1,10 @@
 //! The journal: every declaration's life, durable, keyed by the order.
 //!
 //! [`Journal`] is the storage contract the runner needs, synchronous and
-//! backend-neutral; [`SqliteJournal`] is the local implementation (a second,
-//! PostgreSQL one fits the same trait: the decisions live in
-//! [`plan`](crate::plan), the journal only stores rows, compares versions
-//! and logs).
+//! backend-neutral; [`SqliteJournal`] is the local implementation (one
+//! process, one file) and [`PostgresJournal`] the shared one (any number of
+//! workers, one database). The decisions live in [`plan`](crate::plan); a
+//! journal only stores rows, compares versions and logs.
 //!
 //! What it holds:
 //!
@@ -30,8 +30,12 @@ use crate::order::OrderKey;
 use crate::plan::{ConflictPolicy, Row, RowId, Transition};
 use crate::time::Timestamp;
 
+#[cfg(test)]
+mod contract;
+pub mod postgres;
 mod sqlite;
 
+pub use postgres::{PostgresJournal, PostgresOptions};
 pub use sqlite::{Access, SCHEMA_VERSION, SqliteJournal};
 
 /// What happened to an admitted line.

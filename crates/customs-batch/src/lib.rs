@@ -10,10 +10,11 @@
 //! | [`order`] | the typed [`Declaration`], its canonical [`Fields`], [`OrderKey`] and [`ContentHash`] | none |
 //! | [`plan`] | the state machine: [`plan::decide`], [`plan::intent`], [`plan::apply`], [`plan::admit`] | none |
 //! | [`bucket`] | per-merchant token buckets (QFPay's published limits by default) | none |
-//! | [`journal`] | the [`Journal`] trait and [`SqliteJournal`] | SQLite |
+//! | [`journal`] | the [`Journal`] trait, [`SqliteJournal`] and the shared [`PostgresJournal`] | SQLite, PostgreSQL |
 //! | [`runner`] | the loop: due rows → decide → bucket → intent → [`Dispatch`] → apply | threads |
 //! | [`pipeline`] | a file's validation pass and its admission into the journal | reads |
 //! | [`results`] | the results file and summary, from the journal alone | writes |
+//! | [`worker`] | a continuous worker over a shared journal: input table, slices, metrics | PostgreSQL |
 //!
 //! # Exactly once
 //!
@@ -34,9 +35,19 @@
 //! it has accepted (a provider whose query lags its writes could answer "not
 //! found" for a declaration in flight, which is then sent again); that a
 //! disk which acknowledges fsync before writing keeps the intent; and, for
-//! several workers sharing a journal, that a worker stalled past its lease
-//! does not still send (the lease must outlast a send: transport timeout
-//! times attempts).
+//! several workers sharing a journal, that a worker stalled *in the middle
+//! of a send* (after its last check of the intent's lease) does not still
+//! send (the lease must outlast a send: transport timeout times attempts).
+//!
+//! # Several workers
+//!
+//! [`PostgresJournal`] is shared by any number of processes: work is
+//! divided by merchant (one worker holds a merchant's lease, and its token
+//! bucket, at a time), an intent commits only while no other worker holds
+//! the merchant, the runner sends only while the intent's lease runs, and a
+//! dead worker's intents are resolved by query after its leases run out.
+//! [`worker::serve`] is the continuous worker. The reasoning is in
+//! [`journal::postgres`] and [`worker`].
 //!
 //! # Example
 //!
@@ -103,9 +114,10 @@ pub mod runner;
 #[cfg(test)]
 mod testutil;
 pub mod time;
+pub mod worker;
 
 pub use input::{Checked, Format, InputDeclaration, InputOptions, Line, LineError, Lines, ReadError, check};
-pub use journal::{Access, Journal, JournalError, SqliteJournal};
+pub use journal::{Access, Journal, JournalError, PostgresJournal, PostgresOptions, SqliteJournal};
 pub use order::{ContentHash, Declaration, Fields, OrderKey, ProviderName};
 pub use runner::Dispatch;
 pub use time::Timestamp;

@@ -110,6 +110,11 @@ impl Stop {
         self.0.store(ABANDON, Ordering::SeqCst);
     }
 
+    /// Whether a stop (graceful or not) was asked for.
+    pub fn is_requested(&self) -> bool {
+        self.state() != RUNNING
+    }
+
     fn state(&self) -> u8 {
         self.0.load(Ordering::SeqCst)
     }
@@ -126,12 +131,23 @@ struct Job {
 }
 
 struct Done {
-    id: RowId,
+    /// The row as the job was given it.
+    row: Row,
     event: Event,
 }
 
 fn dispatch_one(d: &dyn Dispatch, job: &Job) -> Event {
     match job.work {
+        // A worker stalled (SIGSTOP, a long pause) between its intent and
+        // the send: once the intent's lease has run out another worker may
+        // have taken the row over, so it is not sent (and the row is
+        // decided again).
+        Work::Send(_) if job.row.lease_until.is_some_and(|until| until <= Timestamp::now()) => {
+            Event::Sent(SendOutcome::NotSent(
+                None,
+                Detail::message("not sent: the lease of its intent ran out before it could be sent; decided again"),
+            ))
+        }
         Work::Send(kind) => {
             Event::Sent(catch_unwind(AssertUnwindSafe(|| d.send(&job.row, kind))).unwrap_or_else(|_| {
                 SendOutcome::MayHaveTakenEffect(Detail::message("the dispatcher panicked while sending"))
@@ -184,7 +200,7 @@ pub fn run(
                 };
                 let Ok(job) = job else { return };
                 let event = dispatch_one(d.as_ref(), &job);
-                if tx.send(Done { id: job.row.id, event }).is_err() {
+                if tx.send(Done { row: job.row, event }).is_err() {
                     return;
                 }
             }
@@ -307,7 +323,7 @@ fn finish(
     p: &mut Progress,
     done: &Done,
 ) -> Result<(), JournalError> {
-    in_flight.remove(&done.id);
+    in_flight.remove(&done.row.id);
     let now = Timestamp::now();
     let retry_after = match &done.event {
         Event::Sent(SendOutcome::RateLimited { retry_after, .. })
@@ -316,7 +332,13 @@ fn finish(
     };
     let mut counted = false;
     for _ in 0..3 {
-        let Some(row) = journal.row(done.id)? else { return Ok(()) };
+        let Some(row) = journal.row(done.row.id)? else { return Ok(()) };
+        // The answer belongs to the row as it was sent or queried: if
+        // another worker has taken it over since (another intent, or a
+        // query that moved it on), the answer is stale and dropped.
+        if (row.phase, &row.owner, row.sends) != (done.row.phase, &done.row.owner, done.row.sends) {
+            return Ok(());
+        }
         if !counted {
             counted = true;
             let bucket = options.buckets.bucket(row.key.provider, &row.key.merchant);

@@ -25,7 +25,7 @@ use customs_batch::dispatch::{ClientDispatch, QfPaySender, WeChatSender};
 use customs_batch::plan::{ConflictPolicy, Policy};
 use customs_batch::results::{LineOutcome, ResultRow, Summary};
 use customs_batch::runner::{self, Dispatch, Progress, RunOptions, Stop};
-use customs_batch::{Access, InputOptions, Journal, JournalError, ProviderName, SqliteJournal, Timestamp, pipeline};
+use customs_batch::{Access, InputOptions, Journal, JournalError, ProviderName, Timestamp, pipeline};
 use customs_client::{ClientOptions, qfpay, wechat};
 use customs_core::{Error, RetryPolicy, TransportSettings};
 use customs_http_reqwest::ReqwestTransport;
@@ -43,7 +43,7 @@ pub(crate) fn run(cli: &Cli, args: &BatchArgs) -> Result<ExitCode, Failure> {
         Some(BatchAction::Status { journal }) => status(journal, cli.global.output),
         Some(BatchAction::Report { journal, out, source }) => {
             let mut j = open(journal, Access::Shared)?;
-            let summary = customs_batch::results::report(&mut j, source.as_deref(), out)
+            let summary = customs_batch::results::report(j.as_mut(), source.as_deref(), out)
                 .map_err(|e| Failure::invalid(e.to_string()))?;
             Ok(finish("batch report", &summary, None, cli.global.output))
         }
@@ -51,11 +51,13 @@ pub(crate) fn run(cli: &Cli, args: &BatchArgs) -> Result<ExitCode, Failure> {
     }
 }
 
-fn open(path: &Path, access: Access) -> Result<SqliteJournal, Failure> {
-    SqliteJournal::open(path, access).map_err(|e| journal_failure(&e))
+/// The journal a `--journal` names: a PostgreSQL URL (`postgres://…`, see
+/// `customs worker`) or an SQLite file.
+fn open(path: &Path, access: Access) -> Result<Box<dyn Journal>, Failure> {
+    crate::journal_arg::open(path, access, None)
 }
 
-fn journal_failure(e: &JournalError) -> Failure {
+pub(crate) fn journal_failure(e: &JournalError) -> Failure {
     let kind = match e {
         JournalError::Corrupt { .. } => "journal_corrupt",
         JournalError::NewerSchema { .. } => "journal_newer_schema",
@@ -66,7 +68,7 @@ fn journal_failure(e: &JournalError) -> Failure {
     Failure { exit: Exit::Invalid, kind, message: e.to_string(), details: Value::Null }
 }
 
-fn limits(per_second: u32, per_minute: u32) -> Result<Limits, Failure> {
+pub(crate) fn limits(per_second: u32, per_minute: u32) -> Result<Limits, Failure> {
     let mut w = Vec::new();
     if per_second > 0 {
         w.push(Window::new(per_second, Duration::from_secs(1)));
@@ -78,7 +80,7 @@ fn limits(per_second: u32, per_minute: u32) -> Result<Limits, Failure> {
 }
 
 /// An async client driven from the runner's worker threads.
-struct Blocking<C> {
+pub(crate) struct Blocking<C> {
     rt: tokio::runtime::Handle,
     client: C,
 }
@@ -121,8 +123,41 @@ impl WeChatSender for Blocking<wechat::Client<ReqwestTransport>> {
     }
 }
 
-type CliDispatch =
+pub(crate) type CliDispatch =
     ClientDispatch<Blocking<qfpay::Client<ReqwestTransport>>, Blocking<wechat::Client<ReqwestTransport>>>;
+
+/// The runtime and the dispatcher of the configured providers, one
+/// attempt per call with `timeout` (shared with `customs worker`).
+pub(crate) fn dispatcher(
+    qf: Option<&customs_qfpay::QfPay>,
+    wx: Option<&(customs_wechat::WeChatPay, crate::wechat_cmd::Keys)>,
+    timeout: Duration,
+) -> Result<(tokio::runtime::Runtime, Arc<dyn Dispatch>), Failure> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::invalid(format!("cannot start the runtime: {e}")))?;
+    let settings = TransportSettings::builder().timeout(timeout).build().map_err(Failure::from)?;
+    // One attempt per call: the batch's planner retries, after a query where needed.
+    let client = ClientOptions::default().with_retry(RetryPolicy::default().with_max_attempts(1));
+    let transport = || {
+        let _guard = rt.enter();
+        ReqwestTransport::with_settings(settings.clone())
+            .map_err(|e| Failure::invalid(format!("cannot build the HTTP client: {e}")))
+    };
+    let mut dispatch = CliDispatch::new();
+    if let Some(q) = qf {
+        let c = qfpay::Client::with_session(q.clone(), transport()?, client.clone());
+        dispatch = dispatch.with_qfpay(q.config().app_code(), Blocking { rt: rt.handle().clone(), client: c });
+    }
+    if let Some((pay, keys)) = wx {
+        let c = wechat::Client::from_pay(pay.clone(), transport()?, send::wechat_options(keys, client.clone()));
+        dispatch = dispatch.with_wechat(pay.config().mchid(), Blocking { rt: rt.handle().clone(), client: c });
+    }
+    let dispatch: Arc<dyn Dispatch> = Arc::new(dispatch);
+    Ok((rt, dispatch))
+}
 
 fn batch(cli: &Cli, a: &RunArgs) -> Result<ExitCode, Failure> {
     let input = a.input.clone().ok_or_else(|| Failure::invalid("give the input file"))?;
@@ -160,10 +195,20 @@ fn batch(cli: &Cli, a: &RunArgs) -> Result<ExitCode, Failure> {
         a.journal.as_ref().ok_or_else(|| Failure::invalid("--journal is required (unless --validate-only)"))?;
 
     // 2. Into the journal.
-    let mut journal = open(journal_path, Access::Exclusive)?;
+    let shared = crate::journal_arg::is_shared(journal_path);
+    let owner = crate::journal_arg::owner();
+    let mut journal = crate::journal_arg::open(
+        journal_path,
+        Access::Exclusive,
+        Some(crate::journal_arg::shared_options(
+            &owner,
+            &[(a.qfpay_per_second, a.qfpay_per_minute), (a.wechat_per_second, a.wechat_per_minute)],
+            timeout_of(a),
+        )),
+    )?;
     let source = std::fs::canonicalize(&input).unwrap_or_else(|_| input.clone()).display().to_string();
     let conflicts = if a.modify { ConflictPolicy::Modify } else { ConflictPolicy::Report };
-    let admitted = pipeline::admit_file(&mut journal, &source, &input, None, &options, conflicts, Timestamp::now())
+    let admitted = pipeline::admit_file(journal.as_mut(), &source, &input, None, &options, conflicts, Timestamp::now())
         .map_err(|e| match e {
             pipeline::BatchError::Journal(j) => journal_failure(&j),
             other => Failure::invalid(other.to_string()),
@@ -174,40 +219,19 @@ fn batch(cli: &Cli, a: &RunArgs) -> Result<ExitCode, Failure> {
     );
 
     // 3. Send and settle.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::invalid(format!("cannot start the runtime: {e}")))?;
     let timeout = Duration::from_millis(a.timeout_ms.max(1));
-    let settings = TransportSettings::builder().timeout(timeout).build().map_err(Failure::from)?;
-    // One attempt per call: the batch's planner retries, after a query where needed.
-    let client = ClientOptions::default().with_retry(RetryPolicy::default().with_max_attempts(1));
-    let transport = || {
-        let _guard = rt.enter();
-        ReqwestTransport::with_settings(settings.clone())
-            .map_err(|e| Failure::invalid(format!("cannot build the HTTP client: {e}")))
-    };
-    let mut dispatch = CliDispatch::new();
-    if let Some(q) = &qf {
-        let c = qfpay::Client::with_session(q.clone(), transport()?, client.clone());
-        dispatch = dispatch.with_qfpay(q.config().app_code(), Blocking { rt: rt.handle().clone(), client: c });
-    }
-    if let Some((pay, keys)) = &wx {
-        let c = wechat::Client::from_pay(pay.clone(), transport()?, send::wechat_options(keys, client.clone()));
-        dispatch = dispatch.with_wechat(pay.config().mchid(), Blocking { rt: rt.handle().clone(), client: c });
-    }
-    let dispatch: Arc<dyn Dispatch> = Arc::new(dispatch);
+    let (rt, dispatch) = dispatcher(qf.as_ref(), wx.as_ref(), timeout)?;
     let poll = Duration::from_millis(a.poll_interval_ms.max(1));
     let policy = Policy {
-        exclusive: true,
+        // A file journal is held alone; a shared one has other workers.
+        exclusive: !shared,
         lease: timeout * 2 + Duration::from_secs(5),
         poll_interval: poll,
         resolve_after: poll.min(Duration::from_secs(1)),
         retry_base: poll.min(Duration::from_secs(1)),
         retry_max: Duration::from_secs(60),
         deadline: Some(Timestamp::now() + Duration::from_secs(a.deadline)),
-        ..Policy::new(format!("pid{}-{}", std::process::id(), Timestamp::now().as_millis()))
+        ..Policy::new(owner)
     };
     let st = journal.status().map_err(|e| journal_failure(&e))?;
     let settled: u64 = ["success", "failure", "needs_action", "refused"].iter().map(|p| st.count(p)).sum();
@@ -231,12 +255,12 @@ fn batch(cli: &Cli, a: &RunArgs) -> Result<ExitCode, Failure> {
             }
         });
     }
-    let progress = runner::run(&mut journal, &dispatch, run_options, &stop, &mut |p| show.update(p))
+    let progress = runner::run(journal.as_mut(), &dispatch, run_options, &stop, &mut |p| show.update(p))
         .map_err(|e| journal_failure(&e))?;
     show.finish();
 
     // 4. Results.
-    let summary = results(&mut journal, &source, a.out.as_deref())?;
+    let summary = results(journal.as_mut(), &source, a.out.as_deref())?;
     Ok(finish("batch", &summary, Some(&progress), cli.global.output))
 }
 
@@ -302,7 +326,7 @@ impl Show {
     }
 }
 
-fn results(journal: &mut SqliteJournal, source: &str, out: Option<&Path>) -> Result<Summary, Failure> {
+fn results(journal: &mut dyn Journal, source: &str, out: Option<&Path>) -> Result<Summary, Failure> {
     if let Some(out) = out {
         return customs_batch::results::report(journal, Some(source), out).map_err(|e| Failure::invalid(e.to_string()));
     }
@@ -312,6 +336,11 @@ fn results(journal: &mut SqliteJournal, source: &str, out: Option<&Path>) -> Res
 }
 
 /// The exit code of a batch's summary (see the module documentation).
+/// `--timeout-ms` of a batch.
+fn timeout_of(a: &RunArgs) -> Duration {
+    Duration::from_millis(a.timeout_ms.max(1))
+}
+
 fn exit_of(s: &Summary) -> Exit {
     let any = |o: &[LineOutcome]| o.iter().any(|o| s.count(*o) > 0);
     if s.all_settled_success() {
@@ -395,7 +424,12 @@ fn status(journal: &Path, format: OutputFormat) -> Result<ExitCode, Failure> {
             out!("{}", envelope("batch status", Exit::Ok, outcome_of(Exit::Ok), fields));
         }
         OutputFormat::Text => {
-            out!("journal {} (schema {}): {} declarations", journal.display(), s.schema_version, s.declarations());
+            out!(
+                "journal {} (schema {}): {} declarations",
+                customs_batch::journal::postgres::redact_url(&journal.display().to_string()),
+                s.schema_version,
+                s.declarations()
+            );
             for (p, n) in s.by_phase.iter().filter(|(_, n)| *n > 0) {
                 out!("  {p}: {n}");
             }

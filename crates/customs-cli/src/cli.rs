@@ -132,6 +132,10 @@ pub(crate) enum Command {
     Wechat(WeChatGroup),
     /// Declare many orders from a file, exactly once, resumable (see `customs batch --help`).
     Batch(crate::batch_args::BatchArgs),
+    /// Validate a file and add it to a journal for `customs worker`; nothing is sent.
+    Enqueue(crate::worker_args::EnqueueArgs),
+    /// Declare what is enqueued in a shared PostgreSQL journal, with other workers, until SIGTERM or SIGINT.
+    Worker(crate::worker_args::WorkerArgs),
     /// Print a shell completion script (e.g. `customs completions bash > /etc/bash_completion.d/customs`).
     Completions {
         /// The shell to complete in.

@@ -31,4 +31,8 @@ mod output;
 mod qfpay_cmd;
 
 #[cfg(feature = "fuzzing")]
+#[allow(dead_code, unused_imports, unused_macros)]
+mod worker_args;
+
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;

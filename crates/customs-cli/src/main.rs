@@ -16,6 +16,7 @@ mod config;
 mod demo;
 mod hints;
 mod input;
+mod journal_arg;
 mod output;
 mod progress;
 mod qfpay_cmd;
@@ -23,6 +24,8 @@ mod sandbox_cmd;
 mod send;
 mod wait;
 mod wechat_cmd;
+mod worker_args;
+mod worker_cmd;
 
 use cli::{Cli, Command, ConnectionArgs, OutputFormat};
 use config::Config;
@@ -103,6 +106,8 @@ fn operation_name(command: &Command) -> String {
             Some(batch_args::BatchAction::Status { .. }) => "batch status".into(),
             Some(batch_args::BatchAction::Report { .. }) => "batch report".into(),
         },
+        Command::Enqueue(_) => "enqueue".into(),
+        Command::Worker(_) => "worker".into(),
         Command::Sandbox(a) => match a.action {
             None => "sandbox".into(),
             Some(SandboxAction::Cases) => "sandbox cases".into(),
@@ -241,6 +246,8 @@ fn run(cli: &Cli) -> Result<ExitCode, Failure> {
             runtime()?.block_on(sandbox_cmd::run(args, format))
         }
         Command::Batch(args) => batch_cmd::run(cli, args),
+        Command::Enqueue(args) => worker_cmd::enqueue(cli, args),
+        Command::Worker(args) => worker_cmd::worker(cli, args),
         Command::Demo => {
             connection(cli, None)?;
             runtime()?.block_on(demo::run(format))?;

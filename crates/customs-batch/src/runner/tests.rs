@@ -251,3 +251,136 @@ fn a_graceful_stop_sends_nothing_more_and_commits_what_was_in_flight() {
     assert_eq!((p.sends, p.queries), (0, 0));
     assert_eq!(j.status().unwrap().count("queued"), 5);
 }
+
+#[test]
+fn a_send_whose_intent_lease_ran_out_is_not_sent() {
+    struct Never;
+    impl Dispatch for Never {
+        fn send(&self, _: &Row, _: SendKind) -> SendOutcome {
+            panic!("sent after the intent's lease ran out")
+        }
+        fn query(&self, _: &Row) -> QueryOutcome {
+            QueryOutcome::NotFound(Detail::default())
+        }
+    }
+    let mut row = crate::plan::Row::queued(
+        line(1, "1", "NINGBO").key,
+        crate::order::Fields::new(),
+        crate::order::ContentHash::from_hex("00"),
+        false,
+        Timestamp::now(),
+    );
+    row.phase = Phase::Intent(SendKind::Declare);
+    row.lease_until = Some(Timestamp::now());
+    let event = dispatch_one(&Never, &Job { row, work: Work::Send(SendKind::Declare) });
+    let Event::Sent(SendOutcome::NotSent(None, detail)) = event else { panic!("{event:?}") };
+    assert!(detail.message.unwrap().contains("lease"));
+}
+
+#[test]
+fn three_workers_on_one_postgres_journal_declare_each_order_exactly_once() {
+    use crate::journal::{PostgresJournal, PostgresOptions};
+    let Some(db) = crate::testutil::PgDb::new("runner_workers") else { return };
+    let connect = |owner: &str| {
+        PostgresJournal::connect(
+            db.url(),
+            PostgresOptions {
+                owner: owner.into(),
+                merchant_lease: Duration::from_millis(1500),
+                cooldown: Duration::from_millis(100),
+            },
+        )
+        .unwrap()
+    };
+    let n = 300u64;
+    let mut j = connect("admin");
+    let lines: Vec<_> = (1..=n)
+        .map(|i| {
+            let mut l = line(i, &i.to_string(), "NINGBO");
+            l.key.merchant = format!("m{}", i % 6);
+            l
+        })
+        .collect();
+    j.admit("in.jsonl", &lines, ConflictPolicy::Report, Timestamp::now()).unwrap();
+    let mut fake = Fake::new(8, 7);
+    fake.state.get_mut().unwrap().crash_after = Some(40);
+    let fake = Arc::new(fake);
+    let workers: Vec<_> = (0..3)
+        .map(|w| {
+            let mut journal = connect(&format!("w{w}"));
+            let dispatch = fake.clone() as Arc<dyn Dispatch>;
+            // Worker 0 is "killed" (abandons its run, in flight included) after the 40th declaration.
+            let stop = if w == 0 { fake.stop.clone() } else { Stop::new() };
+            std::thread::spawn(move || {
+                let mut options = fast(&format!("w{w}"));
+                options.policy.exclusive = false;
+                options.policy.lease = Duration::from_millis(1500);
+                run(&mut journal, &dispatch, options, &stop, &mut |_| {}).unwrap()
+            })
+        })
+        .collect();
+    let progress: Vec<Progress> = workers.into_iter().map(|h| h.join().unwrap()).collect();
+    let s = fake.state.lock().unwrap();
+    assert_eq!(s.applied.len() as u64, n, "every order arrived");
+    let twice: Vec<_> = s.applied.iter().filter(|(_, c)| **c != 1).collect();
+    assert!(twice.is_empty(), "declared more than once: {twice:?}");
+    drop(s);
+    let st = j.status().unwrap();
+    assert_eq!(st.count("success"), n, "{st:?}");
+    assert!(progress.iter().filter(|p| p.sends > 0).count() >= 2, "the work was shared: {progress:?}");
+}
+
+#[test]
+fn a_worker_settles_what_is_enqueued_until_stopped_and_releases_its_merchants() {
+    use crate::journal::{PostgresJournal, PostgresOptions};
+    use crate::worker::{Metrics, WorkerOptions, serve};
+    let Some(db) = crate::testutil::PgDb::new("runner_serve") else { return };
+    let options = PostgresOptions {
+        owner: "w".into(),
+        merchant_lease: Duration::from_secs(5),
+        cooldown: Duration::from_millis(100),
+    };
+    let mut j = PostgresJournal::connect(db.url(), options.clone()).unwrap();
+    let fake = Arc::new(Fake::new(5, 3));
+    let dispatch = fake.clone() as Arc<dyn Dispatch>;
+    let stop = Stop::new();
+    let metrics = Arc::new(Metrics::new());
+    let input = crate::InputOptions { qfpay_merchant: Some("app".into()), ..crate::InputOptions::default() };
+    let mut worker_options = WorkerOptions::new(fast("w"), input);
+    worker_options.run.policy.exclusive = false;
+    worker_options.slice = Duration::from_millis(300);
+    worker_options.idle = Duration::from_millis(20);
+    let worker = {
+        let (stop, metrics) = (stop.clone(), Arc::clone(&metrics));
+        std::thread::spawn(move || serve(&mut j, &dispatch, &worker_options, &stop, &metrics))
+    };
+    let mut c = postgres::Client::connect(db.url(), postgres::NoTls).unwrap();
+    let n: i64 = 40;
+    for i in 0..n {
+        // Enqueued while the worker runs, as an order service would.
+        let body = format!(
+            r#"{{"provider":"qfpay","trade_type":"weixin","syssn":"{i}","customs":"NINGBO","mch_customs_no":"110084111"}}"#
+        );
+        c.execute("INSERT INTO customs_inbox (source, line, body) VALUES ('svc', $1, $2)", &[&i, &body]).unwrap();
+        if i % 10 == 0 {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let mut admin = PostgresJournal::connect(db.url(), PostgresOptions::new("admin")).unwrap();
+    let started = std::time::Instant::now();
+    while admin.status().unwrap().count("success") < n.unsigned_abs() {
+        assert!(started.elapsed() < Duration::from_secs(30), "{:?}", admin.status().unwrap());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.graceful();
+    worker.join().unwrap().unwrap();
+    let s = fake.state.lock().unwrap();
+    assert_eq!(s.applied.len() as u64, n.unsigned_abs());
+    assert!(s.applied.values().all(|c| *c == 1), "{:?}", s.applied);
+    drop(s);
+    let held: i64 = c.query_one("SELECT count(*) FROM customs_merchants WHERE owner IS NOT NULL", &[]).unwrap().get(0);
+    assert_eq!(held, 0, "released at the stop");
+    let text = metrics.render();
+    assert!(text.contains(&format!("customs_worker_settled_total{{outcome=\"success\"}} {n}")), "{text}");
+    assert!(text.contains("# TYPE customs_worker_in_flight gauge\ncustoms_worker_in_flight 0"), "{text}");
+}

@@ -242,3 +242,9 @@ fn a_modify_is_journaled_as_pending_and_read_back() {
     assert_eq!(r.modify.as_ref().and_then(|m| m.fields.get("customs")), Some("SHANGHAI_ZS"));
     assert_eq!(decide(&r, T0, &pol), Decision::Send(SendKind::Modify));
 }
+
+#[test]
+fn the_journal_contract_holds() {
+    let dir = Dir::new("contract");
+    super::super::contract::all(|name| Box::new(open(&dir.file(&format!("{name}.sqlite")))));
+}
