@@ -438,6 +438,15 @@ pub(crate) struct WeChatSection {
     pub(crate) merchants: Vec<accounts::WeChatAccount>,
 }
 
+impl QfPaySection {
+    /// The QFPay configuration builder's refusal, as
+    /// [`WeChatSection::refusal`] words WeChat's.
+    pub(crate) fn refusal(&self, at: &str, e: &customs_qfpay::ConfigError, base: &Path) -> ConfigError {
+        let source = (e.key() == "client_key").then_some(&self.client_key);
+        refusal(at, e.key(), e.reason().to_owned(), source, base)
+    }
+}
+
 impl WeChatSection {
     /// The WeChat configuration builder's refusal, naming the setting as it
     /// is written here (`wechat.private_key`) and where its secret was read
@@ -454,10 +463,17 @@ impl WeChatSection {
             "apiv3_key" => Some(&self.apiv3_key),
             _ => None,
         };
-        match source {
-            Some(s) => ConfigError::new(format!("{at}.{key}"), format!("{reason} (the secret was {})", s.origin(base))),
-            None => ConfigError::new(format!("{at}.{key}"), reason),
-        }
+        refusal(at, key, reason, source, base)
+    }
+}
+
+/// A provider builder's refusal of `table.key` (`table`: `qfpay`,
+/// `qfpay.merchants[0]`, …), with where its secret was read from when the
+/// key holds one.
+fn refusal(table: &str, key: &str, reason: String, secret: Option<&SecretSource>, base: &Path) -> ConfigError {
+    match secret {
+        Some(s) => ConfigError::new(format!("{table}.{key}"), format!("{reason} (the secret was {})", s.origin(base))),
+        None => ConfigError::new(format!("{table}.{key}"), reason),
     }
 }
 
@@ -585,6 +601,29 @@ impl Config {
 mod tests {
     use super::*;
 
+    /// A QFPay setting the builder refuses is named as written in the file,
+    /// with where its secret came from, as WeChat's are.
+    #[test]
+    fn a_refused_qfpay_setting_is_named_as_written() {
+        let file = Config::parse("[qfpay]\napp_code = \"A B\"\nclient_key = \"k\"\n").unwrap();
+        let s = file.qfpay.unwrap();
+        let build = |app_code: &str, key: &str| {
+            customs_qfpay::QfPayConfig::builder().app_code(app_code).client_key(Secret::new(key)).build().unwrap_err()
+        };
+        let e = s.refusal("qfpay", &build(&s.app_code, "k"), Path::new("."));
+        assert_eq!(e.key, "qfpay.app_code");
+        assert!(e.reason.contains("printable ASCII without spaces"), "{}", e.reason);
+        let e = s.refusal("qfpay", &build("APP", ""), Path::new("."));
+        assert_eq!(
+            (e.key.as_str(), e.reason.as_str()),
+            (
+                "qfpay.client_key",
+                "is empty; use the client key QFPay issued with the app code (the secret was written inline in the \
+                 configuration file)"
+            )
+        );
+    }
+
     const SAMPLE: &str = r#"
 [qfpay]
 app_code = "APP"
@@ -679,7 +718,7 @@ apiv3_key = "0123456789abcdef0123456789abcdef"
         assert_eq!(
             e,
             "configuration `qfpay` at customs.toml:4:1: unknown field `clientkey`, expected one of `app_code`, \
-             `client_key`, `mchid`, `sign_type`, `environment`, `base_url`"
+             `client_key`, `mchid`, `sign_type`, `environment`, `base_url`, `merchants`"
         );
         assert_eq!(d, "  |\n4 | clientkey='***'\n  | ^^^^^^^^^");
     }
@@ -751,14 +790,33 @@ apiv3_key = "0123456789abcdef0123456789abcdef"
         );
     }
 
+    #[test]
+    fn an_account_secret_is_masked_in_a_diagram() {
+        let (e, d) = parse_error(
+            "[qfpay]\napp_code = 'a'\nclient_key = 'k'\n\n[[qfpay.merchants]]\napp_code = 'B2'\nclient_key = 'Sup3rS3cretKey' 5\n",
+        );
+        assert!(e.contains("customs.toml:7"), "{e}");
+        assert!(!d.contains("Sup3rS3cretKey") && !e.contains("Sup3rS3cretKey"), "{e}\n{d}");
+        assert!(d.contains("client_key = '***'"), "{d}");
+        let (_, d) = parse_error("[qfpay]\napp_code = 'a'\nclient_key = 'k'\n[[qfpay.merchants]]\napp_code = 'B2' 5\n");
+        assert!(d.contains("app_code = 'B2'"), "an account's identifier is shown: {d}");
+    }
+
     /// Every setting of both tables is either secret-bearing or shown: a new
     /// field must be classified (or it is masked, which is safe but unhelpful).
     #[test]
     fn every_setting_is_classified_for_redaction() {
-        for table in ["qfpay", "wechat"] {
-            let e = toml::from_str::<ConfigFile>(&format!("[{table}]\nzzz = 1\n")).unwrap_err();
+        let own = |table: &str| format!("[{table}]\napp_code = 'a'\nclient_key = 'k'\n");
+        for (table, text) in [
+            ("qfpay", "[qfpay]\nzzz = 1\n".to_owned()),
+            ("wechat", "[wechat]\nzzz = 1\n".to_owned()),
+            ("qfpay.merchants", format!("{}[[qfpay.merchants]]\nzzz = 1\n", own("qfpay"))),
+            ("wechat.merchants", "[[wechat.merchants]]\nzzz = 1\n".to_owned()),
+        ] {
+            let e = toml::from_str::<ConfigFile>(&text).unwrap_err();
             let fields = e.message().split_once("expected one of ").unwrap().1;
-            for field in fields.split(", ").map(|f| f.trim_matches('`')) {
+            // A table of accounts is not a value: its keys are classified (above).
+            for field in fields.split(", ").map(|f| f.trim_matches('`')).filter(|f| *f != "merchants") {
                 let path = format!("{table}.{field}");
                 assert!(
                     redact::SECRET_KEYS.contains(&path.as_str()) || redact::SHOWN_VALUES.contains(&path.as_str()),

@@ -36,7 +36,7 @@ fn provider_of(config: &Config, at: &str, section: &QfPaySection, base_url: Opti
         }
         (None, None, None) => Environment::Production,
     };
-    let mut b = QfPayConfig::builder(section.app_code.clone(), key).environment(environment);
+    let mut b = QfPayConfig::builder().app_code(section.app_code.clone()).client_key(key).environment(environment);
     if let Some(m) = &section.mchid {
         b = b.mchid(m.clone());
     }
@@ -50,7 +50,7 @@ fn provider_of(config: &Config, at: &str, section: &QfPaySection, base_url: Opti
             )));
         }
     }
-    b.build().map(QfPay::new).map_err(|e| Failure::invalid(e.to_string()))
+    b.build().map(QfPay::new).map_err(|e| config_failure(section.refusal(at, &e, &config.base)))
 }
 
 pub(crate) fn config_failure(e: ConfigError) -> Failure {
