@@ -655,55 +655,55 @@ where
     S: postgres::ToStatement + ?Sized,
 {
     let row = &t.row;
-    let v = Values::of(row);
+    let vals = Values::of(row);
     let from = i64::try_from(t.from_version).unwrap_or(i64::MAX);
     let intent_of = match t.log.event {
         LogEvent::Intent(_) => Some(row.owner.clone().unwrap_or_default()),
         _ => None,
     };
     let at = ts(t.log.at);
-    let e = &t.log;
-    let kind = match e.event {
+    let entry = &t.log;
+    let kind = match entry.event {
         LogEvent::Intent(k) | LogEvent::Answer(k) => Some(k.as_str()),
-        _ => e.phase.kind().map(SendKind::as_str),
+        _ => entry.phase.kind().map(SendKind::as_str),
     };
     let changed = c
         .execute(
             statement,
             &[
-                &v.version,
+                &vals.version,
                 &row.key.alt_order,
-                &v.fields,
+                &vals.fields,
                 &row.hash.as_str(),
-                &v.modifiable,
-                &v.phase,
-                &v.kind,
-                &v.due_at,
+                &vals.modifiable,
+                &vals.phase,
+                &vals.kind,
+                &vals.due_at,
                 &row.owner,
-                &v.lease_until,
-                &v.sends,
-                &v.queries,
-                &v.failures,
-                &v.modify_fields,
-                &v.modify_hash,
-                &v.http_status,
+                &vals.lease_until,
+                &vals.sends,
+                &vals.queries,
+                &vals.failures,
+                &vals.modify_fields,
+                &vals.modify_hash,
+                &vals.http_status,
                 &row.last.code,
                 &row.last.message,
                 &row.last.state,
                 &row.last.customs_trade_id,
-                &v.updated_at,
+                &vals.updated_at,
                 &row.id.0,
                 &from,
                 &intent_of,
                 &at,
-                &e.event.as_str(),
-                &e.phase.as_str(),
+                &entry.event.as_str(),
+                &entry.phase.as_str(),
                 &kind,
-                &e.detail.http_status.map(i64::from),
-                &e.detail.code,
-                &e.detail.message,
-                &e.detail.state,
-                &e.detail.customs_trade_id,
+                &entry.detail.http_status.map(i64::from),
+                &entry.detail.code,
+                &entry.detail.message,
+                &entry.detail.state,
+                &entry.detail.customs_trade_id,
             ],
         )
         .map_err(|e| storage(&e))?;
@@ -940,11 +940,10 @@ impl Journal for PostgresJournal {
         }
         // Not waiting for the flush (see the module's "Durability").
         self.client.batch_execute("BEGIN; SET LOCAL synchronous_commit = off").map_err(|e| storage(&e))?;
-        let done = (|| {
-            #[cfg(test)]
-            self.observe_sync(t.log.event)?;
-            update_row(&mut self.client, &statement, t)
-        })();
+        #[cfg(test)]
+        let done = self.observe_sync(t.log.event).and_then(|()| update_row(&mut self.client, &statement, t));
+        #[cfg(not(test))]
+        let done = update_row(&mut self.client, &statement, t);
         match done {
             Ok(()) => self.client.batch_execute("COMMIT").map_err(|e| storage(&e)),
             Err(e) => {
