@@ -69,13 +69,18 @@ impl Drop for Db {
 /// demo's WeChat merchant, five merchants (a platform declaring for several).
 const MORE_QFPAY: [&str; 3] = ["QFTEST0002", "QFTEST0003", "QFTEST0004"];
 
+/// A further WeChat merchant account (the demo's keys under another `mchid`).
+const MORE_WECHAT: &str = "1230000110";
+
 /// A sandbox that knows the [`MORE_QFPAY`] merchants too.
 fn platform_sandbox(b: customs_sandbox::SandboxBuilder) -> BlockingSandbox {
     let mut b = b;
     for app in MORE_QFPAY {
         b = b.qfpay_merchant(QfPayMerchant::new(app, demo::qfpay_client_key()));
     }
-    b.start_blocking().unwrap()
+    let mut wechat = demo::wechat_merchant();
+    wechat.mchid = MORE_WECHAT.into();
+    b.wechat_merchant(wechat).start_blocking().unwrap()
 }
 
 struct Workdir(PathBuf);
@@ -103,6 +108,11 @@ impl Workdir {
             );
             t
         });
+        let toml = format!(
+            "{toml}\n[[wechat.merchants]]\nmchid = \"{MORE_WECHAT}\"\nserial_no = \"{}\"\nprivate_key = {{ file = \"merchant_key.pem\" }}\n\
+             apiv3_key = {{ env = \"CUSTOMS_TEST_APIV3\" }}\n",
+            demo::WECHAT_MERCHANT_SERIAL
+        );
         std::fs::write(dir.join("customs.toml"), toml).unwrap();
         Self(dir)
     }
@@ -483,27 +493,44 @@ fn a_batch_on_a_postgres_journal_sends_settles_and_reports_each_order_once() {
     assert!(stderr.contains("not a configured qfpay merchant account"), "{stderr}");
     assert!(declare_counts(&sandbox).is_empty(), "nothing sent");
 
-    std::fs::write(w.path("orders.jsonl"), platform_orders(&sandbox, 3, 1, 4)).unwrap();
+    let mut lines = platform_orders(&sandbox, 3, 1, 4);
+    // And one of the further WeChat account.
+    let (txn, otn) = ("4200000000202603020400099999", "WKMORE0001");
+    sandbox.add_wechat_transaction(WeChatTransaction::new(
+        txn,
+        otn,
+        MORE_WECHAT,
+        1_000,
+        demo::PAYER_NAME,
+        demo::PAYER_ID_NO,
+    ));
+    let _ = writeln!(
+        lines,
+        "{{\"provider\":\"wechat\",\"merchant\":\"{MORE_WECHAT}\",\"out_trade_no\":\"{otn}\",\"transaction_id\":\"{txn}\",\"customs\":\"SHANGHAI_ZS\",\"merchant_customs_no\":\"4403169D3W\"}}"
+    );
+    std::fs::write(w.path("orders.jsonl"), lines).unwrap();
     let args = ["batch", "orders.jsonl", "--journal", &db.url, "--out", "results.jsonl", "--poll-interval-ms", "100"];
     let o = w.run(&args);
     let (_, stderr) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{stderr}");
-    // Three orders of the demo's QFPay and WeChat merchants, one of each further QFPay account.
-    assert_eq!(declare_counts(&sandbox), vec![1; 9], "each order declared once, with its merchant's account");
-    assert_eq!(settled(&sandbox), 9);
-    assert_eq!(journaled_success(&db), 9);
+    // Three orders of the demo's QFPay and WeChat merchants, one of each further account.
+    assert_eq!(declare_counts(&sandbox), vec![1; 10], "each order declared once, with its merchant's account");
+    assert_eq!(settled(&sandbox), 10);
+    assert_eq!(journaled_success(&db), 10);
+    // (The sandbox finds a transaction only under its own merchant: each
+    // settled, so each went out with its merchant's account.)
     let results = std::fs::read_to_string(w.path("results.jsonl")).unwrap();
     let outcomes: Vec<_> = results
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["outcome"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(outcomes, vec!["settled_success"; 9], "{results}");
+    assert_eq!(outcomes, vec!["settled_success"; 10], "{results}");
 
     // The same command again sends nothing and reports the same.
     let o = w.run(&args);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
-    assert_eq!(declare_counts(&sandbox), vec![1; 9], "nothing sent twice");
+    assert_eq!(declare_counts(&sandbox), vec![1; 10], "nothing sent twice");
     let again = w.run(&["batch", "report", &db.url, "--out", "again.jsonl"]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again).1);
-    assert_eq!(std::fs::read_to_string(w.path("again.jsonl")).unwrap().lines().count(), 9);
+    assert_eq!(std::fs::read_to_string(w.path("again.jsonl")).unwrap().lines().count(), 10);
 }
