@@ -276,6 +276,29 @@ impl SqliteJournal {
         self.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap()
     }
 
+    /// One transaction for a group of transitions, synced (`FULL`) if any
+    /// is an intent: one fsync for the group instead of one per intent.
+    ///
+    /// A [`JournalError::Stale`] transition has written nothing (its
+    /// `UPDATE` matched no row, and its log entry is written only after
+    /// it), so it needs no savepoint to be undone and the others commit;
+    /// any other error rolls the whole group back (`Err`).
+    fn commit_group(&mut self, ts: &[Transition]) -> Result<Vec<Result<(), JournalError>>, JournalError> {
+        self.sync(ts.iter().any(|t| matches!(t.log.event, LogEvent::Intent(_))))?;
+        let path = self.path.clone();
+        let tx = self.tx()?;
+        let mut out = Vec::with_capacity(ts.len());
+        for t in ts {
+            match update_row(&tx, &path, t) {
+                Ok(()) => out.push(Ok(())),
+                Err(JournalError::Stale(id)) => out.push(Err(JournalError::Stale(id))),
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit().map_err(|e| classify(&path, &e))?;
+        Ok(out)
+    }
+
     fn tx(&mut self) -> Result<Transaction<'_>, JournalError> {
         let path = self.path.clone();
         self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| classify(&path, &e))
@@ -664,6 +687,13 @@ impl Journal for SqliteJournal {
         let tx = self.tx()?;
         update_row(&tx, &path, t)?;
         tx.commit().map_err(|e| classify(&path, &e))
+    }
+
+    fn commit_all(&mut self, ts: &[Transition]) -> Vec<Result<(), JournalError>> {
+        if ts.is_empty() {
+            return Vec::new();
+        }
+        self.commit_group(ts).unwrap_or_else(|e| ts.iter().map(|_| Err(e.clone())).collect())
     }
 
     fn status(&mut self) -> Result<Status, JournalError> {
