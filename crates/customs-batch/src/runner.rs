@@ -4,7 +4,10 @@
 //! [`plan::decide`] what to do with each, takes a token from the
 //! merchant's [`Bucket`](crate::bucket::Bucket), **commits the intent
 //! before handing a send to a worker**, and commits every answer through
-//! [`plan::apply`]. At most `concurrency` sends and queries are in flight,
+//! [`plan::apply`]. Commits are grouped ([`Journal::commit_all`]): the
+//! intents of one scheduling pass together, before any of their sends is
+//! handed to a worker (one sync for the group), and the answers that have
+//! arrived together. At most `concurrency` sends and queries are in flight,
 //! on worker threads; the journal is only touched by the calling thread.
 //! It returns when every row is settled, when the deadline has passed (what
 //! is left is reported as pending, maybe-sent or not sent, and a later run
@@ -187,7 +190,7 @@ pub fn run(
     // Due rows read per free slot: enough to look past rows that must wait
     // (their merchant's bucket, a back-off), few enough that a pass after
     // each answer does not read the whole queue.
-    let scan_per_slot = 8;
+    let scan_per_slot = 2;
     let policy = options.policy.clone();
     let (job_tx, job_rx) = mpsc::channel::<Job>();
     let job_rx = Arc::new(Mutex::new(job_rx));
@@ -384,6 +387,8 @@ fn count_answer(options: &mut RunOptions, row: &Row, done: &Done) {
     }
 }
 
+/// `Some` (with the delay the provider advised, if any) for a 429.
+#[allow(clippy::option_option)] // A 429 with or without advice, or no 429.
 fn rate_limited(done: &Done) -> Option<Option<Duration>> {
     match &done.event {
         Event::Sent(SendOutcome::RateLimited { retry_after, .. })

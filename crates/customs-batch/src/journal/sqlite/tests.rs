@@ -281,3 +281,25 @@ fn the_journal_contract_holds() {
     let dir = Dir::new("contract");
     super::super::contract::all(|name| Box::new(open(&dir.file(&format!("{name}.sqlite")))));
 }
+
+#[test]
+fn a_transition_that_keeps_the_content_rewrites_only_the_state_and_one_that_changes_it_everything() {
+    let dir = Dir::new("narrow");
+    let mut j = open(&dir.file("j.sqlite"));
+    let id = j.admit("a", &[line(1, "1", "NINGBO")], ConflictPolicy::Report, T0).unwrap()[0].id();
+    let pol = Policy::new("w1");
+    let t = intent(&j.row(id).unwrap().unwrap(), SendKind::Declare, T0, &pol).unwrap();
+    assert!(update_state(&j.conn, &j.path, &t).unwrap(), "an intent keeps the content");
+    assert!(!update_state(&j.conn, &j.path, &t).unwrap(), "not at the version read");
+    // A transition that replaces the content (as an applied modify does).
+    let mut changed =
+        plan::apply(&t.row, Event::Sent(SendOutcome::Answered(Standing::Accepted, Detail::default())), T0, &pol)
+            .unwrap();
+    let other = line(1, "1", "SHANGHAI_ZS");
+    changed.row.fields = other.fields.clone();
+    changed.row.hash = other.hash.clone();
+    assert!(!update_state(&j.conn, &j.path, &changed).unwrap(), "the content differs");
+    j.commit(&changed).unwrap();
+    assert_eq!(j.row(id).unwrap().unwrap(), changed.row, "read back with the new content");
+    assert!(matches!(j.commit(&changed), Err(JournalError::Stale(i)) if i == id));
+}
