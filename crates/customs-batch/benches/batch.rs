@@ -415,7 +415,9 @@ fn wechat_cpu(iterations: usize) -> f64 {
 
 /// The same life for a QFPay declaration (MD5-signed form, unsigned answers).
 fn qfpay_cpu(iterations: usize) -> f64 {
-    let config = customs_qfpay::QfPayConfig::builder("A1B2C3D4E5F6", Secret::new("0123456789ABCDEF0123456789ABCDEF"))
+    let config = customs_qfpay::QfPayConfig::builder()
+        .app_code("A1B2C3D4E5F6")
+        .client_key(Secret::new("0123456789ABCDEF0123456789ABCDEF"))
         .environment(customs_qfpay::Environment::Production)
         .build()
         .unwrap();
@@ -426,7 +428,8 @@ fn qfpay_cpu(iterations: usize) -> f64 {
         CustomsCode::SHANGHAI_ZS,
         "110084111".parse().unwrap(),
     )
-    .into();
+    .try_into()
+    .unwrap();
     let answer = |body: String| http::Response::builder().status(200).body(body.into_bytes()).unwrap();
     let declared = answer(format!(
         r#"{{"syssn":"{syssn}","respcd":"0000","resperr":"","respmsg":"","verify_department":"OTHERS","verify_department_trade_id":"4200000459201911265585026208"}}"#
@@ -435,7 +438,8 @@ fn qfpay_cpu(iterations: usize) -> f64 {
         customs_qfpay::TradeType::Weixin,
         CustomsCode::SHANGHAI_ZS,
         syssn.parse().unwrap(),
-    );
+    )
+    .unwrap();
     let record = answer(format!(
         r#"{{"syssn":"{syssn}","respcd":"0000","resperr":"","respmsg":"","data":[{{"resperr":"","errmsg":null,"sub_order_no":null,"verify_department":"OTHERS","verify_department_trade_id":"4200000459201911265585026208"}}]}}"#
     ));
@@ -520,8 +524,10 @@ fn throughput_bench(a: &Args) -> Value {
     for chunk in lines.chunks(ADMIT_CHUNK) {
         j.admit("bench.jsonl", chunk, ConflictPolicy::Report, Timestamp::now()).unwrap();
     }
-    let config = customs_qfpay::QfPayConfig::builder(demo::QFPAY_APP_CODE, demo::qfpay_client_key())
-        .environment(customs_qfpay::Environment::Custom(sandbox.base_url()))
+    let config = customs_qfpay::QfPayConfig::builder()
+        .app_code(demo::QFPAY_APP_CODE)
+        .client_key(demo::qfpay_client_key())
+        .base_url(sandbox.base_url())
         .build()
         .unwrap();
     let transport =

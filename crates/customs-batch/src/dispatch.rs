@@ -274,11 +274,9 @@ fn nonempty(s: Option<&String>) -> Option<String> {
 
 impl<Q: QfPaySender, W: WeChatSender> ClientDispatch<Q, W> {
     fn send_qfpay(client: &Q, d: customs_qfpay::DeclareRequest, kind: SendKind) -> SendOutcome {
-        let d = match (kind, d) {
-            (SendKind::Modify, customs_qfpay::DeclareRequest::WeChat(w)) => {
-                customs_qfpay::DeclareRequest::WeChat(w.with_action_type(ActionType::Modify))
-            }
-            (_, d) => d,
+        let d = match kind {
+            SendKind::Modify => d.with_action_type(ActionType::Modify),
+            SendKind::Declare => d,
         };
         match client.declare(&d) {
             Ok(r) => answered(
@@ -296,10 +294,22 @@ impl<Q: QfPaySender, W: WeChatSender> ClientDispatch<Q, W> {
     }
 
     fn query_qfpay(&self, client: &Q, d: &customs_qfpay::DeclareRequest) -> QueryOutcome {
-        let mut q = customs_qfpay::QueryRequest::new(d.trade_type(), d.customs().clone(), d.syssn().clone());
-        if let Some(s) = d.sub_order_no() {
-            q = q.with_sub_order_no(s.clone());
-        }
+        // A query's `sub_order_no` is shorter (String(40)) than a declaration's
+        // (String(64)): one that does not fit fails here, as the query would.
+        let q =
+            customs_qfpay::QueryRequest::new(d.trade_type(), d.customs().clone(), d.syssn().clone()).and_then(|q| {
+                match d.sub_order_no() {
+                    Some(s) => q.with_sub_order_no(s.clone()),
+                    None => Ok(q),
+                }
+            });
+        let q = match q {
+            Ok(q) => q,
+            Err(v) => {
+                let e = Error::<Q::TransportError>::from(v);
+                return classify_query_error(ProviderName::QfPay, &e, &self.not_found);
+            }
+        };
         match client.query(&q) {
             Ok(r) => {
                 let record = match d.sub_order_no() {

@@ -59,7 +59,9 @@ pub(crate) fn pem_der(pem: &str) -> Vec<u8> {
 }
 
 pub(crate) fn qfpay(sign_type: SignType) -> QfPay {
-    let config = QfPayConfig::builder("A1B2C3D4E5F6", Secret::new(QFPAY_KEY))
+    let config = QfPayConfig::builder()
+        .app_code("A1B2C3D4E5F6")
+        .client_key(Secret::new(QFPAY_KEY))
         .environment(Environment::Production)
         .sign_type(sign_type)
         .build()
@@ -75,7 +77,8 @@ pub(crate) fn qfpay_declaration() -> DeclareRequest {
         "110084111".parse().unwrap(),
     )
     .with_sub_order(sub)
-    .into()
+    .try_into()
+    .unwrap()
 }
 
 pub(crate) fn wechat_pay() -> WeChatPay {

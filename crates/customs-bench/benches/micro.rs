@@ -59,7 +59,8 @@ fn qfpay_benches(c: &mut Criterion) {
         customs_qfpay::TradeType::Weixin,
         CustomsCode::SHANGHAI_ZS,
         "20191227000200020061752831".parse().unwrap(),
-    );
+    )
+    .unwrap();
     g.bench_function("query_50_records_decode", |b| b.iter(|| md5.decode_query(&query, black_box(&resp)).unwrap()));
     g.finish();
 }

@@ -59,23 +59,10 @@ pub(crate) fn explain(mut f: Failure, base_url: &str, config: &Path) -> Failure 
 
 /// Whether `e` is a platform certificate download (this call's, or the one
 /// made before it) whose certificates do not decrypt with the configured
-/// APIv3 key: the answer's own listings are opened again with `pay`'s key to
-/// tell a wrong key (AES-GCM refuses it) from any other decoding problem.
-pub(crate) fn apiv3_key_refused<TE: customs_core::TransportError>(
-    e: &customs_core::Error<TE>,
-    pay: &customs_wechat::WeChatPay,
-) -> bool {
-    use customs_core::{Error, KeysError, ResponseError};
-    use customs_wechat::certificates::{CertificateError, CertificatesBody};
-    match e {
-        Error::Keys(KeysError::Download(inner)) => apiv3_key_refused(inner, pay),
-        Error::Response(ResponseError::Decode(d)) => {
-            serde_json::from_slice::<CertificatesBody>(&d.raw).is_ok_and(|body| {
-                body.data.iter().any(|l| matches!(l.open(pay.config().apiv3_key()), Err(CertificateError::Decrypt(_))))
-            })
-        }
-        _ => false,
-    }
+/// APIv3 key (AES-GCM refuses its tag): the download's typed error says so.
+pub(crate) fn apiv3_key_refused<TE>(e: &customs_core::Error<TE>) -> bool {
+    use customs_wechat::certificates::CertificatesError;
+    matches!(CertificatesError::of(e), Some(CertificatesError::ApiV3Key { .. }))
 }
 
 /// The configuration failure for platform certificates that would not

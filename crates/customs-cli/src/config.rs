@@ -431,6 +431,15 @@ pub(crate) struct WeChatSection {
     pub(crate) platform_certificates: Vec<PathBuf>,
 }
 
+impl QfPaySection {
+    /// The QFPay configuration builder's refusal, as
+    /// [`WeChatSection::refusal`] words WeChat's.
+    pub(crate) fn refusal(&self, e: &customs_qfpay::ConfigError, base: &Path) -> ConfigError {
+        let source = (e.key() == "client_key").then_some(&self.client_key);
+        refusal("qfpay", e.key(), e.reason().to_owned(), source, base)
+    }
+}
+
 impl WeChatSection {
     /// The WeChat configuration builder's refusal, naming the setting as it
     /// is written here (`wechat.private_key`) and where its secret was read
@@ -447,12 +456,16 @@ impl WeChatSection {
             "apiv3_key" => Some(&self.apiv3_key),
             _ => None,
         };
-        match source {
-            Some(s) => {
-                ConfigError::new(format!("wechat.{key}"), format!("{reason} (the secret was {})", s.origin(base)))
-            }
-            None => ConfigError::new(format!("wechat.{key}"), reason),
-        }
+        refusal("wechat", key, reason, source, base)
+    }
+}
+
+/// A provider builder's refusal of `table.key`, with where its secret was
+/// read from when the key holds one.
+fn refusal(table: &str, key: &str, reason: String, secret: Option<&SecretSource>, base: &Path) -> ConfigError {
+    match secret {
+        Some(s) => ConfigError::new(format!("{table}.{key}"), format!("{reason} (the secret was {})", s.origin(base))),
+        None => ConfigError::new(format!("{table}.{key}"), reason),
     }
 }
 
@@ -579,6 +592,29 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A QFPay setting the builder refuses is named as written in the file,
+    /// with where its secret came from, as WeChat's are.
+    #[test]
+    fn a_refused_qfpay_setting_is_named_as_written() {
+        let file = Config::parse("[qfpay]\napp_code = \"A B\"\nclient_key = \"k\"\n").unwrap();
+        let s = file.qfpay.unwrap();
+        let build = |app_code: &str, key: &str| {
+            customs_qfpay::QfPayConfig::builder().app_code(app_code).client_key(Secret::new(key)).build().unwrap_err()
+        };
+        let e = s.refusal(&build(&s.app_code, "k"), Path::new("."));
+        assert_eq!(e.key, "qfpay.app_code");
+        assert!(e.reason.contains("printable ASCII without spaces"), "{}", e.reason);
+        let e = s.refusal(&build("APP", ""), Path::new("."));
+        assert_eq!(
+            (e.key.as_str(), e.reason.as_str()),
+            (
+                "qfpay.client_key",
+                "is empty; use the client key QFPay issued with the app code (the secret was written inline in the \
+                 configuration file)"
+            )
+        );
+    }
 
     const SAMPLE: &str = r#"
 [qfpay]

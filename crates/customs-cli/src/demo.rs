@@ -267,8 +267,10 @@ async fn poll_wechat(
 async fn qfpay_flows(base: &str, transport: ReqwestTransport) -> Result<(), Failure> {
     say(String::new());
     say("=== QFPay (/custom/v1/*) ===".into());
-    let config = QfPayConfig::builder(demo::QFPAY_APP_CODE, demo::qfpay_client_key())
-        .environment(customs_qfpay::Environment::Custom(base.to_owned()))
+    let config = QfPayConfig::builder()
+        .app_code(demo::QFPAY_APP_CODE)
+        .client_key(demo::qfpay_client_key())
+        .base_url(base)
         .build()
         .map_err(|e| unexpected("configure QFPay", e))?;
     let client = qfpay::Client::with_options(config, transport, ClientOptions::default());

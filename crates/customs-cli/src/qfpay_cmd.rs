@@ -23,7 +23,7 @@ pub(crate) fn provider(config: &Config, base_url: Option<&str>) -> Result<QfPay,
         }
         (None, None, None) => Environment::Production,
     };
-    let mut b = QfPayConfig::builder(section.app_code.clone(), key).environment(environment);
+    let mut b = QfPayConfig::builder().app_code(section.app_code.clone()).client_key(key).environment(environment);
     if let Some(m) = &section.mchid {
         b = b.mchid(m.clone());
     }
@@ -37,7 +37,7 @@ pub(crate) fn provider(config: &Config, base_url: Option<&str>) -> Result<QfPay,
             )));
         }
     }
-    b.build().map(QfPay::new).map_err(|e| Failure::invalid(e.to_string()))
+    b.build().map(QfPay::new).map_err(|e| config_failure(section.refusal(&e, &config.base)))
 }
 
 pub(crate) fn config_failure(e: ConfigError) -> Failure {

@@ -175,15 +175,14 @@ fn qf_follow_up(req: &qfpay_cmd::Request, wait: &WaitArgs) -> Result<Option<QfQu
     }
     let (trade_type, customs, syssn, sub_order_no) = match req {
         qfpay_cmd::Request::Declare(r) => (r.trade_type(), r.customs(), r.syssn(), r.sub_order_no()),
-        qfpay_cmd::Request::Redeclare(r) => (r.trade_type, &r.customs, &r.syssn, r.sub_order_no.as_ref()),
+        qfpay_cmd::Request::Redeclare(r) => (r.trade_type(), r.customs(), r.syssn(), r.sub_order_no()),
         qfpay_cmd::Request::Query(_) => return Ok(None),
     };
-    let q = QfQueryRequest::new(trade_type, customs.clone(), syssn.clone());
-    let q = match sub_order_no {
+    let q = QfQueryRequest::new(trade_type, customs.clone(), syssn.clone()).and_then(|q| match sub_order_no {
         Some(no) => q.with_sub_order_no(no.clone()),
-        None => q,
-    };
-    q.validate().map_err(|e| {
+        None => Ok(q),
+    });
+    let q = q.map_err(|e| {
         Failure::invalid(format!(
             "--wait cannot query this declaration afterwards: {e}; nothing was sent (leave out --wait and query it \
              another way)"
@@ -215,7 +214,7 @@ pub(crate) async fn qfpay(
     let (operation, r) = match req {
         qfpay_cmd::Request::Query(q) => {
             if wait.wait.is_some() {
-                let what = format!("the customs result of {}", q.syssn);
+                let what = format!("the customs result of {}", q.syssn());
                 let r = wait::until_settled(&client, q, wait, ctx.format, what, &interrupt, qf_state).await?;
                 return Ok(qf_query_report("query", r));
             }
@@ -241,7 +240,7 @@ pub(crate) async fn qfpay(
         } else {
             format!("QFPay is still processing it (respcd {}), querying", r.respcd)
         });
-        let what = format!("the customs result of {}", query.syssn);
+        let what = format!("the customs result of {}", query.syssn());
         let result = wait::until_settled(&client, &query, wait, ctx.format, what, &interrupt, qf_state)
             .await
             .map_err(|f| wait::follow_up_failed(&lines, f))?;
@@ -352,8 +351,8 @@ fn wx_follow_up(req: &wechat_cmd::Request) -> Option<QueryRequest> {
 
 /// A WeChat failure: one whose platform certificates would not decrypt
 /// (the APIv3 key) is a configuration problem, whatever call made the download.
-fn wx_fail<TE: TransportError>(pay: &WeChatPay) -> impl Fn(&customs_core::Error<TE>) -> Failure + '_ {
-    move |e| if crate::advice::apiv3_key_refused(e, pay) { crate::advice::apiv3_key_failure() } else { fail(e) }
+fn wx_fail<TE: TransportError>(e: &customs_core::Error<TE>) -> Failure {
+    if crate::advice::apiv3_key_refused(e) { crate::advice::apiv3_key_failure() } else { fail(e) }
 }
 
 /// Sends a WeChat command.
@@ -375,17 +374,17 @@ pub(crate) async fn wechat(
     };
     let (operation, lines, state, response, written_txn) = match req {
         wechat_cmd::Request::Declare(r) => {
-            let a = wait::call(&interrupt, "declaration", Effect::Write, client.send(r), wx_fail(pay)).await?;
+            let a = wait::call(&interrupt, "declaration", Effect::Write, client.send(r), wx_fail).await?;
             let line = format!("declared {} ({}): state {}", a.out_trade_no, a.transaction_id, a.state.raw);
             ("declare", vec![line], a.state.outcome(), to_json(&a), a.transaction_id.clone())
         }
         wechat_cmd::Request::Modify(r) => {
-            let a = wait::call(&interrupt, "modification", Effect::Write, client.send(r), wx_fail(pay)).await?;
+            let a = wait::call(&interrupt, "modification", Effect::Write, client.send(r), wx_fail).await?;
             let line = format!("modified {} ({}): state {}", a.out_trade_no, a.transaction_id, a.state.raw);
             ("modify", vec![line], a.state.outcome(), to_json(&a), a.transaction_id.clone())
         }
         wechat_cmd::Request::Redeclare(r) => {
-            let a = wait::call(&interrupt, "re-push", Effect::Write, client.send(r), wx_fail(pay)).await?;
+            let a = wait::call(&interrupt, "re-push", Effect::Write, client.send(r), wx_fail).await?;
             let line = format!("pushed again {} ({}): state {}", a.out_trade_no, a.transaction_id, a.state.raw);
             ("redeclare", vec![line], a.state.outcome(), to_json(&a), a.transaction_id.clone())
         }
@@ -395,12 +394,12 @@ pub(crate) async fn wechat(
                 let r = wait::until_settled(&client, q, w, ctx.format, what, &interrupt, wx_state).await?;
                 return Ok(waited("query", r, wx_query_lines));
             }
-            let r = wait::call(&interrupt, "query", Effect::Read, client.send(q), wx_fail(pay)).await?;
+            let r = wait::call(&interrupt, "query", Effect::Read, client.send(q), wx_fail).await?;
             let outcome = r.outcome();
             return Ok(Report::new("query", Exit::of_outcome(outcome), Some(outcome), wx_query_lines(&r), to_json(&r)));
         }
         wechat_cmd::Request::VerifyIdentity(r) => {
-            let a = wait::call(&interrupt, "identity check", Effect::Read, client.send(r), wx_fail(pay)).await?;
+            let a = wait::call(&interrupt, "identity check", Effect::Read, client.send(r), wx_fail).await?;
             let same = a.certificate_check_result == CertificateCheckResult::Same;
             let line = format!(
                 "identity check for {}: {}{}",
@@ -412,14 +411,9 @@ pub(crate) async fn wechat(
             return Ok(Report::new("verify-identity", exit, None, vec![line], to_json(&a)));
         }
         wechat_cmd::Request::Certificates => {
-            let r = wait::call(
-                &interrupt,
-                "certificate download",
-                Effect::Read,
-                client.refresh_certificates(),
-                wx_fail(pay),
-            )
-            .await?;
+            let r =
+                wait::call(&interrupt, "certificate download", Effect::Read, client.refresh_certificates(), wx_fail)
+                    .await?;
             let lines = r
                 .certificates
                 .iter()

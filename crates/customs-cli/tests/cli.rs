@@ -1,61 +1,15 @@
 //! The `customs` binary, run as a user would: dry-run output, every exit
 //! code, and real operations against an in-process sandbox.
 
-use std::path::PathBuf;
-use std::process::Output;
+mod common;
 
-use assert_cmd::Command;
 use customs_sandbox::{BlockingSandbox, Sandbox, demo};
 
-fn customs() -> Command {
-    Command::cargo_bin("customs").expect("the customs binary is built")
-}
+use common::*;
 
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
-
-/// A scratch directory holding a `customs.toml` for the demo credentials.
-struct Workdir(PathBuf);
-
-impl Workdir {
-    fn new(name: &str, base_url: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("customs-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        demo::write_files(&dir).unwrap();
-        let toml = format!(
-            "[qfpay]\napp_code = \"{}\"\nclient_key = {{ env = \"CUSTOMS_TEST_QFPAY_KEY\" }}\nbase_url = \"{base_url}\"\n\n\
-             [wechat]\nmchid = \"{}\"\nappid = \"{}\"\nserial_no = \"{}\"\nprivate_key = {{ file = \"merchant_key.pem\" }}\n\
-             apiv3_key = {{ env = \"CUSTOMS_TEST_APIV3\" }}\nbase_url = \"{base_url}\"\nplatform_certificates = [\"platform_cert.pem\"]\n",
-            demo::QFPAY_APP_CODE,
-            demo::WECHAT_MCHID,
-            demo::WECHAT_APPID,
-            demo::WECHAT_MERCHANT_SERIAL,
-        );
-        std::fs::write(dir.join("customs.toml"), toml).unwrap();
-        Self(dir)
-    }
-
-    fn config(&self) -> PathBuf {
-        self.0.join("customs.toml")
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        customs()
-            .current_dir(&self.0)
-            .env("CUSTOMS_TEST_QFPAY_KEY", demo::qfpay_client_key().expose())
-            .env("CUSTOMS_TEST_APIV3", demo::wechat_apiv3_key().expose())
-            .args(args)
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for Workdir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A scratch directory with a `customs.toml` for both demo merchants at `base_url`.
+fn workdir(name: &str, base_url: &str) -> Workdir {
+    Workdir::new(name, &both_sections(base_url))
 }
 
 fn sandbox() -> BlockingSandbox {
@@ -68,22 +22,9 @@ fn assert_no_secrets(out: &str) {
     assert!(!out.contains("PRIVATE KEY"), "private key printed: {out}");
 }
 
-const WX_DECLARE: &[&str] = &[
-    "wechat",
-    "declare",
-    "--out-trade-no",
-    demo::WECHAT_OUT_TRADE_NO_PAID,
-    "--transaction-id",
-    demo::WECHAT_TXN_PAID,
-    "--customs",
-    "SHANGHAI_ZS",
-    "--merchant-customs-no",
-    "4403169D3W",
-];
-
 #[test]
 fn dry_run_prints_the_exact_signed_request_reproducibly() {
-    let w = Workdir::new("dry", "http://127.0.0.1:9");
+    let w = workdir("dry", "http://127.0.0.1:9");
     let mut args = WX_DECLARE.to_vec();
     args.extend(["--dry-run", "--timestamp", "1750000000", "--nonce", "593BEC0C930BF1AFEB40B4A08C8FB242"]);
     let first = w.run(&args);
@@ -154,7 +95,7 @@ fn base64_decode(s: &str) -> Vec<u8> {
 
 #[test]
 fn invalid_input_exits_2_naming_every_field_and_sends_nothing() {
-    let w = Workdir::new("invalid", "http://127.0.0.1:9");
+    let w = workdir("invalid", "http://127.0.0.1:9");
     let o = w.run(&["wechat", "declare", "--out-trade-no", "has space", "--customs", "shanghai"]);
     assert_eq!(o.status.code(), Some(2));
     let (out, err) = text(&o);
@@ -175,7 +116,7 @@ fn invalid_input_exits_2_naming_every_field_and_sends_nothing() {
 
 #[test]
 fn configuration_errors_exit_2_naming_the_key() {
-    let w = Workdir::new("config", "http://127.0.0.1:9");
+    let w = workdir("config", "http://127.0.0.1:9");
     let o = customs()
         .current_dir(&w.0)
         .env_remove("CUSTOMS_TEST_APIV3")
@@ -196,7 +137,7 @@ fn configuration_errors_exit_2_naming_the_key() {
 #[test]
 fn operations_against_the_sandbox_and_their_exit_codes() {
     let sb = sandbox();
-    let w = Workdir::new("ops", &sb.base_url());
+    let w = workdir("ops", &sb.base_url());
 
     // Declared and accepted: 0.
     let o = w.run(WX_DECLARE);
@@ -267,22 +208,10 @@ fn operations_against_the_sandbox_and_their_exit_codes() {
     assert_eq!(v["error"]["details"]["code"], "INVALID_REQUEST");
 
     // QFPay: declare, then wait until settled.
-    let o = w.run(&[
-        "qfpay",
-        "declare",
-        "--trade-type",
-        "weixin",
-        "--syssn",
-        demo::QFPAY_SYSSN_PAID,
-        "--customs",
-        "SHANGHAI_ZS",
-        "--mch-customs-no",
-        "4403169D3W",
-        "--wait",
-        "10",
-        "--poll-interval-ms",
-        "50",
-    ]);
+    let o = w.run(
+        &[&qf_declare(demo::QFPAY_SYSSN_PAID, "4403169D3W")[..], &["--wait", "10", "--poll-interval-ms", "50"]]
+            .concat(),
+    );
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     assert!(text(&o).0.contains("settled: success"));
 
@@ -299,7 +228,7 @@ fn operations_against_the_sandbox_and_their_exit_codes() {
 fn transport_failure_exits_4() {
     // A port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let w = Workdir::new("transport", &format!("http://127.0.0.1:{port}"));
+    let w = workdir("transport", &format!("http://127.0.0.1:{port}"));
     let o = w.run(&[
         "--output",
         "json",
@@ -341,7 +270,7 @@ fn a_failed_certificate_download_is_a_transport_failure_not_a_configuration_erro
     // Without configured platform certificates the first WeChat call downloads
     // them; when that cannot connect, nothing was sent and the exit code is 4.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let w = Workdir::new("keys", &format!("http://127.0.0.1:{port}"));
+    let w = workdir("keys", &format!("http://127.0.0.1:{port}"));
     let toml =
         std::fs::read_to_string(w.config()).unwrap().replace("platform_certificates = [\"platform_cert.pem\"]\n", "");
     std::fs::write(w.config(), toml).unwrap();
@@ -361,7 +290,7 @@ fn a_failed_certificate_download_is_a_transport_failure_not_a_configuration_erro
 #[test]
 fn a_write_answered_with_a_failed_state_exits_3_not_accepted() {
     let sb = sandbox();
-    let w = Workdir::new("failed-state", &sb.base_url());
+    let w = workdir("failed-state", &sb.base_url());
     let declare = [
         "wechat",
         "declare",

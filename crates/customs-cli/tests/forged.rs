@@ -12,16 +12,18 @@
 //! every `customs` run is a new process, so across runs only the timestamp
 //! window bounds such a replay.)
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::Output;
 use std::sync::Arc;
 
-use assert_cmd::Command;
 use customs_sandbox::demo;
 use customs_testkit::wechat::{AnswerServer, Forgery, Platform};
 use customs_wechat::aes_gcm::ApiV3Key;
 use customs_wechat::certificate::Certificate;
 use customs_wechat::signer::RsaSigner;
+
+use common::{Workdir, wechat_section, wx_declare};
 
 const ORDERS: &str = "/v3/global/customs/orders";
 const CERTIFICATES: &str = "/v3/global/certificates";
@@ -32,45 +34,19 @@ const B: (&str, &str) = (demo::WECHAT_OUT_TRADE_NO_SPLIT, demo::WECHAT_TXN_SPLIT
 
 /// A scratch directory with a `customs.toml` for the demo WeChat merchant,
 /// trusting the demo platform certificate (so nothing is downloaded first).
-struct Workdir(PathBuf);
+fn workdir() -> Workdir {
+    Workdir::new("forged", &wechat_section(None, true))
+}
 
 impl Workdir {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!("customs-cli-forged-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        demo::write_files(&dir).unwrap();
-        let toml = format!(
-            "[wechat]\nmchid = \"{}\"\nappid = \"{}\"\nserial_no = \"{}\"\nprivate_key = {{ file = \"merchant_key.pem\" }}\n\
-             apiv3_key = {{ env = \"CUSTOMS_TEST_APIV3\" }}\nplatform_certificates = [\"platform_cert.pem\"]\n",
-            demo::WECHAT_MCHID,
-            demo::WECHAT_APPID,
-            demo::WECHAT_MERCHANT_SERIAL,
-        );
-        std::fs::write(dir.join("customs.toml"), toml).unwrap();
-        Self(dir)
-    }
-
-    fn run(&self, server: &AnswerServer, json: bool, op: Op, (out, txn): (&str, &str)) -> Output {
-        let mut cmd = Command::cargo_bin("customs").unwrap();
-        cmd.current_dir(&self.0).env("CUSTOMS_TEST_APIV3", demo::wechat_apiv3_key().expose());
+    fn send(&self, server: &AnswerServer, json: bool, op: Op, (out, txn): (&str, &str)) -> Output {
+        let mut cmd = self.command();
         cmd.args(["--base-url", &server.base_url()]);
         if json {
             cmd.args(["--output", "json"]);
         }
         match op {
-            Op::Write => cmd.args([
-                "wechat",
-                "declare",
-                "--out-trade-no",
-                out,
-                "--transaction-id",
-                txn,
-                "--customs",
-                "SHANGHAI_ZS",
-                "--merchant-customs-no",
-                "4403169D3W",
-            ]),
+            Op::Write => cmd.args(wx_declare(out, txn)),
             Op::Read => cmd.args([
                 "wechat",
                 "query",
@@ -83,12 +59,6 @@ impl Workdir {
             ]),
         };
         cmd.output().unwrap()
-    }
-}
-
-impl Drop for Workdir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -137,7 +107,7 @@ fn server(case: &Case, op: Op) -> AnswerServer {
 
 #[test]
 fn no_forged_or_replayed_answer_is_accepted_by_the_binary() {
-    let w = Workdir::new();
+    let w = workdir();
     let other = Arc::new(RsaSigner::from_pem(&demo::pub_key_private_pem()).unwrap());
     let mut cases: Vec<Case> = Platform::forgeries(other).into_iter().map(Case::Forged).collect();
     cases.push(Case::ReplayedToAnotherOrder);
@@ -145,7 +115,7 @@ fn no_forged_or_replayed_answer_is_accepted_by_the_binary() {
     // The genuine answer to order B's own request is accepted: the cases fail for the answer.
     for op in [Op::Write, Op::Read] {
         let s = AnswerServer::script(vec![platform().sign(200, body(op, B))]);
-        let o = w.run(&s, false, op, B);
+        let o = w.send(&s, false, op, B);
         assert!(matches!(o.status.code(), Some(0 | 5)), "{op:?}: {}", String::from_utf8_lossy(&o.stderr));
     }
 
@@ -155,7 +125,7 @@ fn no_forged_or_replayed_answer_is_accepted_by_the_binary() {
         for op in [Op::Write, Op::Read] {
             for json in [false, true] {
                 let s = server(case, op);
-                let o = w.run(&s, json, op, B);
+                let o = w.send(&s, json, op, B);
                 let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
                 let name = format!("{case:?} {op:?} {}", if json { "json" } else { "text" });
                 let mut wrong = Vec::new();

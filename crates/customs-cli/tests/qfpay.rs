@@ -2,49 +2,19 @@
 //! accepted writes, query records with their reasons, and exit 4 for
 //! answers that may have taken effect (QFPay HTTP 5xx, a gateway's page).
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::Output;
 
-use assert_cmd::Command;
 use customs_core::Provider;
 use customs_sandbox::{BlockingSandbox, FaultKind, FaultRule, Route, Sandbox, demo};
 use serde_json::Value;
 
+use common::{Workdir, qf_declare, qfpay_section, text};
+
 /// A scratch directory with a `customs.toml` for the demo QFPay merchant.
-struct Workdir(PathBuf);
-
-impl Workdir {
-    fn new(name: &str, base_url: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("customs-cli-qfpay-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let toml = format!(
-            "[qfpay]\napp_code = \"{}\"\nclient_key = {{ env = \"CUSTOMS_TEST_QFPAY_KEY\" }}\nbase_url = \"{base_url}\"\n",
-            demo::QFPAY_APP_CODE,
-        );
-        std::fs::write(dir.join("customs.toml"), toml).unwrap();
-        Self(dir)
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::cargo_bin("customs")
-            .expect("the customs binary is built")
-            .current_dir(&self.0)
-            .env("CUSTOMS_TEST_QFPAY_KEY", demo::qfpay_client_key().expose())
-            .args(args)
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for Workdir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+fn workdir(name: &str, base_url: &str) -> Workdir {
+    Workdir::new(&format!("qfpay-{name}"), &qfpay_section(base_url))
 }
 
 fn json(o: &Output) -> Value {
@@ -52,18 +22,7 @@ fn json(o: &Output) -> Value {
 }
 
 fn declare(syssn: &str) -> Vec<&str> {
-    vec![
-        "qfpay",
-        "declare",
-        "--trade-type",
-        "weixin",
-        "--syssn",
-        syssn,
-        "--customs",
-        "SHANGHAI_ZS",
-        "--mch-customs-no",
-        "110084111",
-    ]
+    qf_declare(syssn, "110084111").to_vec()
 }
 
 fn query(syssn: &str) -> Vec<&str> {
@@ -82,7 +41,7 @@ fn sandbox() -> BlockingSandbox {
 #[test]
 fn a_write_answered_0000_is_accepted_and_wait_queries_until_settled() {
     let sb = sandbox();
-    let w = Workdir::new("accepted", &sb.base_url());
+    let w = workdir("accepted", &sb.base_url());
 
     // Without --wait: accepted, exit 0, advice to query.
     let o = w.run(&declare(demo::QFPAY_SYSSN_PAID));
@@ -126,7 +85,7 @@ fn a_write_answered_0000_is_accepted_and_wait_queries_until_settled() {
 #[test]
 fn query_output_shows_every_record_with_its_reason() {
     let sb = sandbox();
-    let w = Workdir::new("records", &sb.base_url());
+    let w = workdir("records", &sb.base_url());
     assert_eq!(w.run(&declare(demo::QFPAY_SYSSN_FAILS)).status.code(), Some(0));
 
     let mut q = query(demo::QFPAY_SYSSN_FAILS);
@@ -172,7 +131,7 @@ fn qfpay_http_5xx_exits_4_saying_check_the_state_before_resubmitting() {
             .fault(FaultRule::on(Route::QfpayRedeclare, kind))
             .start_blocking()
             .unwrap();
-        let w = Workdir::new("5xx", &sb.base_url());
+        let w = workdir("5xx", &sb.base_url());
         let o = w.run(&declare(demo::QFPAY_SYSSN_PAID));
         let (out, err) = text(&o);
         assert_eq!(o.status.code(), Some(4), "{kind:?}: {out}{err}");
@@ -200,7 +159,7 @@ fn qfpay_http_5xx_exits_4_saying_check_the_state_before_resubmitting() {
         .fault(FaultRule::on(Route::QfpayDeclare, FaultKind::SystemErrorWithStatus(200)))
         .start_blocking()
         .unwrap();
-    let o = Workdir::new("200", &sb.base_url()).run(&declare(demo::QFPAY_SYSSN_PAID));
+    let o = workdir("200", &sb.base_url()).run(&declare(demo::QFPAY_SYSSN_PAID));
     assert_eq!(o.status.code(), Some(4), "{:?}", text(&o));
 }
 
@@ -211,7 +170,7 @@ fn qfpay_http_5xx_exits_4_saying_check_the_state_before_resubmitting() {
 #[test]
 fn inputs_the_documents_allow_and_a_wait_that_cannot_query() {
     let sb = sandbox();
-    let w = Workdir::new("inputs", &sb.base_url());
+    let w = workdir("inputs", &sb.base_url());
     let mut alipay = vec!["qfpay", "declare", "--trade-type", "alipay", "--syssn", demo::QFPAY_SYSSN_ALIPAY];
     alipay.extend(["--customs", "tianjin", "--mch-customs-no", "31222699S7"]);
     alipay.extend(WAIT);

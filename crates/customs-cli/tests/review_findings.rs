@@ -2,52 +2,21 @@
 //! binary. Each fails today and is `#[ignore]`d until fixed:
 //! `cargo test -p customs-cli --test review_findings -- --ignored`.
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::Output;
 
-use assert_cmd::Command;
 use customs_sandbox::{FaultKind, FaultRule, Route, Sandbox, demo};
 use customs_testkit::wechat::{AnswerServer, Platform};
 use customs_wechat::signer::RsaSigner;
 
-/// A scratch directory with a `customs.toml` for both demo merchants.
-struct Workdir(PathBuf);
+use common::{WX_DECLARE, Workdir, qf_declare, qfpay_section, wechat_section};
 
-impl Workdir {
-    fn new(name: &str, qfpay_base_url: &str, extra: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("customs-cli-review-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        demo::write_files(&dir).unwrap();
-        let toml = format!(
-            "[qfpay]\napp_code = \"{}\"\nclient_key = {{ env = \"CUSTOMS_TEST_QFPAY_KEY\" }}\nbase_url = \"{qfpay_base_url}\"\n\n\
-             [wechat]\nmchid = \"{}\"\nappid = \"{}\"\nserial_no = \"{}\"\nprivate_key = {{ file = \"merchant_key.pem\" }}\n\
-             apiv3_key = {{ env = \"CUSTOMS_TEST_APIV3\" }}\nplatform_certificates = [\"platform_cert.pem\"]\n{extra}",
-            demo::QFPAY_APP_CODE,
-            demo::WECHAT_MCHID,
-            demo::WECHAT_APPID,
-            demo::WECHAT_MERCHANT_SERIAL,
-        );
-        std::fs::write(dir.join("customs.toml"), toml).unwrap();
-        Self(dir)
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::cargo_bin("customs")
-            .unwrap()
-            .current_dir(&self.0)
-            .env("CUSTOMS_TEST_QFPAY_KEY", demo::qfpay_client_key().expose())
-            .env("CUSTOMS_TEST_APIV3", demo::wechat_apiv3_key().expose())
-            .args(args)
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for Workdir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A scratch directory with a `customs.toml` for both demo merchants: QFPay
+/// at `qfpay_base_url`, WeChat trusting the demo platform certificate, then `extra`.
+fn workdir(name: &str, qfpay_base_url: &str, extra: &str) -> Workdir {
+    let toml = format!("{}\n{}{extra}", qfpay_section(qfpay_base_url), wechat_section(None, true));
+    Workdir::new(&format!("review-{name}"), &toml)
 }
 
 fn text(o: &Output) -> String {
@@ -93,7 +62,7 @@ fn a_split_wait_refuses_another_orders_sub_order_answer() {
             )
         }
     });
-    let w = Workdir::new("split-wait", "http://127.0.0.1:1", "");
+    let w = workdir("split-wait", "http://127.0.0.1:1", "");
     let o = w.run(&[
         "--base-url",
         &server.base_url(),
@@ -136,19 +105,8 @@ fn a_qfpay_system_error_on_http_200_exits_4() {
         .fault(FaultRule::on(Route::QfpayDeclare, FaultKind::SystemErrorWithStatus(200)))
         .start_blocking()
         .unwrap();
-    let w = Workdir::new("qf-1254", &sandbox.base_url(), "");
-    let o = w.run(&[
-        "qfpay",
-        "declare",
-        "--trade-type",
-        "weixin",
-        "--syssn",
-        demo::QFPAY_SYSSN_PAID,
-        "--customs",
-        "SHANGHAI_ZS",
-        "--mch-customs-no",
-        "110084111",
-    ]);
+    let w = workdir("qf-1254", &sandbox.base_url(), "");
+    let o = w.run(&qf_declare(demo::QFPAY_SYSSN_PAID, "110084111"));
     let t = text(&o);
     assert!(!t.contains("fix the request"), "{t}");
     assert_eq!(o.status.code(), Some(4), "{t}");
@@ -167,7 +125,7 @@ fn a_base_url_password_is_never_echoed() {
             vec!["wechat", "query", "--order-type", "transaction_id", "--order-no", "1", "--customs", "SHANGHAI_ZS"],
         ),
     ] {
-        let w = Workdir::new(&format!("userinfo-{provider}"), "http://127.0.0.1:1", "");
+        let w = workdir(&format!("userinfo-{provider}"), "http://127.0.0.1:1", "");
         let mut full = vec!["--base-url", "http://user:TOPSECRETPW@127.0.0.1:1/?x=1"];
         full.extend(args);
         let o = w.run(&full);
@@ -190,38 +148,10 @@ fn a_failed_follow_up_query_is_not_the_declarations_refusal() {
         .fault(FaultRule::on(Route::QfpayQuery, FaultKind::SystemErrorWithStatus(200)))
         .start_blocking()
         .unwrap();
-    let w = Workdir::new("wait-query-fails", &sandbox.base_url(), &format!("base_url = \"{}\"\n", sandbox.base_url()));
+    let w = workdir("wait-query-fails", &sandbox.base_url(), &format!("base_url = \"{}\"\n", sandbox.base_url()));
     let wait = ["--wait", "3", "--poll-interval-ms", "20"];
-    let wechat: Vec<&str> = [
-        "wechat",
-        "declare",
-        "--out-trade-no",
-        demo::WECHAT_OUT_TRADE_NO_PAID,
-        "--transaction-id",
-        demo::WECHAT_TXN_PAID,
-        "--customs",
-        "SHANGHAI_ZS",
-        "--merchant-customs-no",
-        "4403169D3W",
-    ]
-    .into_iter()
-    .chain(wait)
-    .collect();
-    let qfpay: Vec<&str> = [
-        "qfpay",
-        "declare",
-        "--trade-type",
-        "weixin",
-        "--syssn",
-        demo::QFPAY_SYSSN_PAID,
-        "--customs",
-        "SHANGHAI_ZS",
-        "--mch-customs-no",
-        "110084111",
-    ]
-    .into_iter()
-    .chain(wait)
-    .collect();
+    let wechat: Vec<&str> = WX_DECLARE.iter().copied().chain(wait).collect();
+    let qfpay: Vec<&str> = qf_declare(demo::QFPAY_SYSSN_PAID, "110084111").into_iter().chain(wait).collect();
     for (name, args, accepted_line) in [("wechat", wechat, "declared"), ("qfpay", qfpay, "respcd: 0000")] {
         let o = w.run(&args);
         let t = text(&o);
@@ -262,7 +192,7 @@ fn a_secret_given_as_a_file_name_is_never_echoed() {
         ),
     ];
     for (i, (toml, args, secret)) in cases.into_iter().enumerate() {
-        let w = Workdir::new(&format!("secret-as-file-{i}"), "http://127.0.0.1:1", "");
+        let w = workdir(&format!("secret-as-file-{i}"), "http://127.0.0.1:1", "");
         std::fs::write(w.0.join("customs.toml"), toml).unwrap();
         for json in [false, true] {
             let mut full = if json { vec!["--output", "json"] } else { vec![] };
@@ -284,7 +214,7 @@ fn a_secret_given_as_a_file_name_is_never_echoed() {
 /// and what to do). Either accept both spellings of a number or name the field.
 #[test]
 fn json_input_type_errors_name_the_field() {
-    let w = Workdir::new("json-types", "http://127.0.0.1:1", "base_url = \"http://127.0.0.1:1\"\n");
+    let w = workdir("json-types", "http://127.0.0.1:1", "base_url = \"http://127.0.0.1:1\"\n");
     let qf = r#"{"trade_type":"weixin","syssn":"20260101000100010001","customs":"SHANGHAI_ZS","mch_customs_no":"110084111","product_fee":800,"transport_fee":0}"#;
     let wx = r#"{"out_trade_no":"sandbox-order-0002","transaction_id":"4200000001202601010000000002","customs":"SHANGHAI_ZS","merchant_customs_no":"4403169D3W","sub_order_no":"b1","fee_type":"CNY","order_fee":"888","product_fee":800,"transport_fee":88}"#;
     for (provider, body, field) in [("qfpay", qf, "product_fee"), ("wechat", wx, "order_fee")] {

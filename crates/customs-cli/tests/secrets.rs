@@ -8,13 +8,15 @@
 //! body lines). Malformed configuration files are
 //! `crates/customs-cli/tests/config_secrets.rs` (also run at TRACE).
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::Output;
 
-use assert_cmd::Command;
 use customs_sandbox::fault::{FaultKind, FaultRule, Route};
 use customs_sandbox::{Sandbox, demo};
 use customs_testkit::secrets::Forbidden;
+
+use common::{Workdir, qfpay_section, wechat_section};
 
 fn forbidden() -> Forbidden {
     let (qf, v3, merchant, platform) = (
@@ -39,44 +41,14 @@ fn forbidden() -> Forbidden {
     )
 }
 
-struct Workdir(PathBuf);
-
-impl Workdir {
-    fn new(base_url: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("customs-cli-secrets-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        demo::write_files(&dir).unwrap();
-        let toml = format!(
-            "[qfpay]\napp_code = \"{}\"\nclient_key = {{ env = \"CUSTOMS_TEST_QFPAY_KEY\" }}\nbase_url = \"{base_url}\"\n\n\
-             [wechat]\nmchid = \"{}\"\nappid = \"{}\"\nserial_no = \"{}\"\nprivate_key = {{ file = \"merchant_key.pem\" }}\n\
-             apiv3_key = {{ env = \"CUSTOMS_TEST_APIV3\" }}\nbase_url = \"{base_url}\"\n",
-            demo::QFPAY_APP_CODE,
-            demo::WECHAT_MCHID,
-            demo::WECHAT_APPID,
-            demo::WECHAT_MERCHANT_SERIAL,
-        );
-        std::fs::write(dir.join("customs.toml"), toml).unwrap();
-        Self(dir)
+/// `customs <args>` in `w` at TRACE (`-vvv` too when `verbose`).
+fn run(w: &Workdir, verbose: bool, args: &[&str]) -> Output {
+    let mut cmd = w.command();
+    cmd.env("RUST_LOG", "trace");
+    if verbose {
+        cmd.arg("-vvv");
     }
-
-    fn run(&self, verbose: bool, args: &[&str]) -> Output {
-        let mut cmd = Command::cargo_bin("customs").unwrap();
-        cmd.current_dir(&self.0)
-            .env("RUST_LOG", "trace")
-            .env("CUSTOMS_TEST_QFPAY_KEY", demo::qfpay_client_key().expose())
-            .env("CUSTOMS_TEST_APIV3", demo::wechat_apiv3_key().expose());
-        if verbose {
-            cmd.arg("-vvv");
-        }
-        cmd.args(args).output().unwrap()
-    }
-}
-
-impl Drop for Workdir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    cmd.args(args).output().unwrap()
 }
 
 const QF_DECLARE: &[&str] = &[
@@ -127,8 +99,11 @@ fn wx_query(txn: &str) -> Vec<String> {
 fn no_command_prints_a_secret_even_at_trace() {
     let forbidden = forbidden();
     let sandbox = Sandbox::builder().start_blocking().unwrap();
-    let w = Workdir::new(&sandbox.base_url());
-    let help = w.run(false, &["--help"]);
+    let w = Workdir::new(
+        "secrets",
+        &format!("{}\n{}", qfpay_section(&sandbox.base_url()), wechat_section(Some(&sandbox.base_url()), false)),
+    );
+    let help = run(&w, false, &["--help"]);
     let verbose = String::from_utf8_lossy(&help.stdout).contains("--verbose");
 
     let (paid, refunded) = (demo::QFPAY_SYSSN_PAID, demo::QFPAY_SYSSN_REFUNDED);
@@ -205,7 +180,7 @@ fn no_command_prints_a_secret_even_at_trace() {
             }
             let mut a: Vec<&str> = if json { vec!["--output", "json"] } else { vec![] };
             a.extend(args.iter().map(String::as_str));
-            let o = w.run(verbose, &a);
+            let o = run(&w, verbose, &a);
             exits.insert(o.status.code());
             ran += 1;
             for (stream, bytes) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {

@@ -3,64 +3,34 @@
 //! page exits 4 with "check the declaration's state", and the declaration
 //! reached the server exactly once.
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::Output;
 
-use assert_cmd::Command;
 use customs_sandbox::demo;
 use customs_testkit::wechat::{Answer, AnswerServer, Forgery, Platform};
 use customs_wechat::signer::RsaSigner;
+
+use common::{Workdir, wechat_section, wx_declare};
 
 const ORDERS: &str = "/v3/global/customs/orders";
 
 /// A scratch directory with a `customs.toml` for the demo WeChat merchant,
 /// trusting the demo platform certificate (so nothing is downloaded).
-struct Workdir(PathBuf);
+fn workdir(name: &str) -> Workdir {
+    Workdir::new(&format!("trust-{name}"), &wechat_section(None, true))
+}
 
 impl Workdir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("customs-cli-trust-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        demo::write_files(&dir).unwrap();
-        let toml = format!(
-            "[wechat]\nmchid = \"{}\"\nappid = \"{}\"\nserial_no = \"{}\"\nprivate_key = {{ file = \"merchant_key.pem\" }}\n\
-             apiv3_key = {{ env = \"CUSTOMS_TEST_APIV3\" }}\nplatform_certificates = [\"platform_cert.pem\"]\n",
-            demo::WECHAT_MCHID,
-            demo::WECHAT_APPID,
-            demo::WECHAT_MERCHANT_SERIAL,
-        );
-        std::fs::write(dir.join("customs.toml"), toml).unwrap();
-        Self(dir)
-    }
-
     /// `customs --base-url <server> [--output json] wechat declare …` for order (out, txn).
     fn declare(&self, server: &AnswerServer, json: bool, out: &str, txn: &str) -> Output {
-        let mut cmd = Command::cargo_bin("customs").unwrap();
-        cmd.current_dir(&self.0).env("CUSTOMS_TEST_APIV3", demo::wechat_apiv3_key().expose());
+        let mut cmd = self.command();
         cmd.args(["--base-url", &server.base_url()]);
         if json {
             cmd.args(["--output", "json"]);
         }
-        cmd.args([
-            "wechat",
-            "declare",
-            "--out-trade-no",
-            out,
-            "--transaction-id",
-            txn,
-            "--customs",
-            "SHANGHAI_ZS",
-            "--merchant-customs-no",
-            "4403169D3W",
-        ]);
+        cmd.args(wx_declare(out, txn));
         cmd.output().unwrap()
-    }
-}
-
-impl Drop for Workdir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -99,7 +69,7 @@ fn assert_untrusted(w: &Workdir, server: impl Fn() -> AnswerServer, kind: &str) 
 
 #[test]
 fn an_answer_for_another_order_exits_4_and_is_not_resent() {
-    let w = Workdir::new("unbound");
+    let w = workdir("unbound");
     // A genuine, signed answer — but about order A, to a declaration of order B.
     let answer = platform().sign(200, declare_body(demo::WECHAT_OUT_TRADE_NO_PAID, demo::WECHAT_TXN_PAID));
     assert_untrusted(&w, || AnswerServer::script(vec![answer.clone()]), "verify");
@@ -107,7 +77,7 @@ fn an_answer_for_another_order_exits_4_and_is_not_resent() {
 
 #[test]
 fn a_forged_answer_exits_4_and_is_not_resent() {
-    let w = Workdir::new("forged");
+    let w = workdir("forged");
     let other = RsaSigner::from_pem(&demo::pub_key_private_pem()).unwrap();
     let body = declare_body(demo::WECHAT_OUT_TRADE_NO_SPLIT, demo::WECHAT_TXN_SPLIT);
     let forged = platform().forge(200, body, &Forgery::OtherKey(std::sync::Arc::new(other)));
@@ -116,7 +86,7 @@ fn a_forged_answer_exits_4_and_is_not_resent() {
 
 #[test]
 fn an_unsigned_502_to_a_declaration_exits_4_and_is_not_resent() {
-    let w = Workdir::new("gateway");
+    let w = workdir("gateway");
     assert_untrusted(&w, || AnswerServer::script(vec![Answer::gateway_html(502)]), "unverified");
 }
 
@@ -124,7 +94,7 @@ fn an_unsigned_502_to_a_declaration_exits_4_and_is_not_resent() {
 fn the_genuine_answer_is_accepted() {
     // The same setup with a genuine, bound answer succeeds: the tests above
     // fail for the answer, not for the setup.
-    let w = Workdir::new("genuine");
+    let w = workdir("genuine");
     let (out, txn) = (demo::WECHAT_OUT_TRADE_NO_SPLIT, demo::WECHAT_TXN_SPLIT);
     let server = AnswerServer::script(vec![platform().sign(200, declare_body(out, txn))]);
     let o = w.declare(&server, false, out, txn);

@@ -3,25 +3,18 @@
 //! `--output json`; Ctrl-C stops polling with the last known state (exit
 //! 5), and during a write says that it may have been sent.
 
+mod common;
+
 use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use assert_cmd::Command;
 use customs_sandbox::config::AdvanceRule;
 use customs_sandbox::{BlockingSandbox, FaultKind, FaultRule, Route, Sandbox, demo};
 use serde_json::Value;
 
-fn customs() -> Command {
-    let mut c = Command::cargo_bin("customs").expect("the customs binary is built");
-    c.env_remove("CUSTOMS_CONFIG").env_remove("RUST_LOG");
-    c
-}
-
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
+use common::{WX_DECLARE, customs, qf_declare, text};
 
 /// A sandbox whose declarations never move on their own (pending until
 /// advanced), with a `customs.toml` for it.
@@ -70,19 +63,6 @@ impl Drop for Pending {
     }
 }
 
-const DECLARE: &[&str] = &[
-    "wechat",
-    "declare",
-    "--out-trade-no",
-    demo::WECHAT_OUT_TRADE_NO_PAID,
-    "--transaction-id",
-    demo::WECHAT_TXN_PAID,
-    "--customs",
-    "SHANGHAI_ZS",
-    "--merchant-customs-no",
-    "4403169D3W",
-];
-
 const QUERY: &[&str] = &[
     "wechat",
     "query",
@@ -94,18 +74,8 @@ const QUERY: &[&str] = &[
     "SHANGHAI_ZS",
 ];
 
-const QF_DECLARE: &[&str] = &[
-    "qfpay",
-    "declare",
-    "--trade-type",
-    "weixin",
-    "--syssn",
-    demo::QFPAY_SYSSN_PAID,
-    "--customs",
-    "SHANGHAI_ZS",
-    "--mch-customs-no",
-    "4403169D3W",
-];
+/// The demo merchant's paid QFPay order.
+const QF_DECLARE: &[&str] = &qf_declare(demo::QFPAY_SYSSN_PAID, "4403169D3W");
 
 fn with(base: &[&'static str], extra: &[&'static str]) -> Vec<&'static str> {
     [base, extra].concat()
@@ -114,7 +84,7 @@ fn with(base: &[&'static str], extra: &[&'static str]) -> Vec<&'static str> {
 #[test]
 fn wait_prints_plain_progress_lines_off_a_terminal_and_nothing_extra_in_json() {
     let p = Pending::new("plain", vec![]);
-    assert!(p.run(DECLARE).status.success());
+    assert!(p.run(WX_DECLARE).status.success());
     let o = p.run(&with(QUERY, &["--wait", "1", "--poll-interval-ms", "200"]));
     assert_eq!(o.status.code(), Some(5), "{:?}", text(&o));
     let (out, err) = text(&o);
@@ -144,7 +114,7 @@ fn wait_shows_a_spinner_on_a_terminal() {
         return;
     }
     let p = Pending::new("pty", vec![]);
-    assert!(p.run(DECLARE).status.success());
+    assert!(p.run(WX_DECLARE).status.success());
     let bin = assert_cmd::cargo::cargo_bin("customs");
     let words: Vec<String> = std::iter::once(bin.display().to_string())
         .chain(with(QUERY, &["--wait", "2", "--poll-interval-ms", "300"]).iter().map(|a| (*a).to_owned()))
@@ -189,7 +159,7 @@ fn interrupt_after(mut child: std::process::Child, marker: &str) -> (Option<i32>
 #[test]
 fn ctrl_c_during_wait_stops_and_prints_the_last_known_state() {
     let p = Pending::new("ctrl-c", vec![]);
-    assert!(p.run(DECLARE).status.success());
+    assert!(p.run(WX_DECLARE).status.success());
     let child = p.spawn(&with(QUERY, &["--wait", "60", "--poll-interval-ms", "200"]));
     let (code, out, err) = interrupt_after(child, "poll 2:");
     assert_eq!(code, Some(5), "still pending, not 130: {out}\n{err}");

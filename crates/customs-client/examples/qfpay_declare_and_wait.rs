@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use customs_client::qfpay::BlockingClient;
 use customs_core::CustomsCode;
 use customs_http_ureq::UreqTransport;
-use customs_qfpay::{DeclareRequest, Environment, QfPayConfig, QueryRequest, TradeType, WeChatDeclaration};
+use customs_qfpay::{DeclareRequest, QfPayConfig, QueryRequest, TradeType, WeChatDeclaration};
 use customs_sandbox::{Sandbox, demo};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -28,13 +28,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sandbox = Sandbox::builder().start_blocking()?;
 
     // In production: `.environment(Environment::Production)` and your own app code and key.
-    let config = QfPayConfig::builder(demo::QFPAY_APP_CODE, demo::qfpay_client_key())
-        .environment(Environment::Custom(sandbox.base_url()))
+    let config = QfPayConfig::builder()
+        .app_code(demo::QFPAY_APP_CODE)
+        .client_key(demo::qfpay_client_key())
+        .base_url(sandbox.base_url())
         .build()?;
     let client = BlockingClient::new(config, UreqTransport::new());
 
     let declaration: DeclareRequest =
-        WeChatDeclaration::new(demo::QFPAY_SYSSN_PAID.parse()?, CustomsCode::SHANGHAI_ZS, "110084111".parse()?).into();
+        WeChatDeclaration::new(demo::QFPAY_SYSSN_PAID.parse()?, CustomsCode::SHANGHAI_ZS, "110084111".parse()?)
+            .try_into()?;
     // `0000`: accepted, not settled; the customs result comes from queries.
     let declared = client.declare(&declaration)?;
     println!(
@@ -44,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         declared.outcome()
     );
 
-    let query = QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, demo::QFPAY_SYSSN_PAID.parse()?);
+    let query = QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, demo::QFPAY_SYSSN_PAID.parse()?)?;
     let first = client.query(&query)?;
     println!("first query: respcd {} ({})", first.respcd, first.outcome());
 

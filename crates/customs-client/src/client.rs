@@ -36,6 +36,22 @@ fn never_fetches<TE>() -> Error<TE> {
     ))
 }
 
+/// A requested fetch's `result`, recorded in `session` whatever it was
+/// (a failure keeps the keys held), and returned as it is.
+fn installed<S: Session, TE: customs_core::TransportError>(
+    session: &S,
+    opts: &ClientOptions,
+    result: Result<<S::Fetch as Exchange>::Output, Error<TE>>,
+) -> Result<<S::Fetch as Exchange>::Output, Error<TE>> {
+    let _ = session.install(
+        &KeyTrigger::Requested,
+        result.as_ref().map_err(ToString::to_string),
+        opts.now(),
+        Instant::now(),
+    );
+    result
+}
+
 macro_rules! shared_impls {
     ($name:ident, $($driver:ident)::+) => {
         impl<S, T> Clone for $name<S, T> {
@@ -172,13 +188,7 @@ impl<S: Session, T: customs_core::AsyncTransport> Client<S, T> {
         let _gate = self.inner.gate.lock().await;
         let result =
             self.inner.attempts(Arc::new(fetch), None, None::<fn(KeyTrigger) -> std::future::Ready<bool>>).await;
-        let _ = self.inner.session.install(
-            &KeyTrigger::Requested,
-            result.as_ref().map_err(ToString::to_string),
-            self.inner.opts.now(),
-            Instant::now(),
-        );
-        result
+        installed(&self.inner.session, &self.inner.opts, result)
     }
 }
 
@@ -247,13 +257,6 @@ impl<S: Session, T: customs_core::Transport> BlockingClient<S, T> {
             return Err(never_fetches());
         };
         let _gate = self.inner.gate.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let result = self.inner.attempts(&fetch, None, false);
-        let _ = self.inner.session.install(
-            &KeyTrigger::Requested,
-            result.as_ref().map_err(ToString::to_string),
-            self.inner.opts.now(),
-            Instant::now(),
-        );
-        result
+        installed(&self.inner.session, &self.inner.opts, self.inner.attempts(&fetch, None, false))
     }
 }

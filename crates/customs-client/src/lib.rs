@@ -12,21 +12,23 @@
 //! use customs_client::qfpay::BlockingClient;
 //! use customs_core::{CustomsCode, Outcome};
 //! use customs_http_ureq::UreqTransport;
-//! use customs_qfpay::{Environment, QfPayConfig, QueryRequest, TradeType, WeChatDeclaration};
+//! use customs_qfpay::{QfPayConfig, QueryRequest, TradeType, WeChatDeclaration};
 //! use customs_sandbox::{Sandbox, demo};
 //!
 //! let sandbox = Sandbox::builder().start_blocking()?;
-//! let config = QfPayConfig::builder(demo::QFPAY_APP_CODE, demo::qfpay_client_key())
-//!     .environment(Environment::Custom(sandbox.base_url()))
+//! let config = QfPayConfig::builder()
+//!     .app_code(demo::QFPAY_APP_CODE)
+//!     .client_key(demo::qfpay_client_key())
+//!     .base_url(sandbox.base_url())
 //!     .build()?;
 //! let client = BlockingClient::new(config, UreqTransport::new());
 //!
 //! let syssn = demo::QFPAY_SYSSN_PAID.parse()?;
 //! let declaration = WeChatDeclaration::new(syssn, CustomsCode::SHANGHAI_ZS, "110084111".parse()?);
-//! client.declare(&declaration.into())?;
+//! client.declare(&declaration.try_into()?)?;
 //!
 //! // Pending answers are queried again, never resubmitted.
-//! let query = QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, demo::QFPAY_SYSSN_PAID.parse()?);
+//! let query = QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, demo::QFPAY_SYSSN_PAID.parse()?)?;
 //! let settled = client.wait_until_settled(&query, Duration::from_millis(50), Instant::now() + Duration::from_secs(10))?;
 //! assert_eq!(settled.outcome(), Outcome::SettledSuccess);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -147,6 +149,24 @@
 //!     .with_retry(RetryPolicy::default().with_max_attempts(3).with_delays(Duration::from_millis(200), Duration::from_secs(5)));
 //! assert!(!opts.retry().retry_maybe_sent_declarations);
 //! ```
+
+/// Items for both flavours over one provider session, written once:
+/// `for_both_clients!(Session { items })` stamps `impl<T> Client<Session, T>`
+/// and `impl<T> BlockingClient<Session, T>` (those whose feature is on).
+macro_rules! for_both_clients {
+    ($session:ty { $($items:tt)* }) => {
+        #[cfg(feature = "async")]
+        impl<T> crate::Client<$session, T> {
+            $($items)*
+        }
+
+        #[cfg(feature = "blocking")]
+        impl<T> crate::BlockingClient<$session, T> {
+            $($items)*
+        }
+    };
+}
+pub(crate) use for_both_clients;
 
 /// One-line conveniences over `send`, for both flavours, written once per
 /// provider: `conveniences!(Session; doc name(Request) -> Response; …)`.

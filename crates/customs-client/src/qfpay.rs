@@ -37,32 +37,23 @@ pub type Client<T> = crate::Client<QfPay, T>;
 #[cfg(feature = "blocking")]
 pub type BlockingClient<T> = crate::BlockingClient<QfPay, T>;
 
-macro_rules! constructors {
-    ($client:ident) => {
-        impl<T> crate::$client<QfPay, T> {
-            /// A client for one merchant's `config`, with the default
-            /// [`ClientOptions`] (system clock, OS randomness, default retry policy).
-            pub fn new(config: QfPayConfig, transport: T) -> Self {
-                Self::with_options(config, transport, ClientOptions::default())
-            }
+crate::for_both_clients!(QfPay {
+    /// A client for one merchant's `config`, with the default
+    /// [`ClientOptions`] (system clock, OS randomness, default retry policy).
+    pub fn new(config: QfPayConfig, transport: T) -> Self {
+        Self::with_options(config, transport, ClientOptions::default())
+    }
 
-            /// A client with explicit options.
-            pub fn with_options(config: QfPayConfig, transport: T, options: ClientOptions) -> Self {
-                Self::with_session(QfPay::new(config), transport, options)
-            }
+    /// A client with explicit options.
+    pub fn with_options(config: QfPayConfig, transport: T, options: ClientOptions) -> Self {
+        Self::with_session(QfPay::new(config), transport, options)
+    }
 
-            /// The sans-IO provider (its configuration, builders and decoders).
-            pub fn qfpay(&self) -> &QfPay {
-                self.session()
-            }
-        }
-    };
-}
-
-#[cfg(feature = "async")]
-constructors!(Client);
-#[cfg(feature = "blocking")]
-constructors!(BlockingClient);
+    /// The sans-IO provider (its configuration, builders and decoders).
+    pub fn qfpay(&self) -> &QfPay {
+        self.session()
+    }
+});
 
 crate::conveniences!(QfPay;
     /// Declares a paid order (`POST /custom/v1/declare`, QFPay 報關 API 指南 §1),
@@ -95,7 +86,7 @@ mod tests {
 
     use customs_core::{CustomsCode, Delivery, Outcome, RetryPolicy, Secret, TransportFailure};
     use customs_qfpay::sign::ReceivedRequest;
-    use customs_qfpay::{Environment, TradeType, WeChatDeclaration};
+    use customs_qfpay::{TradeType, WeChatDeclaration};
 
     use super::*;
 
@@ -103,8 +94,10 @@ mod tests {
     const SYSSN: &str = "20191227000200020061752831";
 
     fn config() -> QfPayConfig {
-        QfPayConfig::builder("A1B2C3D4E5F6", Secret::new(KEY))
-            .environment(Environment::Custom("http://127.0.0.1:9".into()))
+        QfPayConfig::builder()
+            .app_code("A1B2C3D4E5F6")
+            .client_key(Secret::new(KEY))
+            .base_url("http://127.0.0.1:9")
             .build()
             .unwrap()
     }
@@ -114,11 +107,13 @@ mod tests {
     }
 
     fn declaration() -> DeclareRequest {
-        WeChatDeclaration::new(SYSSN.parse().unwrap(), CustomsCode::SHANGHAI_ZS, "110084111".parse().unwrap()).into()
+        WeChatDeclaration::new(SYSSN.parse().unwrap(), CustomsCode::SHANGHAI_ZS, "110084111".parse().unwrap())
+            .try_into()
+            .unwrap()
     }
 
     fn query() -> QueryRequest {
-        QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, SYSSN.parse().unwrap())
+        QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, SYSSN.parse().unwrap()).unwrap()
     }
 
     fn json(status: u16, body: &str) -> Response {
@@ -206,12 +201,13 @@ mod tests {
         assert_eq!(sent.load(Ordering::SeqCst), 1 + 3);
     }
 
+    /// Invalid input never becomes a request a client could send: the typed
+    /// request refuses it by field, and as a client error it was not sent.
     #[test]
     fn invalid_input_is_refused_before_sending() {
-        let client = BlockingClient::new(config(), scripted(vec![]));
-        let mut q = query();
-        q.customs = CustomsCode::new("X".repeat(21)).unwrap();
-        let err = client.query(&q).unwrap_err();
+        let e = QueryRequest::new(TradeType::Weixin, CustomsCode::new("X".repeat(21)).unwrap(), SYSSN.parse().unwrap())
+            .unwrap_err();
+        let err = customs_core::Error::<TransportFailure>::from(e);
         assert_eq!(err.validation().unwrap().fields(), ["customs"]);
         assert_eq!(err.delivery(), Delivery::NotSent);
     }
@@ -251,7 +247,8 @@ mod tests {
                 CustomsCode::SHANGHAI_ZS,
                 SYSSN.parse().unwrap(),
                 "110084111".parse().unwrap(),
-            );
+            )
+            .unwrap();
             assert_eq!(client.redeclare(&redeclare).await.unwrap().outcome(), Outcome::Accepted);
             let settled = assert_send(client.wait_until_settled(
                 &query(),

@@ -143,49 +143,40 @@ fn session(pay: WeChatPay, options: KeySettings) -> KeySession {
     KeySession::new(pay, options, Instant::now())
 }
 
-macro_rules! constructors {
-    ($client:ident) => {
-        impl<T> crate::$client<KeySession, T> {
-            /// A client for one merchant's `config`, verifying with downloaded
-            /// platform certificates, with the default options.
-            pub fn new(config: WeChatConfig, transport: T) -> Self {
-                Self::with_options(config, transport, WeChatOptions::default())
-            }
+crate::for_both_clients!(KeySession {
+    /// A client for one merchant's `config`, verifying with downloaded
+    /// platform certificates, with the default options.
+    pub fn new(config: WeChatConfig, transport: T) -> Self {
+        Self::with_options(config, transport, WeChatOptions::default())
+    }
 
-            /// A client with explicit options.
-            pub fn with_options(config: WeChatConfig, transport: T, options: WeChatOptions) -> Self {
-                Self::from_pay(WeChatPay::new(config), transport, options)
-            }
+    /// A client with explicit options.
+    pub fn with_options(config: WeChatConfig, transport: T, options: WeChatOptions) -> Self {
+        Self::from_pay(WeChatPay::new(config), transport, options)
+    }
 
-            /// A client over an already-built provider (its configuration and
-            /// replay guard kept as they are).
-            pub fn from_pay(pay: WeChatPay, transport: T, options: WeChatOptions) -> Self {
-                Self::with_session(session(pay, options.keys), transport, options.client)
-            }
+    /// A client over an already-built provider (its configuration and
+    /// replay guard kept as they are).
+    pub fn from_pay(pay: WeChatPay, transport: T, options: WeChatOptions) -> Self {
+        Self::with_session(session(pay, options.keys), transport, options.client)
+    }
 
-            /// The sans-IO provider (configuration, builders, decoders).
-            pub fn wechat(&self) -> &WeChatPay {
-                self.session().pay()
-            }
+    /// The sans-IO provider (configuration, builders, decoders).
+    pub fn wechat(&self) -> &WeChatPay {
+        self.session().pay()
+    }
 
-            /// How answers are verified.
-            pub fn verification(&self) -> &Verification {
-                self.session().verification()
-            }
+    /// How answers are verified.
+    pub fn verification(&self) -> &Verification {
+        self.session().verification()
+    }
 
-            /// The platform certificates held (shared by every clone; empty in
-            /// public-key mode).
-            pub fn certificates(&self) -> &Arc<PlatformCertificates> {
-                self.session().certificates()
-            }
-        }
-    };
-}
-
-#[cfg(feature = "async")]
-constructors!(Client);
-#[cfg(feature = "blocking")]
-constructors!(BlockingClient);
+    /// The platform certificates held (shared by every clone; empty in
+    /// public-key mode).
+    pub fn certificates(&self) -> &Arc<PlatformCertificates> {
+        self.session().certificates()
+    }
+});
 
 crate::conveniences!(KeySession;
     /// Declares a paid order (`POST /v3/global/customs/orders`, WeChat Pay

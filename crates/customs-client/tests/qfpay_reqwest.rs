@@ -99,7 +99,7 @@ async fn a_gateway_page_is_unverified_and_a_write_is_never_resent() {
             "1".parse().unwrap(),
         )
         .with_action_type(ActionType::Modify);
-        assert!(client.declare(&modify.into()).await.unwrap_err().unverified().is_some());
+        assert!(client.declare(&modify.try_into().unwrap()).await.unwrap_err().unverified().is_some());
         assert!(client.redeclare(&qf::redeclaration(demo::QFPAY_SYSSN_PAID)).await.unwrap_err().unverified().is_some());
         assert_eq!(peer.requests().len(), 3, "{status}: each write reached the server once");
         client.query(&qf::query(demo::QFPAY_SYSSN_PAID)).await.unwrap_err();

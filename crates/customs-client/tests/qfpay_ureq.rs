@@ -78,7 +78,7 @@ fn declare_wait_until_settled_redeclare_and_query() {
         "440316T004".parse().unwrap(),
     )
     .with_action_type(ActionType::Modify);
-    assert_eq!(client.declare(&modify.into()).unwrap().outcome(), Outcome::Accepted);
+    assert_eq!(client.declare(&modify.try_into().unwrap()).unwrap().outcome(), Outcome::Accepted);
     let queries = log.count(QF_QUERY);
     let settled =
         client.wait_until_settled(&qf::query(demo::QFPAY_SYSSN_PAID), Duration::from_millis(5), deadline()).unwrap();
@@ -120,7 +120,7 @@ fn a_gateway_502_is_unverified_and_a_write_is_never_resent() {
     let modify =
         WeChatDeclaration::new(demo::QFPAY_SYSSN_PAID.parse().unwrap(), CustomsCode::SHANGHAI_ZS, "1".parse().unwrap())
             .with_action_type(ActionType::Modify);
-    let modify = modify.into();
+    let modify = modify.try_into().unwrap();
     let writes: [(Write<'_>, &str); 3] = [
         (Box::new(|| client.declare(&qf::declaration(demo::QFPAY_SYSSN_PAID)).map(|_| ())), "/custom/v1/declare"),
         (Box::new(|| client.declare(&modify).map(|_| ())), "/custom/v1/declare"),
@@ -235,8 +235,8 @@ fn inputs_the_documents_allow_are_accepted_by_the_sandbox() {
         tianjin.clone(),
         "31222699S7".parse().unwrap(),
     );
-    assert_eq!(client.declare(&bare.into()).unwrap().outcome(), Outcome::Accepted);
-    let q = QueryRequest::new(TradeType::Alipay, tianjin.clone(), demo::QFPAY_SYSSN_ALIPAY.parse().unwrap());
+    assert_eq!(client.declare(&bare.try_into().unwrap()).unwrap().outcome(), Outcome::Accepted);
+    let q = QueryRequest::new(TradeType::Alipay, tianjin.clone(), demo::QFPAY_SYSSN_ALIPAY.parse().unwrap()).unwrap();
     assert_eq!(
         client.wait_until_settled(&q, Duration::from_millis(5), deadline()).unwrap().outcome(),
         Outcome::SettledSuccess
@@ -247,7 +247,7 @@ fn inputs_the_documents_allow_are_accepted_by_the_sandbox() {
     let split = AlipayDeclaration::new(SPLIT_ALIPAY.parse().unwrap(), tianjin, "31222699S7".parse().unwrap())
         .with_sub_order_no(long)
         .with_fees(OrderFees::new(Fen::new(9_000), Fen::new(1_000)).unwrap());
-    assert_eq!(client.declare(&split.into()).unwrap().outcome(), Outcome::Accepted);
+    assert_eq!(client.declare(&split.try_into().unwrap()).unwrap().outcome(), Outcome::Accepted);
 
     client.declare(&qf::declaration(demo::QFPAY_SYSSN_PAID)).unwrap();
     client.wait_until_settled(&qf::query(demo::QFPAY_SYSSN_PAID), Duration::from_millis(5), deadline()).unwrap();
@@ -258,7 +258,7 @@ fn inputs_the_documents_allow_are_accepted_by_the_sandbox() {
     )
     .with_action_type(ActionType::Modify)
     .with_fees(OrderFees::new(Fen::new(9_500), Fen::new(500)).unwrap());
-    assert_eq!(client.declare(&amounts.into()).unwrap().outcome(), Outcome::Accepted);
+    assert_eq!(client.declare(&amounts.try_into().unwrap()).unwrap().outcome(), Outcome::Accepted);
 }
 
 #[test]
@@ -394,8 +394,10 @@ fn two_merchants_side_by_side_each_with_their_own_key() {
         .start_blocking()
         .unwrap();
     let first = client(&sandbox, &Log::default());
-    let other_config = customs_qfpay::QfPayConfig::builder(OTHER_APP, Secret::new("another-merchant-key"))
-        .environment(customs_qfpay::Environment::Custom(sandbox.base_url()))
+    let other_config = customs_qfpay::QfPayConfig::builder()
+        .app_code(OTHER_APP)
+        .client_key(Secret::new("another-merchant-key"))
+        .base_url(sandbox.base_url())
         .build()
         .unwrap();
     let second = BlockingClient::with_options(other_config, UreqTransport::new(), fast());

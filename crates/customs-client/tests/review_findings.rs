@@ -183,7 +183,8 @@ fn a_qfpay_sub_order_query_is_decided_by_that_sub_orders_record() {
     let s1_failed = r#"{"resperr":"订购人身份信息不一致","errmsg":null,"sub_order_no":"S1","verify_department":"OTHERS","verify_department_trade_id":null}"#;
     let s1_ok = r#"{"resperr":"","errmsg":null,"sub_order_no":"S1","verify_department":"OTHERS","verify_department_trade_id":"4200"}"#;
     let s2_ok = r#"{"resperr":"","errmsg":null,"sub_order_no":"S2","verify_department":"OTHERS","verify_department_trade_id":"4201"}"#;
-    let query = qf::query(demo::QFPAY_SYSSN_SPLIT).with_sub_order_no(customs_qfpay::QfSubOrderNo::new("S2").unwrap());
+    let query =
+        qf::query(demo::QFPAY_SYSSN_SPLIT).with_sub_order_no(customs_qfpay::QfSubOrderNo::new("S2").unwrap()).unwrap();
 
     let server = AnswerServer::script(vec![qfpay_json(&records(&format!("{s1_failed},{s2_ok}")))]);
     let r = qfpay_client(&server).query(&query).unwrap();

@@ -128,7 +128,10 @@ fn no_secret_in_any_formatted_value_or_trace() {
     shown.debug("pem secret", &demo::wechat_merchant_private_key_pem());
     let qconfig = qf::config(&base);
     shown.debug("qfpay config", &qconfig);
-    shown.debug("qfpay builder", &QfPayConfig::builder(demo::QFPAY_APP_CODE, demo::qfpay_client_key()));
+    shown.debug(
+        "qfpay builder",
+        &QfPayConfig::builder().app_code(demo::QFPAY_APP_CODE).client_key(demo::qfpay_client_key()),
+    );
     let wconfig = wx::config(&base);
     shown.debug("wechat config", &wconfig);
     shown.debug("wechat pay", &WeChatPay::new(wconfig.clone()));
@@ -153,9 +156,10 @@ fn no_secret_in_any_formatted_value_or_trace() {
         .apiv3_key(short)
         .build();
     shown.result("wechat config, short APIv3 key", &bad);
-    let bad =
-        QfPayConfig::builder(demo::QFPAY_APP_CODE, Secret::new(format!("{} \n", demo::qfpay_client_key().expose())))
-            .build();
+    let bad = QfPayConfig::builder()
+        .app_code(demo::QFPAY_APP_CODE)
+        .client_key(Secret::new(format!("{} \n", demo::qfpay_client_key().expose())))
+        .build();
     shown.result("qfpay config, key with a newline", &bad);
 
     // ---- QFPay: both clients, success and each failure class ----
@@ -177,8 +181,10 @@ fn no_secret_in_any_formatted_value_or_trace() {
     shown.result("qfpay query", &rt.block_on(qa.query(&query)));
     shown.result("qfpay redeclare", &qb.redeclare(&redeclare));
     shown.result("qfpay declare, refused", &qb.declare(&qf::declaration(demo::QFPAY_SYSSN_REFUNDED)));
-    let wrong_key = QfPayConfig::builder(demo::QFPAY_APP_CODE, Secret::new("0123456789ABCDEF0123456789ABCDEF"))
-        .environment(customs_qfpay::Environment::Custom(base.clone()))
+    let wrong_key = QfPayConfig::builder()
+        .app_code(demo::QFPAY_APP_CODE)
+        .client_key(Secret::new("0123456789ABCDEF0123456789ABCDEF"))
+        .base_url(base.clone())
         .build()
         .unwrap();
     shown.result("qfpay wrong key", &qfpay::BlockingClient::new(wrong_key, UreqTransport::new()).query(&query));
@@ -199,9 +205,12 @@ fn no_secret_in_any_formatted_value_or_trace() {
         common::no_retry(),
     );
     shown.result("qfpay not sent", &refused.declare(&declare));
-    let mut invalid = qf::query(demo::QFPAY_SYSSN_PAID);
-    invalid.customs = customs_core::CustomsCode::new("X".repeat(21)).unwrap();
-    shown.result("qfpay invalid", &qb.query(&invalid));
+    let invalid = customs_qfpay::QueryRequest::new(
+        customs_qfpay::TradeType::Weixin,
+        customs_core::CustomsCode::new("X".repeat(21)).unwrap(),
+        demo::QFPAY_SYSSN_PAID.parse().unwrap(),
+    );
+    shown.result("qfpay invalid", &invalid);
 
     // ---- WeChat: both clients, every operation, each failure class ----
     let wb = wechat::BlockingClient::with_options(wconfig.clone(), UreqTransport::new(), common::wechat_options());

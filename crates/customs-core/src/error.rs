@@ -80,6 +80,8 @@ impl PartialEq for Cause {
     }
 }
 
+impl Eq for Cause {}
+
 /// `: {cause}: {its cause}…` when there is one: messages stay complete on
 /// one line (the CLI prints one), and [`source`](std::error::Error::source)
 /// gives the typed cause.
@@ -430,13 +432,26 @@ pub struct DecodeError {
     pub reason: String,
     /// The raw response body.
     pub raw: Vec<u8>,
+    /// The provider crate's typed error behind `reason`, where it has one
+    /// (WeChat Pay: `customs_wechat::certificates::CertificatesError` for a
+    /// certificate listing that does not decrypt); reach it with
+    /// [`Cause::get`] and `downcast_ref`.
+    #[source]
+    pub source: Option<Cause>,
 }
 
 impl DecodeError {
     /// The `provider`'s HTTP `http_status` answer `raw` could not be
     /// decoded: `reason` says why (with the JSON path where known).
     pub fn new(provider: Provider, http_status: u16, reason: impl Into<String>, raw: Vec<u8>) -> Self {
-        Self { provider, http_status, reason: reason.into(), raw }
+        Self { provider, http_status, reason: reason.into(), raw, source: None }
+    }
+
+    /// The same error, caused by the typed `cause` (kept as its source).
+    #[must_use]
+    pub fn with_source(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Cause::new(cause));
+        self
     }
 }
 
@@ -447,6 +462,7 @@ impl fmt::Debug for DecodeError {
             .field("http_status", &self.http_status)
             .field("reason", &self.reason)
             .field("raw", &String::from_utf8_lossy(&self.raw))
+            .field("source", &self.source)
             .finish()
     }
 }

@@ -35,7 +35,11 @@ pub fn cli_json_input(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(rest) else { return };
     let f = fixtures::wechat();
     let qf = QfPay::new(
-        QfPayConfig::new(demo::QFPAY_APP_CODE, demo::qfpay_client_key(), Environment::LiveTest)
+        QfPayConfig::builder()
+            .app_code(demo::QFPAY_APP_CODE)
+            .client_key(demo::qfpay_client_key())
+            .environment(Environment::LiveTest)
+            .build()
             .expect("the demo QFPay configuration is valid"),
     );
     let nonce = "fuzzNonce";

@@ -11,7 +11,11 @@ use crate::{input, keep};
 
 fn qfpay() -> QfPay {
     QfPay::new(
-        QfPayConfig::new(demo::QFPAY_APP_CODE, demo::qfpay_client_key(), Environment::LiveTest)
+        QfPayConfig::builder()
+            .app_code(demo::QFPAY_APP_CODE)
+            .client_key(demo::qfpay_client_key())
+            .environment(Environment::LiveTest)
+            .build()
             .expect("the demo QFPay configuration is valid"),
     )
 }
@@ -48,8 +52,9 @@ pub fn qfpay_answer(data: &[u8]) {
     };
     match words.first().copied() {
         Some("declare") => {
-            let declaration =
-                WeChatDeclaration::new(syssn.clone(), customs, "110084111".parse().expect("valid")).into();
+            let declaration = WeChatDeclaration::new(syssn.clone(), customs, "110084111".parse().expect("valid"))
+                .try_into()
+                .expect("a valid declaration");
             match qf.decode_declare(&declaration, &response) {
                 Ok(r) => {
                     accepted(&r.respcd, r.is_pending(), r.syssn.as_ref());
@@ -60,7 +65,8 @@ pub fn qfpay_answer(data: &[u8]) {
         }
         Some("redeclare") => {
             let redeclare =
-                RedeclareRequest::new(TradeType::Weixin, customs, syssn.clone(), "110084111".parse().expect("valid"));
+                RedeclareRequest::new(TradeType::Weixin, customs, syssn.clone(), "110084111".parse().expect("valid"))
+                    .expect("a valid redeclaration");
             match qf.decode_redeclare(&redeclare, &response) {
                 Ok(r) => {
                     accepted(&r.respcd, r.is_pending(), r.syssn.as_ref());
@@ -70,10 +76,12 @@ pub fn qfpay_answer(data: &[u8]) {
             }
         }
         Some("query") => {
-            let mut query = QueryRequest::new(TradeType::Weixin, customs, syssn.clone());
-            if let Some(no) = &sub_order_no {
-                query = query.with_sub_order_no(no.clone());
-            }
+            let whole = QueryRequest::new(TradeType::Weixin, customs, syssn.clone()).expect("a valid query");
+            // A sub-order number too long for a query (String(40)) queries the whole declaration.
+            let (query, sub_order_no) = match sub_order_no.map(|no| (whole.clone().with_sub_order_no(no.clone()), no)) {
+                Some((Ok(q), no)) => (q, Some(no)),
+                _ => (whole, None),
+            };
             match qf.decode_query(&query, &response) {
                 Ok(r) => {
                     accepted(&r.respcd, r.is_pending(), r.syssn.as_ref());

@@ -84,22 +84,20 @@ impl QfPay {
         &self.config
     }
 
-    /// `POST /custom/v1/declare`, signed. Checks QFPay's field limits first
-    /// ([`DeclareRequest::validate`]); nothing is built from invalid input.
+    /// `POST /custom/v1/declare`, signed. The typed request is valid by
+    /// construction (QFPay's field limits were checked when it was made), so
+    /// nothing is checked again here.
     pub fn build_declare(&self, request: &DeclareRequest) -> Result<Request, BuildError> {
-        request.validate()?;
         self.build_params(Operation::Declare, HttpMethod::Post, request.params())
     }
 
     /// `POST` (or `GET`, per [`QueryRequest::method`]) `/custom/v1/query`, signed.
     pub fn build_query(&self, request: &QueryRequest) -> Result<Request, BuildError> {
-        request.validate()?;
-        self.build_params(Operation::Query, request.method, request.params())
+        self.build_params(Operation::Query, request.method(), request.params())
     }
 
     /// `POST /custom/v1/redeclare`, signed.
     pub fn build_redeclare(&self, request: &RedeclareRequest) -> Result<Request, BuildError> {
-        request.validate()?;
         self.build_params(Operation::Redeclare, HttpMethod::Post, request.params())
     }
 
@@ -201,7 +199,9 @@ mod tests {
 
     fn qfpay(sign_type: SignType) -> QfPay {
         QfPay::new(
-            QfPayConfig::builder("A1B2C3D4E5F6A7B8C9D0", Secret::new(KEY))
+            QfPayConfig::builder()
+                .app_code("A1B2C3D4E5F6A7B8C9D0")
+                .client_key(Secret::new(KEY))
                 .environment(Environment::LiveTest)
                 .sign_type(sign_type)
                 .build()
@@ -230,7 +230,8 @@ mod tests {
         .with_mch_customs_name("jwyhanguo_card".parse().unwrap())
         .with_out_request_no("2024010100000001".parse().unwrap())
         .with_amount("2.00".parse().unwrap())
-        .into()
+        .try_into()
+        .unwrap()
     }
 
     fn wechat() -> DeclareRequest {
@@ -242,13 +243,15 @@ mod tests {
         )
         .with_action_type(ActionType::Add)
         .with_sub_order(sub)
-        .into()
+        .try_into()
+        .unwrap()
     }
 
     fn query(trade_type: TradeType) -> QueryRequest {
-        let q = QueryRequest::new(trade_type, CustomsCode::SHANGHAI_ZS, "20191227000200020061752831".parse().unwrap());
+        let q = QueryRequest::new(trade_type, CustomsCode::SHANGHAI_ZS, "20191227000200020061752831".parse().unwrap())
+            .unwrap();
         match trade_type {
-            TradeType::Weixin => q.with_sub_order_no(QfSubOrderNo::new("15752730835729139712").unwrap()),
+            TradeType::Weixin => q.with_sub_order_no(QfSubOrderNo::new("15752730835729139712").unwrap()).unwrap(),
             _ => q,
         }
     }
@@ -260,6 +263,7 @@ mod tests {
             "20191227000200020061752831".parse().unwrap(),
             "110084111".parse().unwrap(),
         )
+        .unwrap()
     }
 
     /// Every operation × trade type × sign type, as sent.
@@ -292,7 +296,7 @@ mod tests {
                 .config()
                 .to_builder()
                 .mchid("ZaMVg12345")
-                .environment(Environment::Custom("http://127.0.0.1:8080/".into()))
+                .base_url("http://127.0.0.1:8080/")
                 .build()
                 .unwrap(),
         );
@@ -305,18 +309,22 @@ mod tests {
         insta::assert_snapshot!("query_weixin_get_mchid_md5", render(&req));
     }
 
+    /// Nothing invalid reaches a builder: the typed request refuses it when
+    /// it is made, by field, so there is nothing to sign.
     #[test]
-    fn builders_validate_before_signing() {
-        let DeclareRequest::WeChat(mut w) = wechat() else { unreachable!() };
+    fn invalid_input_never_becomes_a_request_to_sign() {
+        let mut w = wechat().wechat().unwrap().clone();
         w.merchant_customs_no = "1".repeat(21).parse().unwrap();
-        let e = qfpay(SignType::Md5).build_declare(&w.into()).unwrap_err();
-        match e {
-            BuildError::Invalid(v) => assert_eq!(v.fields(), ["mch_customs_no"]),
-            other => panic!("{other:?}"),
-        }
-        let mut r = redeclare(TradeType::Alipay);
-        r.customs = CustomsCode::new("X".repeat(21)).unwrap();
-        assert!(matches!(qfpay(SignType::Md5).build_redeclare(&r), Err(BuildError::Invalid(_))));
+        let e = DeclareRequest::try_from(w).unwrap_err();
+        assert_eq!(e.fields(), ["mch_customs_no"]);
+        let e = RedeclareRequest::new(
+            TradeType::Alipay,
+            CustomsCode::new("X".repeat(21)).unwrap(),
+            "20191227000200020061752831".parse().unwrap(),
+            "110084111".parse().unwrap(),
+        )
+        .unwrap_err();
+        assert_eq!(e.fields(), ["customs"]);
     }
 
     #[test]

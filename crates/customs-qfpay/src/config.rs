@@ -175,24 +175,73 @@ impl FromStr for Environment {
     }
 }
 
+/// A configuration that cannot be used. Names the key and the rule; never
+/// a secret value. The same shape as `customs_wechat::ConfigError`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A required setting was not given.
+    #[error("configuration `{key}` is required")]
+    Missing {
+        /// The setting.
+        key: &'static str,
+    },
+    /// A setting has an unusable value.
+    #[error("configuration `{key}` is invalid: {reason}")]
+    Invalid {
+        /// The setting.
+        key: &'static str,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    /// The configuration key concerned.
+    pub fn key(&self) -> &'static str {
+        match self {
+            ConfigError::Missing { key } | ConfigError::Invalid { key, .. } => key,
+        }
+    }
+
+    /// What is wrong and how to fix it.
+    pub fn reason(&self) -> &str {
+        match self {
+            ConfigError::Missing { .. } => "it is required",
+            ConfigError::Invalid { reason, .. } => reason,
+        }
+    }
+}
+
+impl From<ConfigError> for BuildError {
+    fn from(e: ConfigError) -> Self {
+        BuildError::config(e.key(), e.reason())
+    }
+}
+
 /// QFPay credentials and options (spec `qfpay.md` §1).
 ///
-/// Built with [`QfPayConfig::builder`] (or [`QfPayConfig::new`]), which
-/// checks every value; an existing config can only be changed through the
-/// builder again, so a `QfPayConfig` is always usable.
+/// Build it with [`QfPayConfig::builder`]; every value is checked there, so
+/// a `QfPayConfig` is always usable. An existing config can only be changed
+/// through a builder again ([`to_builder`](Self::to_builder)).
 ///
 /// ```
 /// use customs_core::Secret;
-/// use customs_qfpay::{Environment, QfPayConfig, SignType};
+/// use customs_qfpay::{ConfigError, Environment, QfPayConfig, SignType};
 ///
-/// let config = QfPayConfig::builder("A1B2C3D4E5F6", Secret::new("client-key"))
-///     .environment(Environment::Custom("http://127.0.0.1:8080".into()))
+/// let config = QfPayConfig::builder()
+///     .app_code("A1B2C3D4E5F6")
+///     .client_key(Secret::new("client-key"))
+///     .base_url("http://127.0.0.1:8080")
 ///     .mchid("ZaMVg12345")
 ///     .sign_type(SignType::Sha256)
 ///     .build()?;
 /// assert_eq!(config.base_url(), "http://127.0.0.1:8080");
 /// assert!(!format!("{config:?}").contains("client-key"));
-/// # Ok::<(), customs_core::BuildError>(())
+///
+/// let err = QfPayConfig::builder().app_code("A1B2C3D4E5F6").environment(Environment::LiveTest).build().unwrap_err();
+/// assert_eq!(err, ConfigError::Missing { key: "client_key" });
+/// # Ok::<(), ConfigError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -205,28 +254,21 @@ pub struct QfPayConfig {
 }
 
 impl QfPayConfig {
-    /// A checked config for `environment`, MD5 signing and no `mchid`.
-    pub fn new(app_code: impl Into<String>, client_key: Secret, environment: Environment) -> Result<Self, BuildError> {
-        Self::builder(app_code, client_key).environment(environment).build()
-    }
-
     /// A builder with the defaults: [`Environment::Production`],
     /// [`SignType::Md5`], no `mchid`.
-    pub fn builder(app_code: impl Into<String>, client_key: Secret) -> QfPayConfigBuilder {
-        QfPayConfigBuilder {
-            config: QfPayConfig {
-                app_code: app_code.into(),
-                client_key,
-                mchid: None,
-                sign_type: SignType::default(),
-                environment: Environment::default(),
-            },
-        }
+    pub fn builder() -> QfPayConfigBuilder {
+        QfPayConfigBuilder::default()
     }
 
     /// A builder starting from this config.
     pub fn to_builder(&self) -> QfPayConfigBuilder {
-        QfPayConfigBuilder { config: self.clone() }
+        QfPayConfigBuilder {
+            app_code: Some(self.app_code.clone()),
+            client_key: Some(self.client_key.clone()),
+            mchid: self.mchid.clone(),
+            sign_type: self.sign_type,
+            environment: self.environment.clone(),
+        }
     }
 
     /// `X-QF-APPCODE`.
@@ -258,49 +300,42 @@ impl QfPayConfig {
     pub fn base_url(&self) -> &str {
         self.environment.base_url()
     }
-
-    fn check(&self) -> Result<(), BuildError> {
-        let config = |key: &'static str, reason: String| Err(BuildError::config(key, reason));
-        if self.app_code.trim().is_empty() {
-            return config("app_code", "is empty; use the app code QFPay issued for this environment".into());
-        }
-        if !self.app_code.bytes().all(|b| b.is_ascii_graphic()) {
-            return config("app_code", "must be printable ASCII without spaces (it is sent as X-QF-APPCODE)".into());
-        }
-        if self.client_key.is_empty() {
-            return config("client_key", "is empty; use the client key QFPay issued with the app code".into());
-        }
-        if let Some(m) = &self.mchid {
-            if m.is_empty() || !m.bytes().all(|b| b.is_ascii_graphic()) {
-                return config(
-                    "mchid",
-                    "must be printable ASCII without spaces; leave it unset if QFPay issued none".into(),
-                );
-            }
-        }
-        if let Err(reason) = self.environment.check() {
-            return config("environment", reason);
-        }
-        Ok(())
-    }
 }
 
-/// Builds a checked [`QfPayConfig`].
-#[derive(Debug, Clone)]
+/// Builds a [`QfPayConfig`]; see there.
+#[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct QfPayConfigBuilder {
-    config: QfPayConfig,
+    app_code: Option<String>,
+    client_key: Option<Secret>,
+    mchid: Option<String>,
+    sign_type: SignType,
+    environment: Environment,
 }
 
 impl QfPayConfigBuilder {
-    /// Where requests go (default [`Environment::Production`]).
-    pub fn environment(mut self, environment: Environment) -> Self {
-        self.config.environment = environment;
+    /// The app code QFPay issued, sent as `X-QF-APPCODE` (required;
+    /// printable ASCII without spaces).
+    pub fn app_code(mut self, app_code: impl Into<String>) -> Self {
+        self.app_code = Some(app_code.into());
         self
     }
 
-    /// Where requests go, by URL: [`Environment::Custom`]. The same host
-    /// selection as `WeChatConfigBuilder::base_url` (a sandbox, a proxy);
+    /// The client key QFPay issued with the app code (required; signs every
+    /// request).
+    pub fn client_key(mut self, key: Secret) -> Self {
+        self.client_key = Some(key);
+        self
+    }
+
+    /// Where requests go, by name (default [`Environment::Production`]).
+    pub fn environment(mut self, environment: Environment) -> Self {
+        self.environment = environment;
+        self
+    }
+
+    /// Where requests go, by URL: [`Environment::Custom`] (a sandbox, a
+    /// proxy). The same host selection as `WeChatConfigBuilder::base_url`;
     /// named hosts are [`environment`](Self::environment).
     pub fn base_url(self, url: impl Into<String>) -> Self {
         self.environment(Environment::Custom(url.into()))
@@ -309,28 +344,54 @@ impl QfPayConfigBuilder {
     /// The merchant id: only if QFPay issued one, then it is mandatory and
     /// signed like any parameter (spec §1).
     pub fn mchid(mut self, mchid: impl Into<String>) -> Self {
-        self.config.mchid = Some(mchid.into());
+        self.mchid = Some(mchid.into());
         self
     }
 
     /// No merchant id.
     pub fn no_mchid(mut self) -> Self {
-        self.config.mchid = None;
+        self.mchid = None;
         self
     }
 
     /// The hash (default [`SignType::Md5`]).
     pub fn sign_type(mut self, sign_type: SignType) -> Self {
-        self.config.sign_type = sign_type;
+        self.sign_type = sign_type;
         self
     }
 
-    /// Checks every value and returns the config, or
-    /// [`BuildError::Config`] naming the first unusable key (never its
-    /// secret value).
-    pub fn build(self) -> Result<QfPayConfig, BuildError> {
-        self.config.check()?;
-        Ok(self.config)
+    /// Checks every setting and returns the config, or the
+    /// [`ConfigError`] naming the first unusable key (never its secret
+    /// value).
+    pub fn build(self) -> Result<QfPayConfig, ConfigError> {
+        let invalid = |key: &'static str, reason: &str| ConfigError::Invalid { key, reason: reason.to_owned() };
+        let app_code = self.app_code.ok_or(ConfigError::Missing { key: "app_code" })?;
+        if app_code.trim().is_empty() {
+            return Err(invalid("app_code", "is empty; use the app code QFPay issued for this environment"));
+        }
+        if !app_code.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(invalid("app_code", "must be printable ASCII without spaces (it is sent as X-QF-APPCODE)"));
+        }
+        let client_key = self.client_key.ok_or(ConfigError::Missing { key: "client_key" })?;
+        if client_key.is_empty() {
+            return Err(invalid("client_key", "is empty; use the client key QFPay issued with the app code"));
+        }
+        if let Some(m) = &self.mchid {
+            if m.is_empty() || !m.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(invalid(
+                    "mchid",
+                    "must be printable ASCII without spaces; leave it unset if QFPay issued none",
+                ));
+            }
+        }
+        self.environment.check().map_err(|reason| ConfigError::Invalid { key: "environment", reason })?;
+        Ok(QfPayConfig {
+            app_code,
+            client_key,
+            mchid: self.mchid,
+            sign_type: self.sign_type,
+            environment: self.environment,
+        })
     }
 }
 
@@ -338,11 +399,13 @@ impl QfPayConfigBuilder {
 mod tests {
     use super::*;
 
-    fn key_of(r: Result<QfPayConfig, BuildError>) -> &'static str {
-        match r {
-            Err(BuildError::Config { key, .. }) => key,
-            other => panic!("expected a config error, got {other:?}"),
-        }
+    fn key_of(r: Result<QfPayConfig, ConfigError>) -> &'static str {
+        r.unwrap_err().key()
+    }
+
+    /// A builder with the two required settings.
+    fn builder(app_code: &str, key: Secret) -> QfPayConfigBuilder {
+        QfPayConfig::builder().app_code(app_code).client_key(key)
     }
 
     #[test]
@@ -364,7 +427,7 @@ mod tests {
 
     #[test]
     fn base_url_selects_a_custom_host() {
-        let c = QfPayConfig::builder("A", Secret::new("k")).base_url("http://127.0.0.1:9/").build().unwrap();
+        let c = builder("A", Secret::new("k")).base_url("http://127.0.0.1:9/").build().unwrap();
         assert_eq!(c.environment(), &Environment::Custom("http://127.0.0.1:9/".into()));
         assert_eq!(c.base_url(), "http://127.0.0.1:9");
     }
@@ -397,7 +460,7 @@ mod tests {
             if raw.contains("://") {
                 assert!(e.contains("may not carry user information"), "{e}");
             }
-            let e = key_and_reason(QfPayConfig::new("A", Secret::new("k"), Environment::Custom(raw.into())));
+            let e = key_and_reason(builder("A", Secret::new("k")).base_url(raw).build());
             assert!(!e.contains("TOPSECRETPW"), "{e}");
             assert!(e.contains("***@"), "{e}");
         }
@@ -407,22 +470,32 @@ mod tests {
         assert_eq!(without_userinfo("http://u:p@host/a@b"), ("http://***@host/a@b".to_owned(), true));
     }
 
-    fn key_and_reason(r: Result<QfPayConfig, BuildError>) -> String {
+    fn key_and_reason(r: Result<QfPayConfig, ConfigError>) -> String {
         let e = r.unwrap_err();
-        assert!(matches!(e, BuildError::Config { key: "environment", .. }), "{e:?}");
-        format!("{e} {e:?}")
+        assert_eq!(e.key(), "environment", "{e:?}");
+        let b = BuildError::from(e.clone());
+        format!("{e} {e:?} {b} {b:?}")
     }
 
     #[test]
     fn config_checks_each_key() {
         let k = || Secret::new("key");
-        assert_eq!(key_of(QfPayConfig::builder("", k()).build()), "app_code");
-        assert_eq!(key_of(QfPayConfig::builder("A B", k()).build()), "app_code");
-        assert_eq!(key_of(QfPayConfig::builder("A", Secret::new("")).build()), "client_key");
-        assert_eq!(key_of(QfPayConfig::builder("A", k()).mchid("").build()), "mchid");
-        assert_eq!(key_of(QfPayConfig::new("A", k(), Environment::Custom("127.0.0.1:80".into()))), "environment");
-        assert_eq!(key_of(QfPayConfig::new("A", k(), Environment::Custom("http://".into()))), "environment");
-        let c = QfPayConfig::builder("A", k()).mchid("M").build().unwrap();
+        assert_eq!(QfPayConfig::builder().build().unwrap_err(), ConfigError::Missing { key: "app_code" });
+        assert_eq!(
+            QfPayConfig::builder().app_code("A").build().unwrap_err(),
+            ConfigError::Missing { key: "client_key" }
+        );
+        assert_eq!(key_of(builder("", k()).build()), "app_code");
+        assert_eq!(key_of(builder("A B", k()).build()), "app_code");
+        assert_eq!(key_of(builder("A", Secret::new("")).build()), "client_key");
+        assert_eq!(key_of(builder("A", k()).mchid("").build()), "mchid");
+        assert_eq!(key_of(builder("A", k()).base_url("127.0.0.1:80").build()), "environment");
+        assert_eq!(key_of(builder("A", k()).environment(Environment::Custom("http://".into())).build()), "environment");
+        assert_eq!(
+            BuildError::from(builder("A B", k()).build().unwrap_err()),
+            BuildError::config("app_code", "must be printable ASCII without spaces (it is sent as X-QF-APPCODE)")
+        );
+        let c = builder("A", k()).mchid("M").build().unwrap();
         assert_eq!(c.mchid(), Some("M"));
         assert_eq!(c.sign_type(), SignType::Md5);
         assert_eq!(c.environment(), &Environment::Production);
@@ -433,9 +506,9 @@ mod tests {
 
     #[test]
     fn errors_and_debug_never_show_the_key() {
-        let e = QfPayConfig::builder("", Secret::new("topsecret")).build().unwrap_err();
+        let e = builder("", Secret::new("topsecret")).build().unwrap_err();
         assert!(!e.to_string().contains("topsecret"));
-        let c = QfPayConfig::new("A", Secret::new("topsecret"), Environment::Sandbox).unwrap();
+        let c = builder("A", Secret::new("topsecret")).environment(Environment::Sandbox).build().unwrap();
         assert!(!format!("{c:?}").contains("topsecret"));
         assert!(!format!("{:?}", c.to_builder()).contains("topsecret"));
     }

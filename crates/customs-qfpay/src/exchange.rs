@@ -10,13 +10,15 @@
 //! use customs_core::{CustomsCode, Exchange, Idempotency, Secret};
 //! use customs_qfpay::{QfPay, QfPayConfig, WeChatDeclaration};
 //!
-//! let qfpay = QfPay::new(QfPayConfig::builder("A1B2C3D4E5F6", Secret::new("0123456789ABCDEF0123456789ABCDEF")).build()?);
+//! let qfpay = QfPay::new(
+//!     QfPayConfig::builder().app_code("A1B2C3D4E5F6").client_key(Secret::new("0123456789ABCDEF0123456789ABCDEF")).build()?,
+//! );
 //! let declaration = WeChatDeclaration::new(
 //!     "20191227000200020061752831".parse()?,
 //!     CustomsCode::SHANGHAI_ZS,
 //!     "110084111".parse()?,
 //! );
-//! let exchange = qfpay.declare(&declaration.into());
+//! let exchange = qfpay.declare(&declaration.try_into()?);
 //! assert_eq!(exchange.info().idempotency, Idempotency::NonIdempotent);
 //! let request = exchange.prepare(0, "unused")?;
 //! assert_eq!(request.uri().path(), "/custom/v1/declare");

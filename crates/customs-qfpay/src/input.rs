@@ -12,8 +12,8 @@ use customs_core::{
 use serde::Deserialize;
 
 use crate::request::{
-    ActionType, AlipayDeclaration, DeclareRequest, HttpMethod, MCH_CUSTOMS_NO, MchCustomsName, QfSubOrderNo,
-    QueryRequest, RedeclareRequest, TradeType, WeChatDeclaration, check_amount, check_fee, limits,
+    ActionType, AlipayDeclaration, Declaration, DeclareRequest, HttpMethod, MCH_CUSTOMS_NO, MchCustomsName,
+    QfSubOrderNo, QueryRequest, RedeclareRequest, TradeType, WeChatDeclaration, check_amount, check_fee, limits,
 };
 
 fn present(s: Option<&String>) -> Option<&str> {
@@ -174,7 +174,7 @@ impl DeclareInput {
                     d.amount = amount;
                     d.sub_order_no = sub_order_no;
                     d.fees = fees.expect("checked");
-                    DeclareRequest::Alipay(d)
+                    DeclareRequest(Declaration::Alipay(d))
                 })
             }
             Some(TradeType::Weixin) => {
@@ -199,7 +199,7 @@ impl DeclareInput {
                     .with_action_type(action_type);
                     d.sub_order_no = sub_order_no;
                     d.fees = fees.expect("checked");
-                    DeclareRequest::WeChat(d)
+                    DeclareRequest(Declaration::WeChat(d))
                 })
             }
             // Unknown trade type: the common fields were still checked; the
@@ -282,12 +282,12 @@ impl QueryInput {
         let customs = customs(&mut v, self.customs.as_ref(), trade_type);
         let syssn: Option<Syssn> = required(&mut v, "syssn", self.syssn.as_ref());
         let sub_order_no = sub_order_no(&mut v, self.sub_order_no.as_ref(), limits::SUB_ORDER_NO_QUERY);
-        v.finish_with(|| {
-            let mut q =
-                QueryRequest::new(trade_type.expect("checked"), customs.expect("checked"), syssn.expect("checked"));
-            q.sub_order_no = sub_order_no;
-            q.method = HttpMethod::Post;
-            q
+        v.finish_with(|| QueryRequest {
+            trade_type: trade_type.expect("checked"),
+            customs: customs.expect("checked"),
+            syssn: syssn.expect("checked"),
+            sub_order_no,
+            method: HttpMethod::Post,
         })
     }
 }
@@ -325,15 +325,12 @@ impl RedeclareInput {
         let syssn: Option<Syssn> = required(&mut v, "syssn", self.syssn.as_ref());
         let mch_customs_no = mch_customs_no(&mut v, self.mch_customs_no.as_ref());
         let sub_order_no = sub_order_no(&mut v, self.sub_order_no.as_ref(), limits::SUB_ORDER_NO_QUERY);
-        v.finish_with(|| {
-            let mut r = RedeclareRequest::new(
-                trade_type.expect("checked"),
-                customs.expect("checked"),
-                syssn.expect("checked"),
-                mch_customs_no.expect("checked"),
-            );
-            r.sub_order_no = sub_order_no;
-            r
+        v.finish_with(|| RedeclareRequest {
+            trade_type: trade_type.expect("checked"),
+            customs: customs.expect("checked"),
+            syssn: syssn.expect("checked"),
+            merchant_customs_no: mch_customs_no.expect("checked"),
+            sub_order_no,
         })
     }
 }
@@ -419,7 +416,7 @@ mod tests {
             a.customs = s(place);
             assert_eq!(a.validate().unwrap().customs().as_str(), place);
             let q = QueryInput { trade_type: s("alipay"), customs: s(place), syssn: s("1"), sub_order_no: None };
-            assert_eq!(q.validate().unwrap().customs.as_str(), place);
+            assert_eq!(q.validate().unwrap().customs().as_str(), place);
             let r = RedeclareInput {
                 trade_type: s("alipay"),
                 customs: s(place),
@@ -427,7 +424,7 @@ mod tests {
                 mch_customs_no: s("9"),
                 sub_order_no: None,
             };
-            assert_eq!(r.validate().unwrap().customs.as_str(), place);
+            assert_eq!(r.validate().unwrap().customs().as_str(), place);
         }
         let mut w = common("weixin");
         w.customs = s("tianjin");
@@ -630,7 +627,8 @@ mod tests {
         )
         .with_action_type(ActionType::Modify)
         .with_sub_order(sub)
-        .into();
+        .try_into()
+        .unwrap();
         assert_eq!(d, typed);
 
         let w = common("weixin").validate().unwrap();
@@ -722,7 +720,7 @@ mod tests {
 
     proptest::proptest! {
         /// Whatever the raw input, validation returns a request or violations:
-        /// it never panics, and a request it returns passes the builder's checks.
+        /// it never panics, and a request it returns passes the typed request's checks.
         #[test]
         fn raw_validation_never_panics(
             f in proptest::collection::vec(field(), 13),
@@ -734,18 +732,18 @@ mod tests {
                 product_fee: f[11].clone(), transport_fee: f[12].clone(),
             };
             if let Ok(d) = i.validate() {
-                proptest::prop_assert!(d.validate().is_ok());
+                proptest::prop_assert!(d.check().is_ok());
             }
             let q = QueryInput { trade_type: f[0].clone(), customs: f[2].clone(), syssn: f[1].clone(), sub_order_no: f[8].clone() };
             if let Ok(q) = q.validate() {
-                proptest::prop_assert!(q.validate().is_ok());
+                proptest::prop_assert!(q.check().is_ok());
             }
             let r = RedeclareInput {
                 trade_type: f[0].clone(), customs: f[2].clone(), syssn: f[1].clone(),
                 mch_customs_no: f[3].clone(), sub_order_no: f[8].clone(),
             };
             if let Ok(r) = r.validate() {
-                proptest::prop_assert!(r.validate().is_ok());
+                proptest::prop_assert!(r.check().is_ok());
             }
         }
     }

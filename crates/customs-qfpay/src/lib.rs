@@ -9,7 +9,9 @@
 //! use customs_qfpay::{DeclareRequest, Environment, QfPay, QfPayConfig, SignType, WeChatDeclaration};
 //! use customs_qfpay::sign::{self, Params};
 //!
-//! let config = QfPayConfig::builder("A1B2C3D4E5F6", Secret::new("client-key"))
+//! let config = QfPayConfig::builder()
+//!     .app_code("A1B2C3D4E5F6")
+//!     .client_key(Secret::new("client-key"))
 //!     .environment(Environment::LiveTest)
 //!     .sign_type(SignType::Sha256)
 //!     .build()?;
@@ -20,7 +22,7 @@
 //! let declaration: DeclareRequest =
 //!     WeChatDeclaration::new("20191227000200020061752831".parse()?, CustomsCode::SHANGHAI_ZS, "110084111".parse()?)
 //!         .with_sub_order(sub_order)
-//!         .into();
+//!         .try_into()?;
 //!
 //! let request = qfpay.build_declare(&declaration)?;
 //! assert_eq!(request.uri(), "https://test-openapi-hk.qfapi.com/custom/v1/declare");
@@ -122,7 +124,7 @@ pub use codec as client;
 
 pub use code::RespCode;
 pub use codec::QfPay;
-pub use config::{Environment, QfPayConfig, QfPayConfigBuilder};
+pub use config::{ConfigError, Environment, QfPayConfig, QfPayConfigBuilder};
 pub use input::{DeclareInput, QueryInput, RedeclareInput};
 pub use record::{QueryRecord, RecordOutcome, RecordVerdict};
 pub use request::{

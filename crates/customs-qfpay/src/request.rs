@@ -5,10 +5,13 @@
 //! [`WeChatDeclaration`], so Alipay-only fields cannot be sent with
 //! `trade_type=weixin` and vice versa. Field values are the validated types
 //! of `customs-core`; the limits QFPay adds on top (QFPay's 報關 API 指南's `String(n)`
-//! lengths, WeChat's customs-code form for `trade_type=weixin`) are checked
-//! by each request's `validate`, which the builders of
-//! [`QfPay`](crate::QfPay) call before signing. `docs/conformance-qfpay.md`
-//! lists every field with its rule and where it is enforced.
+//! lengths, WeChat's customs-code form for `trade_type=weixin`, a split's
+//! amounts) are checked once, when the typed request is made
+//! ([`DeclareRequest`]'s `TryFrom`, [`QueryRequest::new`],
+//! [`RedeclareRequest::new`], or an input's `validate`): a typed request is
+//! valid by construction, and the builders of [`QfPay`](crate::QfPay) sign
+//! it without checking again. `docs/conformance-qfpay.md` lists every field
+//! with its rule and where it is enforced.
 
 use std::fmt;
 use std::str::FromStr;
@@ -324,6 +327,13 @@ pub(crate) fn check_query_sub_order_no(v: &mut Violations, no: Option<&QfSubOrde
     }
 }
 
+/// `no` if it fits a query's or redeclaration's `sub_order_no` (at most 40 characters).
+fn query_sub_order_no(no: QfSubOrderNo) -> Result<QfSubOrderNo, ValidationError> {
+    let mut v = Violations::new();
+    check_query_sub_order_no(&mut v, Some(&no));
+    v.finish_with(|| no)
+}
+
 fn insert_fees(p: &mut Params, fees: Option<&OrderFees>) {
     if let Some(f) = fees {
         p.insert_static("fee_type", f.fee_type().as_str())
@@ -374,8 +384,7 @@ fn decimal(mut n: u64) -> String {
 ///     "31222699S7".parse()?,
 /// )
 /// .with_amount("2.00".parse()?)
-/// .into();
-/// d.validate()?;
+/// .try_into()?;
 /// assert_eq!(d.params().canonical(),
 ///     "amount=2.00&customs=tianjin&mch_customs_no=31222699S7&syssn=20191227000200020061752832&trade_type=alipay");
 /// # Ok::<(), customs_core::ValidationError>(())
@@ -520,28 +529,55 @@ impl WeChatDeclaration {
     }
 }
 
-/// A `POST /custom/v1/declare` request (QFPay 報關 API 指南 §1).
-///
-/// Build one from typed values, or from raw strings with
+/// A `POST /custom/v1/declare` request (QFPay 報關 API 指南 §1), valid by
+/// construction: made from an [`AlipayDeclaration`] or a
+/// [`WeChatDeclaration`] with `TryFrom` (which checks QFPay's limits,
+/// reporting every violation by field), or from raw strings with
 /// [`DeclareInput::validate`](crate::DeclareInput::validate).
+///
+/// ```
+/// use customs_core::{CustomsCode, Rule};
+/// use customs_qfpay::{DeclareRequest, WeChatDeclaration};
+/// let order = WeChatDeclaration::new("20191227000200020061752831".parse()?, CustomsCode::SHANGHAI_ZS, "110084111".parse()?);
+/// let request = DeclareRequest::try_from(order.clone())?;
+/// assert_eq!(request.wechat(), Some(&order));
+///
+/// // QFPay allows 20 characters of `mch_customs_no` where the core type allows 32.
+/// let mut long = order;
+/// long.merchant_customs_no = "1".repeat(21).parse()?;
+/// let e = DeclareRequest::try_from(long).unwrap_err();
+/// assert_eq!(e.violations()[0].rule, Rule::Length { min: 1, max: 20, actual: 21 });
+/// # Ok::<(), customs_core::ValidationError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DeclareRequest {
-    /// `trade_type=alipay`.
+pub struct DeclareRequest(pub(crate) Declaration);
+
+/// What a [`DeclareRequest`] holds: one declaration of either trade type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Declaration {
     Alipay(AlipayDeclaration),
-    /// `trade_type=weixin`.
     WeChat(WeChatDeclaration),
 }
 
-impl From<AlipayDeclaration> for DeclareRequest {
-    fn from(d: AlipayDeclaration) -> Self {
-        DeclareRequest::Alipay(d)
+impl TryFrom<AlipayDeclaration> for DeclareRequest {
+    type Error = ValidationError;
+
+    /// Checks QFPay's limits ([`DeclareRequest`]).
+    fn try_from(d: AlipayDeclaration) -> Result<Self, ValidationError> {
+        let request = DeclareRequest(Declaration::Alipay(d));
+        request.check()?;
+        Ok(request)
     }
 }
 
-impl From<WeChatDeclaration> for DeclareRequest {
-    fn from(d: WeChatDeclaration) -> Self {
-        DeclareRequest::WeChat(d)
+impl TryFrom<WeChatDeclaration> for DeclareRequest {
+    type Error = ValidationError;
+
+    /// Checks QFPay's limits ([`DeclareRequest`]).
+    fn try_from(d: WeChatDeclaration) -> Result<Self, ValidationError> {
+        let request = DeclareRequest(Declaration::WeChat(d));
+        request.check()?;
+        Ok(request)
     }
 }
 
@@ -553,33 +589,33 @@ impl DeclareRequest {
 
     /// `trade_type`.
     pub fn trade_type(&self) -> TradeType {
-        match self {
-            DeclareRequest::Alipay(_) => TradeType::Alipay,
-            DeclareRequest::WeChat(_) => TradeType::Weixin,
+        match &self.0 {
+            Declaration::Alipay(_) => TradeType::Alipay,
+            Declaration::WeChat(_) => TradeType::Weixin,
         }
     }
 
     /// `syssn`.
     pub fn syssn(&self) -> &Syssn {
-        match self {
-            DeclareRequest::Alipay(d) => &d.syssn,
-            DeclareRequest::WeChat(d) => &d.syssn,
+        match &self.0 {
+            Declaration::Alipay(d) => &d.syssn,
+            Declaration::WeChat(d) => &d.syssn,
         }
     }
 
     /// `customs`.
     pub fn customs(&self) -> &CustomsCode {
-        match self {
-            DeclareRequest::Alipay(d) => &d.customs,
-            DeclareRequest::WeChat(d) => &d.customs,
+        match &self.0 {
+            Declaration::Alipay(d) => &d.customs,
+            Declaration::WeChat(d) => &d.customs,
         }
     }
 
     /// The merchant's customs registration number (wire `mch_customs_no`).
     pub fn merchant_customs_no(&self) -> &MerchantCustomsNo {
-        match self {
-            DeclareRequest::Alipay(d) => &d.merchant_customs_no,
-            DeclareRequest::WeChat(d) => &d.merchant_customs_no,
+        match &self.0 {
+            Declaration::Alipay(d) => &d.merchant_customs_no,
+            Declaration::WeChat(d) => &d.merchant_customs_no,
         }
     }
 
@@ -593,23 +629,50 @@ impl DeclareRequest {
 
     /// `sub_order_no`, if this declares a sub-order.
     pub fn sub_order_no(&self) -> Option<&QfSubOrderNo> {
-        match self {
-            DeclareRequest::Alipay(d) => d.sub_order_no.as_ref(),
-            DeclareRequest::WeChat(d) => d.sub_order_no.as_ref(),
+        match &self.0 {
+            Declaration::Alipay(d) => d.sub_order_no.as_ref(),
+            Declaration::WeChat(d) => d.sub_order_no.as_ref(),
         }
     }
 
     /// The amount group, if stated.
     pub fn fees(&self) -> Option<&OrderFees> {
-        match self {
-            DeclareRequest::Alipay(d) => d.fees.as_ref(),
-            DeclareRequest::WeChat(d) => d.fees.as_ref(),
+        match &self.0 {
+            Declaration::Alipay(d) => d.fees.as_ref(),
+            Declaration::WeChat(d) => d.fees.as_ref(),
         }
     }
 
     /// Whether this is a WeChat `action_type=MODIFY`.
     pub fn is_modify(&self) -> bool {
-        matches!(self, DeclareRequest::WeChat(d) if d.action_type == ActionType::Modify)
+        matches!(&self.0, Declaration::WeChat(d) if d.action_type == ActionType::Modify)
+    }
+
+    /// The Alipay declaration, if this is one.
+    pub fn alipay(&self) -> Option<&AlipayDeclaration> {
+        match &self.0 {
+            Declaration::Alipay(d) => Some(d),
+            Declaration::WeChat(_) => None,
+        }
+    }
+
+    /// The WeChat declaration, if this is one.
+    pub fn wechat(&self) -> Option<&WeChatDeclaration> {
+        match &self.0 {
+            Declaration::WeChat(d) => Some(d),
+            Declaration::Alipay(_) => None,
+        }
+    }
+
+    /// The same declaration with `action_type` (WeChat only: an Alipay
+    /// declaration has none and is returned as it is). No limit depends on
+    /// it, so the request stays valid.
+    #[must_use]
+    pub fn with_action_type(self, action_type: ActionType) -> Self {
+        match self.0 {
+            Declaration::WeChat(d) => DeclareRequest(Declaration::WeChat(d.with_action_type(action_type))),
+            alipay @ Declaration::Alipay(_) => DeclareRequest(alipay),
+        }
     }
 
     /// Checks the rules of QFPay's 報關 API 指南 that the core types do not
@@ -618,17 +681,17 @@ impl DeclareRequest {
     /// form for `weixin`), `amount` above zero and at most 20 characters,
     /// fees at most 8 digits, and a `weixin` split (`sub_order_no`) states its
     /// amounts.
-    pub fn validate(&self) -> Result<(), ValidationError> {
+    pub(crate) fn check(&self) -> Result<(), ValidationError> {
         let mut v = Violations::new();
         check_customs(&mut v, self.customs(), self.trade_type());
         check_mch_customs_no(&mut v, self.merchant_customs_no());
-        if let DeclareRequest::Alipay(AlipayDeclaration { amount: Some(a), .. }) = self {
+        if let Declaration::Alipay(AlipayDeclaration { amount: Some(a), .. }) = &self.0 {
             check_amount(&mut v, *a);
         }
         if let Some(f) = self.fees() {
             check_fees(&mut v, f);
         }
-        if let DeclareRequest::WeChat(d) = self {
+        if let Declaration::WeChat(d) = &self.0 {
             if d.sub_order_no.is_some() && d.fees.is_none() {
                 for field in ["product_fee", "transport_fee"] {
                     v.push(Violation::new(
@@ -653,13 +716,13 @@ impl DeclareRequest {
             .insert_static("syssn", self.syssn().as_str())
             .insert_static("customs", self.customs().as_str())
             .insert_static(MCH_CUSTOMS_NO, self.merchant_customs_no().as_str());
-        match self {
-            DeclareRequest::Alipay(d) => {
+        match &self.0 {
+            Declaration::Alipay(d) => {
                 p.insert_static_opt("mch_customs_name", d.mch_customs_name.as_ref().map(MchCustomsName::as_str))
                     .insert_static_opt("out_request_no", d.out_request_no.as_ref().map(OutRequestNo::as_str))
                     .insert_static_opt("amount", d.amount.map(|a| a.to_string()));
             }
-            DeclareRequest::WeChat(d) => {
+            Declaration::WeChat(d) => {
                 p.insert_static("action_type", d.action_type.as_str());
             }
         }
@@ -671,20 +734,16 @@ impl DeclareRequest {
 
 // ---- query ----------------------------------------------------------------
 
-/// A `POST|GET /custom/v1/query` request (QFPay 報關 API 指南 §2).
+/// A `POST|GET /custom/v1/query` request (QFPay 報關 API 指南 §2), valid
+/// by construction: [`new`](Self::new) and
+/// [`with_sub_order_no`](Self::with_sub_order_no) check QFPay's limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct QueryRequest {
-    /// `trade_type`.
-    pub trade_type: TradeType,
-    /// `customs` (String(20)).
-    pub customs: CustomsCode,
-    /// `syssn`.
-    pub syssn: Syssn,
-    /// `sub_order_no` (String(40)): required for split declarations.
-    pub sub_order_no: Option<QfSubOrderNo>,
-    /// POST (default) or GET.
-    pub method: HttpMethod,
+    pub(crate) trade_type: TradeType,
+    pub(crate) customs: CustomsCode,
+    pub(crate) syssn: Syssn,
+    pub(crate) sub_order_no: Option<QfSubOrderNo>,
+    pub(crate) method: HttpMethod,
 }
 
 impl QueryRequest {
@@ -693,16 +752,43 @@ impl QueryRequest {
     /// Idempotent: safe to repeat.
     pub const IDEMPOTENCY: Idempotency = Operation::Query.idempotency();
 
-    /// A POST query of a whole (unsplit) declaration.
-    pub fn new(trade_type: TradeType, customs: CustomsCode, syssn: Syssn) -> Self {
-        Self { trade_type, customs, syssn, sub_order_no: None, method: HttpMethod::Post }
+    /// A POST query of a whole (unsplit) declaration: `customs` at most 20
+    /// characters, in WeChat's code form for `weixin`.
+    pub fn new(trade_type: TradeType, customs: CustomsCode, syssn: Syssn) -> Result<Self, ValidationError> {
+        let mut v = Violations::new();
+        check_customs(&mut v, &customs, trade_type);
+        v.finish_with(|| Self { trade_type, customs, syssn, sub_order_no: None, method: HttpMethod::Post })
     }
 
-    /// Queries one sub-order.
-    #[must_use]
-    pub fn with_sub_order_no(mut self, sub_order_no: impl Into<QfSubOrderNo>) -> Self {
-        self.sub_order_no = Some(sub_order_no.into());
-        self
+    /// Queries one sub-order: `sub_order_no` at most 40 characters here.
+    pub fn with_sub_order_no(mut self, sub_order_no: impl Into<QfSubOrderNo>) -> Result<Self, ValidationError> {
+        self.sub_order_no = Some(query_sub_order_no(sub_order_no.into())?);
+        Ok(self)
+    }
+
+    /// `trade_type`.
+    pub fn trade_type(&self) -> TradeType {
+        self.trade_type
+    }
+
+    /// `customs` (String(20)).
+    pub fn customs(&self) -> &CustomsCode {
+        &self.customs
+    }
+
+    /// `syssn`.
+    pub fn syssn(&self) -> &Syssn {
+        &self.syssn
+    }
+
+    /// `sub_order_no` (String(40)), when this queries one sub-order.
+    pub fn sub_order_no(&self) -> Option<&QfSubOrderNo> {
+        self.sub_order_no.as_ref()
+    }
+
+    /// POST (default) or GET.
+    pub fn method(&self) -> HttpMethod {
+        self.method
     }
 
     /// Sends the query with `method`.
@@ -713,8 +799,10 @@ impl QueryRequest {
     }
 
     /// Checks QFPay's limits (`customs` at most 20 characters, WeChat's code
-    /// form for `weixin`; `sub_order_no` at most 40).
-    pub fn validate(&self) -> Result<(), ValidationError> {
+    /// form for `weixin`; `sub_order_no` at most 40): what every way of
+    /// making one has checked.
+    #[cfg(test)]
+    pub(crate) fn check(&self) -> Result<(), ValidationError> {
         let mut v = Violations::new();
         check_customs(&mut v, &self.customs, self.trade_type);
         check_query_sub_order_no(&mut v, self.sub_order_no.as_ref());
@@ -736,19 +824,15 @@ impl QueryRequest {
 
 /// A `POST /custom/v1/redeclare` request (QFPay 報關 API 指南 §3): push a
 /// declaration again "if customs did not receive it" (若海關端未收到報關資訊).
+/// Valid by construction: [`new`](Self::new) and
+/// [`with_sub_order_no`](Self::with_sub_order_no) check QFPay's limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct RedeclareRequest {
-    /// `trade_type`.
-    pub trade_type: TradeType,
-    /// `customs` (String(20)).
-    pub customs: CustomsCode,
-    /// `syssn`.
-    pub syssn: Syssn,
-    /// `mch_customs_no` (String(20)).
-    pub merchant_customs_no: MerchantCustomsNo,
-    /// `sub_order_no` (String(40)): required for split declarations.
-    pub sub_order_no: Option<QfSubOrderNo>,
+    pub(crate) trade_type: TradeType,
+    pub(crate) customs: CustomsCode,
+    pub(crate) syssn: Syssn,
+    pub(crate) merchant_customs_no: MerchantCustomsNo,
+    pub(crate) sub_order_no: Option<QfSubOrderNo>,
 }
 
 impl RedeclareRequest {
@@ -757,26 +841,57 @@ impl RedeclareRequest {
     /// Not idempotent: after a maybe-sent failure, query instead of resubmitting.
     pub const IDEMPOTENCY: Idempotency = Operation::Redeclare.idempotency();
 
-    /// A redeclaration of a whole (unsplit) declaration.
+    /// A redeclaration of a whole (unsplit) declaration: `customs` and
+    /// `mch_customs_no` at most 20 characters, `customs` in WeChat's code
+    /// form for `weixin`.
     pub fn new(
         trade_type: TradeType,
         customs: CustomsCode,
         syssn: Syssn,
         merchant_customs_no: MerchantCustomsNo,
-    ) -> Self {
-        Self { trade_type, customs, syssn, merchant_customs_no, sub_order_no: None }
+    ) -> Result<Self, ValidationError> {
+        let mut v = Violations::new();
+        check_customs(&mut v, &customs, trade_type);
+        check_mch_customs_no(&mut v, &merchant_customs_no);
+        v.finish_with(|| Self { trade_type, customs, syssn, merchant_customs_no, sub_order_no: None })
     }
 
-    /// Redeclares one sub-order.
-    #[must_use]
-    pub fn with_sub_order_no(mut self, sub_order_no: impl Into<QfSubOrderNo>) -> Self {
-        self.sub_order_no = Some(sub_order_no.into());
-        self
+    /// Redeclares one sub-order: `sub_order_no` at most 40 characters here.
+    pub fn with_sub_order_no(mut self, sub_order_no: impl Into<QfSubOrderNo>) -> Result<Self, ValidationError> {
+        self.sub_order_no = Some(query_sub_order_no(sub_order_no.into())?);
+        Ok(self)
+    }
+
+    /// `trade_type`.
+    pub fn trade_type(&self) -> TradeType {
+        self.trade_type
+    }
+
+    /// `customs` (String(20)).
+    pub fn customs(&self) -> &CustomsCode {
+        &self.customs
+    }
+
+    /// `syssn`.
+    pub fn syssn(&self) -> &Syssn {
+        &self.syssn
+    }
+
+    /// The merchant's customs registration number (wire `mch_customs_no`, String(20)).
+    pub fn merchant_customs_no(&self) -> &MerchantCustomsNo {
+        &self.merchant_customs_no
+    }
+
+    /// `sub_order_no` (String(40)), when this redeclares one sub-order.
+    pub fn sub_order_no(&self) -> Option<&QfSubOrderNo> {
+        self.sub_order_no.as_ref()
     }
 
     /// Checks QFPay's limits (`customs`, `mch_customs_no` at most 20
-    /// characters, WeChat's code form for `weixin`; `sub_order_no` at most 40).
-    pub fn validate(&self) -> Result<(), ValidationError> {
+    /// characters, WeChat's code form for `weixin`; `sub_order_no` at most
+    /// 40): what every way of making one has checked.
+    #[cfg(test)]
+    pub(crate) fn check(&self) -> Result<(), ValidationError> {
         let mut v = Violations::new();
         check_customs(&mut v, &self.customs, self.trade_type);
         check_mch_customs_no(&mut v, &self.merchant_customs_no);
@@ -833,8 +948,7 @@ mod tests {
     #[test]
     fn wechat_params_with_derived_order_fee() {
         let sub = SubOrder::new("sub-1".parse().unwrap(), Fen::new(900), Fen::new(0)).unwrap();
-        let d = DeclareRequest::from(wechat().with_action_type(ActionType::Modify).with_sub_order(sub));
-        d.validate().unwrap();
+        let d = DeclareRequest::try_from(wechat().with_action_type(ActionType::Modify).with_sub_order(sub)).unwrap();
         assert_eq!(
             d.params().canonical(),
             "action_type=MODIFY&customs=SHANGHAI_ZS&fee_type=CNY&mch_customs_no=110084111&order_fee=900\
@@ -847,8 +961,7 @@ mod tests {
 
     #[test]
     fn alipay_params() {
-        let d = DeclareRequest::from(alipay().with_sub_order_no(QfSubOrderNo::new("s1").unwrap()));
-        d.validate().unwrap();
+        let d = DeclareRequest::try_from(alipay().with_sub_order_no(QfSubOrderNo::new("s1").unwrap())).unwrap();
         assert_eq!(
             d.params().canonical(),
             "amount=2.00&customs=ZONGSHU&mch_customs_name=jwyhanguo_card&mch_customs_no=110084111\
@@ -866,8 +979,7 @@ mod tests {
             CustomsCode::ZONGSHU,
             "31222699S7".parse().unwrap(),
         );
-        let d = DeclareRequest::from(bare);
-        d.validate().unwrap();
+        let d = DeclareRequest::try_from(bare).unwrap();
         assert_eq!(
             d.params().canonical(),
             "customs=ZONGSHU&mch_customs_no=31222699S7&syssn=20191227000200020061752832&trade_type=alipay"
@@ -878,8 +990,7 @@ mod tests {
     /// without "(WeChat only)": an Alipay declaration may state them.
     #[test]
     fn alipay_may_state_its_amounts() {
-        let d = DeclareRequest::from(alipay().with_fees(fees(150, 50)));
-        d.validate().unwrap();
+        let d = DeclareRequest::try_from(alipay().with_fees(fees(150, 50))).unwrap();
         let p = d.params();
         assert_eq!(
             (p.get("product_fee"), p.get("transport_fee"), p.get("order_fee"), p.get("fee_type")),
@@ -893,16 +1004,15 @@ mod tests {
     /// partial refund, has fees and no `sub_order_no`.
     #[test]
     fn an_unsplit_order_may_state_or_modify_its_amounts() {
-        let d = DeclareRequest::from(wechat().with_action_type(ActionType::Modify).with_fees(fees(700, 100)));
-        d.validate().unwrap();
+        let d =
+            DeclareRequest::try_from(wechat().with_action_type(ActionType::Modify).with_fees(fees(700, 100))).unwrap();
         assert_eq!(
             d.params().canonical(),
             "action_type=MODIFY&customs=SHANGHAI_ZS&fee_type=CNY&mch_customs_no=110084111&order_fee=800\
              &product_fee=700&syssn=20191227000200020061752831&trade_type=weixin&transport_fee=100"
         );
         // A WeChat split, though, needs its amounts.
-        let e =
-            DeclareRequest::from(wechat().with_sub_order_no(QfSubOrderNo::new("s1").unwrap())).validate().unwrap_err();
+        let e = DeclareRequest::try_from(wechat().with_sub_order_no(QfSubOrderNo::new("s1").unwrap())).unwrap_err();
         assert_eq!(e.fields(), ["product_fee", "transport_fee"]);
     }
 
@@ -913,20 +1023,20 @@ mod tests {
         let no64 = QfSubOrderNo::new("s".repeat(64)).unwrap();
         let no41 = QfSubOrderNo::new("s".repeat(41)).unwrap();
         let no40 = QfSubOrderNo::new("s".repeat(40)).unwrap();
-        DeclareRequest::from(wechat().with_sub_order_no(no64.clone()).with_fees(fees(1, 0))).validate().unwrap();
-        DeclareRequest::from(alipay().with_sub_order_no(no64)).validate().unwrap();
+        DeclareRequest::try_from(wechat().with_sub_order_no(no64.clone()).with_fees(fees(1, 0))).unwrap();
+        DeclareRequest::try_from(alipay().with_sub_order_no(no64)).unwrap();
         let q = |no: &QfSubOrderNo| {
             QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, "1".parse().unwrap())
+                .unwrap()
                 .with_sub_order_no(no.clone())
-                .validate()
         };
         q(&no40).unwrap();
         let e = q(&no41).unwrap_err();
         assert_eq!(e.violations()[0].rule, Rule::Length { min: 1, max: 40, actual: 41 });
         let r = |no: &QfSubOrderNo| {
             RedeclareRequest::new(TradeType::Alipay, CustomsCode::ZONGSHU, "1".parse().unwrap(), "9".parse().unwrap())
+                .unwrap()
                 .with_sub_order_no(no.clone())
-                .validate()
         };
         r(&no40).unwrap();
         assert_eq!(r(&no41).unwrap_err().fields(), ["sub_order_no"]);
@@ -939,20 +1049,19 @@ mod tests {
         let tianjin = CustomsCode::new_alipay("tianjin").unwrap();
         let mut a = alipay();
         a.customs = tianjin.clone();
-        DeclareRequest::from(a).validate().unwrap();
-        QueryRequest::new(TradeType::Alipay, tianjin.clone(), "1".parse().unwrap()).validate().unwrap();
+        DeclareRequest::try_from(a).unwrap();
+        QueryRequest::new(TradeType::Alipay, tianjin.clone(), "1".parse().unwrap()).unwrap();
         let mut w = wechat();
         w.customs = tianjin.clone();
-        let e = DeclareRequest::from(w).validate().unwrap_err();
+        let e = DeclareRequest::try_from(w).unwrap_err();
         assert_eq!(e.fields(), ["customs"]);
         assert!(e.to_string().contains("upper-case"), "{e}");
-        assert!(QueryRequest::new(TradeType::Weixin, tianjin, "1".parse().unwrap()).validate().is_err());
+        assert!(QueryRequest::new(TradeType::Weixin, tianjin, "1".parse().unwrap()).is_err());
         let e = QueryRequest::new(
             TradeType::Alipay,
             CustomsCode::new_alipay("x".repeat(21)).unwrap(),
             "1".parse().unwrap(),
         )
-        .validate()
         .unwrap_err();
         assert_eq!(e.violations()[0].rule, Rule::Length { min: 1, max: 20, actual: 21 });
     }
@@ -964,27 +1073,27 @@ mod tests {
         wx.customs = CustomsCode::new("A".repeat(21)).unwrap();
         wx.merchant_customs_no = "1".repeat(21).parse().unwrap();
         wx = wx.with_sub_order(SubOrder::new("s".parse().unwrap(), Fen::new(100_000_000), Fen::new(1)).unwrap());
-        let e = DeclareRequest::from(wx).validate().unwrap_err();
+        let e = DeclareRequest::try_from(wx).unwrap_err();
         assert_eq!(e.fields(), ["customs", "mch_customs_no", "order_fee", "product_fee"]);
         assert!(matches!(e.violations()[0].rule, Rule::Length { max: 20, actual: 21, .. }));
         assert!(e.to_string().contains("99999999 fen"), "{e}");
 
         let mut a = alipay();
         a.amount = Some("0".parse().unwrap());
-        assert_eq!(DeclareRequest::from(a.clone()).validate().unwrap_err().fields(), ["amount"]);
+        assert_eq!(DeclareRequest::try_from(a.clone()).unwrap_err().fields(), ["amount"]);
         a.amount = Some(Yuan::from_fen(Fen::new(u64::MAX)));
-        let e = DeclareRequest::from(a).validate().unwrap_err();
+        let e = DeclareRequest::try_from(a).unwrap_err();
         assert!(matches!(e.violations()[0].rule, Rule::Length { max: 20, actual: 21, .. }), "{e}");
 
         let q = QueryRequest::new(TradeType::Alipay, CustomsCode::new("B".repeat(21)).unwrap(), "1".parse().unwrap());
-        assert_eq!(q.validate().unwrap_err().fields(), ["customs"]);
+        assert_eq!(q.unwrap_err().fields(), ["customs"]);
         let r = RedeclareRequest::new(
             TradeType::Weixin,
             CustomsCode::NINGBO,
             "1".parse().unwrap(),
             "9".repeat(25).parse().unwrap(),
         );
-        assert_eq!(r.validate().unwrap_err().fields(), ["mch_customs_no"]);
+        assert_eq!(r.unwrap_err().fields(), ["mch_customs_no"]);
     }
 
     #[test]

@@ -559,7 +559,8 @@ mod tests {
             customs_core::CustomsCode::SHANGHAI_ZS,
             "110084111".parse().unwrap(),
         )
-        .into()
+        .try_into()
+        .unwrap()
     }
 
     fn query() -> QueryRequest {
@@ -568,6 +569,7 @@ mod tests {
             customs_core::CustomsCode::SHANGHAI_ZS,
             SYSSN.parse().unwrap(),
         )
+        .unwrap()
     }
 
     fn resp(status: u16, body: &str) -> Response {
@@ -853,7 +855,8 @@ mod tests {
             customs_core::CustomsCode::SHANGHAI_ZS,
             SYSSN.parse().unwrap(),
             "110084111".parse().unwrap(),
-        );
+        )
+        .unwrap();
         not_this(DeclareResponse::decode_redeclare(&redeclare, &resp(200, other)));
         // Pending, error and 5xx answers are bound too; a number is read as its text.
         for (status, body) in [
@@ -884,7 +887,7 @@ mod tests {
         let s1_failed = r#"{"resperr":"订购人身份信息不一致","sub_order_no":"S1","verify_department_trade_id":null}"#;
         let s2_ok = r#"{"resperr":"","sub_order_no":"S2","verify_department_trade_id":"4201"}"#;
         let whole = r#"{"resperr":"","sub_order_no":null,"verify_department_trade_id":"4202"}"#;
-        let s2 = query().with_sub_order_no(QfSubOrderNo::new("S2").unwrap());
+        let s2 = query().with_sub_order_no(QfSubOrderNo::new("S2").unwrap()).unwrap();
         let decode = |q: &QueryRequest, data: &str| QueryResponse::decode(q, &resp(200, &body(data))).unwrap();
 
         let r = decode(&s2, &format!("{s1_failed},{s2_ok}"));
@@ -895,7 +898,7 @@ mod tests {
         for absent in [s1_failed, whole, ""] {
             assert_eq!(decode(&s2, absent).outcome(), Outcome::Pending, "{absent}");
         }
-        let s1 = query().with_sub_order_no(QfSubOrderNo::new("S1").unwrap());
+        let s1 = query().with_sub_order_no(QfSubOrderNo::new("S1").unwrap()).unwrap();
         assert_eq!(decode(&s1, &format!("{s1_failed},{s2_ok}")).outcome(), Outcome::SettledFailure);
         // A whole-payment query: every record decides.
         assert_eq!(decode(&query(), &format!("{s1_failed},{s2_ok}")).outcome(), Outcome::SettledFailure);

@@ -18,7 +18,7 @@ use crate::config::WeChatConfig;
 use crate::declare::{DeclareRequest, DeclareResponse};
 use crate::modify::{ModifyRequest, ModifyResponse};
 use crate::operation::Operation;
-use crate::platform_certificates::{CertificatesBody, CertificatesRequest, CertificatesResponse};
+use crate::platform_certificates::{CertificatesBody, CertificatesError, CertificatesRequest, CertificatesResponse};
 use crate::query::{QueryRequest, QueryResponse};
 use crate::redeclare::{RedeclareRequest, RedeclareResponse};
 use crate::replay::ReplayGuard;
@@ -296,12 +296,9 @@ impl WeChatPay {
         let mut certificates = Vec::with_capacity(body.data.len());
         for (i, listing) in body.data.iter().enumerate() {
             let cert = listing.open(self.config.apiv3_key()).map_err(|e| {
-                DecodeError::new(
-                    Provider::WeChat,
-                    response.status().as_u16(),
-                    format!("data[{i}] (serial_no {}): {e}", listing.serial_no),
-                    response.body().clone(),
-                )
+                let e = CertificatesError::new(i, listing, e);
+                DecodeError::new(Provider::WeChat, response.status().as_u16(), e.to_string(), response.body().clone())
+                    .with_source(e)
             })?;
             certificates.push(cert);
         }

@@ -116,6 +116,22 @@ impl WeChatConfig {
         WeChatConfigBuilder::default()
     }
 
+    /// A builder starting from this config (its signer and keys kept), as
+    /// `QfPayConfig::to_builder`.
+    pub fn to_builder(&self) -> WeChatConfigBuilder {
+        WeChatConfigBuilder {
+            mchid: Some(self.mchid.clone()),
+            appid: Some(self.appid.clone()),
+            merchant_serial: Some(self.merchant_serial.clone()),
+            signer: Some(Ok(Arc::clone(&self.signer))),
+            apiv3_key: Some(Ok(self.apiv3_key.clone())),
+            base_url: Some(self.base_url.clone()),
+            user_agent: Some(self.user_agent.clone()),
+            max_skew_secs: Some(self.max_skew_secs),
+            wechatpay_serial: self.wechatpay_serial.clone(),
+        }
+    }
+
     /// Merchant id (`mchid`).
     pub fn mchid(&self) -> &str {
         &self.mchid
@@ -196,7 +212,7 @@ pub struct WeChatConfigBuilder {
     appid: Option<String>,
     merchant_serial: Option<String>,
     signer: Option<Result<Arc<dyn Signer>, KeyError>>,
-    apiv3_key: Option<Secret>,
+    apiv3_key: Option<Result<ApiV3Key, ApiV3KeyError>>,
     base_url: Option<String>,
     user_agent: Option<String>,
     max_skew_secs: Option<u64>,
@@ -235,9 +251,11 @@ impl WeChatConfigBuilder {
         self
     }
 
-    /// The APIv3 key (required; exactly 32 bytes).
+    /// The APIv3 key (required; exactly 32 bytes), checked now; an
+    /// unusable key fails [`build`](Self::build).
+    #[allow(clippy::needless_pass_by_value)] // Callers hand the secret over; only the checked key is kept.
     pub fn apiv3_key(mut self, key: Secret) -> Self {
-        self.apiv3_key = Some(key);
+        self.apiv3_key = Some(ApiV3Key::new(&key));
         self
     }
 
@@ -274,7 +292,7 @@ impl WeChatConfigBuilder {
         let appid = header_token("appid", self.appid, 32)?;
         let merchant_serial = header_token("merchant_serial", self.merchant_serial, 64)?;
         let signer = self.signer.ok_or(ConfigError::Missing { key: "private_key" })??;
-        let apiv3_key = ApiV3Key::new(&self.apiv3_key.ok_or(ConfigError::Missing { key: "apiv3_key" })?)?;
+        let apiv3_key = self.apiv3_key.ok_or(ConfigError::Missing { key: "apiv3_key" })??;
         let (base_url, path_prefix) = parse_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
         let user_agent = self.user_agent.unwrap_or_else(|| DEFAULT_USER_AGENT.to_owned());
         if user_agent.trim().is_empty() || http::HeaderValue::from_str(&user_agent).is_err() {
@@ -434,6 +452,18 @@ mod tests {
         // An `@` in a path is not user information.
         let c = base().base_url("http://127.0.0.1:1/a@b").build().unwrap();
         assert_eq!(c.path_prefix(), "/a@b");
+    }
+
+    #[test]
+    fn to_builder_keeps_every_setting() {
+        let c = base().base_url("http://localhost:1/wechat/").user_agent("erp/1").max_skew_secs(60).build().unwrap();
+        let again = c.to_builder().build().unwrap();
+        assert_eq!(format!("{again:?}"), format!("{c:?}"));
+        assert!(Arc::ptr_eq(again.signer(), c.signer()), "the signer is shared, not rebuilt");
+        assert_eq!(again.path_prefix(), "/wechat");
+        let changed = c.to_builder().wechatpay_serial("PUB_KEY_ID_0114").build().unwrap();
+        assert_eq!((changed.wechatpay_serial(), changed.mchid()), (Some("PUB_KEY_ID_0114"), "1900000109"));
+        assert_eq!(c.to_builder().mchid(" ").build().unwrap_err(), ConfigError::Missing { key: "mchid" });
     }
 
     #[test]

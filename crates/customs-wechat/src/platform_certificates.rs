@@ -133,6 +133,78 @@ pub enum CertificateError {
     },
 }
 
+/// Why a certificate download's answer cannot be used: one listed
+/// certificate does not open. Kept as the
+/// [`source`](customs_core::DecodeError::source) of the download's
+/// [`DecodeError`](customs_core::DecodeError), so that it is typed wherever
+/// the download failed: [`CertificatesError::of`] finds it in a client's
+/// error, directly or through [`Error::Keys`](customs_core::Error::Keys).
+///
+/// ```
+/// use customs_core::{DecodeError, Error, KeysError, Provider, ResponseError, TransportFailure};
+/// use customs_wechat::certificates::CertificatesError;
+///
+/// let wrong_key = CertificatesError::ApiV3Key { index: 0, serial_no: "5157F09EFDC096DE15EBE81A47057A7232F1B8E1".into() };
+/// let decode = DecodeError::new(Provider::WeChat, 200, wrong_key.to_string(), b"{}".to_vec()).with_source(wrong_key.clone());
+/// let download = Error::<TransportFailure>::Response(ResponseError::Decode(decode));
+/// let e = Error::Keys(KeysError::Download(Box::new(download)));
+/// assert_eq!(CertificatesError::of(&e), Some(&wrong_key));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CertificatesError {
+    /// Listing `index` fails the AES-GCM tag check with the configured
+    /// APIv3 key. WeChat Pay encrypts the certificates with the merchant's
+    /// APIv3 key, so for a genuine answer the configured `apiv3_key` is not
+    /// the one set in the merchant platform (a corrupted or forged answer
+    /// fails the same way). Nothing changed at the provider: a download
+    /// changes nothing.
+    #[error(
+        "data[{index}] (serial_no {serial_no}): could not decrypt with the configured APIv3 key (the GCM tag does not \
+         match): check `apiv3_key`, the key set in the merchant platform"
+    )]
+    ApiV3Key {
+        /// The listing's position in `data`.
+        index: usize,
+        /// Its `serial_no`.
+        serial_no: String,
+    },
+    /// Listing `index` cannot be used for another reason.
+    #[error("data[{index}] (serial_no {serial_no}): {error}")]
+    Listing {
+        /// The listing's position in `data`.
+        index: usize,
+        /// Its `serial_no`.
+        serial_no: String,
+        /// Why.
+        error: CertificateError,
+    },
+}
+
+impl CertificatesError {
+    /// Listing `index` of `listing` failed to open with `error`: a failed
+    /// tag check is [`ApiV3Key`](Self::ApiV3Key).
+    pub fn new(index: usize, listing: &CertificateListing, error: CertificateError) -> Self {
+        let serial_no = listing.serial_no.clone();
+        match error {
+            CertificateError::Decrypt(AeadError::Authentication) => CertificatesError::ApiV3Key { index, serial_no },
+            error => CertificatesError::Listing { index, serial_no, error },
+        }
+    }
+
+    /// The certificate download failure in `e`: a download this call made
+    /// first ([`KeysError::Download`](customs_core::KeysError::Download)) or
+    /// the download `e` is the error of, whose answer did not open.
+    pub fn of<TE>(e: &customs_core::Error<TE>) -> Option<&CertificatesError> {
+        use customs_core::{Error, KeysError, ResponseError};
+        match e {
+            Error::Keys(KeysError::Download(inner)) => Self::of(inner),
+            Error::Response(ResponseError::Decode(d)) => d.source.as_ref()?.get().downcast_ref(),
+            _ => None,
+        }
+    }
+}
+
 /// A decrypted, parsed platform certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlatformCertificate {

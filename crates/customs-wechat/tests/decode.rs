@@ -390,6 +390,7 @@ fn malformed_success_bodies_are_decode_errors_with_the_raw_body() {
 
 mod certificates {
     use customs_wechat::aes_gcm::ApiV3Key;
+    use customs_wechat::certificates::{CertificateError, CertificatesError, EncryptCertificate};
     use customs_wechat::server;
 
     use super::*;
@@ -439,8 +440,34 @@ mod certificates {
         let b = String::from_utf8(server::certificates_body(&other, &[(&platform_cert(), "0123456789ab")]).unwrap())
             .unwrap();
         let e = client().decode_certificates_self_verified(&platform_response(200, &b), TS).unwrap_err();
-        let ResponseError::Decode(d) = e else { panic!("{e:?}") };
+        let ResponseError::Decode(d) = &e else { panic!("{e:?}") };
         assert!(d.reason.contains("data[0]") && d.reason.contains("APIv3 key"), "{}", d.reason);
+        // Typed: a distinct variant, found again through the client's error.
+        let wrong_key = CertificatesError::ApiV3Key { index: 0, serial_no: platform_cert().serial_no().to_owned() };
+        let download = customs_core::Error::<customs_core::TransportFailure>::Response(e);
+        assert_eq!(CertificatesError::of(&download), Some(&wrong_key));
+        let keys = customs_core::Error::Keys(customs_core::KeysError::Download(Box::new(download)));
+        assert_eq!(CertificatesError::of(&keys), Some(&wrong_key));
+    }
+
+    #[test]
+    fn a_listing_that_decrypts_but_is_no_certificate_is_not_the_apiv3_key() {
+        let key = ApiV3Key::new(&Secret::new(APIV3_KEY)).unwrap();
+        let b = String::from_utf8(
+            serde_json::to_vec(&serde_json::json!({"data": [{
+                "serial_no": "0123",
+                "encrypt_certificate": EncryptCertificate::encrypt(&key, "0123456789ab", "certificate", "not a PEM").unwrap(),
+            }]}))
+            .unwrap(),
+        )
+        .unwrap();
+        let e = client().decode_certificates_self_verified(&platform_response(200, &b), TS).unwrap_err();
+        let e = customs_core::Error::<customs_core::TransportFailure>::Response(e);
+        let found = CertificatesError::of(&e);
+        assert!(
+            matches!(found, Some(CertificatesError::Listing { index: 0, error: CertificateError::Parse(_), .. })),
+            "{found:?}"
+        );
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! Declare one order with QFPay, blocking (the sandbox stands in for QFPay).
-use customs::qfpay::{BlockingClient, Environment, QfPayConfig, WeChatDeclaration};
+use customs::qfpay::{BlockingClient, QfPayConfig, WeChatDeclaration};
 use customs::sandbox::{Sandbox, demo};
 use customs::{CustomsCode, UreqTransport};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sandbox = Sandbox::builder().start_blocking()?;
-    let config = QfPayConfig::builder(demo::QFPAY_APP_CODE, demo::qfpay_client_key())
-        .environment(Environment::Custom(sandbox.base_url()))
+    let config = QfPayConfig::builder()
+        .app_code(demo::QFPAY_APP_CODE)
+        .client_key(demo::qfpay_client_key())
+        .base_url(sandbox.base_url())
         .build()?;
     let client = BlockingClient::new(config, UreqTransport::new());
     let order = WeChatDeclaration::new(demo::QFPAY_SYSSN_PAID.parse()?, CustomsCode::SHANGHAI_ZS, "110084111".parse()?);
-    println!("{}", client.declare(&order.into())?.outcome());
+    println!("{}", client.declare(&order.try_into()?)?.outcome());
     Ok(())
 }

@@ -17,6 +17,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = Client::new(config, ReqwestTransport::new()?);
     let (out_trade_no, txn) = (demo::WECHAT_OUT_TRADE_NO_PAID.parse()?, demo::WECHAT_TXN_PAID.parse()?);
     let order = DeclareRequest::new(out_trade_no, txn, CustomsCode::SHANGHAI_ZS, "4403169D3W".parse()?);
-    println!("{}", client.declare(&order).await?.state.raw);
+    println!("{}", client.declare(&order).await?.outcome());
     Ok(())
 }

@@ -16,6 +16,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = BlockingClient::new(config, UreqTransport::new());
     let (out_trade_no, txn) = (demo::WECHAT_OUT_TRADE_NO_PAID.parse()?, demo::WECHAT_TXN_PAID.parse()?);
     let order = DeclareRequest::new(out_trade_no, txn, CustomsCode::SHANGHAI_ZS, "4403169D3W".parse()?);
-    println!("{}", client.declare(&order)?.state.raw);
+    println!("{}", client.declare(&order)?.outcome());
     Ok(())
 }

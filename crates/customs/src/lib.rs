@@ -30,21 +30,23 @@
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use customs::qfpay::{BlockingClient, Environment, QfPayConfig, QueryRequest, TradeType, WeChatDeclaration};
+//! use customs::qfpay::{BlockingClient, QfPayConfig, QueryRequest, TradeType, WeChatDeclaration};
 //! use customs::sandbox::{Sandbox, demo};
 //! use customs::{CustomsCode, Outcome, UreqTransport};
 //!
 //! let sandbox = Sandbox::builder().start_blocking()?;
-//! let config = QfPayConfig::builder(demo::QFPAY_APP_CODE, demo::qfpay_client_key())
-//!     .environment(Environment::Custom(sandbox.base_url()))
+//! let config = QfPayConfig::builder()
+//!     .app_code(demo::QFPAY_APP_CODE)
+//!     .client_key(demo::qfpay_client_key())
+//!     .base_url(sandbox.base_url())
 //!     .build()?;
 //! let client = BlockingClient::new(config, UreqTransport::new());
 //!
 //! let declaration = WeChatDeclaration::new(demo::QFPAY_SYSSN_PAID.parse()?, CustomsCode::SHANGHAI_ZS, "110084111".parse()?);
-//! let declared = client.declare(&declaration.into())?;
+//! let declared = client.declare(&declaration.try_into()?)?;
 //! assert_eq!(declared.outcome(), Outcome::Accepted); // accepted, not settled: query
 //!
-//! let query = QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, demo::QFPAY_SYSSN_PAID.parse()?);
+//! let query = QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, demo::QFPAY_SYSSN_PAID.parse()?)?;
 //! let settled = client.wait_until_settled(&query, Duration::from_millis(50), Instant::now() + Duration::from_secs(10))?;
 //! assert_eq!(settled.outcome(), Outcome::SettledSuccess);
 //! # Ok::<(), Box<dyn std::error::Error>>(())

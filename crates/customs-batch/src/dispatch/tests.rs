@@ -41,8 +41,10 @@ fn options() -> ClientOptions {
 }
 
 fn dispatch(sandbox: &BlockingSandbox) -> ClientDispatch<Q, W> {
-    let qfpay = customs_qfpay::QfPayConfig::builder(demo::QFPAY_APP_CODE, demo::qfpay_client_key())
-        .environment(customs_qfpay::Environment::Custom(sandbox.base_url()))
+    let qfpay = customs_qfpay::QfPayConfig::builder()
+        .app_code(demo::QFPAY_APP_CODE)
+        .client_key(demo::qfpay_client_key())
+        .base_url(sandbox.base_url())
         .build()
         .unwrap();
     let wechat = WeChatConfig::builder()

@@ -66,25 +66,27 @@ pub const WX_CERTIFICATES: &str = "GET /v3/global/certificates";
 
 pub mod qf {
     use super::*;
-    use customs_qfpay::{
-        DeclareRequest, Environment, QfPayConfig, QueryRequest, RedeclareRequest, TradeType, WeChatDeclaration,
-    };
+    use customs_qfpay::{DeclareRequest, QfPayConfig, QueryRequest, RedeclareRequest, TradeType, WeChatDeclaration};
 
     pub const MCH_CUSTOMS_NO: &str = "110084111";
 
     pub fn config(base_url: &str) -> QfPayConfig {
-        QfPayConfig::builder(demo::QFPAY_APP_CODE, demo::qfpay_client_key())
-            .environment(Environment::Custom(base_url.to_owned()))
+        QfPayConfig::builder()
+            .app_code(demo::QFPAY_APP_CODE)
+            .client_key(demo::qfpay_client_key())
+            .base_url(base_url)
             .build()
             .unwrap()
     }
 
     pub fn declaration(syssn: &str) -> DeclareRequest {
-        WeChatDeclaration::new(syssn.parse().unwrap(), CustomsCode::SHANGHAI_ZS, MCH_CUSTOMS_NO.parse().unwrap()).into()
+        WeChatDeclaration::new(syssn.parse().unwrap(), CustomsCode::SHANGHAI_ZS, MCH_CUSTOMS_NO.parse().unwrap())
+            .try_into()
+            .unwrap()
     }
 
     pub fn query(syssn: &str) -> QueryRequest {
-        QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, syssn.parse().unwrap())
+        QueryRequest::new(TradeType::Weixin, CustomsCode::SHANGHAI_ZS, syssn.parse().unwrap()).unwrap()
     }
 
     pub fn redeclaration(syssn: &str) -> RedeclareRequest {
@@ -94,6 +96,7 @@ pub mod qf {
             syssn.parse().unwrap(),
             MCH_CUSTOMS_NO.parse().unwrap(),
         )
+        .unwrap()
     }
 }
 
