@@ -289,8 +289,8 @@ pub(crate) fn report(batch: Option<&Value>, rss: Option<&Value>, only: Option<Pa
     let cpu = journal("cpu_ratio_to_wechat", "journal", "cpu_per_declaration_ns");
     row(
         Part::Journal,
-        "journal CPU per declaration as the runner commits (admit + 4 commits, intents grouped per pass) vs the \
-         WeChat declaration's CPU",
+        "journal CPU per declaration as the runner commits (admit + 4 commits, intents grouped per pass; the \
+         runner's calling thread, its loop included) vs the WeChat declaration's CPU",
         cpu.as_ref().map(|c| c.1.clone()),
         Some("≤ 10 %"),
         cpu.map(|c| c.0 <= 0.10),
