@@ -12,9 +12,9 @@
 //!   baselines measured in the same run, then the batch benchmarks;
 //!   `--peers` adds Python `wechatpayv3`'s signing and verification side by
 //!   side (or says how to install it). `bench --batch [--quick] [--customs-bin PATH]
-//!   [--profile P] [--window-seconds S] [--per-minute N] [--declarations N]` runs only
-//!   the batch ones (journal cost, throughput at the rate limit, peak RSS
-//!   of `--validate-only`; see `bench_batch`).
+//!   [--profile P] [--only journal|throughput|rss] [--window-seconds S] [--per-minute N]
+//!   [--declarations N] [--latency-ms MS]` runs only the batch ones (journal cost,
+//!   throughput at the rate limit, peak RSS of `--validate-only`; see `bench_batch`).
 //! * `bench-workers [--quick]`: several workers over one PostgreSQL journal
 //!   (a throwaway cluster from `scripts/with-postgres`): throughput of 1, 2
 //!   and 4 workers, and the journal's cost on PostgreSQL and SQLite.

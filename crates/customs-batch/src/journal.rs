@@ -137,7 +137,7 @@ impl Status {
 }
 
 /// Why the journal cannot be used. Nothing was sent.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum JournalError {
     /// No journal at the path (when opening an existing one).
@@ -239,6 +239,21 @@ pub trait Journal {
     /// transition may become durable later, but never before the commits
     /// that preceded it (its loss to a power cut is resolved by a query).
     fn commit(&mut self, t: &Transition) -> Result<(), JournalError>;
+
+    /// Commits a group of transitions (of distinct rows), each as
+    /// [`commit`](Self::commit) would: one result per transition, in order,
+    /// each refused on its own ([`JournalError::Stale`]) without undoing
+    /// the others. When it returns, every intent among those committed is
+    /// durable, and no transition became durable before those committed
+    /// earlier. A backend may make the group one transaction and one sync
+    /// (the runner commits the intents of one scheduling pass, and the
+    /// answers that have arrived, this way); on an error other than
+    /// `Stale` it may refuse the whole group, each result saying so.
+    ///
+    /// The default commits them one by one.
+    fn commit_all(&mut self, ts: &[Transition]) -> Vec<Result<(), JournalError>> {
+        ts.iter().map(|t| self.commit(t)).collect()
+    }
 
     /// Counts by phase and line status, and the oldest unsettled row.
     fn status(&mut self) -> Result<Status, JournalError>;

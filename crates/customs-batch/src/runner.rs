@@ -4,7 +4,10 @@
 //! [`plan::decide`] what to do with each, takes a token from the
 //! merchant's [`Bucket`](crate::bucket::Bucket), **commits the intent
 //! before handing a send to a worker**, and commits every answer through
-//! [`plan::apply`]. At most `concurrency` sends and queries are in flight,
+//! [`plan::apply`]. Commits are grouped ([`Journal::commit_all`]): the
+//! intents of one scheduling pass together, before any of their sends is
+//! handed to a worker (one sync for the group), and the answers that have
+//! arrived together. At most `concurrency` sends and queries are in flight,
 //! on worker threads; the journal is only touched by the calling thread.
 //! It returns when every row is settled, when the deadline has passed (what
 //! is left is reported as pending, maybe-sent or not sent, and a later run
@@ -184,7 +187,10 @@ pub fn run(
             }
         }
     }
-    let scan = (concurrency * 4).max(64);
+    // Due rows read per free slot: enough to look past rows that must wait
+    // (their merchant's bucket, a back-off), few enough that a pass after
+    // each answer does not read the whole queue.
+    let scan_per_slot = 2;
     let policy = options.policy.clone();
     let (job_tx, job_rx) = mpsc::channel::<Job>();
     let job_rx = Arc::new(Mutex::new(job_rx));
@@ -216,19 +222,21 @@ pub fn run(
         if stop.state() == ABANDON {
             break Ok(());
         }
-        while let Ok(done) = done_rx.try_recv() {
-            finish(journal, &mut options, &mut in_flight, &mut p, &done)?;
-        }
+        finish_all(journal, &mut options, &mut in_flight, &mut p, done_rx.try_iter().collect())?;
         let now = Timestamp::now();
         let mut wake = policy.deadline;
         let mut earlier = |t: Timestamp| wake = Some(wake.map_or(t, |w| w.min(t)));
         if stop.state() == RUNNING && in_flight.len() < concurrency {
-            let rows = match journal.due(now, scan + in_flight.len()) {
+            // Rows being queried are due too (and skipped).
+            let rows = match journal.due(now, (concurrency - in_flight.len()) * scan_per_slot + in_flight.len()) {
                 Ok(r) => r,
                 Err(e) => break Err(e),
             };
+            // The intents of this pass, committed together before any of
+            // their sends is handed to a worker.
+            let mut intents = Vec::new();
             for row in rows {
-                if in_flight.len() >= concurrency {
+                if in_flight.len() + intents.len() >= concurrency {
                     break;
                 }
                 if in_flight.contains(&row.id) {
@@ -247,26 +255,35 @@ pub fn run(
                     earlier(t);
                     continue;
                 }
-                let row = match work {
+                match work {
                     Work::Send(kind) => {
                         let Ok(t) = plan::intent(&row, kind, now, &policy) else { continue };
-                        // The intent is durable before the send leaves.
-                        match journal.commit(&t) {
-                            Ok(()) => {}
-                            Err(JournalError::Stale(_)) => continue,
-                            Err(e) => return Err(e),
-                        }
-                        p.sends += 1;
-                        t.row
+                        intents.push((t, kind));
                     }
                     Work::Query => {
                         p.queries += 1;
-                        row
+                        in_flight.insert(row.id);
+                        if job_tx.send(Job { row, work }).is_err() {
+                            break;
+                        }
                     }
-                };
-                in_flight.insert(row.id);
-                if job_tx.send(Job { row, work }).is_err() {
-                    break;
+                }
+            }
+            if !intents.is_empty() {
+                let (ts, kinds): (Vec<_>, Vec<_>) = intents.into_iter().unzip();
+                // The intents are durable before any of their sends leaves.
+                let results = journal.commit_all(&ts);
+                for ((t, kind), result) in ts.into_iter().zip(kinds).zip(results) {
+                    match result {
+                        Ok(()) => {}
+                        Err(JournalError::Stale(_)) => continue,
+                        Err(e) => return Err(e),
+                    }
+                    p.sends += 1;
+                    in_flight.insert(t.row.id);
+                    if job_tx.send(Job { row: t.row, work: Work::Send(kind) }).is_err() {
+                        break;
+                    }
                 }
             }
         }
@@ -291,7 +308,9 @@ pub fn run(
             .max(Duration::from_millis(1));
         match done_rx.recv_timeout(timeout) {
             Ok(done) => {
-                finish(journal, &mut options, &mut in_flight, &mut p, &done)?;
+                // With every other answer that has arrived meanwhile.
+                let dones = std::iter::once(done).chain(done_rx.try_iter()).collect();
+                finish_all(journal, &mut options, &mut in_flight, &mut p, dones)?;
             }
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
         }
@@ -315,56 +334,98 @@ pub fn run(
     result.map(|()| p)
 }
 
-/// Commits the answer of a finished job.
-fn finish(
+/// Commits the answers of finished jobs together (one transaction); an
+/// answer refused as stale is read and decided again on its own.
+fn finish_all(
     journal: &mut dyn Journal,
     options: &mut RunOptions,
     in_flight: &mut HashSet<RowId>,
     p: &mut Progress,
-    done: &Done,
+    dones: Vec<Done>,
 ) -> Result<(), JournalError> {
-    in_flight.remove(&done.row.id);
+    if dones.is_empty() {
+        return Ok(());
+    }
     let now = Timestamp::now();
-    let retry_after = match &done.event {
+    let (mut answered, mut ts) = (Vec::with_capacity(dones.len()), Vec::with_capacity(dones.len()));
+    for done in dones {
+        in_flight.remove(&done.row.id);
+        // Applied to the row as it was sent or queried, without reading it
+        // again: the commit is refused (`Stale`) if the row has moved on
+        // since, and then it is read and the answer decided again.
+        count_answer(options, &done.row, &done);
+        let Ok(t) = plan::apply(&done.row, done.event.clone(), now, &options.policy) else { continue };
+        ts.push(t);
+        answered.push(done);
+    }
+    let results = journal.commit_all(&ts);
+    for ((done, t), result) in answered.iter().zip(&ts).zip(results) {
+        match result {
+            Ok(()) => committed(p, done, &done.row, t),
+            Err(JournalError::Stale(_)) => retry(journal, options, p, done)?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Whether `done` answers `row` as it is now: if another worker has
+/// taken the row over since it was sent or queried (another intent, or a
+/// query that moved it on), the answer is stale and dropped.
+fn answers(row: &Row, done: &Done) -> bool {
+    (row.phase, &row.owner, row.sends) == (done.row.phase, &done.row.owner, done.row.sends)
+}
+
+/// Tells the merchant's bucket how the provider answered (once per answer).
+fn count_answer(options: &mut RunOptions, row: &Row, done: &Done) {
+    let bucket = options.buckets.bucket(row.key.provider, &row.key.merchant);
+    match rate_limited(done) {
+        Some(advised) => {
+            bucket.rate_limited(Timestamp::now(), advised);
+        }
+        None => bucket.answered(),
+    }
+}
+
+/// `Some` (with the delay the provider advised, if any) for a 429.
+#[allow(clippy::option_option)] // A 429 with or without advice, or no 429.
+fn rate_limited(done: &Done) -> Option<Option<Duration>> {
+    match &done.event {
         Event::Sent(SendOutcome::RateLimited { retry_after, .. })
         | Event::Queried(QueryOutcome::RateLimited(retry_after, _)) => Some(*retry_after),
         _ => None,
-    };
-    let mut counted = false;
-    for _ in 0..3 {
+    }
+}
+
+/// Counts a committed answer: `before` is the row it was applied to, `t` the commit.
+fn committed(p: &mut Progress, done: &Done, before: &Row, t: &plan::Transition) {
+    if rate_limited(done).is_some() {
+        p.rate_limited += 1;
+    }
+    if matches!(done.event, Event::Sent(SendOutcome::Answered(..))) {
+        p.accepted += 1;
+    }
+    if t.row.phase.is_settled() && !before.phase.is_settled() {
+        if t.row.phase == Phase::Success {
+            p.settled_success += 1;
+        } else {
+            p.settled_other += 1;
+        }
+    }
+}
+
+/// An answer whose group commit found its row moved on: read, decided and
+/// committed again alone (twice at most).
+fn retry(journal: &mut dyn Journal, options: &RunOptions, p: &mut Progress, done: &Done) -> Result<(), JournalError> {
+    for _ in 0..2 {
         let Some(row) = journal.row(done.row.id)? else { return Ok(()) };
-        // The answer belongs to the row as it was sent or queried: if
-        // another worker has taken it over since (another intent, or a
-        // query that moved it on), the answer is stale and dropped.
-        if (row.phase, &row.owner, row.sends) != (done.row.phase, &done.row.owner, done.row.sends) {
+        if !answers(&row, done) {
             return Ok(());
         }
-        if !counted {
-            counted = true;
-            let bucket = options.buckets.bucket(row.key.provider, &row.key.merchant);
-            match retry_after {
-                Some(advised) => {
-                    bucket.rate_limited(now, advised);
-                }
-                None => bucket.answered(),
-            }
-        }
-        let Ok(t) = plan::apply(&row, done.event.clone(), now, &options.policy) else { return Ok(()) };
+        let Ok(t) = plan::apply(&row, done.event.clone(), Timestamp::now(), &options.policy) else { return Ok(()) };
         match journal.commit(&t) {
             Ok(()) => {
-                if retry_after.is_some() {
-                    p.rate_limited += 1;
-                }
-                if matches!(done.event, Event::Sent(SendOutcome::Answered(..))) {
-                    p.accepted += 1;
-                }
-                if t.row.phase.is_settled() && !row.phase.is_settled() {
-                    if t.row.phase == Phase::Success {
-                        p.settled_success += 1;
-                    } else {
-                        p.settled_other += 1;
-                    }
-                }
+                committed(p, done, &row, &t);
                 return Ok(());
             }
             Err(JournalError::Stale(_)) => {}

@@ -22,6 +22,7 @@ pub(crate) fn all(mut open: impl FnMut(&str) -> Box<dyn Journal>) {
     commits_are_checked_against_the_version_read_and_logged(open("commit").as_mut());
     due_rows_come_oldest_first_and_settled_rows_never(open("due").as_mut());
     a_modify_is_journaled_as_pending_and_read_back(open("modify").as_mut());
+    a_group_commit_refuses_only_its_stale_transitions(open("group").as_mut());
 }
 
 pub(crate) fn same_order_is_one_row_and_changed_content_is_a_conflict(j: &mut dyn Journal) {
@@ -154,4 +155,41 @@ pub(crate) fn a_modify_is_journaled_as_pending_and_read_back(j: &mut dyn Journal
     let r = j.row(id).unwrap().unwrap();
     assert_eq!(r.modify.as_ref().and_then(|m| m.fields.get("customs")), Some("SHANGHAI_ZS"));
     assert_eq!(decide(&r, T0, &pol), Decision::Send(SendKind::Modify));
+}
+
+pub(crate) fn a_group_commit_refuses_only_its_stale_transitions(j: &mut dyn Journal) {
+    let ids: Vec<RowId> = j
+        .admit(
+            "a",
+            &[line(1, "1", "NINGBO"), line(2, "2", "NINGBO"), line(3, "3", "NINGBO")],
+            ConflictPolicy::Report,
+            T0,
+        )
+        .unwrap()
+        .iter()
+        .map(Admitted::id)
+        .collect();
+    let pol = Policy::new("w");
+    let intents: Vec<_> =
+        ids.iter().map(|id| intent(&j.row(*id).unwrap().unwrap(), SendKind::Declare, T0, &pol).unwrap()).collect();
+    // The middle one moved on before the group: refused alone.
+    j.commit(&intents[1]).unwrap();
+    let results = j.commit_all(&intents);
+    assert!(matches!(results[..], [Ok(()), Err(JournalError::Stale(i)), Ok(())] if i == ids[1]), "{results:?}");
+    for (id, t) in ids.iter().zip(&intents) {
+        assert_eq!(j.row(*id).unwrap().unwrap(), t.row, "every intent committed once");
+        let h = j.history(*id).unwrap();
+        assert_eq!(h.iter().filter(|e| matches!(e.event, LogEvent::Intent(_))).count(), 1, "{h:?}");
+    }
+    // Answers in a group, all of them current.
+    let answers: Vec<_> = intents
+        .iter()
+        .map(|t| {
+            plan::apply(&t.row, Event::Sent(SendOutcome::Answered(Standing::Accepted, Detail::default())), T0, &pol)
+                .unwrap()
+        })
+        .collect();
+    assert!(j.commit_all(&answers).iter().all(Result::is_ok));
+    assert_eq!(j.status().unwrap().count("accepted"), 3);
+    assert!(j.commit_all(&[]).is_empty());
 }

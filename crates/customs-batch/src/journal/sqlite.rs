@@ -35,6 +35,20 @@
 //! settling query) costs one fsync instead of four (`cargo xtask bench
 //! --batch` measures it).
 //!
+//! # Group commit
+//!
+//! [`Journal::commit_all`] commits a group of transitions in one
+//! `IMMEDIATE` transaction, synced `FULL` if any of them is an intent: the
+//! runner commits the intents of one scheduling pass this way, **before**
+//! handing any of their sends to a worker, so a group of intents costs one
+//! fsync and each intent is still durable before its request leaves. A
+//! transition refused as stale wrote nothing (its `UPDATE` matched no row;
+//! its log entry is written after), so the others of its group commit; any
+//! other error rolls the whole group back. A transition that leaves the
+//! order's content as it is (intents, answers, queries) rewrites only the
+//! row's state columns, and the hot path's statements (`BEGIN IMMEDIATE`,
+//! `COMMIT`, the `synchronous` switch) are cached, not parsed each time.
+//!
 //! # Versions and damage
 //!
 //! The file carries an `application_id` (`CUST`) and its schema version in
@@ -182,6 +196,10 @@ impl SqliteJournal {
             Access::Shared => OpenFlags::SQLITE_OPEN_READ_WRITE,
         } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&path, flags).map_err(|e| classify(&path, &e))?;
+        // Room for every statement of the hot path (rusqlite keeps 16 by
+        // default, fewer than this journal caches: evicted ones would be
+        // parsed again at each commit).
+        conn.set_prepared_statement_cache_capacity(64);
         let mut j = Self { conn, path, full_sync: false };
         j.configure(access)?;
         j.check_and_migrate()?;
@@ -263,8 +281,9 @@ impl SqliteJournal {
     /// documentation).
     fn sync(&mut self, full: bool) -> Result<(), JournalError> {
         if self.full_sync != full {
-            let level = if full { "FULL" } else { "NORMAL" };
-            self.conn.pragma_update(None, "synchronous", level).map_err(|e| self.err(&e))?;
+            // Cached: not parsed again at every switch.
+            let sql = if full { "PRAGMA synchronous = FULL" } else { "PRAGMA synchronous = NORMAL" };
+            self.conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map_err(|e| self.err(&e))?;
             self.full_sync = full;
         }
         Ok(())
@@ -274,6 +293,42 @@ impl SqliteJournal {
     #[cfg(test)]
     fn synchronous(&self) -> i64 {
         self.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap()
+    }
+
+    /// One transaction for a group of transitions, synced (`FULL`) if any
+    /// is an intent: one fsync for the group instead of one per intent.
+    ///
+    /// A [`JournalError::Stale`] transition has written nothing (its
+    /// `UPDATE` matched no row, and its log entry is written only after
+    /// it), so it needs no savepoint to be undone and the others commit;
+    /// any other error rolls the whole group back (`Err`).
+    fn commit_group(&mut self, ts: &[Transition]) -> Result<Vec<Result<(), JournalError>>, JournalError> {
+        self.sync(ts.iter().any(|t| matches!(t.log.event, LogEvent::Intent(_))))?;
+        let path = self.path.clone();
+        self.cached_tx(|conn| {
+            let mut out = Vec::with_capacity(ts.len());
+            for t in ts {
+                match update_row(conn, &path, t) {
+                    Ok(()) => out.push(Ok(())),
+                    Err(JournalError::Stale(id)) => out.push(Err(JournalError::Stale(id))),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// `f` in an `IMMEDIATE` transaction whose `BEGIN` and `COMMIT` are
+    /// cached statements (a commit's hot path: not parsed each time);
+    /// rolled back if `f` or the commit fails.
+    fn cached_tx<T>(&mut self, f: impl FnOnce(&Connection) -> Result<T, JournalError>) -> Result<T, JournalError> {
+        let run = |sql: &str| self.conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
+        run("BEGIN IMMEDIATE").map_err(|e| self.err(&e))?;
+        let out = f(&self.conn).and_then(|v| run("COMMIT").map(|_| v).map_err(|e| self.err(&e)));
+        if out.is_err() && !self.conn.is_autocommit() {
+            let _ = run("ROLLBACK");
+        }
+        out
     }
 
     fn tx(&mut self) -> Result<Transaction<'_>, JournalError> {
@@ -455,6 +510,59 @@ fn insert_row(conn: &Connection, path: &Path, row: &Row) -> Result<RowId, Journa
 }
 
 fn update_row(conn: &Connection, path: &Path, t: &Transition) -> Result<(), JournalError> {
+    if !update_state(conn, path, t)? {
+        update_all(conn, path, t)?;
+    }
+    log(conn, path, t.row.id, &t.log)
+}
+
+/// The common case: a transition that leaves the order's content (fields,
+/// hash, alternative key) as it is rewrites only the row's state, so the
+/// fields are not serialised again and the alternative key's index is not
+/// touched. `false` if the row is not at `t.from_version` or its content
+/// differs ([`update_all`] decides which).
+fn update_state(conn: &Connection, path: &Path, t: &Transition) -> Result<bool, JournalError> {
+    let row = &t.row;
+    let modify = row.modify.as_ref();
+    let changed = conn
+        .prepare_cached(
+            "UPDATE declarations SET version = ?1, phase = ?2, kind = ?3, due_at = ?4, owner = ?5, lease_until = ?6, \
+             sends = ?7, queries = ?8, failures = ?9, modify_fields = ?10, modify_hash = ?11, http_status = ?12, \
+             code = ?13, message = ?14, state = ?15, customs_trade_id = ?16, updated_at = ?17 \
+             WHERE id = ?18 AND version = ?19 AND content_hash = ?20 AND alt_key IS ?21 AND modifiable = ?22",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                i64::try_from(row.version).unwrap_or(i64::MAX),
+                row.phase.as_str(),
+                row.phase.kind().map(SendKind::as_str),
+                row.due_at.map(ts),
+                row.owner,
+                row.lease_until.map(ts),
+                row.sends,
+                row.queries,
+                row.failures,
+                modify.map(|m| m.fields.to_json()),
+                modify.map(|m| m.hash.as_str()),
+                row.last.http_status,
+                row.last.code,
+                row.last.message,
+                row.last.state,
+                row.last.customs_trade_id,
+                ts(row.updated_at),
+                row.id.0,
+                i64::try_from(t.from_version).unwrap_or(i64::MAX),
+                row.hash.as_str(),
+                row.key.alt_order,
+                i64::from(row.modifiable),
+            ])
+        })
+        .map_err(|e| classify(path, &e))?;
+    Ok(changed > 0)
+}
+
+/// Every column (the content changed too); `Stale` if the row is not at `t.from_version`.
+fn update_all(conn: &Connection, path: &Path, t: &Transition) -> Result<(), JournalError> {
     let row = &t.row;
     let modify = row.modify.as_ref();
     let changed = conn
@@ -495,7 +603,7 @@ fn update_row(conn: &Connection, path: &Path, t: &Transition) -> Result<(), Jour
     if changed == 0 {
         return Err(JournalError::Stale(row.id));
     }
-    log(conn, path, row.id, &t.log)
+    Ok(())
 }
 
 fn log(conn: &Connection, path: &Path, id: RowId, e: &LogEntry) -> Result<(), JournalError> {
@@ -644,7 +752,8 @@ impl Journal for SqliteJournal {
     fn next_due(&mut self) -> Result<Option<Timestamp>, JournalError> {
         let v: Option<i64> = self
             .conn
-            .query_row("SELECT min(due_at) FROM declarations WHERE due_at IS NOT NULL", [], |r| r.get(0))
+            .prepare_cached("SELECT min(due_at) FROM declarations WHERE due_at IS NOT NULL")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
             .map_err(|e| self.err(&e))?;
         Ok(v.map(from_ts))
     }
@@ -661,9 +770,14 @@ impl Journal for SqliteJournal {
         // Durable before it returns only for an intent: the request leaves after it.
         self.sync(matches!(t.log.event, LogEvent::Intent(_)))?;
         let path = self.path.clone();
-        let tx = self.tx()?;
-        update_row(&tx, &path, t)?;
-        tx.commit().map_err(|e| classify(&path, &e))
+        self.cached_tx(|conn| update_row(conn, &path, t))
+    }
+
+    fn commit_all(&mut self, ts: &[Transition]) -> Vec<Result<(), JournalError>> {
+        if ts.is_empty() {
+            return Vec::new();
+        }
+        self.commit_group(ts).unwrap_or_else(|e| ts.iter().map(|_| Err(e.clone())).collect())
     }
 
     fn status(&mut self) -> Result<Status, JournalError> {

@@ -252,6 +252,138 @@ fn a_graceful_stop_sends_nothing_more_and_commits_what_was_in_flight() {
     assert_eq!(j.status().unwrap().count("queued"), 5);
 }
 
+/// A journal that records each group of intents it is asked to commit,
+/// before committing it.
+struct Recording {
+    inner: SqliteJournal,
+    groups: Arc<Mutex<Vec<Vec<RowId>>>>,
+}
+
+impl Journal for Recording {
+    fn admit(
+        &mut self,
+        source: &str,
+        lines: &[crate::input::InputDeclaration],
+        conflicts: ConflictPolicy,
+        now: Timestamp,
+    ) -> Result<Vec<crate::journal::Admitted>, JournalError> {
+        self.inner.admit(source, lines, conflicts, now)
+    }
+    fn record_invalid(&mut self, source: &str, lines: &[crate::input::LineError]) -> Result<(), JournalError> {
+        self.inner.record_invalid(source, lines)
+    }
+    fn due(&mut self, now: Timestamp, limit: usize) -> Result<Vec<Row>, JournalError> {
+        self.inner.due(now, limit)
+    }
+    fn leased(&mut self) -> Result<Vec<Row>, JournalError> {
+        self.inner.leased()
+    }
+    fn next_due(&mut self) -> Result<Option<Timestamp>, JournalError> {
+        self.inner.next_due()
+    }
+    fn row(&mut self, id: RowId) -> Result<Option<Row>, JournalError> {
+        self.inner.row(id)
+    }
+    fn find(&mut self, key: &crate::order::OrderKey) -> Result<Option<Row>, JournalError> {
+        self.inner.find(key)
+    }
+    fn commit(&mut self, t: &crate::plan::Transition) -> Result<(), JournalError> {
+        assert!(
+            !matches!(t.log.event, crate::plan::LogEvent::Intent(_)),
+            "the runner commits intents in groups: {t:?}"
+        );
+        self.inner.commit(t)
+    }
+    fn commit_all(&mut self, ts: &[crate::plan::Transition]) -> Vec<Result<(), JournalError>> {
+        let intents: Vec<_> =
+            ts.iter().filter(|t| matches!(t.log.event, crate::plan::LogEvent::Intent(_))).map(|t| t.row.id).collect();
+        if !intents.is_empty() {
+            assert_eq!(intents.len(), ts.len(), "intents are committed apart from answers");
+            self.groups.lock().unwrap().push(intents);
+            // A send started before this returns would find its group uncommitted.
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.inner.commit_all(ts)
+    }
+    fn status(&mut self) -> Result<crate::journal::Status, JournalError> {
+        self.inner.status()
+    }
+    fn report(
+        &mut self,
+        source: Option<&str>,
+        each: &mut dyn FnMut(crate::journal::ReportLine),
+    ) -> Result<(), JournalError> {
+        self.inner.report(source, each)
+    }
+    fn history(&mut self, id: RowId) -> Result<Vec<crate::plan::LogEntry>, JournalError> {
+        self.inner.history(id)
+    }
+}
+
+/// A provider that, before taking a declaration, reads the journal through
+/// its own connection and checks that every intent of the send's group is
+/// committed there.
+struct Witness {
+    path: std::path::PathBuf,
+    groups: Arc<Mutex<Vec<Vec<RowId>>>>,
+    sent: Mutex<Vec<RowId>>,
+    violations: Mutex<Vec<String>>,
+}
+
+impl Dispatch for Witness {
+    fn send(&self, row: &Row, _kind: SendKind) -> SendOutcome {
+        let group = self.groups.lock().unwrap().iter().rev().find(|g| g.contains(&row.id)).cloned();
+        let mut reader = SqliteJournal::open(&self.path, Access::Shared).unwrap();
+        match group {
+            None => self.violations.lock().unwrap().push(format!("{:?} sent without a group of intents", row.id)),
+            Some(group) => {
+                for id in group {
+                    let seen = reader.row(id).unwrap().unwrap();
+                    if seen.sends == 0 {
+                        self.violations
+                            .lock()
+                            .unwrap()
+                            .push(format!("{:?} sent before the intent of {id:?} (same group) was committed", row.id));
+                    }
+                }
+            }
+        }
+        self.sent.lock().unwrap().push(row.id);
+        SendOutcome::Answered(Standing::Accepted, Detail::default())
+    }
+
+    fn query(&self, _row: &Row) -> QueryOutcome {
+        QueryOutcome::Found(Standing::Success, Detail { state: Some("SUCCESS".into()), ..Detail::default() })
+    }
+}
+
+#[test]
+fn the_intents_of_a_group_are_all_committed_before_any_of_its_sends() {
+    let dir = Dir::new("runner-group");
+    let path = dir.file("j.sqlite");
+    let groups = Arc::new(Mutex::new(Vec::new()));
+    // Created, then opened shared, so that the provider can read the journal while the run writes it.
+    drop(SqliteJournal::open(&path, Access::Exclusive).unwrap());
+    let mut j = Recording { inner: SqliteJournal::open(&path, Access::Shared).unwrap(), groups: Arc::clone(&groups) };
+    admit(&mut j.inner, 40);
+    let witness = Arc::new(Witness {
+        path: path.clone(),
+        groups: Arc::clone(&groups),
+        sent: Mutex::new(Vec::new()),
+        violations: Mutex::new(Vec::new()),
+    });
+    let p = run(&mut j, &(witness.clone() as Arc<dyn Dispatch>), fast("w1"), &Stop::new(), &mut |_| {}).unwrap();
+    assert_eq!((p.sends, p.settled_success), (40, 40), "{p:?}");
+    assert_eq!(witness.violations.lock().unwrap().as_slice(), &[] as &[String]);
+    let mut sent = witness.sent.lock().unwrap().clone();
+    sent.sort_by_key(|id| id.0);
+    sent.dedup();
+    assert_eq!(sent.len(), 40, "each order sent once");
+    let groups = groups.lock().unwrap();
+    assert_eq!(groups.iter().map(Vec::len).sum::<usize>(), 40);
+    assert_eq!(groups[0].len(), 8, "the first pass commits the intents of all 8 slots together: {groups:?}");
+}
+
 #[test]
 fn a_send_whose_intent_lease_ran_out_is_not_sent() {
     struct Never;

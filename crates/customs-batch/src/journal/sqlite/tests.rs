@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::plan::{Decision, Event, Policy, SendOutcome, Standing, decide, intent};
+use crate::plan::{Decision, Event, Policy, QueryOutcome, SendOutcome, Standing, decide, intent};
 use crate::testutil::{Dir, line};
 
 const T0: Timestamp = Timestamp::from_millis(1_000_000);
@@ -121,6 +121,39 @@ fn commits_are_checked_against_the_version_read_and_logged() {
         ]
     );
     assert_eq!(h[2].detail.http_status, Some(200));
+}
+
+#[test]
+fn a_group_is_synced_full_when_it_holds_an_intent_and_survives_a_reopen() {
+    let dir = Dir::new("group");
+    let path = dir.file("j.sqlite");
+    let mut j = open(&path);
+    let ids: Vec<_> = j
+        .admit("a", &[line(1, "1", "NINGBO"), line(2, "2", "NINGBO")], ConflictPolicy::Report, T0)
+        .unwrap()
+        .iter()
+        .map(Admitted::id)
+        .collect();
+    let pol = Policy::new("w1");
+    let rows: Vec<_> = ids.iter().map(|id| j.row(*id).unwrap().unwrap()).collect();
+    let first = intent(&rows[0], SendKind::Declare, T0, &pol).unwrap();
+    j.commit(&first).unwrap();
+    let answer =
+        plan::apply(&first.row, Event::Sent(SendOutcome::Answered(Standing::Accepted, Detail::default())), T0, &pol)
+            .unwrap();
+    assert!(j.commit_all(std::slice::from_ref(&answer)).iter().all(Result::is_ok));
+    assert_eq!(j.synchronous(), 1, "a group of answers is committed with synchronous=NORMAL");
+    // An answer and an intent together: the group is synced.
+    let second = intent(&rows[1], SendKind::Declare, T0, &pol).unwrap();
+    let query =
+        plan::apply(&answer.row, Event::Queried(QueryOutcome::Found(Standing::Pending, Detail::default())), T0, &pol)
+            .unwrap();
+    assert!(j.commit_all(&[query.clone(), second.clone()]).iter().all(Result::is_ok));
+    assert_eq!(j.synchronous(), 2, "a group holding an intent is committed with synchronous=FULL");
+    drop(j);
+    let mut j = open(&path);
+    assert_eq!(j.row(ids[0]).unwrap().unwrap(), query.row);
+    assert_eq!(j.row(ids[1]).unwrap().unwrap(), second.row);
 }
 
 #[test]
@@ -247,4 +280,26 @@ fn a_modify_is_journaled_as_pending_and_read_back() {
 fn the_journal_contract_holds() {
     let dir = Dir::new("contract");
     super::super::contract::all(|name| Box::new(open(&dir.file(&format!("{name}.sqlite")))));
+}
+
+#[test]
+fn a_transition_that_keeps_the_content_rewrites_only_the_state_and_one_that_changes_it_everything() {
+    let dir = Dir::new("narrow");
+    let mut j = open(&dir.file("j.sqlite"));
+    let id = j.admit("a", &[line(1, "1", "NINGBO")], ConflictPolicy::Report, T0).unwrap()[0].id();
+    let pol = Policy::new("w1");
+    let t = intent(&j.row(id).unwrap().unwrap(), SendKind::Declare, T0, &pol).unwrap();
+    assert!(update_state(&j.conn, &j.path, &t).unwrap(), "an intent keeps the content");
+    assert!(!update_state(&j.conn, &j.path, &t).unwrap(), "not at the version read");
+    // A transition that replaces the content (as an applied modify does).
+    let mut changed =
+        plan::apply(&t.row, Event::Sent(SendOutcome::Answered(Standing::Accepted, Detail::default())), T0, &pol)
+            .unwrap();
+    let other = line(1, "1", "SHANGHAI_ZS");
+    changed.row.fields = other.fields.clone();
+    changed.row.hash = other.hash.clone();
+    assert!(!update_state(&j.conn, &j.path, &changed).unwrap(), "the content differs");
+    j.commit(&changed).unwrap();
+    assert_eq!(j.row(id).unwrap().unwrap(), changed.row, "read back with the new content");
+    assert!(matches!(j.commit(&changed), Err(JournalError::Stale(i)) if i == id));
 }
