@@ -418,6 +418,43 @@ impl PostgresJournal {
         Ok(())
     }
 
+    /// A group of row commits in one transaction: one flush (at its commit,
+    /// under the session's `synchronous_commit = on`) when the group holds
+    /// an intent, none otherwise (`SET LOCAL synchronous_commit = off`, see
+    /// "Durability"). A stale row is refused on its own (its statement
+    /// changes nothing); any other error refuses the whole group.
+    fn commit_group(&mut self, ts: &[Transition]) -> Result<Vec<Result<(), JournalError>>, JournalError> {
+        if let Some(t) = ts.iter().map(|t| t.log.at).max() {
+            self.renew_if_due(t)?;
+        }
+        let statement = self.prepared(UPDATE_ROW)?;
+        let intent = ts.iter().any(|t| matches!(t.log.event, LogEvent::Intent(_)));
+        let begin = if intent { "BEGIN" } else { "BEGIN; SET LOCAL synchronous_commit = off" };
+        self.client.batch_execute(begin).map_err(|e| storage(&e))?;
+        let mut out = Vec::with_capacity(ts.len());
+        for t in ts {
+            match update_row(&mut self.client, &statement, t) {
+                Ok(()) => out.push(Ok(())),
+                Err(JournalError::Stale(id)) => out.push(Err(JournalError::Stale(id))),
+                Err(e) => {
+                    let _ = self.client.batch_execute("ROLLBACK");
+                    return Err(e);
+                }
+            }
+        }
+        #[cfg(test)]
+        for t in ts {
+            self.observe_sync(t.log.event)?;
+        }
+        self.client.batch_execute("COMMIT").map_err(|e| storage(&e))?;
+        for (t, r) in ts.iter().zip(&out) {
+            if r.is_ok() && t.log.event == LogEvent::TakeOver {
+                self.counters.intent_takeovers.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(out)
+    }
+
     /// `sql` prepared on this connection (once).
     fn prepared(&mut self, sql: &str) -> Result<postgres::Statement, JournalError> {
         if let Some(s) = self.prepared.get(sql) {
@@ -951,6 +988,13 @@ impl Journal for PostgresJournal {
                 Err(e)
             }
         }
+    }
+
+    fn commit_all(&mut self, ts: &[Transition]) -> Vec<Result<(), JournalError>> {
+        if ts.len() <= 1 {
+            return ts.iter().map(|t| self.commit(t)).collect();
+        }
+        self.commit_group(ts).unwrap_or_else(|e| ts.iter().map(|_| Err(e.clone())).collect())
     }
 
     fn status(&mut self) -> Result<Status, JournalError> {

@@ -237,3 +237,33 @@ fn only_an_intent_waits_for_the_flush_and_a_commit_is_one_statement() {
     let v: String = j.client.query_one("SHOW synchronous_commit", &[]).unwrap().get(0);
     assert_eq!(v, "on", "the failed commit was rolled back");
 }
+
+#[test]
+fn a_group_of_commits_is_flushed_once_if_it_holds_an_intent() {
+    let Some(db) = PgDb::new("group") else { return };
+    let mut j = PostgresJournal::connect(db.url(), options("w")).unwrap();
+    j.admit("x", &[merchant_line(1, "m"), merchant_line(2, "m")], ConflictPolicy::Report, T0).unwrap();
+    let rows = j.due(T0, 10).unwrap();
+    let p = Policy::new("w");
+    let intents: Vec<_> = rows.iter().map(|r| intent(r, SendKind::Declare, T0, &p).unwrap()).collect();
+    assert!(j.commit_all(&intents).iter().all(Result::is_ok));
+    let answers: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            let sent = j.row(r.id).unwrap().unwrap();
+            let accepted = Event::Sent(SendOutcome::Answered(Standing::Accepted, Detail::default()));
+            crate::plan::apply(&sent, accepted, T0, &p).unwrap()
+        })
+        .collect();
+    // One of them stale: refused on its own, the other committed.
+    let mut stale = answers[1].clone();
+    stale.from_version += 7;
+    let results = j.commit_all(&[answers[0].clone(), stale]);
+    assert!(results[0].is_ok() && matches!(results[1], Err(JournalError::Stale(_))), "{results:?}");
+    let seen: Vec<_> = j.commit_sync.iter().map(|(_, v)| v.as_str()).collect();
+    assert_eq!(seen, ["on", "on", "off", "off"], "intents in a group are flushed; answers are not waited for");
+    assert_eq!(j.row(rows[0].id).unwrap().unwrap().version, answers[0].row.version);
+    assert_eq!(j.row(rows[1].id).unwrap().unwrap().version, answers[1].from_version, "the stale one changed nothing");
+    let v: String = j.client.query_one("SHOW synchronous_commit", &[]).unwrap().get(0);
+    assert_eq!(v, "on");
+}
