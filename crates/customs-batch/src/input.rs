@@ -64,6 +64,11 @@ pub struct InputOptions {
     pub qfpay_merchant: Option<String>,
     /// The WeChat merchant account (`mchid`) of WeChat lines without a `merchant` column.
     pub wechat_merchant: Option<String>,
+    /// The QFPay merchant accounts (app codes) the run can send for: a
+    /// line of another is invalid, before anything is sent. Empty: any.
+    pub qfpay_accounts: Vec<String>,
+    /// The WeChat merchant accounts (`mchid`s) the run can send for, likewise.
+    pub wechat_accounts: Vec<String>,
 }
 
 impl InputOptions {
@@ -71,6 +76,13 @@ impl InputOptions {
         match provider {
             ProviderName::QfPay => self.qfpay_merchant.as_deref(),
             ProviderName::WeChat => self.wechat_merchant.as_deref(),
+        }
+    }
+
+    fn accounts(&self, provider: ProviderName) -> &[String] {
+        match provider {
+            ProviderName::QfPay => &self.qfpay_accounts,
+            ProviderName::WeChat => &self.wechat_accounts,
         }
     }
 }
@@ -290,7 +302,24 @@ pub fn validate(line: u64, mut fields: Fields, options: &InputOptions) -> Line {
                 None,
             ));
         }
-        m
+        let known = options.accounts(p);
+        match m {
+            Some(m) if !known.is_empty() && !known.contains(&m) => {
+                bad.push(Violation::new(
+                    MERCHANT,
+                    Rule::Other {
+                        rule: format!(
+                            "is not a configured {p} merchant account (configured: {}): add its account to the \
+                             configuration or correct the line",
+                            known.join(", ")
+                        ),
+                    },
+                    Some(m),
+                ));
+                None
+            }
+            m => m,
+        }
     });
     let declaration = provider.map(|p| Declaration::from_fields(p, &fields));
     match (declaration, merchant) {
@@ -450,6 +479,7 @@ mod tests {
             provider: None,
             qfpay_merchant: Some("A1B2C3".into()),
             wechat_merchant: Some("1230000109".into()),
+            ..InputOptions::default()
         }
     }
 
@@ -514,6 +544,20 @@ mod tests {
         assert_eq!(lines[0].as_ref().unwrap().key.merchant, "M2");
         let lines = read(QF, Format::JsonLines, InputOptions::default());
         assert_eq!(fields_of(lines[0].as_ref().unwrap_err()), ["merchant"]);
+    }
+
+    #[test]
+    fn a_merchant_without_a_configured_account_is_an_invalid_line() {
+        let accounts = InputOptions { qfpay_accounts: vec!["A1B2C3".into(), "M2".into()], ..options() };
+        let other = QF.replace(r#""provider":"qfpay","#, r#""provider":"qfpay","merchant":"M3","#);
+        let e = read(&other, Format::JsonLines, accounts.clone()).remove(0).unwrap_err();
+        assert_eq!(fields_of(&e), ["merchant"]);
+        let message = e.message();
+        assert!(message.contains("not a configured qfpay merchant account (configured: A1B2C3, M2)"), "{message}");
+        assert!(message.contains("M3"), "{message}");
+        let known = QF.replace(r#""provider":"qfpay","#, r#""provider":"qfpay","merchant":"M2","#);
+        assert_eq!(read(&known, Format::JsonLines, accounts.clone())[0].as_ref().unwrap().key.merchant, "M2");
+        assert_eq!(read(QF, Format::JsonLines, accounts)[0].as_ref().unwrap().key.merchant, "A1B2C3", "the default");
     }
 
     #[test]

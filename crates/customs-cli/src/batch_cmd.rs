@@ -123,14 +123,47 @@ impl WeChatSender for Blocking<wechat::Client<ReqwestTransport>> {
     }
 }
 
+/// Every configured merchant account of each provider (none without its table).
+pub(crate) type Providers = (Vec<customs_qfpay::QfPay>, Vec<(customs_wechat::WeChatPay, crate::wechat_cmd::Keys)>);
+
+/// The configured accounts (`[qfpay]`, `[[qfpay.merchants]]`, `[wechat]`,
+/// `[[wechat.merchants]]`), with `--base-url` taking precedence.
+pub(crate) fn providers(config: &Config, base_url: Option<&str>) -> Result<Providers, Failure> {
+    let qf = if config.file.qfpay.is_some() { qfpay_cmd::providers(config, base_url)? } else { Vec::new() };
+    let wx = if config.file.wechat.is_some() { wechat_cmd::providers(config, base_url)? } else { Vec::new() };
+    Ok((qf, wx))
+}
+
+/// How lines are read: a line without a `merchant` column goes to the
+/// provider table's own account; one naming an account not configured is
+/// invalid (nothing is sent while a line is invalid).
+pub(crate) fn input_options(
+    provider: Option<ProviderArg>,
+    qf: &[customs_qfpay::QfPay],
+    wx: &[(customs_wechat::WeChatPay, crate::wechat_cmd::Keys)],
+) -> InputOptions {
+    let qfpay_accounts: Vec<String> = qf.iter().map(|q| q.config().app_code().to_owned()).collect();
+    let wechat_accounts: Vec<String> = wx.iter().map(|(pay, _)| pay.config().mchid().to_owned()).collect();
+    InputOptions {
+        provider: provider.map(|p| match p {
+            ProviderArg::Qfpay => ProviderName::QfPay,
+            ProviderArg::Wechat => ProviderName::WeChat,
+        }),
+        qfpay_merchant: qfpay_accounts.first().cloned(),
+        wechat_merchant: wechat_accounts.first().cloned(),
+        qfpay_accounts,
+        wechat_accounts,
+    }
+}
+
 pub(crate) type CliDispatch =
     ClientDispatch<Blocking<qfpay::Client<ReqwestTransport>>, Blocking<wechat::Client<ReqwestTransport>>>;
 
 /// The runtime and the dispatcher of the configured providers, one
 /// attempt per call with `timeout` (shared with `customs worker`).
 pub(crate) fn dispatcher(
-    qf: Option<&customs_qfpay::QfPay>,
-    wx: Option<&(customs_wechat::WeChatPay, crate::wechat_cmd::Keys)>,
+    qf: &[customs_qfpay::QfPay],
+    wx: &[(customs_wechat::WeChatPay, crate::wechat_cmd::Keys)],
     timeout: Duration,
 ) -> Result<(tokio::runtime::Runtime, Arc<dyn Dispatch>), Failure> {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -147,11 +180,11 @@ pub(crate) fn dispatcher(
             .map_err(|e| Failure::invalid(format!("cannot build the HTTP client: {e}")))
     };
     let mut dispatch = CliDispatch::new();
-    if let Some(q) = qf {
+    for q in qf {
         let c = qfpay::Client::with_session(q.clone(), transport()?, client.clone());
         dispatch = dispatch.with_qfpay(q.config().app_code(), Blocking { rt: rt.handle().clone(), client: c });
     }
-    if let Some((pay, keys)) = wx {
+    for (pay, keys) in wx {
         let c = wechat::Client::from_pay(pay.clone(), transport()?, send::wechat_options(keys, client.clone()));
         dispatch = dispatch.with_wechat(pay.config().mchid(), Blocking { rt: rt.handle().clone(), client: c });
     }
@@ -165,16 +198,8 @@ fn batch(cli: &Cli, a: &RunArgs) -> Result<ExitCode, Failure> {
     let conn = cli.connection.under(&crate::cli::ConnectionArgs::default());
     let config = Config::discover(conn.config.as_deref()).map_err(qfpay_cmd::config_failure)?;
     let base_url = conn.base_url.as_deref();
-    let qf = config.file.qfpay.is_some().then(|| qfpay_cmd::provider(&config, base_url)).transpose()?;
-    let wx = config.file.wechat.is_some().then(|| wechat_cmd::provider(&config, base_url)).transpose()?;
-    let options = InputOptions {
-        provider: a.provider.map(|p| match p {
-            ProviderArg::Qfpay => ProviderName::QfPay,
-            ProviderArg::Wechat => ProviderName::WeChat,
-        }),
-        qfpay_merchant: qf.as_ref().map(|q| q.config().app_code().to_owned()),
-        wechat_merchant: wx.as_ref().map(|(pay, _)| pay.config().mchid().to_owned()),
-    };
+    let (qf, wx) = providers(&config, base_url)?;
+    let options = input_options(a.provider, &qf, &wx);
 
     // 1. Every line valid? Nothing is sent otherwise.
     let checked = pipeline::validate_file(&input, None, &options, |bad| eprintln!("invalid: {bad}"))
@@ -220,7 +245,7 @@ fn batch(cli: &Cli, a: &RunArgs) -> Result<ExitCode, Failure> {
 
     // 3. Send and settle.
     let timeout = Duration::from_millis(a.timeout_ms.max(1));
-    let (rt, dispatch) = dispatcher(qf.as_ref(), wx.as_ref(), timeout)?;
+    let (rt, dispatch) = dispatcher(&qf, &wx, timeout)?;
     let poll = Duration::from_millis(a.poll_interval_ms.max(1));
     let policy = Policy {
         // A file journal is held alone; a shared one has other workers.

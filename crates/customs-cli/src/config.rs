@@ -36,6 +36,7 @@ use serde_json::json;
 
 use crate::output::{Exit, Failure};
 
+pub(crate) mod accounts;
 mod redact;
 
 use redact::Redacted;
@@ -409,6 +410,9 @@ pub(crate) struct QfPaySection {
     pub(crate) environment: Option<String>,
     #[serde(default)]
     pub(crate) base_url: Option<String>,
+    /// Further merchant accounts (see [`accounts`]).
+    #[serde(default)]
+    pub(crate) merchants: Vec<accounts::QfPayAccount>,
 }
 
 /// The `[wechat]` table.
@@ -429,14 +433,17 @@ pub(crate) struct WeChatSection {
     /// Platform certificate PEM files to trust without downloading.
     #[serde(default)]
     pub(crate) platform_certificates: Vec<PathBuf>,
+    /// Further merchant accounts (see [`accounts`]).
+    #[serde(default)]
+    pub(crate) merchants: Vec<accounts::WeChatAccount>,
 }
 
 impl QfPaySection {
     /// The QFPay configuration builder's refusal, as
     /// [`WeChatSection::refusal`] words WeChat's.
-    pub(crate) fn refusal(&self, e: &customs_qfpay::ConfigError, base: &Path) -> ConfigError {
+    pub(crate) fn refusal(&self, at: &str, e: &customs_qfpay::ConfigError, base: &Path) -> ConfigError {
         let source = (e.key() == "client_key").then_some(&self.client_key);
-        refusal("qfpay", e.key(), e.reason().to_owned(), source, base)
+        refusal(at, e.key(), e.reason().to_owned(), source, base)
     }
 }
 
@@ -444,7 +451,7 @@ impl WeChatSection {
     /// The WeChat configuration builder's refusal, naming the setting as it
     /// is written here (`wechat.private_key`) and where its secret was read
     /// from; like every message of the builder, it holds no secret.
-    pub(crate) fn refusal(&self, e: &customs_wechat::ConfigError, base: &Path) -> ConfigError {
+    pub(crate) fn refusal(&self, at: &str, e: &customs_wechat::ConfigError, base: &Path) -> ConfigError {
         let key = e.key();
         let reason = match customs_core::BuildError::from(e.clone()) {
             customs_core::BuildError::Config { reason, source: Some(cause), .. } => format!("{reason}: {cause}"),
@@ -456,12 +463,13 @@ impl WeChatSection {
             "apiv3_key" => Some(&self.apiv3_key),
             _ => None,
         };
-        refusal("wechat", key, reason, source, base)
+        refusal(at, key, reason, source, base)
     }
 }
 
-/// A provider builder's refusal of `table.key`, with where its secret was
-/// read from when the key holds one.
+/// A provider builder's refusal of `table.key` (`table`: `qfpay`,
+/// `qfpay.merchants[0]`, …), with where its secret was read from when the
+/// key holds one.
 fn refusal(table: &str, key: &str, reason: String, secret: Option<&SecretSource>, base: &Path) -> ConfigError {
     match secret {
         Some(s) => ConfigError::new(format!("{table}.{key}"), format!("{reason} (the secret was {})", s.origin(base))),
@@ -602,10 +610,10 @@ mod tests {
         let build = |app_code: &str, key: &str| {
             customs_qfpay::QfPayConfig::builder().app_code(app_code).client_key(Secret::new(key)).build().unwrap_err()
         };
-        let e = s.refusal(&build(&s.app_code, "k"), Path::new("."));
+        let e = s.refusal("qfpay", &build(&s.app_code, "k"), Path::new("."));
         assert_eq!(e.key, "qfpay.app_code");
         assert!(e.reason.contains("printable ASCII without spaces"), "{}", e.reason);
-        let e = s.refusal(&build("APP", ""), Path::new("."));
+        let e = s.refusal("qfpay", &build("APP", ""), Path::new("."));
         assert_eq!(
             (e.key.as_str(), e.reason.as_str()),
             (
@@ -710,7 +718,7 @@ apiv3_key = "0123456789abcdef0123456789abcdef"
         assert_eq!(
             e,
             "configuration `qfpay` at customs.toml:4:1: unknown field `clientkey`, expected one of `app_code`, \
-             `client_key`, `mchid`, `sign_type`, `environment`, `base_url`"
+             `client_key`, `mchid`, `sign_type`, `environment`, `base_url`, `merchants`"
         );
         assert_eq!(d, "  |\n4 | clientkey='***'\n  | ^^^^^^^^^");
     }
@@ -782,14 +790,33 @@ apiv3_key = "0123456789abcdef0123456789abcdef"
         );
     }
 
+    #[test]
+    fn an_account_secret_is_masked_in_a_diagram() {
+        let (e, d) = parse_error(
+            "[qfpay]\napp_code = 'a'\nclient_key = 'k'\n\n[[qfpay.merchants]]\napp_code = 'B2'\nclient_key = 'Sup3rS3cretKey' 5\n",
+        );
+        assert!(e.contains("customs.toml:7"), "{e}");
+        assert!(!d.contains("Sup3rS3cretKey") && !e.contains("Sup3rS3cretKey"), "{e}\n{d}");
+        assert!(d.contains("client_key = '***'"), "{d}");
+        let (_, d) = parse_error("[qfpay]\napp_code = 'a'\nclient_key = 'k'\n[[qfpay.merchants]]\napp_code = 'B2' 5\n");
+        assert!(d.contains("app_code = 'B2'"), "an account's identifier is shown: {d}");
+    }
+
     /// Every setting of both tables is either secret-bearing or shown: a new
     /// field must be classified (or it is masked, which is safe but unhelpful).
     #[test]
     fn every_setting_is_classified_for_redaction() {
-        for table in ["qfpay", "wechat"] {
-            let e = toml::from_str::<ConfigFile>(&format!("[{table}]\nzzz = 1\n")).unwrap_err();
+        let own = |table: &str| format!("[{table}]\napp_code = 'a'\nclient_key = 'k'\n");
+        for (table, text) in [
+            ("qfpay", "[qfpay]\nzzz = 1\n".to_owned()),
+            ("wechat", "[wechat]\nzzz = 1\n".to_owned()),
+            ("qfpay.merchants", format!("{}[[qfpay.merchants]]\nzzz = 1\n", own("qfpay"))),
+            ("wechat.merchants", "[[wechat.merchants]]\nzzz = 1\n".to_owned()),
+        ] {
+            let e = toml::from_str::<ConfigFile>(&text).unwrap_err();
             let fields = e.message().split_once("expected one of ").unwrap().1;
-            for field in fields.split(", ").map(|f| f.trim_matches('`')) {
+            // A table of accounts is not a value: its keys are classified (above).
+            for field in fields.split(", ").map(|f| f.trim_matches('`')).filter(|f| *f != "merchants") {
                 let path = format!("{table}.{field}");
                 assert!(
                     redact::SECRET_KEYS.contains(&path.as_str()) || redact::SHOWN_VALUES.contains(&path.as_str()),

@@ -7,19 +7,32 @@ use customs_qfpay::{DeclareRequest, QueryRequest, RedeclareRequest};
 use customs_qfpay::{Environment, QfPay, QfPayConfig};
 
 use crate::cli::{JsonArg, QfPayCommand};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, QfPaySection};
 use crate::output::{Failure, dry_run_json};
 use crate::{hints, input};
 
 /// Builds the QFPay configuration from `[qfpay]`, with `--base-url` taking precedence.
 pub(crate) fn provider(config: &Config, base_url: Option<&str>) -> Result<QfPay, Failure> {
     let section = config.qfpay().map_err(config_failure)?;
-    let key = section.client_key.resolve("qfpay.client_key", &config.base).map_err(config_failure)?;
+    provider_of(config, "qfpay", section, base_url)
+}
+
+/// Every QFPay merchant account of the configuration (`[qfpay]`'s own
+/// first, then `[[qfpay.merchants]]`), with `--base-url` taking precedence.
+pub(crate) fn providers(config: &Config, base_url: Option<&str>) -> Result<Vec<QfPay>, Failure> {
+    let section = config.qfpay().map_err(config_failure)?;
+    let accounts = crate::config::accounts::qfpay(section).map_err(config_failure)?;
+    accounts.iter().map(|(at, s)| provider_of(config, at, s, base_url)).collect()
+}
+
+/// Builds the QFPay configuration of one account, its settings named `at.…`.
+fn provider_of(config: &Config, at: &str, section: &QfPaySection, base_url: Option<&str>) -> Result<QfPay, Failure> {
+    let key = section.client_key.resolve(&format!("{at}.client_key"), &config.base).map_err(config_failure)?;
     let environment = match (base_url, &section.base_url, &section.environment) {
         (Some(url), _, _) => Environment::Custom(url.to_owned()),
         (None, Some(url), _) => Environment::Custom(url.clone()),
         (None, None, Some(env)) => {
-            env.parse::<Environment>().map_err(|e| config_failure(ConfigError::new("qfpay.environment", e)))?
+            env.parse::<Environment>().map_err(|e| config_failure(ConfigError::new(format!("{at}.environment"), e)))?
         }
         (None, None, None) => Environment::Production,
     };
@@ -32,12 +45,12 @@ pub(crate) fn provider(config: &Config, base_url: Option<&str>) -> Result<QfPay,
         Some("sha256" | "sha-256") => b = b.sign_type(SignType::Sha256),
         Some(other) => {
             return Err(config_failure(ConfigError::new(
-                "qfpay.sign_type",
+                format!("{at}.sign_type"),
                 format!("`{other}` is not a sign type; use md5 or sha256"),
             )));
         }
     }
-    b.build().map(QfPay::new).map_err(|e| config_failure(section.refusal(&e, &config.base)))
+    b.build().map(QfPay::new).map_err(|e| config_failure(section.refusal(at, &e, &config.base)))
 }
 
 pub(crate) fn config_failure(e: ConfigError) -> Failure {

@@ -10,7 +10,7 @@ use customs_wechat::{
 };
 
 use crate::cli::{DryRunArg, JsonArg, SigningArgs, WeChatCommand};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, WeChatSection};
 use crate::output::{Failure, dry_run_json};
 use crate::qfpay_cmd::config_failure;
 use crate::{hints, input};
@@ -37,8 +37,26 @@ impl Keys {
 /// Builds the WeChat configuration from `[wechat]`, with `--base-url` taking precedence.
 pub(crate) fn provider(config: &Config, base_url: Option<&str>) -> Result<(WeChatPay, Keys), Failure> {
     let s = config.wechat().map_err(config_failure)?;
-    let private_key = s.private_key.resolve("wechat.private_key", &config.base).map_err(config_failure)?;
-    let apiv3 = s.apiv3_key.resolve("wechat.apiv3_key", &config.base).map_err(config_failure)?;
+    provider_of(config, "wechat", s, base_url)
+}
+
+/// Every WeChat merchant account of the configuration (`[wechat]`'s own
+/// first, then `[[wechat.merchants]]`), with `--base-url` taking precedence.
+pub(crate) fn providers(config: &Config, base_url: Option<&str>) -> Result<Vec<(WeChatPay, Keys)>, Failure> {
+    let s = config.wechat().map_err(config_failure)?;
+    let accounts = crate::config::accounts::wechat(s).map_err(config_failure)?;
+    accounts.iter().map(|(at, s)| provider_of(config, at, s, base_url)).collect()
+}
+
+/// Builds the WeChat configuration of one account, its settings named `at.…`.
+fn provider_of(
+    config: &Config,
+    at: &str,
+    s: &WeChatSection,
+    base_url: Option<&str>,
+) -> Result<(WeChatPay, Keys), Failure> {
+    let private_key = s.private_key.resolve(&format!("{at}.private_key"), &config.base).map_err(config_failure)?;
+    let apiv3 = s.apiv3_key.resolve(&format!("{at}.apiv3_key"), &config.base).map_err(config_failure)?;
     let mut b = WeChatConfig::builder()
         .mchid(s.mchid.clone())
         .appid(s.appid.clone())
@@ -50,16 +68,16 @@ pub(crate) fn provider(config: &Config, base_url: Option<&str>) -> Result<(WeCha
     }
     let public_key = match (&s.public_key_id, &s.public_key) {
         (Some(id), Some(src)) => {
-            let pem: Secret = src.resolve("wechat.public_key", &config.base).map_err(config_failure)?;
+            let pem: Secret = src.resolve(&format!("{at}.public_key"), &config.base).map_err(config_failure)?;
             let v = PublicKeyVerifier::from_pem(id.clone(), pem.expose())
-                .map_err(|e| config_failure(ConfigError::new("wechat.public_key", e.to_string())))?;
+                .map_err(|e| config_failure(ConfigError::new(format!("{at}.public_key"), e.to_string())))?;
             b = b.wechatpay_serial(id.clone());
             Some(v)
         }
         (None, None) => None,
         _ => {
             return Err(config_failure(ConfigError::new(
-                "wechat.public_key_id",
+                format!("{at}.public_key_id"),
                 "set both public_key_id and public_key for WeChat Pay public-key mode, or neither",
             )));
         }
@@ -68,14 +86,14 @@ pub(crate) fn provider(config: &Config, base_url: Option<&str>) -> Result<(WeCha
     for path in &s.platform_certificates {
         let full = config.base.join(path);
         let pem = std::fs::read_to_string(&full).map_err(|e| {
-            config_failure(ConfigError::new("wechat.platform_certificates", format!("{}: {e}", full.display())))
+            config_failure(ConfigError::new(format!("{at}.platform_certificates"), format!("{}: {e}", full.display())))
         })?;
         let cert = Certificate::from_pem(&pem).map_err(|e| {
-            config_failure(ConfigError::new("wechat.platform_certificates", format!("{}: {e}", full.display())))
+            config_failure(ConfigError::new(format!("{at}.platform_certificates"), format!("{}: {e}", full.display())))
         })?;
         certificates.push(cert);
     }
-    let cfg = b.build().map_err(|e| config_failure(s.refusal(&e, &config.base)))?;
+    let cfg = b.build().map_err(|e| config_failure(s.refusal(at, &e, &config.base)))?;
     Ok((WeChatPay::new(cfg), Keys { public_key, certificates }))
 }
 

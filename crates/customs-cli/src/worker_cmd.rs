@@ -14,38 +14,26 @@ use customs_batch::journal::postgres::is_postgres_url;
 use customs_batch::plan::{ConflictPolicy, Policy};
 use customs_batch::runner::{RunOptions, Stop};
 use customs_batch::worker::{Metrics, WorkerOptions, serve};
-use customs_batch::{Access, InputOptions, PostgresJournal, ProviderName, Timestamp, pipeline};
+use customs_batch::{Access, InputOptions, PostgresJournal, Timestamp, pipeline};
 use serde_json::json;
 
 use crate::batch_args::ProviderArg;
-use crate::batch_cmd::{dispatcher, journal_failure, limits};
+use crate::batch_cmd::{Providers, dispatcher, journal_failure, limits};
 use crate::cli::{Cli, OutputFormat};
 use crate::config::Config;
 use crate::output::{Exit, Failure, out};
 use crate::worker_args::{EnqueueArgs, WorkerArgs};
-use crate::{journal_arg, qfpay_cmd, wechat_cmd};
-
-type Providers = (Option<customs_qfpay::QfPay>, Option<(customs_wechat::WeChatPay, wechat_cmd::Keys)>);
+use crate::{journal_arg, qfpay_cmd};
 
 fn providers(cli: &Cli) -> Result<Providers, Failure> {
     // `--config` / `--base-url` are given before the command, as for `customs batch`.
     let conn = cli.connection.under(&crate::cli::ConnectionArgs::default());
     let config = Config::discover(conn.config.as_deref()).map_err(qfpay_cmd::config_failure)?;
-    let base_url = conn.base_url.as_deref();
-    let qf = config.file.qfpay.is_some().then(|| qfpay_cmd::provider(&config, base_url)).transpose()?;
-    let wx = config.file.wechat.is_some().then(|| wechat_cmd::provider(&config, base_url)).transpose()?;
-    Ok((qf, wx))
+    crate::batch_cmd::providers(&config, conn.base_url.as_deref())
 }
 
 fn input_options(provider: Option<ProviderArg>, (qf, wx): &Providers) -> InputOptions {
-    InputOptions {
-        provider: provider.map(|p| match p {
-            ProviderArg::Qfpay => ProviderName::QfPay,
-            ProviderArg::Wechat => ProviderName::WeChat,
-        }),
-        qfpay_merchant: qf.as_ref().map(|q| q.config().app_code().to_owned()),
-        wechat_merchant: wx.as_ref().map(|(pay, _)| pay.config().mchid().to_owned()),
-    }
+    crate::batch_cmd::input_options(provider, qf, wx)
 }
 
 /// Runs `customs enqueue FILE --journal J`.
@@ -106,7 +94,7 @@ pub(crate) fn worker(cli: &Cli, a: &WorkerArgs) -> Result<ExitCode, Failure> {
         shared.merchant_lease = Duration::from_millis(ms.max(1));
     }
     let mut journal = PostgresJournal::connect(&a.journal, shared).map_err(|e| journal_failure(&e))?;
-    let (rt, dispatch) = dispatcher(p.0.as_ref(), p.1.as_ref(), timeout)?;
+    let (rt, dispatch) = dispatcher(&p.0, &p.1, timeout)?;
     let poll = Duration::from_millis(a.poll_interval_ms.max(1));
     let policy = Policy {
         exclusive: false,

@@ -129,6 +129,7 @@ fn input_options() -> InputOptions {
         provider: None,
         qfpay_merchant: Some(demo::QFPAY_APP_CODE.into()),
         wechat_merchant: Some(demo::WECHAT_MCHID.into()),
+        ..InputOptions::default()
     }
 }
 

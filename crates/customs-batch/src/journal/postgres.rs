@@ -13,11 +13,34 @@
 //!
 //! # Durability
 //!
-//! Each commit is a PostgreSQL transaction; the session sets
-//! `synchronous_commit = on`, so [`commit`](Journal::commit) returns only
-//! once the server has flushed its write-ahead log (the same ordering as the
-//! SQLite journal's `synchronous=FULL`: an intent is durable before its
-//! request leaves).
+//! Exactly-once rests on one ordering: **an intent is durable before its
+//! request leaves** (see the SQLite journal's module docs for why). The
+//! session sets `synchronous_commit = on`, so an intent's
+//! [`commit`](Journal::commit) returns only once the server has flushed its
+//! write-ahead log up to the intent's commit record; admissions, the input
+//! table, leases and releases are committed the same way.
+//!
+//! Only an intent needs that ordering, so every other commit of a row
+//! (answers, queries, takeovers, waits) runs with `SET LOCAL
+//! synchronous_commit = off`: it returns once its commit record is in the
+//! server's WAL buffers, not on disk. That is safe for the same reason as
+//! SQLite's `synchronous=NORMAL` for those commits:
+//!
+//! * the WAL is one ordered log, and the flush of a record flushes every
+//!   record before it: the next intent's commit (of this worker or any
+//!   other) makes every earlier answer durable, so what a crash of the
+//!   *server* (or its machine) can take is only a tail of answers committed
+//!   after the last flushed intent, at most `wal_writer_delay` (200 ms by
+//!   default, three times that at worst) of them;
+//! * a lost answer leaves its row at its intent (or its previous answer),
+//!   which is resolved by a query, never by a resend;
+//! * the death of a *worker* takes nothing: a commit that returned is in
+//!   the server, which outlives the worker.
+//!
+//! A row's commit is one statement (the update, checked against the row's
+//! version, and its log entry in one `WITH … INSERT`), prepared once per
+//! connection: an intent costs one round trip, another commit three
+//! (`BEGIN; SET LOCAL`, the statement, `COMMIT`).
 //!
 //! # Schema versions
 //!
@@ -41,7 +64,8 @@
 //! whose holder died) is free only after a **cool-down** of the longest
 //! rate window ([`PostgresOptions::cooldown`]): the next holder's bucket
 //! starts full, and the previous holder's sends have left the window by
-//! then. The rows are claimed with `FOR UPDATE SKIP LOCKED` too.
+//! then. A merchant's rows are read by its holder alone (without row locks:
+//! the lease is the claim, and each commit checks the row's version).
 //!
 //! Exactly once across workers rests on three checks:
 //!
@@ -118,6 +142,12 @@ pub struct PostgresJournal {
     last_renew: Option<Timestamp>,
     /// Intents of other workers handed out by `due` (each counted once as a takeover).
     taken_over: std::collections::HashSet<(i64, u64)>,
+    /// The statements of the hot path, prepared once per connection (a
+    /// statement given as text costs a round trip to prepare it each time).
+    prepared: std::collections::HashMap<String, postgres::Statement>,
+    /// `synchronous_commit` as each commit saw it, in order (tests only).
+    #[cfg(test)]
+    commit_sync: Vec<(LogEvent, String)>,
 }
 
 impl std::fmt::Debug for PostgresJournal {
@@ -214,6 +244,9 @@ impl PostgresJournal {
             counters: Arc::default(),
             last_renew: None,
             taken_over: std::collections::HashSet::new(),
+            prepared: std::collections::HashMap::new(),
+            #[cfg(test)]
+            commit_sync: Vec::new(),
         })
     }
 
@@ -382,6 +415,61 @@ impl PostgresJournal {
         tx.commit().map_err(|e| storage(&e))?;
         self.counters.merchants_held.store(u64::try_from(held).unwrap_or(0), Ordering::Relaxed);
         self.last_renew = Some(now);
+        Ok(())
+    }
+
+    /// A group of row commits in one transaction: one flush (at its commit,
+    /// under the session's `synchronous_commit = on`) when the group holds
+    /// an intent, none otherwise (`SET LOCAL synchronous_commit = off`, see
+    /// "Durability"). A stale row is refused on its own (its statement
+    /// changes nothing); any other error refuses the whole group.
+    fn commit_group(&mut self, ts: &[Transition]) -> Result<Vec<Result<(), JournalError>>, JournalError> {
+        if let Some(t) = ts.iter().map(|t| t.log.at).max() {
+            self.renew_if_due(t)?;
+        }
+        let statement = self.prepared(UPDATE_ROW)?;
+        let intent = ts.iter().any(|t| matches!(t.log.event, LogEvent::Intent(_)));
+        let begin = if intent { "BEGIN" } else { "BEGIN; SET LOCAL synchronous_commit = off" };
+        self.client.batch_execute(begin).map_err(|e| storage(&e))?;
+        let mut out = Vec::with_capacity(ts.len());
+        for t in ts {
+            match update_row(&mut self.client, &statement, t) {
+                Ok(()) => out.push(Ok(())),
+                Err(JournalError::Stale(id)) => out.push(Err(JournalError::Stale(id))),
+                Err(e) => {
+                    let _ = self.client.batch_execute("ROLLBACK");
+                    return Err(e);
+                }
+            }
+        }
+        #[cfg(test)]
+        for t in ts {
+            self.observe_sync(t.log.event)?;
+        }
+        self.client.batch_execute("COMMIT").map_err(|e| storage(&e))?;
+        for (t, r) in ts.iter().zip(&out) {
+            if r.is_ok() && t.log.event == LogEvent::TakeOver {
+                self.counters.intent_takeovers.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(out)
+    }
+
+    /// `sql` prepared on this connection (once).
+    fn prepared(&mut self, sql: &str) -> Result<postgres::Statement, JournalError> {
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql).map_err(|e| storage(&e))?;
+        self.prepared.insert(sql.to_owned(), s.clone());
+        Ok(s)
+    }
+
+    /// Records `synchronous_commit` as the commit of `event` sees it (tests only).
+    #[cfg(test)]
+    fn observe_sync(&mut self, event: LogEvent) -> Result<(), JournalError> {
+        let v: String = self.client.query_one("SHOW synchronous_commit", &[]).map_err(|e| storage(&e))?.get(0);
+        self.commit_sync.push((event, v));
         Ok(())
     }
 
@@ -583,58 +671,83 @@ fn insert_row(c: &mut impl GenericClient, row: &Row) -> Result<RowId, JournalErr
     Ok(RowId(r.get(0)))
 }
 
-/// Updates the row if it is still at `t.from_version` (and, for an intent,
-/// if no other worker holds its merchant), with its log entry.
-fn update_row(c: &mut impl GenericClient, t: &Transition) -> Result<(), JournalError> {
+/// The update of a row if it is still at its version (and, for an intent,
+/// if no other worker holds its merchant) together with its log entry: one
+/// statement, so one round trip (and, outside a transaction, its own
+/// transaction). It changes one row, or none when the row is stale.
+const UPDATE_ROW: &str = "WITH u AS (UPDATE customs_declarations d SET version = $1, alt_key = $2, fields = $3, \
+    content_hash = $4, modifiable = $5, phase = $6, kind = $7, due_at = $8, owner = $9, lease_until = $10, \
+    sends = $11, queries = $12, failures = $13, modify_fields = $14, modify_hash = $15, http_status = $16, \
+    code = $17, message = $18, state = $19, customs_trade_id = $20, updated_at = $21 WHERE id = $22 \
+    AND version = $23 AND ($24::TEXT IS NULL OR NOT EXISTS (SELECT 1 FROM customs_merchants m \
+    WHERE m.provider = d.provider AND m.merchant = d.merchant AND m.owner IS DISTINCT FROM $24::TEXT \
+    AND m.lease_until > $25)) RETURNING d.id) \
+    INSERT INTO customs_events (declaration_id, at, event, phase, kind, http_status, code, message, state, \
+    customs_trade_id) SELECT u.id, $25::BIGINT, $26::TEXT, $27::TEXT, $28::TEXT, $29::BIGINT, $30::TEXT, \
+    $31::TEXT, $32::TEXT, $33::TEXT FROM u";
+
+/// Runs [`UPDATE_ROW`] (as SQL or as a statement prepared from it) for `t`.
+fn update_row<S>(c: &mut impl GenericClient, statement: &S, t: &Transition) -> Result<(), JournalError>
+where
+    S: postgres::ToStatement + ?Sized,
+{
     let row = &t.row;
-    let v = Values::of(row);
+    let vals = Values::of(row);
     let from = i64::try_from(t.from_version).unwrap_or(i64::MAX);
     let intent_of = match t.log.event {
         LogEvent::Intent(_) => Some(row.owner.clone().unwrap_or_default()),
         _ => None,
     };
     let at = ts(t.log.at);
+    let entry = &t.log;
+    let kind = match entry.event {
+        LogEvent::Intent(k) | LogEvent::Answer(k) => Some(k.as_str()),
+        _ => entry.phase.kind().map(SendKind::as_str),
+    };
     let changed = c
         .execute(
-            "UPDATE customs_declarations d SET version = $1, alt_key = $2, fields = $3, content_hash = $4, \
-             modifiable = $5, phase = $6, kind = $7, due_at = $8, owner = $9, lease_until = $10, sends = $11, \
-             queries = $12, failures = $13, modify_fields = $14, modify_hash = $15, http_status = $16, code = $17, \
-             message = $18, state = $19, customs_trade_id = $20, updated_at = $21 WHERE id = $22 AND version = $23 \
-             AND ($24::TEXT IS NULL OR NOT EXISTS (SELECT 1 FROM customs_merchants m WHERE m.provider = d.provider \
-             AND m.merchant = d.merchant AND m.owner IS DISTINCT FROM $24::TEXT AND m.lease_until > $25))",
+            statement,
             &[
-                &v.version,
+                &vals.version,
                 &row.key.alt_order,
-                &v.fields,
+                &vals.fields,
                 &row.hash.as_str(),
-                &v.modifiable,
-                &v.phase,
-                &v.kind,
-                &v.due_at,
+                &vals.modifiable,
+                &vals.phase,
+                &vals.kind,
+                &vals.due_at,
                 &row.owner,
-                &v.lease_until,
-                &v.sends,
-                &v.queries,
-                &v.failures,
-                &v.modify_fields,
-                &v.modify_hash,
-                &v.http_status,
+                &vals.lease_until,
+                &vals.sends,
+                &vals.queries,
+                &vals.failures,
+                &vals.modify_fields,
+                &vals.modify_hash,
+                &vals.http_status,
                 &row.last.code,
                 &row.last.message,
                 &row.last.state,
                 &row.last.customs_trade_id,
-                &v.updated_at,
+                &vals.updated_at,
                 &row.id.0,
                 &from,
                 &intent_of,
                 &at,
+                &entry.event.as_str(),
+                &entry.phase.as_str(),
+                &kind,
+                &entry.detail.http_status.map(i64::from),
+                &entry.detail.code,
+                &entry.detail.message,
+                &entry.detail.state,
+                &entry.detail.customs_trade_id,
             ],
         )
         .map_err(|e| storage(&e))?;
     if changed == 0 {
         return Err(JournalError::Stale(row.id));
     }
-    log(c, row.id, &t.log)
+    Ok(())
 }
 
 fn log(c: &mut impl GenericClient, id: RowId, e: &LogEntry) -> Result<(), JournalError> {
@@ -725,7 +838,7 @@ fn admit_in(
             }
             Admission::Same(id) => Admitted::Same(id),
             Admission::Update(t) => {
-                update_row(tx, &t)?;
+                update_row(tx, UPDATE_ROW, &t)?;
                 Admitted::Updated(t.row.id)
             }
             Admission::Conflict { id, reason } => Admitted::Conflict(id, reason),
@@ -779,20 +892,24 @@ impl Journal for PostgresJournal {
         } else {
             self.renew_if_due(now)?;
         }
+        // One read, without row locks: only the merchant's holder reads its
+        // rows (the lease is the claim), and every commit checks the row's
+        // version. A lock would end with the statement anyway, and it would
+        // make the read a write to be flushed at its commit.
         let name = self.name.clone();
-        let mut tx = self.client.transaction().map_err(|e| storage(&e))?;
         let cols = ROW_COLUMNS.split(", ").map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", ");
-        let rows = query_rows(
-            &mut tx,
-            &name,
-            &format!(
-                "SELECT {cols} FROM customs_declarations d JOIN customs_merchants m ON m.provider = d.provider \
-                 AND m.merchant = d.merchant WHERE m.owner = $1 AND m.lease_until > $2 AND d.due_at IS NOT NULL \
-                 AND d.due_at <= $2 ORDER BY d.due_at, d.id LIMIT $3 FOR UPDATE OF d SKIP LOCKED"
-            ),
-            &[&self.options.owner, &ts(now), &i64::try_from(limit).unwrap_or(i64::MAX)],
-        )?;
-        tx.commit().map_err(|e| storage(&e))?;
+        let statement = self.prepared(&format!(
+            "SELECT {cols} FROM customs_declarations d JOIN customs_merchants m ON m.provider = d.provider \
+             AND m.merchant = d.merchant WHERE m.owner = $1 AND m.lease_until > $2 AND d.due_at IS NOT NULL \
+             AND d.due_at <= $2 ORDER BY d.due_at, d.id LIMIT $3"
+        ))?;
+        let rows = self
+            .client
+            .query(&statement, &[&self.options.owner, &ts(now), &i64::try_from(limit).unwrap_or(i64::MAX)])
+            .map_err(|e| storage(&e))?
+            .iter()
+            .map(|r| read_row(&name, r, 0))
+            .collect::<Result<Vec<_>, _>>()?;
         // An intent of another worker that is due now: its lease ran out,
         // and this worker resolves it (by a query).
         for r in &rows {
@@ -835,12 +952,9 @@ impl Journal for PostgresJournal {
 
     fn row(&mut self, id: RowId) -> Result<Option<Row>, JournalError> {
         let name = self.name.clone();
-        one_row(
-            &mut self.client,
-            &name,
-            &format!("SELECT {ROW_COLUMNS} FROM customs_declarations WHERE id = $1"),
-            &[&id.0],
-        )
+        let statement = self.prepared(&format!("SELECT {ROW_COLUMNS} FROM customs_declarations WHERE id = $1"))?;
+        let rows = self.client.query(&statement, &[&id.0]).map_err(|e| storage(&e))?;
+        rows.first().map(|r| read_row(&name, r, 0)).transpose()
     }
 
     fn find(&mut self, key: &OrderKey) -> Result<Option<Row>, JournalError> {
@@ -853,9 +967,34 @@ impl Journal for PostgresJournal {
         if t.log.event == LogEvent::TakeOver {
             self.counters.intent_takeovers.fetch_add(1, Ordering::Relaxed);
         }
-        let mut tx = self.client.transaction().map_err(|e| storage(&e))?;
-        update_row(&mut tx, t)?;
-        tx.commit().map_err(|e| storage(&e))
+        let statement = self.prepared(UPDATE_ROW)?;
+        if matches!(t.log.event, LogEvent::Intent(_)) {
+            // Durable before the send: its own transaction under the
+            // session's `synchronous_commit = on`.
+            #[cfg(test)]
+            self.observe_sync(t.log.event)?;
+            return update_row(&mut self.client, &statement, t);
+        }
+        // Not waiting for the flush (see the module's "Durability").
+        self.client.batch_execute("BEGIN; SET LOCAL synchronous_commit = off").map_err(|e| storage(&e))?;
+        #[cfg(test)]
+        let done = self.observe_sync(t.log.event).and_then(|()| update_row(&mut self.client, &statement, t));
+        #[cfg(not(test))]
+        let done = update_row(&mut self.client, &statement, t);
+        match done {
+            Ok(()) => self.client.batch_execute("COMMIT").map_err(|e| storage(&e)),
+            Err(e) => {
+                let _ = self.client.batch_execute("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    fn commit_all(&mut self, ts: &[Transition]) -> Vec<Result<(), JournalError>> {
+        if ts.len() <= 1 {
+            return ts.iter().map(|t| self.commit(t)).collect();
+        }
+        self.commit_group(ts).unwrap_or_else(|e| ts.iter().map(|_| Err(e.clone())).collect())
     }
 
     fn status(&mut self) -> Result<Status, JournalError> {

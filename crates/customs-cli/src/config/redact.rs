@@ -19,8 +19,16 @@ use std::ops::Range;
 /// Settings whose value is a secret, read through [`super::SecretSource`].
 /// (`wechat.public_key` is not secret, but it is read the same way and is
 /// masked the same way.)
-pub(super) const SECRET_KEYS: &[&str] =
-    &["qfpay.client_key", "wechat.private_key", "wechat.apiv3_key", "wechat.public_key"];
+pub(super) const SECRET_KEYS: &[&str] = &[
+    "qfpay.client_key",
+    "wechat.private_key",
+    "wechat.apiv3_key",
+    "wechat.public_key",
+    "qfpay.merchants.client_key",
+    "wechat.merchants.private_key",
+    "wechat.merchants.apiv3_key",
+    "wechat.merchants.public_key",
+];
 
 /// Settings whose value is an identifier, a URL or a path: shown in diagrams.
 pub(super) const SHOWN_VALUES: &[&str] = &[
@@ -35,6 +43,14 @@ pub(super) const SHOWN_VALUES: &[&str] = &[
     "wechat.base_url",
     "wechat.public_key_id",
     "wechat.platform_certificates",
+    "qfpay.merchants.app_code",
+    "qfpay.merchants.mchid",
+    "qfpay.merchants.sign_type",
+    "wechat.merchants.mchid",
+    "wechat.merchants.appid",
+    "wechat.merchants.serial_no",
+    "wechat.merchants.public_key_id",
+    "wechat.merchants.platform_certificates",
 ];
 
 /// The keys of a secret's `{ file = … }` / `{ env = … }` table.
@@ -50,7 +66,7 @@ const TABLES: &[&str] = &["qfpay", "wechat"];
 fn is_known_name(name: &str) -> bool {
     TABLES.contains(&name)
         || REFERENCES.contains(&name)
-        || SECRET_KEYS.iter().chain(SHOWN_VALUES).any(|k| k.split_once('.').is_some_and(|(_, n)| n == name))
+        || SECRET_KEYS.iter().chain(SHOWN_VALUES).any(|k| k.split('.').skip(1).any(|n| n == name))
 }
 
 /// Whether `s` has the shape of a name that someone chose (a key, a table

@@ -201,3 +201,69 @@ fn enqueued_rows_are_validated_and_admitted_once() {
     assert!(lines[1].2.as_deref().unwrap().contains("syssn"), "{lines:?}");
     assert_eq!((lines[2].0, lines[2].1), (3, LineStatus::Invalid));
 }
+
+#[test]
+fn only_an_intent_waits_for_the_flush_and_a_commit_is_one_statement() {
+    let Some(db) = PgDb::new("sync") else { return };
+    let mut j = PostgresJournal::connect(db.url(), options("w")).unwrap();
+    j.admit("x", &[merchant_line(1, "m")], ConflictPolicy::Report, T0).unwrap();
+    let row = j.due(T0, 10).unwrap().remove(0);
+    let p = Policy::new("w");
+    let t = intent(&row, SendKind::Declare, T0, &p).unwrap();
+    j.commit(&t).unwrap();
+    let sent = j.row(row.id).unwrap().unwrap();
+    let answer =
+        crate::plan::apply(&sent, Event::Sent(SendOutcome::Answered(Standing::Accepted, Detail::default())), T0, &p)
+            .unwrap();
+    j.commit(&answer).unwrap();
+    assert_eq!(
+        j.commit_sync,
+        [
+            (LogEvent::Intent(SendKind::Declare), "on".to_owned()),
+            (LogEvent::Answer(SendKind::Declare), "off".to_owned())
+        ],
+        "an intent is flushed before its commit returns; an answer is not waited for"
+    );
+    // The session is back to `on` (SET LOCAL ended with the transaction).
+    let v: String = j.client.query_one("SHOW synchronous_commit", &[]).unwrap().get(0);
+    assert_eq!(v, "on");
+    // The update and its log entry went together.
+    let events: Vec<_> = j.history(row.id).unwrap().into_iter().map(|e| e.event).collect();
+    assert_eq!(events, [LogEvent::Admit, LogEvent::Intent(SendKind::Declare), LogEvent::Answer(SendKind::Declare)]);
+    // A stale commit changes nothing and logs nothing, and leaves no transaction open.
+    assert!(matches!(j.commit(&answer), Err(JournalError::Stale(_))));
+    assert_eq!(j.history(row.id).unwrap().len(), 3);
+    assert!(!j.client.is_closed());
+    let v: String = j.client.query_one("SHOW synchronous_commit", &[]).unwrap().get(0);
+    assert_eq!(v, "on", "the failed commit was rolled back");
+}
+
+#[test]
+fn a_group_of_commits_is_flushed_once_if_it_holds_an_intent() {
+    let Some(db) = PgDb::new("group") else { return };
+    let mut j = PostgresJournal::connect(db.url(), options("w")).unwrap();
+    j.admit("x", &[merchant_line(1, "m"), merchant_line(2, "m")], ConflictPolicy::Report, T0).unwrap();
+    let rows = j.due(T0, 10).unwrap();
+    let p = Policy::new("w");
+    let intents: Vec<_> = rows.iter().map(|r| intent(r, SendKind::Declare, T0, &p).unwrap()).collect();
+    assert!(j.commit_all(&intents).iter().all(Result::is_ok));
+    let answers: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            let sent = j.row(r.id).unwrap().unwrap();
+            let accepted = Event::Sent(SendOutcome::Answered(Standing::Accepted, Detail::default()));
+            crate::plan::apply(&sent, accepted, T0, &p).unwrap()
+        })
+        .collect();
+    // One of them stale: refused on its own, the other committed.
+    let mut stale = answers[1].clone();
+    stale.from_version += 7;
+    let results = j.commit_all(&[answers[0].clone(), stale]);
+    assert!(results[0].is_ok() && matches!(results[1], Err(JournalError::Stale(_))), "{results:?}");
+    let seen: Vec<_> = j.commit_sync.iter().map(|(_, v)| v.as_str()).collect();
+    assert_eq!(seen, ["on", "on", "off", "off"], "intents in a group are flushed; answers are not waited for");
+    assert_eq!(j.row(rows[0].id).unwrap().unwrap().version, answers[0].row.version);
+    assert_eq!(j.row(rows[1].id).unwrap().unwrap().version, answers[1].from_version, "the stale one changed nothing");
+    let v: String = j.client.query_one("SHOW synchronous_commit", &[]).unwrap().get(0);
+    assert_eq!(v, "on");
+}
