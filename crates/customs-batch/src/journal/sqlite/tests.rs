@@ -23,61 +23,6 @@ fn a_new_journal_is_wal_synchronous_full_and_versioned() {
 }
 
 #[test]
-fn the_same_order_in_two_files_is_one_row_and_changed_content_is_a_conflict() {
-    let dir = Dir::new("admit");
-    let mut j = open(&dir.file("j.sqlite"));
-    let a = j
-        .admit("a.jsonl", &[line(1, "1", "SHANGHAI_ZS"), line(2, "2", "SHANGHAI_ZS")], ConflictPolicy::Report, T0)
-        .unwrap();
-    assert!(matches!(a[..], [Admitted::New(_), Admitted::New(_)]));
-    let b = j
-        .admit(
-            "b.csv",
-            &[line(2, "2", "SHANGHAI_ZS"), line(3, "1", "NINGBO"), line(4, "1", "SHANGHAI_ZS")],
-            ConflictPolicy::Report,
-            T0,
-        )
-        .unwrap();
-    assert_eq!(b[0], Admitted::Same(a[1].id()));
-    let Admitted::Conflict(id, reason) = &b[1] else { panic!("{b:?}") };
-    assert_eq!(*id, a[0].id());
-    assert!(reason.contains("(customs)"), "{reason}");
-    assert_eq!(b[2], Admitted::Same(a[0].id()), "a line repeating the journaled content is not a conflict");
-    j.record_invalid(
-        "b.csv",
-        &[LineError {
-            line: 1,
-            violations: vec![customs_core::Violation::new("syssn", customs_core::Rule::Required, None)],
-        }],
-    )
-    .unwrap();
-
-    let mut lines = Vec::new();
-    j.report(None, &mut |l| lines.push(l)).unwrap();
-    let mut only_a = 0;
-    j.report(Some("a.jsonl"), &mut |_| only_a += 1).unwrap();
-    assert_eq!(only_a, 2);
-    let brief: Vec<_> =
-        lines.iter().map(|l| (l.source.as_str(), l.line, l.status, l.row.as_ref().map(|r| r.id))).collect();
-    assert_eq!(
-        brief,
-        [
-            ("a.jsonl", 1, LineStatus::Declared, Some(a[0].id())),
-            ("a.jsonl", 2, LineStatus::Declared, Some(a[1].id())),
-            ("b.csv", 1, LineStatus::Invalid, None),
-            ("b.csv", 2, LineStatus::Declared, Some(a[1].id())),
-            ("b.csv", 3, LineStatus::Conflict, Some(a[0].id())),
-            ("b.csv", 4, LineStatus::Declared, Some(a[0].id())),
-        ]
-    );
-    assert_eq!(lines[2].message.as_deref(), Some("`syssn` is required"));
-    let s = j.status().unwrap();
-    assert_eq!((s.declarations(), s.count("queued")), (2, 2));
-    assert_eq!(s.lines, [("declared", 4), ("conflict", 1), ("invalid", 1)]);
-    assert_eq!(s.oldest_unsettled.map(|r| r.id), Some(a[0].id()));
-}
-
-#[test]
 fn commits_are_checked_against_the_version_read_and_logged() {
     let dir = Dir::new("commit");
     let path = dir.file("j.sqlite");
@@ -157,39 +102,6 @@ fn a_group_is_synced_full_when_it_holds_an_intent_and_survives_a_reopen() {
 }
 
 #[test]
-fn due_rows_come_oldest_first_and_settled_rows_never() {
-    let dir = Dir::new("due");
-    let mut j = open(&dir.file("j.sqlite"));
-    let ids: Vec<RowId> = j
-        .admit(
-            "a",
-            &[line(1, "1", "NINGBO"), line(2, "2", "NINGBO"), line(3, "3", "NINGBO")],
-            ConflictPolicy::Report,
-            T0,
-        )
-        .unwrap()
-        .iter()
-        .map(Admitted::id)
-        .collect();
-    let pol = Policy::new("w");
-    let r = j.row(ids[0]).unwrap().unwrap();
-    let t = intent(&r, SendKind::Declare, T0, &pol).unwrap();
-    j.commit(&t).unwrap();
-    let t = plan::apply(&t.row, Event::Sent(SendOutcome::Refused(Detail::default())), T0, &pol).unwrap();
-    j.commit(&t).unwrap();
-    assert!(j.leased().unwrap().is_empty(), "an answer ends the lease");
-    let r = j.row(ids[2]).unwrap().unwrap();
-    let t = intent(&r, SendKind::Declare, T0, &pol).unwrap();
-    j.commit(&t).unwrap();
-    assert_eq!(j.leased().unwrap().iter().map(|r| r.id).collect::<Vec<_>>(), [ids[2]]);
-    let due: Vec<RowId> = j.due(T0, 10).unwrap().iter().map(|r| r.id).collect();
-    assert_eq!(due, [ids[1]], "an intent is due when its lease ends");
-    assert_eq!(j.due(T0, 1).unwrap().len(), 1);
-    assert!(j.due(Timestamp::from_millis(T0.as_millis() - 1), 10).unwrap().is_empty());
-    assert_eq!(j.next_due().unwrap(), Some(T0));
-}
-
-#[test]
 fn a_newer_schema_is_refused_before_anything_else() {
     let dir = Dir::new("newer");
     let path = dir.file("j.sqlite");
@@ -255,25 +167,6 @@ fn a_run_holds_the_journal_alone_until_it_closes() {
     drop(j);
     let mut shared = SqliteJournal::open(&path, Access::Shared).unwrap();
     assert_eq!(shared.status().unwrap().declarations(), 1);
-}
-
-#[test]
-fn a_modify_is_journaled_as_pending_and_read_back() {
-    let dir = Dir::new("modify");
-    let mut j = open(&dir.file("j.sqlite"));
-    let id = j.admit("a", &[line(1, "1", "NINGBO")], ConflictPolicy::Report, T0).unwrap()[0].id();
-    let pol = Policy::new("w");
-    let r = j.row(id).unwrap().unwrap();
-    let t = intent(&r, SendKind::Declare, T0, &pol).unwrap();
-    j.commit(&t).unwrap();
-    let t = plan::apply(&t.row, Event::Sent(SendOutcome::Answered(Standing::Success, Detail::default())), T0, &pol)
-        .unwrap();
-    j.commit(&t).unwrap();
-    let a = j.admit("b", &[line(1, "1", "SHANGHAI_ZS")], ConflictPolicy::Modify, T0).unwrap();
-    assert_eq!(a, [Admitted::Updated(id)]);
-    let r = j.row(id).unwrap().unwrap();
-    assert_eq!(r.modify.as_ref().and_then(|m| m.fields.get("customs")), Some("SHANGHAI_ZS"));
-    assert_eq!(decide(&r, T0, &pol), Decision::Send(SendKind::Modify));
 }
 
 #[test]
