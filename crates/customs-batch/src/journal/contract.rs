@@ -140,7 +140,10 @@ pub(crate) fn due_rows_come_oldest_first_and_settled_rows_never(j: &mut dyn Jour
     assert_eq!(due, [ids[1]], "an intent is due when its lease ends");
     assert_eq!(j.next_due().unwrap(), Some(T0));
     assert_eq!(j.due(T0, 1).unwrap().len(), 1, "at most `limit` rows");
-    assert!(j.due(Timestamp::from_millis(T0.as_millis() - 1), 10).unwrap().is_empty(), "nothing is due before its time");
+    assert!(
+        j.due(Timestamp::from_millis(T0.as_millis() - 1), 10).unwrap().is_empty(),
+        "nothing is due before its time"
+    );
 }
 
 pub(crate) fn a_modify_is_journaled_as_pending_and_read_back(j: &mut dyn Journal) {
