@@ -582,11 +582,11 @@ pub fn apply(row: &Row, event: Event, now: Timestamp, policy: &Policy) -> Result
             let detail = match outcome {
                 SendOutcome::Answered(standing, detail) => {
                     r.failures = 0;
-                    if kind == SendKind::Modify {
-                        if let Some(m) = r.modify.take() {
-                            r.fields = m.fields;
-                            r.hash = m.hash;
-                        }
+                    if kind == SendKind::Modify
+                        && let Some(m) = r.modify.take()
+                    {
+                        r.fields = m.fields;
+                        r.hash = m.hash;
                     }
                     settle(&mut r, standing, now, policy);
                     detail
@@ -656,11 +656,11 @@ pub fn apply(row: &Row, event: Event, now: Timestamp, policy: &Policy) -> Result
                         // Resolved: it never arrived, so it is sent again
                         // (with the newest content, for a modify).
                         Some(kind) => {
-                            if kind == SendKind::Modify {
-                                if let Some(m) = r.modify.take() {
-                                    r.fields = m.fields;
-                                    r.hash = m.hash;
-                                }
+                            if kind == SendKind::Modify
+                                && let Some(m) = r.modify.take()
+                            {
+                                r.fields = m.fields;
+                                r.hash = m.hash;
                             }
                             r.phase = Phase::Queued;
                             r.due_at = Some(now);

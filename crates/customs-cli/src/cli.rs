@@ -579,10 +579,10 @@ pub(crate) struct WeChatQueryFields {
 /// The hint for an amount that is not whole fen: `610.00` (yuan) is 61000 fen.
 pub(crate) fn fen_hint(s: &str) -> Option<String> {
     let t = s.trim();
-    if let Some(rest) = t.strip_prefix('-') {
-        if rest.chars().next().is_some_and(|c| c.is_ascii_digit()) {
-            return Some(format!("`{s}` is negative: amounts are zero or more whole fen"));
-        }
+    if let Some(rest) = t.strip_prefix('-')
+        && rest.chars().next().is_some_and(|c| c.is_ascii_digit())
+    {
+        return Some(format!("`{s}` is negative: amounts are zero or more whole fen"));
     }
     let (yuan, cents) = t.split_once('.')?;
     if yuan.is_empty() || !yuan.bytes().all(|b| b.is_ascii_digit()) || !cents.bytes().all(|b| b.is_ascii_digit()) {

@@ -106,11 +106,11 @@ impl<'a> Attempts<'a> {
             }
             Err(e) => {
                 let mut decision = self.opts.retry().decide(self.info.idempotency, &e, attempt, self.opts.jitter());
-                if let (RetryDecision::RetryAfter(d), Some(deadline)) = (decision, self.deadline) {
-                    if Instant::now() + d >= deadline {
-                        tracing::debug!(%provider, operation, attempt, "not retrying: the deadline has passed");
-                        decision = RetryDecision::Stop;
-                    }
+                if let (RetryDecision::RetryAfter(d), Some(deadline)) = (decision, self.deadline)
+                    && Instant::now() + d >= deadline
+                {
+                    tracing::debug!(%provider, operation, attempt, "not retrying: the deadline has passed");
+                    decision = RetryDecision::Stop;
                 }
                 if let RetryDecision::RetryAfter(d) = decision {
                     tracing::warn!(%provider, operation, attempt, status, request_id, latency_ms, retry_in_ms = d.as_millis(), error = %e, "call failed, retrying");
@@ -476,10 +476,10 @@ mod tests {
                 .into());
             }
             let body = String::from_utf8(response.body().clone()).unwrap();
-            if let Some(key) = body.strip_prefix("key:") {
-                if !self.state.keys.lock().unwrap().iter().any(|k| k == key) {
-                    return Err(VerifyError::UnknownSerial { serial: key.to_owned() }.into());
-                }
+            if let Some(key) = body.strip_prefix("key:")
+                && !self.state.keys.lock().unwrap().iter().any(|k| k == key)
+            {
+                return Err(VerifyError::UnknownSerial { serial: key.to_owned() }.into());
             }
             Ok(body)
         }

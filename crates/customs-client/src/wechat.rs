@@ -131,14 +131,14 @@ pub type Client<T> = crate::Client<KeySession, T>;
 pub type BlockingClient<T> = crate::BlockingClient<KeySession, T>;
 
 fn session(pay: WeChatPay, options: KeySettings) -> KeySession {
-    if let (Verification::PublicKey(pk), Some(pin)) = (&options.verification, pay.config().wechatpay_serial()) {
-        if pin.trim() != pk.key_id() {
-            tracing::warn!(
-                pinned = pin,
-                key_id = pk.key_id(),
-                "the configured Wechatpay-Serial pin differs from the public key id; answers will fail verification"
-            );
-        }
+    if let (Verification::PublicKey(pk), Some(pin)) = (&options.verification, pay.config().wechatpay_serial())
+        && pin.trim() != pk.key_id()
+    {
+        tracing::warn!(
+            pinned = pin,
+            key_id = pk.key_id(),
+            "the configured Wechatpay-Serial pin differs from the public key id; answers will fail verification"
+        );
     }
     KeySession::new(pay, options, Instant::now())
 }

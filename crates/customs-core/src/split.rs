@@ -215,14 +215,14 @@ impl SplitPlan {
                 None
             }
         };
-        if let Some(t) = total {
-            if t > paid {
-                v.push(Violation::new(
-                    "sub_orders",
-                    Rule::Other { rule: format!("total order_fee {t} fen may not exceed the paid amount {paid} fen") },
-                    Some(t.to_string()),
-                ));
-            }
+        if let Some(t) = total
+            && t > paid
+        {
+            v.push(Violation::new(
+                "sub_orders",
+                Rule::Other { rule: format!("total order_fee {t} fen may not exceed the paid amount {paid} fen") },
+                Some(t.to_string()),
+            ));
         }
         v.finish()?;
         Ok(Self { paid, total: total.expect("checked"), sub_orders })

@@ -376,13 +376,13 @@ impl QfPayConfigBuilder {
         if client_key.is_empty() {
             return Err(invalid("client_key", "is empty; use the client key QFPay issued with the app code"));
         }
-        if let Some(m) = &self.mchid {
-            if m.is_empty() || !m.bytes().all(|b| b.is_ascii_graphic()) {
-                return Err(invalid(
-                    "mchid",
-                    "must be printable ASCII without spaces; leave it unset if QFPay issued none",
-                ));
-            }
+        if let Some(m) = &self.mchid
+            && (m.is_empty() || !m.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(invalid(
+                "mchid",
+                "must be printable ASCII without spaces; leave it unset if QFPay issued none",
+            ));
         }
         self.environment.check().map_err(|reason| ConfigError::Invalid { key: "environment", reason })?;
         Ok(QfPayConfig {

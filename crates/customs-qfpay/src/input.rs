@@ -233,19 +233,19 @@ impl DeclareInput {
         let (product, transport) = (product?, transport?);
         let fees = v.take("order_fee", OrderFees::new(product, transport))?;
         check_fee(v, "order_fee", fees.order_fee());
-        if let Some(given) = order {
-            if given != fees.order_fee() {
-                v.push(Violation::new(
-                    "order_fee",
-                    Rule::Other {
-                        rule: format!(
-                            "must equal product_fee + transport_fee = {} fen (leave it out: it is derived)",
-                            fees.order_fee()
-                        ),
-                    },
-                    Some(given.to_string()),
-                ));
-            }
+        if let Some(given) = order
+            && given != fees.order_fee()
+        {
+            v.push(Violation::new(
+                "order_fee",
+                Rule::Other {
+                    rule: format!(
+                        "must equal product_fee + transport_fee = {} fen (leave it out: it is derived)",
+                        fees.order_fee()
+                    ),
+                },
+                Some(given.to_string()),
+            ));
         }
         // Any violation recorded above stops `finish_with`, so the fees are
         // only used when everything was valid.

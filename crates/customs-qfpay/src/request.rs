@@ -274,10 +274,11 @@ pub enum HttpMethod {
 pub(crate) fn check_customs(v: &mut Violations, c: &CustomsCode, trade_type: TradeType) {
     if let Err(e) = check_length(CustomsCode::FIELD, c.as_str(), 1, limits::CUSTOMS) {
         v.push(e);
-    } else if trade_type == TradeType::Weixin && !c.is_upper_case_code() {
-        if let Err(e) = CustomsCode::new(c.as_str()) {
-            v.extend(e);
-        }
+    } else if trade_type == TradeType::Weixin
+        && !c.is_upper_case_code()
+        && let Err(e) = CustomsCode::new(c.as_str())
+    {
+        v.extend(e);
     }
 }
 
@@ -320,10 +321,10 @@ pub(crate) fn check_fees(v: &mut Violations, f: &OrderFees) {
 
 /// `sub_order_no` in query and redeclare: at most 40 characters.
 pub(crate) fn check_query_sub_order_no(v: &mut Violations, no: Option<&QfSubOrderNo>) {
-    if let Some(no) = no {
-        if let Err(e) = check_length(QfSubOrderNo::FIELD, no.as_str(), 1, limits::SUB_ORDER_NO_QUERY) {
-            v.push(e);
-        }
+    if let Some(no) = no
+        && let Err(e) = check_length(QfSubOrderNo::FIELD, no.as_str(), 1, limits::SUB_ORDER_NO_QUERY)
+    {
+        v.push(e);
     }
 }
 
@@ -691,19 +692,20 @@ impl DeclareRequest {
         if let Some(f) = self.fees() {
             check_fees(&mut v, f);
         }
-        if let Declaration::WeChat(d) = &self.0 {
-            if d.sub_order_no.is_some() && d.fees.is_none() {
-                for field in ["product_fee", "transport_fee"] {
-                    v.push(Violation::new(
-                        field,
-                        Rule::Other {
-                            rule: "is required for a split (sub_order_no) WeChat declaration (QFPay Customs \
+        if let Declaration::WeChat(d) = &self.0
+            && d.sub_order_no.is_some()
+            && d.fees.is_none()
+        {
+            for field in ["product_fee", "transport_fee"] {
+                v.push(Violation::new(
+                    field,
+                    Rule::Other {
+                        rule: "is required for a split (sub_order_no) WeChat declaration (QFPay Customs \
                                    Declaration API, sub-order fields)"
-                                .into(),
-                        },
-                        None,
-                    ));
-                }
+                            .into(),
+                    },
+                    None,
+                ));
             }
         }
         v.finish()

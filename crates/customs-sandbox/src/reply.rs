@@ -92,10 +92,10 @@ impl hyper::body::Body for Body {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        if let Some(d) = self.data.take() {
-            if !d.is_empty() {
-                return Poll::Ready(Some(Ok(Frame::data(d))));
-            }
+        if let Some(d) = self.data.take()
+            && !d.is_empty()
+        {
+            return Poll::Ready(Some(Ok(Frame::data(d))));
         }
         match self.cut.as_mut().map(|s| s.as_mut().poll(cx)) {
             None => Poll::Ready(None),

@@ -402,12 +402,12 @@ impl Store {
         for k in keys {
             let settlement = book.txns.get(&(k.merchant.clone(), k.txn.clone())).map(|t| t.settlement.clone());
             let Some(d) = book.decls.get_mut(k) else { continue };
-            if let (AdvanceRule::Polls { per_step }, Some(s)) = (rule, settlement) {
-                if d.pending() {
-                    d.polls += 1;
-                    if d.polls >= per_step.max(1) {
-                        d.step(&s, now);
-                    }
+            if let (AdvanceRule::Polls { per_step }, Some(s)) = (rule, settlement)
+                && d.pending()
+            {
+                d.polls += 1;
+                if d.polls >= per_step.max(1) {
+                    d.step(&s, now);
                 }
             }
             out.push(d.clone());
@@ -429,12 +429,11 @@ impl Store {
     /// The amount rules (WeChat Customs Declaration / 报关信息修改, spec wechat.md §7), for `content`
     /// declared under `key`, ignoring the record `key` itself.
     fn check_amounts(&self, w: Which, key: &Key, content: &Content, paid: u64) -> Result<(), Refusal> {
-        if let Some(f) = &content.fees {
-            if let (Some(p), Some(t)) = (f.product_fee, f.transport_fee) {
-                if p.checked_add(t) != Some(f.order_fee) {
-                    return Err(Refusal::FeeSum { order_fee: f.order_fee, product_fee: p, transport_fee: t });
-                }
-            }
+        if let Some(f) = &content.fees
+            && let (Some(p), Some(t)) = (f.product_fee, f.transport_fee)
+            && p.checked_add(t) != Some(f.order_fee)
+        {
+            return Err(Refusal::FeeSum { order_fee: f.order_fee, product_fee: p, transport_fee: t });
         }
         let book = self.book(w);
         let others: Vec<&Declaration> = book.siblings(key).filter(|d| d.key != *key).collect();
@@ -456,10 +455,10 @@ impl Store {
                     return Err(Refusal::SplitExceedsPayment { total, paid });
                 }
             }
-        } else if let Some(declared) = content.declared_fen {
-            if declared != paid {
-                return Err(Refusal::AmountMismatch { declared, paid });
-            }
+        } else if let Some(declared) = content.declared_fen
+            && declared != paid
+        {
+            return Err(Refusal::AmountMismatch { declared, paid });
         }
         Ok(())
     }

@@ -320,17 +320,17 @@ fn check_merchant(p: &Params, m: &MerchantKeys, mchid: &str, appid: &str, custom
     if !m.merchant.appids.iter().any(|a| a == appid) {
         return Err(p.err("appid", appid, "is not bound to this mchid"));
     }
-    if let Some(c) = customs {
-        if !m.merchant.customs.is_empty() && !m.merchant.customs.iter().any(|x| x == c) {
-            let row = p
-                .doc
-                .pick("The merchant has not registered with the current customs", "商户未在当前申报的海关进行备案");
-            return Err(error(
-                StatusCode::FORBIDDEN,
-                "NOAUTH",
-                &format!("{row} ({c}); register with this customs office, then try again"),
-            ));
-        }
+    if let Some(c) = customs
+        && !m.merchant.customs.is_empty()
+        && !m.merchant.customs.iter().any(|x| x == c)
+    {
+        let row =
+            p.doc.pick("The merchant has not registered with the current customs", "商户未在当前申报的海关进行备案");
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "NOAUTH",
+            &format!("{row} ({c}); register with this customs office, then try again"),
+        ));
     }
     Ok(())
 }
@@ -495,15 +495,15 @@ impl Order {
         check_merchant(p, m, &o.mchid, &o.appid, None)?;
         check_customs_setup(p, m)?;
         check_merchant(p, m, &o.mchid, &o.appid, Some(&o.customs))?;
-        if let Some(ft) = &fee_type {
-            if ft != "CNY" {
-                return Err(p.row_err(
-                    Row::CurrencyDiffers,
-                    "fee_type",
-                    ft,
-                    "must be CNY, the only supported currency (the merchant settles in CNY)",
-                ));
-            }
+        if let Some(ft) = &fee_type
+            && ft != "CNY"
+        {
+            return Err(p.row_err(
+                Row::CurrencyDiffers,
+                "fee_type",
+                ft,
+                "must be CNY, the only supported currency (the merchant settles in CNY)",
+            ));
         }
         if o.sub_order_no.is_some() {
             let fee_type_needed = p.doc == Doc::Declare || shared.config.wechat.modify_split_requires_fee_type;

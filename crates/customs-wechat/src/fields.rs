@@ -133,10 +133,10 @@ impl OrderAmounts {
         transport_fee: Option<Fen>,
         product_fee: Option<Fen>,
     ) -> Result<Self, ValidationError> {
-        if let (Some(o), Some(t), Some(p)) = (order_fee, transport_fee, product_fee) {
-            if let Some(violation) = sum_violation(o.get(), t.get(), p.get()) {
-                return Err(violation.into());
-            }
+        if let (Some(o), Some(t), Some(p)) = (order_fee, transport_fee, product_fee)
+            && let Some(violation) = sum_violation(o.get(), t.get(), p.get())
+        {
+            return Err(violation.into());
         }
         Ok(Self { fee_type: None, order_fee, transport_fee, product_fee })
     }
