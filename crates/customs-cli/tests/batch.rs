@@ -3,16 +3,16 @@
 //! process killed (SIGKILL) at several points and resumed with the same
 //! command; every order declared exactly once, counted at the sandbox.
 
-use std::fmt::Write as _;
+mod common;
+
+use common::{declare_counts, paid_pair, settled, text};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use customs_sandbox::{
-    BlockingSandbox, FaultKind, FaultRule, QfPayTransaction, RateLimit, RouteMatch, Sandbox, WeChatTransaction, demo,
-};
+use customs_sandbox::{BlockingSandbox, FaultKind, FaultRule, RateLimit, RouteMatch, Sandbox, demo};
 
 struct Workdir(PathBuf);
 
@@ -61,60 +61,14 @@ impl Drop for Workdir {
     }
 }
 
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
-
 /// `n` paid orders of each provider in the sandbox, as JSON Lines.
 fn orders(sandbox: &BlockingSandbox, n: u32) -> String {
     let mut lines = String::new();
     for i in 0..n {
-        let syssn = format!("2026030100010001{i:04}");
-        sandbox.add_qfpay_transaction(QfPayTransaction::new(
-            &syssn,
-            demo::QFPAY_APP_CODE,
-            1_000,
-            demo::PAYER_NAME,
-            demo::PAYER_ID_NO,
-        ));
-        let _ = writeln!(
-            lines,
-            "{{\"provider\":\"qfpay\",\"trade_type\":\"weixin\",\"syssn\":\"{syssn}\",\"customs\":\"SHANGHAI_ZS\",\"mch_customs_no\":\"110084111\"}}"
-        );
         let (txn, otn) = (format!("42000000002026030100000{i:05}"), format!("CLI{i:06}"));
-        sandbox.add_wechat_transaction(WeChatTransaction::new(
-            &txn,
-            &otn,
-            demo::WECHAT_MCHID,
-            1_000,
-            demo::PAYER_NAME,
-            demo::PAYER_ID_NO,
-        ));
-        let _ = writeln!(
-            lines,
-            "{{\"provider\":\"wechat\",\"out_trade_no\":\"{otn}\",\"transaction_id\":\"{txn}\",\"customs\":\"SHANGHAI_ZS\",\"merchant_customs_no\":\"4403169D3W\"}}"
-        );
+        paid_pair(sandbox, &mut lines, &format!("2026030100010001{i:04}"), &txn, &otn);
     }
     lines
-}
-
-/// `declare_requests` of every declaration at the sandbox.
-fn declare_counts(sandbox: &BlockingSandbox) -> Vec<u64> {
-    let s = sandbox.snapshot();
-    ["qfpay", "wechat"]
-        .iter()
-        .flat_map(|p| s[p]["declarations"].as_array().cloned().unwrap_or_default())
-        .map(|d| d["declare_requests"].as_u64().unwrap())
-        .collect()
-}
-
-fn settled(sandbox: &BlockingSandbox) -> usize {
-    let s = sandbox.snapshot();
-    ["qfpay", "wechat"]
-        .iter()
-        .flat_map(|p| s[p]["declarations"].as_array().cloned().unwrap_or_default())
-        .filter(|d| d["state"] == "SUCCESS")
-        .count()
 }
 
 const RUN: &[&str] = &[

@@ -5,6 +5,9 @@
 //! `scripts/with-postgres`); skipped with a message without it, except in
 //! CI, where it fails.
 
+mod common;
+
+use common::{declare_counts, paid_pair, settled, text};
 use std::fmt::Write as _;
 use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
@@ -171,10 +174,6 @@ impl Drop for Workdir {
     }
 }
 
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
-
 /// `n` paid orders of each provider in the sandbox, as JSON Lines.
 fn orders(sandbox: &BlockingSandbox, n: u32, tag: u32) -> String {
     platform_orders(sandbox, n, 0, tag)
@@ -202,51 +201,10 @@ fn platform_orders(sandbox: &BlockingSandbox, n: u32, more: u32, tag: u32) -> St
         }
     }
     for i in 0..n {
-        let syssn = format!("2026030200{tag:02}0001{i:06}");
-        sandbox.add_qfpay_transaction(QfPayTransaction::new(
-            &syssn,
-            demo::QFPAY_APP_CODE,
-            1_000,
-            demo::PAYER_NAME,
-            demo::PAYER_ID_NO,
-        ));
-        let _ = writeln!(
-            lines,
-            "{{\"provider\":\"qfpay\",\"trade_type\":\"weixin\",\"syssn\":\"{syssn}\",\"customs\":\"SHANGHAI_ZS\",\"mch_customs_no\":\"110084111\"}}"
-        );
         let (txn, otn) = (format!("420000000020260302{tag:02}000{i:05}"), format!("WK{tag:02}{i:06}"));
-        sandbox.add_wechat_transaction(WeChatTransaction::new(
-            &txn,
-            &otn,
-            demo::WECHAT_MCHID,
-            1_000,
-            demo::PAYER_NAME,
-            demo::PAYER_ID_NO,
-        ));
-        let _ = writeln!(
-            lines,
-            "{{\"provider\":\"wechat\",\"out_trade_no\":\"{otn}\",\"transaction_id\":\"{txn}\",\"customs\":\"SHANGHAI_ZS\",\"merchant_customs_no\":\"4403169D3W\"}}"
-        );
+        paid_pair(sandbox, &mut lines, &format!("2026030200{tag:02}0001{i:06}"), &txn, &otn);
     }
     lines
-}
-
-fn declare_counts(sandbox: &BlockingSandbox) -> Vec<u64> {
-    let s = sandbox.snapshot();
-    ["qfpay", "wechat"]
-        .iter()
-        .flat_map(|p| s[p]["declarations"].as_array().cloned().unwrap_or_default())
-        .map(|d| d["declare_requests"].as_u64().unwrap())
-        .collect()
-}
-
-fn settled(sandbox: &BlockingSandbox) -> usize {
-    let s = sandbox.snapshot();
-    ["qfpay", "wechat"]
-        .iter()
-        .flat_map(|p| s[p]["declarations"].as_array().cloned().unwrap_or_default())
-        .filter(|d| d["state"] == "SUCCESS")
-        .count()
 }
 
 fn journaled_success(db: &Db) -> usize {

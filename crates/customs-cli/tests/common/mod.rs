@@ -141,3 +141,55 @@ impl Drop for Workdir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Registers a paid QFPay transaction (`syssn`, the demo app) and a paid
+/// WeChat one (`txn`, `otn`, the demo merchant) in the sandbox and writes
+/// their declarations to `lines` as JSON Lines.
+pub(crate) fn paid_pair(
+    sandbox: &customs_sandbox::BlockingSandbox,
+    lines: &mut String,
+    syssn: &str,
+    txn: &str,
+    otn: &str,
+) {
+    use customs_sandbox::{QfPayTransaction, WeChatTransaction};
+    sandbox.add_qfpay_transaction(QfPayTransaction::new(
+        syssn,
+        demo::QFPAY_APP_CODE,
+        1_000,
+        demo::PAYER_NAME,
+        demo::PAYER_ID_NO,
+    ));
+    let _ = writeln!(
+        lines,
+        "{{\"provider\":\"qfpay\",\"trade_type\":\"weixin\",\"syssn\":\"{syssn}\",\"customs\":\"SHANGHAI_ZS\",\"mch_customs_no\":\"110084111\"}}"
+    );
+    sandbox.add_wechat_transaction(WeChatTransaction::new(
+        txn,
+        otn,
+        demo::WECHAT_MCHID,
+        1_000,
+        demo::PAYER_NAME,
+        demo::PAYER_ID_NO,
+    ));
+    let _ = writeln!(
+        lines,
+        "{{\"provider\":\"wechat\",\"out_trade_no\":\"{otn}\",\"transaction_id\":\"{txn}\",\"customs\":\"SHANGHAI_ZS\",\"merchant_customs_no\":\"4403169D3W\"}}"
+    );
+}
+
+/// The sandbox's declarations of both providers.
+fn sandbox_declarations(sandbox: &customs_sandbox::BlockingSandbox) -> Vec<serde_json::Value> {
+    let s = sandbox.snapshot();
+    ["qfpay", "wechat"].iter().flat_map(|p| s[p]["declarations"].as_array().cloned().unwrap_or_default()).collect()
+}
+
+/// `declare_requests` of every declaration at the sandbox.
+pub(crate) fn declare_counts(sandbox: &customs_sandbox::BlockingSandbox) -> Vec<u64> {
+    sandbox_declarations(sandbox).iter().map(|d| d["declare_requests"].as_u64().unwrap()).collect()
+}
+
+/// How many declarations the sandbox holds as settled successfully.
+pub(crate) fn settled(sandbox: &customs_sandbox::BlockingSandbox) -> usize {
+    sandbox_declarations(sandbox).iter().filter(|d| d["state"] == "SUCCESS").count()
+}
