@@ -65,12 +65,20 @@ pub(crate) struct RunArgs {
     /// Send a line that differs from its journaled declaration as a modify (once it has settled).
     #[arg(long)]
     pub(crate) modify: bool,
-    /// Requests in flight at most.
-    #[arg(long, default_value_t = 8, value_name = "N")]
-    pub(crate) concurrency: usize,
     /// Stop sending and polling after this many seconds; a later run goes on.
     #[arg(long, default_value_t = 600, value_name = "SECONDS")]
     pub(crate) deadline: u64,
+    /// Concurrency, timeout, polling and rate limits.
+    #[command(flatten)]
+    pub(crate) pace: PaceArgs,
+}
+
+/// How requests are paced, shared by `customs batch` and `customs worker`.
+#[derive(Debug, Args)]
+pub(crate) struct PaceArgs {
+    /// Requests in flight at most.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub(crate) concurrency: usize,
     /// Between two queries of a pending declaration.
     #[arg(long, default_value_t = 2000, value_name = "MS")]
     pub(crate) poll_interval_ms: u64,

@@ -79,6 +79,45 @@ pub(crate) fn limits(per_second: u32, per_minute: u32) -> Result<Limits, Failure
     Limits::new(w).map_err(|e| Failure::invalid(e.to_string()))
 }
 
+impl crate::batch_args::PaceArgs {
+    /// The overall timeout of one request.
+    pub(crate) fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms.max(1))
+    }
+
+    /// (per second, per minute) of QFPay and of WeChat.
+    pub(crate) fn rates(&self) -> [(u32, u32); 2] {
+        [(self.qfpay_per_second, self.qfpay_per_minute), (self.wechat_per_second, self.wechat_per_minute)]
+    }
+
+    /// The planner's policy for `owner`: lease, polling and back-off from these options.
+    pub(crate) fn policy(&self, owner: String, exclusive: bool, lease: Option<Duration>) -> Policy {
+        let poll = Duration::from_millis(self.poll_interval_ms.max(1));
+        Policy {
+            exclusive,
+            lease: lease.unwrap_or(self.timeout() * 2 + Duration::from_secs(5)),
+            poll_interval: poll,
+            resolve_after: poll.min(Duration::from_secs(1)),
+            retry_base: poll.min(Duration::from_secs(1)),
+            retry_max: Duration::from_secs(60),
+            ..Policy::new(owner)
+        }
+    }
+
+    /// The runner's options: `policy`, the concurrency and the per-merchant buckets.
+    pub(crate) fn run_options(&self, policy: Policy, progress_every: Duration) -> Result<RunOptions, Failure> {
+        Ok(RunOptions {
+            policy,
+            concurrency: self.concurrency.max(1),
+            buckets: Buckets::new(
+                limits(self.qfpay_per_second, self.qfpay_per_minute)?,
+                limits(self.wechat_per_second, self.wechat_per_minute)?,
+            ),
+            progress_every,
+        })
+    }
+}
+
 /// An async client driven from the runner's worker threads.
 pub(crate) struct Blocking<C> {
     rt: tokio::runtime::Handle,
@@ -225,11 +264,7 @@ fn batch(cli: &Cli, a: &RunArgs) -> Result<ExitCode, Failure> {
     let mut journal = crate::journal_arg::open(
         journal_path,
         Access::Exclusive,
-        Some(crate::journal_arg::shared_options(
-            &owner,
-            &[(a.qfpay_per_second, a.qfpay_per_minute), (a.wechat_per_second, a.wechat_per_minute)],
-            timeout_of(a),
-        )),
+        Some(crate::journal_arg::shared_options(&owner, &a.pace.rates(), a.pace.timeout())),
     )?;
     let source = std::fs::canonicalize(&input).unwrap_or_else(|_| input.clone()).display().to_string();
     let conflicts = if a.modify { ConflictPolicy::Modify } else { ConflictPolicy::Report };
@@ -244,32 +279,16 @@ fn batch(cli: &Cli, a: &RunArgs) -> Result<ExitCode, Failure> {
     );
 
     // 3. Send and settle.
-    let timeout = Duration::from_millis(a.timeout_ms.max(1));
-    let (rt, dispatch) = dispatcher(&qf, &wx, timeout)?;
-    let poll = Duration::from_millis(a.poll_interval_ms.max(1));
+    let (rt, dispatch) = dispatcher(&qf, &wx, a.pace.timeout())?;
+    // A file journal is held alone; a shared one has other workers.
     let policy = Policy {
-        // A file journal is held alone; a shared one has other workers.
-        exclusive: !shared,
-        lease: timeout * 2 + Duration::from_secs(5),
-        poll_interval: poll,
-        resolve_after: poll.min(Duration::from_secs(1)),
-        retry_base: poll.min(Duration::from_secs(1)),
-        retry_max: Duration::from_secs(60),
         deadline: Some(Timestamp::now() + Duration::from_secs(a.deadline)),
-        ..Policy::new(owner)
+        ..a.pace.policy(owner, !shared, None)
     };
     let st = journal.status().map_err(|e| journal_failure(&e))?;
     let settled: u64 = ["success", "failure", "needs_action", "refused"].iter().map(|p| st.count(p)).sum();
     let show = Show::new(cli.global.output, st.declarations() - settled);
-    let run_options = RunOptions {
-        policy,
-        concurrency: a.concurrency.max(1),
-        buckets: Buckets::new(
-            limits(a.qfpay_per_second, a.qfpay_per_minute)?,
-            limits(a.wechat_per_second, a.wechat_per_minute)?,
-        ),
-        progress_every: show.every(),
-    };
+    let run_options = a.pace.run_options(policy, show.every())?;
     let stop = Stop::new();
     {
         let stop = stop.clone();
@@ -362,10 +381,6 @@ fn results(journal: &mut dyn Journal, source: &str, out: Option<&Path>) -> Resul
 
 /// The exit code of a batch's summary (see the module documentation).
 /// `--timeout-ms` of a batch.
-fn timeout_of(a: &RunArgs) -> Duration {
-    Duration::from_millis(a.timeout_ms.max(1))
-}
-
 fn exit_of(s: &Summary) -> Exit {
     let any = |o: &[LineOutcome]| o.iter().any(|o| s.count(*o) > 0);
     if s.all_settled_success() {

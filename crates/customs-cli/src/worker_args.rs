@@ -21,15 +21,9 @@ pub(crate) struct WorkerArgs {
     /// Send an enqueued line that differs from its journaled declaration as a modify (once it has settled).
     #[arg(long)]
     pub(crate) modify: bool,
-    /// Requests in flight at most.
-    #[arg(long, default_value_t = 8, value_name = "N")]
-    pub(crate) concurrency: usize,
-    /// Between two queries of a pending declaration.
-    #[arg(long, default_value_t = 2000, value_name = "MS")]
-    pub(crate) poll_interval_ms: u64,
-    /// Overall timeout of one request.
-    #[arg(long, default_value_t = 30_000, value_name = "MS")]
-    pub(crate) timeout_ms: u64,
+    /// Concurrency, timeout, polling and rate limits.
+    #[command(flatten)]
+    pub(crate) pace: crate::batch_args::PaceArgs,
     /// How long an intent is leased to this worker (default: twice the timeout plus 5 s); another worker
     /// resolves it by a query only after it.
     #[arg(long, value_name = "MS")]
@@ -37,18 +31,6 @@ pub(crate) struct WorkerArgs {
     /// How long a merchant's lease lasts without renewal (default: twice the timeout plus 5 s, at least 30 s).
     #[arg(long, value_name = "MS")]
     pub(crate) merchant_lease_ms: Option<u64>,
-    /// QFPay requests per second per merchant (QFPay's published limit: 100); 0 = no limit.
-    #[arg(long, default_value_t = 100, value_name = "N")]
-    pub(crate) qfpay_per_second: u32,
-    /// QFPay requests per minute per merchant (QFPay's published limit: 400); 0 = no limit.
-    #[arg(long, default_value_t = 400, value_name = "N")]
-    pub(crate) qfpay_per_minute: u32,
-    /// WeChat requests per second per merchant (WeChat publishes none); 0 = no limit.
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    pub(crate) wechat_per_second: u32,
-    /// WeChat requests per minute per merchant; 0 = no limit.
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    pub(crate) wechat_per_minute: u32,
     /// Stop once nothing is left to do (for scripts and tests); by default it runs until SIGTERM or SIGINT.
     #[arg(long)]
     pub(crate) exit_when_idle: bool,

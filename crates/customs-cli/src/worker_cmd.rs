@@ -9,16 +9,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use customs_batch::bucket::Buckets;
 use customs_batch::journal::postgres::is_postgres_url;
-use customs_batch::plan::{ConflictPolicy, Policy};
-use customs_batch::runner::{RunOptions, Stop};
+use customs_batch::plan::ConflictPolicy;
+use customs_batch::runner::Stop;
 use customs_batch::worker::{Metrics, WorkerOptions, serve};
 use customs_batch::{Access, InputOptions, PostgresJournal, Timestamp, pipeline};
 use serde_json::json;
 
 use crate::batch_args::ProviderArg;
-use crate::batch_cmd::{Providers, dispatcher, journal_failure, limits};
+use crate::batch_cmd::{Providers, dispatcher, journal_failure};
 use crate::cli::{Cli, OutputFormat};
 use crate::config::Config;
 use crate::output::{Exit, Failure, out};
@@ -83,37 +82,16 @@ pub(crate) fn worker(cli: &Cli, a: &WorkerArgs) -> Result<ExitCode, Failure> {
     }
     let p = providers(cli)?;
     let input = input_options(a.provider, &p);
-    let timeout = Duration::from_millis(a.timeout_ms.max(1));
+    let timeout = a.pace.timeout();
     let owner = journal_arg::owner();
-    let mut shared = journal_arg::shared_options(
-        &owner,
-        &[(a.qfpay_per_second, a.qfpay_per_minute), (a.wechat_per_second, a.wechat_per_minute)],
-        timeout,
-    );
+    let mut shared = journal_arg::shared_options(&owner, &a.pace.rates(), timeout);
     if let Some(ms) = a.merchant_lease_ms {
         shared.merchant_lease = Duration::from_millis(ms.max(1));
     }
     let mut journal = PostgresJournal::connect(&a.journal, shared).map_err(|e| journal_failure(&e))?;
     let (rt, dispatch) = dispatcher(&p.0, &p.1, timeout)?;
-    let poll = Duration::from_millis(a.poll_interval_ms.max(1));
-    let policy = Policy {
-        exclusive: false,
-        lease: a.lease_ms.map_or(timeout * 2 + Duration::from_secs(5), Duration::from_millis),
-        poll_interval: poll,
-        resolve_after: poll.min(Duration::from_secs(1)),
-        retry_base: poll.min(Duration::from_secs(1)),
-        retry_max: Duration::from_secs(60),
-        ..Policy::new(owner.clone())
-    };
-    let run = RunOptions {
-        policy,
-        concurrency: a.concurrency.max(1),
-        buckets: Buckets::new(
-            limits(a.qfpay_per_second, a.qfpay_per_minute)?,
-            limits(a.wechat_per_second, a.wechat_per_minute)?,
-        ),
-        progress_every: Duration::from_secs(1),
-    };
+    let policy = a.pace.policy(owner.clone(), false, a.lease_ms.map(Duration::from_millis));
+    let run = a.pace.run_options(policy, Duration::from_secs(1))?;
     let mut options = WorkerOptions::new(run, input);
     options.conflicts = if a.modify { ConflictPolicy::Modify } else { ConflictPolicy::Report };
     options.exit_when_idle = a.exit_when_idle;
