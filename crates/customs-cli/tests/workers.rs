@@ -213,6 +213,8 @@ fn journaled_success(db: &Db) -> usize {
     usize::try_from(n).unwrap()
 }
 
+/// Waits until `ready`, failing after `limit` (an upper bound only: generous, since this test
+/// shares two cores with the three-worker test in CI).
 fn wait_for(what: &str, limit: Duration, ready: impl Fn() -> bool) {
     let start = Instant::now();
     while !ready() {
@@ -371,7 +373,7 @@ fn a_stalled_worker_does_not_send_what_another_has_taken() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
 
     let stalled = w.worker("a", &db.url, &[]);
-    wait_for("the first declarations", Duration::from_secs(30), || declare_counts(&sandbox).len() >= 20);
+    wait_for("the first declarations", Duration::from_secs(120), || declare_counts(&sandbox).len() >= 20);
     signal(&stalled, "-STOP");
     // What the stalled worker had recorded as maybe sent.
     let intents_of = |pid: u32| -> Vec<i64> {
@@ -387,12 +389,12 @@ fn a_stalled_worker_does_not_send_what_another_has_taken() {
     assert!(!stalled_intents.is_empty(), "stalled with requests in flight");
     let other = w.worker("b", &db.url, &[]);
     // Past every lease of the stalled worker: the other takes its merchants and intents.
-    wait_for("the other worker to take the merchants", Duration::from_secs(30), || {
+    wait_for("the other worker to take the merchants", Duration::from_secs(120), || {
         let h = holders(&db);
         h.len() == 2 && h.iter().all(|p| *p == other.id())
     });
-    wait_for("more declarations", Duration::from_secs(30), || declare_counts(&sandbox).len() >= 60);
-    wait_for("its intents resolved by the other worker", Duration::from_secs(30), || {
+    wait_for("more declarations", Duration::from_secs(120), || declare_counts(&sandbox).len() >= 60);
+    wait_for("its intents resolved by the other worker", Duration::from_secs(120), || {
         intents_of(stalled.id()).is_empty()
     });
     signal(&stalled, "-CONT");
