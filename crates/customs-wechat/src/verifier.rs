@@ -613,17 +613,16 @@ static BASE64: [[u32; 256]; 4] = {
 
 /// The 24 bits of a group of four characters, with [`NOT_BASE64`] set when
 /// one is not a base64 character.
-fn group(g: &[u8]) -> u32 {
-    BASE64[0][usize::from(g[0])]
-        | BASE64[1][usize::from(g[1])]
-        | BASE64[2][usize::from(g[2])]
-        | BASE64[3][usize::from(g[3])]
+fn group(g: [u8; 4]) -> u32 {
+    let [a, b, c, d] = g.map(usize::from);
+    BASE64[0][a] | BASE64[1][b] | BASE64[2][c] | BASE64[3][d]
 }
 
 /// Decodes canonical standard base64 with padding (what [`STANDARD`]
 /// accepts) into `out`, returning the length; `None` for anything else
-/// (invalid, empty, non-canonical, or too long for `out`), which the caller
-/// decodes with [`STANDARD`] for its verdict and error.
+/// (invalid, empty, non-canonical, or too long for `out`, which needs two
+/// bytes to spare), which the caller decodes with [`STANDARD`] for its
+/// verdict and error.
 fn decode_base64(input: &[u8], out: &mut [u8]) -> Option<usize> {
     if input.is_empty() || input.len() % 4 != 0 {
         return None;
@@ -635,28 +634,33 @@ fn decode_base64(input: &[u8], out: &mut [u8]) -> Option<usize> {
         _ => return None,
     };
     let len = full.len() / 4 * 3 + (3 - pad) % 3;
-    let out = out.get_mut(..len)?;
-    let (out_full, out_tail) = out.split_at_mut(full.len() / 4 * 3);
+    if out.len() < len + 2 {
+        return None;
+    }
     let mut bad = 0;
-    let mut pairs = full.chunks_exact(8);
-    let mut outs = out_full.chunks_exact_mut(6);
-    for (chars, bytes) in (&mut pairs).zip(&mut outs) {
-        let (a, b) = (group(&chars[..4]), group(&chars[4..]));
+    let mut o = 0;
+    let (pairs, rest) = full.as_chunks::<8>();
+    for chars in pairs {
+        let (a, b) = (group([chars[0], chars[1], chars[2], chars[3]]), group([chars[4], chars[5], chars[6], chars[7]]));
         bad |= a | b;
-        let six = (u64::from(a) << 24 | u64::from(b)).to_be_bytes();
-        bytes.copy_from_slice(&six[2..]);
+        // Six bytes, written as eight: the next write (or the spare bytes)
+        // takes the last two.
+        let word = (u64::from(a) << 40 | u64::from(b) << 16).to_be_bytes();
+        out.get_mut(o..o + 8)?.copy_from_slice(&word);
+        o += 6;
     }
-    let rest = pairs.remainder();
-    if !rest.is_empty() {
-        let a = group(rest);
+    if let [a, b, c, d] = *rest {
+        let a = group([a, b, c, d]);
         bad |= a;
-        outs.into_remainder().copy_from_slice(&a.to_be_bytes()[1..]);
+        out.get_mut(o..o + 3)?.copy_from_slice(&a.to_be_bytes()[1..]);
+        o += 3;
     }
+    let out_tail = out.get_mut(o..len)?;
     if pad > 0 {
         // `xx==` or `xxx=`: the bits below the last byte must be zero (canonical).
         let mut last = [b'A'; 4];
         last[..4 - pad].copy_from_slice(&tail[..4 - pad]);
-        let a = group(&last);
+        let a = group(last);
         let unused: u32 = (1 << (24 - 8 * (3 - pad))) - 1;
         if a & (NOT_BASE64 | unused) != 0 {
             return None;
