@@ -475,7 +475,7 @@ mod tests {
             DECLARE.replace(r#""state":"UNDECLARED""#, r#""state":null"#),
             DECLARE.replace('}', ",}"),
             DECLARE.replace('{', "{,"),
-            DECLARE.replace(":", " : ").replace(',', ",,"),
+            DECLARE.replace(':', " : ").replace(',', ",,"),
             DECLARE.to_owned() + "x",
             DECLARE.replace("UNIONPAY", "UNION\u{1}PAY"),
             DECLARE[..DECLARE.len() - 1].to_owned(),

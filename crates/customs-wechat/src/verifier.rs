@@ -599,23 +599,23 @@ const NOT_BASE64: u32 = 1 << 31;
 static BASE64: [[u32; 256]; 4] = {
     let mut table = [[NOT_BASE64; 256]; 4];
     let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut i = 0;
-    while i < 64 {
+    let mut value: u32 = 0;
+    while value < 64 {
         let mut k = 0;
         while k < 4 {
-            table[k][alphabet[i] as usize] = (i as u32) << (18 - 6 * k);
+            table[k][alphabet[value as usize] as usize] = value << (18 - 6 * k);
             k += 1;
         }
-        i += 1;
+        value += 1;
     }
     table
 };
 
 /// The 24 bits of a group of four characters, with [`NOT_BASE64`] set when
 /// one is not a base64 character.
-fn group(g: [u8; 4]) -> u32 {
-    let [a, b, c, d] = g.map(usize::from);
-    BASE64[0][a] | BASE64[1][b] | BASE64[2][c] | BASE64[3][d]
+fn group(chars: [u8; 4]) -> u32 {
+    let at = |k: usize| BASE64[k][usize::from(chars[k])];
+    at(0) | at(1) | at(2) | at(3)
 }
 
 /// Decodes canonical standard base64 with padding (what [`STANDARD`]
@@ -624,7 +624,7 @@ fn group(g: [u8; 4]) -> u32 {
 /// bytes to spare), which the caller decodes with [`STANDARD`] for its
 /// verdict and error.
 fn decode_base64(input: &[u8], out: &mut [u8]) -> Option<usize> {
-    if input.is_empty() || input.len() % 4 != 0 {
+    if input.is_empty() || !input.len().is_multiple_of(4) {
         return None;
     }
     let pad = input.iter().rev().take_while(|&&b| b == b'=').count();
@@ -665,7 +665,7 @@ fn decode_base64(input: &[u8], out: &mut [u8]) -> Option<usize> {
         if a & (NOT_BASE64 | unused) != 0 {
             return None;
         }
-        out_tail.copy_from_slice(&a.to_be_bytes()[1..1 + (3 - pad)]);
+        out_tail.copy_from_slice(&a.to_be_bytes()[1..=3 - pad]);
     }
     (bad & NOT_BASE64 == 0).then_some(len)
 }
@@ -931,8 +931,8 @@ mod tests {
 
     #[test]
     fn fast_base64_reads_canonical_padded_base64_only() {
-        for len in 1..=300 {
-            let bytes: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+        for len in 1u8..=255 {
+            let bytes: Vec<u8> = (0..len).map(|i| i.wrapping_mul(7).wrapping_add(len)).collect();
             assert!(same_as_standard(STANDARD.encode(&bytes).as_bytes()), "{len}");
         }
         // An RSA-2048 signature, 344 characters.
