@@ -12,6 +12,7 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderValue, Method};
 use serde::de::DeserializeOwned;
 
+use crate::answer_json;
 use crate::auth::{self, Authorization};
 use crate::binding::Answers;
 use crate::config::WeChatConfig;
@@ -364,8 +365,13 @@ impl WeChatPay {
         // One UTF-8 check of the whole body lets serde_json skip one per
         // string; a body that is not UTF-8 takes the byte path, whose
         // error says where.
+        // The common answer takes the fast path (`answer_json`); whatever it
+        // does not read, serde_json decodes (and words the error).
         let decoded = match std::str::from_utf8(response.body()) {
-            Ok(text) => serde_json::from_str(text),
+            Ok(text) => match answer_json::decode(text) {
+                Some(answer) => return Ok(answer),
+                None => serde_json::from_str(text),
+            },
             Err(_) => serde_json::from_slice(response.body()),
         };
         decoded.map_err(|e| decode_error(format!("invalid JSON answer: {e}")).into())

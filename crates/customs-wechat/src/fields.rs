@@ -236,7 +236,18 @@ macro_rules! open_enum {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                Ok(Self::from_wire(&String::deserialize(d)?))
+                // Reads the text in place (a known value allocates nothing).
+                struct Wire;
+                impl serde::de::Visitor<'_> for Wire {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a string")
+                    }
+                    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<$name, E> {
+                        Ok($name::from_wire(s))
+                    }
+                }
+                d.deserialize_str(Wire)
             }
         }
     };

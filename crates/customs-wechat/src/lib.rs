@@ -73,6 +73,7 @@
 //! its rule and where it is enforced.
 
 pub mod aes_gcm;
+mod answer_json;
 pub mod auth;
 pub mod binding;
 pub mod codec;

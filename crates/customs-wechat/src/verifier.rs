@@ -21,7 +21,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use customs_core::VerifyError;
-use http::{HeaderMap, HeaderName};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::auth;
 use crate::keys::{KeyError, PublicKey};
@@ -205,11 +205,18 @@ impl PlatformCertificates {
 
     /// The key for `serial`.
     pub fn get(&self, serial: &str) -> Option<PublicKey> {
-        self.entries
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(normalized(serial).as_ref())
-            .map(|e| e.key.clone())
+        let map = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        Self::lookup(&map, serial).map(|e| e.key.clone())
+    }
+
+    /// The entry for `serial`: as sent first (WeChat Pay sends the
+    /// canonical form, and a key that is a canonical form names itself,
+    /// normalizing being idempotent), then normalized.
+    fn lookup<'m>(map: &'m BTreeMap<String, Entry>, serial: &str) -> Option<&'m Entry> {
+        map.get(serial).or_else(|| match normalized(serial) {
+            std::borrow::Cow::Borrowed(_) => None,
+            std::borrow::Cow::Owned(canonical) => map.get(&canonical),
+        })
     }
 
     /// Whether a key for `serial` is known.
@@ -251,9 +258,13 @@ impl fmt::Debug for PlatformCertificates {
 }
 
 impl Verifier for PlatformCertificates {
+    /// Verifies under the read lock (no copy of the key; a refresh waits for
+    /// at most one verification).
     fn verify(&self, serial: &str, message: &[u8], signature: &[u8]) -> Result<(), VerifyError> {
-        let key = self.get(serial).ok_or_else(|| VerifyError::UnknownSerial { serial: serial.to_owned() })?;
-        check(&key, serial, message, signature)
+        let map = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        let entry =
+            Self::lookup(&map, serial).ok_or_else(|| VerifyError::UnknownSerial { serial: serial.to_owned() })?;
+        check(&entry.key, serial, message, signature)
     }
 }
 
@@ -350,21 +361,19 @@ impl Verifier for CombinedVerifier {
     }
 }
 
-// The response headers, parsed once (lookups by `&str` parse the name
-// every time); `http` keeps names in lower case.
-static TIMESTAMP: HeaderName = HeaderName::from_static("wechatpay-timestamp");
-static NONCE: HeaderName = HeaderName::from_static("wechatpay-nonce");
-static SIGNATURE: HeaderName = HeaderName::from_static("wechatpay-signature");
-static SERIAL: HeaderName = HeaderName::from_static("wechatpay-serial");
+// `Wechatpay-Signature-Type`, parsed once (lookups by `&str` parse the
+// name every time); `http` keeps names in lower case.
 static SIGNATURE_TYPE_NAME: HeaderName = HeaderName::from_static("wechatpay-signature-type");
 
-/// Reads a required header as text; `key` is `name` parsed.
-fn header<'h>(headers: &'h HeaderMap, key: &HeaderName, name: &'static str) -> Result<&'h str, VerifyError> {
-    let value = headers.get(key).ok_or(VerifyError::MissingHeader { name })?;
+/// A required header's value as text.
+fn header_text<'h>(value: Option<&'h HeaderValue>, name: &'static str) -> Result<&'h str, VerifyError> {
+    let value = value.ok_or(VerifyError::MissingHeader { name })?;
     let s = value
         .to_str()
         .map_err(|_| VerifyError::MalformedHeader { name, reason: "not visible ASCII text".into() })?
-        .trim();
+        // Visible ASCII and tabs: only spaces and tabs are white space, as
+        // for `str::trim`.
+        .trim_ascii();
     if s.is_empty() {
         return Err(VerifyError::MissingHeader { name });
     }
@@ -383,7 +392,12 @@ pub fn has_signature_headers(headers: &HeaderMap) -> bool {
 /// [`SIGNATURE_TYPE`] is [`VerifyError::UnsupportedSignatureType`]; absent
 /// is accepted (the header is optional in WeChat Pay's APIv3 rules).
 pub fn check_signature_type(headers: &HeaderMap) -> Result<(), VerifyError> {
-    let Some(value) = headers.get(&SIGNATURE_TYPE_NAME) else { return Ok(()) };
+    signature_type_is_supported(headers.get(&SIGNATURE_TYPE_NAME))
+}
+
+/// [`check_signature_type`] of the header's value, if any.
+fn signature_type_is_supported(value: Option<&HeaderValue>) -> Result<(), VerifyError> {
+    let Some(value) = value else { return Ok(()) };
     let text = value.to_str().map(str::trim).unwrap_or_default();
     if text == SIGNATURE_TYPE {
         Ok(())
@@ -412,7 +426,11 @@ pub(crate) fn parse_timestamp(name: &'static str, value: &str) -> Result<i64, Ve
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(VerifyError::MalformedHeader { name, reason: format!("`{value}` is not Unix seconds") });
     }
-    value.parse().map_err(|_| VerifyError::MalformedHeader { name, reason: format!("`{value}` is out of range") })
+    // Digits only: one pass, checked (what `str::parse` says, cheaper).
+    value
+        .bytes()
+        .try_fold(0i64, |n, b| n.checked_mul(10)?.checked_add(i64::from(b - b'0')))
+        .ok_or_else(|| VerifyError::MalformedHeader { name, reason: format!("`{value}` is out of range") })
 }
 
 /// What a verified signature vouches for: when and with which nonce the
@@ -480,6 +498,37 @@ pub(crate) struct VerifiedHeaders<'h> {
 /// Largest signature decoded on the stack (RSA-4096 is 512 bytes).
 const MAX_STACK_SIGNATURE: usize = 512;
 
+/// The signature headers of a response: the first value of each, as
+/// [`HeaderMap::get`] gives it, found in one pass over the headers (five
+/// lookups hash five names).
+#[derive(Default)]
+struct SignatureHeaders<'h> {
+    timestamp: Option<&'h HeaderValue>,
+    nonce: Option<&'h HeaderValue>,
+    signature: Option<&'h HeaderValue>,
+    serial: Option<&'h HeaderValue>,
+    signature_type: Option<&'h HeaderValue>,
+}
+
+impl<'h> SignatureHeaders<'h> {
+    fn find(headers: &'h HeaderMap) -> Self {
+        let mut found = Self::default();
+        for (name, value) in headers {
+            let slot = match name.as_str().strip_prefix("wechatpay-") {
+                Some("timestamp") => &mut found.timestamp,
+                Some("nonce") => &mut found.nonce,
+                Some("signature") => &mut found.signature,
+                Some("serial") => &mut found.serial,
+                Some("signature-type") => &mut found.signature_type,
+                _ => continue,
+            };
+            // Later values of a repeated header come after the first.
+            slot.get_or_insert(value);
+        }
+        found
+    }
+}
+
 /// [`verify_response_signature`] without copying the nonce and serial.
 pub(crate) fn verify_borrowed<'h>(
     headers: &'h HeaderMap,
@@ -488,22 +537,34 @@ pub(crate) fn verify_borrowed<'h>(
     max_skew_secs: u64,
     verifier: &dyn Verifier,
 ) -> Result<VerifiedHeaders<'h>, VerifyError> {
-    check_signature_type(headers)?;
-    let timestamp_text = header(headers, &TIMESTAMP, HEADER_TIMESTAMP)?;
-    let nonce = header(headers, &NONCE, HEADER_NONCE)?;
-    let signature_b64 = header(headers, &SIGNATURE, HEADER_SIGNATURE)?;
-    let serial = header(headers, &SERIAL, HEADER_SERIAL)?;
+    let found = SignatureHeaders::find(headers);
+    signature_type_is_supported(found.signature_type)?;
+    let timestamp_text = header_text(found.timestamp, HEADER_TIMESTAMP)?;
+    let nonce = header_text(found.nonce, HEADER_NONCE)?;
+    // Decoded on the stack. The fast decoder reads only canonical base64,
+    // so a value it decodes is visible, non-empty text: none of the
+    // checks of the general path below could fail at this point.
+    let mut stack = [0u8; MAX_STACK_SIGNATURE];
+    let fast = found.signature.and_then(|v| decode_base64(trim_blanks(v.as_bytes()), &mut stack));
+    let signature_b64 = match fast {
+        Some(_) => "",
+        None => header_text(found.signature, HEADER_SIGNATURE)?,
+    };
+    let serial = header_text(found.serial, HEADER_SERIAL)?;
 
     let timestamp = parse_timestamp(HEADER_TIMESTAMP, timestamp_text)?;
     check_timestamp(timestamp, now_unix, max_skew_secs)?;
+    let message = auth::response_message(timestamp_text, nonce, body);
+    if let Some(n) = fast {
+        verifier.verify(serial, &message, &stack[..n])?;
+        return Ok(VerifiedHeaders { timestamp, nonce, serial });
+    }
     let malformed = |e: base64::DecodeError| VerifyError::MalformedHeader {
         name: HEADER_SIGNATURE,
         reason: format!("not base64: {e}"),
     };
-    let message = auth::response_message(timestamp_text, nonce, body);
     // Decoded on the stack when it fits (it always does for RSA keys up to
     // 4096 bits); larger input takes the allocating path, with its errors.
-    let mut stack = [0u8; MAX_STACK_SIGNATURE];
     if base64::decoded_len_estimate(signature_b64.len()) <= MAX_STACK_SIGNATURE {
         let n = STANDARD.decode_slice(signature_b64, &mut stack).map_err(|e| match e {
             base64::DecodeSliceError::DecodeError(e) => malformed(e),
@@ -518,6 +579,95 @@ pub(crate) fn verify_borrowed<'h>(
         verifier.verify(serial, &message, &signature)?;
     }
     Ok(VerifiedHeaders { timestamp, nonce, serial })
+}
+
+/// `value` without leading and trailing spaces and tabs (what
+/// [`str::trim`] removes from a header's visible text).
+fn trim_blanks(value: &[u8]) -> &[u8] {
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = value.iter().position(|b| !blank(b)).unwrap_or(value.len());
+    let end = value.iter().rposition(|b| !blank(b)).map_or(start, |i| i + 1);
+    &value[start..end]
+}
+
+/// Marks a byte that is not a base64 character in [`BASE64`].
+const NOT_BASE64: u32 = 1 << 31;
+
+/// `BASE64[k][b]`: the 6-bit value of the standard-alphabet character `b`
+/// in place `k` of a group of four (shifted to its bits of the group's 24),
+/// or [`NOT_BASE64`].
+static BASE64: [[u32; 256]; 4] = {
+    let mut table = [[NOT_BASE64; 256]; 4];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut value: u32 = 0;
+    while value < 64 {
+        let mut k = 0;
+        while k < 4 {
+            table[k][alphabet[value as usize] as usize] = value << (18 - 6 * k);
+            k += 1;
+        }
+        value += 1;
+    }
+    table
+};
+
+/// The 24 bits of a group of four characters, with [`NOT_BASE64`] set when
+/// one is not a base64 character.
+fn group(chars: [u8; 4]) -> u32 {
+    let at = |k: usize| BASE64[k][usize::from(chars[k])];
+    at(0) | at(1) | at(2) | at(3)
+}
+
+/// Decodes canonical standard base64 with padding (what [`STANDARD`]
+/// accepts) into `out`, returning the length; `None` for anything else
+/// (invalid, empty, non-canonical, or too long for `out`, which needs two
+/// bytes to spare), which the caller decodes with [`STANDARD`] for its
+/// verdict and error.
+fn decode_base64(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    if input.is_empty() || !input.len().is_multiple_of(4) {
+        return None;
+    }
+    let pad = input.iter().rev().take_while(|&&b| b == b'=').count();
+    let (full, tail) = match pad {
+        0 => (input, &[][..]),
+        1 | 2 => input.split_at(input.len() - 4),
+        _ => return None,
+    };
+    let len = full.len() / 4 * 3 + (3 - pad) % 3;
+    if out.len() < len + 2 {
+        return None;
+    }
+    let mut bad = 0;
+    let mut o = 0;
+    let (pairs, rest) = full.as_chunks::<8>();
+    for chars in pairs {
+        let (a, b) = (group([chars[0], chars[1], chars[2], chars[3]]), group([chars[4], chars[5], chars[6], chars[7]]));
+        bad |= a | b;
+        // Six bytes, written as eight: the next write (or the spare bytes)
+        // takes the last two.
+        let word = (u64::from(a) << 40 | u64::from(b) << 16).to_be_bytes();
+        out.get_mut(o..o + 8)?.copy_from_slice(&word);
+        o += 6;
+    }
+    if let [a, b, c, d] = *rest {
+        let a = group([a, b, c, d]);
+        bad |= a;
+        out.get_mut(o..o + 3)?.copy_from_slice(&a.to_be_bytes()[1..]);
+        o += 3;
+    }
+    let out_tail = out.get_mut(o..len)?;
+    if pad > 0 {
+        // `xx==` or `xxx=`: the bits below the last byte must be zero (canonical).
+        let mut last = [b'A'; 4];
+        last[..4 - pad].copy_from_slice(&tail[..4 - pad]);
+        let a = group(last);
+        let unused: u32 = (1 << (24 - 8 * (3 - pad))) - 1;
+        if a & (NOT_BASE64 | unused) != 0 {
+            return None;
+        }
+        out_tail.copy_from_slice(&a.to_be_bytes()[1..=3 - pad]);
+    }
+    (bad & NOT_BASE64 == 0).then_some(len)
 }
 
 #[cfg(test)]
@@ -604,14 +754,20 @@ mod tests {
 
     #[test]
     fn header_names_are_the_documented_ones() {
-        for (key, name) in [
-            (&TIMESTAMP, HEADER_TIMESTAMP),
-            (&NONCE, HEADER_NONCE),
-            (&SIGNATURE, HEADER_SIGNATURE),
-            (&SERIAL, HEADER_SERIAL),
-            (&SIGNATURE_TYPE_NAME, HEADER_SIGNATURE_TYPE),
+        assert_eq!(SIGNATURE_TYPE_NAME, HeaderName::try_from(HEADER_SIGNATURE_TYPE).unwrap());
+        let mut h = HeaderMap::new();
+        for name in [HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE, HEADER_SERIAL, HEADER_SIGNATURE_TYPE] {
+            h.insert(name, HeaderValue::from_static(name));
+        }
+        let found = SignatureHeaders::find(&h);
+        for (value, name) in [
+            (found.timestamp, HEADER_TIMESTAMP),
+            (found.nonce, HEADER_NONCE),
+            (found.signature, HEADER_SIGNATURE),
+            (found.serial, HEADER_SERIAL),
+            (found.signature_type, HEADER_SIGNATURE_TYPE),
         ] {
-            assert_eq!(*key, HeaderName::try_from(name).unwrap());
+            assert_eq!(value.map(HeaderValue::as_bytes), Some(name.as_bytes()));
         }
     }
 
@@ -760,5 +916,75 @@ mod tests {
         assert!(check_timestamp(0, 300, 300).is_ok());
         assert!(check_timestamp(i64::MIN, i64::MAX, 300).is_err());
         assert!(parse_timestamp(HEADER_TIMESTAMP, "99999999999999999999").is_err());
+    }
+
+    /// The fast decoder decodes what [`STANDARD`] decodes, to the same bytes,
+    /// and nothing it refuses.
+    fn same_as_standard(input: &[u8]) -> bool {
+        let mut out = [0u8; MAX_STACK_SIGNATURE];
+        let fast = decode_base64(input, &mut out);
+        if let Some(n) = fast {
+            assert_eq!(STANDARD.decode(input).as_deref(), Ok(&out[..n]), "{:?}", String::from_utf8_lossy(input));
+        }
+        fast.is_some()
+    }
+
+    #[test]
+    fn fast_base64_reads_canonical_padded_base64_only() {
+        for len in 1u8..=255 {
+            let bytes: Vec<u8> = (0..len).map(|i| i.wrapping_mul(7).wrapping_add(len)).collect();
+            assert!(same_as_standard(STANDARD.encode(&bytes).as_bytes()), "{len}");
+        }
+        // An RSA-2048 signature, 344 characters.
+        assert!(same_as_standard(STANDARD.encode([0xA5u8; 256]).as_bytes()));
+        for bad in [
+            "", "A", "AA", "AAA", "AA=", "A===", "====", "AB==", "AAB=", "AA==AAAA", "AAAA====", "A=AA", "AA=A",
+            "-_AA", "AA AA", "AAA\u{0}", "AAAAAAA*", "AAAA AAA", "QQ==\n",
+        ] {
+            assert!(!same_as_standard(bad.as_bytes()), "{bad:?}");
+            let _ = STANDARD.decode(bad);
+        }
+        // Too long for the output: left to the general path.
+        assert!(decode_base64(STANDARD.encode([1u8; 600]).as_bytes(), &mut [0u8; MAX_STACK_SIGNATURE]).is_none());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_base64_agrees_with_standard(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            edits in proptest::collection::vec((proptest::prelude::any::<proptest::sample::Index>(), proptest::prelude::any::<u8>()), 0..3),
+            cut in 0usize..3,
+        ) {
+            let mut text = STANDARD.encode(&bytes).into_bytes();
+            for (at, byte) in edits {
+                if !text.is_empty() {
+                    let i = at.index(text.len());
+                    text[i] = if byte % 2 == 0 { b"=A/+z9 "[usize::from(byte) % 7] } else { byte };
+                }
+            }
+            text.truncate(text.len().saturating_sub(cut));
+            same_as_standard(&text);
+        }
+
+        #[test]
+        fn fast_base64_agrees_with_standard_on_any_text(text in "[A-Za-z0-9+/=]{0,40}") {
+            same_as_standard(text.as_bytes());
+        }
+    }
+
+    #[test]
+    fn headers_are_found_in_one_pass_as_get_finds_them() {
+        let mut h = HeaderMap::new();
+        h.insert("content-type", HeaderValue::from_static("application/json"));
+        h.append(HEADER_NONCE, HeaderValue::from_static("first"));
+        h.append(HEADER_NONCE, HeaderValue::from_static("second"));
+        h.insert(HEADER_SERIAL, HeaderValue::from_static("6B1E"));
+        h.insert("wechatpay-serial-x", HeaderValue::from_static("no"));
+        let found = SignatureHeaders::find(&h);
+        assert_eq!(found.nonce, h.get(HEADER_NONCE));
+        assert_eq!(found.serial, h.get(HEADER_SERIAL));
+        assert_eq!((found.timestamp, found.signature, found.signature_type), (None, None, None));
+        assert_eq!(trim_blanks(b" \tab c\t "), b"ab c");
+        assert_eq!(trim_blanks(b" \t "), b"");
     }
 }
