@@ -751,6 +751,24 @@ mod tests {
         }
     }
 
+    /// Records the thread each half ran on; says nothing of their cost.
+    struct Unsaid(Arc<Mutex<Vec<std::thread::ThreadId>>>);
+
+    impl Exchange for Unsaid {
+        type Output = ();
+        fn info(&self) -> ExchangeInfo {
+            ExchangeInfo::new(Provider::WeChat, "unsaid", Idempotency::Idempotent)
+        }
+        fn prepare(&self, _now: i64, _nonce: &str) -> Result<Request, BuildError> {
+            self.0.lock().unwrap().push(std::thread::current().id());
+            Ok(http::Request::new(Vec::new()))
+        }
+        fn finish(&self, _response: &Response, _now: i64) -> Result<(), ResponseError> {
+            self.0.lock().unwrap().push(std::thread::current().id());
+            Ok(())
+        }
+    }
+
     /// On a current-thread runtime, inline work runs on the thread that
     /// blocks on the call, offloaded work on a blocking-pool thread: each
     /// half goes where the exchange says, apart (and `is_cpu_heavy`, the
@@ -769,23 +787,8 @@ mod tests {
             assert_eq!((threads[0].1 != here, threads[1].1 != here), heavy, "offloaded (prepare, finish)");
         }
         // The default: `is_cpu_heavy`'s `true` for both halves.
-        struct Default(Arc<Mutex<Vec<std::thread::ThreadId>>>);
-        impl Exchange for Default {
-            type Output = ();
-            fn info(&self) -> ExchangeInfo {
-                ExchangeInfo::new(Provider::WeChat, "default", Idempotency::Idempotent)
-            }
-            fn prepare(&self, _now: i64, _nonce: &str) -> Result<Request, BuildError> {
-                self.0.lock().unwrap().push(std::thread::current().id());
-                Ok(http::Request::new(Vec::new()))
-            }
-            fn finish(&self, _response: &Response, _now: i64) -> Result<(), ResponseError> {
-                self.0.lock().unwrap().push(std::thread::current().id());
-                Ok(())
-            }
-        }
         let threads = Arc::new(Mutex::new(Vec::new()));
-        rt.block_on(client.send(Default(Arc::clone(&threads)))).unwrap();
+        rt.block_on(client.send(Unsaid(Arc::clone(&threads)))).unwrap();
         let threads = threads.lock().unwrap().clone();
         assert_eq!(threads.len(), 2);
         assert!(threads.iter().all(|t| *t != here), "both halves offloaded by default");

@@ -91,16 +91,15 @@ impl Bases {
             let bases = self.0.read().unwrap_or_else(PoisonError::into_inner);
             bases.iter().find(|(s, a, _)| s == scheme && a == authority).map(|(_, _, url)| url.clone())
         };
-        let mut url = match cached {
-            Some(url) => url,
-            None => {
-                let base = Url::parse(&format!("{scheme}://{authority}/")).ok()?;
-                let mut bases = self.0.write().unwrap_or_else(PoisonError::into_inner);
-                if bases.len() < Self::MAX && !bases.iter().any(|(s, a, _)| s == scheme && a == authority) {
-                    bases.push((scheme.clone(), authority.clone(), base.clone()));
-                }
-                base
+        let mut url = if let Some(url) = cached {
+            url
+        } else {
+            let base = Url::parse(&format!("{scheme}://{authority}/")).ok()?;
+            let mut bases = self.0.write().unwrap_or_else(PoisonError::into_inner);
+            if bases.len() < Self::MAX && !bases.iter().any(|(s, a, _)| s == scheme && a == authority) {
+                bases.push((scheme.clone(), authority.clone(), base.clone()));
             }
+            base
         };
         url.set_path(uri.path());
         url.set_query(uri.query());
@@ -308,12 +307,10 @@ mod tests {
         assert_eq!(ours.url(), theirs.url());
         let ours = transport.to_reqwest(request("http://host.example:81/p?q=1")).unwrap();
         let theirs = reqwest::Request::try_from(request("http://host.example:81/p?q=1")).unwrap();
-        assert_eq!((ours.method(), ours.url(), ours.headers(), ours.version()), (
-            theirs.method(),
-            theirs.url(),
-            theirs.headers(),
-            theirs.version()
-        ));
+        assert_eq!(
+            (ours.method(), ours.url(), ours.headers(), ours.version()),
+            (theirs.method(), theirs.url(), theirs.headers(), theirs.version())
+        );
         assert_eq!(ours.body().and_then(reqwest::Body::as_bytes), Some(&b"{}"[..]));
         assert!(transport.to_reqwest(request("/relative")).is_err());
     }
