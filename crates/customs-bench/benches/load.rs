@@ -197,6 +197,16 @@ fn this_thread_times() -> Option<(Duration, (Duration, Duration))> {
     Some((this_thread_cpu()?, user_system(std::path::Path::new("/proc/thread-self"))?))
 }
 
+/// Where `needle` starts in `haystack`, searched as text up to the first
+/// byte that is not UTF-8 (HTTP heads are ASCII).
+fn find(haystack: &[u8], needle: &str) -> Option<usize> {
+    let text = match std::str::from_utf8(haystack) {
+        Ok(t) => t,
+        Err(e) => std::str::from_utf8(&haystack[..e.valid_up_to()]).ok()?,
+    };
+    text.find(needle)
+}
+
 /// Reads one HTTP/1.1 message with a `content-length` (or none: no body)
 /// from `stream` into `buf` (cleared first); the end of its headers and its length.
 fn read_message(stream: &mut impl std::io::Read, buf: &mut Vec<u8>) -> std::io::Result<(usize, usize)> {
@@ -208,15 +218,19 @@ fn read_message(stream: &mut impl std::io::Read, buf: &mut Vec<u8>) -> std::io::
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
         buf.extend_from_slice(&chunk[..k]);
-        let Some(head) = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4) else { continue };
+        // `str::find` (a vectorised search), not a byte-by-byte scan: the
+        // floor should cost what a lean client costs.
+        let Some(head) = find(buf, "\r\n\r\n").map(|i| i + 4) else { continue };
         let headers = std::str::from_utf8(&buf[..head]).map_err(|_| std::io::ErrorKind::InvalidData)?;
-        let length = headers
-            .lines()
-            .find_map(|l| {
+        // hyper writes header names in lower case; any other case is looked for line by line.
+        let length = match headers.find("\r\ncontent-length:") {
+            Some(i) => headers[i + 17..].split('\r').next().and_then(|v| v.trim().parse::<usize>().ok()),
+            None => headers.lines().find_map(|l| {
                 let (name, value) = l.split_once(':')?;
                 name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse::<usize>().ok())?
-            })
-            .unwrap_or(0);
+            }),
+        }
+        .unwrap_or(0);
         if buf.len() >= head + length {
             return Ok((head, head + length));
         }
