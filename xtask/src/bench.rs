@@ -205,6 +205,43 @@ fn fmt_ns(ns: f64) -> String {
     }
 }
 
+/// The client's share per declaration beside the floor the load bench
+/// measures in the same run (a raw keep-alive loopback round trip with the
+/// same bytes, in thread CPU), as fractions of one RSA sign; empty when the
+/// load bench did not run. Informational: the budget above decides.
+fn floor_table(get: &impl Fn(&str) -> Option<f64>) -> String {
+    use std::fmt::Write;
+    let (Some(floor), Some(sign_ns)) = (get("load/floor_us_per_round_trip"), get("load/rsa_sign_ns")) else {
+        return String::new();
+    };
+    let sign_us = sign_ns / 1_000.0;
+    let mut t =
+        String::from("\n| per WeChat declaration, client side (thread CPU) | µs | of one sign |\n|---|---|---|\n");
+    let mut row = |name: &str, us: Option<f64>| {
+        if let Some(us) = us {
+            let _ = writeln!(t, "| {name} | {us:.1} | {:.3} |", us / sign_us);
+        }
+    };
+    row(
+        "async client's own non-RSA CPU (budget ≤ 0.05)",
+        get("load/client_non_rsa_ns_per_declaration").map(|n| n / 1e3),
+    );
+    row("blocking client (ureq, sequential), non-RSA", get("load/blocking_client_non_rsa_us_per_declaration"));
+    row("floor: raw TcpStream round trip, same bytes", Some(floor));
+    let kernel = get("load/floor_kernel_us_per_round_trip");
+    row("· of which kernel (loopback TCP, wake-ups)", kernel);
+    if let Some(kernel) = kernel
+        && kernel / sign_us > 0.05
+    {
+        let _ = writeln!(
+            t,
+            "\nthe floor's kernel time alone is {:.3} of a sign (> 0.05): no HTTP client over loopback meets the budget on this machine",
+            kernel / sign_us
+        );
+    }
+    t
+}
+
 /// The summary table and the list of failed budgets. `results` holds the
 /// criterion means and the load bench's fields (`load/…`), in nanoseconds
 /// where they are times.
@@ -240,6 +277,7 @@ pub(crate) fn report(results: &[(String, f64)], load_json: Option<&str>, machine
             failures.push(format!("{}: {ratio:.3}× > {:.2}×", b.name, b.max_ratio));
         }
     }
+    t.push_str(&floor_table(&get));
     if let Some(load) = load_json.and_then(|j| serde_json::from_str::<Value>(j).ok()) {
         let _ = writeln!(t, "\nend-to-end load (async client and sandbox on separate runtimes, CPU per thread):");
         if let Some(obj) = load.as_object() {
@@ -304,6 +342,22 @@ mod tests {
         assert!(report(&slow, None, &machine()).1.is_empty());
         let (_, failures) = report(&r[..2], None, &machine());
         assert!(failures.iter().any(|f| f.contains("not measured")));
+    }
+
+    #[test]
+    fn the_floor_is_shown_beside_the_client_share() {
+        let mut r = passing();
+        assert!(!report(&r, None, &machine()).0.contains("floor"), "no floor measured, none shown");
+        r.extend(load_results(r#"{"floor_us_per_round_trip":21.0,"floor_kernel_us_per_round_trip":14.0}"#));
+        let (table, failures) = report(&r, None, &machine());
+        assert!(failures.is_empty(), "{failures:?}");
+        assert!(table.contains("| async client's own non-RSA CPU (budget ≤ 0.05) | 30.0 | 0.043 |"), "{table}");
+        assert!(table.contains("| floor: raw TcpStream round trip, same bytes | 21.0 | 0.030 |"), "{table}");
+        assert!(!table.contains("no HTTP client"), "{table}");
+        // A kernel floor over 5 % of a sign says so.
+        r.iter_mut().find(|(k, _)| k == "load/floor_kernel_us_per_round_trip").unwrap().1 = 36.0;
+        let (table, _) = report(&r, None, &machine());
+        assert!(table.contains("alone is 0.051 of a sign (> 0.05)"), "{table}");
     }
 
     #[test]

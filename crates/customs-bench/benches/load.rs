@@ -10,6 +10,14 @@
 //! every core running RSA at once as under the load) gives the client's
 //! **non-RSA CPU per declaration**, reported as a ratio to one RSA sign.
 //!
+//! In the same run, the **floor**: the client-side CPU of the bare minimum
+//! round trip over loopback TCP, a `std::net::TcpStream` kept alive writing
+//! the bytes of one signed declaration and reading the sandbox's answer to
+//! it (captured once, then served by a trivial server thread), in the
+//! thread's CPU time split into user and kernel time. No HTTP client can
+//! cost its caller less than that per declaration; its ratio to one sign
+//! says how much of the ≤ 5 % budget loopback I/O alone takes.
+//!
 //! Also reports declarations/s, p50/p99 latency, and compares throughput
 //! with the CPU bound of the RSA work every round trip needs — two
 //! signatures (the client's request, the sandbox's answer) and two
@@ -28,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, KeyPair, ParsedPublicKey, RsaKeyPair};
-use customs_client::wechat::{Client, WeChatOptions};
+use customs_client::wechat::{BlockingClient, Client, WeChatOptions};
 use customs_http_reqwest::ReqwestTransport;
 use customs_sandbox::{Sandbox, WeChatTransaction, demo};
 use customs_wechat::Certificate;
@@ -183,6 +191,172 @@ fn rsa_costs(cores: usize) -> (Duration, Duration) {
     (runs.iter().map(|r| r.0).sum::<Duration>() / n, runs.iter().map(|r| r.1).sum::<Duration>() / n)
 }
 
+/// This thread's CPU time (ns, `schedstat`) and its user and kernel time
+/// (`stat`, clock ticks of 10 ms: read over long enough a span).
+fn this_thread_times() -> Option<(Duration, (Duration, Duration))> {
+    Some((this_thread_cpu()?, user_system(std::path::Path::new("/proc/thread-self"))?))
+}
+
+/// Where `needle` starts in `haystack`, searched as text up to the first
+/// byte that is not UTF-8 (HTTP heads are ASCII).
+fn find(haystack: &[u8], needle: &str) -> Option<usize> {
+    let text = match std::str::from_utf8(haystack) {
+        Ok(t) => t,
+        Err(e) => std::str::from_utf8(&haystack[..e.valid_up_to()]).ok()?,
+    };
+    text.find(needle)
+}
+
+/// Reads one HTTP/1.1 message with a `content-length` (or none: no body)
+/// from `stream` into `buf` (cleared first); the end of its headers and its length.
+fn read_message(stream: &mut impl std::io::Read, buf: &mut Vec<u8>) -> std::io::Result<(usize, usize)> {
+    buf.clear();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let k = stream.read(&mut chunk)?;
+        if k == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..k]);
+        // `str::find` (a vectorised search), not a byte-by-byte scan: the
+        // floor should cost what a lean client costs.
+        let Some(head) = find(buf, "\r\n\r\n").map(|i| i + 4) else { continue };
+        let headers = std::str::from_utf8(&buf[..head]).map_err(|_| std::io::ErrorKind::InvalidData)?;
+        // hyper writes header names in lower case; any other case is looked for line by line.
+        let length = match headers.find("\r\ncontent-length:") {
+            Some(i) => headers[i + 17..].split('\r').next().and_then(|v| v.trim().parse::<usize>().ok()),
+            None => headers.lines().find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse::<usize>().ok())?
+            }),
+        }
+        .unwrap_or(0);
+        if buf.len() >= head + length {
+            return Ok((head, head + length));
+        }
+    }
+}
+
+/// The HTTP/1.1 bytes of `request` as a client sends them (request line,
+/// `host`, the request's headers, a user agent, `accept`, `content-length`).
+fn request_bytes(request: &http::Request<Vec<u8>>) -> Vec<u8> {
+    let uri = request.uri();
+    let mut out = format!(
+        "{} {} HTTP/1.1\r\nhost: {}\r\n",
+        request.method(),
+        uri.path_and_query().map_or("/", http::uri::PathAndQuery::as_str),
+        uri.authority().map_or("", http::uri::Authority::as_str)
+    )
+    .into_bytes();
+    for (name, value) in request.headers() {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    let ua = customs_core::TransportSettings::DEFAULT_USER_AGENT;
+    out.extend_from_slice(format!("user-agent: {ua}\r\naccept: */*\r\n").as_bytes());
+    out.extend_from_slice(format!("content-length: {}\r\n\r\n", request.body().len()).as_bytes());
+    out.extend_from_slice(request.body());
+    out
+}
+
+/// One thread's CPU per round trip (or declaration), and its user and kernel parts.
+struct PerTrip {
+    round_trips: u32,
+    cpu: Duration,
+    user: Duration,
+    kernel: Duration,
+}
+
+/// The floor (module docs): `request` (a signed declaration the sandbox at
+/// `addr` has not seen) sent once to the sandbox to capture its answer,
+/// then written and its answer read over one kept-alive loopback
+/// connection to a trivial server answering with those bytes, until this
+/// thread has spent `cpu_budget` of CPU.
+fn floor(addr: &str, request: &http::Request<Vec<u8>>, cpu_budget: Duration) -> PerTrip {
+    use std::io::Write as _;
+    let bytes = request_bytes(request);
+    let mut buf = Vec::new();
+    let mut sandbox = std::net::TcpStream::connect(addr).unwrap();
+    sandbox.write_all(&bytes).unwrap();
+    let (_, end) = read_message(&mut sandbox, &mut buf).unwrap();
+    assert!(buf.starts_with(b"HTTP/1.1 200"), "the sandbox accepts the floor's declaration");
+    let answer = buf[..end].to_vec();
+    drop(sandbox);
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let local = listener.local_addr().unwrap();
+    let server = std::thread::Builder::new()
+        .name("floor-server".into())
+        .spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            stream.set_nodelay(true).unwrap();
+            let mut buf = Vec::new();
+            while read_message(&mut stream, &mut buf).is_ok() {
+                stream.write_all(&answer).unwrap();
+            }
+        })
+        .unwrap();
+    let mut stream = std::net::TcpStream::connect(local).unwrap();
+    stream.set_nodelay(true).unwrap();
+    let mut trip = |buf: &mut Vec<u8>| {
+        stream.write_all(&bytes).unwrap();
+        let (_, end) = read_message(&mut stream, buf).unwrap();
+        assert_eq!(end, buf.len());
+    };
+    for _ in 0..200 {
+        trip(&mut buf);
+    }
+    let (cpu0, (user0, kernel0)) = this_thread_times().expect("thread CPU time is readable");
+    let mut round_trips = 0u32;
+    loop {
+        for _ in 0..100 {
+            trip(&mut buf);
+        }
+        round_trips += 100;
+        let (cpu, _) = this_thread_times().unwrap();
+        if cpu.saturating_sub(cpu0) >= cpu_budget {
+            break;
+        }
+    }
+    let (cpu1, (user1, kernel1)) = this_thread_times().unwrap();
+    drop(stream);
+    server.join().unwrap();
+    let cpu = cpu1.saturating_sub(cpu0) / round_trips;
+    let (user, kernel) = (user1.saturating_sub(user0), kernel1.saturating_sub(kernel0));
+    // The split from the ticks, applied to the precise total.
+    let kernel_share = kernel.as_secs_f64() / (user + kernel).as_secs_f64().max(f64::MIN_POSITIVE);
+    let kernel = cpu.mul_f64(kernel_share);
+    PerTrip { round_trips, cpu, user: cpu.saturating_sub(kernel), kernel }
+}
+
+/// The blocking client's run: `requests` declared one after another
+/// through `customs-client`'s blocking client over `customs-http-ureq`, on
+/// this thread (signing, I/O and verification all on it); after a warm-up
+/// of four, this thread's CPU per declaration and its user and kernel shares.
+fn blocking_load(config: customs_wechat::WeChatConfig, requests: &[DeclareRequest]) -> PerTrip {
+    let cert = Certificate::from_pem(demo::PLATFORM_CERT_PEM).unwrap();
+    let options =
+        WeChatOptions::default().with_certificates(Arc::new(PlatformCertificates::from_certificates([&cert])));
+    let client = BlockingClient::with_options(config, customs_http_ureq::UreqTransport::new(), options);
+    let (warm, measured) = requests.split_at(4.min(requests.len()));
+    for r in warm {
+        client.declare(r).expect("warm-up declaration");
+    }
+    let (cpu0, (user0, kernel0)) = this_thread_times().expect("thread CPU time is readable");
+    for r in measured {
+        client.declare(r).expect("declaration accepted");
+    }
+    let (cpu1, (user1, kernel1)) = this_thread_times().unwrap();
+    let count = u32::try_from(measured.len().max(1)).unwrap_or(u32::MAX);
+    let cpu = cpu1.saturating_sub(cpu0) / count;
+    let (user, kernel) = (user1.saturating_sub(user0), kernel1.saturating_sub(kernel0));
+    let kernel_share = kernel.as_secs_f64() / (user + kernel).as_secs_f64().max(f64::MIN_POSITIVE);
+    let kernel = cpu.mul_f64(kernel_share);
+    PerTrip { round_trips: count, cpu, user: cpu.saturating_sub(kernel), kernel }
+}
+
 fn requests(n: usize) -> (Vec<WeChatTransaction>, Vec<DeclareRequest>) {
     (0..n)
         .map(|i| {
@@ -222,7 +396,12 @@ fn main() {
     let Args { n, c } = args();
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let before = rsa_costs(cores);
-    let (txns, reqs) = requests(n);
+    // The blocking client's declarations, sequential: a quarter as many.
+    let m = (n / 4).max(50);
+    let (txns, mut reqs) = requests(n + 1 + m);
+    let blocking_reqs = reqs.split_off(n + 1);
+    // The last one left is the floor's.
+    let floor_request = reqs.pop().unwrap();
     // The sandbox runs on its own runtime (its own threads), the client on another.
     let sandbox_rt = runtime(SANDBOX_THREADS);
     let sandbox = sandbox_rt.block_on(async move {
@@ -233,9 +412,16 @@ fn main() {
         builder.start().await.expect("sandbox starts")
     });
     let base_url = sandbox.base_url();
+    let floor_request = {
+        let pay = customs_wechat::WeChatPay::new(demo::wechat_config(base_url.clone()).build().unwrap());
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        pay.build_declare(&floor_request, i64::try_from(now).unwrap(), "FLOOR0NONCE0123456789ABCDEF01234").unwrap()
+    };
+    let sandbox_addr = base_url.trim_start_matches("http://").to_owned();
     let rt = runtime(CLIENT_THREADS);
+    let async_url = base_url.clone();
     let report = rt.block_on(async move {
-        let config = demo::wechat_config(base_url).build().unwrap();
+        let config = demo::wechat_config(async_url).build().unwrap();
         let cert = Certificate::from_pem(demo::PLATFORM_CERT_PEM).unwrap();
         let options =
             WeChatOptions::default().with_certificates(Arc::new(PlatformCertificates::from_certificates([&cert])));
@@ -275,6 +461,16 @@ fn main() {
         lat.sort();
         (lat, wall, cpu)
     });
+    let floor = {
+        let budget = Duration::from_millis(if n >= 1_000 { 400 } else { 150 });
+        let run = move || floor(&sandbox_addr, &floor_request, budget);
+        std::thread::Builder::new().name("floor-client".into()).spawn(run).unwrap().join().unwrap()
+    };
+    let blocking = {
+        let config = demo::wechat_config(base_url.clone()).build().unwrap();
+        let run = move || blocking_load(config, &blocking_reqs);
+        std::thread::Builder::new().name("customs-blocking".into()).spawn(run).unwrap().join().unwrap()
+    };
     sandbox_rt.block_on(sandbox.shutdown());
     let (lat, wall, cpu) = report;
     // The cheapest of two measurements, before and after the load, bounds best.
@@ -296,6 +492,8 @@ fn main() {
     // The client's RSA work per declaration: one signature, one verification.
     let client_rsa = sign + verify;
     let client_non_rsa = split.map(|(client, _, _)| client.saturating_sub(client_rsa));
+    // The blocking run is sequential: its RSA costs are those of one thread alone.
+    let blocking_non_rsa = blocking.cpu.saturating_sub(alone.0 + alone.1);
     let summary = serde_json::json!({
         "declarations": measured,
         "concurrency": c,
@@ -313,6 +511,20 @@ fn main() {
         "client_non_rsa_per_rsa_sign": client_non_rsa
             .map(|d| (d.as_secs_f64() / sign.as_secs_f64() * 10_000.0).round() / 10_000.0),
         "client_non_rsa_ns_per_declaration": client_non_rsa.map(|d| d.as_nanos() as f64),
+        "floor_round_trips": floor.round_trips,
+        "floor_us_per_round_trip": us(floor.cpu),
+        "floor_user_us_per_round_trip": us(floor.user),
+        "floor_kernel_us_per_round_trip": us(floor.kernel),
+        "floor_per_rsa_sign": (floor.cpu.as_secs_f64() / sign.as_secs_f64() * 10_000.0).round() / 10_000.0,
+        "floor_kernel_per_rsa_sign": (floor.kernel.as_secs_f64() / sign.as_secs_f64() * 10_000.0).round() / 10_000.0,
+        "client_non_rsa_per_floor": client_non_rsa
+            .map(|d| (d.as_secs_f64() / floor.cpu.as_secs_f64().max(1e-9) * 100.0).round() / 100.0),
+        "blocking_declarations": blocking.round_trips,
+        "blocking_client_cpu_us_per_declaration": us(blocking.cpu),
+        "blocking_client_kernel_us_per_declaration": us(blocking.kernel),
+        "blocking_client_non_rsa_us_per_declaration": us(blocking_non_rsa),
+        "blocking_client_non_rsa_per_rsa_sign":
+            (blocking_non_rsa.as_secs_f64() / alone.0.as_secs_f64() * 10_000.0).round() / 10_000.0,
         "rsa_sign_ns": sign.as_nanos() as f64,
         "rsa_sign_us": us(sign),
         "rsa_sign_one_thread_us": us(alone.0),

@@ -93,12 +93,36 @@ pub trait Exchange: Send + Sync + 'static {
     /// it answers this request, and decodes it.
     fn finish(&self, response: &Response, now: i64) -> Result<Self::Output, ResponseError>;
 
-    /// Whether `prepare` and `finish` are expensive enough (RSA signing and
-    /// verification, ~0.7 ms) for an async driver to run them off its
-    /// runtime's worker threads. Cheap exchanges (QFPay's MD5/SHA-256 over a
-    /// short form) say `false`. Default `true`.
+    /// Whether `prepare` and `finish` are expensive enough for an async
+    /// driver to run them off its runtime's worker threads, on a pool for
+    /// blocking work. Cheap exchanges (QFPay's MD5/SHA-256 over a short form)
+    /// say `false`. Default `true`; it is the default of both
+    /// [`prepare_is_cpu_heavy`](Exchange::prepare_is_cpu_heavy) and
+    /// [`finish_is_cpu_heavy`](Exchange::finish_is_cpu_heavy), which a driver
+    /// asks, so an exchange whose halves cost alike overrides only this.
     fn is_cpu_heavy(&self) -> bool {
         true
+    }
+
+    /// Whether [`prepare`](Exchange::prepare) is CPU-heavy (see
+    /// [`is_cpu_heavy`](Exchange::is_cpu_heavy), its default). Tokio's
+    /// guidance (its crate documentation, "CPU-bound tasks and blocking
+    /// code") is that code which runs long without reaching an `.await`
+    /// keeps the other tasks of its worker thread waiting; the rule of thumb
+    /// of its maintainers (Alice Ryhl, "Async: What is blocking?") is no
+    /// more than 10 to 100 µs between two `.await`s. A 2048-bit RSA
+    /// signature (~0.25 ms) is over it, a hash of a short form far under.
+    fn prepare_is_cpu_heavy(&self) -> bool {
+        self.is_cpu_heavy()
+    }
+
+    /// Whether [`finish`](Exchange::finish) is CPU-heavy (see
+    /// [`prepare_is_cpu_heavy`](Exchange::prepare_is_cpu_heavy) for the
+    /// rule). An RSA-2048 signature verification (~15 µs, with the decoding
+    /// of a short answer) is within it: handing it to another thread costs
+    /// about as much as running it.
+    fn finish_is_cpu_heavy(&self) -> bool {
+        self.is_cpu_heavy()
     }
 
     /// When `output` is one page of several (WeChat 报关查询API `offset` and

@@ -6,8 +6,15 @@
 //! Build them with a [`KeySession`](crate::session::KeySession)
 //! (`session.declare(&request)`, …), which supplies the verifier and, for
 //! `verify-certificate`, the key the identity fields are encrypted with.
-//! Signing and verifying is RSA (~0.7 ms): every exchange is CPU-heavy, so
-//! an async driver runs it off its runtime's worker threads.
+//!
+//! Signing a request is an RSA-2048 signature (~0.25 ms): every `prepare` is
+//! CPU-heavy, so an async driver runs it off its runtime's worker threads.
+//! Finishing an answer of the customs operations is one RSA verification
+//! and the decoding of a short JSON body (~15 µs together), within tokio's
+//! rule of thumb for the time between two `.await`s and about what handing
+//! it to another thread costs: those `finish`es run inline
+//! ([`Exchange::finish_is_cpu_heavy`] is `false`). The certificate
+//! download's `finish` (decrypting and parsing the certificates) stays heavy.
 
 use std::sync::Arc;
 
@@ -74,6 +81,11 @@ macro_rules! wechat_exchange {
             fn finish(&self, response: &Response, now: i64) -> Result<$out, ResponseError> {
                 // Bound to this request: the decoder checks that the answer answers it.
                 self.pay.$decode(&self.request, response, now, &*self.verifier)
+            }
+
+            /// One RSA verification and a short JSON answer: inline (module docs).
+            fn finish_is_cpu_heavy(&self) -> bool {
+                false
             }
 
             $($extra)*
@@ -172,6 +184,11 @@ impl Exchange for VerifyCertificate {
     fn finish(&self, response: &Response, now: i64) -> Result<VerifyCertificateResponse, ResponseError> {
         self.pay.decode_verify_certificate(&self.request, response, now, &*self.verifier)
     }
+
+    /// One RSA verification and a short JSON answer: inline (module docs).
+    fn finish_is_cpu_heavy(&self) -> bool {
+        false
+    }
 }
 
 /// `GET /v3/global/certificates` (spec `wechat.md` §6.3). Verified with the
@@ -217,5 +234,72 @@ impl Exchange for DownloadCertificates {
             }
             other => other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use customs_core::Secret;
+
+    use super::*;
+    use crate::config::WeChatConfig;
+    use crate::declare::DeclareInput;
+    use crate::verify_certificate::VerifyCertificateInput;
+
+    fn pay() -> WeChatPay {
+        let config = WeChatConfig::builder()
+            .mchid("1900000109")
+            .appid("wxdace645e0bc2c424")
+            .merchant_serial("2F5E9C0A7B3D4E1F60718293A4B5C6D7E8F90A1B")
+            .private_key_pem(&Secret::new(include_str!("../testdata/merchant_key.pkcs8.pem")))
+            .apiv3_key(Secret::new("0123456789abcdef0123456789abcdef"))
+            .build()
+            .unwrap();
+        WeChatPay::new(config)
+    }
+
+    /// Signing runs off the workers, the customs answers' verification
+    /// inline, the certificate download's decryption off them.
+    #[test]
+    fn only_signing_and_the_certificate_download_are_cpu_heavy() {
+        let certificates = Arc::new(PlatformCertificates::new());
+        let verifier: Arc<dyn Verifier> = certificates.clone();
+        let declare = DeclareInput {
+            out_trade_no: "20150806125346".into(),
+            transaction_id: "1000320306201511078440737890".into(),
+            customs: "SHANGHAI_ZS".into(),
+            merchant_customs_no: "123456".into(),
+            ..DeclareInput::default()
+        }
+        .validate()
+        .unwrap();
+        let declare = Declare::new(pay(), Arc::clone(&verifier), declare);
+        assert!(declare.prepare_is_cpu_heavy());
+        assert!(!declare.finish_is_cpu_heavy());
+
+        let request = VerifyCertificateInput {
+            out_trade_no: "20150806125346".into(),
+            transaction_id: "1000320306201511078440737890".into(),
+            customs: "SHANGHAI_ZS".into(),
+            merchant_customs_no: "123456".into(),
+            certificate_id: "330821198809085211".into(),
+            certificate_name: "张三".into(),
+            ..VerifyCertificateInput::default()
+        }
+        .validate()
+        .unwrap();
+        let verify = VerifyCertificate {
+            pay: pay(),
+            verifier: Arc::clone(&verifier),
+            request,
+            encrypt_with: EncryptWith::Newest(certificates),
+            padding: RsaPadding::default(),
+        };
+        assert!(verify.prepare_is_cpu_heavy());
+        assert!(!verify.finish_is_cpu_heavy());
+
+        let download = DownloadCertificates::new(pay(), verifier);
+        assert!(download.prepare_is_cpu_heavy());
+        assert!(download.finish_is_cpu_heavy());
     }
 }
