@@ -6,8 +6,11 @@
 //! before handing a send to a worker**, and commits every answer through
 //! [`plan::apply`]. Commits are grouped ([`Journal::commit_all`]): the
 //! intents of one scheduling pass together, before any of their sends is
-//! handed to a worker (one sync for the group), and the answers that have
-//! arrived together. At most `concurrency` sends and queries are in flight,
+//! handed to a worker (one sync for the group), and the answers, which need
+//! no sync (a lost answer is found again by a query), wait up to
+//! [`RunOptions::commit_within`] to ride along with the next group of
+//! intents, or with each other. A row whose answer is not committed yet is
+//! not looked at again until it is. At most `concurrency` sends and queries are in flight,
 //! on worker threads; the journal is only touched by the calling thread.
 //! It returns when every row is settled, when the deadline has passed (what
 //! is left is reported as pending, maybe-sent or not sent, and a later run
@@ -18,7 +21,7 @@
 //! into a [`SendOutcome`] or [`QueryOutcome`]. The runner never looks at
 //! HTTP itself.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -27,7 +30,9 @@ use std::time::Duration;
 
 use crate::bucket::Buckets;
 use crate::journal::{Journal, JournalError};
-use crate::plan::{self, Decision, Detail, Event, Phase, Policy, QueryOutcome, Row, RowId, SendKind, SendOutcome};
+use crate::plan::{
+    self, Decision, Detail, Event, Phase, Policy, QueryOutcome, Row, RowId, SendKind, SendOutcome, Transition,
+};
 use crate::time::Timestamp;
 
 /// Sends and queries for the runner, classified.
@@ -54,12 +59,35 @@ pub struct RunOptions {
     pub buckets: Buckets,
     /// How often the progress callback runs at least.
     pub progress_every: Duration,
+    /// How long an answer may wait before it is committed: answers are
+    /// committed with the next group of intents, or together once the
+    /// oldest has waited this long (or [`MAX_UNSAVED`] have gathered, the
+    /// run stops, or nothing else is in flight). Nothing is sent for such
+    /// a row meanwhile. Zero commits every group of answers as it arrives.
+    pub commit_within: Duration,
+    /// Intents committed ahead of free slots, at most: the intents of a
+    /// pass are committed together (one sync), so committing some ahead
+    /// makes fewer, larger groups. Each is sent when a slot frees up and its
+    /// merchant's bucket allows (before its lease ends, or it is not sent);
+    /// after a crash, those not sent yet are resolved by a query like any
+    /// intent. Zero commits intents for the free slots only.
+    pub intents_ahead: usize,
 }
+
+/// Answers gathered at most before they are committed.
+pub const MAX_UNSAVED: usize = 256;
 
 impl RunOptions {
     /// `policy` with 8 in flight, the default buckets and progress every second.
     pub fn new(policy: Policy) -> Self {
-        Self { policy, concurrency: 8, buckets: Buckets::default(), progress_every: Duration::from_secs(1) }
+        Self {
+            policy,
+            concurrency: 8,
+            buckets: Buckets::default(),
+            progress_every: Duration::from_secs(1),
+            commit_within: Duration::from_millis(50),
+            intents_ahead: 8,
+        }
     }
 }
 
@@ -216,78 +244,113 @@ pub fn run(
 
     let now = Timestamp::now();
     let mut p = Progress { started: now, now, ..Progress::default() };
-    let mut in_flight: HashSet<RowId> = HashSet::new();
+    // Every row the runner holds: with a worker, answered but not
+    // committed (`unsaved`), or intended and not sent yet (`ready`). Due
+    // rows among them are skipped, not read.
+    let mut held: HashSet<RowId> = HashSet::new();
+    // Sends and queries with a worker.
+    let mut dispatched = 0_usize;
+    let mut ready = Ready::default();
+    let mut unsaved = Unsaved::default();
     let mut last_progress = now;
     let result = loop {
         if stop.state() == ABANDON {
             break Ok(());
         }
-        finish_all(journal, &mut options, &mut in_flight, &mut p, done_rx.try_iter().collect())?;
+        dispatched -= unsaved.apply(&mut options, &mut held, done_rx.try_iter());
         let now = Timestamp::now();
         let mut wake = policy.deadline;
         let mut earlier = |t: Timestamp| wake = Some(wake.map_or(t, |w| w.min(t)));
-        if stop.state() == RUNNING && in_flight.len() < concurrency {
-            // Rows being queried are due too (and skipped).
-            let rows = match journal.due(now, (concurrency - in_flight.len()) * scan_per_slot + in_flight.len()) {
-                Ok(r) => r,
-                Err(e) => break Err(e),
-            };
-            // The intents of this pass, committed together before any of
-            // their sends is handed to a worker.
-            let mut intents = Vec::new();
-            for row in rows {
-                if in_flight.len() + intents.len() >= concurrency {
-                    break;
-                }
-                if in_flight.contains(&row.id) {
-                    continue;
-                }
-                let work = match plan::decide(&row, now, &policy) {
-                    Decision::Send(kind) => Work::Send(kind),
-                    Decision::Query => Work::Query,
+        let sending = stop.state() == RUNNING && policy.deadline.is_none_or(|d| now < d);
+        if sending {
+            dispatched += ready.dispatch(&job_tx, &mut options, &mut p, now, concurrency - dispatched, &mut earlier);
+        }
+        // The intents of this pass, committed together before any of
+        // their sends is handed to a worker.
+        let mut intents = Vec::new();
+        if sending && dispatched + ready.len() < concurrency {
+            // Room for sends (intents, committed ahead up to
+            // `intents_ahead`) and for queries (free slots only); the due
+            // rows are read until the first that finds no room.
+            let total = concurrency + options.intents_ahead;
+            let mut queries: Vec<Row> = Vec::new();
+            let buckets = &mut options.buckets;
+            let read = journal.due_each(now, (total - dispatched - ready.len()) * scan_per_slot, &held, &mut |row| {
+                let taken = dispatched + queries.len() + ready.len() + intents.len();
+                match plan::decide(&row, now, &policy) {
+                    Decision::Send(_) if taken >= total => false,
+                    Decision::Send(kind) => {
+                        // Its token is taken when it is sent.
+                        if let Ok(t) = plan::intent(&row, kind, now, &policy) {
+                            intents.push((t, kind));
+                        }
+                        true
+                    }
+                    Decision::Query if dispatched + queries.len() >= concurrency || taken >= total => false,
+                    Decision::Query => {
+                        match buckets.bucket(row.key.provider, &row.key.merchant).acquire(now) {
+                            Ok(()) => queries.push(row),
+                            Err(t) => earlier(t),
+                        }
+                        true
+                    }
                     Decision::Wait(t) => {
                         earlier(t);
-                        continue;
+                        true
                     }
-                    _ => continue,
-                };
-                if let Err(t) = options.buckets.bucket(row.key.provider, &row.key.merchant).acquire(now) {
-                    earlier(t);
-                    continue;
+                    _ => true,
                 }
-                match work {
-                    Work::Send(kind) => {
-                        let Ok(t) = plan::intent(&row, kind, now, &policy) else { continue };
-                        intents.push((t, kind));
-                    }
-                    Work::Query => {
-                        p.queries += 1;
-                        in_flight.insert(row.id);
-                        if job_tx.send(Job { row, work }).is_err() {
-                            break;
-                        }
-                    }
-                }
+            });
+            if let Err(e) = read {
+                break Err(e);
             }
-            if !intents.is_empty() {
-                let (ts, kinds): (Vec<_>, Vec<_>) = intents.into_iter().unzip();
-                // The intents are durable before any of their sends leaves.
-                let results = journal.commit_all(&ts);
-                for ((t, kind), result) in ts.into_iter().zip(kinds).zip(results) {
-                    match result {
-                        Ok(()) => {}
-                        Err(JournalError::Stale(_)) => continue,
-                        Err(e) => return Err(e),
-                    }
-                    p.sends += 1;
-                    in_flight.insert(t.row.id);
-                    if job_tx.send(Job { row: t.row, work: Work::Send(kind) }).is_err() {
-                        break;
-                    }
+            for row in queries {
+                p.queries += 1;
+                dispatched += 1;
+                held.insert(row.id);
+                if job_tx.send(Job { row, work: Work::Query }).is_err() {
+                    break;
                 }
             }
         }
-        if in_flight.is_empty() {
+        let flush_answers = !unsaved.is_empty()
+            && (unsaved.len() >= MAX_UNSAVED
+                || dispatched == 0
+                || stop.state() != RUNNING
+                || unsaved.since.is_some_and(|t| now.saturating_duration_since(t) >= options.commit_within));
+        if !intents.is_empty() || flush_answers {
+            let (ts, kinds): (Vec<_>, Vec<_>) = intents.into_iter().unzip();
+            // The intents are durable before any of their sends leaves;
+            // the answers gathered so far ride along.
+            let (ts, results) = match unsaved.commit_with(journal, &options, &mut p, &mut held, ts) {
+                Ok(r) => r,
+                Err(e) => break Err(e),
+            };
+            for ((t, kind), result) in ts.into_iter().zip(kinds).zip(results) {
+                match result {
+                    Ok(()) => {
+                        held.insert(t.row.id);
+                        ready.rows.push_back((t.row, kind));
+                    }
+                    Err(JournalError::Stale(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if sending {
+                dispatched +=
+                    ready.dispatch(&job_tx, &mut options, &mut p, now, concurrency - dispatched, &mut earlier);
+            }
+        }
+        if !sending
+            && !ready.is_empty()
+            && let Err(e) = ready.release(journal, &policy, &mut held, now)
+        {
+            break Err(e);
+        }
+        if let Some(since) = unsaved.since {
+            earlier(since + options.commit_within);
+        }
+        if held.is_empty() {
             if stop.state() != RUNNING {
                 break Ok(());
             }
@@ -307,17 +370,16 @@ pub fn run(
             .min(until_progress)
             .max(Duration::from_millis(1));
         match done_rx.recv_timeout(timeout) {
+            // With every other answer that has arrived meanwhile.
             Ok(done) => {
-                // With every other answer that has arrived meanwhile.
-                let dones = std::iter::once(done).chain(done_rx.try_iter()).collect();
-                finish_all(journal, &mut options, &mut in_flight, &mut p, dones)?;
+                dispatched -= unsaved.apply(&mut options, &mut held, std::iter::once(done).chain(done_rx.try_iter()));
             }
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
         }
         let now = Timestamp::now();
         if now.saturating_duration_since(last_progress) >= options.progress_every {
             p.now = now;
-            p.in_flight = in_flight.len();
+            p.in_flight = dispatched;
             progress(&p);
             last_progress = now;
         }
@@ -329,44 +391,172 @@ pub fn run(
         }
     }
     p.now = Timestamp::now();
-    p.in_flight = in_flight.len();
+    p.in_flight = dispatched;
     progress(&p);
     result.map(|()| p)
 }
 
-/// Commits the answers of finished jobs together (one transaction); an
-/// answer refused as stale is read and decided again on its own.
-fn finish_all(
-    journal: &mut dyn Journal,
-    options: &mut RunOptions,
-    in_flight: &mut HashSet<RowId>,
-    p: &mut Progress,
-    dones: Vec<Done>,
-) -> Result<(), JournalError> {
-    if dones.is_empty() {
-        return Ok(());
+/// Intents committed and not sent yet, oldest first: sent as slots free
+/// up and their merchants' buckets allow.
+#[derive(Default)]
+struct Ready {
+    rows: VecDeque<(Row, SendKind)>,
+}
+
+impl Ready {
+    fn len(&self) -> usize {
+        self.rows.len()
     }
-    let now = Timestamp::now();
-    let (mut answered, mut ts) = (Vec::with_capacity(dones.len()), Vec::with_capacity(dones.len()));
-    for done in dones {
-        in_flight.remove(&done.row.id);
-        // Applied to the row as it was sent or queried, without reading it
-        // again: the commit is refused (`Stale`) if the row has moved on
-        // since, and then it is read and the answer decided again.
-        count_answer(options, &done.row, &done);
-        let Ok(t) = plan::apply(&done.row, done.event.clone(), now, &options.policy) else { continue };
-        ts.push(t);
-        answered.push(done);
+
+    fn is_empty(&self) -> bool {
+        self.rows.is_empty()
     }
-    let results = journal.commit_all(&ts);
-    for ((done, t), result) in answered.iter().zip(&ts).zip(results) {
-        match result {
-            Ok(()) => committed(p, done, &done.row, t),
-            Err(JournalError::Stale(_)) => retry(journal, options, p, done)?,
-            Err(e) => return Err(e),
+
+    /// Hands up to `slots` of them to the workers (each after taking its
+    /// merchant's token); the number handed.
+    fn dispatch(
+        &mut self,
+        jobs: &mpsc::Sender<Job>,
+        options: &mut RunOptions,
+        p: &mut Progress,
+        now: Timestamp,
+        slots: usize,
+        earlier: &mut impl FnMut(Timestamp),
+    ) -> usize {
+        let mut sent = 0;
+        let mut i = 0;
+        while sent < slots && i < self.rows.len() {
+            let (row, _) = &self.rows[i];
+            if let Err(t) = options.buckets.bucket(row.key.provider, &row.key.merchant).acquire(now) {
+                earlier(t);
+                i += 1;
+                continue;
+            }
+            let Some((row, kind)) = self.rows.remove(i) else { break };
+            if jobs.send(Job { row, work: Work::Send(kind) }).is_err() {
+                break;
+            }
+            p.sends += 1;
+            sent += 1;
         }
+        sent
     }
-    Ok(())
+
+    /// Returns them to the queue, not sent (the run is stopping or past
+    /// its deadline). Should this fail, they stay intents and are
+    /// resolved by a query, as after a crash.
+    fn release(
+        &mut self,
+        journal: &mut dyn Journal,
+        policy: &Policy,
+        held: &mut HashSet<RowId>,
+        now: Timestamp,
+    ) -> Result<(), JournalError> {
+        let event = || {
+            Event::Sent(SendOutcome::NotSent(
+                Some(Duration::ZERO),
+                Detail::message("not sent: the run stopped before its turn came"),
+            ))
+        };
+        let ts: Vec<Transition> = self
+            .rows
+            .drain(..)
+            .filter_map(|(row, _)| {
+                held.remove(&row.id);
+                plan::apply(&row, event(), now, policy).ok()
+            })
+            .collect();
+        for result in journal.commit_all(&ts) {
+            match result {
+                Ok(()) | Err(JournalError::Stale(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Intents, as committed with answers, with their results.
+type Committed = (Vec<Transition>, Vec<Result<(), JournalError>>);
+
+/// Answers applied to their rows and not committed yet (their rows stay
+/// in the runner's `in_flight`, so that nothing is done with them meanwhile).
+#[derive(Default)]
+struct Unsaved {
+    dones: Vec<Done>,
+    /// `dones[i]` applied to its row.
+    ts: Vec<Transition>,
+    /// When the oldest of them arrived.
+    since: Option<Timestamp>,
+}
+
+impl Unsaved {
+    fn len(&self) -> usize {
+        self.dones.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.dones.is_empty()
+    }
+
+    /// Applies the answers of finished jobs to the rows they were given
+    /// (not read again: the commit is refused as stale if a row has moved
+    /// on since, and then it is read and the answer decided again).
+    /// A row whose answer the planner refuses is let go at once. Returns
+    /// how many answers there were.
+    fn apply(
+        &mut self,
+        options: &mut RunOptions,
+        held: &mut HashSet<RowId>,
+        dones: impl Iterator<Item = Done>,
+    ) -> usize {
+        let now = Timestamp::now();
+        let mut n = 0;
+        for done in dones {
+            n += 1;
+            count_answer(options, &done.row, &done);
+            let Ok(t) = plan::apply(&done.row, done.event.clone(), now, &options.policy) else {
+                held.remove(&done.row.id);
+                continue;
+            };
+            self.since.get_or_insert(now);
+            self.dones.push(done);
+            self.ts.push(t);
+        }
+        n
+    }
+
+    /// Commits the answers and `intents` in one transaction; returns the
+    /// intents with their results (an answer refused as stale is read and
+    /// decided again on its own).
+    fn commit_with(
+        &mut self,
+        journal: &mut dyn Journal,
+        options: &RunOptions,
+        p: &mut Progress,
+        held: &mut HashSet<RowId>,
+        intents: Vec<Transition>,
+    ) -> Result<Committed, JournalError> {
+        let dones = std::mem::take(&mut self.dones);
+        let mut ts = std::mem::take(&mut self.ts);
+        self.since = None;
+        for done in &dones {
+            held.remove(&done.row.id);
+        }
+        let answers = ts.len();
+        ts.extend(intents);
+        let mut results = journal.commit_all(&ts);
+        let intents = ts.split_off(answers);
+        let of_intents = results.split_off(answers.min(results.len()));
+        for ((done, t), result) in dones.iter().zip(&ts).zip(results) {
+            match result {
+                Ok(()) => committed(p, done, &done.row, t),
+                Err(JournalError::Stale(_)) => retry(journal, options, p, done)?,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((intents, of_intents))
+    }
 }
 
 /// Whether `done` answers `row` as it is now: if another worker has
