@@ -16,12 +16,22 @@
 //! is left is reported as pending, maybe-sent or not sent, and a later run
 //! goes on), or when asked to stop.
 //!
+//! Three things keep the journal's share of a declaration's CPU small
+//! (`cargo xtask bench --batch` measures it): intents are committed
+//! [ahead](RunOptions::intents_ahead) of the free slots, so that one sync
+//! covers many; answers [wait](RunOptions::commit_within) to be committed
+//! with them; and in an exclusive run (one runner owns the journal), the
+//! rows it committed are taken up again from memory when they are due
+//! instead of being read back (a few thousand at most; the journal is read
+//! for everything else). Rows held in memory are skipped by the journal's
+//! reads before they are decoded ([`Journal::due_each`]).
+//!
 //! The provider side is a [`Dispatch`]: it sends one declaration (or
 //! modify) or one query with the SDK's client and classifies the result
 //! into a [`SendOutcome`] or [`QueryOutcome`]. The runner never looks at
 //! HTTP itself.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -251,6 +261,12 @@ pub fn run(
     // Sends and queries with a worker.
     let mut dispatched = 0_usize;
     let mut ready = Ready::default();
+    // Rows as this run last committed them, by when they are due: in an
+    // exclusive run nobody else changes them, so they are not read again
+    // (at most LATER_MAX; the journal has every row anyway).
+    let mut later = Later { rows: BTreeMap::new(), max: if policy.exclusive { LATER_MAX } else { 0 } };
+    // Whether the journal's last read had rows to send, and when it was.
+    let (mut journal_sends, mut last_read) = (true, now);
     let mut unsaved = Unsaved::default();
     let mut last_progress = now;
     let result = loop {
@@ -266,51 +282,61 @@ pub fn run(
             dispatched += ready.dispatch(&job_tx, &mut options, &mut p, now, concurrency - dispatched, &mut earlier);
         }
         // The intents of this pass, committed together before any of
-        // their sends is handed to a worker.
-        let mut intents = Vec::new();
+        // their sends is handed to a worker, and its queries.
+        let mut pass = Pass::new(now, &policy, concurrency, options.intents_ahead, dispatched, ready.len());
+        let mut popped: Vec<RowId> = Vec::new();
+        let mut blocked = false;
         if sending && dispatched + ready.len() < concurrency {
-            // Room for sends (intents, committed ahead up to
-            // `intents_ahead`) and for queries (free slots only); the due
-            // rows are read until the first that finds no room.
-            let total = concurrency + options.intents_ahead;
-            let mut queries: Vec<Row> = Vec::new();
-            let buckets = &mut options.buckets;
-            let read = journal.due_each(now, (total - dispatched - ready.len()) * scan_per_slot, &held, &mut |row| {
-                let taken = dispatched + queries.len() + ready.len() + intents.len();
-                match plan::decide(&row, now, &policy) {
-                    Decision::Send(_) if taken >= total => false,
-                    Decision::Send(kind) => {
-                        // Its token is taken when it is sent.
-                        if let Ok(t) = plan::intent(&row, kind, now, &policy) {
-                            intents.push((t, kind));
-                        }
-                        true
-                    }
-                    Decision::Query if dispatched + queries.len() >= concurrency || taken >= total => false,
-                    Decision::Query => {
-                        match buckets.bucket(row.key.provider, &row.key.merchant).acquire(now) {
-                            Ok(()) => queries.push(row),
-                            Err(t) => earlier(t),
-                        }
-                        true
-                    }
-                    Decision::Wait(t) => {
-                        earlier(t);
-                        true
-                    }
-                    _ => true,
-                }
-            });
-            if let Err(e) = read {
-                break Err(e);
-            }
-            for row in queries {
-                p.queries += 1;
-                dispatched += 1;
-                held.insert(row.id);
-                if job_tx.send(Job { row, work: Work::Query }).is_err() {
+            // The rows this run committed last and holds, due first (held
+            // until the pass is over, so that the journal's read skips them)…
+            while let Some(entry) = later.rows.first_entry() {
+                if entry.key().0 > now {
                     break;
                 }
+                let row = entry.remove();
+                let id = row.id;
+                match pass.consider(row, &mut options.buckets) {
+                    Ok(()) => popped.push(id),
+                    Err(row) => {
+                        later.rows.insert((row.due_at.unwrap_or(now), id), row);
+                        blocked = true;
+                        break;
+                    }
+                }
+            }
+            // …then the journal's, read until the first that finds no room;
+            // not while rows it holds wait for a slot, unless the journal's
+            // last read had sends (which go ahead of the slots) or a while
+            // has passed.
+            let worth = !blocked || journal_sends || now.saturating_duration_since(last_read) >= READ_AT_LEAST;
+            if pass.room() > 0 && worth {
+                last_read = now;
+                let before = pass.intents.len();
+                let buckets = &mut options.buckets;
+                let read = journal
+                    .due_each(now, pass.room() * scan_per_slot, &held, &mut |row| pass.consider(row, buckets).is_ok());
+                if let Err(e) = read {
+                    break Err(e);
+                }
+                journal_sends = pass.intents.len() > before;
+            }
+        }
+        if let Some(t) = pass.wake {
+            earlier(t);
+        }
+        let Pass { intents, queries, .. } = pass;
+        // Those taken from `later` and passed over are the journal's again.
+        for id in popped.drain(..) {
+            if !queries.iter().any(|r| r.id == id) && !intents.iter().any(|(t, _)| t.row.id == id) {
+                held.remove(&id);
+            }
+        }
+        for row in queries {
+            p.queries += 1;
+            dispatched += 1;
+            held.insert(row.id);
+            if job_tx.send(Job { row, work: Work::Query }).is_err() {
+                break;
             }
         }
         let flush_answers = !unsaved.is_empty()
@@ -322,7 +348,7 @@ pub fn run(
             let (ts, kinds): (Vec<_>, Vec<_>) = intents.into_iter().unzip();
             // The intents are durable before any of their sends leaves;
             // the answers gathered so far ride along.
-            let (ts, results) = match unsaved.commit_with(journal, &options, &mut p, &mut held, ts) {
+            let (ts, results) = match unsaved.commit_with(journal, &options, &mut p, &mut held, ts, &mut later) {
                 Ok(r) => r,
                 Err(e) => break Err(e),
             };
@@ -332,7 +358,10 @@ pub fn run(
                         held.insert(t.row.id);
                         ready.rows.push_back((t.row, kind));
                     }
-                    Err(JournalError::Stale(_)) => {}
+                    // Moved on meanwhile: the journal has it.
+                    Err(JournalError::Stale(_)) => {
+                        held.remove(&t.row.id);
+                    }
                     Err(e) => return Err(e),
                 }
             }
@@ -341,11 +370,19 @@ pub fn run(
                     ready.dispatch(&job_tx, &mut options, &mut p, now, concurrency - dispatched, &mut earlier);
             }
         }
-        if !sending
-            && !ready.is_empty()
-            && let Err(e) = ready.release(journal, &policy, &mut held, now)
-        {
-            break Err(e);
+        if !sending {
+            // Nothing more is sent: what the run holds is let go.
+            for ((_, id), _) in std::mem::take(&mut later.rows) {
+                held.remove(&id);
+            }
+            if !ready.is_empty()
+                && let Err(e) = ready.release(journal, &policy, &mut held, now)
+            {
+                break Err(e);
+            }
+        }
+        if let Some(((due, _), _)) = later.rows.first_key_value() {
+            earlier(*due);
         }
         if let Some(since) = unsaved.since {
             earlier(since + options.commit_within);
@@ -394,6 +431,106 @@ pub fn run(
     p.in_flight = dispatched;
     progress(&p);
     result.map(|()| p)
+}
+
+/// Rows kept in memory to be taken up again when due, at most.
+const LATER_MAX: usize = 4096;
+
+/// Rows as this run last committed them, by when they are due, to be
+/// taken up again without reading them back (at most `max`; none unless
+/// the run is exclusive: another worker may change a shared journal's rows).
+struct Later {
+    rows: BTreeMap<(Timestamp, RowId), Row>,
+    max: usize,
+}
+
+impl Later {
+    /// Keeps `row` (held from now on) if it is due again and there is room.
+    fn keep(&mut self, row: Row, held: &mut HashSet<RowId>) {
+        if let Some(due) = row.due_at
+            && self.rows.len() < self.max
+        {
+            held.insert(row.id);
+            self.rows.insert((due, row.id), row);
+        }
+    }
+}
+
+/// How often the journal's due rows are read at least, while the rows the
+/// runner holds keep it busy.
+const READ_AT_LEAST: Duration = Duration::from_millis(100);
+
+/// What one scheduling pass takes from the due rows: sends (as intents, up
+/// to `intents_ahead` beyond the free slots) and queries (free slots only).
+struct Pass<'a> {
+    now: Timestamp,
+    policy: &'a Policy,
+    concurrency: usize,
+    /// Slots plus intents ahead.
+    total: usize,
+    dispatched: usize,
+    ready: usize,
+    intents: Vec<(Transition, SendKind)>,
+    queries: Vec<Row>,
+    /// The earliest time a row it passed over can be taken.
+    wake: Option<Timestamp>,
+}
+
+impl<'a> Pass<'a> {
+    fn new(
+        now: Timestamp,
+        policy: &'a Policy,
+        concurrency: usize,
+        ahead: usize,
+        dispatched: usize,
+        ready: usize,
+    ) -> Self {
+        let total = concurrency + ahead;
+        Self {
+            now,
+            policy,
+            concurrency,
+            total,
+            dispatched,
+            ready,
+            intents: Vec::new(),
+            queries: Vec::new(),
+            wake: None,
+        }
+    }
+
+    /// Rows it can still take.
+    fn room(&self) -> usize {
+        self.total.saturating_sub(self.dispatched + self.ready + self.intents.len() + self.queries.len())
+    }
+
+    fn earlier(&mut self, t: Timestamp) {
+        self.wake = Some(self.wake.map_or(t, |w| w.min(t)));
+    }
+
+    /// Takes `row` if it is to be sent or queried and there is room (a
+    /// query takes its merchant's token now, a send when it is sent);
+    /// `Err(row)` when there is no room for it.
+    fn consider(&mut self, row: Row, buckets: &mut Buckets) -> Result<(), Row> {
+        match plan::decide(&row, self.now, self.policy) {
+            Decision::Send(_) if self.room() == 0 => return Err(row),
+            Decision::Send(kind) => {
+                if let Ok(t) = plan::intent(&row, kind, self.now, self.policy) {
+                    self.intents.push((t, kind));
+                }
+            }
+            Decision::Query if self.room() == 0 || self.dispatched + self.queries.len() >= self.concurrency => {
+                return Err(row);
+            }
+            Decision::Query => match buckets.bucket(row.key.provider, &row.key.merchant).acquire(self.now) {
+                Ok(()) => self.queries.push(row),
+                Err(t) => self.earlier(t),
+            },
+            Decision::Wait(t) => self.earlier(t),
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 /// Intents committed and not sent yet, oldest first: sent as slots free
@@ -536,6 +673,7 @@ impl Unsaved {
         p: &mut Progress,
         held: &mut HashSet<RowId>,
         intents: Vec<Transition>,
+        later: &mut Later,
     ) -> Result<Committed, JournalError> {
         let dones = std::mem::take(&mut self.dones);
         let mut ts = std::mem::take(&mut self.ts);
@@ -548,9 +686,12 @@ impl Unsaved {
         let mut results = journal.commit_all(&ts);
         let intents = ts.split_off(answers);
         let of_intents = results.split_off(answers.min(results.len()));
-        for ((done, t), result) in dones.iter().zip(&ts).zip(results) {
+        for ((done, t), result) in dones.iter().zip(ts).zip(results) {
             match result {
-                Ok(()) => committed(p, done, &done.row, t),
+                Ok(()) => {
+                    committed(p, done, &done.row, &t);
+                    later.keep(t.row, held);
+                }
                 Err(JournalError::Stale(_)) => retry(journal, options, p, done)?,
                 Err(e) => return Err(e),
             }

@@ -274,6 +274,15 @@ impl Dispatch for StopsAtFirstSend {
 }
 
 #[test]
+fn an_exclusive_run_reads_each_row_from_the_journal_about_once() {
+    // A send and two queries each, but the rows it committed are taken up
+    // again from memory, not read back.
+    let (answers, _, read) = answers_and_groups(Duration::from_millis(5));
+    assert_eq!(answers, 120);
+    assert!(read < 60, "{read} due rows read for 40 declarations' 120 steps");
+}
+
+#[test]
 fn intents_committed_ahead_and_not_sent_go_back_to_the_queue_when_the_run_stops() {
     let dir = Dir::new("runner-ahead");
     let mut j = SqliteJournal::open(dir.file("j.sqlite"), Access::Exclusive).unwrap();
@@ -308,6 +317,8 @@ struct Recording {
     groups: Arc<Mutex<Vec<Vec<RowId>>>>,
     /// Every group committed: (intents, other transitions).
     mixes: Vec<(usize, usize)>,
+    /// Due rows the runner was given.
+    rows_read: usize,
 }
 
 impl Journal for Recording {
@@ -341,7 +352,11 @@ impl Journal for Recording {
         skip: &std::collections::HashSet<RowId>,
         each: &mut dyn FnMut(Row) -> bool,
     ) -> Result<(), JournalError> {
-        self.inner.due_each(now, limit, skip, each)
+        let read = &mut self.rows_read;
+        self.inner.due_each(now, limit, skip, &mut |row| {
+            *read += 1;
+            each(row)
+        })
     }
     fn leased(&mut self) -> Result<Vec<Row>, JournalError> {
         self.inner.leased()
@@ -436,6 +451,7 @@ fn the_intents_of_a_group_are_all_committed_before_any_of_its_sends() {
         inner: SqliteJournal::open(&path, Access::Shared).unwrap(),
         groups: Arc::clone(&groups),
         mixes: Vec::new(),
+        rows_read: 0,
     };
     admit(&mut j.inner, 40);
     let witness = Arc::new(Witness {
@@ -478,13 +494,14 @@ impl Dispatch for Staggered {
 }
 
 /// 40 declarations with answers arriving one by one, committed after at
-/// most `within`: (answers, groups they were committed in).
-fn answers_and_groups(within: Duration) -> (usize, usize) {
+/// most `within`: (answers, groups they were committed in, due rows read).
+fn answers_and_groups(within: Duration) -> (usize, usize, usize) {
     let dir = Dir::new("runner-unsaved");
     let mut j = Recording {
         inner: SqliteJournal::open(dir.file("j.sqlite"), Access::Exclusive).unwrap(),
         groups: Arc::new(Mutex::new(Vec::new())),
         mixes: Vec::new(),
+        rows_read: 0,
     };
     admit(&mut j.inner, 40);
     let fake = Arc::new(Fake::new(0, 7));
@@ -495,17 +512,18 @@ fn answers_and_groups(within: Duration) -> (usize, usize) {
     assert_eq!(p.settled_success, 40, "{p:?}");
     assert_exactly_once(&fake, &mut j.inner, 40);
     let answers: usize = j.mixes.iter().map(|m| m.1).sum();
-    (answers, j.mixes.iter().filter(|m| m.1 > 0).count())
+    (answers, j.mixes.iter().filter(|m| m.1 > 0).count(), j.rows_read)
 }
 
 #[test]
 fn answers_wait_at_most_commit_within_and_are_committed_together() {
     // Gathered for 40 ms: several answers per commit…
-    let (answers, groups) = answers_and_groups(Duration::from_millis(40));
+    let (answers, groups, _) = answers_and_groups(Duration::from_millis(40));
     assert!(groups * 3 <= answers, "answers are committed several at a time: {answers} in {groups} groups");
     // …and with no wait, committed as they arrive: the same outcome, in many more commits.
-    let (answers_now, groups_now) = answers_and_groups(Duration::ZERO);
-    assert_eq!(answers_now, answers);
+    let (answers_now, groups_now, _) = answers_and_groups(Duration::ZERO);
+    // Three each (a send, two queries): none was stale, nothing was sent or queried twice.
+    assert_eq!((answers, answers_now), (120, 120));
     assert!(groups_now > groups * 3, "{groups_now} groups without waiting, {groups} with");
 }
 
