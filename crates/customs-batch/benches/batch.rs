@@ -258,6 +258,23 @@ impl Journal for Timed {
     fn due(&mut self, now: Timestamp, limit: usize) -> Result<Vec<plan::Row>, JournalError> {
         self.time(|j| j.due(now, limit))
     }
+    fn due_skipping(
+        &mut self,
+        now: Timestamp,
+        limit: usize,
+        skip: &std::collections::HashSet<RowId>,
+    ) -> Result<Vec<plan::Row>, JournalError> {
+        self.time(|j| j.due_skipping(now, limit, skip))
+    }
+    fn due_each(
+        &mut self,
+        now: Timestamp,
+        limit: usize,
+        skip: &std::collections::HashSet<RowId>,
+        each: &mut dyn FnMut(plan::Row) -> bool,
+    ) -> Result<(), JournalError> {
+        self.time(|j| j.due_each(now, limit, skip, each))
+    }
     fn leased(&mut self) -> Result<Vec<plan::Row>, JournalError> {
         self.time(SqliteJournal::leased)
     }
@@ -554,6 +571,8 @@ fn throughput_bench(a: &Args) -> Value {
         concurrency: 8,
         buckets: Buckets::new(qfpay_limits, Limits::unlimited()),
         progress_every: Duration::from_secs(1),
+        commit_within: Duration::from_millis(50),
+        intents_ahead: 8,
     };
     let p = runner::run(&mut j, &dispatch, run, &Stop::new(), &mut |_| {}).unwrap();
     let elapsed = started.elapsed();

@@ -68,6 +68,8 @@ fn options(owner: &str) -> RunOptions {
         concurrency: 8,
         buckets: Buckets::new(Limits::unlimited(), Limits::unlimited()),
         progress_every: Duration::from_secs(1),
+        commit_within: Duration::from_millis(50),
+        intents_ahead: 8,
     }
 }
 

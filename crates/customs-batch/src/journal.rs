@@ -23,6 +23,7 @@
 //! ([`JournalError::Stale`]) if the row has moved on. A commit returns only
 //! once it is durable.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use crate::input::{InputDeclaration, LineError};
@@ -219,6 +220,35 @@ pub trait Journal {
 
     /// Rows due at `now` (oldest due first), at most `limit`.
     fn due(&mut self, now: Timestamp, limit: usize) -> Result<Vec<Row>, JournalError>;
+
+    /// [`due`](Journal::due), leaving out the rows in `skip` (the runner's
+    /// rows in flight): they are neither counted in `limit` nor returned,
+    /// and a journal should not even decode them. The default reads them
+    /// and drops them.
+    fn due_skipping(&mut self, now: Timestamp, limit: usize, skip: &HashSet<RowId>) -> Result<Vec<Row>, JournalError> {
+        let mut rows = self.due(now, limit.saturating_add(skip.len()))?;
+        rows.retain(|r| !skip.contains(&r.id));
+        rows.truncate(limit);
+        Ok(rows)
+    }
+
+    /// [`due_skipping`](Journal::due_skipping), one row at a time to
+    /// `each`, until it returns `false`: a journal that streams its rows
+    /// does not read (nor decode) the rest.
+    fn due_each(
+        &mut self,
+        now: Timestamp,
+        limit: usize,
+        skip: &HashSet<RowId>,
+        each: &mut dyn FnMut(Row) -> bool,
+    ) -> Result<(), JournalError> {
+        for row in self.due_skipping(now, limit, skip)? {
+            if !each(row) {
+                break;
+            }
+        }
+        Ok(())
+    }
 
     /// Rows whose intent is leased to a worker (to take over those of a
     /// worker that is gone).

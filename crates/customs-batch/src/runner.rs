@@ -6,19 +6,32 @@
 //! before handing a send to a worker**, and commits every answer through
 //! [`plan::apply`]. Commits are grouped ([`Journal::commit_all`]): the
 //! intents of one scheduling pass together, before any of their sends is
-//! handed to a worker (one sync for the group), and the answers that have
-//! arrived together. At most `concurrency` sends and queries are in flight,
+//! handed to a worker (one sync for the group), and the answers, which need
+//! no sync (a lost answer is found again by a query), wait up to
+//! [`RunOptions::commit_within`] to ride along with the next group of
+//! intents, or with each other. A row whose answer is not committed yet is
+//! not looked at again until it is. At most `concurrency` sends and queries are in flight,
 //! on worker threads; the journal is only touched by the calling thread.
 //! It returns when every row is settled, when the deadline has passed (what
 //! is left is reported as pending, maybe-sent or not sent, and a later run
 //! goes on), or when asked to stop.
+//!
+//! Three things keep the journal's share of a declaration's CPU small
+//! (`cargo xtask bench --batch` measures it): intents are committed
+//! [ahead](RunOptions::intents_ahead) of the free slots, so that one sync
+//! covers many; answers [wait](RunOptions::commit_within) to be committed
+//! with them; and in an exclusive run (one runner owns the journal), the
+//! rows it committed are taken up again from memory when they are due
+//! instead of being read back (a few thousand at most; the journal is read
+//! for everything else). Rows held in memory are skipped by the journal's
+//! reads before they are decoded ([`Journal::due_each`]).
 //!
 //! The provider side is a [`Dispatch`]: it sends one declaration (or
 //! modify) or one query with the SDK's client and classifies the result
 //! into a [`SendOutcome`] or [`QueryOutcome`]. The runner never looks at
 //! HTTP itself.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -27,7 +40,9 @@ use std::time::Duration;
 
 use crate::bucket::Buckets;
 use crate::journal::{Journal, JournalError};
-use crate::plan::{self, Decision, Detail, Event, Phase, Policy, QueryOutcome, Row, RowId, SendKind, SendOutcome};
+use crate::plan::{
+    self, Decision, Detail, Event, Phase, Policy, QueryOutcome, Row, RowId, SendKind, SendOutcome, Transition,
+};
 use crate::time::Timestamp;
 
 /// Sends and queries for the runner, classified.
@@ -54,12 +69,35 @@ pub struct RunOptions {
     pub buckets: Buckets,
     /// How often the progress callback runs at least.
     pub progress_every: Duration,
+    /// How long an answer may wait before it is committed: answers are
+    /// committed with the next group of intents, or together once the
+    /// oldest has waited this long (or [`MAX_UNSAVED`] have gathered, the
+    /// run stops, or nothing else is in flight). Nothing is sent for such
+    /// a row meanwhile. Zero commits every group of answers as it arrives.
+    pub commit_within: Duration,
+    /// Intents committed ahead of free slots, at most: the intents of a
+    /// pass are committed together (one sync), so committing some ahead
+    /// makes fewer, larger groups. Each is sent when a slot frees up and its
+    /// merchant's bucket allows (before its lease ends, or it is not sent);
+    /// after a crash, those not sent yet are resolved by a query like any
+    /// intent. Zero commits intents for the free slots only.
+    pub intents_ahead: usize,
 }
+
+/// Answers gathered at most before they are committed.
+pub const MAX_UNSAVED: usize = 256;
 
 impl RunOptions {
     /// `policy` with 8 in flight, the default buckets and progress every second.
     pub fn new(policy: Policy) -> Self {
-        Self { policy, concurrency: 8, buckets: Buckets::default(), progress_every: Duration::from_secs(1) }
+        Self {
+            policy,
+            concurrency: 8,
+            buckets: Buckets::default(),
+            progress_every: Duration::from_secs(1),
+            commit_within: Duration::from_millis(50),
+            intents_ahead: 8,
+        }
     }
 }
 
@@ -216,78 +254,140 @@ pub fn run(
 
     let now = Timestamp::now();
     let mut p = Progress { started: now, now, ..Progress::default() };
-    let mut in_flight: HashSet<RowId> = HashSet::new();
+    // Every row the runner holds: with a worker, answered but not
+    // committed (`unsaved`), or intended and not sent yet (`ready`). Due
+    // rows among them are skipped, not read.
+    let mut held: HashSet<RowId> = HashSet::new();
+    // Sends and queries with a worker.
+    let mut dispatched = 0_usize;
+    let mut ready = Ready::default();
+    // Rows as this run last committed them, by when they are due: in an
+    // exclusive run nobody else changes them, so they are not read again
+    // (at most LATER_MAX; the journal has every row anyway).
+    let mut later = Later { rows: BTreeMap::new(), max: if policy.exclusive { LATER_MAX } else { 0 } };
+    // Whether the journal's last read had rows to send, and when it was.
+    let (mut journal_sends, mut last_read) = (true, now);
+    let mut unsaved = Unsaved::default();
     let mut last_progress = now;
     let result = loop {
         if stop.state() == ABANDON {
             break Ok(());
         }
-        finish_all(journal, &mut options, &mut in_flight, &mut p, done_rx.try_iter().collect())?;
+        dispatched -= unsaved.apply(&mut options, &mut held, done_rx.try_iter());
         let now = Timestamp::now();
         let mut wake = policy.deadline;
         let mut earlier = |t: Timestamp| wake = Some(wake.map_or(t, |w| w.min(t)));
-        if stop.state() == RUNNING && in_flight.len() < concurrency {
-            // Rows being queried are due too (and skipped).
-            let rows = match journal.due(now, (concurrency - in_flight.len()) * scan_per_slot + in_flight.len()) {
-                Ok(r) => r,
-                Err(e) => break Err(e),
-            };
-            // The intents of this pass, committed together before any of
-            // their sends is handed to a worker.
-            let mut intents = Vec::new();
-            for row in rows {
-                if in_flight.len() + intents.len() >= concurrency {
+        let sending = stop.state() == RUNNING && policy.deadline.is_none_or(|d| now < d);
+        if sending {
+            dispatched += ready.dispatch(&job_tx, &mut options, &mut p, now, concurrency - dispatched, &mut earlier);
+        }
+        // The intents of this pass, committed together before any of
+        // their sends is handed to a worker, and its queries.
+        let mut pass = Pass::new(now, &policy, concurrency, options.intents_ahead, dispatched, ready.len());
+        let mut popped: Vec<RowId> = Vec::new();
+        let mut blocked = false;
+        if sending && dispatched + ready.len() < concurrency {
+            // The rows this run committed last and holds, due first (held
+            // until the pass is over, so that the journal's read skips them)…
+            while let Some(entry) = later.rows.first_entry() {
+                if entry.key().0 > now {
                     break;
                 }
-                if in_flight.contains(&row.id) {
-                    continue;
-                }
-                let work = match plan::decide(&row, now, &policy) {
-                    Decision::Send(kind) => Work::Send(kind),
-                    Decision::Query => Work::Query,
-                    Decision::Wait(t) => {
-                        earlier(t);
-                        continue;
-                    }
-                    _ => continue,
-                };
-                if let Err(t) = options.buckets.bucket(row.key.provider, &row.key.merchant).acquire(now) {
-                    earlier(t);
-                    continue;
-                }
-                match work {
-                    Work::Send(kind) => {
-                        let Ok(t) = plan::intent(&row, kind, now, &policy) else { continue };
-                        intents.push((t, kind));
-                    }
-                    Work::Query => {
-                        p.queries += 1;
-                        in_flight.insert(row.id);
-                        if job_tx.send(Job { row, work }).is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-            if !intents.is_empty() {
-                let (ts, kinds): (Vec<_>, Vec<_>) = intents.into_iter().unzip();
-                // The intents are durable before any of their sends leaves.
-                let results = journal.commit_all(&ts);
-                for ((t, kind), result) in ts.into_iter().zip(kinds).zip(results) {
-                    match result {
-                        Ok(()) => {}
-                        Err(JournalError::Stale(_)) => continue,
-                        Err(e) => return Err(e),
-                    }
-                    p.sends += 1;
-                    in_flight.insert(t.row.id);
-                    if job_tx.send(Job { row: t.row, work: Work::Send(kind) }).is_err() {
+                let row = entry.remove();
+                let id = row.id;
+                match pass.consider(row, &mut options.buckets) {
+                    Ok(()) => popped.push(id),
+                    Err(row) => {
+                        later.rows.insert((row.due_at.unwrap_or(now), id), row);
+                        blocked = true;
                         break;
                     }
                 }
             }
+            // …then the journal's, read until the first that finds no room;
+            // not while rows it holds wait for a slot, unless the journal's
+            // last read had sends (which go ahead of the slots) or a while
+            // has passed.
+            let worth = !blocked || journal_sends || now.saturating_duration_since(last_read) >= READ_AT_LEAST;
+            if pass.room() > 0 && worth {
+                last_read = now;
+                let before = pass.intents.len();
+                let buckets = &mut options.buckets;
+                let read = journal
+                    .due_each(now, pass.room() * scan_per_slot, &held, &mut |row| pass.consider(row, buckets).is_ok());
+                if let Err(e) = read {
+                    break Err(e);
+                }
+                journal_sends = pass.intents.len() > before;
+            }
         }
-        if in_flight.is_empty() {
+        if let Some(t) = pass.wake {
+            earlier(t);
+        }
+        let Pass { intents, queries, .. } = pass;
+        // Those taken from `later` and passed over are the journal's again.
+        for id in popped.drain(..) {
+            if !queries.iter().any(|r| r.id == id) && !intents.iter().any(|(t, _)| t.row.id == id) {
+                held.remove(&id);
+            }
+        }
+        for row in queries {
+            p.queries += 1;
+            dispatched += 1;
+            held.insert(row.id);
+            if job_tx.send(Job { row, work: Work::Query }).is_err() {
+                break;
+            }
+        }
+        let flush_answers = !unsaved.is_empty()
+            && (unsaved.len() >= MAX_UNSAVED
+                || dispatched == 0
+                || stop.state() != RUNNING
+                || unsaved.since.is_some_and(|t| now.saturating_duration_since(t) >= options.commit_within));
+        if !intents.is_empty() || flush_answers {
+            let (ts, kinds): (Vec<_>, Vec<_>) = intents.into_iter().unzip();
+            // The intents are durable before any of their sends leaves;
+            // the answers gathered so far ride along.
+            let (ts, results) = match unsaved.commit_with(journal, &options, &mut p, &mut held, ts, &mut later) {
+                Ok(r) => r,
+                Err(e) => break Err(e),
+            };
+            for ((t, kind), result) in ts.into_iter().zip(kinds).zip(results) {
+                match result {
+                    Ok(()) => {
+                        held.insert(t.row.id);
+                        ready.rows.push_back((t.row, kind));
+                    }
+                    // Moved on meanwhile: the journal has it.
+                    Err(JournalError::Stale(_)) => {
+                        held.remove(&t.row.id);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if sending {
+                dispatched +=
+                    ready.dispatch(&job_tx, &mut options, &mut p, now, concurrency - dispatched, &mut earlier);
+            }
+        }
+        if !sending {
+            // Nothing more is sent: what the run holds is let go.
+            for ((_, id), _) in std::mem::take(&mut later.rows) {
+                held.remove(&id);
+            }
+            if !ready.is_empty()
+                && let Err(e) = ready.release(journal, &policy, &mut held, now)
+            {
+                break Err(e);
+            }
+        }
+        if let Some(((due, _), _)) = later.rows.first_key_value() {
+            earlier(*due);
+        }
+        if let Some(since) = unsaved.since {
+            earlier(since + options.commit_within);
+        }
+        if held.is_empty() {
             if stop.state() != RUNNING {
                 break Ok(());
             }
@@ -307,17 +407,16 @@ pub fn run(
             .min(until_progress)
             .max(Duration::from_millis(1));
         match done_rx.recv_timeout(timeout) {
+            // With every other answer that has arrived meanwhile.
             Ok(done) => {
-                // With every other answer that has arrived meanwhile.
-                let dones = std::iter::once(done).chain(done_rx.try_iter()).collect();
-                finish_all(journal, &mut options, &mut in_flight, &mut p, dones)?;
+                dispatched -= unsaved.apply(&mut options, &mut held, std::iter::once(done).chain(done_rx.try_iter()));
             }
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
         }
         let now = Timestamp::now();
         if now.saturating_duration_since(last_progress) >= options.progress_every {
             p.now = now;
-            p.in_flight = in_flight.len();
+            p.in_flight = dispatched;
             progress(&p);
             last_progress = now;
         }
@@ -329,44 +428,276 @@ pub fn run(
         }
     }
     p.now = Timestamp::now();
-    p.in_flight = in_flight.len();
+    p.in_flight = dispatched;
     progress(&p);
     result.map(|()| p)
 }
 
-/// Commits the answers of finished jobs together (one transaction); an
-/// answer refused as stale is read and decided again on its own.
-fn finish_all(
-    journal: &mut dyn Journal,
-    options: &mut RunOptions,
-    in_flight: &mut HashSet<RowId>,
-    p: &mut Progress,
-    dones: Vec<Done>,
-) -> Result<(), JournalError> {
-    if dones.is_empty() {
-        return Ok(());
-    }
-    let now = Timestamp::now();
-    let (mut answered, mut ts) = (Vec::with_capacity(dones.len()), Vec::with_capacity(dones.len()));
-    for done in dones {
-        in_flight.remove(&done.row.id);
-        // Applied to the row as it was sent or queried, without reading it
-        // again: the commit is refused (`Stale`) if the row has moved on
-        // since, and then it is read and the answer decided again.
-        count_answer(options, &done.row, &done);
-        let Ok(t) = plan::apply(&done.row, done.event.clone(), now, &options.policy) else { continue };
-        ts.push(t);
-        answered.push(done);
-    }
-    let results = journal.commit_all(&ts);
-    for ((done, t), result) in answered.iter().zip(&ts).zip(results) {
-        match result {
-            Ok(()) => committed(p, done, &done.row, t),
-            Err(JournalError::Stale(_)) => retry(journal, options, p, done)?,
-            Err(e) => return Err(e),
+/// Rows kept in memory to be taken up again when due, at most.
+const LATER_MAX: usize = 4096;
+
+/// Rows as this run last committed them, by when they are due, to be
+/// taken up again without reading them back (at most `max`; none unless
+/// the run is exclusive: another worker may change a shared journal's rows).
+struct Later {
+    rows: BTreeMap<(Timestamp, RowId), Row>,
+    max: usize,
+}
+
+impl Later {
+    /// Keeps `row` (held from now on) if it is due again and there is room.
+    fn keep(&mut self, row: Row, held: &mut HashSet<RowId>) {
+        if let Some(due) = row.due_at
+            && self.rows.len() < self.max
+        {
+            held.insert(row.id);
+            self.rows.insert((due, row.id), row);
         }
     }
-    Ok(())
+}
+
+/// How often the journal's due rows are read at least, while the rows the
+/// runner holds keep it busy.
+const READ_AT_LEAST: Duration = Duration::from_millis(100);
+
+/// What one scheduling pass takes from the due rows: sends (as intents, up
+/// to `intents_ahead` beyond the free slots) and queries (free slots only).
+struct Pass<'a> {
+    now: Timestamp,
+    policy: &'a Policy,
+    concurrency: usize,
+    /// Slots plus intents ahead.
+    total: usize,
+    dispatched: usize,
+    ready: usize,
+    intents: Vec<(Transition, SendKind)>,
+    queries: Vec<Row>,
+    /// The earliest time a row it passed over can be taken.
+    wake: Option<Timestamp>,
+}
+
+impl<'a> Pass<'a> {
+    fn new(
+        now: Timestamp,
+        policy: &'a Policy,
+        concurrency: usize,
+        ahead: usize,
+        dispatched: usize,
+        ready: usize,
+    ) -> Self {
+        let total = concurrency + ahead;
+        Self {
+            now,
+            policy,
+            concurrency,
+            total,
+            dispatched,
+            ready,
+            intents: Vec::new(),
+            queries: Vec::new(),
+            wake: None,
+        }
+    }
+
+    /// Rows it can still take.
+    fn room(&self) -> usize {
+        self.total.saturating_sub(self.dispatched + self.ready + self.intents.len() + self.queries.len())
+    }
+
+    fn earlier(&mut self, t: Timestamp) {
+        self.wake = Some(self.wake.map_or(t, |w| w.min(t)));
+    }
+
+    /// Takes `row` if it is to be sent or queried and there is room (a
+    /// query takes its merchant's token now, a send when it is sent);
+    /// `Err(row)` when there is no room for it.
+    fn consider(&mut self, row: Row, buckets: &mut Buckets) -> Result<(), Row> {
+        match plan::decide(&row, self.now, self.policy) {
+            Decision::Send(_) if self.room() == 0 => return Err(row),
+            Decision::Send(kind) => {
+                if let Ok(t) = plan::intent(&row, kind, self.now, self.policy) {
+                    self.intents.push((t, kind));
+                }
+            }
+            Decision::Query if self.room() == 0 || self.dispatched + self.queries.len() >= self.concurrency => {
+                return Err(row);
+            }
+            Decision::Query => match buckets.bucket(row.key.provider, &row.key.merchant).acquire(self.now) {
+                Ok(()) => self.queries.push(row),
+                Err(t) => self.earlier(t),
+            },
+            Decision::Wait(t) => self.earlier(t),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Intents committed and not sent yet, oldest first: sent as slots free
+/// up and their merchants' buckets allow.
+#[derive(Default)]
+struct Ready {
+    rows: VecDeque<(Row, SendKind)>,
+}
+
+impl Ready {
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Hands up to `slots` of them to the workers (each after taking its
+    /// merchant's token); the number handed.
+    fn dispatch(
+        &mut self,
+        jobs: &mpsc::Sender<Job>,
+        options: &mut RunOptions,
+        p: &mut Progress,
+        now: Timestamp,
+        slots: usize,
+        earlier: &mut impl FnMut(Timestamp),
+    ) -> usize {
+        let mut sent = 0;
+        let mut i = 0;
+        while sent < slots && i < self.rows.len() {
+            let (row, _) = &self.rows[i];
+            if let Err(t) = options.buckets.bucket(row.key.provider, &row.key.merchant).acquire(now) {
+                earlier(t);
+                i += 1;
+                continue;
+            }
+            let Some((row, kind)) = self.rows.remove(i) else { break };
+            if jobs.send(Job { row, work: Work::Send(kind) }).is_err() {
+                break;
+            }
+            p.sends += 1;
+            sent += 1;
+        }
+        sent
+    }
+
+    /// Returns them to the queue, not sent (the run is stopping or past
+    /// its deadline). Should this fail, they stay intents and are
+    /// resolved by a query, as after a crash.
+    fn release(
+        &mut self,
+        journal: &mut dyn Journal,
+        policy: &Policy,
+        held: &mut HashSet<RowId>,
+        now: Timestamp,
+    ) -> Result<(), JournalError> {
+        let event = || {
+            Event::Sent(SendOutcome::NotSent(
+                Some(Duration::ZERO),
+                Detail::message("not sent: the run stopped before its turn came"),
+            ))
+        };
+        let ts: Vec<Transition> = self
+            .rows
+            .drain(..)
+            .filter_map(|(row, _)| {
+                held.remove(&row.id);
+                plan::apply(&row, event(), now, policy).ok()
+            })
+            .collect();
+        for result in journal.commit_all(&ts) {
+            match result {
+                Ok(()) | Err(JournalError::Stale(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Intents, as committed with answers, with their results.
+type Committed = (Vec<Transition>, Vec<Result<(), JournalError>>);
+
+/// Answers applied to their rows and not committed yet (their rows stay
+/// in the runner's `in_flight`, so that nothing is done with them meanwhile).
+#[derive(Default)]
+struct Unsaved {
+    dones: Vec<Done>,
+    /// `dones[i]` applied to its row.
+    ts: Vec<Transition>,
+    /// When the oldest of them arrived.
+    since: Option<Timestamp>,
+}
+
+impl Unsaved {
+    fn len(&self) -> usize {
+        self.dones.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.dones.is_empty()
+    }
+
+    /// Applies the answers of finished jobs to the rows they were given
+    /// (not read again: the commit is refused as stale if a row has moved
+    /// on since, and then it is read and the answer decided again).
+    /// A row whose answer the planner refuses is let go at once. Returns
+    /// how many answers there were.
+    fn apply(
+        &mut self,
+        options: &mut RunOptions,
+        held: &mut HashSet<RowId>,
+        dones: impl Iterator<Item = Done>,
+    ) -> usize {
+        let now = Timestamp::now();
+        let mut n = 0;
+        for done in dones {
+            n += 1;
+            count_answer(options, &done.row, &done);
+            let Ok(t) = plan::apply(&done.row, done.event.clone(), now, &options.policy) else {
+                held.remove(&done.row.id);
+                continue;
+            };
+            self.since.get_or_insert(now);
+            self.dones.push(done);
+            self.ts.push(t);
+        }
+        n
+    }
+
+    /// Commits the answers and `intents` in one transaction; returns the
+    /// intents with their results (an answer refused as stale is read and
+    /// decided again on its own).
+    fn commit_with(
+        &mut self,
+        journal: &mut dyn Journal,
+        options: &RunOptions,
+        p: &mut Progress,
+        held: &mut HashSet<RowId>,
+        intents: Vec<Transition>,
+        later: &mut Later,
+    ) -> Result<Committed, JournalError> {
+        let dones = std::mem::take(&mut self.dones);
+        let mut ts = std::mem::take(&mut self.ts);
+        self.since = None;
+        for done in &dones {
+            held.remove(&done.row.id);
+        }
+        let answers = ts.len();
+        ts.extend(intents);
+        let mut results = journal.commit_all(&ts);
+        let intents = ts.split_off(answers);
+        let of_intents = results.split_off(answers.min(results.len()));
+        for ((done, t), result) in dones.iter().zip(ts).zip(results) {
+            match result {
+                Ok(()) => {
+                    committed(p, done, &done.row, &t);
+                    later.keep(t.row, held);
+                }
+                Err(JournalError::Stale(_)) => retry(journal, options, p, done)?,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((intents, of_intents))
+    }
 }
 
 /// Whether `done` answers `row` as it is now: if another worker has

@@ -114,6 +114,8 @@ impl crate::batch_args::PaceArgs {
                 limits(self.wechat_per_second, self.wechat_per_minute)?,
             ),
             progress_every,
+            commit_within: Duration::from_millis(50),
+            intents_ahead: 8,
         })
     }
 }

@@ -239,6 +239,8 @@ fn a_mixed_batch_with_faults_is_declared_exactly_once_at_the_sandbox() {
         concurrency: 8,
         buckets: Buckets::new(Limits::unlimited(), Limits::unlimited()),
         progress_every: Duration::from_millis(50),
+        commit_within: Duration::from_millis(5),
+        intents_ahead: 8,
     };
     let p = runner::run(&mut j, &d, options, &Stop::new(), &mut |_| {}).unwrap();
     let counts = declare_counts(&sandbox);
@@ -282,6 +284,8 @@ fn a_batch_crosses_the_per_minute_limit_with_no_429_and_declares_once() {
         concurrency: 8,
         buckets: Buckets::new(limits, Limits::unlimited()),
         progress_every: Duration::from_millis(200),
+        commit_within: Duration::from_millis(5),
+        intents_ahead: 8,
     };
     let started = std::time::Instant::now();
     let p = runner::run(&mut j, &d, options, &Stop::new(), &mut |_| {}).unwrap();
@@ -344,6 +348,8 @@ fn a_split_order_with_more_sub_orders_than_a_page_settles() {
         concurrency: 4,
         buckets: Buckets::new(Limits::unlimited(), Limits::unlimited()),
         progress_every: Duration::from_millis(200),
+        commit_within: Duration::from_millis(5),
+        intents_ahead: 8,
     };
     let p = runner::run(&mut j, &d, options, &Stop::new(), &mut |_| {}).unwrap();
     assert!(!p.deadline_reached, "sub-orders beyond the first page stayed pending: {p:?}");

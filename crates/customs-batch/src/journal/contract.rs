@@ -1,6 +1,7 @@
 //! The journal contract: tests every backend passes (run by the SQLite
 //! and the PostgreSQL modules' tests on a fresh journal each).
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use super::{Admitted, Journal, JournalError, LineStatus};
@@ -21,6 +22,7 @@ pub(crate) fn all(mut open: impl FnMut(&str) -> Box<dyn Journal>) {
     same_order_is_one_row_and_changed_content_is_a_conflict(open("admit").as_mut());
     commits_are_checked_against_the_version_read_and_logged(open("commit").as_mut());
     due_rows_come_oldest_first_and_settled_rows_never(open("due").as_mut());
+    due_rows_in_flight_are_skipped_and_not_counted(open("skip").as_mut());
     a_modify_is_journaled_as_pending_and_read_back(open("modify").as_mut());
     a_group_commit_refuses_only_its_stale_transitions(open("group").as_mut());
 }
@@ -144,6 +146,18 @@ pub(crate) fn due_rows_come_oldest_first_and_settled_rows_never(j: &mut dyn Jour
         j.due(Timestamp::from_millis(T0.as_millis() - 1), 10).unwrap().is_empty(),
         "nothing is due before its time"
     );
+}
+
+pub(crate) fn due_rows_in_flight_are_skipped_and_not_counted(j: &mut dyn Journal) {
+    let lines: Vec<_> = (1..=5).map(|i| line(i, &i.to_string(), "NINGBO")).collect();
+    let ids: Vec<RowId> = j.admit("a", &lines, ConflictPolicy::Report, T0).unwrap().iter().map(Admitted::id).collect();
+    let ids_of = |rows: Vec<plan::Row>| rows.iter().map(|r| r.id).collect::<Vec<_>>();
+    let skip: HashSet<RowId> = [ids[0], ids[2]].into();
+    assert_eq!(ids_of(j.due_skipping(T0, 2, &skip).unwrap()), [ids[1], ids[3]], "two rows besides the skipped");
+    assert_eq!(ids_of(j.due_skipping(T0, 10, &skip).unwrap()), [ids[1], ids[3], ids[4]]);
+    let all: HashSet<RowId> = ids.iter().copied().collect();
+    assert!(j.due_skipping(T0, 10, &all).unwrap().is_empty());
+    assert_eq!(ids_of(j.due_skipping(T0, 10, &HashSet::new()).unwrap()), ids, "nothing skipped: `due`");
 }
 
 pub(crate) fn a_modify_is_journaled_as_pending_and_read_back(j: &mut dyn Journal) {

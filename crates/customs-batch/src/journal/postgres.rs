@@ -80,6 +80,7 @@
 //!
 //! Worker clocks must agree (NTP) to well within the leases.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::str::FromStr as _;
 use std::sync::Arc;
@@ -885,6 +886,10 @@ impl Journal for PostgresJournal {
     }
 
     fn due(&mut self, now: Timestamp, limit: usize) -> Result<Vec<Row>, JournalError> {
+        self.due_skipping(now, limit, &HashSet::new())
+    }
+
+    fn due_skipping(&mut self, now: Timestamp, limit: usize, skip: &HashSet<RowId>) -> Result<Vec<Row>, JournalError> {
         // Claiming is a handful of statements: at most every BALANCE_EVERY
         // (and whenever a quarter of the lease has passed).
         if self.last_renew.is_none_or(|t| now.saturating_duration_since(t) >= BALANCE_EVERY || t > now) {
@@ -903,11 +908,15 @@ impl Journal for PostgresJournal {
              AND m.merchant = d.merchant WHERE m.owner = $1 AND m.lease_until > $2 AND d.due_at IS NOT NULL \
              AND d.due_at <= $2 ORDER BY d.due_at, d.id LIMIT $3"
         ))?;
+        let bound = i64::try_from(limit.saturating_add(skip.len())).unwrap_or(i64::MAX);
         let rows = self
             .client
-            .query(&statement, &[&self.options.owner, &ts(now), &i64::try_from(limit).unwrap_or(i64::MAX)])
+            .query(&statement, &[&self.options.owner, &ts(now), &bound])
             .map_err(|e| storage(&e))?
             .iter()
+            // In flight: not decoded.
+            .filter(|r| r.try_get::<_, i64>(0).map_or(true, |id| !skip.contains(&RowId(id))))
+            .take(limit)
             .map(|r| read_row(&name, r, 0))
             .collect::<Result<Vec<_>, _>>()?;
         // An intent of another worker that is due now: its lease ran out,

@@ -67,6 +67,7 @@
 //! intents at once ([`Policy::exclusive`](crate::plan::Policy::exclusive)).
 //! [`Access::Shared`] (status, report) reads without that lock.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior, params};
@@ -161,9 +162,17 @@ pub struct SqliteJournal {
     full_sync: bool,
 }
 
-const ROW_COLUMNS: &str = "id, version, provider, merchant, order_key, alt_key, fields, content_hash, modifiable, \
-    phase, kind, due_at, owner, lease_until, sends, queries, failures, modify_fields, modify_hash, http_status, code, \
-    message, state, customs_trade_id, created_at, updated_at";
+/// The columns [`read_row`] reads, in its order (a macro, so that the hot
+/// path's statements are `concat!`ed constants, not formatted at each call).
+macro_rules! row_columns {
+    () => {
+        "id, version, provider, merchant, order_key, alt_key, fields, content_hash, modifiable, \
+         phase, kind, due_at, owner, lease_until, sends, queries, failures, modify_fields, modify_hash, http_status, \
+         code, message, state, customs_trade_id, created_at, updated_at"
+    };
+}
+
+const ROW_COLUMNS: &str = row_columns!();
 
 /// A timestamp as SQLite stores it.
 fn ts(t: Timestamp) -> i64 {
@@ -200,6 +209,13 @@ impl SqliteJournal {
         // default, fewer than this journal caches: evicted ones would be
         // parsed again at each commit).
         conn.set_prepared_statement_cache_capacity(64);
+        // The query planner's stability guarantee: a cached statement keeps
+        // its plan whatever values are bound. Without it (this SQLite is
+        // built with STAT4), a statement comparing a parameter with an
+        // indexed column is parsed and planned again whenever that value
+        // changes, as `due()`'s `now` does at every call.
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+            .map_err(|e| classify(&path, &e))?;
         let mut j = Self { conn, path, full_sync: false };
         j.configure(access)?;
         j.check_and_migrate()?;
@@ -452,7 +468,11 @@ fn find_key(conn: &Connection, path: &Path, key: &OrderKey) -> Result<Option<Row
     one_row(
         conn,
         path,
-        &format!("SELECT {ROW_COLUMNS} FROM declarations WHERE provider = ?1 AND merchant = ?2 AND order_key = ?3"),
+        concat!(
+            "SELECT ",
+            row_columns!(),
+            " FROM declarations WHERE provider = ?1 AND merchant = ?2 AND order_key = ?3"
+        ),
         params![key.provider.as_str(), key.merchant, key.order],
     )
 }
@@ -462,7 +482,7 @@ fn find_alt(conn: &Connection, path: &Path, key: &OrderKey) -> Result<Option<Row
     one_row(
         conn,
         path,
-        &format!("SELECT {ROW_COLUMNS} FROM declarations WHERE provider = ?1 AND merchant = ?2 AND alt_key = ?3"),
+        concat!("SELECT ", row_columns!(), " FROM declarations WHERE provider = ?1 AND merchant = ?2 AND alt_key = ?3"),
         params![key.provider.as_str(), key.merchant, alt],
     )
 }
@@ -729,15 +749,51 @@ impl Journal for SqliteJournal {
     }
 
     fn due(&mut self, now: Timestamp, limit: usize) -> Result<Vec<Row>, JournalError> {
-        query_rows(
-            &self.conn,
-            &self.path,
-            &format!(
-                "SELECT {ROW_COLUMNS} FROM declarations WHERE due_at IS NOT NULL AND due_at <= ?1 \
-                 ORDER BY due_at, id LIMIT ?2"
-            ),
-            params![ts(now), i64::try_from(limit).unwrap_or(i64::MAX)],
-        )
+        self.due_skipping(now, limit, &HashSet::new())
+    }
+
+    fn due_skipping(&mut self, now: Timestamp, limit: usize, skip: &HashSet<RowId>) -> Result<Vec<Row>, JournalError> {
+        let mut out = Vec::with_capacity(limit.min(64));
+        self.due_each(now, limit, skip, &mut |row| {
+            out.push(row);
+            true
+        })?;
+        Ok(out)
+    }
+
+    fn due_each(
+        &mut self,
+        now: Timestamp,
+        limit: usize,
+        skip: &HashSet<RowId>,
+        each: &mut dyn FnMut(Row) -> bool,
+    ) -> Result<(), JournalError> {
+        // The due index alone (it holds the ids): a row in `skip` costs an
+        // index step, not the decoding of its columns; the others are read
+        // by id, one at a time, until `each` has had enough.
+        let ids = "SELECT id FROM declarations WHERE due_at IS NOT NULL AND due_at <= ?1 ORDER BY due_at, id LIMIT ?2";
+        let by_id = concat!("SELECT ", row_columns!(), " FROM declarations WHERE id = ?1");
+        let path = &self.path;
+        let mut stmt = self.conn.prepare_cached(ids).map_err(|e| classify(path, &e))?;
+        let mut read = self.conn.prepare_cached(by_id).map_err(|e| classify(path, &e))?;
+        let bound = i64::try_from(limit.saturating_add(skip.len())).unwrap_or(i64::MAX);
+        let mut rows = stmt.query(params![ts(now), bound]).map_err(|e| classify(path, &e))?;
+        let mut taken = 0;
+        while taken < limit
+            && let Some(r) = rows.next().map_err(|e| classify(path, &e))?
+        {
+            let id: i64 = r.get(0).map_err(|e| classify(path, &e))?;
+            if skip.contains(&RowId(id)) {
+                continue;
+            }
+            let mut found = read.query([id]).map_err(|e| classify(path, &e))?;
+            let Some(row) = found.next().map_err(|e| classify(path, &e))? else { continue };
+            taken += 1;
+            if !each(read_row(path, row, 0)?) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn leased(&mut self) -> Result<Vec<Row>, JournalError> {
@@ -759,7 +815,7 @@ impl Journal for SqliteJournal {
     }
 
     fn row(&mut self, id: RowId) -> Result<Option<Row>, JournalError> {
-        one_row(&self.conn, &self.path, &format!("SELECT {ROW_COLUMNS} FROM declarations WHERE id = ?1"), [id.0])
+        one_row(&self.conn, &self.path, concat!("SELECT ", row_columns!(), " FROM declarations WHERE id = ?1"), [id.0])
     }
 
     fn find(&mut self, key: &OrderKey) -> Result<Option<Row>, JournalError> {

@@ -8,7 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use super::*;
 use crate::bucket::{Limits, Window};
 use crate::journal::{Access, SqliteJournal};
-use crate::plan::{ConflictPolicy, Standing};
+use crate::plan::{ConflictPolicy, LogEvent, Standing};
 use crate::testutil::{Dir, line};
 
 #[derive(Default)]
@@ -157,6 +157,8 @@ fn fast(owner: &str) -> RunOptions {
         concurrency: 8,
         buckets: Buckets::new(Limits::unlimited(), Limits::unlimited()),
         progress_every: Duration::from_millis(10),
+        commit_within: Duration::from_millis(5),
+        intents_ahead: 8,
     }
 }
 
@@ -252,11 +254,71 @@ fn a_graceful_stop_sends_nothing_more_and_commits_what_was_in_flight() {
     assert_eq!(j.status().unwrap().count("queued"), 5);
 }
 
+/// A provider that asks the run to stop at its first send.
+struct StopsAtFirstSend {
+    stop: Stop,
+    sent: Mutex<Vec<RowId>>,
+}
+
+impl Dispatch for StopsAtFirstSend {
+    fn send(&self, row: &Row, _kind: SendKind) -> SendOutcome {
+        self.stop.graceful();
+        self.sent.lock().unwrap().push(row.id);
+        std::thread::sleep(Duration::from_millis(20));
+        SendOutcome::Answered(Standing::Accepted, Detail::default())
+    }
+
+    fn query(&self, _row: &Row) -> QueryOutcome {
+        QueryOutcome::Found(Standing::Success, Detail::default())
+    }
+}
+
+#[test]
+fn an_exclusive_run_reads_each_row_from_the_journal_about_once() {
+    // A send and two queries each, but the rows it committed are taken up
+    // again from memory, not read back.
+    let (answers, _, read) = answers_and_groups(Duration::from_millis(5));
+    assert_eq!(answers, 120);
+    assert!(read < 60, "{read} due rows read for 40 declarations' 120 steps");
+}
+
+#[test]
+fn intents_committed_ahead_and_not_sent_go_back_to_the_queue_when_the_run_stops() {
+    let dir = Dir::new("runner-ahead");
+    let mut j = SqliteJournal::open(dir.file("j.sqlite"), Access::Exclusive).unwrap();
+    admit(&mut j, 10);
+    let d = Arc::new(StopsAtFirstSend { stop: Stop::new(), sent: Mutex::new(Vec::new()) });
+    let mut opts = fast("w1");
+    (opts.concurrency, opts.intents_ahead) = (2, 4);
+    let p = run(&mut j, &(d.clone() as Arc<dyn Dispatch>), opts, &d.stop.clone(), &mut |_| {}).unwrap();
+    let sent = d.sent.lock().unwrap().clone();
+    assert_eq!(p.sends, sent.len() as u64);
+    assert!((1..=2).contains(&sent.len()), "only the free slots were sent: {sent:?}");
+    let st = j.status().unwrap();
+    assert_eq!((st.count("accepted"), st.count("queued")), (sent.len() as u64, 10 - sent.len() as u64), "{st:?}");
+    assert!(j.leased().unwrap().is_empty(), "no intent is left to resolve");
+    // The rows intended ahead were released, not left maybe sent.
+    let released: Vec<RowId> = (1..=10)
+        .map(RowId)
+        .filter(|id| !sent.contains(id))
+        .filter(|id| j.history(*id).unwrap().iter().any(|e| matches!(e.event, LogEvent::Intent(_))))
+        .collect();
+    assert_eq!(released.len(), 4, "four intents were committed ahead of the two slots: {released:?}");
+    for id in released {
+        let h = j.history(id).unwrap();
+        assert_eq!(h.last().unwrap().phase, Phase::Queued, "{h:?}");
+    }
+}
+
 /// A journal that records each group of intents it is asked to commit,
 /// before committing it.
 struct Recording {
     inner: SqliteJournal,
     groups: Arc<Mutex<Vec<Vec<RowId>>>>,
+    /// Every group committed: (intents, other transitions).
+    mixes: Vec<(usize, usize)>,
+    /// Due rows the runner was given.
+    rows_read: usize,
 }
 
 impl Journal for Recording {
@@ -274,6 +336,27 @@ impl Journal for Recording {
     }
     fn due(&mut self, now: Timestamp, limit: usize) -> Result<Vec<Row>, JournalError> {
         self.inner.due(now, limit)
+    }
+    fn due_skipping(
+        &mut self,
+        now: Timestamp,
+        limit: usize,
+        skip: &std::collections::HashSet<RowId>,
+    ) -> Result<Vec<Row>, JournalError> {
+        self.inner.due_skipping(now, limit, skip)
+    }
+    fn due_each(
+        &mut self,
+        now: Timestamp,
+        limit: usize,
+        skip: &std::collections::HashSet<RowId>,
+        each: &mut dyn FnMut(Row) -> bool,
+    ) -> Result<(), JournalError> {
+        let read = &mut self.rows_read;
+        self.inner.due_each(now, limit, skip, &mut |row| {
+            *read += 1;
+            each(row)
+        })
     }
     fn leased(&mut self) -> Result<Vec<Row>, JournalError> {
         self.inner.leased()
@@ -297,8 +380,8 @@ impl Journal for Recording {
     fn commit_all(&mut self, ts: &[crate::plan::Transition]) -> Vec<Result<(), JournalError>> {
         let intents: Vec<_> =
             ts.iter().filter(|t| matches!(t.log.event, crate::plan::LogEvent::Intent(_))).map(|t| t.row.id).collect();
+        self.mixes.push((intents.len(), ts.len() - intents.len()));
         if !intents.is_empty() {
-            assert_eq!(intents.len(), ts.len(), "intents are committed apart from answers");
             self.groups.lock().unwrap().push(intents);
             // A send started before this returns would find its group uncommitted.
             std::thread::sleep(Duration::from_millis(10));
@@ -364,7 +447,12 @@ fn the_intents_of_a_group_are_all_committed_before_any_of_its_sends() {
     let groups = Arc::new(Mutex::new(Vec::new()));
     // Created, then opened shared, so that the provider can read the journal while the run writes it.
     drop(SqliteJournal::open(&path, Access::Exclusive).unwrap());
-    let mut j = Recording { inner: SqliteJournal::open(&path, Access::Shared).unwrap(), groups: Arc::clone(&groups) };
+    let mut j = Recording {
+        inner: SqliteJournal::open(&path, Access::Shared).unwrap(),
+        groups: Arc::clone(&groups),
+        mixes: Vec::new(),
+        rows_read: 0,
+    };
     admit(&mut j.inner, 40);
     let witness = Arc::new(Witness {
         path: path.clone(),
@@ -381,7 +469,62 @@ fn the_intents_of_a_group_are_all_committed_before_any_of_its_sends() {
     assert_eq!(sent.len(), 40, "each order sent once");
     let groups = groups.lock().unwrap();
     assert_eq!(groups.iter().map(Vec::len).sum::<usize>(), 40);
-    assert_eq!(groups[0].len(), 8, "the first pass commits the intents of all 8 slots together: {groups:?}");
+    assert_eq!(
+        groups[0].len(),
+        16,
+        "the first pass commits the intents of all 8 slots and 8 ahead together: {groups:?}"
+    );
+    // Answers wait for the next group of intents and are committed with it.
+    assert!(j.mixes.iter().any(|&(intents, answers)| intents > 0 && answers > 0), "{:?}", j.mixes);
+}
+
+/// `Fake`, answering after 1–8 ms (by row), so that answers arrive one by one.
+struct Staggered(Arc<Fake>);
+
+impl Dispatch for Staggered {
+    fn send(&self, row: &Row, kind: SendKind) -> SendOutcome {
+        std::thread::sleep(Duration::from_millis(1 + row.id.0.unsigned_abs() % 8));
+        self.0.send(row, kind)
+    }
+
+    fn query(&self, row: &Row) -> QueryOutcome {
+        std::thread::sleep(Duration::from_millis(1 + row.id.0.unsigned_abs() % 8));
+        self.0.query(row)
+    }
+}
+
+/// 40 declarations with answers arriving one by one, committed after at
+/// most `within`: (answers, groups they were committed in, due rows read).
+fn answers_and_groups(within: Duration) -> (usize, usize, usize) {
+    let dir = Dir::new("runner-unsaved");
+    let mut j = Recording {
+        inner: SqliteJournal::open(dir.file("j.sqlite"), Access::Exclusive).unwrap(),
+        groups: Arc::new(Mutex::new(Vec::new())),
+        mixes: Vec::new(),
+        rows_read: 0,
+    };
+    admit(&mut j.inner, 40);
+    let fake = Arc::new(Fake::new(0, 7));
+    let mut opts = fast("w1");
+    opts.commit_within = within;
+    let dispatch: Arc<dyn Dispatch> = Arc::new(Staggered(Arc::clone(&fake)));
+    let p = run(&mut j, &dispatch, opts, &Stop::new(), &mut |_| {}).unwrap();
+    assert_eq!(p.settled_success, 40, "{p:?}");
+    assert_exactly_once(&fake, &mut j.inner, 40);
+    let answers: usize = j.mixes.iter().map(|m| m.1).sum();
+    (answers, j.mixes.iter().filter(|m| m.1 > 0).count(), j.rows_read)
+}
+
+#[test]
+fn answers_wait_at_most_commit_within_and_are_committed_together() {
+    // Gathered for 40 ms: several answers per commit…
+    let (answers, groups, _) = answers_and_groups(Duration::from_millis(40));
+    assert!(groups * 3 <= answers, "answers are committed several at a time: {answers} in {groups} groups");
+    // …and with no wait, committed as they arrive: the same outcome, in many more commits.
+    let (answers_now, groups_now, _) = answers_and_groups(Duration::ZERO);
+    // Three each (a send, two queries): none was stale, nothing was sent or queried twice.
+    assert_eq!((answers, answers_now), (120, 120));
+    assert!(groups_now > groups * 3, "{groups_now} groups without waiting, {groups} with");
 }
 
 #[test]
