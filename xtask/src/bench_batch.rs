@@ -295,6 +295,14 @@ pub(crate) fn report(batch: Option<&Value>, rss: Option<&Value>, only: Option<Pa
         Some("≤ 10 %"),
         cpu.map(|c| c.0 <= 0.10),
     );
+    let calls = journal("journal_call_cpu_ratio_to_wechat", "journal", "journal_call_cpu_per_declaration_ns");
+    row(
+        Part::Journal,
+        "of which inside the journal's calls (SQLite and its syscalls; the runner's loop and wake-ups excluded)",
+        calls.map(|c| c.1),
+        None,
+        None,
+    );
     let wall = journal("ratio_to_wechat", "journal", "per_declaration_ns");
     row(
         Part::Journal,
@@ -374,7 +382,9 @@ mod tests {
     fn measured() -> (Value, Value) {
         let batch = json!({
             "journal": {
-                "journal": {"per_declaration_ns": 200_000.0, "cpu_per_declaration_ns": 100_000.0},
+                "journal": {"per_declaration_ns": 200_000.0, "cpu_per_declaration_ns": 100_000.0,
+                            "journal_call_cpu_per_declaration_ns": 75_000.0},
+                "journal_call_cpu_ratio_to_wechat": 0.03,
                 "sequential": {"per_declaration_ns": 3_000_000.0, "cpu_per_declaration_ns": 400_000.0},
                 "sequential_ratio_to_wechat": 1.2, "sequential_cpu_ratio_to_wechat": 0.16,
                 "wechat_cpu_per_declaration_ns": 2_500_000.0,
@@ -399,6 +409,7 @@ mod tests {
         assert!(failures.is_empty(), "{failures:?}\n{table}");
         assert!(table.contains("0.100 ms vs 2.500 ms (4.0 %) | ≤ 10 % | ok"), "{table}");
         assert!(table.contains("0.200 ms vs 2.500 ms (8.0 %) | (information)"), "{table}");
+        assert!(table.contains("0.075 ms vs 2.500 ms (3.0 %) | (information)"), "{table}");
         assert!(table.contains("3.000 ms vs 2.500 ms (120.0 %) | (information)"), "{table}");
         assert!(table.contains("14.0 MiB (12.0 MiB)"), "{table}");
 
