@@ -237,7 +237,7 @@ fn thread_clock_cost() -> Duration {
     for _ in 0..n {
         std::hint::black_box(thread_clock());
     }
-    (thread_clock() - start) / n
+    thread_clock().saturating_sub(start) / n
 }
 
 /// The SQLite journal, timing every call and counting the groups committed.
@@ -257,7 +257,7 @@ impl Timed {
     fn time<T>(&mut self, f: impl FnOnce(&mut SqliteJournal) -> T) -> T {
         let (t, c) = (Instant::now(), thread_clock());
         let out = f(&mut self.inner);
-        self.cpu += thread_clock() - c;
+        self.cpu += thread_clock().saturating_sub(c);
         self.calls += 1;
         self.spent += t.elapsed();
         out
@@ -465,7 +465,7 @@ fn wechat_cpu(iterations: usize) -> f64 {
     for _ in 0..iterations {
         life();
     }
-    per(thread_clock() - started, iterations)
+    per(thread_clock().saturating_sub(started), iterations)
 }
 
 /// The same life for a QFPay declaration (MD5-signed form, unsigned answers).
@@ -514,7 +514,7 @@ fn qfpay_cpu(iterations: usize) -> f64 {
     for _ in 0..iterations {
         life();
     }
-    per(thread_clock() - started, iterations)
+    per(thread_clock().saturating_sub(started), iterations)
 }
 
 fn journal_bench(a: &Args) -> Value {
