@@ -280,14 +280,6 @@ impl Journal for Timed {
     fn due(&mut self, now: Timestamp, limit: usize) -> Result<Vec<plan::Row>, JournalError> {
         self.time(|j| j.due(now, limit))
     }
-    fn due_skipping(
-        &mut self,
-        now: Timestamp,
-        limit: usize,
-        skip: &std::collections::HashSet<RowId>,
-    ) -> Result<Vec<plan::Row>, JournalError> {
-        self.time(|j| j.due_skipping(now, limit, skip))
-    }
     fn due_each(
         &mut self,
         now: Timestamp,

@@ -221,20 +221,11 @@ pub trait Journal {
     /// Rows due at `now` (oldest due first), at most `limit`.
     fn due(&mut self, now: Timestamp, limit: usize) -> Result<Vec<Row>, JournalError>;
 
-    /// [`due`](Journal::due), leaving out the rows in `skip` (the runner's
-    /// rows in flight): they are neither counted in `limit` nor returned,
-    /// and a journal should not even decode them. The default reads them
-    /// and drops them.
-    fn due_skipping(&mut self, now: Timestamp, limit: usize, skip: &HashSet<RowId>) -> Result<Vec<Row>, JournalError> {
-        let mut rows = self.due(now, limit.saturating_add(skip.len()))?;
-        rows.retain(|r| !skip.contains(&r.id));
-        rows.truncate(limit);
-        Ok(rows)
-    }
-
-    /// [`due_skipping`](Journal::due_skipping), one row at a time to
-    /// `each`, until it returns `false`: a journal that streams its rows
-    /// does not read (nor decode) the rest.
+    /// [`due`](Journal::due), one row at a time to `each` until it returns
+    /// `false`, leaving out the rows in `skip` (the runner's rows in
+    /// flight): they are neither counted in `limit` nor given. A journal
+    /// should not even decode the skipped rows, nor read those after
+    /// `each` has had enough; the default reads them and drops them.
     fn due_each(
         &mut self,
         now: Timestamp,
@@ -242,7 +233,8 @@ pub trait Journal {
         skip: &HashSet<RowId>,
         each: &mut dyn FnMut(Row) -> bool,
     ) -> Result<(), JournalError> {
-        for row in self.due_skipping(now, limit, skip)? {
+        let rows = self.due(now, limit.saturating_add(skip.len()))?;
+        for row in rows.into_iter().filter(|r| !skip.contains(&r.id)).take(limit) {
             if !each(row) {
                 break;
             }

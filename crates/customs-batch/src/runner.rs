@@ -276,7 +276,7 @@ pub fn run(
         dispatched -= unsaved.apply(&mut options, &mut held, done_rx.try_iter());
         let now = Timestamp::now();
         let mut wake = policy.deadline;
-        let mut earlier = |t: Timestamp| wake = Some(wake.map_or(t, |w| w.min(t)));
+        let mut earlier = |t: Timestamp| sooner(&mut wake, t);
         let sending = stop.state() == RUNNING && policy.deadline.is_none_or(|d| now < d);
         if sending {
             dispatched += ready.dispatch(&job_tx, &mut options, &mut p, now, concurrency - dispatched, &mut earlier);
@@ -433,6 +433,11 @@ pub fn run(
     result.map(|()| p)
 }
 
+/// `wake` brought forward to `t` if that is sooner.
+fn sooner(wake: &mut Option<Timestamp>, t: Timestamp) {
+    *wake = Some(wake.map_or(t, |w| w.min(t)));
+}
+
 /// Rows kept in memory to be taken up again when due, at most.
 const LATER_MAX: usize = 4096;
 
@@ -504,10 +509,6 @@ impl<'a> Pass<'a> {
         self.total.saturating_sub(self.dispatched + self.ready + self.intents.len() + self.queries.len())
     }
 
-    fn earlier(&mut self, t: Timestamp) {
-        self.wake = Some(self.wake.map_or(t, |w| w.min(t)));
-    }
-
     /// Takes `row` if it is to be sent or queried and there is room (a
     /// query takes its merchant's token now, a send when it is sent);
     /// `Err(row)` when there is no room for it.
@@ -524,9 +525,9 @@ impl<'a> Pass<'a> {
             }
             Decision::Query => match buckets.bucket(row.key.provider, &row.key.merchant).acquire(self.now) {
                 Ok(()) => self.queries.push(row),
-                Err(t) => self.earlier(t),
+                Err(t) => sooner(&mut self.wake, t),
             },
-            Decision::Wait(t) => self.earlier(t),
+            Decision::Wait(t) => sooner(&mut self.wake, t),
             _ => {}
         }
         Ok(())
@@ -617,7 +618,7 @@ impl Ready {
 type Committed = (Vec<Transition>, Vec<Result<(), JournalError>>);
 
 /// Answers applied to their rows and not committed yet (their rows stay
-/// in the runner's `in_flight`, so that nothing is done with them meanwhile).
+/// `held`, so that nothing is done with them meanwhile).
 #[derive(Default)]
 struct Unsaved {
     dones: Vec<Done>,

@@ -151,13 +151,23 @@ pub(crate) fn due_rows_come_oldest_first_and_settled_rows_never(j: &mut dyn Jour
 pub(crate) fn due_rows_in_flight_are_skipped_and_not_counted(j: &mut dyn Journal) {
     let lines: Vec<_> = (1..=5).map(|i| line(i, &i.to_string(), "NINGBO")).collect();
     let ids: Vec<RowId> = j.admit("a", &lines, ConflictPolicy::Report, T0).unwrap().iter().map(Admitted::id).collect();
-    let ids_of = |rows: Vec<plan::Row>| rows.iter().map(|r| r.id).collect::<Vec<_>>();
+    // The ids `due_each` gives, taking at most `take` of them.
+    let mut given = |limit: usize, skip: &HashSet<RowId>, take: usize| {
+        let mut out = Vec::new();
+        j.due_each(T0, limit, skip, &mut |r| {
+            out.push(r.id);
+            out.len() < take
+        })
+        .unwrap();
+        out
+    };
     let skip: HashSet<RowId> = [ids[0], ids[2]].into();
-    assert_eq!(ids_of(j.due_skipping(T0, 2, &skip).unwrap()), [ids[1], ids[3]], "two rows besides the skipped");
-    assert_eq!(ids_of(j.due_skipping(T0, 10, &skip).unwrap()), [ids[1], ids[3], ids[4]]);
+    assert_eq!(given(2, &skip, 10), [ids[1], ids[3]], "two rows besides the skipped");
+    assert_eq!(given(10, &skip, 10), [ids[1], ids[3], ids[4]]);
+    assert_eq!(given(10, &skip, 1), [ids[1]], "no more once `each` has had enough");
     let all: HashSet<RowId> = ids.iter().copied().collect();
-    assert!(j.due_skipping(T0, 10, &all).unwrap().is_empty());
-    assert_eq!(ids_of(j.due_skipping(T0, 10, &HashSet::new()).unwrap()), ids, "nothing skipped: `due`");
+    assert!(given(10, &all, 10).is_empty());
+    assert_eq!(given(10, &HashSet::new(), 10), ids, "nothing skipped: `due`");
 }
 
 pub(crate) fn a_modify_is_journaled_as_pending_and_read_back(j: &mut dyn Journal) {

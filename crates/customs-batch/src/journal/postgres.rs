@@ -886,10 +886,21 @@ impl Journal for PostgresJournal {
     }
 
     fn due(&mut self, now: Timestamp, limit: usize) -> Result<Vec<Row>, JournalError> {
-        self.due_skipping(now, limit, &HashSet::new())
+        let mut out = Vec::new();
+        self.due_each(now, limit, &HashSet::new(), &mut |row| {
+            out.push(row);
+            true
+        })?;
+        Ok(out)
     }
 
-    fn due_skipping(&mut self, now: Timestamp, limit: usize, skip: &HashSet<RowId>) -> Result<Vec<Row>, JournalError> {
+    fn due_each(
+        &mut self,
+        now: Timestamp,
+        limit: usize,
+        skip: &HashSet<RowId>,
+        each: &mut dyn FnMut(Row) -> bool,
+    ) -> Result<(), JournalError> {
         // Claiming is a handful of statements: at most every BALANCE_EVERY
         // (and whenever a quarter of the lease has passed).
         if self.last_renew.is_none_or(|t| now.saturating_duration_since(t) >= BALANCE_EVERY || t > now) {
@@ -929,7 +940,12 @@ impl Journal for PostgresJournal {
                 self.counters.intent_takeovers.fetch_add(1, Ordering::Relaxed);
             }
         }
-        Ok(rows)
+        for row in rows {
+            if !each(row) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn leased(&mut self) -> Result<Vec<Row>, JournalError> {

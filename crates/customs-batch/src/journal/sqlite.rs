@@ -749,12 +749,8 @@ impl Journal for SqliteJournal {
     }
 
     fn due(&mut self, now: Timestamp, limit: usize) -> Result<Vec<Row>, JournalError> {
-        self.due_skipping(now, limit, &HashSet::new())
-    }
-
-    fn due_skipping(&mut self, now: Timestamp, limit: usize, skip: &HashSet<RowId>) -> Result<Vec<Row>, JournalError> {
         let mut out = Vec::with_capacity(limit.min(64));
-        self.due_each(now, limit, skip, &mut |row| {
+        self.due_each(now, limit, &HashSet::new(), &mut |row| {
             out.push(row);
             true
         })?;

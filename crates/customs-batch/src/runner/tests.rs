@@ -337,14 +337,6 @@ impl Journal for Recording {
     fn due(&mut self, now: Timestamp, limit: usize) -> Result<Vec<Row>, JournalError> {
         self.inner.due(now, limit)
     }
-    fn due_skipping(
-        &mut self,
-        now: Timestamp,
-        limit: usize,
-        skip: &std::collections::HashSet<RowId>,
-    ) -> Result<Vec<Row>, JournalError> {
-        self.inner.due_skipping(now, limit, skip)
-    }
     fn due_each(
         &mut self,
         now: Timestamp,
