@@ -106,13 +106,6 @@ fn fresh_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// This thread's CPU time so far (Linux `/proc/thread-self/schedstat`:
-/// nanoseconds on a CPU), `None` elsewhere.
-fn thread_cpu() -> Option<Duration> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    text.split_whitespace().next()?.parse().ok().map(Duration::from_nanos)
-}
-
 fn nanos(d: Duration) -> f64 {
     d.as_secs_f64() * 1e9
 }
@@ -149,7 +142,7 @@ fn journal_cost(n: usize) -> Value {
     let detail = Detail::default;
 
     let started = Instant::now();
-    let cpu_started = thread_cpu();
+    let cpu_started = thread_clock();
     let mut ids = Vec::with_capacity(n);
     for chunk in lines.chunks(ADMIT_CHUNK) {
         let admitted = j.admit("bench.jsonl", chunk, ConflictPolicy::Report, Timestamp::now()).unwrap();
@@ -180,7 +173,7 @@ fn journal_cost(n: usize) -> Value {
             *part += t.elapsed();
         }
     }
-    let cpu = thread_cpu().zip(cpu_started).map(|(end, start)| per(end.saturating_sub(start), n));
+    let cpu = per(thread_clock().saturating_sub(cpu_started), n);
     let st = j.status().unwrap();
     assert_eq!(st.count("success"), n as u64, "every life ended settled: {st:?}");
     let total = admit + parts.iter().sum::<Duration>();
@@ -356,13 +349,13 @@ fn runner_cost(n: usize, latency: Duration) -> Value {
     let dispatch: Arc<dyn Dispatch> = Arc::new(Remote { latency, polls: Mutex::new(HashMap::new()) });
 
     let started = Instant::now();
-    let cpu_started = thread_cpu();
+    let cpu_started = thread_clock();
     for chunk in lines.chunks(ADMIT_CHUNK) {
         j.admit("bench.jsonl", chunk, ConflictPolicy::Report, Timestamp::now()).unwrap();
     }
     let admit = j.spent;
     let p = runner::run(&mut j, &dispatch, run, &Stop::new(), &mut |_| {}).unwrap();
-    let cpu = thread_cpu().zip(cpu_started).map(|(end, start)| per(end.saturating_sub(start), n));
+    let cpu = per(thread_clock().saturating_sub(cpu_started), n);
     let elapsed = started.elapsed();
     assert_eq!(p.settled_success, n as u64, "every life ended settled: {p:?}");
     json!({
