@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use customs_sandbox::{
@@ -263,6 +264,12 @@ fn stop(mut child: Child, name: &str, w: &Workdir) {
 /// runs a smaller size while iterating.
 const PER_MERCHANT: u32 = 600;
 
+/// The two multi-worker tests run one after the other: side by side on two
+/// cores, the stalled-worker test's takeover has been seen to make no
+/// progress for two minutes (twice in about ten runs, never alone; not yet
+/// explained, see the session note).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 /// Three workers, five merchants ([`PER_MERCHANT`] declarations each),
 /// against the sandbox with injected faults (5xx, answers dropped after the
 /// state changed, gateway 502s, late answers); one worker is killed with
@@ -271,6 +278,7 @@ const PER_MERCHANT: u32 = 600;
 /// defaults (QFPay's 100 per second per merchant).
 #[test]
 fn three_workers_one_killed_declare_every_order_exactly_once() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     let Some(db) = Db::new("three") else { return };
     // QFPay's published 100 per second per merchant at the sandbox (the
     // per-minute window off on both sides, so that the test is short).
@@ -358,6 +366,7 @@ fn three_workers_one_killed_declare_every_order_exactly_once() {
 
 #[test]
 fn a_stalled_worker_does_not_send_what_another_has_taken() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     let Some(db) = Db::new("stalled") else { return };
     // Every answer is slow, so that the stalled worker has requests in flight.
     let sandbox = Sandbox::builder()
