@@ -10,6 +10,14 @@
 //! the inputs a peer SDK's harness needs to `DIR` (the same key, request
 //! message and signed answer) and prints our own timings of the same
 //! operations as one JSON line.
+//!
+//! `hot_path ratios ROUNDS` (used by `cargo xtask bench` for the
+//! micro-benchmark budgets) measures each budget's subject and baseline
+//! **interleaved**: in every round a block of one, then a block of the
+//! other (the order alternating between rounds), ~25 ms each, and prints the
+//! median of the rounds' ratios per budget as one JSON line. Measured one
+//! after the other (as criterion does), a ratio near 1 moves by more than
+//! the budget's margin whenever the machine's speed drifts between the two.
 
 #![allow(missing_docs)]
 
@@ -23,6 +31,10 @@ fn main() {
     let path = argv.get(1).map_or("qfpay_md5", String::as_str);
     let n: u32 = argv.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000);
     let f = fixtures::Fixtures::new();
+    if path == "ratios" {
+        ratios(&f, n.max(1));
+        return;
+    }
     if path == "peer" {
         let dir = argv.get(2).expect("peer DIR ITERS");
         let iters: u32 = argv.get(3).and_then(|s| s.parse().ok()).unwrap_or(2_000);
@@ -53,6 +65,82 @@ fn main() {
     for _ in 0..n {
         run();
     }
+}
+
+/// Each budget's subject and baseline, interleaved over `rounds` rounds:
+/// one JSON line, `{subject: {ratio, subject_ns, baseline_ns, rounds}}`
+/// (medians over the rounds).
+fn ratios(f: &fixtures::Fixtures, rounds: u32) {
+    let wechat_build = || {
+        drop(black_box(f.wechat.build_declare(black_box(&f.wechat_decl), fixtures::NOW, fixtures::NONCE).unwrap()));
+    };
+    let wechat_decode = || {
+        drop(black_box(
+            f.wechat.decode_declare(&f.wechat_decl, black_box(&f.wechat_resp), fixtures::NOW, &f.certs).unwrap(),
+        ));
+    };
+    let qfpay_md5 = || drop(black_box(f.qfpay_md5.build_declare(black_box(&f.qfpay_decl)).unwrap()));
+    let qfpay_sha256 = || drop(black_box(f.qfpay_sha256.build_declare(black_box(&f.qfpay_decl)).unwrap()));
+    let md5 = || {
+        black_box(fixtures::md5(black_box(&f.qfpay_signing)));
+    };
+    let sha256 = || {
+        black_box(fixtures::sha256(black_box(&f.qfpay_signing)));
+    };
+    let pairs: [Pair<'_>; 4] = [
+        ("wechat/declare_build_sign", &wechat_build, &|| f.sign_bare()),
+        ("wechat/response_decode_verify", &wechat_decode, &|| f.verify_bare()),
+        ("qfpay/declare_build_sign_md5", &qfpay_md5, &md5),
+        ("qfpay/declare_build_sign_sha256", &qfpay_sha256, &sha256),
+    ];
+    let mut out = serde_json::Map::new();
+    for (name, subject, baseline) in pairs {
+        let iters = iterations_for(subject, std::time::Duration::from_millis(25));
+        let (mut r, mut s, mut b) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..rounds {
+            let (ns_s, ns_b) = if round % 2 == 0 {
+                let ns_s = block_ns(subject, iters);
+                (ns_s, block_ns(baseline, iters))
+            } else {
+                let ns_b = block_ns(baseline, iters);
+                (block_ns(subject, iters), ns_b)
+            };
+            r.push(ns_s / ns_b);
+            s.push(ns_s);
+            b.push(ns_b);
+        }
+        out.insert(
+            name.to_owned(),
+            serde_json::json!({ "ratio": median(r), "subject_ns": median(s), "baseline_ns": median(b), "rounds": rounds }),
+        );
+    }
+    println!("{}", serde_json::Value::Object(out));
+}
+
+/// A budget's subject, its operation and its baseline's.
+type Pair<'a> = (&'static str, &'a dyn Fn(), &'a dyn Fn());
+
+/// How many runs of `op` take about `target` (at least 10).
+fn iterations_for(op: &dyn Fn(), target: std::time::Duration) -> u32 {
+    let one = block_ns(op, 10).max(1.0);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // Positive, far below u32::MAX.
+    let n = (target.as_secs_f64() * 1e9 / one) as u32;
+    n.max(10)
+}
+
+/// Mean nanoseconds of `op` over one block of `iters` runs.
+fn block_ns(op: &dyn Fn(), iters: u32) -> f64 {
+    let start = std::time::Instant::now();
+    for _ in 0..iters {
+        op();
+    }
+    start.elapsed().as_secs_f64() * 1e9 / f64::from(iters)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { f64::midpoint(v[n / 2 - 1], v[n / 2]) }
 }
 
 /// Mean nanoseconds of `op` over `iters` runs, after `iters / 10` warm-up runs.
