@@ -115,7 +115,7 @@ impl crate::batch_args::PaceArgs {
             ),
             progress_every,
             commit_within: Duration::from_millis(50),
-            intents_ahead: 8,
+            intents_ahead: RunOptions::intents_ahead_for(self.concurrency),
         })
     }
 }

@@ -108,13 +108,38 @@ fn a_newer_schema_is_refused_before_anything_else() {
     drop(open(&path));
     {
         let c = Connection::open(&path).unwrap();
-        c.pragma_update(None, "user_version", 2).unwrap();
+        c.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
     }
     for access in [Access::Exclusive, Access::Shared] {
         let e = SqliteJournal::open(&path, access).unwrap_err();
-        assert!(matches!(e, JournalError::NewerSchema { found: 2, supported: 1, .. }), "{e}");
+        assert!(
+            matches!(e, JournalError::NewerSchema { found, supported: SCHEMA_VERSION, .. } if found == SCHEMA_VERSION + 1),
+            "{e}"
+        );
         assert!(e.to_string().contains("upgrade customs"), "{e}");
     }
+}
+
+#[test]
+fn a_content_change_rewrites_the_content_and_a_stale_one_nothing() {
+    let dir = Dir::new("content");
+    let mut j = open(&dir.file("j.sqlite"));
+    let id = j.admit("a", &[line(1, "1", "NINGBO")], ConflictPolicy::Report, T0).unwrap()[0].id();
+    let row = j.row(id).unwrap().unwrap();
+    // Replaced before it was declared (an admission of new content).
+    let Admitted::Updated(_) = j.admit("b", &[line(1, "1", "SHANGHAI_ZS")], ConflictPolicy::Modify, T0).unwrap()[0]
+    else {
+        panic!("replaced")
+    };
+    let replaced = j.row(id).unwrap().unwrap();
+    assert_ne!(replaced.hash, row.hash);
+    assert_eq!(replaced.fields.get("customs"), Some("SHANGHAI_ZS"));
+    assert_eq!(replaced.version, row.version + 1);
+    // A transition computed from the old row is refused and writes nothing.
+    let pol = Policy::new("w1");
+    let stale = intent(&row, SendKind::Declare, T0, &pol).unwrap();
+    assert!(matches!(j.commit(&stale), Err(JournalError::Stale(i)) if i == id));
+    assert_eq!(j.row(id).unwrap().unwrap(), replaced);
 }
 
 #[test]
