@@ -169,8 +169,7 @@ const ROUNDS: (&str, &str) = ("31", "11");
 /// ratios that decide; criterion's means, measured one after the other,
 /// are shown beside them). Writes `target/customs-bench/ratios.json`.
 fn interleaved(target: &Path, quick: bool) -> Result<(), String> {
-    cargo_run(&["build", "--release", "-p", "customs-bench", "--example", "hot_path"])?;
-    let exe = target.join("release").join("examples").join(format!("hot_path{}", std::env::consts::EXE_SUFFIX));
+    let exe = hot_path(target)?;
     let rounds = if quick { ROUNDS.1 } else { ROUNDS.0 };
     let out = std::process::Command::new(&exe)
         .args(["ratios", rounds])
@@ -182,6 +181,12 @@ fn interleaved(target: &Path, quick: bool) -> Result<(), String> {
     let dir = target.join("customs-bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     std::fs::write(dir.join("ratios.json"), &out.stdout).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+/// Builds `customs-bench`'s `hot_path` example (release) and returns its path.
+pub(crate) fn hot_path(target: &Path) -> Result<PathBuf, String> {
+    cargo_run(&["build", "--release", "-p", "customs-bench", "--example", "hot_path"])?;
+    Ok(target.join("release").join("examples").join(format!("hot_path{}", std::env::consts::EXE_SUFFIX)))
 }
 
 /// `hot_path ratios`' output as `interleaved/<subject>` (the median ratio)
@@ -305,15 +310,15 @@ pub(crate) fn report(results: &[(String, f64)], load_json: Option<&str>, machine
         // Interleaved figures decide where there are some (see `interleaved`).
         let key = format!("interleaved/{}", b.subject);
         let mixed = (get(&key), get(&format!("{key}/subject_ns")), get(&format!("{key}/baseline_ns")));
-        let (s, base, ratio) = match (mixed, get(b.subject), get(b.baseline)) {
-            ((Some(r), Some(s), Some(base)), ..) => {
-                let criterion = get(b.subject).zip(get(b.baseline)).map(|(s, base)| s / base);
-                if let Some(c) = criterion {
-                    notes.push(format!("{}: criterion's means, one after the other, give {c:.3}×", b.name));
+        let criterion = get(b.subject).zip(get(b.baseline));
+        let (s, base, ratio) = match (mixed, criterion) {
+            ((Some(r), Some(s), Some(base)), criterion) => {
+                if let Some((cs, cb)) = criterion {
+                    notes.push(format!("{}: criterion's means, one after the other, give {:.3}×", b.name, cs / cb));
                 }
                 (s, base, r)
             }
-            (_, Some(s), Some(base)) => (s, base, s / base),
+            (_, Some((s, base))) => (s, base, s / base),
             _ => {
                 let _ = writeln!(t, "| {} | missing | | | ≤ {:.2}× | not measured |", b.name, b.max_ratio);
                 failures.push(format!("{} was not measured", b.name));

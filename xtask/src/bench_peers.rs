@@ -13,8 +13,6 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::cargo_run;
-
 /// How to get the peer when it is missing.
 pub(crate) const INSTALL_HINT: &str = "Python wechatpayv3 is not importable by `python3`; install it with `pip install wechatpayv3` \
      (Python 3.7+), then run `cargo xtask bench --peers` again";
@@ -31,8 +29,7 @@ pub(crate) fn run(target: &Path, quick: bool) -> Result<(), String> {
     }
     let dir = target.join("customs-bench").join("peers");
     let iters = if quick { "300" } else { "2000" };
-    cargo_run(&["build", "--release", "-p", "customs-bench", "--example", "hot_path"])?;
-    let ours_exe = target.join("release").join("examples").join(format!("hot_path{}", std::env::consts::EXE_SUFFIX));
+    let ours_exe = crate::bench::hot_path(target)?;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers").join("wechatpayv3_peer.py");
     let dir_s = dir.to_string_lossy().into_owned();
     let (mut ours, mut peer) = (Vec::new(), Vec::new());

@@ -41,7 +41,15 @@ fn main() {
         peer(&f, std::path::Path::new(dir), iters);
         return;
     }
-    let mut run: Box<dyn FnMut()> = match path {
+    let run = op(&f, path).unwrap_or_else(|| panic!("unknown path {path}"));
+    for _ in 0..n {
+        run();
+    }
+}
+
+/// The operation a path names.
+fn op<'a>(f: &'a fixtures::Fixtures, path: &str) -> Option<Box<dyn Fn() + 'a>> {
+    Some(match path {
         "qfpay_md5" => Box::new(|| drop(black_box(f.qfpay_md5.build_declare(black_box(&f.qfpay_decl)).unwrap()))),
         "qfpay_sha256" => Box::new(|| drop(black_box(f.qfpay_sha256.build_declare(black_box(&f.qfpay_decl)).unwrap()))),
         "md5" => Box::new(|| {
@@ -60,50 +68,33 @@ fn main() {
             drop(black_box(f.wechat.build_declare(black_box(&f.wechat_decl), fixtures::NOW, fixtures::NONCE).unwrap()));
         }),
         "rsa_sign" => Box::new(|| f.sign_bare()),
-        other => panic!("unknown path {other}"),
-    };
-    for _ in 0..n {
-        run();
-    }
+        _ => return None,
+    })
 }
 
 /// Each budget's subject and baseline, interleaved over `rounds` rounds:
 /// one JSON line, `{subject: {ratio, subject_ns, baseline_ns, rounds}}`
 /// (medians over the rounds).
 fn ratios(f: &fixtures::Fixtures, rounds: u32) {
-    let wechat_build = || {
-        drop(black_box(f.wechat.build_declare(black_box(&f.wechat_decl), fixtures::NOW, fixtures::NONCE).unwrap()));
-    };
-    let wechat_decode = || {
-        drop(black_box(
-            f.wechat.decode_declare(&f.wechat_decl, black_box(&f.wechat_resp), fixtures::NOW, &f.certs).unwrap(),
-        ));
-    };
-    let qfpay_md5 = || drop(black_box(f.qfpay_md5.build_declare(black_box(&f.qfpay_decl)).unwrap()));
-    let qfpay_sha256 = || drop(black_box(f.qfpay_sha256.build_declare(black_box(&f.qfpay_decl)).unwrap()));
-    let md5 = || {
-        black_box(fixtures::md5(black_box(&f.qfpay_signing)));
-    };
-    let sha256 = || {
-        black_box(fixtures::sha256(black_box(&f.qfpay_signing)));
-    };
-    let pairs: [Pair<'_>; 4] = [
-        ("wechat/declare_build_sign", &wechat_build, &|| f.sign_bare()),
-        ("wechat/response_decode_verify", &wechat_decode, &|| f.verify_bare()),
-        ("qfpay/declare_build_sign_md5", &qfpay_md5, &md5),
-        ("qfpay/declare_build_sign_sha256", &qfpay_sha256, &sha256),
+    // Budget subject (criterion's name), its path and its baseline's.
+    let pairs = [
+        ("wechat/declare_build_sign", "wechat_build", "rsa_sign"),
+        ("wechat/response_decode_verify", "wechat_decode", "rsa_verify"),
+        ("qfpay/declare_build_sign_md5", "qfpay_md5", "md5"),
+        ("qfpay/declare_build_sign_sha256", "qfpay_sha256", "sha256"),
     ];
     let mut out = serde_json::Map::new();
     for (name, subject, baseline) in pairs {
-        let iters = iterations_for(subject, std::time::Duration::from_millis(25));
+        let (subject, baseline) = (op(f, subject).expect("a path"), op(f, baseline).expect("a path"));
+        let iters = iterations_for(&subject, std::time::Duration::from_millis(25));
         let (mut r, mut s, mut b) = (Vec::new(), Vec::new(), Vec::new());
         for round in 0..rounds {
             let (ns_s, ns_b) = if round % 2 == 0 {
-                let ns_s = block_ns(subject, iters);
-                (ns_s, block_ns(baseline, iters))
+                let ns_s = mean_ns(iters, &subject);
+                (ns_s, mean_ns(iters, &baseline))
             } else {
-                let ns_b = block_ns(baseline, iters);
-                (block_ns(subject, iters), ns_b)
+                let ns_b = mean_ns(iters, &baseline);
+                (mean_ns(iters, &subject), ns_b)
             };
             r.push(ns_s / ns_b);
             s.push(ns_s);
@@ -117,24 +108,12 @@ fn ratios(f: &fixtures::Fixtures, rounds: u32) {
     println!("{}", serde_json::Value::Object(out));
 }
 
-/// A budget's subject, its operation and its baseline's.
-type Pair<'a> = (&'static str, &'a dyn Fn(), &'a dyn Fn());
-
 /// How many runs of `op` take about `target` (at least 10).
 fn iterations_for(op: &dyn Fn(), target: std::time::Duration) -> u32 {
-    let one = block_ns(op, 10).max(1.0);
+    let one = mean_ns(10, op).max(1.0);
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // Positive, far below u32::MAX.
     let n = (target.as_secs_f64() * 1e9 / one) as u32;
     n.max(10)
-}
-
-/// Mean nanoseconds of `op` over one block of `iters` runs.
-fn block_ns(op: &dyn Fn(), iters: u32) -> f64 {
-    let start = std::time::Instant::now();
-    for _ in 0..iters {
-        op();
-    }
-    start.elapsed().as_secs_f64() * 1e9 / f64::from(iters)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
