@@ -73,7 +73,8 @@ pub struct RunOptions {
     /// committed with the next group of intents, or together once the
     /// oldest has waited this long (or [`MAX_UNSAVED`] have gathered, the
     /// run stops, or nothing else is in flight). Nothing is sent for such
-    /// a row meanwhile. Zero commits every group of answers as it arrives.
+    /// a row meanwhile. Zero commits every group of answers as it arrives;
+    /// the default is [`RunOptions::COMMIT_WITHIN`].
     pub commit_within: Duration,
     /// Intents committed ahead of free slots, at most: the intents of a
     /// pass are committed together (one sync), so committing some ahead
@@ -89,28 +90,42 @@ pub struct RunOptions {
 pub const MAX_UNSAVED: usize = 256;
 
 impl RunOptions {
-    /// `policy` with 8 in flight (and 16 intents ahead), the default
-    /// buckets and progress every second.
+    /// The default [`commit_within`](Self::commit_within): 200 ms. Every
+    /// transaction writes each page it touched, so answers committed in
+    /// fewer, larger groups write fewer pages per answer: against 50 ms,
+    /// the journal's CPU per declaration fell by about a tenth (`cargo xtask
+    /// bench --batch`). What it costs: a row waits that long at most after
+    /// its answer before it is acted on (polls are seconds apart), and a run
+    /// killed meanwhile loses those answers, whose rows are resolved by a
+    /// query.
+    pub const COMMIT_WITHIN: Duration = Duration::from_millis(200);
+
+    /// `policy` with 8 in flight (and 32 intents ahead), the default
+    /// buckets, answers committed within [`COMMIT_WITHIN`](Self::COMMIT_WITHIN)
+    /// and progress every second.
     pub fn new(policy: Policy) -> Self {
         Self {
             policy,
             concurrency: 8,
             buckets: Buckets::default(),
             progress_every: Duration::from_secs(1),
-            commit_within: Duration::from_millis(50),
+            commit_within: Self::COMMIT_WITHIN,
             intents_ahead: Self::intents_ahead_for(8),
         }
     }
 
     /// The default [`intents_ahead`](Self::intents_ahead) for `concurrency`
-    /// slots: twice as many. Each group of intents costs one fsync, and its
-    /// kernel time is most of what a group costs; with as many ahead as in
-    /// flight the groups were ~17 intents, with twice as many ~33, and the
-    /// journal's CPU per declaration fell by a fifth (`cargo xtask bench
-    /// --batch`). What it costs: after a crash, up to that many more rows
-    /// are resolved by a query before they are sent.
+    /// slots: four times as many. Each group of intents costs one fsync,
+    /// whose kernel time is most of what a group costs: at 8 in flight,
+    /// going from 8 ahead to 16 cut the journal's CPU per declaration by a
+    /// fifth, from 16 to 32 by another fifth, from 32 to 64 by a few per
+    /// cent (`cargo xtask bench --batch`). What it costs: after a crash, up
+    /// to that many more rows are resolved by a query before they are sent;
+    /// and an intent waits for its slot and its merchant's token, so a
+    /// merchant limited to fewer sends per lease (2 minutes by default)
+    /// than this would see some intents run out and be decided again.
     pub fn intents_ahead_for(concurrency: usize) -> usize {
-        concurrency.max(1).saturating_mul(2)
+        concurrency.max(1).saturating_mul(4)
     }
 }
 
@@ -270,7 +285,7 @@ pub fn run(
     // Every row the runner holds: with a worker, answered but not
     // committed (`unsaved`), or intended and not sent yet (`ready`). Due
     // rows among them are skipped, not read.
-    let mut held: HashSet<RowId> = HashSet::new();
+    let mut held = Held::default();
     // Sends and queries with a worker.
     let mut dispatched = 0_usize;
     let mut ready = Ready::default();
@@ -278,8 +293,9 @@ pub fn run(
     // exclusive run nobody else changes them, so they are not read again
     // (at most LATER_MAX; the journal has every row anyway).
     let mut later = Later { rows: BTreeMap::new(), max: if policy.exclusive { LATER_MAX } else { 0 } };
-    // Whether the journal's last read had rows to send, and when it was.
-    let (mut journal_sends, mut last_read) = (true, now);
+    // Whether the journal's last read had rows to send, whether it had any
+    // row at all, and when it was.
+    let (mut journal_sends, mut journal_rows, mut last_read) = (true, true, now);
     let mut unsaved = Unsaved::default();
     let mut last_progress = now;
     let result = loop {
@@ -317,21 +333,37 @@ pub fn run(
                     }
                 }
             }
-            // …then the journal's, read until the first that finds no room;
-            // not while rows it holds wait for a slot, unless the journal's
-            // last read had sends (which go ahead of the slots) or a while
-            // has passed.
-            let worth = !blocked || journal_sends || now.saturating_duration_since(last_read) >= READ_AT_LEAST;
+            // …then the journal's, read until the first that finds no room:
+            // when its last read had sends (they go ahead of the slots), when
+            // the runner holds nothing, or when a row it let go is due there;
+            // else not while rows it holds wait for a slot, nor after a read
+            // that found no row at all, unless a while has passed. Each read
+            // steps over the due rows the runner holds (thousands, while
+            // they wait for a slot): in an exclusive run, where nobody else
+            // adds rows, a read that found none is tried again only after a
+            // longer while (reading every short while cost a fifth of the
+            // journal's work, `cargo xtask bench --batch`).
+            let idle = if journal_rows || !policy.exclusive { READ_AT_LEAST } else { READ_IDLE };
+            let worth = journal_sends
+                || held.is_empty()
+                || held.returned.is_some_and(|t| t <= now)
+                || (!blocked && journal_rows)
+                || now.saturating_duration_since(last_read) >= idle;
             if pass.room() > 0 && worth {
                 last_read = now;
+                held.returned = held.returned.filter(|t| *t > now);
                 let before = pass.intents.len();
                 let buckets = &mut options.buckets;
-                let read = journal
-                    .due_each(now, pass.room() * scan_per_slot, &held, &mut |row| pass.consider(row, buckets).is_ok());
+                let mut rows = 0_usize;
+                let read = journal.due_each(now, pass.room() * scan_per_slot, &held.ids, &mut |row| {
+                    rows += 1;
+                    pass.consider(row, buckets).is_ok()
+                });
                 if let Err(e) = read {
                     break Err(e);
                 }
                 journal_sends = pass.intents.len() > before;
+                journal_rows = rows > 0;
             }
         }
         if let Some(t) = pass.wake {
@@ -341,7 +373,7 @@ pub fn run(
         // Those taken from `later` and passed over are the journal's again.
         for id in popped.drain(..) {
             if !queries.iter().any(|r| r.id == id) && !intents.iter().any(|(t, _)| t.row.id == id) {
-                held.remove(&id);
+                held.release(id);
             }
         }
         for row in queries {
@@ -372,9 +404,7 @@ pub fn run(
                         ready.rows.push_back((t.row, kind));
                     }
                     // Moved on meanwhile: the journal has it.
-                    Err(JournalError::Stale(_)) => {
-                        held.remove(&t.row.id);
-                    }
+                    Err(JournalError::Stale(_)) => held.release(t.row.id),
                     Err(e) => return Err(e),
                 }
             }
@@ -386,7 +416,7 @@ pub fn run(
         if !sending {
             // Nothing more is sent: what the run holds is let go.
             for ((_, id), _) in std::mem::take(&mut later.rows) {
-                held.remove(&id);
+                held.release(id);
             }
             if !ready.is_empty()
                 && let Err(e) = ready.release(journal, &policy, &mut held, now)
@@ -399,6 +429,9 @@ pub fn run(
         }
         if let Some(since) = unsaved.since {
             earlier(since + options.commit_within);
+        }
+        if let Some(t) = held.returned.filter(|t| *t > now) {
+            earlier(t);
         }
         if held.is_empty() {
             if stop.state() != RUNNING {
@@ -463,20 +496,60 @@ struct Later {
 }
 
 impl Later {
-    /// Keeps `row` (held from now on) if it is due again and there is room.
-    fn keep(&mut self, row: Row, held: &mut HashSet<RowId>) {
-        if let Some(due) = row.due_at
-            && self.rows.len() < self.max
-        {
-            held.insert(row.id);
-            self.rows.insert((due, row.id), row);
+    /// Keeps `row` (held from now on) if it is due again and there is
+    /// room; if it is due again and there is none, the journal has it.
+    fn keep(&mut self, row: Row, held: &mut Held) {
+        match row.due_at {
+            Some(due) if self.rows.len() < self.max => {
+                held.ids.insert(row.id);
+                self.rows.insert((due, row.id), row);
+            }
+            Some(due) => held.returned_due(due),
+            None => {}
         }
+    }
+}
+
+/// The rows the runner holds: with a worker, answered but not committed
+/// (`unsaved`), intended and not sent yet (`ready`), or kept in [`Later`].
+/// Due rows among them are skipped by the journal's reads, not decoded.
+#[derive(Default)]
+struct Held {
+    ids: HashSet<RowId>,
+    /// The earliest time a row that went back to the journal since its
+    /// last read is due there.
+    returned: Option<Timestamp>,
+}
+
+impl Held {
+    fn insert(&mut self, id: RowId) {
+        self.ids.insert(id);
+    }
+
+    /// `id` is the journal's again (and maybe due there now).
+    fn release(&mut self, id: RowId) {
+        self.ids.remove(&id);
+        self.returned_due(Timestamp::ZERO);
+    }
+
+    /// A row of the journal's, not held, is due at `t`.
+    fn returned_due(&mut self, t: Timestamp) {
+        sooner(&mut self.returned, t);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ids.is_empty()
     }
 }
 
 /// How often the journal's due rows are read at least, while the rows the
 /// runner holds keep it busy.
 const READ_AT_LEAST: Duration = Duration::from_millis(100);
+
+/// How often an exclusive run reads the journal at least once a read found
+/// no row it does not hold: for rows that were not due then (from an
+/// earlier run, say); the rows it lets go are read when they are due.
+const READ_IDLE: Duration = Duration::from_secs(1);
 
 /// What one scheduling pass takes from the due rows: sends (as intents, up
 /// to `intents_ahead` beyond the free slots) and queries (free slots only).
@@ -600,7 +673,7 @@ impl Ready {
         &mut self,
         journal: &mut dyn Journal,
         policy: &Policy,
-        held: &mut HashSet<RowId>,
+        held: &mut Held,
         now: Timestamp,
     ) -> Result<(), JournalError> {
         let event = || {
@@ -613,7 +686,7 @@ impl Ready {
             .rows
             .drain(..)
             .filter_map(|(row, _)| {
-                held.remove(&row.id);
+                held.release(row.id);
                 plan::apply(&row, event(), now, policy).ok()
             })
             .collect();
@@ -655,19 +728,14 @@ impl Unsaved {
     /// on since, and then it is read and the answer decided again).
     /// A row whose answer the planner refuses is let go at once. Returns
     /// how many answers there were.
-    fn apply(
-        &mut self,
-        options: &mut RunOptions,
-        held: &mut HashSet<RowId>,
-        dones: impl Iterator<Item = Done>,
-    ) -> usize {
+    fn apply(&mut self, options: &mut RunOptions, held: &mut Held, dones: impl Iterator<Item = Done>) -> usize {
         let now = Timestamp::now();
         let mut n = 0;
         for done in dones {
             n += 1;
             count_answer(options, &done.row, &done);
             let Ok(t) = plan::apply(&done.row, done.event.clone(), now, &options.policy) else {
-                held.remove(&done.row.id);
+                held.release(done.row.id);
                 continue;
             };
             self.since.get_or_insert(now);
@@ -685,7 +753,7 @@ impl Unsaved {
         journal: &mut dyn Journal,
         options: &RunOptions,
         p: &mut Progress,
-        held: &mut HashSet<RowId>,
+        held: &mut Held,
         intents: Vec<Transition>,
         later: &mut Later,
     ) -> Result<Committed, JournalError> {
@@ -693,7 +761,7 @@ impl Unsaved {
         let mut ts = std::mem::take(&mut self.ts);
         self.since = None;
         for done in &dones {
-            held.remove(&done.row.id);
+            held.ids.remove(&done.row.id);
         }
         let answers = ts.len();
         ts.extend(intents);
@@ -706,7 +774,10 @@ impl Unsaved {
                     committed(p, done, &done.row, &t);
                     later.keep(t.row, held);
                 }
-                Err(JournalError::Stale(_)) => retry(journal, options, p, done)?,
+                Err(JournalError::Stale(_)) => {
+                    held.returned_due(Timestamp::ZERO);
+                    retry(journal, options, p, done)?;
+                }
                 Err(e) => return Err(e),
             }
         }

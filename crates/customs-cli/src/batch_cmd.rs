@@ -114,7 +114,7 @@ impl crate::batch_args::PaceArgs {
                 limits(self.wechat_per_second, self.wechat_per_minute)?,
             ),
             progress_every,
-            commit_within: Duration::from_millis(50),
+            commit_within: RunOptions::COMMIT_WITHIN,
             intents_ahead: RunOptions::intents_ahead_for(self.concurrency),
         })
     }

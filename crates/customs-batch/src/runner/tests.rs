@@ -319,6 +319,8 @@ struct Recording {
     mixes: Vec<(usize, usize)>,
     /// Due rows the runner was given.
     rows_read: usize,
+    /// Reads of the due rows that gave the runner none.
+    empty_reads: usize,
 }
 
 impl Journal for Recording {
@@ -344,11 +346,16 @@ impl Journal for Recording {
         skip: &std::collections::HashSet<RowId>,
         each: &mut dyn FnMut(Row) -> bool,
     ) -> Result<(), JournalError> {
+        let before = self.rows_read;
         let read = &mut self.rows_read;
-        self.inner.due_each(now, limit, skip, &mut |row| {
+        let r = self.inner.due_each(now, limit, skip, &mut |row| {
             *read += 1;
             each(row)
-        })
+        });
+        if self.rows_read == before {
+            self.empty_reads += 1;
+        }
+        r
     }
     fn leased(&mut self) -> Result<Vec<Row>, JournalError> {
         self.inner.leased()
@@ -444,6 +451,7 @@ fn the_intents_of_a_group_are_all_committed_before_any_of_its_sends() {
         groups: Arc::clone(&groups),
         mixes: Vec::new(),
         rows_read: 0,
+        empty_reads: 0,
     };
     admit(&mut j.inner, 40);
     let witness = Arc::new(Witness {
@@ -494,6 +502,7 @@ fn answers_and_groups(within: Duration) -> (usize, usize, usize) {
         groups: Arc::new(Mutex::new(Vec::new())),
         mixes: Vec::new(),
         rows_read: 0,
+        empty_reads: 0,
     };
     admit(&mut j.inner, 40);
     let fake = Arc::new(Fake::new(0, 7));
@@ -505,6 +514,40 @@ fn answers_and_groups(within: Duration) -> (usize, usize, usize) {
     assert_exactly_once(&fake, &mut j.inner, 40);
     let answers: usize = j.mixes.iter().map(|m| m.1).sum();
     (answers, j.mixes.iter().filter(|m| m.1 > 0).count(), j.rows_read)
+}
+
+#[test]
+fn an_exclusive_run_does_not_read_the_journal_again_for_rows_it_holds() {
+    // One slot, rows polled every 5 ms and answered after 1–8 ms: once the
+    // queue is empty, every due row is one the run holds in memory, waiting
+    // for the slot. A read of the journal then finds none and only steps
+    // over them; it is not tried again after every answer (~80 of them,
+    // over ~500 ms), nor every 100 ms, only once a second.
+    let dir = Dir::new("runner-idle");
+    let mut j = Recording {
+        inner: SqliteJournal::open(dir.file("j.sqlite"), Access::Exclusive).unwrap(),
+        groups: Arc::new(Mutex::new(Vec::new())),
+        mixes: Vec::new(),
+        rows_read: 0,
+        empty_reads: 0,
+    };
+    admit(&mut j.inner, 40);
+    let fake = Arc::new(Fake::new(0, 11));
+    let mut opts = fast("w1");
+    opts.concurrency = 1;
+    let dispatch: Arc<dyn Dispatch> = Arc::new(Staggered(Arc::clone(&fake)));
+    let started = std::time::Instant::now();
+    let p = run(&mut j, &dispatch, opts, &Stop::new(), &mut |_| {}).unwrap();
+    assert_eq!(p.settled_success, 40, "{p:?}");
+    assert_exactly_once(&fake, &mut j.inner, 40);
+    let seconds = started.elapsed().as_secs();
+    assert!(
+        j.empty_reads <= 2 + 2 * usize::try_from(seconds).unwrap(),
+        "{} reads found nothing in a run of {:?} ({} rows read)",
+        j.empty_reads,
+        started.elapsed(),
+        j.rows_read
+    );
 }
 
 #[test]
