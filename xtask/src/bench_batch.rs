@@ -15,9 +15,11 @@
 //! `--only journal|throughput|rss` runs and reports one of them.
 //!
 //! Budgets (ratios measured in the same run):
-//! journal CPU per declaration, as the runner commits, ≤ 10 % of the WeChat
-//! declaration's own CPU (its wall-clock, mostly the intents' fsync, and
-//! the one-commit-at-a-time figures are reported for information); declarations per minute ≥ 98 % of the configured
+//! journal CPU per declaration, as the runner commits (the CPU time of the
+//! calling thread inside the journal's calls), ≤ 10 % of the WeChat
+//! declaration's own CPU (the runner thread's whole CPU, its loop included,
+//! the journal's wall-clock, mostly the intents' fsync, and the
+//! one-commit-at-a-time figures are reported for information); declarations per minute ≥ 98 % of the configured
 //! limit with no 429 and nothing declared twice; peak RSS for 1,000,000
 //! lines under 64 MiB and within 8 MiB of the 10,000-line run (flat).
 
@@ -286,20 +288,22 @@ pub(crate) fn report(batch: Option<&Value>, rss: Option<&Value>, only: Option<Pa
         let base = f(j, "wechat_cpu_per_declaration_ns")?;
         Some((r, format!("{} vs {} ({:.1} %)", ms(s), ms(base), r * 100.0)))
     };
-    let cpu = journal("cpu_ratio_to_wechat", "journal", "cpu_per_declaration_ns");
-    row(
-        Part::Journal,
-        "journal CPU per declaration as the runner commits (admit + 4 commits, intents grouped per pass; the \
-         runner's calling thread, its loop included) vs the WeChat declaration's CPU",
-        cpu.as_ref().map(|c| c.1.clone()),
-        Some("≤ 10 %"),
-        cpu.map(|c| c.0 <= 0.10),
-    );
     let calls = journal("journal_call_cpu_ratio_to_wechat", "journal", "journal_call_cpu_per_declaration_ns");
     row(
         Part::Journal,
-        "of which inside the journal's calls (SQLite and its syscalls; the runner's loop and wake-ups excluded)",
-        calls.map(|c| c.1),
+        "journal CPU per declaration as the runner commits (admit + 4 commits, intents grouped per pass): inside \
+         the journal's calls (SQLite, its syscalls and fsync, the rows' encoding and decoding, the planner's \
+         decisions on the rows read) vs the WeChat declaration's CPU",
+        calls.as_ref().map(|c| c.1.clone()),
+        Some("≤ 10 %"),
+        calls.map(|c| c.0 <= 0.10),
+    );
+    let cpu = journal("cpu_ratio_to_wechat", "journal", "cpu_per_declaration_ns");
+    row(
+        Part::Journal,
+        "the runner's calling thread over the run, its loop included (woken by each answer; not the journal's \
+         cost: BENCHMARKS.md)",
+        cpu.map(|c| c.1),
         None,
         None,
     );
@@ -366,7 +370,7 @@ pub(crate) fn report(batch: Option<&Value>, rss: Option<&Value>, only: Option<Pa
              wall-clock {:.0}×, journal CPU {:.1}× of it",
             f(Some(j), "qfpay_cpu_per_declaration_ns").map_or("missing".into(), ms),
             f(Some(j), "ratio_to_qfpay").unwrap_or(f64::NAN),
-            f(Some(j), "cpu_ratio_to_qfpay").unwrap_or(f64::NAN),
+            f(Some(j), "journal_call_cpu_ratio_to_qfpay").unwrap_or(f64::NAN),
         );
     }
     if batch.is_some_and(|b| b["quick"] == true) {
@@ -407,18 +411,19 @@ mod tests {
         let (mut batch, mut rss) = measured();
         let (table, failures) = report(Some(&batch), Some(&rss), None);
         assert!(failures.is_empty(), "{failures:?}\n{table}");
-        assert!(table.contains("0.100 ms vs 2.500 ms (4.0 %) | ≤ 10 % | ok"), "{table}");
+        assert!(table.contains("0.075 ms vs 2.500 ms (3.0 %) | ≤ 10 % | ok"), "{table}");
+        assert!(table.contains("0.100 ms vs 2.500 ms (4.0 %) | (information)"), "{table}");
         assert!(table.contains("0.200 ms vs 2.500 ms (8.0 %) | (information)"), "{table}");
-        assert!(table.contains("0.075 ms vs 2.500 ms (3.0 %) | (information)"), "{table}");
         assert!(table.contains("3.000 ms vs 2.500 ms (120.0 %) | (information)"), "{table}");
         assert!(table.contains("14.0 MiB (12.0 MiB)"), "{table}");
 
-        // Wall-clock is information, not a budget.
+        // Wall-clock and the runner's whole thread are information, not budgets.
         batch["journal"]["ratio_to_wechat"] = json!(5.0);
+        batch["journal"]["cpu_ratio_to_wechat"] = json!(0.5);
         let (_, failures) = report(Some(&batch), Some(&rss), None);
         assert!(failures.is_empty(), "{failures:?}");
 
-        batch["journal"]["cpu_ratio_to_wechat"] = json!(0.5);
+        batch["journal"]["journal_call_cpu_ratio_to_wechat"] = json!(0.11);
         batch["throughput"]["sandbox_429s"] = json!(3);
         rss["lines_1m_peak_rss_bytes"] = json!(30.0 * MIB); // not flat
         let (_, failures) = report(Some(&batch), Some(&rss), None);
