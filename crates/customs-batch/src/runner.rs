@@ -31,7 +31,8 @@
 //! into a [`SendOutcome`] or [`QueryOutcome`]. The runner never looks at
 //! HTTP itself.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -346,12 +347,12 @@ pub fn run(
             let idle = if journal_rows || !policy.exclusive { READ_AT_LEAST } else { READ_IDLE };
             let worth = journal_sends
                 || held.is_empty()
-                || held.returned.is_some_and(|t| t <= now)
+                || held.returned_by(now)
                 || (!blocked && journal_rows)
                 || now.saturating_duration_since(last_read) >= idle;
             if pass.room() > 0 && worth {
                 last_read = now;
-                held.returned = held.returned.filter(|t| *t > now);
+                held.read_at(now);
                 let before = pass.intents.len();
                 let buckets = &mut options.buckets;
                 let mut rows = 0_usize;
@@ -430,7 +431,7 @@ pub fn run(
         if let Some(since) = unsaved.since {
             earlier(since + options.commit_within);
         }
-        if let Some(t) = held.returned.filter(|t| *t > now) {
+        if let Some(t) = held.next_returned(now) {
             earlier(t);
         }
         if held.is_empty() {
@@ -516,9 +517,9 @@ impl Later {
 #[derive(Default)]
 struct Held {
     ids: HashSet<RowId>,
-    /// The earliest time a row that went back to the journal since its
-    /// last read is due there.
-    returned: Option<Timestamp>,
+    /// When the rows that went back to the journal, not read since, are
+    /// due there (earliest first).
+    returned: BinaryHeap<Reverse<Timestamp>>,
 }
 
 impl Held {
@@ -534,7 +535,27 @@ impl Held {
 
     /// A row of the journal's, not held, is due at `t`.
     fn returned_due(&mut self, t: Timestamp) {
-        sooner(&mut self.returned, t);
+        // Due at once, like one already waiting for the next read: that read finds both.
+        if !(t == Timestamp::ZERO && self.returned_by(Timestamp::ZERO)) {
+            self.returned.push(Reverse(t));
+        }
+    }
+
+    /// Whether a row that went back to the journal is due there by `now`.
+    fn returned_by(&self, now: Timestamp) -> bool {
+        self.returned.peek().is_some_and(|Reverse(t)| *t <= now)
+    }
+
+    /// When the next row that went back to the journal is due there, if later than `now`.
+    fn next_returned(&self, now: Timestamp) -> Option<Timestamp> {
+        self.returned.peek().map(|Reverse(t)| *t).filter(|t| *t > now)
+    }
+
+    /// The journal was read at `now`: the rows due by then were found.
+    fn read_at(&mut self, now: Timestamp) {
+        while self.returned_by(now) {
+            self.returned.pop();
+        }
     }
 
     fn is_empty(&self) -> bool {
