@@ -694,3 +694,31 @@ fn a_worker_settles_what_is_enqueued_until_stopped_and_releases_its_merchants() 
     assert!(text.contains(&format!("customs_worker_settled_total{{outcome=\"success\"}} {n}")), "{text}");
     assert!(text.contains("# TYPE customs_worker_in_flight gauge\ncustoms_worker_in_flight 0"), "{text}");
 }
+
+#[test]
+fn every_row_let_go_to_the_journal_is_read_when_it_is_due_not_only_the_first() {
+    let t = |ms: u64| Timestamp::from_millis(1_000_000 + ms);
+    let mut held = Held::default();
+    held.insert(RowId(1));
+    held.insert(RowId(2));
+    // Two rows let go (their answers committed, not kept in memory), due at 10 and 30 ms.
+    held.ids.remove(&RowId(1));
+    held.returned_due(t(10));
+    held.ids.remove(&RowId(2));
+    held.returned_due(t(30));
+    assert!(!held.returned_by(t(5)));
+    assert_eq!(held.next_returned(t(5)), Some(t(10)));
+    assert!(held.returned_by(t(10)));
+    // Read at 12 ms: the first was found; the second is still waited for.
+    held.read_at(t(12));
+    assert!(!held.returned_by(t(12)));
+    assert_eq!(held.next_returned(t(12)), Some(t(30)));
+    assert!(held.returned_by(t(30)));
+    held.read_at(t(30));
+    assert_eq!((held.returned_by(t(1_000)), held.next_returned(t(30))), (false, None));
+    // A row released is due at once, once however often it is said.
+    held.release(RowId(3));
+    held.release(RowId(4));
+    assert!(held.returned_by(t(0)));
+    assert_eq!(held.returned.len(), 1);
+}
