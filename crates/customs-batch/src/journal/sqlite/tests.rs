@@ -102,6 +102,46 @@ fn a_group_is_synced_full_when_it_holds_an_intent_and_survives_a_reopen() {
 }
 
 #[test]
+fn a_large_group_logs_each_entry_of_its_own_row_in_order_and_none_of_a_stale_one() {
+    // 37 transitions in one group, one of them stale.
+    let dir = Dir::new("group-log");
+    let mut j = open(&dir.file("j.sqlite"));
+    let lines: Vec<_> = (1..=37).map(|i| line(i, &i.to_string(), "NINGBO")).collect();
+    let ids: Vec<_> = j.admit("a", &lines, ConflictPolicy::Report, T0).unwrap().iter().map(Admitted::id).collect();
+    let pol = Policy::new("w1");
+    let mut ts: Vec<_> =
+        ids.iter().map(|id| intent(&j.row(*id).unwrap().unwrap(), SendKind::Declare, T0, &pol).unwrap()).collect();
+    assert!(j.commit_all(&ts).iter().all(Result::is_ok));
+    let answers: Vec<_> = ts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let detail = Detail { code: Some(format!("c{i}")), http_status: Some(200), ..Detail::default() };
+            plan::apply(&t.row, Event::Sent(SendOutcome::Answered(Standing::Accepted, detail)), T0, &pol).unwrap()
+        })
+        .collect();
+    // The 20th is stale: its intent is given again, already committed.
+    let mut group = answers.clone();
+    group[19] = ts.swap_remove(19);
+    let results = j.commit_all(&group);
+    for (i, (id, r)) in ids.iter().zip(&results).enumerate() {
+        let h = j.history(*id).unwrap();
+        let events: Vec<_> = h.iter().map(|e| e.event).collect();
+        if i == 19 {
+            assert!(matches!(r, Err(JournalError::Stale(s)) if s == id), "{r:?}");
+            assert_eq!(events, [LogEvent::Admit, LogEvent::Intent(SendKind::Declare)], "nothing of the stale one");
+        } else {
+            assert!(r.is_ok(), "{i}: {r:?}");
+            assert_eq!(
+                events,
+                [LogEvent::Admit, LogEvent::Intent(SendKind::Declare), LogEvent::Answer(SendKind::Declare)]
+            );
+            assert_eq!(h[2], answers[i].log, "entry {i} is its own row's");
+        }
+    }
+}
+
+#[test]
 fn a_newer_schema_is_refused_before_anything_else() {
     let dir = Dir::new("newer");
     let path = dir.file("j.sqlite");
