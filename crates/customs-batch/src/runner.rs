@@ -124,7 +124,9 @@ impl RunOptions {
     /// to that many more rows are resolved by a query before they are sent;
     /// and an intent waits for its slot and its merchant's token, so a
     /// merchant limited to fewer sends per lease (2 minutes by default)
-    /// than this would see some intents run out and be decided again.
+    /// than this plus the concurrency would see some intents run out and be
+    /// decided again (one whose lease ran out takes no token, so the
+    /// merchant's sends go on at its limit).
     pub fn intents_ahead_for(concurrency: usize) -> usize {
         concurrency.max(1).saturating_mul(4)
     }
@@ -283,9 +285,8 @@ pub fn run(
 
     let now = Timestamp::now();
     let mut p = Progress { started: now, now, ..Progress::default() };
-    // Every row the runner holds: with a worker, answered but not
-    // committed (`unsaved`), or intended and not sent yet (`ready`). Due
-    // rows among them are skipped, not read.
+    // Every row the runner holds ([`Held`]). Due rows among them are
+    // skipped by the journal's reads, not decoded.
     let mut held = Held::default();
     // Sends and queries with a worker.
     let mut dispatched = 0_usize;
@@ -425,8 +426,17 @@ pub fn run(
                 break Err(e);
             }
         }
-        if let Some(((due, _), _)) = later.rows.first_key_value() {
+        // Rows held in memory that are due already wait for a slot (or their
+        // merchant's token, whose time is waited for): an answer wakes the
+        // loop; waking for them would spin every millisecond until it does.
+        if let Some(((due, _), _)) = later.rows.first_key_value().filter(|((due, _), _)| *due > now) {
             earlier(*due);
+        }
+        // The journal's periodic read is a wake-up of its own (one overdue
+        // waits for room, which an answer brings).
+        let next_read = last_read + if journal_rows || !policy.exclusive { READ_AT_LEAST } else { READ_IDLE };
+        if !held.is_empty() && next_read > now {
+            earlier(next_read);
         }
         if let Some(since) = unsaved.since {
             earlier(since + options.commit_within);
@@ -672,7 +682,10 @@ impl Ready {
         let mut i = 0;
         while sent < slots && i < self.rows.len() {
             let (row, _) = &self.rows[i];
-            if let Err(t) = options.buckets.bucket(row.key.provider, &row.key.merchant).acquire(now) {
+            // One whose lease ran out is handed over without a token: it is
+            // not sent (`dispatch_one`), and its merchant's tokens go to sends.
+            let expired = row.lease_until.is_some_and(|until| until <= now);
+            if !expired && let Err(t) = options.buckets.bucket(row.key.provider, &row.key.merchant).acquire(now) {
                 earlier(t);
                 i += 1;
                 continue;
@@ -796,8 +809,9 @@ impl Unsaved {
                     later.keep(t.row, held);
                 }
                 Err(JournalError::Stale(_)) => {
-                    held.returned_due(Timestamp::ZERO);
-                    retry(journal, options, p, done)?;
+                    if let Some(due) = retry(journal, options, p, done)? {
+                        held.returned_due(due);
+                    }
                 }
                 Err(e) => return Err(e),
             }
@@ -852,24 +866,32 @@ fn committed(p: &mut Progress, done: &Done, before: &Row, t: &plan::Transition) 
 }
 
 /// An answer whose group commit found its row moved on: read, decided and
-/// committed again alone (twice at most).
-fn retry(journal: &mut dyn Journal, options: &RunOptions, p: &mut Progress, done: &Done) -> Result<(), JournalError> {
+/// committed again alone (twice at most). The row is the journal's: when it
+/// is due there, if it is (at once, when that is not known).
+fn retry(
+    journal: &mut dyn Journal,
+    options: &RunOptions,
+    p: &mut Progress,
+    done: &Done,
+) -> Result<Option<Timestamp>, JournalError> {
     for _ in 0..2 {
-        let Some(row) = journal.row(done.row.id)? else { return Ok(()) };
+        let Some(row) = journal.row(done.row.id)? else { return Ok(None) };
         if !answers(&row, done) {
-            return Ok(());
+            return Ok(row.due_at);
         }
-        let Ok(t) = plan::apply(&row, done.event.clone(), Timestamp::now(), &options.policy) else { return Ok(()) };
+        let Ok(t) = plan::apply(&row, done.event.clone(), Timestamp::now(), &options.policy) else {
+            return Ok(row.due_at);
+        };
         match journal.commit(&t) {
             Ok(()) => {
                 committed(p, done, &row, &t);
-                return Ok(());
+                return Ok(t.row.due_at);
             }
             Err(JournalError::Stale(_)) => {}
             Err(e) => return Err(e),
         }
     }
-    Ok(())
+    Ok(Some(Timestamp::ZERO))
 }
 
 #[cfg(test)]
