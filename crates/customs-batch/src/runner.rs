@@ -345,12 +345,11 @@ pub fn run(
             // adds rows, a read that found none is tried again only after a
             // longer while (reading every short while cost a fifth of the
             // journal's work, `cargo xtask bench --batch`).
-            let idle = if journal_rows || !policy.exclusive { READ_AT_LEAST } else { READ_IDLE };
             let worth = journal_sends
                 || held.is_empty()
                 || held.returned_by(now)
                 || (!blocked && journal_rows)
-                || now.saturating_duration_since(last_read) >= idle;
+                || now >= last_read + read_every(journal_rows, policy.exclusive);
             if pass.room() > 0 && worth {
                 last_read = now;
                 held.read_at(now);
@@ -434,7 +433,7 @@ pub fn run(
         }
         // The journal's periodic read is a wake-up of its own (one overdue
         // waits for room, which an answer brings).
-        let next_read = last_read + if journal_rows || !policy.exclusive { READ_AT_LEAST } else { READ_IDLE };
+        let next_read = last_read + read_every(journal_rows, policy.exclusive);
         if !held.is_empty() && next_read > now {
             earlier(next_read);
         }
@@ -512,7 +511,7 @@ impl Later {
     fn keep(&mut self, row: Row, held: &mut Held) {
         match row.due_at {
             Some(due) if self.rows.len() < self.max => {
-                held.ids.insert(row.id);
+                held.insert(row.id);
                 self.rows.insert((due, row.id), row);
             }
             Some(due) => held.returned_due(due),
@@ -539,8 +538,13 @@ impl Held {
 
     /// `id` is the journal's again (and maybe due there now).
     fn release(&mut self, id: RowId) {
-        self.ids.remove(&id);
+        self.forget(id);
         self.returned_due(Timestamp::ZERO);
+    }
+
+    /// `id` is not held any more; the caller says when it is due, if it is.
+    fn forget(&mut self, id: RowId) {
+        self.ids.remove(&id);
     }
 
     /// A row of the journal's, not held, is due at `t`.
@@ -581,6 +585,12 @@ const READ_AT_LEAST: Duration = Duration::from_millis(100);
 /// no row it does not hold: for rows that were not due then (from an
 /// earlier run, say); the rows it lets go are read when they are due.
 const READ_IDLE: Duration = Duration::from_secs(1);
+
+/// How often the journal is read at least: [`READ_IDLE`] in an exclusive
+/// run whose last read found no row, else [`READ_AT_LEAST`].
+fn read_every(last_read_had_rows: bool, exclusive: bool) -> Duration {
+    if last_read_had_rows || !exclusive { READ_AT_LEAST } else { READ_IDLE }
+}
 
 /// What one scheduling pass takes from the due rows: sends (as intents, up
 /// to `intents_ahead` beyond the free slots) and queries (free slots only).
@@ -795,7 +805,7 @@ impl Unsaved {
         let mut ts = std::mem::take(&mut self.ts);
         self.since = None;
         for done in &dones {
-            held.ids.remove(&done.row.id);
+            held.forget(done.row.id);
         }
         let answers = ts.len();
         ts.extend(intents);

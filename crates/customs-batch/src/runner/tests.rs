@@ -323,6 +323,12 @@ struct Recording {
     empty_reads: usize,
 }
 
+impl Recording {
+    fn new(inner: SqliteJournal, groups: Arc<Mutex<Vec<Vec<RowId>>>>) -> Self {
+        Self { inner, groups, mixes: Vec::new(), rows_read: 0, empty_reads: 0 }
+    }
+}
+
 impl Journal for Recording {
     fn admit(
         &mut self,
@@ -446,13 +452,7 @@ fn the_intents_of_a_group_are_all_committed_before_any_of_its_sends() {
     let groups = Arc::new(Mutex::new(Vec::new()));
     // Created, then opened shared, so that the provider can read the journal while the run writes it.
     drop(SqliteJournal::open(&path, Access::Exclusive).unwrap());
-    let mut j = Recording {
-        inner: SqliteJournal::open(&path, Access::Shared).unwrap(),
-        groups: Arc::clone(&groups),
-        mixes: Vec::new(),
-        rows_read: 0,
-        empty_reads: 0,
-    };
+    let mut j = Recording::new(SqliteJournal::open(&path, Access::Shared).unwrap(), Arc::clone(&groups));
     admit(&mut j.inner, 40);
     let witness = Arc::new(Witness {
         path: path.clone(),
@@ -493,25 +493,28 @@ impl Dispatch for Staggered {
     }
 }
 
-/// 40 declarations with answers arriving one by one, committed after at
-/// most `within`: (answers, groups they were committed in, due rows read).
-fn answers_and_groups(within: Duration) -> (usize, usize, usize) {
-    let dir = Dir::new("runner-unsaved");
-    let mut j = Recording {
-        inner: SqliteJournal::open(dir.file("j.sqlite"), Access::Exclusive).unwrap(),
-        groups: Arc::new(Mutex::new(Vec::new())),
-        mixes: Vec::new(),
-        rows_read: 0,
-        empty_reads: 0,
-    };
+/// 40 declarations run to settled with `opts` against [`Staggered`]
+/// answers (the provider's seed `seed`), each declared exactly once: the
+/// journal as it recorded the run, and the run's counters.
+fn staggered_run(name: &str, seed: u64, opts: RunOptions) -> (Recording, Progress) {
+    let dir = Dir::new(name);
+    let inner = SqliteJournal::open(dir.file("j.sqlite"), Access::Exclusive).unwrap();
+    let mut j = Recording::new(inner, Arc::new(Mutex::new(Vec::new())));
     admit(&mut j.inner, 40);
-    let fake = Arc::new(Fake::new(0, 7));
-    let mut opts = fast("w1");
-    opts.commit_within = within;
+    let fake = Arc::new(Fake::new(0, seed));
     let dispatch: Arc<dyn Dispatch> = Arc::new(Staggered(Arc::clone(&fake)));
     let p = run(&mut j, &dispatch, opts, &Stop::new(), &mut |_| {}).unwrap();
     assert_eq!(p.settled_success, 40, "{p:?}");
     assert_exactly_once(&fake, &mut j.inner, 40);
+    (j, p)
+}
+
+/// 40 declarations with answers arriving one by one, committed after at
+/// most `within`: (answers, groups they were committed in, due rows read).
+fn answers_and_groups(within: Duration) -> (usize, usize, usize) {
+    let mut opts = fast("w1");
+    opts.commit_within = within;
+    let (j, _) = staggered_run("runner-unsaved", 7, opts);
     let answers: usize = j.mixes.iter().map(|m| m.1).sum();
     (answers, j.mixes.iter().filter(|m| m.1 > 0).count(), j.rows_read)
 }
@@ -523,23 +526,10 @@ fn an_exclusive_run_does_not_read_the_journal_again_for_rows_it_holds() {
     // for the slot. A read of the journal then finds none and only steps
     // over them; it is not tried again after every answer (~80 of them,
     // over ~500 ms), nor every 100 ms, only once a second.
-    let dir = Dir::new("runner-idle");
-    let mut j = Recording {
-        inner: SqliteJournal::open(dir.file("j.sqlite"), Access::Exclusive).unwrap(),
-        groups: Arc::new(Mutex::new(Vec::new())),
-        mixes: Vec::new(),
-        rows_read: 0,
-        empty_reads: 0,
-    };
-    admit(&mut j.inner, 40);
-    let fake = Arc::new(Fake::new(0, 11));
     let mut opts = fast("w1");
     opts.concurrency = 1;
-    let dispatch: Arc<dyn Dispatch> = Arc::new(Staggered(Arc::clone(&fake)));
     let started = std::time::Instant::now();
-    let p = run(&mut j, &dispatch, opts, &Stop::new(), &mut |_| {}).unwrap();
-    assert_eq!(p.settled_success, 40, "{p:?}");
-    assert_exactly_once(&fake, &mut j.inner, 40);
+    let (j, _) = staggered_run("runner-idle", 11, opts);
     let seconds = started.elapsed().as_secs();
     assert!(
         j.empty_reads <= 2 + 2 * usize::try_from(seconds).unwrap(),
@@ -768,18 +758,12 @@ fn the_runner_sleeps_while_rows_it_holds_wait_for_a_slot() {
     // time due rows wait in memory for the slot. The runner is woken by
     // answers, its deadlines and its progress ticks, not every millisecond
     // until the slot frees (it was: ~5 wake-ups per answer here).
-    let dir = Dir::new("runner-sleeps");
-    let mut j = SqliteJournal::open(dir.file("j.sqlite"), Access::Exclusive).unwrap();
-    admit(&mut j, 40);
-    let fake = Arc::new(Fake::new(0, 13));
     let mut opts = fast("w1");
     opts.concurrency = 1;
     opts.progress_every = Duration::from_secs(1);
-    let dispatch: Arc<dyn Dispatch> = Arc::new(Staggered(Arc::clone(&fake)));
     let before = context_switches();
-    let p = run(&mut j, &dispatch, opts, &Stop::new(), &mut |_| {}).unwrap();
+    let (_, p) = staggered_run("runner-sleeps", 13, opts);
     let switches = context_switches() - before;
-    assert_eq!(p.settled_success, 40, "{p:?}");
     let answers = p.sends + p.queries;
     assert!(switches <= 3 * answers, "{switches} context switches for {answers} answers");
 }
